@@ -1,0 +1,1 @@
+"""dfd: deepfake detection experiments."""
