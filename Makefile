@@ -19,10 +19,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## demo: train Meso4 on the embedded synthetic crops, select on val AUC, test and evaluate the best checkpoint
+## demo: generate a mini FF++ tree (real faces, H.264), preprocess it, train Meso4 (select on val AUC), evaluate on test
+DEMO_RAW := data/raw/ffpp_mini
 demo: $(STAMP)
-	rm -rf outputs/demo
-	HF_HUB_OFFLINE=1 $(PY) -m dfd.train experiment=mesonet_synthetic hydra.run.dir=outputs/demo
+	rm -rf outputs/demo data/ffpp_mini $(DEMO_RAW)
+	$(PY) -m dfd.data.mini ffpp $(DEMO_RAW) --n-pairs 12 --methods Deepfakes,FaceSwap --frames 16
+	OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(PY) -m dfd.preprocess data=ffpp data.raw_dir=$(DEMO_RAW) data.root=data/ffpp_mini \
+		'data.layout.methods=[Deepfakes,FaceSwap]' preprocess.num_frames=8 preprocess.num_workers=0 \
+		preprocess.cropper.size=128 hydra.run.dir=outputs/demo/preprocess
+	HF_HUB_OFFLINE=1 $(PY) -m dfd.train experiment=mesonet_ffpp_mini hydra.run.dir=outputs/demo
 	HF_HUB_OFFLINE=1 $(PY) -m dfd.eval ckpt_path=outputs/demo/checkpoints/best.ckpt split=test
 
 ## test: the whole suite, slow tests included (tests never reach a model hub)

@@ -73,7 +73,7 @@ class FaceCropper:
         detect_max_side: int = 640,
         select: str = "confident",
         min_score: float = 0.9,
-        min_face_size: int = 20,
+        min_face_size: int = 40,
         batch_size: int = 32,
         device: str = "cpu",
     ) -> None:

@@ -1,0 +1,63 @@
+"""The one face cropper: geometry, detection on the bundled photos, train/inference equality."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dfd.data import mini
+from dfd.data.faces import Face, FaceCropper, box_iou, crop_video
+from dfd.data.video import read_frames, sample_indices
+
+
+def test_sample_indices_even_and_stride():
+    assert sample_indices(100, 5).tolist() == [0, 25, 50, 74, 99]
+    assert sample_indices(10, 32).tolist() == list(range(10))
+    assert sample_indices(100, 4, stride=10).tolist() == [0, 10, 20, 30]
+    assert sample_indices(25, 0, stride=10).tolist() == [0, 10, 20]
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_bundled_photo_boxes_are_what_mtcnn_finds(cropper, index):
+    image, box = mini.base_faces()[index]
+    (face,) = cropper.detect(image)
+    assert face is not None and box_iou(face.box, box) > 0.9
+
+
+def test_crop_is_square_with_margin_and_padded_outside_the_frame():
+    cropper = FaceCropper.__new__(FaceCropper)
+    cropper.margin, cropper.size = 0.2, 32
+    face = Face(box=(10.0, 20.0, 60.0, 100.0), score=1.0)  # 50 × 80 box
+    left, top, right, bottom = cropper.crop_box((200, 200, 3), face)
+    assert right - left == bottom - top == 96  # 1.2 × the larger side, square
+    assert (left + right) / 2 == pytest.approx(35, abs=1) and (top + bottom) / 2 == pytest.approx(60, abs=1)
+    frame = np.full((200, 200, 3), 255, np.uint8)
+    crop = cropper.crop(frame, face)
+    assert crop.shape == (32, 32, 3)
+    assert crop[:, 0].max() == 0 and crop[:, -1].min() == 255  # left edge is padding (box starts at x=-13)
+
+
+def test_downscaled_detection_maps_boxes_to_full_resolution(cropper):
+    image, box = mini.base_faces()[0]
+    small = FaceCropper(detect_max_side=200, size=96)
+    (face,) = small.detect(image)  # 600 px photo detected at 200 px
+    assert face is not None and box_iou(face.box, box) > 0.85
+
+
+def test_no_face_gives_none(cropper):
+    frames = mini.render_no_face(mini.VideoSpec(160, 120, 2), seed=0)
+    assert cropper.detect(frames) == [None, None]
+
+
+def test_video_crop_equals_inference_crop(ffpp_tree, cropper):
+    """What inference crops from a video is bit-identical to what preprocessing saves."""
+    path = ffpp_tree / "original_sequences/youtube/c23/videos/000.mp4"
+    indices, frames = read_frames(path, num_frames=4)
+    faces = cropper.detect(frames)
+    inference = crop_video(path, cropper, num_frames=4)
+    assert [i for i, _, _ in inference] == indices.tolist()
+    for (i, crop, face), frame, ref in zip(inference, frames, faces, strict=True):
+        assert face == ref
+        assert np.array_equal(crop, cropper.crop(frame, ref))
+    # single-image inference on one of those frames gives the same crop again
+    assert np.array_equal(cropper.crop_image(frames[1]), inference[1][1])
