@@ -47,7 +47,12 @@ def preprocess(cfg: DictConfig) -> int:
         num_shards=p.num_shards,
         dataset=cfg.data_name,
     )
-    print("\n".join([f"preprocessed {cfg.data_name} → {p.out_dir}", *("  " + line for line in summary.lines())]), flush=True)
+    print(
+        "\n".join(
+            [f"preprocessed {cfg.data_name} → {p.out_dir}", *("  " + line for line in summary.lines())]
+        ),
+        flush=True,
+    )
     return summary.processed_ok + summary.skipped_done
 
 

@@ -145,7 +145,9 @@ def read_source_faces(out_dir: Path, source_id: str) -> tuple[np.ndarray, list[F
     return rows["frame_idx"].to_numpy(dtype=np.int64), faces
 
 
-def process_video(record: VideoRecord, out_dir: Path, cropper: FaceCropper, options: PreprocessOptions) -> list[dict]:
+def process_video(
+    record: VideoRecord, out_dir: Path, cropper: FaceCropper, options: PreprocessOptions
+) -> list[dict]:
     """Crop one video (and extract its audio); write its files and part; return its rows."""
     out_dir = Path(out_dir)
     if record.status != STATUS_OK:
@@ -175,7 +177,13 @@ def process_video(record: VideoRecord, out_dir: Path, cropper: FaceCropper, opti
                          "score": face.score, "status": STATUS_OK, "reason": ""})  # fmt: skip
         del frames
         if not rows:
-            rows = [status_row(record, NO_FACE, f"no face with score >= {cropper.min_score} in {len(indices)} sampled frames")]
+            rows = [
+                status_row(
+                    record,
+                    NO_FACE,
+                    f"no face with score >= {cropper.min_score} in {len(indices)} sampled frames",
+                )
+            ]
         elif record.has_audio and options.audio:
             try:
                 samples = read_audio(record.path)
@@ -261,10 +269,18 @@ def run_preprocessing(
             todo.append(r)
     dependent = [r for r in todo if r.source_id in ids and options.reuse_source_boxes]
     phases = [[r for r in todo if not (r.source_id in ids and options.reuse_source_boxes)], dependent]
-    bar = tqdm(total=len(todo), unit="video", desc=f"preprocess {dataset}".strip(), disable=not progress, dynamic_ncols=True)
+    bar = tqdm(
+        total=len(todo),
+        unit="video",
+        desc=f"preprocess {dataset}".strip(),
+        disable=not progress,
+        dynamic_ncols=True,
+    )
     if num_workers > 0 and todo:
         ctx = mp.get_context("spawn")  # fork after torch import is unsafe with its thread pools
-        with ctx.Pool(num_workers, initializer=_init_worker, initargs=(cropper, str(out_dir), options)) as pool:
+        with ctx.Pool(
+            num_workers, initializer=_init_worker, initargs=(cropper, str(out_dir), options)
+        ) as pool:
             for phase in phases:
                 for _, rows in pool.imap_unordered(_run_one, phase, chunksize=1):
                     summary.crops += sum(1 for row in rows if row["status"] == STATUS_OK)
@@ -296,7 +312,11 @@ def run_preprocessing(
 
 
 def _read_parts(records: list[VideoRecord], out_dir: Path) -> pd.DataFrame:
-    frames = [pd.read_csv(p, dtype={"video_id": str, "group": str}) for r in records if (p := part_path(out_dir, r.video_id)).is_file()]
+    frames = [
+        pd.read_csv(p, dtype={"video_id": str, "group": str})
+        for r in records
+        if (p := part_path(out_dir, r.video_id)).is_file()
+    ]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
 
 

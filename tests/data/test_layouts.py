@@ -35,7 +35,12 @@ def test_ffpp_pairs_put_reals_and_both_fakes_in_one_split(ffpp_tree):
         "val": 6,
         "test": 6,
     }
-    assert by_id["original/002"].split == by_id["Deepfakes/002_003"].split == by_id["FaceSwap/003_002"].split == "val"
+    assert (
+        by_id["original/002"].split
+        == by_id["Deepfakes/002_003"].split
+        == by_id["FaceSwap/003_002"].split
+        == "val"
+    )
     assert by_id["Deepfakes/002_003"].source_id == "original/002"
     assert by_id["Deepfakes/002_003"].group == by_id["original/003"].group
     assert _bad(records) == {"Deepfakes/991_990": MISSING_FILE, "original/998": UNLISTED_FILE}
@@ -115,7 +120,12 @@ def test_fakeavceleb_categories_and_identity_groups(fakeavceleb_tree):
 def test_folder_flat_with_metadata(folder_tree):
     records = parse_folder(folder_tree, val_fraction=0.25)
     ok = [r for r in records if r.status == "ok"]
-    assert Counter((r.label, r.is_image) for r in ok) == {(0, True): 4, (1, True): 4, (0, False): 1, (1, False): 1}
+    assert Counter((r.label, r.is_image) for r in ok) == {
+        (0, True): 4,
+        (1, True): 4,
+        (0, False): 1,
+        (1, False): 1,
+    }
     assert {r.split for r in ok} == {"train", "val"}
     assert _bad(records) == {"ghost": MISSING_FILE, "real/stray": UNLISTED_FILE}
 
@@ -126,20 +136,38 @@ def test_folder_split_variant(tmp_path):
 
     root = mini.make_folder(tmp_path / "f", n_images=2, n_videos=0, variant="split", spec=SPEC)
     records = parse_folder(root)
-    assert Counter((r.split, r.label) for r in records) == {("train", 0): 2, ("train", 1): 2, ("test", 0): 2, ("test", 1): 2}
+    assert Counter((r.split, r.label) for r in records) == {
+        ("train", 0): 2,
+        ("train", 1): 2,
+        ("test", 0): 2,
+        ("test", 1): 2,
+    }
 
 
 def test_deepfakebench_resolves_foreign_paths(deepfakebench_tree):
-    records = parse_deepfakebench(deepfakebench_tree / "dataset_json" / "FaceForensics++.json", deepfakebench_tree / "rgb")
+    records = parse_deepfakebench(
+        deepfakebench_tree / "dataset_json" / "FaceForensics++.json", deepfakebench_tree / "rgb"
+    )
     assert len(records) == 8 and all(r.status == "ok" for r in records)
     assert all(len(r.frames) == 2 and all(p.is_file() for p in r.frames) for r in records)
-    assert Counter((r.split, r.label) for r in records) == {("train", 0): 2, ("train", 1): 2, ("val", 0): 1, ("val", 1): 1, ("test", 0): 1, ("test", 1): 1}
+    assert Counter((r.split, r.label) for r in records) == {
+        ("train", 0): 2,
+        ("train", 1): 2,
+        ("val", 0): 1,
+        ("val", 1): 1,
+        ("test", 0): 1,
+        ("test", 1): 1,
+    }
     assert {r.compression for r in records} == {"c23"}
 
 
 def test_deepfakebench_val_equal_to_test_warns_and_is_carved_from_train(deepfakebench_tree, caplog):
     with caplog.at_level(logging.WARNING):
-        records = parse_deepfakebench(deepfakebench_tree / "dataset_json" / "Celeb-DF-v2.json", deepfakebench_tree / "rgb", val_fraction=0.34)
+        records = parse_deepfakebench(
+            deepfakebench_tree / "dataset_json" / "Celeb-DF-v2.json",
+            deepfakebench_tree / "rgb",
+            val_fraction=0.34,
+        )
     assert "val split equals its test split" in caplog.text
     test = {r.video_id for r in records if r.split == "test"}
     val = {r.video_id for r in records if r.split == "val"}

@@ -1,0 +1,81 @@
+"""DataModule over images that a layout lists directly: plain folders and DeepfakeBench frames.
+
+These datasets ship face crops already, so their images are loaded as they are, without
+preprocessing. Videos placed in a folder dataset do go through ``dfd.preprocess data=folder``;
+their crops (the manifest under ``root``) are added to the images.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from dfd.data.datamodule import FaceCropDataModule, carve_val_if_missing
+from dfd.data.layouts import VideoRecord
+from dfd.data.manifest import COLUMNS, MANIFEST_CSV, STATUS_OK, read_manifest
+
+
+def records_to_rows(records: list[VideoRecord]) -> pd.DataFrame:
+    """Manifest rows for image records: one per image, or per frame of a frame-list record.
+
+    ``crop_path`` is absolute, so the rows need no crop folder. Video records are left out
+    (they are preprocessed); records that are not usable keep one row with their reason.
+    """
+    rows = []
+    for r in records:
+        base = {"video_id": r.video_id, "label": r.label, "method": r.method, "split": r.split, "group": r.group,
+                "compression": r.compression, "source_path": str(r.path), "audio_path": ""}  # fmt: skip
+        if r.status != STATUS_OK:
+            rows.append({**base, "frame_idx": -1, "crop_path": "", "status": r.status, "reason": r.reason})
+        elif r.frames:
+            rows += [
+                {**base, "frame_idx": i, "crop_path": str(p), "status": STATUS_OK, "reason": ""}
+                for i, p in enumerate(r.frames)
+            ]
+        elif r.is_image:
+            rows.append(
+                {
+                    **base,
+                    "frame_idx": 0,
+                    "crop_path": str(r.path.resolve()),
+                    "status": STATUS_OK,
+                    "reason": "",
+                }
+            )
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+class ImageListDataModule(FaceCropDataModule):
+    """:class:`FaceCropDataModule` whose rows come from ``layout()`` (images) plus, when
+    present, the crop manifest under ``root`` (videos of the same dataset).
+
+    Args: as :class:`FaceCropDataModule`; ``layout`` is required here.
+    """
+
+    def __init__(self, root: str, layout: Callable[[], list[VideoRecord]], **kwargs) -> None:
+        super().__init__(root=root, layout=layout, **kwargs)
+
+    def verify(self) -> None:
+        records = self.layout()
+        videos = [r for r in records if r.status == STATUS_OK and not r.is_image and not r.frames]
+        if videos and not (Path(self.root) / MANIFEST_CSV).is_file():
+            raise FileNotFoundError(
+                f"{len(videos)} videos (e.g. {videos[0].path}) need face crops first:\n    {self.missing_hint}"
+            )
+        if not any(r.status == STATUS_OK for r in records):
+            raise FileNotFoundError(f"no usable image under {self.raw_dir} (data.raw_dir)")
+
+    def load_rows(self) -> pd.DataFrame:
+        rows = records_to_rows(self.layout())
+        if (Path(self.root) / MANIFEST_CSV).is_file():
+            crops, _ = read_manifest(self.root)
+            crops["crop_path"] = [
+                str(Path(self.root).resolve() / p) if isinstance(p, str) and p else ""
+                for p in crops["crop_path"]
+            ]
+            rows = pd.concat([rows, crops], ignore_index=True)
+        ok = rows["status"].fillna(STATUS_OK) == STATUS_OK
+        self.skipped = rows[~ok]
+        return carve_val_if_missing(rows[ok], self.val_fraction, self.seed)
