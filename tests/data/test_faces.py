@@ -56,7 +56,7 @@ def test_video_crop_equals_inference_crop(ffpp_tree, cropper):
     faces = cropper.detect(frames)
     inference = crop_video(path, cropper, num_frames=4)
     assert [i for i, _, _ in inference] == indices.tolist()
-    for (i, crop, face), frame, ref in zip(inference, frames, faces, strict=True):
+    for (_, crop, face), frame, ref in zip(inference, frames, faces, strict=True):
         assert face == ref
         assert np.array_equal(crop, cropper.crop(frame, ref))
     # single-image inference on one of those frames gives the same crop again
