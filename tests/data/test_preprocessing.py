@@ -153,3 +153,18 @@ def test_exit_code_nonzero_only_when_nothing_processed(tmp_path):
     )
     assert result.returncode == 1, result.stdout + result.stderr[-2000:]
     assert "unreadable: 1" in result.stdout
+
+
+def test_stats_report_counts_skips_and_grid(ffpp_out, tmp_path):
+    from dfd.data.stats import count_table, imbalance, report
+
+    _, out, _ = ffpp_out
+    rows, _ = read_manifest(out)
+    ok, skipped = rows[rows["status"] == "ok"], rows[rows["status"] != "ok"]
+    table = count_table(ok)
+    val_real = table[(table["split"] == "val") & (table["label"] == 0)]
+    assert val_real["videos"].tolist() == [2] and val_real["crops"].tolist() == [8]
+    assert imbalance(ok)["val"] == pytest.approx(2.0)  # 2 reals : 4 fakes (2 methods × 2)
+    text = report(ok, skipped, out, tmp_path)
+    assert "skipped videos: 5" in text and "no_face" in text
+    assert (tmp_path / "samples.png").stat().st_size > 1000
