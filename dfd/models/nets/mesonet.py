@@ -1,0 +1,158 @@
+"""MesoNet: Meso-4 and MesoInception-4, compact CNNs for mesoscopic face-forgery artefacts.
+
+Afchar, Nozick, Yamagishi, Echizen, "MesoNet: a Compact Facial Video Forgery Detection
+Network", IEEE WIFS 2018, https://arxiv.org/abs/1809.00888. Reference code (Keras):
+https://github.com/DariusAf/MesoNet (``classifiers.py``).
+
+Faithful to the paper and its code: 256 px inputs scaled to [0, 1] (no mean/std), each
+convolution followed by ReLU, then BatchNorm (per layer), then max pooling; a two-layer
+classifier with dropout 0.5 and LeakyReLU(0.1). The original ends in a single sigmoid unit;
+here that unit's pre-activation is returned (one logit), to be trained with BCE-with-logits,
+which is the same model with a numerically stable loss. Keras defaults are kept where they
+matter: BatchNorm eps 1e-3 and momentum 0.99 (PyTorch momentum 0.01), Glorot-uniform weights
+and zero biases. Trainable parameters at 256 px: 27,977 (Meso-4) and 28,615 (MesoInception-4),
+as stated in the paper.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from dfd.data.transforms import InputSpec
+
+#: MesoNet reads pixels rescaled to [0, 1] (Keras ``rescale=1/255``), without normalisation.
+MESONET_INPUT_SPEC = InputSpec(size=256, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
+
+
+def _keras_bn(channels: int) -> nn.BatchNorm2d:
+    # Keras BatchNormalization defaults: epsilon=1e-3, momentum=0.99 (= 1 - PyTorch momentum).
+    return nn.BatchNorm2d(channels, eps=1e-3, momentum=0.01)
+
+
+def _pool(size: int) -> nn.MaxPool2d:
+    # Keras MaxPooling2D(padding="same") with stride = pool size keeps the partial last window.
+    return nn.MaxPool2d(size, stride=size, ceil_mode=True)
+
+
+class _ConvReLU(nn.Sequential):
+    """Keras ``Conv2D(out, k, padding='same', dilation_rate=d, activation='relu')``."""
+
+    def __init__(self, in_ch: int, out_ch: int, kernel: int, dilation: int = 1) -> None:
+        super().__init__(
+            nn.Conv2d(in_ch, out_ch, kernel, padding=dilation * (kernel - 1) // 2, dilation=dilation),
+            nn.ReLU(inplace=True),
+        )
+
+
+class InceptionLayer(nn.Module):
+    """MesoInception block: 1x1, 1x1→3x3, 1x1→3x3 dilated 2, 1x1→3x3 dilated 3, concatenated."""
+
+    def __init__(self, in_ch: int, a: int, b: int, c: int, d: int) -> None:
+        super().__init__()
+        self.branch1 = _ConvReLU(in_ch, a, 1)
+        self.branch2 = nn.Sequential(_ConvReLU(in_ch, b, 1), _ConvReLU(b, b, 3))
+        self.branch3 = nn.Sequential(_ConvReLU(in_ch, c, 1), _ConvReLU(c, c, 3, dilation=2))
+        self.branch4 = nn.Sequential(_ConvReLU(in_ch, d, 1), _ConvReLU(d, d, 3, dilation=3))
+        self.out_channels = a + b + c + d
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], dim=1)
+
+
+def _pooled_size(size: int, pools: tuple[int, ...]) -> int:
+    for p in pools:
+        size = math.ceil(size / p)
+    return size
+
+
+class _MesoBase(nn.Module):
+    """Shared classifier: Flatten → Dropout → Dense(16) → LeakyReLU(0.1) → Dropout → Dense(1)."""
+
+    POOLS = (2, 2, 2, 4)
+    backbone: nn.Module
+
+    def _build_head(self, input_size: int, num_classes: int, dropout: float) -> None:
+        if num_classes < 1:
+            raise ValueError(f"num_classes must be 1 (one fake logit) or 2, got {num_classes}")
+        side = _pooled_size(input_size, self.POOLS)
+        self.num_classes = num_classes
+        self.input_spec = InputSpec(size=input_size, mean=MESONET_INPUT_SPEC.mean, std=MESONET_INPUT_SPEC.std)
+        self.head = nn.Sequential(
+            nn.Flatten(),
+            nn.Dropout(dropout),
+            nn.Linear(16 * side * side, 16),
+            nn.LeakyReLU(0.1),
+            nn.Dropout(dropout),
+            nn.Linear(16, num_classes),
+        )
+        self._keras_init()
+
+    def _keras_init(self) -> None:
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d | nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(x))
+
+
+class Meso4(_MesoBase):
+    """Meso-4: four conv(ReLU)→BN→max-pool stages (8, 8, 16, 16 channels) and the 16-unit head.
+
+    Args:
+        num_classes: 1 for one fake logit (the paper's sigmoid unit), 2 for a softmax pair.
+        dropout: dropout before each dense layer (paper: 0.5).
+        input_size: square input side in px (paper: 256).
+    """
+
+    def __init__(self, num_classes: int = 1, dropout: float = 0.5, input_size: int = 256) -> None:
+        super().__init__()
+        self.backbone = nn.Sequential(
+            _ConvReLU(3, 8, 3),
+            _keras_bn(8),
+            _pool(2),
+            _ConvReLU(8, 8, 5),
+            _keras_bn(8),
+            _pool(2),
+            _ConvReLU(8, 16, 5),
+            _keras_bn(16),
+            _pool(2),
+            _ConvReLU(16, 16, 5),
+            _keras_bn(16),
+            _pool(4),
+        )
+        self._build_head(input_size, num_classes, dropout)
+
+
+class MesoInception4(_MesoBase):
+    """MesoInception-4: two inception layers (1,4,4,2) and (2,4,4,2), then two 5x5 conv stages.
+
+    Args:
+        num_classes: 1 for one fake logit (the paper's sigmoid unit), 2 for a softmax pair.
+        dropout: dropout before each dense layer (paper: 0.5).
+        input_size: square input side in px (paper: 256).
+    """
+
+    def __init__(self, num_classes: int = 1, dropout: float = 0.5, input_size: int = 256) -> None:
+        super().__init__()
+        inc1 = InceptionLayer(3, 1, 4, 4, 2)
+        inc2 = InceptionLayer(inc1.out_channels, 2, 4, 4, 2)
+        self.backbone = nn.Sequential(
+            inc1,
+            _keras_bn(inc1.out_channels),
+            _pool(2),
+            inc2,
+            _keras_bn(inc2.out_channels),
+            _pool(2),
+            _ConvReLU(inc2.out_channels, 16, 5),
+            _keras_bn(16),
+            _pool(2),
+            _ConvReLU(16, 16, 5),
+            _keras_bn(16),
+            _pool(4),
+        )
+        self._build_head(input_size, num_classes, dropout)
