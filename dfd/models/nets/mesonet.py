@@ -9,8 +9,8 @@ convolution followed by ReLU, then BatchNorm (per layer), then max pooling; a tw
 classifier with dropout 0.5 and LeakyReLU(0.1). The original ends in a single sigmoid unit;
 here that unit's pre-activation is returned (one logit), to be trained with BCE-with-logits,
 which is the same model with a numerically stable loss. Keras defaults are kept where they
-matter: BatchNorm eps 1e-3 and momentum 0.99 (PyTorch momentum 0.01), Glorot-uniform weights
-and zero biases. Trainable parameters at 256 px: 27,977 (Meso-4) and 28,615 (MesoInception-4),
+matter: BatchNorm eps 1e-3 and momentum 0.99 (PyTorch momentum 0.01); weights keep PyTorch's
+default initialisation. Trainable parameters at 256 px: 27,977 (Meso-4) and 28,615 (MesoInception-4),
 as stated in the paper.
 """
 
@@ -72,6 +72,8 @@ class _MesoBase(nn.Module):
     """Shared classifier: Flatten → Dropout → Dense(16) → LeakyReLU(0.1) → Dropout → Dense(1)."""
 
     POOLS = (2, 2, 2, 4)
+    #: the default contract, readable from the class; instances built for another size override it
+    input_spec = MESONET_INPUT_SPEC
     backbone: nn.Module
 
     def _build_head(self, input_size: int, num_classes: int, dropout: float) -> None:
@@ -88,13 +90,6 @@ class _MesoBase(nn.Module):
             nn.Dropout(dropout),
             nn.Linear(16, num_classes),
         )
-        self._keras_init()
-
-    def _keras_init(self) -> None:
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d | nn.Linear):
-                nn.init.xavier_uniform_(m.weight)
-                nn.init.zeros_(m.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone(x))
