@@ -185,7 +185,11 @@ def load_weights(net: nn.Module, path: str | os.PathLike[str]) -> dict[str, list
             f"{path} holds a {type(checkpoint).__name__}, expected a state dict or checkpoint dict."
         )
     target = net.state_dict()
-    state_dict = strip_prefixes(extract_state_dict(checkpoint), set(target))
+    state_dict = extract_state_dict(checkpoint)
+    if any(k.startswith("net.") for k in state_dict):
+        # A dfd LightningModule checkpoint: the net is under `net.`; the rest is metric state.
+        state_dict = {k: v for k, v in state_dict.items() if k.startswith("net.")}
+    state_dict = strip_prefixes(state_dict, set(target))
     mismatched = [k for k, v in state_dict.items() if k in target and target[k].shape != v.shape]
     loadable = {k: v for k, v in state_dict.items() if k not in mismatched}
     result = net.load_state_dict(loadable, strict=False)
