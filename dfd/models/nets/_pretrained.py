@@ -94,8 +94,9 @@ def _reachable(host: str, port: int, timeout: float = REACHABILITY_TIMEOUT_S) ->
 def _unavailable_message(model_name: str, reason: str) -> str:
     return (
         f"Cannot load ImageNet-pretrained weights for timm model '{model_name}': {reason}. "
-        "Train from scratch with `model.net.pretrained=false`, or load a local file with "
-        "`model.weights_path=/path/to/weights.pth` (a state dict or a Lightning checkpoint); "
+        "Train from scratch with `model.net.pretrained=false`, or start from a local file with "
+        "`model.net.pretrained=false model.weights_path=/path/to/weights.pth` (a state dict or a "
+        "Lightning checkpoint); "
         "to use the hub, connect to the network and unset HF_HUB_OFFLINE."
     )
 
