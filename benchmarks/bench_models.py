@@ -18,7 +18,9 @@ from pathlib import Path
 
 import torch
 from hydra import compose, initialize_config_dir
-from hydra.utils import instantiate
+from omegaconf import open_dict
+
+from dfd.utils.instantiate import instantiate
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 MODELS = ["mesonet", "meso_inception", "xception", "efficientnet_b4", "f3net", "hybrid_vit_cnn"]
@@ -26,8 +28,11 @@ MODELS = ["mesonet", "meso_inception", "xception", "efficientnet_b4", "f3net", "
 
 def build_net(name: str) -> torch.nn.Module:
     """The net of ``conf/model/<name>.yaml`` exactly as training builds it, without downloads."""
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=[f"model={name}", "model.net.pretrained=false"])
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+        cfg = compose(config_name="train", overrides=[f"model={name}"])
+    with open_dict(cfg):
+        if "pretrained" in cfg.model.net:
+            cfg.model.net.pretrained = False
     return instantiate(cfg.model.net)
 
 
@@ -60,7 +65,10 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=2)
     parser.add_argument("--steps", type=int, default=3, help="timed steps per round and memory format")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per memory format")
+    parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0 = torch's default)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch_size}, best of {args.rounds} x {args.steps} steps"
     )

@@ -16,6 +16,13 @@ def test_efficientnet_b4_parameter_count_and_spec():
     assert net.input_spec.mean == pytest.approx((0.485, 0.456, 0.406))
 
 
+def test_default_timm_config_model_count():
+    with torch.device("meta"):
+        net = TimmNet("efficientnet_b0", pretrained=False, dropout=0.2)  # conf/model/timm.yaml
+    assert sum(p.numel() for p in net.parameters()) == 4_007_548 + 1280 + 1
+    assert net.input_spec.size == 224
+
+
 def test_spec_defaults_to_timm_pretrained_config():
     with torch.device("meta"):
         net = TimmNet("vit_tiny_patch16_224", pretrained=False)
