@@ -8,9 +8,10 @@ Faithful to the paper and its code: 256 px inputs scaled to [0, 1] (no mean/std)
 convolution followed by ReLU, then BatchNorm (per layer), then max pooling; a two-layer
 classifier with dropout 0.5 and LeakyReLU(0.1). The original ends in a single sigmoid unit;
 here that unit's pre-activation is returned (one logit), to be trained with BCE-with-logits,
-which is the same model with a numerically stable loss. Keras defaults are kept where they
-matter: BatchNorm eps 1e-3 and momentum 0.99 (PyTorch momentum 0.01); weights keep PyTorch's
-default initialisation. Trainable parameters at 256 px: 27,977 (Meso-4) and 28,615 (MesoInception-4),
+which is the same model with a numerically stable loss. BatchNorm keeps Keras' eps (1e-3) but
+PyTorch's running-statistics momentum (0.1, Keras 0.01): with Keras' slower average the
+validation statistics lag far behind on short runs (val AUC 0.62 instead of > 0.75 after four
+synthetic epochs). Weights keep PyTorch's default initialisation. Trainable parameters at 256 px: 27,977 (Meso-4) and 28,615 (MesoInception-4),
 as stated in the paper.
 """
 
@@ -28,8 +29,8 @@ MESONET_INPUT_SPEC = InputSpec(size=256, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.
 
 
 def _keras_bn(channels: int) -> nn.BatchNorm2d:
-    # Keras BatchNormalization defaults: epsilon=1e-3, momentum=0.99 (= 1 - PyTorch momentum).
-    return nn.BatchNorm2d(channels, eps=1e-3, momentum=0.01)
+    # Keras' epsilon; momentum stays PyTorch's 0.1 (see the module docstring).
+    return nn.BatchNorm2d(channels, eps=1e-3)
 
 
 def _pool(size: int) -> nn.MaxPool2d:
