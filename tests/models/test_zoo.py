@@ -12,6 +12,7 @@ from lightning.pytorch import Callback
 from omegaconf import open_dict
 
 from dfd.data.datamodule import FaceCropDataModule
+from dfd.data.transforms import InputSpec
 from dfd.models.detector_module import count_parameters
 from dfd.train import train
 from dfd.utils.instantiate import instantiate
@@ -99,6 +100,15 @@ def test_hybrid_experiment_reproduces_seed_001() -> None:
     ckpt = cfg.callbacks.model_checkpoint
     assert ckpt.save_top_k == -1 and ckpt.save_last and ckpt.best_name == "best.ckpt"
     assert "{epoch" in ckpt.filename and "{val/auc" in ckpt.filename
+
+
+def test_hybrid_experiment_augments_with_crop_and_flip_only(make_cfg) -> None:
+    cfg = make_cfg(["experiment=hybrid_vit_cnn_ffpp", "data=synthetic"])
+    dm = instantiate(cfg.data, input_spec=InputSpec(size=32))
+    dm.prepare_data()
+    dm.setup()
+    active = [type(t).__name__ for t in dm.datasets["train"].transform.transforms if t.p > 0]
+    assert active == ["RandomResizedCrop", "HorizontalFlip", "Normalize"]
 
 
 @pytest.mark.parametrize("data", sorted(p.stem for p in (CONF / "data").glob("*.yaml")))
