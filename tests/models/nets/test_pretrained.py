@@ -107,3 +107,40 @@ def test_load_weights_rejects_foreign_or_missing_files(tmp_path):
         load_weights(Meso4(), tmp_path / "other.pth")
     with pytest.raises(FileNotFoundError, match="model.weights_path="):
         load_weights(Meso4(), tmp_path / "absent.pth")
+
+
+def test_hub_cache_lookup_finds_timm_weights(tmp_path, monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    repo = tmp_path / "models--timm--resnet18.a1_in1k"
+    snapshot = repo / "snapshots" / ("0" * 40)
+    snapshot.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0" * 40)
+    assert _pretrained._cached_weight_file("resnet18") is None
+    (snapshot / "model.safetensors").write_bytes(b"")
+    assert _pretrained._cached_weight_file("resnet18") == str(snapshot / "model.safetensors")
+
+
+def test_hybrid_backbones_load_cached_imagenet_weights(tmp_path, monkeypatch):
+    from dfd.models.nets import HybridViTCNN
+
+    # A small ViT stands in for ViT-B/16 (same code path); its 224 px weights meet a 32 px input.
+    references = {
+        "resnet18": timm.create_model("resnet18", pretrained=False),
+        "vit_tiny_patch16_224": timm.create_model("vit_tiny_patch16_224", pretrained=False),
+    }
+    files = {}
+    for name, model in references.items():
+        files[name] = tmp_path / f"{name}.pth"
+        torch.save(model.state_dict(), files[name])
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(_pretrained, "_cached_weight_file", lambda name: str(files[name]))
+    net = HybridViTCNN(pretrained=True, vit_name="vit_tiny_patch16_224", input_size=32)
+    torch.testing.assert_close(
+        net.backbone["cnn"].layer3[0].conv1.weight, references["resnet18"].layer3[0].conv1.weight
+    )
+    vit, ref = net.backbone["vit"], references["vit_tiny_patch16_224"]
+    torch.testing.assert_close(vit.blocks[5].mlp.fc1.weight, ref.blocks[5].mlp.fc1.weight)
+    assert vit.pos_embed.shape[1] == 1 + (32 // 16) ** 2  # timm resampled the position embeddings
