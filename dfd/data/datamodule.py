@@ -32,7 +32,9 @@ cv2.setNumThreads(1)  # DataLoader workers give the parallelism; OpenCV's own th
 class FrameDataset(Dataset):
     """Face crops listed by manifest rows; yields dicts ``image, label, video_idx, video_id``."""
 
-    def __init__(self, root: str | Path, rows: pd.DataFrame, transform: Callable[..., dict[str, Any]]) -> None:
+    def __init__(
+        self, root: str | Path, rows: pd.DataFrame, transform: Callable[..., dict[str, Any]]
+    ) -> None:
         root = Path(root)
         self.paths = [str(root / p) for p in rows["crop_path"]]
         self.labels = rows["label"].to_numpy(dtype=np.float32)
