@@ -37,7 +37,9 @@ def make_crops(root: Path, n: int) -> None:
     for i in range(n):
         label = i % 2
         if i % 8 == 0 or i % 8 == 1:
-            crops = mini.face_crop_images(i // 8, 8, seed=i, spec=spec, method="FaceSwap" if label else None, size=256)
+            crops = mini.face_crop_images(
+                i // 8, 8, seed=i, spec=spec, method="FaceSwap" if label else None, size=256
+            )
         crop = crops[(i // 2) % 4]
         rel = f"{'fake' if label else 'real'}/{i:05d}.png"
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -65,7 +67,9 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp())
     try:
         make_crops(tmp, args.images)
-        dm = FaceCropDataModule(root=str(tmp), input_spec=InputSpec(SIZE), batch_size=32, num_workers=args.workers, val_fraction=0)
+        dm = FaceCropDataModule(
+            root=str(tmp), input_spec=InputSpec(SIZE), batch_size=32, num_workers=args.workers, val_fraction=0
+        )
         dm.setup()
         ours = images_per_second(dm.train_dataloader())
         tv = v2.Compose([
@@ -80,7 +84,9 @@ def main() -> None:
             v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
         ])  # fmt: skip
         folder = datasets.ImageFolder(str(tmp), transform=tv)
-        baseline = images_per_second(DataLoader(folder, batch_size=32, shuffle=True, num_workers=args.workers))
+        baseline = images_per_second(
+            DataLoader(folder, batch_size=32, shuffle=True, num_workers=args.workers)
+        )
         print(f"images: {args.images} crops of 256 px → {SIZE} px, batch 32, num_workers={args.workers}")
         print(f"torchvision ImageFolder + PIL transforms: {baseline:.1f} images/s")
         print(f"FaceCropDataModule (OpenCV + albumentations): {ours:.1f} images/s")

@@ -30,7 +30,9 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 def peak_rss_mb(video: Path, out: Path) -> float:
-    result = subprocess.run([sys.executable, "-c", CHILD, str(video), str(out)], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", CHILD, str(video), str(out)], capture_output=True, text=True, check=True
+    )
     return int(result.stdout.strip().splitlines()[-1]) / 1024  # ru_maxrss is in KiB on Linux
 
 
@@ -48,7 +50,9 @@ def main() -> None:
         long = m.real(tmp / "long.mp4", 0, seed=1)
         one = peak_rss_mb(short, tmp / "out1")
         four = peak_rss_mb(long, tmp / "out4")
-        print(f"854x480, 32 sampled frames: 1x ({args.frames} frames) peak RSS {one:.0f} MiB, 4x ({4 * args.frames} frames) {four:.0f} MiB")
+        print(
+            f"854x480, 32 sampled frames: 1x ({args.frames} frames) peak RSS {one:.0f} MiB, 4x ({4 * args.frames} frames) {four:.0f} MiB"
+        )
         print(f"ratio 4x/1x: {four / one:.3f} (target within 10%: <= 1.10)")
 
 

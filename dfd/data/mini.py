@@ -33,8 +33,8 @@ import numpy as np
 AUDIO_RATE = 16_000  # Hz
 
 #: Face boxes (x1, y1, x2, y2) of the bundled photos, as MTCNN finds them (tests check this).
-HOPPER_BOX = (174.0, 120.0, 356.0, 340.0)
-ASTRONAUT_BOX = (181.0, 62.0, 268.0, 172.0)
+HOPPER_BOX = (164.0, 106.0, 348.0, 344.0)
+ASTRONAUT_BOX = (180.0, 61.0, 268.0, 172.0)
 
 
 @lru_cache(maxsize=1)

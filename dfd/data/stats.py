@@ -32,10 +32,17 @@ def skipped_table(skipped: pd.DataFrame) -> pd.DataFrame:
     """One line per unusable video: id, status, reason."""
     if skipped is None or skipped.empty:
         return pd.DataFrame(columns=["video_id", "status", "reason"])
-    return skipped[["video_id", "status", "reason"]].drop_duplicates().sort_values(["status", "video_id"]).reset_index(drop=True)
+    return (
+        skipped[["video_id", "status", "reason"]]
+        .drop_duplicates()
+        .sort_values(["status", "video_id"])
+        .reset_index(drop=True)
+    )
 
 
-def sample_grid(rows: pd.DataFrame, root: str | Path, out_path: str | Path, per_class: int = 8, seed: int = 0) -> Path:
+def sample_grid(
+    rows: pd.DataFrame, root: str | Path, out_path: str | Path, per_class: int = 8, seed: int = 0
+) -> Path:
     """Write a PNG with one row of ``per_class`` random crops per label (real, fake)."""
     import cv2
     import matplotlib
@@ -45,7 +52,9 @@ def sample_grid(rows: pd.DataFrame, root: str | Path, out_path: str | Path, per_
 
     rng = np.random.default_rng(seed)
     labels = sorted(rows["label"].unique())
-    fig, axes = plt.subplots(len(labels), per_class, figsize=(1.6 * per_class, 1.8 * len(labels)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(labels), per_class, figsize=(1.6 * per_class, 1.8 * len(labels)), squeeze=False
+    )
     for r, label in enumerate(labels):
         part = rows[rows["label"] == label]
         pick = part.iloc[rng.choice(len(part), size=min(per_class, len(part)), replace=False)]
@@ -67,7 +76,11 @@ def sample_grid(rows: pd.DataFrame, root: str | Path, out_path: str | Path, per_
 
 def report(rows: pd.DataFrame, skipped: pd.DataFrame, root: str | Path, out_dir: str | Path) -> str:
     """The printed report; writes the sample grid to ``out_dir/samples.png``."""
-    lines = ["counts per split × label × method (label 0 real, 1 fake):", count_table(rows).to_string(index=False), ""]
+    lines = [
+        "counts per split × label × method (label 0 real, 1 fake):",
+        count_table(rows).to_string(index=False),
+        "",
+    ]
     lines += ["imbalance (larger class / smaller class, crops):"]
     lines += [f"  {split}: {ratio:.2f}" for split, ratio in imbalance(rows).items()]
     table = skipped_table(skipped)

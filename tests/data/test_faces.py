@@ -40,8 +40,9 @@ def test_crop_is_square_with_margin_and_padded_outside_the_frame():
 def test_downscaled_detection_maps_boxes_to_full_resolution(cropper):
     image, box = mini.base_faces()[0]
     small = FaceCropper(detect_max_side=200, size=96)
-    (face,) = small.detect(image)  # 600 px photo detected at 200 px
-    assert face is not None and box_iou(face.box, box) > 0.85
+    (face,) = small.detect(image)  # 600 px photo detected at 200 px: a 3x downscale
+    # mapped back to full resolution, not left in the 200 px frame (where IoU would be ~0.1)
+    assert face is not None and box_iou(face.box, box) > 0.8
 
 
 def test_no_face_gives_none(cropper):
