@@ -91,7 +91,7 @@ def _expand(box: tuple[float, ...], pad: float) -> tuple[int, int, int, int]:
 
 
 def render(identity: Identity, spec: VideoSpec, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Frames uint8[T,H,W,3] of ``identity`` with pan/zoom/jitter, and face boxes float[T,4] in them."""
+    """Frames uint8[T,H,W,3] of ``identity`` with pan/zoom/jitter (edges replicated, so no mirrored second face), and face boxes float[T,4] in them."""
     rng = np.random.default_rng(seed)
     x1, y1, x2, y2 = identity.box
     face_h = y2 - y1
