@@ -111,7 +111,7 @@ def render(identity: Identity, spec: VideoSpec, seed: int) -> tuple[np.ndarray, 
                 m,
                 (spec.width, spec.height),
                 flags=cv2.INTER_LINEAR,
-                borderMode=cv2.BORDER_REFLECT,
+                borderMode=cv2.BORDER_REPLICATE,
             )
         )
         boxes.append([s * x1 + tx, s * y1 + ty, s * x2 + tx, s * y2 + ty])
