@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path, PurePath
 
 from dfd.data.layouts import MISSING_FILE, VideoRecord, require_file
@@ -103,8 +104,6 @@ def parse_deepfakebench(
         splits = assign_splits(
             [records[i].label for i in train], [records[i].group for i in train], val_fraction, 0.0, seed
         )
-        from dataclasses import replace
-
         for i, split in zip(train, splits, strict=True):
             records[i] = replace(records[i], split=split)
     return records

@@ -39,7 +39,10 @@ def _resolve(root: Path, row: dict[str, str]) -> Path:
     if len(parts) > 1:
         candidates.append(root.joinpath(*parts[1:]))  # "FakeAVCeleb/…" prefix
     # Some releases keep the folder in an unnamed column and only the file name in ``path``.
-    for value in row.values():
+    values = [
+        v for value in row.values() for v in (value if isinstance(value, list) else [value])
+    ]  # extra cells → list
+    for value in values:
         if value and "/" in value and not value.endswith(VIDEO_EXTENSIONS):
             folder = Path(value.strip().lstrip("/"))
             candidates += [root / folder / rel, root.joinpath(*folder.parts[1:], rel)]
