@@ -26,7 +26,7 @@ from torchmetrics.classification import (
     BinaryRecall,
 )
 
-from dfd.losses import BCELoss
+from dfd.losses import BCELoss, ClassCountAware
 
 
 def binary_metrics(prefix: str) -> MetricCollection:
@@ -112,6 +112,12 @@ class DetectorModule(LightningModule):
         self.val_auc_best.persistent(True)  # survives resume through the checkpoint
         self.stores = nn.ModuleDict({"val": EvalStore(), "test": EvalStore()})
         self.eval_outputs: dict[str, dict[str, torch.Tensor]] = {}
+
+    def setup(self, stage: str) -> None:
+        # losses that weight classes from the data (loss=weighted_bce) read the training counts
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if isinstance(self.loss_fn, ClassCountAware) and hasattr(datamodule, "class_counts"):
+            self.loss_fn.set_class_counts(datamodule.class_counts("train"))
 
     # -- forward ----------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
