@@ -32,7 +32,9 @@ def main() -> None:
     labels = np.array([0] * (N // 6) + [1] * (N - N // 6))
     ours = WeightedClassSampler(labels, seed=0)
     weights = torch.as_tensor(1.0 / np.bincount(labels)[labels])
-    baseline = WeightedRandomSampler(weights, num_samples=N, replacement=True, generator=torch.Generator().manual_seed(0))
+    baseline = WeightedRandomSampler(
+        weights, num_samples=N, replacement=True, generator=torch.Generator().manual_seed(0)
+    )
     t_ours = best_of(lambda: sum(1 for _ in ours))
     t_base = best_of(lambda: sum(1 for _ in baseline))
     print(f"WeightedRandomSampler (baseline): {t_base:.3f} s per epoch of {N:,}")

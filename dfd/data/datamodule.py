@@ -120,6 +120,8 @@ class FaceCropDataModule(LightningDataModule):
         minority_strength: when set, the training class with fewer crops gets augmentation of
             this strength (``build_train_transform(spec, strength)``, 1.0 is the default).
         missing_hint: the command that creates the manifest, shown when it is absent.
+        augment_strength: scale of the photometric training augmentations (0 = only random
+            resized crop and horizontal flip); see ``build_train_transform``.
     """
 
     def __init__(
@@ -135,6 +137,7 @@ class FaceCropDataModule(LightningDataModule):
         sampler: Callable[..., Sampler] | None = None,
         minority_strength: float | None = None,
         missing_hint: str = "python -m dfd.preprocess data=<name> data.raw_dir=<raw dataset folder>",
+        augment_strength: float = 1.0,
     ) -> None:
         super().__init__()
         self.root = str(root)
@@ -148,6 +151,7 @@ class FaceCropDataModule(LightningDataModule):
         self.missing_hint = missing_hint
         self.sampler = sampler
         self.minority_strength = minority_strength
+        self.augment_strength = augment_strength
         self.datasets: dict[str, FrameDataset] = {}
         self.skipped: pd.DataFrame | None = None
 
@@ -188,7 +192,7 @@ class FaceCropDataModule(LightningDataModule):
             part = rows[rows["split"] == split]
             if split == "train":
                 part = cap_per_class(part, self.max_samples_per_class, self.seed)
-                transform = build_train_transform(self.input_spec)
+                transform = build_train_transform(self.input_spec, strength=self.augment_strength)
             else:
                 transform = build_eval_transform(self.input_spec)
             label_transforms = self._minority_transforms(part) if split == "train" else None
