@@ -9,6 +9,8 @@ from pathlib import Path
 import optuna
 import pytest
 
+from dfd.utils.optuna_summary import trials_table
+
 from .conftest import cli_overrides, run_module
 
 
@@ -34,6 +36,7 @@ def test_three_trial_sweep_then_resume(tmp_path: Path, data_dir: Path) -> None:
     first = _sweep(tmp_path, data_dir, ["hydra.sweeper.n_trials=3"])
     study = optuna.load_study(study_name="loss_sampler", storage=storage)
     trials = study.trials
+    print(trials_table(study).to_string(index=False))  # shown with pytest -s
     assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 3
     # each trial's value is its run's best validation AUC; the sweeper's job i is trial i
     run_best = [
@@ -54,7 +57,9 @@ def test_three_trial_sweep_then_resume(tmp_path: Path, data_dir: Path) -> None:
     for p in (tmp_path / "train" / "multiruns").iterdir():
         p.rename(tmp_path / f"done_{p.name}")
     _sweep(tmp_path, data_dir, ["hydra.sweeper.n_trials=1", "loss.label_smoothing=2.0"])
-    resumed = optuna.load_study(study_name="loss_sampler", storage=storage).trials
+    resumed_study = optuna.load_study(study_name="loss_sampler", storage=storage)
+    print(trials_table(resumed_study).to_string(index=False))
+    resumed = resumed_study.trials
     assert len(resumed) == 4
     assert [t.number for t in resumed] == [0, 1, 2, 3]
     assert [t.value for t in resumed[:3]] == [t.value for t in trials]  # the old trials are kept
