@@ -100,3 +100,34 @@ def test_bad_inputs_are_rejected() -> None:
         RandomSampler([])
     with pytest.raises(ValueError, match="one video index per sample"):
         WeightedClassSampler(LABELS, video_idx=[0, 1])
+
+
+def _rank_draws(rank: int, port: int, out: str) -> None:
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    try:
+        # no num_replicas/rank given: the sampler reads them from the process group
+        sampler = WeightedClassSampler(LABELS, seed=5)
+        sampler.set_epoch(2)
+        np.save(f"{out}/rank{rank}.npy", np.array([sampler.num_replicas, sampler.rank, *sampler]))
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_real_two_process_gloo_group_draws_disjoint_shares(tmp_path) -> None:
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(_rank_draws, args=(port, str(tmp_path)), nprocs=2, join=True)
+    draws = [np.load(tmp_path / f"rank{r}.npy") for r in (0, 1)]
+    assert [d[:2].tolist() for d in draws] == [[2, 0], [2, 1]]
+    single = WeightedClassSampler(LABELS, seed=5, num_replicas=1, rank=0)
+    single.set_epoch(2)
+    interleaved = np.stack([draws[0][2:], draws[1][2:]], axis=1).reshape(-1)
+    assert interleaved.tolist() == list(single)
