@@ -104,14 +104,15 @@ def test_kill_part_way_then_resume_loses_nothing(ffpp_tree, tmp_path):
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
         done = list((out / "parts").rglob("*.csv")) if (out / "parts").is_dir() else []
-        if len(done) >= 4:
+        if len(done) >= 2:
             break
-        time.sleep(0.2)
+        time.sleep(0.02)
     assert proc.poll() is None, "preprocessing finished before it could be killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     finished = {p for p in (out / "parts").rglob("*.csv")}
-    assert 4 <= len(finished) < 20 and not (out / "manifest.csv").exists()
+    total = len(parse_ffpp(ffpp_tree, methods=FFPP_METHODS))
+    assert 2 <= len(finished) < total and not (out / "manifest.csv").exists()
     result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"({len(finished)} already done, skipped)" in result.stdout
