@@ -182,3 +182,19 @@ def test_deepfakebench_unresolvable_frames_are_reported(deepfakebench_tree, tmp_
     records = parse_deepfakebench(path, tmp_path / "elsewhere")
     assert {r.status for r in records} == {MISSING_FILE}
     assert "data.frames_root" in records[0].reason
+
+
+def test_shards_are_disjoint_complete_and_keep_fakes_with_their_original(ffpp_tree):
+    from dfd.data.preprocessing import select_shard
+
+    records = parse_ffpp(ffpp_tree, methods=FFPP_METHODS)
+    shards = [select_shard(records, i, 3) for i in range(3)]
+    ids = [{r.video_id for r in s} for s in shards]
+    assert sum(len(s) for s in ids) == len(records) and set().union(*ids) == {r.video_id for r in records}
+    assert all(len(s) > 0 for s in ids)
+    for s in ids:
+        for vid in s:
+            if vid.startswith("Deepfakes/"):
+                assert f"original/{vid.split('/')[1].split('_')[0]}" in s
+    with pytest.raises(ValueError, match="preprocess.shard=3"):
+        select_shard(records, 3, 3)
