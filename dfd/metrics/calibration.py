@@ -159,14 +159,18 @@ def expected_calibration_error(probs: Tensor, labels: Tensor, n_bins: int = 15) 
 class Calibration:
     """What :class:`~dfd.callbacks.calibration.ThresholdCalibration` fits on a validation split.
 
-    Thresholds are on the raw (uncalibrated) fake probability. ``val`` holds diagnostics:
-    NLL and ECE before and after temperature scaling, and the sample count.
+    ``thresholds`` are on the raw frame fake probability; ``video_thresholds`` on the raw video
+    probability (frame probabilities aggregated with ``video_aggregation``), fitted when the
+    split had video ids. ``val`` holds diagnostics: NLL and ECE before and after temperature
+    scaling, and the sample counts.
     """
 
     thresholds: dict[str, float]
     temperature: float = 1.0
     precision_target: float = 0.9
     precision_reached: bool = True
+    video_thresholds: dict[str, float] = field(default_factory=dict)
+    video_aggregation: str = "mean"
     val: dict[str, float] = field(default_factory=dict)
     epoch: int | None = None
 
@@ -178,11 +182,27 @@ class Calibration:
         return cls(**d)
 
 
+def _fit_thresholds(probs: Tensor, labels: Tensor, precision_target: float) -> tuple[dict[str, float], bool]:
+    prec_t, reached = precision_threshold(probs, labels, precision_target)
+    return {
+        "f1": f1_threshold(probs, labels),
+        "youden": youden_threshold(probs, labels),
+        "precision": prec_t,
+    }, reached
+
+
 def calibrate(
-    logits: Tensor, labels: Tensor, precision_target: float = 0.9, temperature: bool = True, n_bins: int = 15
+    logits: Tensor,
+    labels: Tensor,
+    video_idx: Tensor | None = None,
+    precision_target: float = 0.9,
+    temperature: bool = True,
+    video_aggregation: str = "mean",
+    n_bins: int = 15,
 ) -> Calibration:
-    """Fit every threshold and the temperature on validation fake logits and labels."""
-    from dfd.metrics.detection import fake_logit  # local: detection imports nothing from here
+    """Fit every threshold (frame and, with ``video_idx``, video level) and the temperature on
+    validation logits and labels."""
+    from dfd.metrics.detection import aggregate_video, fake_logit  # detection imports nothing from here
 
     z = fake_logit(logits)
     y = labels.detach().flatten().long().cpu()
@@ -192,19 +212,25 @@ def calibrate(
             "check the validation split of your data config"
         )
     probs = torch.sigmoid(z)
-    prec_t, reached = precision_threshold(probs, y, precision_target)
+    thresholds, reached = _fit_thresholds(probs, y, precision_target)
+    video_thresholds: dict[str, float] = {}
+    n_videos = 0
+    if video_idx is not None:
+        vp, vl, ids = aggregate_video(probs, y, video_idx, video_aggregation)  # type: ignore[arg-type]
+        n_videos = int(ids.numel())
+        if vl.unique().numel() == 2:
+            video_thresholds, _ = _fit_thresholds(vp, vl, precision_target)
     t = fit_temperature(z, y) if temperature else 1.0
     return Calibration(
-        thresholds={
-            "f1": f1_threshold(probs, y),
-            "youden": youden_threshold(probs, y),
-            "precision": prec_t,
-        },
+        thresholds=thresholds,
         temperature=t,
         precision_target=precision_target,
         precision_reached=reached,
+        video_thresholds=video_thresholds,
+        video_aggregation=video_aggregation,
         val={
             "n": int(y.numel()),
+            "n_videos": n_videos,
             "nll": nll(z, y),
             "nll_temperature": nll(z, y, t),
             "ece": expected_calibration_error(probs, y, n_bins),
@@ -213,12 +239,12 @@ def calibrate(
     )
 
 
-def resolve_threshold(choice: str | float, calibration: Calibration | None) -> tuple[float, float]:
-    """``(threshold, temperature)`` for a threshold choice.
+def resolve_threshold(choice: str | float, calibration: Calibration | None, level: str = "frame") -> float:
+    """The decision threshold on the raw fake probability for a threshold choice.
 
-    ``choice`` is a number in [0, 1] (e.g. 0.5), or one of ``f1``, ``youden``, ``precision``
-    (fitted thresholds on raw probabilities, temperature 1) or ``temperature`` (probabilities
-    temperature-scaled, threshold 0.5).
+    ``choice`` is a number in [0, 1] (e.g. 0.5), one of ``f1``, ``youden``, ``precision`` (the
+    fitted thresholds of ``level`` "frame" or "video"), or ``temperature``: 0.5 on temperature-
+    scaled probabilities, which is the same decision as 0.5 on raw ones.
     """
     try:
         value = float(choice)
@@ -227,7 +253,7 @@ def resolve_threshold(choice: str | float, calibration: Calibration | None) -> t
     if value is not None:
         if not 0 <= value <= 1:
             raise ValueError(f"threshold={choice} is outside [0, 1]")
-        return value, 1.0
+        return value
     if choice not in THRESHOLD_CHOICES:
         raise ValueError(
             f"threshold={choice!r} is not a number in [0, 1] nor one of {', '.join(THRESHOLD_CHOICES)}"
@@ -238,5 +264,8 @@ def resolve_threshold(choice: str | float, calibration: Calibration | None) -> t
             "ThresholdCalibration callback (callbacks=default) or use threshold=0.5"
         )
     if choice == "temperature":
-        return 0.5, calibration.temperature
-    return calibration.thresholds[choice], 1.0
+        return 0.5
+    table = calibration.video_thresholds if level == "video" else calibration.thresholds
+    if choice not in table:  # no video ids in validation: fall back to the frame threshold
+        table = calibration.thresholds
+    return float(table[choice])

@@ -70,16 +70,19 @@ def test_temperature_lowers_nll_of_overconfident_logits():
 
 def test_calibrate_and_resolve():
     g = torch.Generator().manual_seed(1)
-    labels = (torch.rand(300, generator=g) < 0.3).long()
+    video_idx = torch.arange(300) // 3
+    labels = (torch.rand(100, generator=g) < 0.3).long()[video_idx]  # one label per video
     logits = (3 * (labels.float() * 2 - 1) + 2 * torch.randn(300, generator=g)).unsqueeze(1)
-    cal = calibrate(logits, labels, precision_target=0.9)
+    cal = calibrate(logits, labels, video_idx, precision_target=0.9)
+    assert cal.val["n_videos"] == 100 and set(cal.video_thresholds) == {"f1", "youden", "precision"}
     assert cal.val["nll_temperature"] <= cal.val["nll"] + 1e-9
     assert set(cal.thresholds) == {"f1", "youden", "precision"}
     again = Calibration.from_dict(cal.to_dict())
-    assert resolve_threshold("f1", again) == (cal.thresholds["f1"], 1.0)
-    assert resolve_threshold("temperature", again) == (0.5, cal.temperature)
-    assert resolve_threshold(0.3, None) == (0.3, 1.0)
-    assert resolve_threshold("0.7", None) == (0.7, 1.0)
+    assert resolve_threshold("f1", again) == cal.thresholds["f1"]
+    assert resolve_threshold("youden", again, "video") == cal.video_thresholds["youden"]
+    assert resolve_threshold("temperature", again) == 0.5
+    assert resolve_threshold(0.3, None) == 0.3
+    assert resolve_threshold("0.7", None) == 0.7
     with pytest.raises(ValueError, match="needs a calibration"):
         resolve_threshold("youden", None)
     with pytest.raises(ValueError, match="not a number"):
