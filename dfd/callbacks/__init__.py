@@ -1,0 +1,1 @@
+"""Lightning callbacks: threshold calibration on validation, and the test report."""
