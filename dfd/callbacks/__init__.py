@@ -1,1 +1,5 @@
-"""Lightning callbacks: threshold calibration on validation, and the test report."""
+"""Lightning callbacks: checkpointing by validation AUC, calibration, reports."""
+
+from dfd.callbacks.checkpoint import ModelCheckpoint
+
+__all__ = ["ModelCheckpoint"]
