@@ -39,7 +39,8 @@ def cross_eval(cfg: DictConfig) -> dict[str, Any]:
                 f"ckpt_path={ckpt}",
                 f"split={cfg.split}",
                 f"report_dir={out / f'{row}_on_{col}'}",
-                f"paths={cfg.get('paths_choice', 'default')}",
+                # the same folders as this run (overrides such as paths.data_dir=... carry over)
+                *(f"paths.{k}={cfg.paths[k]}" for k in ("root_dir", "data_dir", "log_dir")),
                 *(f"batch_size={cfg.batch_size}" for _ in [0] if cfg.batch_size),
                 *cfg.eval_overrides,
             ]

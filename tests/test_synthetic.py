@@ -55,8 +55,14 @@ def test_fakes_carry_resampling_artefacts(tmp_path: Path) -> None:
 
 
 def test_untrained_model_scores_about_chance(data_dir: Path) -> None:
-    dm = SyntheticDataModule(str(data_dir / "synthetic"), num_videos=24, frames_per_video=4, image_size=64,
-                             input_spec=Meso4.input_spec, batch_size=16)
+    dm = SyntheticDataModule(
+        str(data_dir / "synthetic"),
+        num_videos=24,
+        frames_per_video=4,
+        image_size=64,
+        input_spec=Meso4.input_spec,
+        batch_size=16,
+    )
     dm.prepare_data()
     dm.setup()
     torch.manual_seed(0)
