@@ -97,8 +97,8 @@ class DetectorModule(LightningModule):
         scheduler_interval: str = "epoch",
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(logger=False, ignore=["net", "loss"])
-        # kept as attributes too: Lightning may drop non-primitive values from hparams
+        # the optimizer/scheduler partials cannot be pickled; the run's config.yaml records them
+        self.save_hyperparameters(logger=False, ignore=["net", "loss", "optimizer", "scheduler"])
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.net = net
