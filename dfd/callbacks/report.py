@@ -4,7 +4,8 @@ It reads ``module.eval_outputs["test"]`` (gathered by ``DetectorModule``) and th
 the checkpoint being tested (from the ``ThresholdCalibration`` callback, which Lightning restores
 with ``trainer.test(ckpt_path=...)``, or from ``calibration_ckpt``), and calls
 :func:`dfd.reports.report.write_report`. Figures also go to TensorBoard when a
-``TensorBoardLogger`` is attached.
+``TensorBoardLogger`` is attached. Video-level and calibrated scalars (``test/video_auc``,
+``test/calibrated_f1``, …) are logged and added to ``trainer.callback_metrics``.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
 
 from dfd.callbacks.calibration import ThresholdCalibration, load_calibration
 from dfd.metrics.calibration import Calibration
-from dfd.reports.report import write_report
+from dfd.reports.report import scalar_metrics, write_report
 
 
 class EvaluationReport(L.Callback):
@@ -93,3 +95,9 @@ class EvaluationReport(L.Callback):
             title=self.title,
             meta=meta,
         )
+        # video-level and calibrated scalars next to the module's test/* metrics: in the loggers,
+        # and in trainer.callback_metrics, which dfd.train copies into metrics.json
+        scalars = scalar_metrics(self.summary, self.stage)
+        for logger in trainer.loggers:
+            logger.log_metrics(scalars, step=trainer.global_step)
+        trainer.callback_metrics.update({k: torch.tensor(v) for k, v in scalars.items()})

@@ -80,6 +80,25 @@ def compute_summary(
     return summary, arrays
 
 
+def scalar_metrics(summary: dict[str, Any], prefix: str) -> dict[str, float]:
+    """Flat ``<prefix>/…`` scalars of a summary for loggers, beside the module's own metrics:
+    frame ``eer``, ``log_loss``, ``real_acc``, ``fake_acc``; ``video_*`` at 0.5; and
+    ``calibrated_*`` / ``video_calibrated_*`` at the calibrated threshold."""
+    out: dict[str, float] = {}
+    frame, video = summary["frame"], summary.get("video")
+    for k in ("eer", "log_loss", "real_acc", "fake_acc"):
+        out[f"{prefix}/{k}"] = frame["at_0.5"][k]
+    for k in ("acc", "precision", "recall", "f1", "real_acc", "fake_acc", "log_loss"):
+        out[f"{prefix}/calibrated_{k}"] = frame["calibrated"][k]
+    out[f"{prefix}/calibrated_threshold"] = frame["threshold"]
+    if video:
+        for k in ("auc", "ap", "eer", "log_loss", "acc", "precision", "recall", "f1"):
+            out[f"{prefix}/video_{k}"] = video["at_0.5"][k]
+        for k in ("acc", "f1"):
+            out[f"{prefix}/video_calibrated_{k}"] = video["calibrated"][k]
+    return {k: float(v) for k, v in out.items()}
+
+
 def _json_safe(x: Any) -> Any:
     """NaN (undefined metric) becomes null: strict JSON has no NaN."""
     if isinstance(x, dict):

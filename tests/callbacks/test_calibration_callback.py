@@ -110,3 +110,10 @@ def test_test_run_writes_report_with_checkpoint_calibration(fitted):
     assert summary["frame"]["threshold"] == pytest.approx(best.thresholds["f1"])
     assert summary["calibration"]["epoch"] == best.epoch
     assert (root / "report" / "learning_curves.png").stat().st_size > 10_000
+    # video-level and calibrated scalars reach the trainer's metrics (dfd.train's metrics.json)
+    assert float(trainer.callback_metrics["test/video_auc"]) == pytest.approx(
+        summary["video"]["at_0.5"]["auc"]
+    )
+    assert float(trainer.callback_metrics["test/calibrated_f1"]) == pytest.approx(
+        summary["frame"]["calibrated"]["f1"]
+    )
