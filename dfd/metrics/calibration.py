@@ -119,10 +119,15 @@ def precision_threshold(probs: Tensor, labels: Tensor, target: float) -> tuple[f
     return float(s.thresholds[int(torch.argmax(prec))]), False
 
 
-def fit_temperature(logits: Tensor, labels: Tensor, max_iter: int = 100) -> float:
-    """Temperature ``T > 0`` minimising ``BCE(sigmoid(z / T), y)`` on fake logits ``z``.
+def fit_temperature(
+    logits: Tensor, labels: Tensor, max_iter: int = 100, bounds: tuple[float, float] = (0.01, 100.0)
+) -> float:
+    """Temperature ``T`` minimising ``BCE(sigmoid(z / T), y)`` on fake logits ``z``, within ``bounds``.
 
-    Optimises ``log T`` with L-BFGS (as Guo et al. 2017), so ``T`` stays positive.
+    Optimises ``log T`` with L-BFGS (as Guo et al. 2017), so ``T`` stays positive. The NLL is
+    convex in ``1 / T``, so clipping the optimum to ``bounds`` gives the bounded optimum; the
+    bounds matter for a model whose validation logits carry no signal (or the wrong sign), where
+    the unbounded optimum is ``T -> inf`` (every probability 0.5).
     """
     z = logits.detach().flatten().double().cpu()
     y = labels.detach().flatten().double().cpu()
@@ -137,9 +142,9 @@ def fit_temperature(logits: Tensor, labels: Tensor, max_iter: int = 100) -> floa
 
     opt.step(closure)
     t = float(log_t.detach().exp())
-    if not math.isfinite(t):  # all-correct separable data drive T -> 0; keep the identity
+    if math.isnan(t):
         return 1.0
-    return t
+    return min(max(t, bounds[0]), bounds[1])
 
 
 def nll(logits: Tensor, labels: Tensor, temperature: float = 1.0) -> float:

@@ -91,3 +91,12 @@ def test_calibrate_and_resolve():
     f1_at = skm.f1_score(labels, torch.sigmoid(logits[:, 0]) > cal.thresholds["f1"])
     best = max(skm.f1_score(labels, torch.sigmoid(logits[:, 0]) > t) for t in np.linspace(0, 1, 201))
     assert f1_at >= best - 1e-9
+
+
+def test_temperature_is_bounded_for_uninformative_logits():
+    g = torch.Generator().manual_seed(2)
+    labels = (torch.rand(500, generator=g) < 0.5).long()
+    logits = -0.5 * (2 * labels.float() - 1) + torch.randn(500, generator=g)  # the wrong sign
+    t = fit_temperature(logits, labels)
+    assert t == 100.0
+    assert nll(logits, labels, t) < nll(logits, labels)  # still the best within the bounds
