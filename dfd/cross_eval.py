@@ -41,7 +41,7 @@ def cross_eval(cfg: DictConfig) -> dict[str, Any]:
                 f"report_dir={out / f'{row}_on_{col}'}",
                 # the same folders as this run (overrides such as paths.data_dir=... carry over)
                 *(f"paths.{k}={cfg.paths[k]}" for k in ("root_dir", "data_dir", "log_dir")),
-                *(f"batch_size={cfg.batch_size}" for _ in [0] if cfg.batch_size),
+                *([f"batch_size={cfg.batch_size}"] if cfg.batch_size else []),
                 *cfg.eval_overrides,
             ]
             log.info("cross_eval: %s on %s", row, col)

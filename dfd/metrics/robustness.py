@@ -19,6 +19,7 @@ normalisation, perturbs pixels, and normalises again.
 from __future__ import annotations
 
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -48,7 +49,7 @@ class Normalizer:
         return (pixels - self.mean.to(pixels)) / self.std.to(pixels)
 
 
-class Corruption:
+class Corruption(ABC):
     """An albumentations corruption at a list of severities.
 
     Subclasses only say which transform a level means; levels are in the transform's own unit
@@ -61,8 +62,9 @@ class Corruption:
     def __init__(self, levels: Sequence[float]) -> None:
         self.levels = tuple(levels)
 
+    @abstractmethod
     def transform(self, level: float) -> A.BasicTransform:
-        raise NotImplementedError
+        """The albumentations transform (``p=1``) for one severity."""
 
     def apply(self, pixels: Tensor, level: float) -> Tensor:
         """Corrupt a batch of [0, 1] images ``float[B, 3, H, W]``."""
