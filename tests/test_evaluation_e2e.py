@@ -24,7 +24,6 @@ from dfd.metrics.robustness import (
 from .conftest import ROOT, _test_overrides, compose_config, run_module
 
 pytestmark = pytest.mark.slow
-os.environ["DFD_TRUSTED_TARGETS"] = "tests.*"  # lets configs name tests.tiny_detector.TinyNet
 
 TINY_RUN = [
     "model.net._target_=tests.tiny_detector.TinyNet",
@@ -55,9 +54,12 @@ def _train(run_dir: Path, data_dir: Path, epochs: int, seed: int):
 def run(tmp_path_factory, data_dir):
     """A trained run (8 epochs, test=true) and a weaker one (1 epoch) on the same data."""
     root = tmp_path_factory.mktemp("evalrun")
-    metrics = _train(root / "a", data_dir, epochs=8, seed=0)
-    _train(root / "b", data_dir, epochs=1, seed=1)
-    return root, metrics
+    with pytest.MonkeyPatch.context() as mp:
+        # lets configs name tests.tiny_detector.TinyNet, here and in the subprocesses
+        mp.setenv("DFD_TRUSTED_TARGETS", "tests.*")
+        metrics = _train(root / "a", data_dir, epochs=8, seed=0)
+        _train(root / "b", data_dir, epochs=1, seed=1)
+        yield root, metrics
 
 
 def _eval_cfg(run_root: Path, data_dir: Path, out: Path, *overrides: str):
