@@ -81,6 +81,8 @@ class EvaluationReport(L.Callback):
                 f"threshold={self.threshold} needs a calibration but none was found; the report's "
                 "calibrated column uses 0.5 (add the ThresholdCalibration callback when training)"
             )
+        for lg in trainer.loggers:  # flush event files: the learning curves are read back from them
+            lg.save()
         writer = next((lg.experiment for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)), None)
         ckpt = getattr(trainer, "ckpt_path", None)
         meta = {**({"checkpoint": ckpt} if ckpt else {}), **self.meta}
