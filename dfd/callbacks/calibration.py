@@ -93,8 +93,9 @@ class ThresholdCalibration(L.Callback):
         if self.calibration is None:
             return
         cal = self.calibration
-        summary = {f"{self.stage}/threshold_{k}": v for k, v in cal.thresholds.items()}
-        summary[f"{self.stage}/temperature"] = cal.temperature
+        # own keys: the logger writes these at step 0, which must not join the val/* curves
+        summary = {f"{CHECKPOINT_KEY}/threshold_{k}": v for k, v in cal.thresholds.items()}
+        summary[f"{CHECKPOINT_KEY}/temperature"] = cal.temperature
         for logger in trainer.loggers:
             logger.log_hyperparams({CHECKPOINT_KEY: cal.to_dict()}, metrics=summary)
 
