@@ -32,7 +32,9 @@ cv2.setNumThreads(1)  # DataLoader workers give the parallelism; OpenCV's own th
 class FrameDataset(Dataset):
     """Face crops listed by manifest rows; yields dicts ``image, label, video_idx, video_id``."""
 
-    def __init__(self, root: str | Path, rows: pd.DataFrame, transform: Callable[..., dict[str, Any]]) -> None:
+    def __init__(
+        self, root: str | Path, rows: pd.DataFrame, transform: Callable[..., dict[str, Any]]
+    ) -> None:
         root = Path(root)
         self.paths = [str(root / p) for p in rows["crop_path"]]
         self.labels = rows["label"].to_numpy(dtype=np.float32)
@@ -104,6 +106,8 @@ class FaceCropDataModule(LightningDataModule):
         frames_per_video: crops used per video (evenly spaced); ``None`` uses all.
         max_samples_per_class: cap on training crops per label; ``None`` uses all.
         missing_hint: the command that creates the manifest, shown when it is absent.
+        augment_strength: scale of the photometric training augmentations (0 = only random
+            resized crop and horizontal flip); see ``build_train_transform``.
     """
 
     def __init__(
@@ -117,6 +121,7 @@ class FaceCropDataModule(LightningDataModule):
         max_samples_per_class: int | None = None,
         seed: int = 0,
         missing_hint: str = "python -m dfd.preprocess data=<name> data.raw_dir=<raw dataset folder>",
+        augment_strength: float = 1.0,
     ) -> None:
         super().__init__()
         self.root = str(root)
@@ -128,6 +133,7 @@ class FaceCropDataModule(LightningDataModule):
         self.max_samples_per_class = max_samples_per_class
         self.seed = seed
         self.missing_hint = missing_hint
+        self.augment_strength = augment_strength
         self.datasets: dict[str, FrameDataset] = {}
         self.skipped: pd.DataFrame | None = None
 
@@ -168,7 +174,7 @@ class FaceCropDataModule(LightningDataModule):
             part = rows[rows["split"] == split]
             if split == "train":
                 part = cap_per_class(part, self.max_samples_per_class, self.seed)
-                transform = build_train_transform(self.input_spec)
+                transform = build_train_transform(self.input_spec, strength=self.augment_strength)
             else:
                 transform = build_eval_transform(self.input_spec)
             self.datasets[split] = FrameDataset(self.root, part.reset_index(drop=True), transform)
