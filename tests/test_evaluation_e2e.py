@@ -28,6 +28,7 @@ pytestmark = pytest.mark.slow
 TINY_RUN = [
     "model.net._target_=tests.tiny_detector.TinyNet",
     "model.net.dropout=0.0",
+    "model.net.input_size=64",
     "model.optimizer.lr=3e-3",
     "data.num_videos=120",
     "data.frames_per_video=4",
