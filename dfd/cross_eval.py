@@ -1,0 +1,68 @@
+"""Cross-dataset matrix: ``python -m dfd.cross_eval +checkpoints.<name>=<ckpt> ... datasets=[a,b,c]``.
+
+Evaluates every checkpoint (rows: the data it was trained on) on the split of every dataset
+(columns) with :func:`dfd.eval.evaluate`, and writes, per metric, the matrix as markdown, CSV
+and a heatmap PNG, plus ``cross_eval.json`` with every run's metrics. Each cell's own report
+goes to ``out_dir/<row>_on_<column>/``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra import compose
+from omegaconf import DictConfig
+
+from dfd.eval import evaluate
+from dfd.reports.tables import write_cross_dataset
+from dfd.utils.instantiate import register_resolvers
+
+log = logging.getLogger(__name__)
+register_resolvers()
+
+
+def cross_eval(cfg: DictConfig) -> dict[str, Any]:
+    """Evaluate the grid; return ``{metric: DataFrame}`` and write the tables."""
+    if not cfg.checkpoints:
+        raise ValueError("no checkpoints given: add +checkpoints.<trained_on>=<run>/checkpoints/best.ckpt")
+    out = Path(cfg.out_dir)
+    runs: dict[str, dict[str, float]] = {}
+    results: dict[str, dict[tuple[str, str], float]] = {m: {} for m in cfg.metrics}
+    for row, ckpt in cfg.checkpoints.items():
+        for col in cfg.datasets:
+            overrides = [
+                f"data={col}",
+                f"ckpt_path={ckpt}",
+                f"split={cfg.split}",
+                f"report_dir={out / f'{row}_on_{col}'}",
+                # the same folders as this run (overrides such as paths.data_dir=... carry over)
+                *(f"paths.{k}={cfg.paths[k]}" for k in ("root_dir", "data_dir", "log_dir")),
+                *([f"batch_size={cfg.batch_size}"] if cfg.batch_size else []),
+                *cfg.eval_overrides,
+            ]
+            log.info("cross_eval: %s on %s", row, col)
+            metrics = evaluate(compose(config_name="eval", overrides=overrides))
+            runs[f"{row}_on_{col}"] = metrics
+            for m in cfg.metrics:
+                if m not in metrics:
+                    raise KeyError(f"metric {m!r} is not among dfd.eval's keys: {sorted(metrics)}")
+                results[m][(str(row), str(col))] = metrics[m]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "cross_eval.json").write_text(json.dumps(runs, indent=2, sort_keys=True))
+    frames = {m: write_cross_dataset(res, out, metric=m.replace("/", "_")) for m, res in results.items()}
+    for m, frame in frames.items():
+        print(f"{m}\n{frame.to_string(float_format=lambda v: f'{v:.4f}')}\n", flush=True)
+    return frames
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="cross_eval")
+def main(cfg: DictConfig) -> None:
+    cross_eval(cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""Thresholds on data with a known optimum, and temperature scaling lowering the NLL."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn import metrics as skm
+
+from dfd.metrics.calibration import (
+    Calibration,
+    calibrate,
+    f1_threshold,
+    fit_temperature,
+    nll,
+    precision_threshold,
+    resolve_threshold,
+    threshold_sweep,
+    youden_threshold,
+)
+
+
+def test_sweep_counts_match_sklearn_confusion():
+    g = torch.Generator().manual_seed(3)
+    probs = torch.rand(200, generator=g).round(decimals=2)  # ties on purpose
+    labels = (torch.rand(200, generator=g) < probs).long()
+    s = threshold_sweep(probs, labels)
+    for k in range(0, len(s.thresholds), 7):
+        t = float(s.thresholds[k])
+        tn, fp, fn, tp = skm.confusion_matrix(labels, probs.numpy() > t, labels=[0, 1]).ravel()
+        assert (s.tn[k], s.fp[k], s.fn[k], s.tp[k]) == (tn, fp, fn, tp)
+        # midpoints: '>=' (scikit-learn curves) decides the same as '>' (torchmetrics)
+        assert ((probs >= t) == (probs > t)).all()
+
+
+def test_known_optimal_thresholds():
+    # reals at 0.1..0.4, fakes at 0.35..0.9: one real (0.4) sits above one fake (0.35)
+    real = torch.tensor([0.10, 0.20, 0.30, 0.40])
+    fake = torch.tensor([0.35, 0.60, 0.70, 0.80, 0.90])
+    probs, labels = torch.cat([real, fake]), torch.cat([torch.zeros(4), torch.ones(5)]).long()
+    # Youden: cut between 0.3 and 0.35 gives tpr 1, fpr 1/4 (J = .75); between 0.4 and 0.6 gives
+    # tpr 4/5, fpr 0 (J = .8): the optimum is (0.4 + 0.6) / 2
+    assert youden_threshold(probs, labels) == pytest.approx(0.5)
+    # F1: cut at 0.325 -> tp 5, fp 1: F1 = 10/11; cut at 0.5 -> tp 4, fn 1: F1 = 8/9 < 10/11
+    assert f1_threshold(probs, labels) == pytest.approx(0.325)
+    # precision >= 0.95 first holds at 0.5 (precision 1, recall .8)
+    assert precision_threshold(probs, labels, 0.95) == (pytest.approx(0.5), True)
+    # precision >= 5/6 reached at 0.325 already, with the highest recall
+    assert precision_threshold(probs, labels, 0.8) == (pytest.approx(0.325), True)
+
+
+def test_precision_target_unreachable_is_flagged():
+    probs = torch.tensor([0.9, 0.8, 0.2])
+    labels = torch.tensor([0, 1, 1])  # the top score is real: max precision 2/3
+    t, reached = precision_threshold(probs, labels, 0.99)
+    assert not reached and 0.2 < t < 0.8 or t < 0.2
+
+
+def test_temperature_lowers_nll_of_overconfident_logits():
+    g = torch.Generator().manual_seed(0)
+    true_logit = 2 * torch.randn(4000, generator=g)  # the real log-odds of each sample
+    labels = (torch.rand(4000, generator=g) < torch.sigmoid(true_logit)).long()
+    logits = 4.0 * true_logit  # over-confident by a factor of 4: the right temperature is 4
+    t = fit_temperature(logits, labels)
+    assert 3.3 < t < 4.8
+    assert nll(logits, labels, t) < nll(logits, labels) - 0.1
+    # T is a minimum: nudging it either way does not help
+    assert nll(logits, labels, t) <= min(nll(logits, labels, t * 1.1), nll(logits, labels, t / 1.1))
+
+
+def test_calibrate_and_resolve():
+    g = torch.Generator().manual_seed(1)
+    video_idx = torch.arange(300) // 3
+    labels = (torch.rand(100, generator=g) < 0.3).long()[video_idx]  # one label per video
+    logits = (3 * (labels.float() * 2 - 1) + 2 * torch.randn(300, generator=g)).unsqueeze(1)
+    cal = calibrate(logits, labels, video_idx, precision_target=0.9)
+    assert cal.val["n_videos"] == 100 and set(cal.video_thresholds) == {"f1", "youden", "precision"}
+    assert cal.val["nll_temperature"] <= cal.val["nll"] + 1e-9
+    assert set(cal.thresholds) == {"f1", "youden", "precision"}
+    again = Calibration.from_dict(cal.to_dict())
+    assert resolve_threshold("f1", again) == cal.thresholds["f1"]
+    assert resolve_threshold("youden", again, "video") == cal.video_thresholds["youden"]
+    assert resolve_threshold("temperature", again) == 0.5
+    assert resolve_threshold(0.3, None) == 0.3
+    assert resolve_threshold("0.7", None) == 0.7
+    with pytest.raises(ValueError, match="needs a calibration"):
+        resolve_threshold("youden", None)
+    with pytest.raises(ValueError, match="not a number"):
+        resolve_threshold("best", cal)
+    # the F1 threshold really is F1-optimal among all cuts on these data
+    f1_at = skm.f1_score(labels, torch.sigmoid(logits[:, 0]) > cal.thresholds["f1"])
+    best = max(skm.f1_score(labels, torch.sigmoid(logits[:, 0]) > t) for t in np.linspace(0, 1, 201))
+    assert f1_at >= best - 1e-9
+
+
+def test_temperature_is_bounded_for_uninformative_logits():
+    g = torch.Generator().manual_seed(2)
+    labels = (torch.rand(500, generator=g) < 0.5).long()
+    logits = -0.5 * (2 * labels.float() - 1) + torch.randn(500, generator=g)  # the wrong sign
+    t = fit_temperature(logits, labels)
+    assert t == 100.0
+    assert nll(logits, labels, t) < nll(logits, labels)  # still the best within the bounds

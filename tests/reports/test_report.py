@@ -1,0 +1,98 @@
+"""The report: its numbers agree with the metrics, its figures are real images, TensorBoard gets them."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch.utils.tensorboard import SummaryWriter
+
+from dfd.metrics.calibration import calibrate
+from dfd.metrics.detection import aggregate_video, detection_metrics
+from dfd.reports.report import write_report
+from dfd.reports.scalars import read_scalars
+
+
+def _split(seed: int, n_videos: int = 60, frames: int = 4):
+    g = torch.Generator().manual_seed(seed)
+    video_idx = torch.arange(n_videos).repeat_interleave(frames)
+    labels = (torch.rand(n_videos, generator=g) < 0.4).long()[video_idx]
+    # over-confident logits with a bias: the best threshold is not 0.5
+    logits = 3.0 * (1.2 * labels.float() - 0.2 + torch.randn(labels.numel(), generator=g))
+    return {"logits": logits.unsqueeze(1), "labels": labels, "video_idx": video_idx}
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    root = tmp_path_factory.mktemp("run")
+    writer = SummaryWriter(str(root / "tensorboard"))
+    for step in range(5):  # a run's logged scalars
+        writer.add_scalar("train/loss", 1.0 / (step + 1), step)
+        writer.add_scalar("val/loss", 1.2 / (step + 1), step)
+        writer.add_scalar("val/auc", 0.6 + 0.05 * step, step)
+    val, test = _split(0), _split(1)
+    cal = calibrate(val["logits"], val["labels"], val["video_idx"], precision_target=0.9)
+    summary = write_report(test, root / "report", cal, threshold="f1", run_dir=root, tb_writer=writer)
+    writer.close()
+    return root, summary, cal, test
+
+
+def test_summary_numbers_are_the_metrics(report):
+    root, summary, cal, test = report
+    probs = torch.sigmoid(test["logits"][:, 0])
+    want_half = detection_metrics(probs, test["labels"], 0.5)
+    want_cal = detection_metrics(probs, test["labels"], cal.thresholds["f1"])
+    on_disk = json.loads((root / "report" / "summary.json").read_text())
+    for key in ("auc", "acc", "f1", "precision", "recall", "tp"):
+        assert on_disk["frame"]["at_0.5"][key] == pytest.approx(want_half[key])
+        assert on_disk["frame"]["calibrated"][key] == pytest.approx(want_cal[key])
+        assert on_disk["frame"]["change"][key] == pytest.approx(want_cal[key] - want_half[key])
+    # temperature scaling is what the calibrated log-loss measures
+    scaled = torch.sigmoid(test["logits"][:, 0] / cal.temperature)
+    assert on_disk["frame"]["calibrated"]["log_loss"] == pytest.approx(
+        detection_metrics(scaled, test["labels"])["log_loss"]
+    )
+    vp, vl, _ = aggregate_video(probs, test["labels"], test["video_idx"])
+    assert on_disk["video"]["calibrated"]["f1"] == pytest.approx(
+        detection_metrics(vp, vl, cal.video_thresholds["f1"])["f1"]
+    )
+    assert on_disk["n_videos"] == 60 and on_disk["threshold_choice"] == "f1"
+
+
+def test_calibration_helps_on_biased_logits(report):
+    _, summary, _, _ = report
+    # the logits are shifted towards fake and over-confident: the fitted threshold and the
+    # temperature must beat 0.5 and T = 1 on a test split drawn the same way
+    assert summary["frame"]["calibrated"]["f1"] > summary["frame"]["at_0.5"]["f1"]
+    assert summary["frame"]["calibrated"]["log_loss"] < summary["frame"]["at_0.5"]["log_loss"]
+
+
+def test_figures_are_nonempty_images(report):
+    root, summary, _, _ = report
+    names = {
+        "roc", "pr", "confusion_frame", "confusion_video", "threshold_analysis", "reliability",
+        "learning_curves", "training_metrics",
+    }  # fmt: skip
+    assert {f[:-4] for f in summary["files"] if f.endswith(".png")} == names
+    for name in names:
+        img = np.asarray(Image.open(root / "report" / f"{name}.png").convert("L"), dtype=float)
+        assert img.shape[0] > 200 and img.shape[1] > 200
+        assert img.std() > 10, f"{name}.png is blank"
+    md = (root / "report" / "report.md").read_text()
+    assert "| f1 |" in md and "## Video level" in md and "![roc](roc.png)" in md
+    preds = (root / "report" / "predictions.csv").read_text().splitlines()
+    assert len(preds) == 1 + 240
+
+
+def test_tensorboard_received_the_figures(report):
+    root, _, _, _ = report
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(root / "tensorboard"), size_guidance={"images": 0})
+    acc.Reload()
+    assert {"report/roc", "report/reliability", "report/confusion_frame"} <= set(acc.Tags()["images"])
+    scalars = read_scalars(root)
+    assert [v for _, v in scalars["val/auc"]] == pytest.approx([0.6, 0.65, 0.7, 0.75, 0.8])

@@ -1,0 +1,34 @@
+"""A four-layer CNN at 64 px for the evaluation tests: it learns the synthetic crops to a test
+AUC above 0.9 in about 25 s on two CPU cores, which Meso4 at 256 px does not.
+
+Configs name it with ``model.net._target_=tests.tiny_detector.TinyNet`` (and
+``DFD_TRUSTED_TARGETS=tests.*`` for the instantiation allow-list).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from dfd.data.transforms import InputSpec
+
+
+def _block(c_in: int, c_out: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(), nn.MaxPool2d(2)
+    )
+
+
+class TinyNet(nn.Module):
+    """Takes the nets' usual arguments, so it drops into ``model=mesonet`` by ``_target_`` alone."""
+
+    def __init__(self, num_classes: int = 1, dropout: float = 0.0, input_size: int = 64) -> None:
+        super().__init__()
+        self.input_spec = InputSpec(size=input_size, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
+        self.features = nn.Sequential(_block(3, 16), _block(16, 32), _block(32, 32), _block(32, 64))
+        self.head = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(64, num_classes)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
