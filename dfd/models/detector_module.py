@@ -1,0 +1,185 @@
+"""``DetectorModule``: the LightningModule for frame-level binary deepfake detectors.
+
+It receives a built ``net`` (any module following the nets contract), a loss object and
+optimizer/scheduler partials. Metrics come from torchmetrics, so values are correct under DDP.
+After every validation or test epoch the gathered logits, probabilities, labels and video
+indices of the whole split are kept in :attr:`DetectorModule.eval_outputs` for callbacks
+(calibration, reports, video-level metrics).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from lightning.pytorch import LightningModule
+from torch import nn
+from torchmetrics import MaxMetric, MeanMetric, MetricCollection
+from torchmetrics.aggregation import CatMetric
+from torchmetrics.classification import (
+    BinaryAccuracy,
+    BinaryAUROC,
+    BinaryAveragePrecision,
+    BinaryF1Score,
+    BinaryPrecision,
+    BinaryRecall,
+)
+
+from dfd.losses import BCELoss
+
+
+def binary_metrics(prefix: str) -> MetricCollection:
+    """The frame-level metric set logged under ``prefix`` (``val/`` or ``test/``)."""
+    return MetricCollection(
+        {
+            "auc": BinaryAUROC(),
+            "ap": BinaryAveragePrecision(),
+            "acc": BinaryAccuracy(),
+            "precision": BinaryPrecision(),
+            "recall": BinaryRecall(),
+            "f1": BinaryF1Score(),
+        },
+        prefix=prefix,
+    )
+
+
+def count_parameters(module: nn.Module) -> dict[str, int]:
+    """Total, trainable and frozen parameter counts."""
+    total = sum(p.numel() for p in module.parameters())
+    trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
+    return {"total": total, "trainable": trainable, "frozen": total - trainable}
+
+
+class EvalStore(nn.Module):
+    """Per-split accumulators of logits, labels and video indices, gathered across ranks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.logits = CatMetric()
+        self.labels = CatMetric()
+        self.video_idx = CatMetric()
+
+    def update(self, logits: torch.Tensor, labels: torch.Tensor, video_idx: torch.Tensor) -> None:
+        self.logits.update(logits.detach().float())
+        self.labels.update(labels.detach().float())
+        self.video_idx.update(video_idx.detach().float())
+
+    def compute(self) -> dict[str, torch.Tensor]:
+        logits = self.logits.compute().cpu()
+        return {
+            "logits": logits.reshape(-1, logits.shape[-1]) if logits.ndim > 1 else logits[:, None],
+            "labels": self.labels.compute().cpu(),
+            "video_idx": self.video_idx.compute().cpu().long(),
+        }
+
+    def reset(self) -> None:
+        for metric in (self.logits, self.labels, self.video_idx):
+            metric.reset()
+
+
+class DetectorModule(LightningModule):
+    """Trains and evaluates a frame-level detector.
+
+    Args:
+        net: the network; ``forward(x) -> logits[B, C]``.
+        loss: ``loss(logits, target) -> scalar``; BCE-with-logits when ``None``.
+        optimizer: partial taking ``params``.
+        scheduler: partial taking ``optimizer``; stepped per ``scheduler_interval``.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        loss: nn.Module | None = None,
+        scheduler: Callable[..., Any] | None = None,
+        scheduler_interval: str = "epoch",
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(logger=False, ignore=["net", "loss"])
+        # kept as attributes too: Lightning may drop non-primitive values from hparams
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.net = net
+        self.loss_fn = loss if loss is not None else BCELoss()
+        self.train_loss = MeanMetric()
+        self.val_loss = MeanMetric()
+        self.test_loss = MeanMetric()
+        self.val_metrics = binary_metrics("val/")
+        self.test_metrics = binary_metrics("test/")
+        self.val_auc_best = MaxMetric()
+        self.val_auc_best.persistent(True)  # survives resume through the checkpoint
+        self.stores = nn.ModuleDict({"val": EvalStore(), "test": EvalStore()})
+        self.eval_outputs: dict[str, dict[str, torch.Tensor]] = {}
+
+    # -- forward ----------------------------------------------------------------------------
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    @staticmethod
+    def probs(logits: torch.Tensor) -> torch.Tensor:
+        """Fake probability: sigmoid of one logit, or softmax column 1 of two."""
+        if logits.shape[-1] == 1:
+            return torch.sigmoid(logits[:, 0])
+        return torch.softmax(logits, dim=-1)[:, 1]
+
+    def _shared_step(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self(batch["image"])
+        return self.loss_fn(logits, batch["label"]), logits
+
+    # -- training ---------------------------------------------------------------------------
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        loss, _ = self._shared_step(batch)
+        self.train_loss(loss)
+        self.log("train/loss", self.train_loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(batch["label"]))
+        return loss
+
+    # -- evaluation -------------------------------------------------------------------------
+    def _eval_step(self, stage: str, batch: dict[str, Any]) -> None:
+        loss, logits = self._shared_step(batch)
+        labels = batch["label"]
+        getattr(self, f"{stage}_loss").update(loss, weight=len(labels))
+        getattr(self, f"{stage}_metrics").update(self.probs(logits.float()), labels.long())
+        self.stores[stage].update(logits, labels, batch["video_idx"])
+
+    def _eval_epoch_end(self, stage: str) -> dict[str, torch.Tensor]:
+        metrics = getattr(self, f"{stage}_metrics")
+        values = metrics.compute()
+        values[f"{stage}/loss"] = getattr(self, f"{stage}_loss").compute()
+        self.eval_outputs[stage] = self.stores[stage].compute()
+        for m in (metrics, getattr(self, f"{stage}_loss"), self.stores[stage]):
+            m.reset()
+        return values
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._eval_step("val", batch)
+
+    def on_validation_epoch_end(self) -> None:
+        values = self._eval_epoch_end("val")
+        if not self.trainer.sanity_checking:
+            self.val_auc_best.update(values["val/auc"])
+            values["val/auc_best"] = self.val_auc_best.compute()
+        # values are already reduced across ranks by torchmetrics
+        self.log("val/auc", values.pop("val/auc"), prog_bar=True)
+        self.log_dict(values)
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._eval_step("test", batch)
+
+    def on_test_epoch_end(self) -> None:
+        self.log_dict(self._eval_epoch_end("test"))
+
+    def predict_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        return self.probs(self(batch["image"]).float())
+
+    # -- optimisation -----------------------------------------------------------------------
+    def configure_optimizers(self) -> Any:
+        optimizer = self.optimizer_factory(params=[p for p in self.parameters() if p.requires_grad])
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(optimizer=optimizer)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": self.hparams.scheduler_interval, "monitor": "val/auc"},
+        }

@@ -1,0 +1,30 @@
+"""Xception for face forgery, as used by FaceForensics++.
+
+Chollet, "Xception: Deep Learning with Depthwise Separable Convolutions", CVPR 2017;
+Rössler et al., "FaceForensics++", ICCV 2019, https://arxiv.org/abs/1901.08971.
+The backbone is timm's ``legacy_xception`` (the original Keras port, 299 px, mean = std = 0.5).
+timm's ``drop_rate`` does nothing in that model, so our head applies the dropout.
+"""
+
+from __future__ import annotations
+
+import timm
+import torch
+from torch import nn
+
+from dfd.data.transforms import InputSpec
+
+
+class Xception(nn.Module):
+    """legacy_xception backbone (2048-d pooled features) + dropout + linear head."""
+
+    input_spec = InputSpec(size=299, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
+
+    def __init__(self, pretrained: bool = True, num_classes: int = 1, dropout: float = 0.5) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.backbone = timm.create_model("legacy_xception", pretrained=pretrained, num_classes=0)
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.backbone.num_features, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(x))

@@ -1,0 +1,107 @@
+"""Train a detector: ``python -m dfd.train model=<name> data=<name> [overrides]``.
+
+Builds the datamodule, model, callbacks, loggers and trainer from the composed config, fits
+(resuming from ``ckpt_path`` when given), selects the checkpoint on ``val/auc``, tests the best
+checkpoint with ``test=true`` and returns ``optimized_metric`` for sweeps.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import hydra
+import lightning as L
+from omegaconf import DictConfig
+
+from dfd.models.detector_module import count_parameters
+from dfd.utils.instantiate import (
+    instantiate,
+    instantiate_callbacks,
+    instantiate_loggers,
+    register_resolvers,
+    run_task,
+    save_resolved_config,
+    to_container,
+)
+
+log = logging.getLogger(__name__)
+register_resolvers()
+
+
+def _floats(metrics: dict[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in metrics.items() if getattr(v, "numel", lambda: 1)() == 1}
+
+
+def train(cfg: DictConfig, extra_callbacks: list[L.Callback] | None = None) -> dict[str, float]:
+    """Fit (and optionally test) one model; return every logged metric as a float.
+
+    ``extra_callbacks`` are added to the configured ones (for notebooks and tests).
+    """
+    L.seed_everything(cfg.seed, workers=True)
+    out = Path(cfg.paths.output_dir)
+
+    datamodule = instantiate(cfg.data)
+    datamodule.verify()  # fail fast, before building a (possibly pretrained) model
+    model = instantiate(cfg.model, loss=instantiate(cfg.loss))
+    datamodule.set_input_spec(model.net.input_spec)
+
+    callbacks = instantiate_callbacks(cfg.get("callbacks")) + list(extra_callbacks or [])
+    loggers = instantiate_loggers(cfg.get("logger"))
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
+
+    params = count_parameters(model.net)
+    if trainer.is_global_zero:
+        out.mkdir(parents=True, exist_ok=True)
+        save_resolved_config(cfg, out / "config.yaml")
+        log.info("Parameters: total %s, trainable %s, frozen %s", *(f"{v:,}" for v in params.values()))
+    hparams = to_container(cfg)
+    hparams["params"] = params
+    for lg in loggers:
+        lg.log_hyperparams(hparams)
+
+    metrics: dict[str, float] = {}
+    if cfg.train:
+        # our checkpoints hold optimizer partials in hparams: they are trusted, not weights-only
+        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=False)
+        metrics.update(_floats(trainer.callback_metrics))
+
+    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    if cfg.test:
+        if not best:
+            log.warning("No best checkpoint was saved; testing the current weights")
+        trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=False)
+        metrics.update(_floats(trainer.callback_metrics))
+
+    if trainer.is_global_zero:
+        summary = {"best_checkpoint": best, "params": params, "metrics": metrics}
+        (out / "metrics.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
+        _print_summary(out, best, metrics)
+    return metrics
+
+
+def _print_summary(out: Path, best: str, metrics: dict[str, float]) -> None:
+    auc = metrics.get("val/auc_best", math.nan)
+    lines = [
+        f"run directory : {out}",
+        f"best ckpt     : {best or '(none)'}",
+        f"checkpoints   : {out / 'checkpoints'}",
+        f"tensorboard   : tensorboard --logdir {out / 'tensorboard'}",
+        f"metrics       : {out / 'metrics.json'}",
+        f"val AUC (best): {auc:.4f}",
+    ]
+    if "test/auc" in metrics:
+        lines.append(f"test AUC      : {metrics['test/auc']:.4f}")
+    print("\n".join(lines), flush=True)
+
+
+@hydra.main(config_path="../conf", config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    return run_task(train, cfg)
+
+
+if __name__ == "__main__":
+    main()

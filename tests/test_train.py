@@ -1,0 +1,151 @@
+"""dfd.train end to end: fast_dev_run per model, learning, resume, DDP, TensorBoard, failures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from lightning.pytorch import Callback
+from omegaconf import open_dict
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from dfd.train import train
+
+from .conftest import cli_overrides, run_module
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [["model=mesonet"], ["model=xception", "model.net.pretrained=false", "data.batch_size=2"]],
+    ids=["mesonet", "xception"],
+)
+def test_fast_dev_run(make_cfg, overrides: list[str]) -> None:
+    cfg = make_cfg([*overrides, "+trainer.fast_dev_run=true"])
+    metrics = train(cfg)
+    assert "test/auc" in metrics and "val/auc" in metrics
+    assert torch.isfinite(torch.tensor(metrics["test/loss"]))
+
+
+def test_short_training_beats_chance(make_cfg, tmp_path: Path) -> None:
+    cfg = make_cfg(["trainer.max_epochs=4", "model.optimizer.lr=2e-3", "data.num_videos=48", "data.frames_per_video=4"])
+    metrics = train(cfg)
+    assert metrics["val/auc_best"] > 0.75
+    # checkpoints selected on val/auc, plus last.ckpt and the stable best.ckpt link
+    ckpts = {p.name for p in (tmp_path / "checkpoints").iterdir()}
+    assert {"last.ckpt", "best.ckpt"} <= ckpts
+    named = [n for n in ckpts if n.startswith("epoch_")]
+    assert len(named) == 1 and named[0].endswith(".ckpt") and "-auc_" in named[0]
+    assert abs(float(named[0].split("-auc_")[1][:-5]) - metrics["val/auc_best"]) < 1e-4
+    summary = json.loads((tmp_path / "metrics.json").read_text())
+    assert summary["best_checkpoint"].endswith(named[0])
+    assert (tmp_path / "config.yaml").is_file()
+
+
+def test_tensorboard_holds_logged_scalars(make_cfg, tmp_path: Path) -> None:
+    train(make_cfg(["trainer.max_epochs=2", "trainer.log_every_n_steps=1"]))
+    acc = EventAccumulator(str(tmp_path / "tensorboard"))
+    acc.Reload()
+    tags = set(acc.Tags()["scalars"])
+    expected = {"train/loss_step", "train/loss_epoch", "val/loss", "val/auc", "val/auc_best", "val/ap",
+                "val/acc", "val/precision", "val/recall", "val/f1"}
+    assert expected <= tags
+    assert len(acc.Scalars("val/auc")) == 2  # one value per epoch
+
+
+class _CheckRestoredOptimizer(Callback):
+    """Compares the optimizer state at the start of resumed training with the checkpoint's."""
+
+    def __init__(self, ckpt: Path) -> None:
+        self.saved = torch.load(ckpt, map_location="cpu", weights_only=False)
+        self.matched = False
+        self.start_epoch = -1
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        now = trainer.optimizers[0].state_dict()
+        saved = self.saved["optimizer_states"][0]
+        assert now["param_groups"][0]["lr"] == saved["param_groups"][0]["lr"]
+        for key, state in saved["state"].items():
+            for name, value in state.items():
+                assert torch.equal(torch.as_tensor(now["state"][key][name]), torch.as_tensor(value)), name
+        self.matched = True
+        self.start_epoch = trainer.current_epoch
+
+
+def test_resume_continues_epoch_step_and_optimizer_state(make_cfg, tmp_path: Path) -> None:
+    cfg = make_cfg(["trainer.max_epochs=1", "test=false"])
+    train(cfg)
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    saved = torch.load(last, map_location="cpu", weights_only=False)
+    assert saved["epoch"] == 0
+
+    cfg2 = make_cfg(["trainer.max_epochs=2", "test=false", f"ckpt_path={last}"])
+    check = _CheckRestoredOptimizer(last)
+    train(cfg2, extra_callbacks=[check])
+    assert check.matched and check.start_epoch == 1
+    resumed = torch.load(last, map_location="cpu", weights_only=False)
+    assert resumed["epoch"] > saved["epoch"]
+    assert resumed["global_step"] == 2 * saved["global_step"]
+
+
+def test_missing_data_fails_fast_with_the_command(tmp_path: Path) -> None:
+    proc = run_module("dfd.train", ["model=xception", "data=ffpp", f"paths.data_dir={tmp_path}/nodata",
+                                    f"paths.log_dir={tmp_path}"], timeout=120)
+    assert proc.returncode != 0
+    err = proc.stderr + proc.stdout
+    assert f"{tmp_path}/nodata/ffpp/manifest.csv" in err
+    assert "python -m dfd.preprocess data=ffpp" in err
+    assert "legacy_xception" not in err  # stopped before any model (or download) was built
+
+
+@pytest.mark.slow
+def test_cli_resume_continues_same_run_and_tensorboard(tmp_path: Path, data_dir: Path) -> None:
+    base = cli_overrides(tmp_path, data_dir) + ["test=false", "trainer.log_every_n_steps=1"]
+    first = run_module("dfd.train", [*base, "trainer.max_epochs=1"])
+    assert first.returncode == 0, first.stderr[-3000:]
+    runs = list((tmp_path / "train" / "runs").iterdir())
+    assert len(runs) == 1
+    run = runs[0]
+    second = run_module("dfd.train", [*base, "trainer.max_epochs=2", f"ckpt_path={run}/checkpoints/last.ckpt"])
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert list((tmp_path / "train" / "runs").iterdir()) == [run]  # no second run directory
+    assert (run / ".hydra" / "config.yaml").is_file()
+    assert any(p.name.startswith("resume_") for p in (run / ".hydra").iterdir())
+    acc = EventAccumulator(str(run / "tensorboard"))
+    acc.Reload()
+    steps = [e.step for e in acc.Scalars("val/auc")]
+    assert len(steps) == 2 and steps[1] > steps[0]  # the curve continues in the same run
+    losses = [e.step for e in acc.Scalars("train/loss_step")]
+    assert losses == sorted(losses) and len(set(losses)) == len(losses)  # no gap, no overlap
+
+
+@pytest.mark.slow
+def test_ddp_two_cpu_processes_match_single_process(tmp_path: Path, data_dir: Path) -> None:
+    base = cli_overrides(tmp_path, data_dir)
+    ddp = run_module("dfd.train", [*base, "trainer=ddp_cpu", "trainer.max_epochs=1", "test=false",
+                                   "callbacks.early_stopping=null"])
+    assert ddp.returncode == 0, ddp.stderr[-4000:]
+    runs = list((tmp_path / "train" / "runs").iterdir())
+    assert len(runs) == 1, runs  # exactly one run directory for both processes
+    summary = json.loads((runs[0] / "metrics.json").read_text())
+    ddp_auc = summary["metrics"]["val/auc"]
+    single = run_module("dfd.eval", [f"ckpt_path={summary['best_checkpoint']}", "split=val",
+                                     f"paths.log_dir={tmp_path}", "trainer.accelerator=cpu"])
+    assert single.returncode == 0, single.stderr[-4000:]
+    out = Path(summary["best_checkpoint"])
+    metrics_file = next(out.parent.glob(out.stem + ".*.val.metrics.json"))
+    single_auc = json.loads(metrics_file.read_text())["metrics"]["val/auc"]
+    # torchmetrics gathers every rank's predictions, so DDP equals one process (float32 ties aside)
+    assert abs(ddp_auc - single_auc) < 1e-4
+
+
+@pytest.mark.slow
+def test_failed_multirun_job_is_logged_and_sweep_continues(tmp_path: Path, data_dir: Path) -> None:
+    base = cli_overrides(tmp_path, data_dir) + ["+trainer.fast_dev_run=true"]
+    proc = run_module("dfd.train", ["-m", *base, "data.batch_size=0,4"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = sorted((next((tmp_path / "train" / "multiruns").iterdir())).glob("[0-9]*"))
+    assert len(jobs) == 2
+    assert "batch_size" in (jobs[0] / "error.txt").read_text()
+    assert (jobs[1] / "metrics.json").is_file()
