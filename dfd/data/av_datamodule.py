@@ -46,6 +46,7 @@ class AVClipDataset(Dataset):
         mel: LogMel,
         audio_frames: int,
         sample_rate: int = SAMPLE_RATE,
+        cache: bool = False,
     ) -> None:
         if modality not in MODALITIES:
             raise ValueError(f"data.modality={modality!r}: expected one of {list(MODALITIES)}")
@@ -59,6 +60,8 @@ class AVClipDataset(Dataset):
         self.video_idx = np.array([index[v] for v in self.video_ids], dtype=np.int64)
         self.clip_len, self.modality, self.transform = clip_len, modality, transform
         self.mel, self.audio_frames, self.sample_rate = mel, audio_frames, sample_rate
+        # decoded strips and log-mels by clip (per worker process); for small datasets only
+        self.cache: dict[int, tuple[np.ndarray | None, torch.Tensor | None]] | None = {} if cache else None
         if modality != "image" and any(w is None for w in self.wavs):
             missing = [v for v, w in zip(self.video_ids, self.wavs, strict=True) if w is None][:3]
             raise ValueError(
@@ -74,6 +77,15 @@ class AVClipDataset(Dataset):
         samples = torch.from_numpy(read_wav(self.wavs[i], self.sample_rate))
         return fit_frames(self.mel(samples), self.audio_frames)[None]
 
+    def _load(self, i: int) -> tuple[np.ndarray | None, torch.Tensor | None]:
+        if self.cache is not None and i in self.cache:
+            return self.cache[i]
+        strip = read_strip(self.strips[i], self.clip_len) if self.modality != "audio" else None
+        mel = self.load_audio(i) if self.modality != "image" else None
+        if self.cache is not None:
+            self.cache[i] = (strip, mel)
+        return strip, mel
+
     def __getitem__(self, k: int) -> dict[str, Any]:
         i, t = divmod(k, self.clip_len) if self.modality == "image" else (k, 0)
         sample: dict[str, Any] = {
@@ -81,14 +93,14 @@ class AVClipDataset(Dataset):
             "video_idx": torch.tensor(self.video_idx[i]),
             "video_id": self.video_ids[i],
         }
+        strip, mel = self._load(i)
         if self.modality == "image":
-            frame = read_strip(self.strips[i], self.clip_len)[t]
-            sample["image"] = to_tensor(self.transform(image=frame)["image"])
+            sample["image"] = to_tensor(self.transform(image=strip[t])["image"])
             return sample
         if self.modality == "video":
-            frames = self.transform(images=read_strip(self.strips[i], self.clip_len))["images"]
+            frames = self.transform(images=strip)["images"]
             sample["video"] = torch.from_numpy(np.ascontiguousarray(frames.transpose(0, 3, 1, 2)))
-        sample["audio"] = self.load_audio(i)
+        sample["audio"] = mel
         return sample
 
 
@@ -103,6 +115,8 @@ class AVClipDataModule(FaceCropDataModule):
         n_mels, win_ms, hop_ms: log-mel settings (AVFF: 128 mels, 25 ms, 10 ms).
         audio_frames: mel frames per clip; default ``clip duration / hop``.
         augment: tubelet-consistent augmentation of training crops (same draw for all frames).
+        real_only: keep only real clips in every split (AVFF stage-1 pre-training).
+        cache: keep decoded clips and log-mels in memory (small datasets, e.g. synthetic_av).
         Other arguments as :class:`~dfd.data.datamodule.FaceCropDataModule`.
     """
 
@@ -117,6 +131,8 @@ class AVClipDataModule(FaceCropDataModule):
         hop_ms: float = 10.0,
         audio_frames: int | None = None,
         augment: bool = True,
+        real_only: bool = False,
+        cache: bool = False,
         batch_size: int = 32,
         num_workers: int = 0,
         pin_memory: bool = False,
@@ -136,7 +152,8 @@ class AVClipDataModule(FaceCropDataModule):
             seed=seed,
             missing_hint=missing_hint,
         )
-        self.clip_len, self.modality, self.augment = clip_len, modality, augment
+        self.clip_len, self.modality, self.augment, self.real_only = clip_len, modality, augment, real_only
+        self.cache = cache
         self.n_mels, self.win_ms, self.hop_ms = n_mels, win_ms, hop_ms
         self.audio_frames = audio_frames
 
@@ -163,6 +180,8 @@ class AVClipDataModule(FaceCropDataModule):
         frames = self.audio_frames or int(round(self.clip_len / fps * 1000 / self.hop_ms))
         mel = LogMel(sample_rate, self.n_mels, self.win_ms, self.hop_ms)
         rows = self.load_rows()
+        if self.real_only:
+            rows = rows[rows["label"] == 0]
         for split in SPLITS:
             part = rows[rows["split"] == split]
             train = split == "train"
@@ -171,7 +190,19 @@ class AVClipDataModule(FaceCropDataModule):
             transform = None
             if self.input_spec is not None:
                 use_aug = train and self.augment
-                transform = build_train_transform(self.input_spec) if use_aug else build_eval_transform(self.input_spec)
+                transform = (
+                    build_train_transform(self.input_spec)
+                    if use_aug
+                    else build_eval_transform(self.input_spec)
+                )
             self.datasets[split] = AVClipDataset(
-                self.root, part.reset_index(drop=True), self.clip_len, self.modality, transform, mel, frames, sample_rate
+                self.root,
+                part.reset_index(drop=True),
+                self.clip_len,
+                self.modality,
+                transform,
+                mel,
+                frames,
+                sample_rate,
+                cache=self.cache,
             )

@@ -34,12 +34,16 @@ def clip_starts(
     return sorted({int(round(x)) for x in np.linspace(first, last, count)})
 
 
-def trim_start_seconds(audio: np.ndarray, sample_rate: int = SAMPLE_RATE, threshold_db: float = -40.0) -> float:
+def trim_start_seconds(
+    audio: np.ndarray, sample_rate: int = SAMPLE_RATE, threshold_db: float = -40.0
+) -> float:
     """Where clips may start when leading silence is trimmed (FakeAVCeleb's shortcut)."""
     return leading_silence_seconds(audio, sample_rate, threshold_db)
 
 
-def audio_segment(audio: np.ndarray, start_frame: int, clip_len: int, fps: float, sample_rate: int = SAMPLE_RATE):
+def audio_segment(
+    audio: np.ndarray, start_frame: int, clip_len: int, fps: float, sample_rate: int = SAMPLE_RATE
+):
     """The samples covering frames ``[start_frame, start_frame + clip_len)``, zero-padded at the end."""
     a = int(round(start_frame / fps * sample_rate))
     n = int(round(clip_len / fps * sample_rate))
@@ -48,7 +52,12 @@ def audio_segment(audio: np.ndarray, start_frame: int, clip_len: int, fps: float
 
 
 def write_clip(
-    folder: Path, stem: str, frames_rgb: np.ndarray, audio: np.ndarray, sample_rate: int = SAMPLE_RATE, ext: str = "png"
+    folder: Path,
+    stem: str,
+    frames_rgb: np.ndarray,
+    audio: np.ndarray,
+    sample_rate: int = SAMPLE_RATE,
+    ext: str = "png",
 ) -> tuple[str, str]:
     """Write one clip (strip + wav) under ``folder``; return both paths relative to ``folder``."""
     t, h, w, _ = frames_rgb.shape

@@ -40,7 +40,7 @@ from dfd.data.manifest import MANIFEST_CSV, STATUS_OK, write_manifest
 
 FAKE_METHODS = ("shift", "swap", "face")
 #: Bumped whenever generation changes, so cached datasets of older versions are not reused.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 _SUPERSAMPLE = 4  # faces are drawn 4x larger and downscaled: sub-pixel mouth openings
 
 
@@ -55,14 +55,18 @@ def envelope(rng: np.random.Generator, num_frames: int) -> np.ndarray:
 
 
 def voice(
-    rng: np.random.Generator, env: np.ndarray, fps: float, sample_rate: int = SAMPLE_RATE, silence_s: float = 0.0
+    rng: np.random.Generator,
+    env: np.ndarray,
+    fps: float,
+    sample_rate: int = SAMPLE_RATE,
+    silence_s: float = 0.0,
 ) -> np.ndarray:
     """A harmonic tone (random pitch and timbre) whose amplitude follows ``env`` frame by frame."""
     n = int(round(len(env) / fps * sample_rate))
     t = np.arange(n) / sample_rate
-    f0 = rng.uniform(110.0, 260.0) * (1.0 + 0.03 * np.sin(2 * np.pi * rng.uniform(0.5, 2.0) * t))
+    f0 = rng.uniform(150.0, 180.0) * (1.0 + 0.03 * np.sin(2 * np.pi * rng.uniform(0.5, 2.0) * t))
     phase = 2 * np.pi * np.cumsum(f0) / sample_rate
-    weights = rng.uniform(0.2, 1.0, 4)
+    weights = rng.uniform(0.6, 1.0, 4)
     tone = sum(w * np.sin((k + 1) * phase) for k, w in enumerate(weights)) / weights.sum()
     centres = (np.arange(len(env)) + 0.5) / fps
     amp = 0.05 + 0.9 * np.interp(t, centres, env)
@@ -75,8 +79,8 @@ def voice(
 def render_face(rng: np.random.Generator, openings: np.ndarray, size: int) -> np.ndarray:
     """RGB uint8 frames [T, size, size, 3] of one identity whose mouth opens by ``openings``."""
     s = size * _SUPERSAMPLE
-    skin = rng.uniform(120, 230, 3)
-    background = rng.uniform(20, 235, 3)
+    skin = rng.uniform(170, 210, 3)
+    background = rng.uniform(60, 110, 3)
     eye = rng.uniform(0.30, 0.40)
     axes = (int(s * rng.uniform(0.30, 0.36)), int(s * rng.uniform(0.38, 0.44)))
     mouth_w = int(s * rng.uniform(0.14, 0.2))
@@ -88,7 +92,13 @@ def render_face(rng: np.random.Generator, openings: np.ndarray, size: int) -> np
         cy = int(s * (0.5 + rng.uniform(-0.015, 0.015)))
         cv2.ellipse(img, (cx, cy), axes, 0, 0, 360, skin.tolist(), -1)
         for dx in (-1, 1):
-            cv2.circle(img, (int(cx + dx * axes[0] * 0.4), int(cy - axes[1] * eye)), max(2, s // 24), (30, 30, 30), -1)
+            cv2.circle(
+                img,
+                (int(cx + dx * axes[0] * 0.4), int(cy - axes[1] * eye)),
+                max(2, s // 24),
+                (30, 30, 30),
+                -1,
+            )
         mouth_h = max(1, int(s * (0.01 + 0.13 * opening)))
         cv2.ellipse(img, (cx, int(cy + axes[1] * 0.45)), (mouth_w, mouth_h), 0, 0, 360, (40, 10, 15), -1)
         small = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
@@ -98,7 +108,13 @@ def render_face(rng: np.random.Generator, openings: np.ndarray, size: int) -> np
 
 
 def make_video(
-    rng: np.random.Generator, label: int, method: str, num_frames: int, size: int, fps: float, silence_s: float
+    rng: np.random.Generator,
+    label: int,
+    method: str,
+    num_frames: int,
+    size: int,
+    fps: float,
+    silence_s: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Frames [T, H, W, 3] and the 16 kHz audio of one synthetic video."""
     env = envelope(rng, num_frames)
@@ -142,19 +158,36 @@ def generate_synthetic_av(
     try:
         order = rng.permutation(num_videos)
         n_val, n_test = max(1, round(num_videos * val_fraction)), max(1, round(num_videos * test_fraction))
-        split_of = {int(v): "val" if r < n_val else "test" if r < n_val + n_test else "train" for r, v in enumerate(order)}
+        split_of = {
+            int(v): "val" if r < n_val else "test" if r < n_val + n_test else "train"
+            for r, v in enumerate(order)
+        }
         rows: list[dict[str, Any]] = []
         for vid in tqdm(range(num_videos), desc="synthetic_av", leave=False):
             vrng = np.random.default_rng([seed, vid])
             label = int(vrng.uniform() < fake_fraction)
             method = str(vrng.choice(list(fake_methods))) if label else "real"
-            frames, audio = make_video(vrng, label, method, frames_per_video, image_size, fps, fake_leading_silence)
+            frames, audio = make_video(
+                vrng, label, method, frames_per_video, image_size, fps, fake_leading_silence
+            )
             start_s = trim_start_seconds(audio) if trim_leading_silence else 0.0
             video_id = f"{vid:05d}"
-            base = {"video_id": video_id, "label": label, "method": method, "split": split_of[vid], "group": video_id}
+            base = {
+                "video_id": video_id,
+                "label": label,
+                "method": method,
+                "split": split_of[vid],
+                "group": video_id,
+            }
             starts = clip_starts(frames_per_video, clip_len, clips_per_video, fps, start_s)
             if not starts:
-                rows.append({**base, "status": "too_short", "reason": f"no {clip_len}-frame clip after {start_s:.2f} s"})
+                rows.append(
+                    {
+                        **base,
+                        "status": "too_short",
+                        "reason": f"no {clip_len}-frame clip after {start_s:.2f} s",
+                    }
+                )
             for k, start in enumerate(starts):
                 seg = audio_segment(audio, start, clip_len, fps)
                 crop, wav = write_clip(tmp, f"{video_id}_c{k}", frames[start : start + clip_len], seg)

@@ -107,7 +107,13 @@ class CrossModalPredictor(nn.Module):
         self.query = nn.Parameter(torch.zeros(1, 1, dim))
         self.source_proj = nn.Linear(dim, dim)
         layer = nn.TransformerDecoderLayer(
-            dim, heads, int(dim * mlp_ratio), dropout=0.0, activation="gelu", batch_first=True, norm_first=True
+            dim,
+            heads,
+            int(dim * mlp_ratio),
+            dropout=0.0,
+            activation="gelu",
+            batch_first=True,
+            norm_first=True,
         )
         self.decoder = nn.TransformerDecoder(layer, depth, norm=nn.LayerNorm(dim))
 
@@ -205,7 +211,9 @@ class AVFF(nn.Module):
         self.audio_encoder = Encoder(dim, depth, heads, mlp_ratio)
         self.a2v = CrossModalPredictor(dim, cross_depth, heads, mlp_ratio)
         self.v2a = CrossModalPredictor(dim, cross_depth, heads, mlp_ratio)
-        self.video_decoder = MAEDecoder(dim, decoder_dim, decoder_depth, decoder_heads, mlp_ratio, 3 * tubelet * patch**2)
+        self.video_decoder = MAEDecoder(
+            dim, decoder_dim, decoder_depth, decoder_heads, mlp_ratio, 3 * tubelet * patch**2
+        )
         self.audio_decoder = MAEDecoder(
             dim, decoder_dim, decoder_depth, decoder_heads, mlp_ratio, audio_patch_freq * audio_patch_time
         )
@@ -230,7 +238,9 @@ class AVFF(nn.Module):
             nn.init.zeros_(m.bias)
 
     # ---------------------------------------------------------------- tokens and positions
-    def _grids(self, video: torch.Tensor, audio: torch.Tensor) -> tuple[tuple[int, int, int], tuple[int, int]]:
+    def _grids(
+        self, video: torch.Tensor, audio: torch.Tensor
+    ) -> tuple[tuple[int, int, int], tuple[int, int]]:
         _, t, c, h, w = video.shape
         _, _, f, fr = audio.shape
         if c != 3 or t % self.tubelet or h % self.patch or w % self.patch:
@@ -276,7 +286,9 @@ class AVFF(nn.Module):
         segments = vgrid[0]  # one time segment per video time patch
         vseg = torch.arange(segments, device=v.device).repeat_interleave(vgrid[1] * vgrid[2])
         aseg = (torch.arange(agrid[0], device=v.device) * segments // agrid[0]).repeat_interleave(agrid[1])
-        return Tokens(v + vpos + self.video_type, a + apos + self.audio_type, vpos, apos, vseg, aseg, vgrid, agrid)
+        return Tokens(
+            v + vpos + self.video_type, a + apos + self.audio_type, vpos, apos, vseg, aseg, vgrid, agrid
+        )
 
     # ---------------------------------------------------------------- stage 2
     def features(self, video: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
@@ -374,7 +386,9 @@ class AVFF(nn.Module):
         # targets of A2V/V2A (stop-gradient, so the targets do not chase the predictions).
         full_v, full_a = self.video_encoder(v), self.audio_encoder(a)
         cross = F.mse_loss(a2v, pick(full_v.detach(), vmask)) + F.mse_loss(v2a, pick(full_a.detach(), amask))
-        contrastive = info_nce(self.audio_proj(full_a.mean(1)), self.video_proj(full_v.mean(1)), self.temperature)
+        contrastive = info_nce(
+            self.audio_proj(full_a.mean(1)), self.video_proj(full_v.mean(1)), self.temperature
+        )
         loss = rec_video + rec_audio + contrastive + self.cross_weight * cross
         return {
             "loss": loss,
