@@ -9,14 +9,23 @@ import pytest
 import torch
 
 from dfd.data.audio import LogMel, leading_silence_seconds, read_wav, write_wav
-from dfd.data.synthetic_av import SyntheticAVDataModule
+from dfd.data.manifest import read_manifest
+from dfd.data.synthetic_av import FAKE_METHODS, SyntheticAVDataModule, make_video
 from dfd.data.transforms import InputSpec
 from dfd.models.avff_module import STAGE2_ONLY, AVFFModule
 from dfd.models.nets.avff import AVFF, count_parameters
 from dfd.train import train
 
 TINY = dict(
-    dim=32, depth=1, heads=2, decoder_dim=16, decoder_depth=1, decoder_heads=2, image_size=32, patch=16, n_mels=32
+    dim=32,
+    depth=1,
+    heads=2,
+    decoder_dim=16,
+    decoder_depth=1,
+    decoder_heads=2,
+    image_size=32,
+    patch=16,
+    n_mels=32,
 )
 TINY_AUDIO_PATCH = dict(audio_patch_freq=16, audio_patch_time=4)
 #: synthetic_av at test size: 40 videos (8 val, 8 test), 32 mel bins to match TINY
@@ -72,7 +81,9 @@ def test_audio_ablation_makes_the_output_independent_of_audio() -> None:
 
 
 def test_parameter_counts_of_tiny_and_base() -> None:
-    tiny = AVFF(dim=64, depth=2, heads=4, decoder_dim=32, decoder_depth=1, decoder_heads=2, image_size=32, patch=8)
+    tiny = AVFF(
+        dim=64, depth=2, heads=4, decoder_dim=32, decoder_depth=1, decoder_heads=2, image_size=32, patch=8
+    )
     base = AVFF()  # ViT-B encoders for both modalities
     assert 3e5 < count_parameters(tiny) < 1e6
     assert 1.5e8 < count_parameters(base) < 2.5e8
@@ -113,7 +124,7 @@ def test_stage1_loss_decreases_over_a_few_batches(av_clips: SyntheticAVDataModul
         opt.zero_grad()
         loss.backward()
         opt.step()
-        curve.append(float(loss))
+        curve.append(loss.item())
     assert np.mean(curve[-5:]) < 0.8 * np.mean(curve[:3]), curve
 
 
@@ -135,9 +146,13 @@ def test_stage2_starts_from_the_stage1_weights(tmp_path: Path) -> None:
             assert torch.equal(after[key], before[key]), key
         else:
             assert torch.equal(after[key], value), key
-    assert not torch.equal(before["video_encoder.blocks.0.attn.qkv.weight"], after["video_encoder.blocks.0.attn.qkv.weight"])
+    assert not torch.equal(
+        before["video_encoder.blocks.0.attn.qkv.weight"], after["video_encoder.blocks.0.attn.qkv.weight"]
+    )
 
-    wider = AVFFModule(AVFF(**{**TINY, "dim": 48}, **TINY_AUDIO_PATCH), optimizer=torch.optim.Adam, pretrained_ckpt=str(ckpt))
+    wider = AVFFModule(
+        AVFF(**{**TINY, "dim": 48}, **TINY_AUDIO_PATCH), optimizer=torch.optim.Adam, pretrained_ckpt=str(ckpt)
+    )
     with pytest.raises(ValueError, match="same model.net sizes"):
         wider.setup("fit")
     with pytest.raises(FileNotFoundError, match="experiment=avff_pretrain"):
@@ -182,25 +197,28 @@ def test_synthetic_av_real_clips_are_in_sync_and_fakes_are_not(av_clips: Synthet
     assert sample["video"].shape == (8, 3, 32, 32) and sample["audio"].shape == (1, 32, 32)
 
 
-def test_synthetic_av_modalities_alone_look_alike(av_clips: SyntheticAVDataModule) -> None:
-    """Per-modality statistics of real and fake clips agree: only their pairing differs."""
-    ds = av_clips.datasets["train"]
-    stats = {0: [], 1: []}
-    for i in range(len(ds)):
-        mouth, loud = _mouth_and_loudness(ds[i])
-        stats[int(ds.labels[i])].append([float(mouth.std()), float(loud.std()), float(loud.mean())])
+def test_synthetic_av_modalities_alone_look_alike() -> None:
+    """Per-modality statistics of real and fake videos agree: only their pairing differs."""
+    stats: dict[int, list[list[float]]] = {0: [], 1: []}
+    for vid in range(240):
+        label, method = vid % 2, FAKE_METHODS[(vid // 2) % 3]
+        frames, audio = make_video(np.random.default_rng([7, vid]), label, method, 8, 32, 25.0, 0.0)
+        mouth = -frames[:, 19:27, 10:22].astype(np.float32).mean((1, 2, 3))
+        loud = np.sqrt((audio.reshape(8, -1) ** 2).mean(1))
+        stats[label].append([mouth.mean(), mouth.std(), loud.mean(), loud.std()])
     real, fake = np.array(stats[0]), np.array(stats[1])
     spread = np.concatenate([real, fake]).std(0)
-    assert (np.abs(real.mean(0) - fake.mean(0)) < 0.5 * spread).all()
+    # 120 videos per class: the standard error of a mean difference is about 0.13 spreads
+    assert (np.abs(real.mean(0) - fake.mean(0)) < 0.4 * spread).all(), (real.mean(0), fake.mean(0), spread)
 
 
 def test_trim_leading_silence_moves_fake_clips_past_it(tmp_path: Path) -> None:
-    common = dict(num_videos=12, frames_per_video=24, fake_leading_silence=0.3, n_mels=32, input_spec=InputSpec(32))
+    common = dict(
+        num_videos=12, frames_per_video=24, fake_leading_silence=0.3, n_mels=32, input_spec=InputSpec(32)
+    )
     for trim in (False, True):
         dm = SyntheticAVDataModule(str(tmp_path), trim_leading_silence=trim, **common)
         dm.prepare_data()
-        from dfd.data.manifest import read_manifest
-
         rows, meta = read_manifest(dm.root)
         starts = rows[rows["label"] == 1]["frame_idx"]
         assert meta["trim_leading_silence"] is trim
@@ -211,14 +229,18 @@ def test_trim_leading_silence_moves_fake_clips_past_it(tmp_path: Path) -> None:
 
 # -- training through dfd.train ----------------------------------------------------------------
 def test_fast_dev_run_avff_on_synthetic_av(make_cfg) -> None:
-    cfg = make_cfg(["data=synthetic_av", "model=avff_tiny", *AV_DATA, "+trainer.fast_dev_run=true"], tiny=False)
+    cfg = make_cfg(
+        ["data=synthetic_av", "model=avff_tiny", *AV_DATA, "+trainer.fast_dev_run=true"], tiny=False
+    )
     metrics = train(cfg)
     assert {"val/auc", "test/auc", "train/auc", "train/f1"} <= set(metrics)
     assert np.isfinite(metrics["test/loss"])
 
 
 def test_fast_dev_run_avff_stage1(make_cfg) -> None:
-    cfg = make_cfg(["experiment=avff_synthetic_av_pretrain", *AV_DATA, "+trainer.fast_dev_run=true"], tiny=False)
+    cfg = make_cfg(
+        ["experiment=avff_synthetic_av_pretrain", *AV_DATA, "+trainer.fast_dev_run=true"], tiny=False
+    )
     metrics = train(cfg)
     assert {"val/loss", "val/rec_video", "val/rec_audio", "val/contrastive", "val/cross"} <= set(metrics)
     assert "test/auc" not in metrics
@@ -236,7 +258,16 @@ def test_fast_dev_run_modalities(make_cfg, overrides: list[str]) -> None:
 
 
 def test_wrong_modality_fails_with_the_fix(make_cfg) -> None:
-    cfg = make_cfg(["data=synthetic_av", *AV_DATA, "data.modality=image", "model=avff_tiny", "+trainer.fast_dev_run=true"], tiny=False)
+    cfg = make_cfg(
+        [
+            "data=synthetic_av",
+            *AV_DATA,
+            "data.modality=image",
+            "model=avff_tiny",
+            "+trainer.fast_dev_run=true",
+        ],
+        tiny=False,
+    )
     with pytest.raises(KeyError, match="data.modality=video"):
         train(cfg)
 
@@ -250,7 +281,7 @@ def test_resume_avff_stage2_continues_and_writes_figures(make_cfg, tmp_path: Pat
     first = torch.load(last, map_location="cpu", weights_only=False)
     train(make_cfg([*base, "trainer.max_epochs=2", f"ckpt_path={last}"], tiny=False))
     second = torch.load(last, map_location="cpu", weights_only=False)
-    assert first["epoch"] == 0 and second["epoch"] == 1
+    assert second["epoch"] > first["epoch"]
     assert second["global_step"] == 2 * first["global_step"]
     for name in ("learning_curves.png", "training_metrics.png"):
         assert (tmp_path / "report" / name).stat().st_size > 10_000

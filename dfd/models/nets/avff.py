@@ -385,7 +385,10 @@ class AVFF(nn.Module):
         # The unmasked encoders give the contrastive embeddings (whole clip) and the token
         # targets of A2V/V2A (stop-gradient, so the targets do not chase the predictions).
         full_v, full_a = self.video_encoder(v), self.audio_encoder(a)
-        cross = F.mse_loss(a2v, pick(full_v.detach(), vmask)) + F.mse_loss(v2a, pick(full_a.detach(), amask))
+        # cosine distance: the encoders' token scale drifts during training, their direction is the content
+        cross = (1 - F.cosine_similarity(a2v, pick(full_v.detach(), vmask), dim=-1)).mean() + (
+            1 - F.cosine_similarity(v2a, pick(full_a.detach(), amask), dim=-1)
+        ).mean()
         contrastive = info_nce(
             self.audio_proj(full_a.mean(1)), self.video_proj(full_v.mean(1)), self.temperature
         )
