@@ -30,7 +30,12 @@ class TensorDictDataset(Dataset):
         return len(self.labels)
 
     def __getitem__(self, i: int) -> dict:
-        return {"image": self.images[i], "label": self.labels[i], "video_idx": torch.tensor(i), "video_id": str(i)}
+        return {
+            "image": self.images[i],
+            "label": self.labels[i],
+            "video_idx": torch.tensor(i),
+            "video_id": str(i),
+        }
 
 
 def bare_loop(images: torch.Tensor, labels: torch.Tensor, batch: int, steps: int) -> float:
@@ -56,11 +61,20 @@ def bare_loop(images: torch.Tensor, labels: torch.Tensor, batch: int, steps: int
 
 def lightning_loop(images: torch.Tensor, labels: torch.Tensor, batch: int, steps: int) -> float:
     torch.manual_seed(0)
-    module = DetectorModule(net=Meso4(), loss=BCELoss(), optimizer=functools.partial(torch.optim.Adam, lr=1e-3))
+    module = DetectorModule(
+        net=Meso4(), loss=BCELoss(), optimizer=functools.partial(torch.optim.Adam, lr=1e-3)
+    )
     loader = DataLoader(TensorDictDataset(images, labels), batch_size=batch, shuffle=True, drop_last=True)
     trainer = L.Trainer(
-        accelerator="cpu", devices=1, max_steps=steps, logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0, num_sanity_val_steps=0,
+        accelerator="cpu",
+        devices=1,
+        max_steps=steps,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
     )
     start = time.perf_counter()
     trainer.fit(module, train_dataloaders=loader)

@@ -60,7 +60,9 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         raise FileNotFoundError(f"ckpt_path={ckpt_path} does not exist")
     run_cfg = run_config_for(ckpt_path)
     # detach the data node from its parent config, with its interpolations resolved
-    data_cfg = OmegaConf.create(OmegaConf.to_container(cfg.data if cfg.get("data") is not None else run_cfg.data, resolve=True))
+    data_cfg = OmegaConf.create(
+        OmegaConf.to_container(cfg.data if cfg.get("data") is not None else run_cfg.data, resolve=True)
+    )
     if cfg.get("batch_size"):
         data_cfg.batch_size = cfg.batch_size
     datamodule = instantiate(data_cfg)
@@ -75,8 +77,12 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
 
     data_name = Path(str(data_cfg.get("root", data_cfg.get("data_dir", "data")))).name
     out = ckpt_path.with_name(f"{ckpt_path.stem}.{data_name}.{cfg.split}.metrics.json")
-    payload = {"checkpoint": str(ckpt_path), "data": OmegaConf.to_container(data_cfg, resolve=True),
-               "split": cfg.split, "metrics": metrics}
+    payload = {
+        "checkpoint": str(ckpt_path),
+        "data": OmegaConf.to_container(data_cfg, resolve=True),
+        "split": cfg.split,
+        "metrics": metrics,
+    }
     if trainer.is_global_zero:
         out.write_text(json.dumps(payload, indent=2, sort_keys=True))
         print(f"metrics written to {out}", flush=True)

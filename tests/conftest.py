@@ -86,7 +86,9 @@ def make_cfg(tmp_path: Path, data_dir: Path) -> Callable[..., DictConfig]:
     return _make
 
 
-def run_module(module: str, args: list[str], cwd: Path = ROOT, timeout: float = 600) -> subprocess.CompletedProcess:
+def run_module(
+    module: str, args: list[str], cwd: Path = ROOT, timeout: float = 600
+) -> subprocess.CompletedProcess:
     """Run ``python -m <module> <args>`` as a user would; returns the completed process."""
     env = dict(os.environ, HF_HUB_OFFLINE="1", NO_ALBUMENTATIONS_UPDATE="1", PYTHONWARNINGS="ignore")
     return subprocess.run(

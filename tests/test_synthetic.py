@@ -55,18 +55,25 @@ def test_fakes_carry_resampling_artefacts(tmp_path: Path) -> None:
 
 
 def test_untrained_model_scores_about_chance(data_dir: Path) -> None:
-    dm = SyntheticDataModule(str(data_dir / "synthetic"), num_videos=24, frames_per_video=4, image_size=64,
-                             input_spec=Meso4.input_spec, batch_size=16)
+    dm = SyntheticDataModule(
+        str(data_dir / "synthetic"),
+        num_videos=24,
+        frames_per_video=4,
+        image_size=64,
+        input_spec=Meso4.input_spec,
+        batch_size=16,
+    )
     dm.prepare_data()
     dm.setup()
-    torch.manual_seed(0)
-    net = Meso4().eval()
-    probs, labels = [], []
-    with torch.no_grad():
-        for batch in dm.val_dataloader():
-            probs.append(torch.sigmoid(net(batch["image"])[:, 0]))
-            labels.append(batch["label"].long())
-    auc = float(binary_auroc(torch.cat(probs), torch.cat(labels)))
-    assert 0.2 < auc < 0.8
+    batches = list(dm.val_dataloader())
+    labels = torch.cat([b["label"].long() for b in batches])
+    aucs = []
+    for seed in range(5):  # several random initialisations: their mean AUC is chance
+        torch.manual_seed(seed)
+        net = Meso4().eval()
+        with torch.no_grad():
+            probs = torch.cat([torch.sigmoid(net(b["image"])[:, 0]) for b in batches])
+        aucs.append(float(binary_auroc(probs, labels)))
+    assert 0.3 < sum(aucs) / len(aucs) < 0.7, aucs
     counts = pd.Series(dm.datasets["train"].labels).value_counts()
     assert dm.class_counts("train") == {0: int(counts[0.0]), 1: int(counts[1.0])}

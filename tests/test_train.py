@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 import torch
 from lightning.pytorch import Callback
-from omegaconf import open_dict
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from dfd.train import train
@@ -29,7 +28,9 @@ def test_fast_dev_run(make_cfg, overrides: list[str]) -> None:
 
 
 def test_short_training_beats_chance(make_cfg, tmp_path: Path) -> None:
-    cfg = make_cfg(["trainer.max_epochs=4", "model.optimizer.lr=2e-3", "data.num_videos=48", "data.frames_per_video=4"])
+    cfg = make_cfg(
+        ["trainer.max_epochs=4", "model.optimizer.lr=2e-3", "data.num_videos=48", "data.frames_per_video=4"]
+    )
     metrics = train(cfg)
     assert metrics["val/auc_best"] > 0.75
     # checkpoints selected on val/auc, plus last.ckpt and the stable best.ckpt link
@@ -48,8 +49,18 @@ def test_tensorboard_holds_logged_scalars(make_cfg, tmp_path: Path) -> None:
     acc = EventAccumulator(str(tmp_path / "tensorboard"))
     acc.Reload()
     tags = set(acc.Tags()["scalars"])
-    expected = {"train/loss_step", "train/loss_epoch", "val/loss", "val/auc", "val/auc_best", "val/ap",
-                "val/acc", "val/precision", "val/recall", "val/f1"}
+    expected = {
+        "train/loss_step",
+        "train/loss_epoch",
+        "val/loss",
+        "val/auc",
+        "val/auc_best",
+        "val/ap",
+        "val/acc",
+        "val/precision",
+        "val/recall",
+        "val/f1",
+    }
     assert expected <= tags
     assert len(acc.Scalars("val/auc")) == 2  # one value per epoch
 
@@ -90,8 +101,11 @@ def test_resume_continues_epoch_step_and_optimizer_state(make_cfg, tmp_path: Pat
 
 
 def test_missing_data_fails_fast_with_the_command(tmp_path: Path) -> None:
-    proc = run_module("dfd.train", ["model=xception", "data=ffpp", f"paths.data_dir={tmp_path}/nodata",
-                                    f"paths.log_dir={tmp_path}"], timeout=120)
+    proc = run_module(
+        "dfd.train",
+        ["model=xception", "data=ffpp", f"paths.data_dir={tmp_path}/nodata", f"paths.log_dir={tmp_path}"],
+        timeout=120,
+    )
     assert proc.returncode != 0
     err = proc.stderr + proc.stdout
     assert f"{tmp_path}/nodata/ffpp/manifest.csv" in err
@@ -107,7 +121,9 @@ def test_cli_resume_continues_same_run_and_tensorboard(tmp_path: Path, data_dir:
     runs = list((tmp_path / "train" / "runs").iterdir())
     assert len(runs) == 1
     run = runs[0]
-    second = run_module("dfd.train", [*base, "trainer.max_epochs=2", f"ckpt_path={run}/checkpoints/last.ckpt"])
+    second = run_module(
+        "dfd.train", [*base, "trainer.max_epochs=2", f"ckpt_path={run}/checkpoints/last.ckpt"]
+    )
     assert second.returncode == 0, second.stderr[-3000:]
     assert list((tmp_path / "train" / "runs").iterdir()) == [run]  # no second run directory
     assert (run / ".hydra" / "config.yaml").is_file()
@@ -123,15 +139,24 @@ def test_cli_resume_continues_same_run_and_tensorboard(tmp_path: Path, data_dir:
 @pytest.mark.slow
 def test_ddp_two_cpu_processes_match_single_process(tmp_path: Path, data_dir: Path) -> None:
     base = cli_overrides(tmp_path, data_dir)
-    ddp = run_module("dfd.train", [*base, "trainer=ddp_cpu", "trainer.max_epochs=1", "test=false",
-                                   "callbacks.early_stopping=null"])
+    ddp = run_module(
+        "dfd.train",
+        [*base, "trainer=ddp_cpu", "trainer.max_epochs=1", "test=false", "callbacks.early_stopping=null"],
+    )
     assert ddp.returncode == 0, ddp.stderr[-4000:]
     runs = list((tmp_path / "train" / "runs").iterdir())
     assert len(runs) == 1, runs  # exactly one run directory for both processes
     summary = json.loads((runs[0] / "metrics.json").read_text())
     ddp_auc = summary["metrics"]["val/auc"]
-    single = run_module("dfd.eval", [f"ckpt_path={summary['best_checkpoint']}", "split=val",
-                                     f"paths.log_dir={tmp_path}", "trainer.accelerator=cpu"])
+    single = run_module(
+        "dfd.eval",
+        [
+            f"ckpt_path={summary['best_checkpoint']}",
+            "split=val",
+            f"paths.log_dir={tmp_path}",
+            "trainer.accelerator=cpu",
+        ],
+    )
     assert single.returncode == 0, single.stderr[-4000:]
     out = Path(summary["best_checkpoint"])
     metrics_file = next(out.parent.glob(out.stem + ".*.val.metrics.json"))

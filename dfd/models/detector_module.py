@@ -97,8 +97,8 @@ class DetectorModule(LightningModule):
         scheduler_interval: str = "epoch",
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(logger=False, ignore=["net", "loss"])
-        # kept as attributes too: Lightning may drop non-primitive values from hparams
+        # the optimizer/scheduler partials cannot be pickled; the run's config.yaml records them
+        self.save_hyperparameters(logger=False, ignore=["net", "loss", "optimizer", "scheduler"])
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.net = net
@@ -132,7 +132,14 @@ class DetectorModule(LightningModule):
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         loss, _ = self._shared_step(batch)
         self.train_loss(loss)
-        self.log("train/loss", self.train_loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(batch["label"]))
+        self.log(
+            "train/loss",
+            self.train_loss,
+            on_step=True,
+            on_epoch=True,
+            prog_bar=True,
+            batch_size=len(batch["label"]),
+        )
         return loss
 
     # -- evaluation -------------------------------------------------------------------------
@@ -181,5 +188,9 @@ class DetectorModule(LightningModule):
         scheduler = self.scheduler_factory(optimizer=optimizer)
         return {
             "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": self.hparams.scheduler_interval, "monitor": "val/auc"},
+            "lr_scheduler": {
+                "scheduler": scheduler,
+                "interval": self.hparams.scheduler_interval,
+                "monitor": "val/auc",
+            },
         }

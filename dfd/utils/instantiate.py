@@ -114,8 +114,8 @@ def run_task(task: Any, cfg: DictConfig) -> float | None:
     and the job returns NaN, which Optuna records as a failed trial; the sweep goes on.
     A single run re-raises, so the exit code is non-zero.
     """
-    from pathlib import Path
     import traceback
+    from pathlib import Path
 
     try:
         metrics = task(cfg)

@@ -1,0 +1,1 @@
+"""Data: raw layouts → face crops and audio → manifests → datasets and DataModules."""

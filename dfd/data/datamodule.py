@@ -1,0 +1,202 @@
+"""Face-crop datasets and the :class:`FaceCropDataModule` built from a crop manifest.
+
+Every image dataset in dfd (the synthetic one, FF++, Celeb-DF, DFDC, folders) ends up as a
+manifest (see :mod:`dfd.data.manifest`); this module turns one into DataLoaders. The model's
+declared :class:`~dfd.data.transforms.InputSpec` decides size and normalisation.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pandas as pd
+import torch
+from lightning.pytorch import LightningDataModule
+from torch.utils.data import DataLoader, Dataset
+
+from dfd.data.manifest import STATUS_OK, read_manifest
+from dfd.data.transforms import InputSpec, build_eval_transform, build_train_transform, to_tensor
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "test")
+
+cv2.setNumThreads(1)  # DataLoader workers give the parallelism; OpenCV's own threads would fight them
+
+
+class FrameDataset(Dataset):
+    """Face crops listed by manifest rows; yields dicts ``image, label, video_idx, video_id``."""
+
+    def __init__(self, root: str | Path, rows: pd.DataFrame, transform: Callable[..., dict[str, Any]]) -> None:
+        root = Path(root)
+        self.paths = [str(root / p) for p in rows["crop_path"]]
+        self.labels = rows["label"].to_numpy(dtype=np.float32)
+        self.video_ids = rows["video_id"].astype(str).tolist()
+        # a dense index per video, so video-level metrics can be gathered as tensors under DDP
+        self.video_names = sorted(set(self.video_ids))
+        index = {v: i for i, v in enumerate(self.video_names)}
+        self.video_idx = np.array([index[v] for v in self.video_ids], dtype=np.int64)
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def load_image(self, i: int) -> np.ndarray:
+        """The i-th crop as an RGB uint8 HWC array."""
+        img = cv2.imread(self.paths[i], cv2.IMREAD_COLOR)
+        if img is None:
+            raise OSError(f"cannot read face crop {self.paths[i]}: re-run preprocessing for this dataset")
+        return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        image = self.transform(image=self.load_image(i))["image"]
+        return {
+            "image": to_tensor(image),
+            "label": torch.tensor(self.labels[i]),
+            "video_idx": torch.tensor(self.video_idx[i]),
+            "video_id": self.video_ids[i],
+        }
+
+
+def subsample_frames(rows: pd.DataFrame, frames_per_video: int | None) -> pd.DataFrame:
+    """Keep at most ``frames_per_video`` evenly spaced crops of each video."""
+    if not frames_per_video:
+        return rows
+    rows = rows.sort_values(["video_id", "frame_idx"])
+
+    def pick(group: pd.DataFrame) -> pd.DataFrame:
+        if len(group) <= frames_per_video:
+            return group
+        idx = np.linspace(0, len(group) - 1, frames_per_video).round().astype(int)
+        return group.iloc[idx]
+
+    return rows.groupby("video_id", group_keys=False, sort=False)[rows.columns.tolist()].apply(pick)
+
+
+def cap_per_class(rows: pd.DataFrame, max_samples_per_class: int | None, seed: int) -> pd.DataFrame:
+    """Keep at most ``max_samples_per_class`` crops of each label, drawn by whole videos."""
+    if not max_samples_per_class:
+        return rows
+    rng = np.random.default_rng(seed)
+    kept = []
+    for _, cls in rows.groupby("label"):
+        videos = cls["video_id"].unique()
+        rng.shuffle(videos)
+        sizes = cls.groupby("video_id").size().loc[videos].cumsum()
+        keep = set(sizes.index[sizes <= max_samples_per_class]) or {videos[0]}
+        kept.append(cls[cls["video_id"].isin(keep)])
+    return pd.concat(kept)
+
+
+class FaceCropDataModule(LightningDataModule):
+    """DataLoaders over a crop manifest, split by its ``split`` column.
+
+    Args:
+        root: folder holding ``manifest.csv`` and the crops.
+        input_spec: the model's input contract; set by ``dfd.train`` from ``model.net.input_spec``.
+        batch_size: per-process batch size.
+        num_workers: DataLoader worker processes.
+        frames_per_video: crops used per video (evenly spaced); ``None`` uses all.
+        max_samples_per_class: cap on training crops per label; ``None`` uses all.
+        missing_hint: the command that creates the manifest, shown when it is absent.
+    """
+
+    def __init__(
+        self,
+        root: str,
+        input_spec: InputSpec | None = None,
+        batch_size: int = 32,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        frames_per_video: int | None = None,
+        max_samples_per_class: int | None = None,
+        seed: int = 0,
+        missing_hint: str = "python -m dfd.preprocess data=<name> data.raw_dir=<raw dataset folder>",
+    ) -> None:
+        super().__init__()
+        self.root = str(root)
+        self.input_spec = input_spec
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.pin_memory = pin_memory
+        self.frames_per_video = frames_per_video
+        self.max_samples_per_class = max_samples_per_class
+        self.seed = seed
+        self.missing_hint = missing_hint
+        self.datasets: dict[str, FrameDataset] = {}
+        self.skipped: pd.DataFrame | None = None
+
+    # -- checks ---------------------------------------------------------------------------
+    def verify(self) -> None:
+        """Fail fast, before any model is built, when the crops have not been made yet."""
+        manifest = Path(self.root) / "manifest.csv"
+        if not manifest.is_file():
+            raise FileNotFoundError(
+                f"No face-crop manifest at {manifest.resolve()}. Create it with:\n    {self.missing_hint}"
+            )
+
+    def set_input_spec(self, spec: InputSpec) -> None:
+        """Adopt the model's input contract (size, mean, std)."""
+        self.input_spec = spec
+
+    # -- Lightning hooks ------------------------------------------------------------------
+    def prepare_data(self) -> None:
+        self.verify()
+
+    def load_rows(self) -> pd.DataFrame:
+        """Usable manifest rows; unusable ones are kept in :attr:`skipped` for reports."""
+        rows, _ = read_manifest(self.root)
+        ok = rows["status"].fillna(STATUS_OK) == STATUS_OK
+        self.skipped = rows[~ok]
+        return rows[ok]
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.datasets:
+            return
+        if self.input_spec is None:
+            raise ValueError(
+                "FaceCropDataModule.input_spec is not set: pass input_spec=net.input_spec "
+                "(dfd.train does this from the model config)"
+            )
+        rows = subsample_frames(self.load_rows(), self.frames_per_video)
+        for split in SPLITS:
+            part = rows[rows["split"] == split]
+            if split == "train":
+                part = cap_per_class(part, self.max_samples_per_class, self.seed)
+                transform = build_train_transform(self.input_spec)
+            else:
+                transform = build_eval_transform(self.input_spec)
+            self.datasets[split] = FrameDataset(self.root, part.reset_index(drop=True), transform)
+
+    def class_counts(self, split: str = "train") -> dict[int, int]:
+        """Number of crops per label (0 real, 1 fake) in ``split``."""
+        labels = self.datasets[split].labels.astype(int)
+        return {int(k): int(v) for k, v in zip(*np.unique(labels, return_counts=True), strict=True)}
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        dataset = self.datasets[split]
+        if len(dataset) == 0:
+            raise ValueError(f"split '{split}' of {self.root} is empty: check the manifest's 'split' column")
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.num_workers > 0,
+            drop_last=False,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)

@@ -1,0 +1,62 @@
+"""Image transforms built from a model's declared input contract.
+
+A model declares its :class:`InputSpec` once (size, mean, std); the data side reads it, so the
+two cannot disagree. Augmentations use albumentations, which works on uint8 HWC numpy arrays.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # its import otherwise calls the network
+
+import albumentations as A  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What a network expects: square ``size`` in px, and per-channel ``mean``/``std`` on [0, 1]."""
+
+    size: int
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+
+    def __post_init__(self) -> None:
+        if self.size <= 0:
+            raise ValueError(f"InputSpec.size must be positive, got {self.size}")
+
+
+def build_eval_transform(spec: InputSpec) -> A.Compose:
+    """Resize to the model's size and normalise: the one evaluation and inference transform."""
+    return A.Compose([A.Resize(spec.size, spec.size), A.Normalize(mean=spec.mean, std=spec.std)])
+
+
+def build_train_transform(spec: InputSpec, strength: float = 1.0) -> A.Compose:
+    """Training augmentation: random resized crop, flip, JPEG, blur, noise and colour.
+
+    ``strength`` in [0, 2] scales the probability of the photometric augmentations; the
+    minority-class pipeline uses a larger value.
+    """
+    p = float(np.clip(0.3 * strength, 0.0, 1.0))
+    return A.Compose(
+        [
+            A.RandomResizedCrop(size=(spec.size, spec.size), scale=(0.8, 1.0), ratio=(0.9, 1.1)),
+            A.HorizontalFlip(p=0.5),
+            A.ImageCompression(quality_range=(60, 100), p=p),
+            A.GaussianBlur(blur_limit=(3, 5), p=p / 2),
+            A.GaussNoise(std_range=(0.01, 0.04), p=p / 2),
+            A.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2, hue=0.02, p=p),
+            A.Normalize(mean=spec.mean, std=spec.std),
+        ]
+    )
+
+
+def to_tensor(image: np.ndarray) -> torch.Tensor:
+    """HWC float32 array → CHW tensor (no copy of the values beyond the transpose)."""
+    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
