@@ -401,7 +401,10 @@ class AVFF(nn.Module):
             "cross": cross,
         }
 
-    def _decoder_positions(self, vgrid, agrid, device) -> tuple[torch.Tensor, torch.Tensor]:
+    def _decoder_positions(
+        self, vgrid: tuple[int, int, int], agrid: tuple[int, int], device: torch.device
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Position embeddings of the decoders' width, on the same grids as :meth:`_positions`."""
         vt, vh, vw = vgrid
         at, af = agrid
         ar = lambda n: torch.arange(n, device=device, dtype=torch.float32) + 0.5  # noqa: E731
@@ -411,9 +414,4 @@ class AVFF(nn.Module):
         )
 
 
-def count_parameters(module: nn.Module) -> int:
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
-
-
-__all__ = ["AVFF", "count_parameters", "info_nce", "sincos_grid"]
+__all__ = ["AVFF", "info_nce", "sincos_grid"]
