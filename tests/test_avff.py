@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from dfd.data.audio import LogMel, leading_silence_seconds, read_wav, write_wav
+from dfd.data.clips import cut_clips, read_strip
 from dfd.data.manifest import read_manifest
 from dfd.data.synthetic_av import FAKE_METHODS, SyntheticAVDataModule, make_video
 from dfd.data.transforms import InputSpec
@@ -286,3 +287,17 @@ def test_resume_avff_stage2_continues_and_writes_figures(make_cfg, tmp_path: Pat
     assert second["global_step"] == 2 * first["global_step"]
     for name in ("learning_curves.png", "training_metrics.png"):
         assert (tmp_path / "report" / name).stat().st_size > 10_000
+
+
+def test_cut_clips_aligns_audio_and_reports_short_videos(tmp_path: Path) -> None:
+    crops = np.zeros((20, 16, 16, 3), np.uint8)
+    crops[:, :, :, 0] = np.arange(20)[:, None, None] * 10  # frame index in the red channel
+    audio = np.repeat(np.arange(20, dtype=np.float32) / 40, 640)  # 25 fps: 640 samples per frame
+    rows = cut_clips(tmp_path, "v", crops, audio, 25.0, clip_len=8, clips_per_video=2, row={"label": 0})
+    assert [r["frame_idx"] for r in rows] == [0, 12]
+    strip = read_strip(tmp_path / rows[1]["crop_path"], 8)
+    assert strip.shape == (8, 16, 16, 3) and list(strip[:, 0, 0, 0]) == [10 * i for i in range(12, 20)]
+    seg = read_wav(tmp_path / rows[1]["audio_path"])
+    assert len(seg) == 8 * 640 and abs(seg[0] - 12 / 40) < 1e-3 and abs(seg[-1] - 19 / 40) < 1e-3
+    short = cut_clips(tmp_path, "s", crops[:5], audio, 25.0, clip_len=8, clips_per_video=2, row={"label": 1})
+    assert len(short) == 1 and short[0]["status"] == "too_short" and short[0]["label"] == 1

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
 from dfd.data.audio import SAMPLE_RATE, leading_silence_seconds, write_wav
+from dfd.data.manifest import STATUS_OK
 
 
 def clip_starts(
@@ -69,6 +71,39 @@ def write_clip(
         raise OSError(f"cannot write clip strip {folder / crop_rel}")
     write_wav(folder / audio_rel, audio, sample_rate)
     return crop_rel, audio_rel
+
+
+def cut_clips(
+    folder: Path,
+    video_id: str,
+    crops: np.ndarray,
+    audio: np.ndarray,
+    fps: float,
+    clip_len: int,
+    clips_per_video: int,
+    trim_leading_silence: bool = False,
+    row: dict[str, Any] | None = None,
+    ext: str = "png",
+) -> list[dict[str, Any]]:
+    """Clip mode of preprocessing for one video: K clips of T consecutive crops + aligned audio.
+
+    ``crops`` are the video's face crops, RGB uint8 [N, H, W, 3], one per frame at ``fps``;
+    ``audio`` its 16 kHz mono track. Returns one manifest row per clip (``row`` holds the
+    video's own columns: label, split, group, method, ...), or a single ``too_short`` row when
+    no clip fits, so the video is never dropped silently.
+    """
+    row = dict(row or {}, video_id=video_id)
+    start_s = trim_start_seconds(audio) if trim_leading_silence else 0.0
+    starts = clip_starts(len(crops), clip_len, clips_per_video, fps, start_s)
+    if not starts:
+        reason = f"{len(crops)} frames leave no {clip_len}-frame clip after {start_s:.2f} s"
+        return [{**row, "status": "too_short", "reason": reason}]
+    rows = []
+    for k, start in enumerate(starts):
+        seg = audio_segment(audio, start, clip_len, fps)
+        crop, wav = write_clip(folder, f"{video_id}_c{k}", crops[start : start + clip_len], seg, ext=ext)
+        rows.append({**row, "frame_idx": start, "crop_path": crop, "audio_path": wav, "status": STATUS_OK})
+    return rows
 
 
 def read_strip(path: str | Path, clip_len: int) -> np.ndarray:

@@ -35,8 +35,8 @@ from tqdm import tqdm
 
 from dfd.data.audio import SAMPLE_RATE
 from dfd.data.av_datamodule import AVClipDataModule
-from dfd.data.clips import audio_segment, clip_starts, trim_start_seconds, write_clip
-from dfd.data.manifest import MANIFEST_CSV, STATUS_OK, write_manifest
+from dfd.data.clips import cut_clips
+from dfd.data.manifest import MANIFEST_CSV, write_manifest
 
 FAKE_METHODS = ("shift", "swap", "face")
 #: Bumped whenever generation changes, so cached datasets of older versions are not reused.
@@ -170,42 +170,22 @@ def generate_synthetic_av(
             frames, audio = make_video(
                 vrng, label, method, frames_per_video, image_size, fps, fake_leading_silence
             )
-            start_s = trim_start_seconds(audio) if trim_leading_silence else 0.0
             video_id = f"{vid:05d}"
-            base = {
-                "video_id": video_id,
+            row = {
                 "label": label,
                 "method": method,
                 "split": split_of[vid],
                 "group": video_id,
+                "compression": "png",
+                "x1": 0,
+                "y1": 0,
+                "x2": image_size,
+                "y2": image_size,
+                "score": 1.0,
             }
-            starts = clip_starts(frames_per_video, clip_len, clips_per_video, fps, start_s)
-            if not starts:
-                rows.append(
-                    {
-                        **base,
-                        "status": "too_short",
-                        "reason": f"no {clip_len}-frame clip after {start_s:.2f} s",
-                    }
-                )
-            for k, start in enumerate(starts):
-                seg = audio_segment(audio, start, clip_len, fps)
-                crop, wav = write_clip(tmp, f"{video_id}_c{k}", frames[start : start + clip_len], seg)
-                rows.append(
-                    {
-                        **base,
-                        "frame_idx": start,
-                        "compression": "png",
-                        "crop_path": crop,
-                        "audio_path": wav,
-                        "x1": 0,
-                        "y1": 0,
-                        "x2": image_size,
-                        "y2": image_size,
-                        "score": 1.0,
-                        "status": STATUS_OK,
-                    }
-                )
+            rows += cut_clips(
+                tmp, video_id, frames, audio, fps, clip_len, clips_per_video, trim_leading_silence, row
+            )
         meta = {
             "dataset": "synthetic_av",
             "mode": "clip",
