@@ -20,6 +20,7 @@ from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
 
 from dfd.data.manifest import STATUS_OK, read_manifest
+from dfd.data.splits import carve
 from dfd.data.transforms import InputSpec, build_eval_transform, build_train_transform, to_tensor
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,9 @@ cv2.setNumThreads(1)  # DataLoader workers give the parallelism; OpenCV's own th
 class FrameDataset(Dataset):
     """Face crops listed by manifest rows; yields dicts ``image, label, video_idx, video_id``."""
 
-    def __init__(self, root: str | Path, rows: pd.DataFrame, transform: Callable[..., dict[str, Any]]) -> None:
+    def __init__(
+        self, root: str | Path, rows: pd.DataFrame, transform: Callable[..., dict[str, Any]]
+    ) -> None:
         root = Path(root)
         self.paths = [str(root / p) for p in rows["crop_path"]]
         self.labels = rows["label"].to_numpy(dtype=np.float32)
@@ -93,6 +96,25 @@ def cap_per_class(rows: pd.DataFrame, max_samples_per_class: int | None, seed: i
     return pd.concat(kept)
 
 
+def carve_val_if_missing(rows: pd.DataFrame, val_fraction: float, seed: int) -> pd.DataFrame:
+    """Give ``rows`` a ``val`` split carved from ``train`` when they have none.
+
+    Whole videos move, stratified by label and grouped by ``group`` (identity or pair), so no
+    group ends up in two splits.
+    """
+    if (rows["split"] == "val").any() or not (rows["split"] == "train").any() or val_fraction <= 0:
+        return rows
+    train = rows[rows["split"] == "train"]
+    videos = train.drop_duplicates("video_id")
+    groups = videos["group"].fillna(videos["video_id"]).astype(str)
+    chosen = carve(videos["label"].astype(int).tolist(), groups.tolist(), val_fraction, seed)
+    val_ids = set(videos["video_id"][chosen])
+    rows = rows.copy()
+    rows.loc[rows["video_id"].isin(val_ids) & (rows["split"] == "train"), "split"] = "val"
+    log.info("no val split in the manifest: carved %d of %d train videos as val", len(val_ids), len(videos))
+    return rows
+
+
 class FaceCropDataModule(LightningDataModule):
     """DataLoaders over a crop manifest, split by its ``split`` column.
 
@@ -104,6 +126,11 @@ class FaceCropDataModule(LightningDataModule):
         frames_per_video: crops used per video (evenly spaced); ``None`` uses all.
         max_samples_per_class: cap on training crops per label; ``None`` uses all.
         missing_hint: the command that creates the manifest, shown when it is absent.
+        raw_dir: the raw dataset folder the manifest is made from (read by ``dfd.preprocess``).
+        layout: a no-argument callable listing the raw dataset's records (a partial of a
+            ``dfd.data.layouts`` parser); ``dfd.preprocess`` calls it, training does not.
+        val_fraction: share of train carved out as validation, stratified by label and grouped
+            by ``group``, when the manifest has no ``val`` rows (Celeb-DF, folders).
     """
 
     def __init__(
@@ -117,6 +144,9 @@ class FaceCropDataModule(LightningDataModule):
         max_samples_per_class: int | None = None,
         seed: int = 0,
         missing_hint: str = "python -m dfd.preprocess data=<name> data.raw_dir=<raw dataset folder>",
+        raw_dir: str | None = None,
+        layout: Callable[[], list] | None = None,
+        val_fraction: float = 0.1,
     ) -> None:
         super().__init__()
         self.root = str(root)
@@ -128,6 +158,9 @@ class FaceCropDataModule(LightningDataModule):
         self.max_samples_per_class = max_samples_per_class
         self.seed = seed
         self.missing_hint = missing_hint
+        self.raw_dir = raw_dir
+        self.layout = layout
+        self.val_fraction = val_fraction
         self.datasets: dict[str, FrameDataset] = {}
         self.skipped: pd.DataFrame | None = None
 
@@ -153,7 +186,7 @@ class FaceCropDataModule(LightningDataModule):
         rows, _ = read_manifest(self.root)
         ok = rows["status"].fillna(STATUS_OK) == STATUS_OK
         self.skipped = rows[~ok]
-        return rows[ok]
+        return carve_val_if_missing(rows[ok], self.val_fraction, self.seed)
 
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:

@@ -14,10 +14,10 @@ Severity is drawn per video, so some fakes are subtle: the task is learnable, no
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
 import shutil
 import tempfile
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import cv2
@@ -85,7 +85,9 @@ def _render(ident: Identity, size: int, rng: np.random.Generator) -> tuple[np.nd
     ax = int(size * ident.face_axes[0] * rng.uniform(0.96, 1.04))
     ay = int(size * ident.face_axes[1] * rng.uniform(0.96, 1.04))
     angle = rng.uniform(-8, 8)
-    cv2.ellipse(img, (cx, cy - ay // 3), (int(ax * 1.1), int(ay * 0.9)), angle, 180, 360, ident.hair.tolist(), -1)
+    cv2.ellipse(
+        img, (cx, cy - ay // 3), (int(ax * 1.1), int(ay * 0.9)), angle, 180, 360, ident.hair.tolist(), -1
+    )
     face = np.zeros((size, size), np.float32)
     cv2.ellipse(face, (cx, cy), (ax, ay), angle, 0, 360, 1.0, -1)
     shade = ident.skin * rng.uniform(0.9, 1.1)
@@ -96,13 +98,19 @@ def _render(ident: Identity, size: int, rng: np.random.Generator) -> tuple[np.nd
         ex = int(cx + dx * ax * 0.42)
         cv2.ellipse(img, (ex, eye_y), (max(2, ax // 5), max(1, ay // 10)), angle, 0, 360, (235, 235, 235), -1)
         cv2.circle(img, (ex, eye_y), max(1, ax // 11), (40, 30, 20), -1)
-    cv2.line(img, (cx, eye_y + ay // 8), (cx - ax // 10, cy + ay // 6), (shade * 0.8).tolist(), max(1, size // 64))
+    cv2.line(
+        img, (cx, eye_y + ay // 8), (cx - ax // 10, cy + ay // 6), (shade * 0.8).tolist(), max(1, size // 64)
+    )
     mouth_open = rng.uniform(0.02, 0.12)
-    cv2.ellipse(img, (cx, int(cy + ay * 0.5)), (ax // 3, max(1, int(ay * mouth_open))), 0, 0, 360, (60, 60, 150), -1)
+    cv2.ellipse(
+        img, (cx, int(cy + ay * 0.5)), (ax // 3, max(1, int(ay * mouth_open))), 0, 0, 360, (60, 60, 150), -1
+    )
     return img, (cx, cy)
 
 
-def _swap(target: np.ndarray, source: np.ndarray, centre: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+def _swap(
+    target: np.ndarray, source: np.ndarray, centre: tuple[int, int], rng: np.random.Generator
+) -> np.ndarray:
     """Blend a resampled, colour-shifted inner face of ``source`` into ``target``."""
     size = target.shape[0]
     severity = rng.uniform(0.0, 1.0)  # 0 = subtle, 1 = obvious

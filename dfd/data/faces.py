@@ -1,0 +1,199 @@
+"""The one face-cropping function of dfd, shared by preprocessing and inference.
+
+Faces are found with MTCNN (Zhang et al., "Joint Face Detection and Alignment using Multi-task
+Cascaded Convolutional Networks", IEEE SPL 2016; the facenet-pytorch implementation) on frames
+downscaled to at most ``detect_max_side`` px, and the boxes are mapped back to full resolution.
+The crop is a square of side ``(1 + margin) ×`` the larger box side, centred on the box, padded
+with black where it leaves the frame, then resized to ``size`` px. The default margin of 20%
+follows the FF++ pipeline in the seeds. A train/inference mismatch in exactly this step is what
+broke that system: training on whole frames, inferring on crops. So :func:`crop_video` and
+:meth:`FaceCropper.crop_image` are what both ``dfd.preprocess`` and single-video/image inference
+call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from dfd.data.video import read_frames
+
+
+@dataclass(frozen=True)
+class Face:
+    """A detected face: box ``(x1, y1, x2, y2)`` in full-frame pixels and detector ``score``."""
+
+    box: tuple[float, float, float, float]
+    score: float
+
+    @property
+    def area(self) -> float:
+        return max(0.0, self.box[2] - self.box[0]) * max(0.0, self.box[3] - self.box[1])
+
+
+def _most_confident(boxes: np.ndarray, scores: np.ndarray) -> int:
+    return int(np.argmax(scores))
+
+
+def _largest(boxes: np.ndarray, scores: np.ndarray) -> int:
+    return int(np.argmax((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])))
+
+
+#: ``FaceCropper(select=...)``: which face to keep when a frame has several.
+SELECTORS: dict[str, Callable[[np.ndarray, np.ndarray], int]] = {
+    "confident": _most_confident,
+    "largest": _largest,
+}
+
+
+class FaceCropper:
+    """Detect the main face per frame and crop it.
+
+    Args:
+        margin: fraction of the larger box side added around the face (0.2 = 20%).
+        size: side of the saved square crop, px.
+        detect_max_side: frames are downscaled so their longer side is at most this (px)
+            before detection; boxes are mapped back to full resolution.
+        select: ``confident`` (highest MTCNN score) or ``largest`` face.
+        min_score: faces scored below this are ignored.
+        min_face_size: MTCNN's smallest face, px in the downscaled frame.
+        batch_size: frames per MTCNN call.
+        device: torch device for MTCNN.
+    """
+
+    def __init__(
+        self,
+        margin: float = 0.2,
+        size: int = 256,
+        detect_max_side: int = 640,
+        select: str = "confident",
+        min_score: float = 0.9,
+        min_face_size: int = 20,
+        batch_size: int = 32,
+        device: str = "cpu",
+    ) -> None:
+        from facenet_pytorch import MTCNN
+
+        if select not in SELECTORS:
+            raise ValueError(
+                f"select={select!r}: expected one of {sorted(SELECTORS)} (preprocess.cropper.select)"
+            )
+        if margin < 0:
+            raise ValueError(f"margin={margin} must be >= 0 (preprocess.cropper.margin)")
+        self.margin = margin
+        self.size = size
+        self.detect_max_side = detect_max_side
+        self.select = select
+        self.min_score = min_score
+        self.min_face_size = min_face_size
+        self.batch_size = batch_size
+        self.mtcnn = MTCNN(
+            keep_all=True, min_face_size=min_face_size, post_process=False, device=torch.device(device)
+        )
+        self.mtcnn.eval()
+
+    def settings(self) -> dict:
+        """What the manifest records about how crops were made."""
+        return {
+            "detector": "facenet-pytorch MTCNN",
+            "margin": self.margin,
+            "size": self.size,
+            "detect_max_side": self.detect_max_side,
+            "select": self.select,
+            "min_score": self.min_score,
+            "min_face_size": self.min_face_size,
+        }
+
+    @torch.inference_mode()
+    def detect(self, frames: np.ndarray | Sequence[np.ndarray]) -> list[Face | None]:
+        """One face (or None) per RGB uint8 frame; frames must share one size."""
+        frames = np.asarray(frames)
+        if frames.ndim == 3:
+            frames = frames[None]
+        n, h, w = frames.shape[:3]
+        scale = min(1.0, self.detect_max_side / max(h, w))
+        faces: list[Face | None] = []
+        for start in range(0, n, self.batch_size):
+            batch = frames[start : start + self.batch_size]
+            if scale < 1.0:
+                dsize = (max(1, round(w * scale)), max(1, round(h * scale)))
+                batch = np.stack([cv2.resize(f, dsize, interpolation=cv2.INTER_AREA) for f in batch])
+            boxes, probs = self.mtcnn.detect(batch)
+            for b, p in zip(boxes, probs, strict=True):
+                faces.append(self._pick(b, p, scale))
+        return faces
+
+    def _pick(self, boxes: np.ndarray | None, probs: np.ndarray | None, scale: float) -> Face | None:
+        if boxes is None or len(boxes) == 0:
+            return None
+        probs = np.asarray(probs, dtype=np.float64)
+        keep = probs >= self.min_score
+        if not keep.any():
+            return None
+        boxes, probs = np.asarray(boxes, dtype=np.float64)[keep], probs[keep]
+        i = SELECTORS[self.select](boxes, probs)
+        return Face(box=tuple(float(v) / scale for v in boxes[i]), score=float(probs[i]))
+
+    def crop_box(self, frame_shape: tuple[int, ...], face: Face) -> tuple[int, int, int, int]:
+        """Integer square crop window (may extend past the frame) for ``face``."""
+        x1, y1, x2, y2 = face.box
+        side = max(x2 - x1, y2 - y1) * (1.0 + self.margin)
+        cx, cy = (x1 + x2) / 2.0, (y1 + y2) / 2.0
+        left, top = int(round(cx - side / 2.0)), int(round(cy - side / 2.0))
+        side_px = max(1, int(round(side)))
+        return left, top, left + side_px, top + side_px
+
+    def crop(self, frame: np.ndarray, face: Face) -> np.ndarray:
+        """The ``size``×``size`` RGB crop of ``face`` in ``frame`` (black padding outside the frame)."""
+        h, w = frame.shape[:2]
+        left, top, right, bottom = self.crop_box(frame.shape, face)
+        patch = frame[max(0, top) : min(h, bottom), max(0, left) : min(w, right)]
+        pad = ((max(0, -top), max(0, bottom - h)), (max(0, -left), max(0, right - w)), (0, 0))
+        if any(p for axis in pad for p in axis):
+            patch = np.pad(patch, pad)
+        side = patch.shape[0]
+        interp = cv2.INTER_AREA if side > self.size else cv2.INTER_LINEAR
+        return cv2.resize(patch, (self.size, self.size), interpolation=interp)
+
+    def crop_frames(
+        self, frames: np.ndarray, faces: Sequence[Face | None] | None = None
+    ) -> list[tuple[np.ndarray, Face] | None]:
+        """Crop each frame's face; ``faces`` given (e.g. the original's boxes) skips detection."""
+        if faces is None:
+            faces = self.detect(frames)
+        return [
+            None if face is None else (self.crop(frame, face), face)
+            for frame, face in zip(frames, faces, strict=True)
+        ]
+
+    def crop_image(self, image: np.ndarray | str | Path) -> np.ndarray | None:
+        """Single-image inference: the face crop of an RGB image (array or file), or None."""
+        if not isinstance(image, np.ndarray):
+            from PIL import Image
+
+            image = np.asarray(Image.open(image).convert("RGB"))
+        (result,) = self.crop_frames(image[None])
+        return None if result is None else result[0]
+
+
+def crop_video(
+    path: str | Path, cropper: FaceCropper, num_frames: int = 32, stride: int = 0
+) -> list[tuple[int, np.ndarray, Face]]:
+    """Single-video inference and preprocessing: ``(frame index, crop, face)`` per sampled frame with a face."""
+    indices, frames = read_frames(path, num_frames=num_frames, stride=stride)
+    results = cropper.crop_frames(frames)
+    return [(int(i), r[0], r[1]) for i, r in zip(indices, results, strict=True) if r is not None]
+
+
+def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """IoU of two ``(x1, y1, x2, y2)`` boxes (used to compare detectors in tests and benchmarks)."""
+    from torchvision.ops import box_iou as tv_box_iou
+
+    return float(
+        tv_box_iou(torch.tensor([a], dtype=torch.float64), torch.tensor([b], dtype=torch.float64))[0, 0]
+    )

@@ -1,0 +1,71 @@
+"""Raw dataset layouts: one parser per dataset, each listing its videos as :class:`VideoRecord`.
+
+Parsers read the folders exactly as the dataset owners ship them (see ``DATASETS.md``) and
+return plain records: no Hydra, no decoding. A required file that is missing raises
+``FileNotFoundError`` naming it. Inconsistencies between metadata and disk (an entry with no
+file, a file with no entry) are not errors: they come back as records whose ``status`` says
+so, and preprocessing writes them into the manifest so that nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: ``VideoRecord.status`` values besides ``ok``; they are also manifest ``status`` values.
+MISSING_FILE = "missing_file"
+UNLISTED_FILE = "unlisted_file"
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+
+@dataclass(frozen=True)
+class VideoRecord:
+    """One video (or one image, or one pre-cropped frame sequence) of a raw dataset.
+
+    ``video_id`` is unique inside a dataset (it names the crop folder). ``label`` is 0 real,
+    1 fake. ``split`` is ``train``/``val``/``test``, or ``""`` when the layout has none and a
+    split must be carved later. ``group`` keeps related videos (an identity, an FF++ pair, a
+    DFDC fake and its original) in one split. ``source_id`` names the video whose frames this
+    one shares (FF++ fake ``a_b`` → original ``a``), so its face boxes can be reused.
+    """
+
+    path: Path
+    video_id: str
+    label: int
+    method: str
+    split: str
+    group: str
+    compression: str = ""
+    has_audio: bool = False
+    source_id: str = ""
+    status: str = "ok"
+    reason: str = ""
+    #: For layouts that ship already-cropped frames (DeepfakeBench, image folders).
+    frames: tuple[Path, ...] = field(default=())
+
+    @property
+    def is_image(self) -> bool:
+        return self.path.suffix.lower() in IMAGE_EXTENSIONS
+
+
+def require_file(path: Path, what: str) -> Path:
+    """Return ``path`` or raise ``FileNotFoundError`` naming it and what it should be."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} not found: {path}")
+    return path
+
+
+def require_dir(path: Path, what: str) -> Path:
+    """Return ``path`` or raise ``FileNotFoundError`` naming it and what it should be."""
+    if not path.is_dir():
+        raise FileNotFoundError(f"{what} not found: {path} (check data.raw_dir)")
+    return path
+
+
+def list_files(folder: Path, extensions: tuple[str, ...]) -> list[Path]:
+    """Files directly in ``folder`` with one of ``extensions``, sorted; [] if it does not exist."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in extensions)

@@ -1,0 +1,114 @@
+"""DeepfakeBench preprocessed-data layout (Yan et al., "DeepfakeBench: A Comprehensive Benchmark
+of Deepfake Detection", NeurIPS Datasets and Benchmarks 2023).
+
+DeepfakeBench ships already-cropped frames plus one JSON per dataset: dataset → label name →
+split → [compression →] video → ``{label, frames[, masks]}``. Frame paths are often absolute
+paths from another machine, so each is resolved against ``frames_root`` by dropping leading
+components until the file exists. Where their ``val`` equals their ``test`` (Celeb-DF) we warn
+and carve validation from train instead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path, PurePath
+
+from dfd.data.layouts import MISSING_FILE, VideoRecord, require_file
+from dfd.data.splits import assign_splits
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "test")
+
+
+def is_real(label_name: str) -> bool:
+    """DeepfakeBench label names ending in real/Real (``FF-real``, ``DFD_real``, ``DFDC_Real``) are real."""
+    return label_name.lower().endswith("real")
+
+
+def resolve_frames(frames: list[str], frames_root: Path) -> tuple[Path, ...] | None:
+    """Resolve a video's frame paths under ``frames_root``; None when the first cannot be found.
+
+    The number of leading components to drop is found once per video (on its first frame) and
+    applied to all its frames, so resolution costs a few ``stat`` calls per video.
+    """
+    if not frames:
+        return ()
+    first = PurePath(frames[0])
+    parts = first.parts[1:] if first.is_absolute() else first.parts
+    for skip in range(len(parts)):
+        if (frames_root.joinpath(*parts[skip:])).is_file():
+            return tuple(
+                frames_root.joinpath(*(p.parts[1:] if p.is_absolute() else p.parts)[skip:])
+                for p in map(PurePath, frames)
+            )
+    return None
+
+
+def parse_deepfakebench(
+    json_path: str | Path,
+    frames_root: str | Path,
+    compression: str = "c23",
+    val_fraction: float = 0.1,
+    seed: int = 0,
+) -> list[VideoRecord]:
+    """List the videos of one DeepfakeBench dataset JSON with their (resolved) frame paths."""
+    json_path = require_file(Path(json_path), "DeepfakeBench dataset JSON (data.json_path)")
+    frames_root = Path(frames_root)
+    data = json.loads(json_path.read_text())
+    if len(data) != 1:
+        raise ValueError(f"{json_path}: expected one top-level dataset key, got {list(data)}")
+    dataset, labels = next(iter(data.items()))
+    records: list[VideoRecord] = []
+    split_videos: dict[str, set[str]] = {s: set() for s in SPLITS}
+    for label_name, by_split in labels.items():
+        for split, node in by_split.items():
+            if split not in SPLITS:
+                raise ValueError(
+                    f"{json_path}: {dataset}/{label_name} has split {split!r}, expected {SPLITS}"
+                )
+            # FF++ and DFD nest a compression level; other datasets go straight to the videos.
+            videos = node.get(compression, {}) if _has_compression_level(node) else node
+            for name, video in videos.items():
+                video_id = f"{label_name}/{name}"
+                split_videos[split].add(video_id)
+                frames = resolve_frames(video.get("frames", []), frames_root)
+                label = 0 if is_real(str(video.get("label", label_name))) else 1
+                records.append(
+                    VideoRecord(
+                        path=frames[0] if frames else frames_root / name,
+                        video_id=video_id,
+                        label=label,
+                        method=label_name,
+                        split=split,
+                        group=name.split("_")[0],
+                        compression=compression if _has_compression_level(node) else "",
+                        frames=frames or (),
+                        status="ok" if frames else MISSING_FILE,
+                        reason=""
+                        if frames
+                        else f"frame {video.get('frames', ['?'])[0]!r} not found under {frames_root} (data.frames_root)",
+                    )
+                )
+    if split_videos["val"] and split_videos["val"] == split_videos["test"]:
+        log.warning(
+            "%s: DeepfakeBench's val split equals its test split (%d videos); carving validation from "
+            "train instead so that checkpoints are never selected on test data",
+            json_path.name,
+            len(split_videos["val"]),
+        )
+        records = [r for r in records if r.split != "val"]
+        train = [i for i, r in enumerate(records) if r.split == "train" and r.status == "ok"]
+        splits = assign_splits(
+            [records[i].label for i in train], [records[i].group for i in train], val_fraction, 0.0, seed
+        )
+        from dataclasses import replace
+
+        for i, split in zip(train, splits, strict=True):
+            records[i] = replace(records[i], split=split)
+    return records
+
+
+def _has_compression_level(node: dict) -> bool:
+    return any(key in ("raw", "c23", "c40") for key in node)

@@ -1,0 +1,143 @@
+"""DFDC layout parser (Dolhansky et al., "The DeepFake Detection Challenge (DFDC) Dataset",
+arXiv:2006.07397, 2020).
+
+Training parts ``dfdc_train_part_<n>/`` each hold ``metadata.json`` and the clips (with audio).
+Parts listed in ``val_parts`` are validation, the rest train; ``test/labels.csv`` (``1`` =
+fake) is the test set when present. The group of a fake is its ``original`` so that a fake and
+its original always share a split.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+
+from dfd.data.layouts import (
+    MISSING_FILE,
+    UNLISTED_FILE,
+    VIDEO_EXTENSIONS,
+    VideoRecord,
+    list_files,
+    require_file,
+)
+
+PART_RE = re.compile(r"dfdc_train_part_(\d+)$")
+
+
+def parse_dfdc(
+    root: str | Path, val_parts: tuple[int, ...] | list[int] = (45, 46, 47, 48, 49)
+) -> list[VideoRecord]:
+    """List DFDC training parts (train/val by part number) and the public test set if present."""
+    root = Path(root)
+    parts = sorted(
+        ((int(m.group(1)), p) for p in root.iterdir() if p.is_dir() and (m := PART_RE.match(p.name))),
+        key=lambda t: t[0],
+    )
+    if not parts:
+        raise FileNotFoundError(f"no dfdc_train_part_<n>/ folder under {root} (check data.raw_dir)")
+    records: list[VideoRecord] = []
+    split_of: dict[str, str] = {}
+    for number, part in parts:
+        meta = json.loads(require_file(part / "metadata.json", "DFDC part metadata").read_text())
+        split = "val" if number in set(val_parts) else "train"
+        files = {p.name: p for p in list_files(part, VIDEO_EXTENSIONS)}
+        for name, entry in sorted(meta.items()):
+            label_name = str(entry.get("label", "")).upper()
+            if label_name not in ("REAL", "FAKE"):
+                raise ValueError(
+                    f"{part / 'metadata.json'}: entry {name!r} has label {label_name!r}, expected REAL or FAKE"
+                )
+            original = entry.get("original") or name
+            path = files.get(name, part / name)
+            status, reason = (
+                ("ok", "")
+                if name in files
+                else (MISSING_FILE, f"in {part.name}/metadata.json but {path} is missing")
+            )
+            records.append(
+                VideoRecord(
+                    path=path,
+                    video_id=Path(name).stem,
+                    label=int(label_name == "FAKE"),
+                    method="DFDC" if label_name == "FAKE" else "original",
+                    split=split,
+                    group=Path(original).stem,
+                    has_audio=True,
+                    status=status,
+                    reason=reason,
+                )
+            )
+            split_of.setdefault(Path(original).stem, split)
+        for name, path in sorted(files.items()):
+            if name not in meta:
+                records.append(
+                    VideoRecord(
+                        path=path,
+                        video_id=path.stem,
+                        label=0,
+                        method="unknown",
+                        split="",
+                        group=path.stem,
+                        has_audio=True,
+                        status=UNLISTED_FILE,
+                        reason=f"file has no entry in {part.name}/metadata.json",
+                    )
+                )
+    # A fake whose original sits in another part follows its original's split.
+    records = [
+        r
+        if r.status != "ok" or split_of.get(r.group, r.split) == r.split
+        else replace(r, split=split_of[r.group])
+        for r in records
+    ]
+    test_dir = root / "test"
+    if test_dir.is_dir():
+        records += _parse_test(test_dir)
+    return records
+
+
+def _parse_test(test_dir: Path) -> list[VideoRecord]:
+    labels_path = require_file(test_dir / "labels.csv", "DFDC test labels (test/labels.csv)")
+    with labels_path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    if rows and not {"filename", "label"} <= set(rows[0]):
+        raise ValueError(f"{labels_path}: expected columns filename,label, got {list(rows[0])}")
+    files = {p.name: p for p in list_files(test_dir, VIDEO_EXTENSIONS)}
+    records = []
+    listed = set()
+    for row in rows:
+        name = row["filename"]
+        listed.add(name)
+        present = name in files
+        records.append(
+            VideoRecord(
+                path=files.get(name, test_dir / name),
+                video_id=f"test/{Path(name).stem}",
+                label=int(float(row["label"])),
+                method="DFDC" if int(float(row["label"])) else "original",
+                split="test",
+                group=f"test/{Path(name).stem}",
+                has_audio=True,
+                status="ok" if present else MISSING_FILE,
+                reason="" if present else f"in test/labels.csv but {test_dir / name} is missing",
+            )
+        )
+    for name, path in sorted(files.items()):
+        if name not in listed:
+            records.append(
+                VideoRecord(
+                    path=path,
+                    video_id=f"test/{path.stem}",
+                    label=0,
+                    method="unknown",
+                    split="",
+                    group=f"test/{path.stem}",
+                    has_audio=True,
+                    status=UNLISTED_FILE,
+                    reason="file has no row in test/labels.csv",
+                )
+            )
+    return records

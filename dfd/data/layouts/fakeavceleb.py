@@ -1,0 +1,101 @@
+"""FakeAVCeleb v1.2 layout parser (Khalid et al., "FakeAVCeleb: A Novel Audio-Video Multimodal
+Deepfake Dataset", NeurIPS Datasets and Benchmarks 2021).
+
+Four categories: A RealVideo-RealAudio (real), B RealVideo-FakeAudio, C FakeVideo-RealAudio,
+D FakeVideo-FakeAudio (all fake). ``meta_data.csv`` has one row per video. There is no
+official split: train/val/test are carved grouped by source identity and stratified by label.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from dfd.data.layouts import (
+    MISSING_FILE,
+    UNLISTED_FILE,
+    VIDEO_EXTENSIONS,
+    VideoRecord,
+    require_file,
+)
+from dfd.data.splits import assign_splits
+
+CATEGORY_FOLDERS = {
+    "A": "RealVideo-RealAudio",
+    "B": "RealVideo-FakeAudio",
+    "C": "FakeVideo-RealAudio",
+    "D": "FakeVideo-FakeAudio",
+}
+META = "meta_data.csv"
+REQUIRED_COLUMNS = {"source", "method", "category", "type", "race", "gender", "path"}
+
+
+def _resolve(root: Path, row: dict[str, str]) -> Path:
+    """Find a row's video: ``path`` may be relative to the root, prefixed by the dataset folder
+    name, or a bare file name whose folder is ``<type>/<race>/<gender>/<source>``."""
+    rel = row["path"].strip().lstrip("/")
+    candidates = [root / rel]
+    parts = Path(rel).parts
+    if len(parts) > 1:
+        candidates.append(root.joinpath(*parts[1:]))  # "FakeAVCeleb/…" prefix
+    # Some releases keep the folder in an unnamed column and only the file name in ``path``.
+    for value in row.values():
+        if value and "/" in value and not value.endswith(VIDEO_EXTENSIONS):
+            folder = Path(value.strip().lstrip("/"))
+            candidates += [root / folder / rel, root.joinpath(*folder.parts[1:], rel)]
+    candidates.append(root / row["type"] / row["race"] / row["gender"] / row["source"] / Path(rel).name)
+    return next((c for c in candidates if c.is_file()), candidates[-1])
+
+
+def parse_fakeavceleb(
+    root: str | Path, val_fraction: float = 0.1, test_fraction: float = 0.2, seed: int = 0
+) -> list[VideoRecord]:
+    """List FakeAVCeleb videos from ``meta_data.csv`` with splits grouped by source identity."""
+    root = Path(root)
+    meta = require_file(root / META, "FakeAVCeleb metadata")
+    with meta.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    if rows and not REQUIRED_COLUMNS <= set(rows[0]):
+        raise ValueError(f"{meta}: missing columns {sorted(REQUIRED_COLUMNS - set(rows[0]))}")
+    found, missing = [], []
+    listed = set()
+    for row in rows:
+        category = row["category"].strip().upper()
+        if category not in CATEGORY_FOLDERS:
+            raise ValueError(f"{meta}: category {category!r} is not one of {sorted(CATEGORY_FOLDERS)}")
+        path = _resolve(root, row)
+        listed.add(path.resolve())
+        record = dict(
+            path=path,
+            video_id=str(path.relative_to(root).with_suffix("")) if path.is_relative_to(root) else path.stem,
+            label=int(category != "A"),
+            method=row["method"].strip() or CATEGORY_FOLDERS[category],
+            group=row["source"].strip(),
+            has_audio=True,
+        )
+        (found if path.is_file() else missing).append(record)
+    splits = assign_splits(
+        [r["label"] for r in found], [r["group"] for r in found], val_fraction, test_fraction, seed
+    )
+    records = [VideoRecord(split=s, **r) for r, s in zip(found, splits, strict=True)]
+    records += [
+        VideoRecord(split="", status=MISSING_FILE, reason=f"in {META} but {r['path']} is missing", **r)
+        for r in missing
+    ]
+    for folder in CATEGORY_FOLDERS.values():
+        for path in sorted((root / folder).rglob("*")) if (root / folder).is_dir() else []:
+            if path.suffix.lower() in VIDEO_EXTENSIONS and path.resolve() not in listed:
+                records.append(
+                    VideoRecord(
+                        path=path,
+                        video_id=str(path.relative_to(root).with_suffix("")),
+                        label=int(folder != CATEGORY_FOLDERS["A"]),
+                        method="unknown",
+                        split="",
+                        group=path.parent.name,
+                        has_audio=True,
+                        status=UNLISTED_FILE,
+                        reason=f"file has no row in {META}",
+                    )
+                )
+    return records

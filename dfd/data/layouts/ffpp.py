@@ -1,0 +1,143 @@
+"""FaceForensics++ layout parser (Rössler et al., "FaceForensics++: Learning to Detect
+Manipulated Facial Images", ICCV 2019), including the DeepFakeDetection (DFD) subset.
+
+Official splits come from ``splits/{train,val,test}.json``: a pair ``[a, b]`` puts real videos
+``a`` and ``b`` and fakes ``a_b`` and ``b_a`` of every method into that split. Fake ``a_b`` is
+the footage of ``a``: its ``source_id`` is the original ``a`` so face boxes can be reused. DFD
+has no official split and is returned as ``test`` when ``include_dfd`` is set.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from dfd.data.layouts import (
+    MISSING_FILE,
+    UNLISTED_FILE,
+    VIDEO_EXTENSIONS,
+    VideoRecord,
+    list_files,
+    require_dir,
+    require_file,
+)
+
+FFPP_METHODS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures", "FaceShifter")
+SPLITS = ("train", "val", "test")
+ORIGINAL = "original"
+DFD_METHOD = "DeepFakeDetection"
+
+
+def read_split_pairs(root: Path) -> dict[str, list[tuple[str, str]]]:
+    """Read ``splits/<split>.json`` (lists of id pairs) for train, val and test."""
+    pairs: dict[str, list[tuple[str, str]]] = {}
+    for split in SPLITS:
+        path = require_file(root / "splits" / f"{split}.json", f"FF++ split file ({split})")
+        pairs[split] = [(str(a), str(b)) for a, b in json.loads(path.read_text())]
+    return pairs
+
+
+def parse_ffpp(
+    root: str | Path,
+    methods: tuple[str, ...] | list[str] = FFPP_METHODS,
+    compression: str = "c23",
+    include_dfd: bool = False,
+) -> list[VideoRecord]:
+    """List FF++ originals and fakes of ``methods`` at ``compression`` with their official split.
+
+    Videos named in a split file but absent on disk come back with status ``missing_file``;
+    videos on disk in no split come back with status ``unlisted_file``.
+    """
+    root = Path(root)
+    unknown = set(methods) - set(FFPP_METHODS)
+    if unknown:
+        raise ValueError(
+            f"unknown FF++ methods {sorted(unknown)}; data.methods must be a subset of {FFPP_METHODS}"
+        )
+    pairs = read_split_pairs(root)
+    originals_dir = require_dir(
+        root / "original_sequences" / "youtube" / compression / "videos",
+        f"FF++ originals at compression {compression!r} (data.compression)",
+    )
+    # expected video ids (per method) → (split, group)
+    expected: dict[tuple[str, str], tuple[str, str]] = {}
+    for split, split_pairs in pairs.items():
+        for a, b in split_pairs:
+            group = "_".join(sorted((a, b)))
+            for vid in (a, b):
+                expected[(ORIGINAL, vid)] = (split, group)
+            for method in methods:
+                for vid in (f"{a}_{b}", f"{b}_{a}"):
+                    expected[(method, vid)] = (split, group)
+
+    folders = {ORIGINAL: originals_dir}
+    for method in methods:
+        folders[method] = require_dir(
+            root / "manipulated_sequences" / method / compression / "videos",
+            f"FF++ {method} videos at compression {compression!r} (data.methods / data.compression)",
+        )
+    on_disk = {(m, p.stem): p for m, folder in folders.items() for p in list_files(folder, VIDEO_EXTENSIONS)}
+
+    records = []
+    for (method, vid), (split, group) in sorted(expected.items()):
+        label = 0 if method == ORIGINAL else 1
+        path = on_disk.get((method, vid), folders[method] / f"{vid}.mp4")
+        records.append(
+            VideoRecord(
+                path=path,
+                video_id=f"{method}/{vid}",
+                label=label,
+                method=method,
+                split=split,
+                group=group,
+                compression=compression,
+                source_id="" if label == 0 else f"{ORIGINAL}/{vid.split('_')[0]}",
+                status="ok" if (method, vid) in on_disk else MISSING_FILE,
+                reason="" if (method, vid) in on_disk else f"listed in splits/*.json but {path} is missing",
+            )
+        )
+    for (method, vid), path in sorted(on_disk.items()):
+        if (method, vid) not in expected:
+            records.append(
+                VideoRecord(
+                    path=path,
+                    video_id=f"{method}/{vid}",
+                    label=0 if method == ORIGINAL else 1,
+                    method=method,
+                    split="",
+                    group=vid,
+                    compression=compression,
+                    status=UNLISTED_FILE,
+                    reason="file is in no FF++ split file (splits/{train,val,test}.json)",
+                )
+            )
+    if include_dfd:
+        records += parse_dfd(root)
+    return records
+
+
+def parse_dfd(root: str | Path, compression: str = "c23") -> list[VideoRecord]:
+    """List the DeepFakeDetection subset: actor originals and their fakes, all ``test``.
+
+    Originals are ``<actor>__<scene>.mp4``; fakes ``<target>_<source>__<scene>__<code>.mp4``.
+    The group is the target actor, so every clip of an actor stays together.
+    """
+    root = Path(root)
+    real_dir = require_dir(root / "original_sequences" / "actors" / compression / "videos", "DFD originals")
+    fake_dir = require_dir(root / "manipulated_sequences" / DFD_METHOD / compression / "videos", "DFD fakes")
+    records = []
+    for label, method, folder in ((0, "DFD_original", real_dir), (1, DFD_METHOD, fake_dir)):
+        for path in list_files(folder, VIDEO_EXTENSIONS):
+            actor = path.stem.split("__")[0].split("_")[0]
+            records.append(
+                VideoRecord(
+                    path=path,
+                    video_id=f"{method}/{path.stem}",
+                    label=label,
+                    method=method,
+                    split="test",
+                    group=f"actor{actor}",
+                    compression=compression,
+                )
+            )
+    return records

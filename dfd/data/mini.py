@@ -1,0 +1,733 @@
+"""Mini raw datasets: small trees in every raw layout dfd reads, with real H.264 video.
+
+The real datasets are licensed by request, so tests and the demo run on trees generated here,
+laid out exactly like FF++, Celeb-DF, DFDC, FakeAVCeleb, plain folders and DeepfakeBench
+(see ``DATASETS.md``). Frames show real faces that ship with dependencies (Grace Hopper from
+matplotlib's sample data, the astronaut Eileen Collins from scikit-image) so MTCNN finds them,
+with per-identity flips and colour casts and per-video pan/zoom/jitter so frames differ. Fakes
+are face-swap-like edits of the face region: another identity's face blended in (resampled,
+colour-mismatched or hard-edged by method), the video's own face resampled (Face2Face-like),
+or the mouth region re-textured (NeuralTextures-like). Audio-visual layouts get AAC audio; their
+fakes have their audio swapped with another identity's or shifted. Corrupt files (zero-byte,
+truncated, no face, no audio, metadata entry without file, file without entry) are added on
+request.
+
+CLI: ``python -m dfd.data.mini <layout> <out_dir> [--corrupt] [--scale N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+AUDIO_RATE = 16_000  # Hz
+
+#: Face boxes (x1, y1, x2, y2) of the bundled photos, as MTCNN finds them (tests check this).
+HOPPER_BOX = (174.0, 120.0, 356.0, 340.0)
+ASTRONAUT_BOX = (181.0, 62.0, 268.0, 172.0)
+
+
+@lru_cache(maxsize=1)
+def base_faces() -> tuple[tuple[np.ndarray, tuple[float, float, float, float]], ...]:
+    """The real face photos (RGB uint8) with their face boxes."""
+    from matplotlib import cbook
+    from PIL import Image
+    from skimage import data
+
+    with cbook.get_sample_data("grace_hopper.jpg") as f:
+        hopper = np.asarray(Image.open(f).convert("RGB"))
+    return ((hopper, HOPPER_BOX), (data.astronaut(), ASTRONAUT_BOX))
+
+
+@dataclass(frozen=True)
+class VideoSpec:
+    """Frame size (px), length and rate of generated videos."""
+
+    width: int = 224
+    height: int = 176
+    n_frames: int = 24
+    fps: int = 12
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A person of the mini datasets: one of the photos, possibly mirrored, with a colour cast."""
+
+    image: np.ndarray
+    box: tuple[float, float, float, float]
+
+    @staticmethod
+    def make(index: int) -> Identity:
+        faces = base_faces()
+        image, box = faces[index % len(faces)]
+        rng = np.random.default_rng(1000 + index)
+        if (index // len(faces)) % 2:
+            image = image[:, ::-1]
+            w = image.shape[1]
+            box = (w - box[2], box[1], w - box[0], box[3])
+        gains = rng.uniform(0.8, 1.2, size=3) if index >= len(faces) else np.ones(3)
+        tinted = np.clip(image.astype(np.float32) * gains, 0, 255).astype(np.uint8)
+        return Identity(image=np.ascontiguousarray(tinted), box=box)
+
+    def face_patch(self, pad: float = 0.15) -> np.ndarray:
+        x1, y1, x2, y2 = _expand(self.box, pad)
+        return self.image[max(0, y1) : y2, max(0, x1) : x2]
+
+
+def _expand(box: tuple[float, ...], pad: float) -> tuple[int, int, int, int]:
+    x1, y1, x2, y2 = box
+    dx, dy = (x2 - x1) * pad, (y2 - y1) * pad
+    return int(x1 - dx), int(y1 - dy), int(x2 + dx), int(y2 + dy)
+
+
+def render(identity: Identity, spec: VideoSpec, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Frames uint8[T,H,W,3] of ``identity`` with pan/zoom/jitter, and face boxes float[T,4] in them."""
+    rng = np.random.default_rng(seed)
+    x1, y1, x2, y2 = identity.box
+    face_h = y2 - y1
+    zoom0, zoom1 = rng.uniform(0.38, 0.5, size=2)  # face height as a fraction of the frame
+    pan = rng.uniform(-0.08, 0.08, size=(2, 2))  # start/end offset of the face centre, in frames
+    frames, boxes = [], []
+    for t in range(spec.n_frames):
+        a = t / max(1, spec.n_frames - 1)
+        s = (zoom0 + (zoom1 - zoom0) * a) * spec.height / face_h
+        off = pan[0] + (pan[1] - pan[0]) * a + rng.normal(0, 0.004, size=2)
+        cx, cy = spec.width * (0.5 + off[0]), spec.height * (0.5 + off[1])
+        tx, ty = cx - s * (x1 + x2) / 2, cy - s * (y1 + y2) / 2
+        m = np.array([[s, 0, tx], [0, s, ty]], dtype=np.float32)
+        frames.append(
+            cv2.warpAffine(
+                identity.image,
+                m,
+                (spec.width, spec.height),
+                flags=cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_REFLECT,
+            )
+        )
+        boxes.append([s * x1 + tx, s * y1 + ty, s * x2 + tx, s * y2 + ty])
+    return np.stack(frames), np.asarray(boxes)
+
+
+def render_no_face(spec: VideoSpec, seed: int) -> np.ndarray:
+    """Frames of a moving smooth colour field with no face in it."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0 : spec.height, 0 : spec.width].astype(np.float32)
+    base = rng.uniform(40, 200, size=3)
+    frames = []
+    for t in range(spec.n_frames):
+        wave = np.sin(xx / 23.0 + t / 3.0) * 30 + np.cos(yy / 17.0 - t / 5.0) * 30
+        frames.append(np.clip(base[None, None, :] + wave[..., None], 0, 255).astype(np.uint8))
+    return np.stack(frames)
+
+
+def _ellipse_mask(h: int, w: int, feather: float) -> np.ndarray:
+    mask = np.zeros((h, w), np.float32)
+    cv2.ellipse(mask, (w // 2, h // 2), (max(1, int(w * 0.4)), max(1, int(h * 0.45))), 0, 0, 360, 1.0, -1)
+    k = int(max(h, w) * feather) | 1
+    return cv2.GaussianBlur(mask, (k, k), 0) if feather > 0 else mask
+
+
+def _paste(frame: np.ndarray, patch: np.ndarray, box: np.ndarray, feather: float) -> np.ndarray:
+    """Blend ``patch`` into ``frame`` over ``box`` (expanded like the patch) with a soft ellipse."""
+    x1, y1, x2, y2 = _expand(tuple(box), 0.15)
+    fh, fw = frame.shape[:2]
+    cx1, cy1, cx2, cy2 = max(0, x1), max(0, y1), min(fw, x2), min(fh, y2)
+    if cx2 <= cx1 or cy2 <= cy1:
+        return frame
+    resized = cv2.resize(patch, (x2 - x1, y2 - y1), interpolation=cv2.INTER_LINEAR)
+    mask = _ellipse_mask(y2 - y1, x2 - x1, feather)
+    sub = (slice(cy1 - y1, cy2 - y1), slice(cx1 - x1, cx2 - x1))
+    out = frame.copy()
+    region = out[cy1:cy2, cx1:cx2].astype(np.float32)
+    m = mask[sub][..., None]
+    out[cy1:cy2, cx1:cx2] = (region * (1 - m) + resized[sub].astype(np.float32) * m).astype(np.uint8)
+    return out
+
+
+def _resample(patch: np.ndarray, factor: float) -> np.ndarray:
+    h, w = patch.shape[:2]
+    small = cv2.resize(
+        patch, (max(4, int(w / factor)), max(4, int(h / factor))), interpolation=cv2.INTER_AREA
+    )
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def _colour_shift(patch: np.ndarray, gains: tuple[float, float, float]) -> np.ndarray:
+    return np.clip(patch.astype(np.float32) * np.asarray(gains, np.float32), 0, 255).astype(np.uint8)
+
+
+# Each manipulation: (target frame, its face box, source identity, rng) → manipulated frame.
+Manipulation = Callable[[np.ndarray, np.ndarray, Identity, np.random.Generator], np.ndarray]
+
+
+def _deepfakes(frame, box, source, rng):  # autoencoder swap: blurry, low-resolution face
+    return _paste(frame, _resample(source.face_patch(), 4.0), box, feather=0.15)
+
+
+def _face2face(frame, box, source, rng):  # reenactment: own face re-rendered, resampled and warped
+    x1, y1, x2, y2 = _expand(tuple(box), 0.15)
+    h, w = frame.shape[:2]
+    own = frame[max(0, y1) : min(h, y2), max(0, x1) : min(w, x2)]
+    if own.size == 0:
+        return frame
+    own = cv2.resize(_resample(own, 3.0), (x2 - x1, y2 - y1))
+    return _paste(frame, _colour_shift(own, (1.08, 0.95, 0.92)), box, feather=0.2)
+
+
+def _faceswap(frame, box, source, rng):  # graphics swap: sharp edges, no colour correction
+    return _paste(frame, _colour_shift(source.face_patch(), (1.15, 0.9, 0.85)), box, feather=0.0)
+
+
+def _neuraltextures(frame, box, source, rng):  # mouth region re-textured
+    x1, y1, x2, y2 = (int(v) for v in box)
+    h, w = frame.shape[:2]
+    my1, my2 = max(0, y1 + (y2 - y1) * 3 // 5), min(h, y2)
+    mx1, mx2 = max(0, x1 + (x2 - x1) // 5), min(w, x2 - (x2 - x1) // 5)
+    out = frame.copy()
+    if my2 > my1 and mx2 > mx1:
+        mouth = _resample(out[my1:my2, mx1:mx2], 3.0).astype(np.float32)
+        out[my1:my2, mx1:mx2] = np.clip(mouth + rng.normal(0, 8, mouth.shape), 0, 255).astype(np.uint8)
+    return out
+
+
+def _faceshifter(frame, box, source, rng):  # high-fidelity swap: colour-matched, slightly soft
+    patch = source.face_patch().astype(np.float32)
+    x1, y1, x2, y2 = _expand(tuple(box), 0.15)
+    h, w = frame.shape[:2]
+    target = frame[max(0, y1) : min(h, y2), max(0, x1) : min(w, x2)].astype(np.float32)
+    if target.size:
+        patch = (patch - patch.mean((0, 1))) / (patch.std((0, 1)) + 1e-3) * target.std((0, 1)) + target.mean(
+            (0, 1)
+        )
+    return _paste(frame, _resample(np.clip(patch, 0, 255).astype(np.uint8), 2.5), box, feather=0.1)
+
+
+MANIPULATIONS: dict[str, Manipulation] = {
+    "Deepfakes": _deepfakes,
+    "Face2Face": _face2face,
+    "FaceSwap": _faceswap,
+    "NeuralTextures": _neuraltextures,
+    "FaceShifter": _faceshifter,
+}
+
+
+def fake_frames(target: Identity, source: Identity, spec: VideoSpec, seed: int, method: str) -> np.ndarray:
+    """The frames of ``target``'s video ``seed`` with ``source``'s face put in by ``method``."""
+    frames, boxes = render(target, spec, seed)
+    rng = np.random.default_rng(seed + 7)
+    manipulate = MANIPULATIONS[method]
+    return np.stack([manipulate(f, b, source, rng) for f, b in zip(frames, boxes, strict=True)])
+
+
+def speech_like(identity_index: int, seconds: float, seed: int) -> np.ndarray:
+    """A voice-like float32 signal in [-1, 1]: an identity-specific pitch with syllable envelopes."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * AUDIO_RATE)) / AUDIO_RATE
+    f0 = 110.0 + 35.0 * (identity_index % 6)
+    voice = sum(np.sin(2 * np.pi * f0 * k * t + rng.uniform(0, 6.28)) / k for k in range(1, 5))
+    envelope = np.clip(np.sin(2 * np.pi * rng.uniform(3, 5) * t + rng.uniform(0, 6.28)), 0, 1)
+    return (0.3 * voice * envelope + rng.normal(0, 0.01, t.shape)).astype(np.float32)
+
+
+def write_video(
+    path: Path, frames: np.ndarray, fps: int, crf: int = 23, audio: np.ndarray | None = None
+) -> Path:
+    """Write RGB frames as H.264 (yuv420p) mp4, with ``audio`` (float32 mono 16 kHz) as AAC."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    h, w = frames.shape[1:3]
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=fps)
+        video.width, video.height = w - w % 2, h - h % 2
+        video.pix_fmt = "yuv420p"
+        video.options = {"crf": str(crf), "preset": "ultrafast"}
+        astream = None
+        if audio is not None:
+            astream = out.add_stream("aac", rate=AUDIO_RATE)
+            astream.layout = "mono"
+        for frame in frames:
+            vf = av.VideoFrame.from_ndarray(
+                np.ascontiguousarray(frame[: video.height, : video.width]), format="rgb24"
+            )
+            out.mux(video.encode(vf))
+        out.mux(video.encode())
+        if astream is not None:
+            step = 1024
+            for start in range(0, len(audio), step):
+                chunk = audio[start : start + step].astype(np.float32)[None, :]
+                af = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
+                af.sample_rate = AUDIO_RATE
+                af.pts = start
+                out.mux(astream.encode(af))
+            out.mux(astream.encode())
+    return path
+
+
+def truncate(path: Path, keep: float = 0.4) -> None:
+    """Cut a file to ``keep`` of its bytes (a download that stopped part-way)."""
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+
+
+@dataclass
+class Mini:
+    """Common settings of one generated tree."""
+
+    out: Path
+    spec: VideoSpec = VideoSpec()
+    crf: int = 23
+
+    def real(self, path: Path, ident: int, seed: int, audio: bool = False) -> Path:
+        frames, _ = render(Identity.make(ident), self.spec, seed)
+        return write_video(path, frames, self.spec.fps, self.crf, self._audio(ident, seed) if audio else None)
+
+    def fake(
+        self, path: Path, target: int, source: int, seed: int, method: str, audio: np.ndarray | None = None
+    ) -> Path:
+        frames = fake_frames(Identity.make(target), Identity.make(source), self.spec, seed, method)
+        return write_video(path, frames, self.spec.fps, self.crf, audio)
+
+    def no_face(self, path: Path, seed: int, audio: bool = False) -> Path:
+        return write_video(
+            path,
+            render_no_face(self.spec, seed),
+            self.spec.fps,
+            self.crf,
+            self._audio(0, seed) if audio else None,
+        )
+
+    def _audio(self, ident: int, seed: int, shift: float = 0.0) -> np.ndarray:
+        seconds = self.spec.n_frames / self.spec.fps
+        signal = speech_like(ident, seconds + shift, seed)
+        return signal[int(shift * AUDIO_RATE) :][: int(seconds * AUDIO_RATE)] if shift else signal
+
+
+# ----------------------------------------------------------------------------- FF++
+
+
+def make_ffpp(
+    out: str | Path,
+    n_pairs: int = 6,
+    methods: tuple[str, ...] = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures"),
+    compression: str = "c23",
+    split_pairs: tuple[int, int, int] | None = None,
+    include_dfd: bool = False,
+    corrupt: bool = False,
+    spec: VideoSpec = VideoSpec(),
+) -> Path:
+    """FF++ tree: ``2·n_pairs`` originals and, per method, fakes ``a_b`` and ``b_a`` of each pair.
+
+    ``split_pairs`` = (train, val, test) pair counts; by default about 4:1:1. With ``corrupt``
+    an extra train pair (990, 991) carries a zero-byte original, a no-face original, a truncated
+    fake, a fake missing from disk, and a video 998 present on disk but in no split file.
+    """
+    root = Path(out)
+    mini = Mini(root, spec, crf={"raw": 0, "c23": 23, "c40": 40}[compression])
+    if split_pairs is None:
+        n_val = n_test = max(1, n_pairs // 6)
+        split_pairs = (n_pairs - n_val - n_test, n_val, n_test)
+    if sum(split_pairs) != n_pairs or min(split_pairs) < 1:
+        raise ValueError(f"split_pairs={split_pairs} must be positive and sum to n_pairs={n_pairs}")
+    pairs = [(f"{2 * i:03d}", f"{2 * i + 1:03d}") for i in range(n_pairs)]
+    bounds = np.cumsum((0,) + tuple(split_pairs))
+    splits = {name: pairs[bounds[k] : bounds[k + 1]] for k, name in enumerate(("train", "val", "test"))}
+    if corrupt:
+        splits["train"] = splits["train"] + [("990", "991")]
+    (root / "splits").mkdir(parents=True, exist_ok=True)
+    for name, split in splits.items():
+        (root / "splits" / f"{name}.json").write_text(json.dumps([list(p) for p in split]))
+    orig = root / "original_sequences" / "youtube" / compression / "videos"
+    for i, (a, b) in enumerate(pairs):
+        for vid, ident in ((a, 2 * i), (b, 2 * i + 1)):
+            mini.real(orig / f"{vid}.mp4", ident, seed=int(vid))
+        for method in methods:
+            folder = root / "manipulated_sequences" / method / compression / "videos"
+            mini.fake(folder / f"{a}_{b}.mp4", 2 * i, 2 * i + 1, int(a), method)
+            mini.fake(folder / f"{b}_{a}.mp4", 2 * i + 1, 2 * i, int(b), method)
+    if corrupt:
+        (orig / "990.mp4").write_bytes(b"")
+        mini.no_face(orig / "991.mp4", seed=991)
+        mini.real(orig / "998.mp4", 3, seed=998)  # on disk, in no split file
+        for k, method in enumerate(methods):
+            folder = root / "manipulated_sequences" / method / compression / "videos"
+            if k == 0:
+                truncate(mini.fake(folder / "990_991.mp4", 0, 1, 990, method))
+            else:
+                mini.fake(folder / "990_991.mp4", 0, 1, 990, method)
+            if k != 0:  # the first method's 991_990 is listed but missing
+                mini.fake(folder / "991_990.mp4", 1, 0, 991, method)
+    if include_dfd:
+        actors = root / "original_sequences" / "actors" / "c23" / "videos"
+        dfd_fakes = root / "manipulated_sequences" / "DeepFakeDetection" / "c23" / "videos"
+        for actor in (1, 2):
+            mini.real(actors / f"{actor:02d}__talking.mp4", actor + 2, seed=500 + actor)
+            other = 3 - actor
+            mini.fake(
+                dfd_fakes / f"{actor:02d}_{other:02d}__talking__ABC{actor}.mp4",
+                actor + 2,
+                other + 2,
+                500 + actor,
+                "Deepfakes",
+            )
+    return root
+
+
+# ----------------------------------------------------------------------------- Celeb-DF
+
+
+def make_celebdf(
+    out: str | Path,
+    n_ids: int = 4,
+    videos_per_id: int = 2,
+    n_youtube: int = 2,
+    corrupt: bool = False,
+    spec: VideoSpec = VideoSpec(),
+) -> Path:
+    """Celeb-DF tree; the last identity's videos and the last YouTube clip form the test list."""
+    root = Path(out)
+    mini = Mini(root, spec)
+    test_lines = []
+    for i in range(n_ids):
+        for k in range(videos_per_id):
+            real = mini.real(root / "Celeb-real" / f"id{i}_{k:04d}.mp4", i, seed=100 * i + k)
+            j = (i + 1) % n_ids
+            fake = mini.fake(
+                root / "Celeb-synthesis" / f"id{i}_id{j}_{k:04d}.mp4", i, j, 100 * i + k, "Deepfakes"
+            )
+            if i == n_ids - 1:
+                test_lines += [f"1 Celeb-real/{real.name}", f"0 Celeb-synthesis/{fake.name}"]
+    for k in range(n_youtube):
+        yt = mini.real(root / "YouTube-real" / f"{k:05d}.mp4", n_ids + k, seed=9000 + k)
+        if k == n_youtube - 1:
+            test_lines.append(f"1 YouTube-real/{yt.name}")
+    if corrupt:
+        test_lines.append("0 Celeb-synthesis/id9_id8_0000.mp4")  # listed, missing
+        truncate(mini.real(root / "Celeb-real" / f"id{n_ids}_0000.mp4", 1, seed=77))
+    (root / "List_of_testing_videos.txt").write_text("\n".join(test_lines) + "\n")
+    return root
+
+
+# ----------------------------------------------------------------------------- DFDC
+
+
+def make_dfdc(
+    out: str | Path,
+    n_parts: int = 3,
+    originals_per_part: int = 2,
+    fakes_per_original: int = 2,
+    n_test: int = 4,
+    corrupt: bool = False,
+    spec: VideoSpec = VideoSpec(),
+) -> Path:
+    """DFDC tree: parts 0…n_parts-1 (the last is meant as validation) plus ``test/labels.csv``.
+
+    Fakes alternate between a swapped face with the original audio and a swapped face whose
+    audio is another identity's, as DFDC manipulates the audio of some fakes.
+    """
+    root = Path(out)
+    mini = Mini(root, spec)
+    methods = list(MANIPULATIONS)
+    for p in range(n_parts):
+        part = root / f"dfdc_train_part_{p}"
+        meta = {}
+        for o in range(originals_per_part):
+            ident, seed = p * originals_per_part + o, 1000 * p + o
+            name = f"p{p}real{o}.mp4"
+            mini.real(part / name, ident, seed, audio=True)
+            meta[name] = {"label": "REAL", "split": "train", "original": None}
+            for f in range(fakes_per_original):
+                fname = f"p{p}fake{o}{f}.mp4"
+                source = ident + 1 + f
+                audio = mini._audio(ident, seed) if f % 2 == 0 else mini._audio(source, seed + 1)
+                mini.fake(part / fname, ident, source, seed, methods[f % len(methods)], audio=audio)
+                meta[fname] = {"label": "FAKE", "split": "train", "original": name}
+        if corrupt and p == 0:
+            meta["ghost.mp4"] = {"label": "FAKE", "split": "train", "original": "p0real0.mp4"}  # no file
+            mini.real(part / "stray.mp4", 5, seed=55, audio=True)  # no entry
+            mini.real(part / "silent.mp4", 6, seed=56, audio=False)  # no audio track
+            meta["silent.mp4"] = {"label": "REAL", "split": "train", "original": None}
+            (part / "empty.mp4").write_bytes(b"")
+            meta["empty.mp4"] = {"label": "REAL", "split": "train", "original": None}
+        (part / "metadata.json").write_text(json.dumps(meta, indent=1))
+    if n_test:
+        rows = []
+        for k in range(n_test):
+            name = f"t{k:03d}.mp4"
+            if k % 2:
+                mini.fake(
+                    root / "test" / name,
+                    20 + k,
+                    21 + k,
+                    7000 + k,
+                    "Deepfakes",
+                    audio=mini._audio(20 + k, 7000 + k, shift=0.4),
+                )
+            else:
+                mini.real(root / "test" / name, 20 + k, 7000 + k, audio=True)
+            rows.append(f"{name},{k % 2}")
+        (root / "test" / "labels.csv").write_text("filename,label\n" + "\n".join(rows) + "\n")
+    return root
+
+
+# ----------------------------------------------------------------------------- FakeAVCeleb
+
+
+def make_fakeavceleb(
+    out: str | Path, n_ids: int = 6, corrupt: bool = False, spec: VideoSpec = VideoSpec()
+) -> Path:
+    """FakeAVCeleb tree: per identity one video in each category A–D and ``meta_data.csv``.
+
+    Fake audio is another identity's voice preceded by 0.3 s of silence, the shortcut the
+    published analyses found in the real dataset.
+    """
+    root = Path(out)
+    mini = Mini(root, spec)
+    seconds = spec.n_frames / spec.fps
+    rows = []
+    races = ("African", "Asian (East)", "Caucasian (American)")
+    for i in range(n_ids):
+        source, other = f"id{i:05d}", (i + 1) % n_ids
+        race, gender = races[i % len(races)], ("men", "women")[i % 2]
+        silence = np.zeros(int(0.3 * AUDIO_RATE), np.float32)
+        fake_audio = np.concatenate([silence, speech_like(other, seconds, 50 + i)])[
+            : int(seconds * AUDIO_RATE)
+        ]
+        for category, folder in (
+            ("A", "RealVideo-RealAudio"),
+            ("B", "RealVideo-FakeAudio"),
+            ("C", "FakeVideo-RealAudio"),
+            ("D", "FakeVideo-FakeAudio"),
+        ):
+            rel_dir = Path(folder) / race / gender / source
+            name = "00001.mp4"
+            path = root / rel_dir / name
+            if category == "A":
+                mini.real(path, i, seed=300 + i, audio=True)
+            elif category == "B":
+                frames, _ = render(Identity.make(i), spec, 300 + i)
+                write_video(path, frames, spec.fps, audio=fake_audio)
+            else:
+                audio = mini._audio(i, 300 + i) if category == "C" else fake_audio
+                mini.fake(path, i, other, 300 + i, "Deepfakes" if i % 2 else "FaceSwap", audio=audio)
+            method = {
+                "A": "real",
+                "B": "rtvc",
+                "C": "faceswap" if i % 2 == 0 else "fsgan",
+                "D": "faceswap-wav2lip",
+            }[category]
+            target = "-" if category in "AB" else f"id{other:05d}"
+            rows.append(
+                [source, target, "-", method, category, folder, race, gender, name, f"FakeAVCeleb/{rel_dir}"]
+            )
+    if corrupt:
+        rows.append(
+            [
+                "id99999",
+                "-",
+                "-",
+                "real",
+                "A",
+                "RealVideo-RealAudio",
+                "African",
+                "men",
+                "00001.mp4",
+                "FakeAVCeleb/RealVideo-RealAudio/African/men/id99999",
+            ]
+        )
+        mini.real(
+            root / "RealVideo-RealAudio" / "African" / "men" / "id88888" / "00001.mp4",
+            2,
+            seed=888,
+            audio=True,
+        )
+        silent = root / "RealVideo-RealAudio" / "Asian (East)" / "women" / "id77777" / "00001.mp4"
+        mini.real(silent, 3, seed=777, audio=False)
+        rows.append(
+            [
+                "id77777",
+                "-",
+                "-",
+                "real",
+                "A",
+                "RealVideo-RealAudio",
+                "Asian (East)",
+                "women",
+                "00001.mp4",
+                "FakeAVCeleb/RealVideo-RealAudio/Asian (East)/women/id77777",
+            ]
+        )
+    with (root / "meta_data.csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(
+            ["source", "target1", "target2", "method", "category", "type", "race", "gender", "path", ""]
+        )
+        writer.writerows(rows)
+    return root
+
+
+# ----------------------------------------------------------------------------- folders
+
+
+def face_crop_images(
+    identity: int, n: int, seed: int, spec: VideoSpec, method: str | None = None, size: int = 128
+) -> list[np.ndarray]:
+    """``n`` face crops of ``identity`` (fakes when ``method`` is given), as plain images would ship."""
+    ident = Identity.make(identity)
+    frames, boxes = render(ident, VideoSpec(spec.width, spec.height, n, spec.fps), seed)
+    if method is not None:
+        frames = fake_frames(
+            ident, Identity.make(identity + 1), VideoSpec(spec.width, spec.height, n, spec.fps), seed, method
+        )
+    crops = []
+    for frame, box in zip(frames, boxes, strict=True):
+        x1, y1, x2, y2 = _expand(tuple(box), 0.1)
+        h, w = frame.shape[:2]
+        crops.append(cv2.resize(frame[max(0, y1) : min(h, y2), max(0, x1) : min(w, x2)], (size, size)))
+    return crops
+
+
+def make_folder(
+    out: str | Path,
+    n_images: int = 8,
+    n_videos: int = 1,
+    variant: str = "flat",
+    metadata: bool = False,
+    corrupt: bool = False,
+    spec: VideoSpec = VideoSpec(),
+) -> Path:
+    """Folder dataset: ``real/ fake/`` (``variant="flat"``) or ``train_real/ … test_fake/`` (``"split"``)."""
+    root = Path(out)
+    mini = Mini(root, spec)
+    folders = {
+        "flat": [("real", 0), ("fake", 1)],
+        "split": [(f"{s}_{c}", lab) for s in ("train", "test") for c, lab in (("real", 0), ("fake", 1))],
+    }[variant]
+    meta = {}
+    for k, (folder, label) in enumerate(folders):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        for i in range(n_images):
+            ident = (i % 4) + 4 * k
+            crop = face_crop_images(
+                ident, 1, seed=100 * k + i, spec=spec, method="FaceSwap" if label else None
+            )[0]
+            name = f"{folder}_{i:03d}.png"
+            cv2.imwrite(str(root / folder / name), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
+            meta[name] = {"label": label, "source": folder}
+        for v in range(n_videos):
+            name = f"{folder}_clip{v}.mp4"
+            if label:
+                mini.fake(root / folder / name, k + v, k + v + 1, 40 + 10 * k + v, "Deepfakes")
+            else:
+                mini.real(root / folder / name, k + v, 40 + 10 * k + v)
+            meta[name] = {"label": label, "source": folder}
+    if corrupt:
+        meta["ghost.png"] = {"label": 1, "source": "fake"}
+        crop = face_crop_images(7, 1, seed=5, spec=spec)[0]
+        cv2.imwrite(str(root / folders[0][0] / "stray.png"), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
+    if metadata or corrupt:
+        (root / "metadata.json").write_text(json.dumps(meta, indent=1))
+    return root
+
+
+# ----------------------------------------------------------------------------- DeepfakeBench
+
+
+def make_deepfakebench(
+    out: str | Path, n_videos: int = 4, frames_per_video: int = 4, spec: VideoSpec = VideoSpec()
+) -> Path:
+    """DeepfakeBench data: cropped frames under ``rgb/`` and ``dataset_json/`` with absolute paths
+    from another machine (``/home/someone/DeepfakeBench/datasets/rgb/…``). ``FaceForensics++.json``
+    has train/val/test with c23; ``Celeb-DF-v2.json`` has val equal to test, as theirs does."""
+    root = Path(out)
+    foreign = "/home/someone/DeepfakeBench/datasets/rgb"
+
+    def frames(dataset: str, sub: str, name: str, ident: int, seed: int, method: str | None) -> list[str]:
+        folder = root / "rgb" / dataset / sub / "frames" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for k, crop in enumerate(face_crop_images(ident, frames_per_video, seed, spec, method)):
+            cv2.imwrite(str(folder / f"{k:03d}.png"), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
+            paths.append(f"{foreign}/{dataset}/{sub}/frames/{name}/{k:03d}.png")
+        return paths
+
+    ff: dict = {"FF-real": {}, "FF-DF": {}}
+    for i in range(n_videos):
+        split = ("train", "train", "val", "test")[i % 4]
+        real, fake = f"{i:03d}", f"{i:03d}_{i + 1:03d}"
+        ff["FF-real"].setdefault(split, {"c23": {}})["c23"][real] = {
+            "label": "FF-real",
+            "frames": frames("FaceForensics++", "original_sequences/youtube/c23", real, i, 60 + i, None),
+        }
+        ff["FF-DF"].setdefault(split, {"c23": {}})["c23"][fake] = {
+            "label": "FF-DF",
+            "frames": frames(
+                "FaceForensics++", "manipulated_sequences/Deepfakes/c23", fake, i, 60 + i, "Deepfakes"
+            ),
+        }
+    cdf: dict = {"CelebDFv2_real": {"train": {}, "test": {}}, "CelebDFv2_fake": {"train": {}, "test": {}}}
+    for i in range(n_videos):
+        split = "test" if i == n_videos - 1 else "train"
+        cdf["CelebDFv2_real"][split][f"id{i}_0000"] = {
+            "label": "CelebDFv2_real",
+            "frames": frames("Celeb-DF-v2", "Celeb-real", f"id{i}_0000", i, 80 + i, None),
+        }
+        cdf["CelebDFv2_fake"][split][f"id{i}_id{i + 1}_0000"] = {
+            "label": "CelebDFv2_fake",
+            "frames": frames(
+                "Celeb-DF-v2", "Celeb-synthesis", f"id{i}_id{i + 1}_0000", i, 80 + i, "FaceSwap"
+            ),
+        }
+    for label in cdf:
+        cdf[label]["val"] = cdf[label]["test"]
+    (root / "dataset_json").mkdir(parents=True, exist_ok=True)
+    (root / "dataset_json" / "FaceForensics++.json").write_text(json.dumps({"FaceForensics++": ff}))
+    (root / "dataset_json" / "Celeb-DF-v2.json").write_text(json.dumps({"Celeb-DF-v2": cdf}))
+    return root
+
+
+MAKERS: dict[str, Callable[..., Path]] = {
+    "ffpp": make_ffpp,
+    "celebdf": make_celebdf,
+    "dfdc": make_dfdc,
+    "fakeavceleb": make_fakeavceleb,
+    "folder": make_folder,
+    "deepfakebench": make_deepfakebench,
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Write a mini raw dataset tree in one of dfd's raw layouts.")
+    parser.add_argument("layout", choices=sorted(MAKERS))
+    parser.add_argument("out_dir", type=Path)
+    parser.add_argument(
+        "--corrupt", action="store_true", help="add bad inputs (zero-byte, truncated, no face, …)"
+    )
+    parser.add_argument("--n-pairs", type=int, default=6, help="FF++ only: number of id pairs")
+    parser.add_argument("--methods", default="Deepfakes,Face2Face,FaceSwap,NeuralTextures", help="FF++ only")
+    parser.add_argument("--frames", type=int, default=VideoSpec.n_frames, help="frames per video")
+    parser.add_argument("--width", type=int, default=VideoSpec.width, help="px")
+    parser.add_argument("--height", type=int, default=VideoSpec.height, help="px")
+    args = parser.parse_args(argv)
+    spec = VideoSpec(args.width, args.height, args.frames)
+    random.seed(0)
+    kwargs: dict = {"spec": spec}
+    if args.layout != "deepfakebench":
+        kwargs["corrupt"] = args.corrupt
+    if args.layout == "ffpp":
+        kwargs |= {"n_pairs": args.n_pairs, "methods": tuple(m for m in args.methods.split(",") if m)}
+    root = MAKERS[args.layout](args.out_dir, **kwargs)
+    n = sum(1 for p in root.rglob("*") if p.is_file())
+    print(f"wrote {args.layout} mini tree with {n} files to {root}")
+
+
+if __name__ == "__main__":
+    main()
