@@ -18,6 +18,8 @@ from dfd.models.detector_module import count_parameters
 from dfd.models.nets.avff import AVFF
 from dfd.train import train
 
+from .conftest import compose_config
+
 TINY = dict(
     dim=32,
     depth=1,
@@ -301,3 +303,38 @@ def test_cut_clips_aligns_audio_and_reports_short_videos(tmp_path: Path) -> None
     assert len(seg) == 8 * 640 and abs(seg[0] - 12 / 40) < 1e-3 and abs(seg[-1] - 19 / 40) < 1e-3
     short = cut_clips(tmp_path, "s", crops[:5], audio, 25.0, clip_len=8, clips_per_video=2, row={"label": 1})
     assert len(short) == 1 and short[0]["status"] == "too_short" and short[0]["label"] == 1
+
+
+# -- real layouts in clip mode -----------------------------------------------------------------
+@pytest.mark.slow
+def test_mini_dfdc_clip_mode_preprocess_and_fast_dev_run(make_cfg, tmp_path: Path) -> None:
+    """Preprocessing in clip mode on a generated DFDC tree, then AVFF with audio on it."""
+    from dfd.data.mini import make_dfdc
+    from dfd.preprocess import preprocess
+
+    raw = make_dfdc(tmp_path / "raw", n_parts=2, originals_per_part=1, fakes_per_original=2, n_test=2)
+    data = [
+        "data=dfdc_av",
+        f"data.raw_dir={raw}",
+        f"data.root={tmp_path / 'clips'}",
+        "data.layout.val_parts=[1]",
+        "data.clip_len=8",
+        "data.clips_per_video=2",
+        "data.audio_frames=64",  # 8 frames at 12 fps = 667 ms of audio
+    ]
+    paths = [f"paths.{k}={tmp_path}" for k in ("root_dir", "data_dir", "log_dir", "output_dir", "work_dir")]
+    pre = [*data, *paths, "data_name=dfdc_av", "preprocess.num_workers=0", "preprocess.cropper.size=64"]
+    cfg = compose_config("preprocess", pre)
+    assert preprocess(cfg) == 8  # 2 parts × (1 real + 2 fakes) + 2 test videos
+    rows, meta = read_manifest(tmp_path / "clips")
+    assert meta["mode"] == "clip" and meta["clip_len"] == 8
+    ok = rows[rows["status"] == "ok"]
+    assert len(ok) == 16 and ok.groupby("video_id").size().eq(2).all()
+    strip = read_strip(tmp_path / "clips" / ok["crop_path"].iloc[0], 8)
+    assert strip.shape == (8, 64, 64, 3)
+    assert len(read_wav(tmp_path / "clips" / ok["audio_path"].iloc[0])) == round(8 / 12 * 16000)
+
+    metrics = train(
+        make_cfg([*data, "model=avff_tiny", "data.batch_size=4", "+trainer.fast_dev_run=true"], tiny=False)
+    )
+    assert {"val/auc", "test/auc"} <= set(metrics) and np.isfinite(metrics["test/loss"])

@@ -16,6 +16,7 @@ clips and frames of a video share it) and ``video_id``. Log-mel features follow 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +118,7 @@ class AVClipDataModule(FaceCropDataModule):
         augment: tubelet-consistent augmentation of training crops (same draw for all frames).
         real_only: keep only real clips in every split (AVFF stage-1 pre-training).
         cache: keep decoded clips and log-mels in memory (small datasets, e.g. synthetic_av).
+        raw_dir, layout, clips_per_video: what ``dfd.preprocess`` reads to write the clips.
         Other arguments as :class:`~dfd.data.datamodule.FaceCropDataModule`.
     """
 
@@ -138,7 +140,10 @@ class AVClipDataModule(FaceCropDataModule):
         pin_memory: bool = False,
         max_samples_per_class: int | None = None,
         seed: int = 0,
-        missing_hint: str = "python -m dfd.preprocess data=<name> data.raw_dir=<raw dataset folder> data.clip_mode=true",
+        missing_hint: str = "python -m dfd.preprocess data=<name>_av data.raw_dir=<raw dataset folder>",
+        raw_dir: str | None = None,
+        layout: Callable[[], list] | None = None,
+        clips_per_video: int | None = None,
     ) -> None:
         if modality not in MODALITIES:
             raise ValueError(f"data.modality={modality!r}: expected one of {list(MODALITIES)}")
@@ -151,7 +156,10 @@ class AVClipDataModule(FaceCropDataModule):
             max_samples_per_class=max_samples_per_class,
             seed=seed,
             missing_hint=missing_hint,
+            raw_dir=raw_dir,
+            layout=layout,
         )
+        self.clips_per_video = clips_per_video  # read by dfd.preprocess (clip mode), not by training
         self.clip_len, self.modality, self.augment, self.real_only = clip_len, modality, augment, real_only
         self.cache = cache
         self.n_mels, self.win_ms, self.hop_ms = n_mels, win_ms, hop_ms
@@ -168,7 +176,7 @@ class AVClipDataModule(FaceCropDataModule):
         _, meta = read_manifest(self.root)
         if meta.get("mode") != "clip":
             raise ValueError(
-                f"{self.root} holds a frame manifest, not clips: re-run preprocessing with data.clip_mode=true"
+                f"{self.root} holds a frame manifest, not clips: re-run preprocessing with an AV data config (python -m dfd.preprocess data=<name>_av)"
             )
         if int(meta.get("clip_len", self.clip_len)) != self.clip_len:
             raise ValueError(

@@ -65,7 +65,7 @@ def write_clip(
     t, h, w, _ = frames_rgb.shape
     strip = np.ascontiguousarray(frames_rgb.transpose(1, 0, 2, 3).reshape(h, t * w, 3))
     crop_rel, audio_rel = f"clips/{stem}.{ext}", f"audio/{stem}.wav"
-    (folder / "clips").mkdir(parents=True, exist_ok=True)
+    (folder / crop_rel).parent.mkdir(parents=True, exist_ok=True)
     params = [cv2.IMWRITE_JPEG_QUALITY, 95] if ext in ("jpg", "jpeg") else []
     if not cv2.imwrite(str(folder / crop_rel), cv2.cvtColor(strip, cv2.COLOR_RGB2BGR), params):
         raise OSError(f"cannot write clip strip {folder / crop_rel}")
