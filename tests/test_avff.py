@@ -338,3 +338,34 @@ def test_mini_dfdc_clip_mode_preprocess_and_fast_dev_run(make_cfg, tmp_path: Pat
         make_cfg([*data, "model=avff_tiny", "data.batch_size=4", "+trainer.fast_dev_run=true"], tiny=False)
     )
     assert {"val/auc", "test/auc"} <= set(metrics) and np.isfinite(metrics["test/loss"])
+
+
+@pytest.mark.slow
+def test_mini_fakeavceleb_clips_start_after_the_leading_silence(tmp_path: Path) -> None:
+    """FakeAVCeleb's fake audio starts with 0.3 s of silence; trimmed clips start after it, in sync."""
+    from dfd.data.mini import make_fakeavceleb
+    from dfd.preprocess import preprocess
+
+    raw = make_fakeavceleb(tmp_path / "raw", n_ids=2)
+    paths = [f"paths.{k}={tmp_path}" for k in ("root_dir", "data_dir", "log_dir", "output_dir", "work_dir")]
+    cfg = compose_config(
+        "preprocess",
+        [
+            "data=fakeavceleb_av",
+            f"data.raw_dir={raw}",
+            f"data.root={tmp_path / 'clips'}",
+            "data.clip_len=8",
+            "data.clips_per_video=2",
+            *paths,
+            "data_name=fakeavceleb_av",
+            "preprocess.num_workers=0",
+            "preprocess.cropper.size=32",
+            "preprocess.trim_leading_silence=true",
+        ],
+    )
+    assert preprocess(cfg) == 8  # 2 identities × categories A-D
+    rows, _ = read_manifest(tmp_path / "clips")
+    first = rows[rows["status"] == "ok"].groupby("method")["frame_idx"].min()
+    # 0.3 s at 12 fps = 3.6 frames: fake-audio videos (rtvc, wav2lip) start at frame 4 or later
+    assert (first[["rtvc", "faceswap-wav2lip"]] >= 4).all(), first
+    assert (first.drop(["rtvc", "faceswap-wav2lip"]) == 0).all(), first
