@@ -44,6 +44,8 @@ def load_model(ckpt_path: str | Path, run_cfg: DictConfig | None = None) -> Any:
     with open_dict(model_cfg):
         if "pretrained" in model_cfg.net:
             model_cfg.net.pretrained = False  # every weight comes from the checkpoint
+        if model_cfg.get("weights_path"):
+            model_cfg.weights_path = None  # likewise: the run's initial weights are not needed
     model = instantiate(model_cfg, loss=instantiate(run_cfg.loss))
     state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
     model.load_state_dict(state["state_dict"])

@@ -131,6 +131,8 @@ class FaceCropDataModule(LightningDataModule):
             ``dfd.data.layouts`` parser); ``dfd.preprocess`` calls it, training does not.
         val_fraction: share of train carved out as validation, stratified by label and grouped
             by ``group``, when the manifest has no ``val`` rows (Celeb-DF, folders).
+        augment_strength: scale of the photometric training augmentations (0 = only random
+            resized crop and horizontal flip); see ``build_train_transform``.
     """
 
     def __init__(
@@ -147,6 +149,7 @@ class FaceCropDataModule(LightningDataModule):
         raw_dir: str | None = None,
         layout: Callable[[], list] | None = None,
         val_fraction: float = 0.1,
+        augment_strength: float = 1.0,
     ) -> None:
         super().__init__()
         self.root = str(root)
@@ -161,6 +164,7 @@ class FaceCropDataModule(LightningDataModule):
         self.raw_dir = raw_dir
         self.layout = layout
         self.val_fraction = val_fraction
+        self.augment_strength = augment_strength
         self.datasets: dict[str, FrameDataset] = {}
         self.skipped: pd.DataFrame | None = None
 
@@ -201,7 +205,7 @@ class FaceCropDataModule(LightningDataModule):
             part = rows[rows["split"] == split]
             if split == "train":
                 part = cap_per_class(part, self.max_samples_per_class, self.seed)
-                transform = build_train_transform(self.input_spec)
+                transform = build_train_transform(self.input_spec, strength=self.augment_strength)
             else:
                 transform = build_eval_transform(self.input_spec)
             self.datasets[split] = FrameDataset(self.root, part.reset_index(drop=True), transform)

@@ -9,6 +9,7 @@ indices of the whole split are kept in :attr:`DetectorModule.eval_outputs` for c
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +28,10 @@ from torchmetrics.classification import (
 )
 
 from dfd.losses import BCELoss
+from dfd.models.finetune import backbone_of, param_groups, set_trainable
+from dfd.models.nets._pretrained import load_weights
+
+log = logging.getLogger(__name__)
 
 
 def binary_metrics(prefix: str) -> MetricCollection:
@@ -86,6 +91,10 @@ class DetectorModule(LightningModule):
         loss: ``loss(logits, target) -> scalar``; BCE-with-logits when ``None``.
         optimizer: partial taking ``params``.
         scheduler: partial taking ``optimizer``; stepped per ``scheduler_interval``.
+        weights_path: local state dict or checkpoint loaded into ``net`` (missing/unexpected keys logged).
+        freeze_backbone: freeze ``net.backbone`` (a fixed feature extractor in eval mode).
+        unfreeze_backbone_at_epoch: unfreeze it at the start of this epoch (null = stay frozen).
+        backbone_lr: learning rate of ``net.backbone``; null = the optimizer's lr, used by the head.
     """
 
     def __init__(
@@ -95,10 +104,20 @@ class DetectorModule(LightningModule):
         loss: nn.Module | None = None,
         scheduler: Callable[..., Any] | None = None,
         scheduler_interval: str = "epoch",
+        weights_path: str | None = None,
+        freeze_backbone: bool = False,
+        unfreeze_backbone_at_epoch: int | None = None,
+        backbone_lr: float | None = None,
     ) -> None:
         super().__init__()
         # the optimizer/scheduler partials cannot be pickled; the run's config.yaml records them
         self.save_hyperparameters(logger=False, ignore=["net", "loss", "optimizer", "scheduler"])
+        if weights_path:
+            self.weights_report = load_weights(net, weights_path)
+        self.backbone_frozen = False
+        if freeze_backbone:
+            set_trainable(backbone_of(net), False)
+            self.backbone_frozen = True
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.net = net
@@ -127,6 +146,22 @@ class DetectorModule(LightningModule):
     def _shared_step(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
         logits = self(batch["image"])
         return self.loss_fn(logits, batch["label"]), logits
+
+    # -- fine-tuning --------------------------------------------------------------------------
+    def train(self, mode: bool = True) -> DetectorModule:
+        super().train(mode)
+        if mode and getattr(self, "backbone_frozen", False):
+            backbone_of(self.net).eval()  # frozen = fixed BatchNorm statistics and no dropout
+        return self
+
+    def on_train_epoch_start(self) -> None:
+        at = self.hparams.get("unfreeze_backbone_at_epoch")
+        if self.backbone_frozen and at is not None and self.current_epoch >= at:
+            set_trainable(backbone_of(self.net), True)
+            self.backbone_frozen = False
+            backbone_of(self.net).train()
+            params = count_parameters(self.net)
+            log.info("Epoch %d: backbone unfrozen; parameters %s", self.current_epoch, params)
 
     # -- training ---------------------------------------------------------------------------
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
@@ -182,7 +217,17 @@ class DetectorModule(LightningModule):
 
     # -- optimisation -----------------------------------------------------------------------
     def configure_optimizers(self) -> Any:
-        optimizer = self.optimizer_factory(params=[p for p in self.parameters() if p.requires_grad])
+        hp = self.hparams
+        if hp.get("backbone_lr") or hp.get("freeze_backbone"):
+            params: Any = param_groups(
+                self.parameters(),
+                backbone_of(self.net),
+                hp.get("backbone_lr"),
+                include_frozen_backbone=hp.get("unfreeze_backbone_at_epoch") is not None,
+            )
+        else:
+            params = [p for p in self.parameters() if p.requires_grad]
+        optimizer = self.optimizer_factory(params=params)
         if self.scheduler_factory is None:
             return optimizer
         scheduler = self.scheduler_factory(optimizer=optimizer)

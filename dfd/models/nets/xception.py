@@ -8,22 +8,30 @@ timm's ``drop_rate`` does nothing in that model, so our head applies the dropout
 
 from __future__ import annotations
 
-import timm
 import torch
 from torch import nn
 
 from dfd.data.transforms import InputSpec
+from dfd.models.nets._pretrained import create_timm_model
 
 
 class Xception(nn.Module):
     """legacy_xception backbone (2048-d pooled features) + dropout + linear head."""
 
+    #: the default contract, readable from the class; instances built for another size override it
     input_spec = InputSpec(size=299, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
 
-    def __init__(self, pretrained: bool = True, num_classes: int = 1, dropout: float = 0.5) -> None:
+    def __init__(
+        self, pretrained: bool = True, num_classes: int = 1, dropout: float = 0.5, input_size: int = 299
+    ) -> None:
         super().__init__()
         self.num_classes = num_classes
-        self.backbone = timm.create_model("legacy_xception", pretrained=pretrained, num_classes=0)
+        # px; the network is fully convolutional, smaller sizes are for quick tests
+        self.input_spec = InputSpec(
+            size=input_size, mean=Xception.input_spec.mean, std=Xception.input_spec.std
+        )
+        # ImageNet weights (the Keras port); offline this fails fast, see _pretrained.py
+        self.backbone = create_timm_model("legacy_xception", pretrained, num_classes=0)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.backbone.num_features, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

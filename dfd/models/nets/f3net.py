@@ -1,0 +1,288 @@
+"""F3-Net: frequency in face forgery network, the complete two-stream model.
+
+Qian, Yin, Sheng, Chen, Shao, "Thinking in Frequency: Face Forgery Detection by Mining
+Frequency-aware Clues", ECCV 2020, https://arxiv.org/abs/2007.09355.
+
+Three parts, as in the paper (Fig. 2):
+
+* **FAD** (frequency-aware decomposition, Sec. 3.1): the image's 2-D DCT is split by fixed
+  binary masks into low (first 1/16 of the spectrum), middle (1/16 to 1/8) and high (last
+  7/8) bands, each mask plus a learnable filter ``2·sigmoid(w) - 1``; every band is brought
+  back with the inverse DCT, giving 3 bands x 3 colours = 9 channels at full resolution.
+* **LFS** (local frequency statistics, Sec. 3.2): a 10x10 window slides with stride 2 over
+  the grey image (0-255); in each window the DCT magnitudes are summed over M=6 equal bands
+  (again binary base plus learnable filter) and log10-compressed, giving an M-channel map
+  at half resolution.
+* Two **Xception** streams, one per branch, whose middle-flow (block 7, 728 channels) and
+  exit-flow (block 12, 1024 channels) features are exchanged by **MixBlock** cross-attention
+  (Sec. 3.3); the two 2048-d pooled features are concatenated, dropped out (p=0.2) and
+  classified.
+
+Band edges on the anti-diagonal index ``u + v``: low ``u+v <= S/2.82`` (area S²/16), middle
+``<= S/2`` (area S²/8), high beyond. Unlike the popular unofficial re-implementation
+(yyk-wew/F3Net, reused by DeepfakeBench) the DC coefficient belongs to the low band rather than
+to no band, and the FAD uses the paper's three bands, not an extra all-pass one.
+
+The Xception streams are timm ``legacy_xception`` (ImageNet weights via timm); their first
+convolution takes 9 (FAD) or M (LFS) channels, timm spreading the pretrained RGB kernel over
+them, and the LFS stream's stem has stride 1 because its input is already at half resolution.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from dfd.data.transforms import InputSpec
+from dfd.models.nets._pretrained import create_timm_model
+
+#: F3-Net feeds Xception: 299 px, mean = std = 0.5 (pixels in [-1, 1]).
+F3NET_INPUT_SPEC = InputSpec(size=299, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
+
+
+def dct_matrix(size: int) -> np.ndarray:
+    """Orthonormal DCT-II matrix ``D`` (size x size): ``D @ x`` is ``scipy.fft.dct(x, norm='ortho')``."""
+    n = np.arange(size)
+    d = np.cos(np.pi * (n[None, :] + 0.5) * n[:, None] / size) * np.sqrt(2.0 / size)
+    d[0] /= np.sqrt(2.0)
+    return d
+
+
+def band_mask(size: int, start: float, end: float) -> np.ndarray:
+    """Binary mask of the DCT coefficients (u, v) with ``start < u + v <= end``."""
+    idx = np.arange(size)
+    diag = idx[:, None] + idx[None, :]
+    return ((diag > start) & (diag <= end)).astype(np.float32)
+
+
+def fad_band_edges(size: int) -> list[tuple[float, float]]:
+    """(start, end] on ``u + v`` of the FAD low, middle and high bands (1/16, 1/8, 7/8 of the area)."""
+    # -1 puts the DC coefficient (u + v = 0) into the low band.
+    return [(-1.0, size / 2.82), (size / 2.82, size / 2.0), (size / 2.0, 2.0 * size)]
+
+
+class BandFilter(nn.Module):
+    """Fixed binary base mask plus a learnable filter squashed to (-1, 1): ``base + 2·σ(w) - 1``."""
+
+    def __init__(self, size: int, start: float, end: float, learnable: bool = True) -> None:
+        super().__init__()
+        self.register_buffer("base", torch.from_numpy(band_mask(size, start, end)))
+        # The paper initialises the learnable part near zero so training starts at the fixed bands.
+        self.learnable = nn.Parameter(torch.randn(size, size) * 0.1) if learnable else None
+
+    def weights(self) -> torch.Tensor:
+        if self.learnable is None:
+            return self.base
+        return self.base + 2.0 * torch.sigmoid(self.learnable) - 1.0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.weights()
+
+
+class FAD(nn.Module):
+    """Frequency-aware decomposition: [B,3,S,S] image → [B,3·bands,S,S] band-pass images."""
+
+    def __init__(self, size: int, learnable: bool = True) -> None:
+        super().__init__()
+        self.register_buffer("dct", torch.from_numpy(dct_matrix(size)).float())
+        self.filters = nn.ModuleList(BandFilter(size, s, e, learnable) for s, e in fad_band_edges(size))
+
+    @property
+    def out_channels(self) -> int:
+        return 3 * len(self.filters)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        d = self.dct
+        freq = d @ x @ d.T  # 2-D DCT of every channel
+        return torch.cat([d.T @ f(freq) @ d for f in self.filters], dim=1)
+
+
+class LFS(nn.Module):
+    """Local frequency statistics: [B,3,S,S] → [B,M,S',S'] with S' = (S - 2)//2 + 1 (window 10, stride 2).
+
+    ``mean``/``std`` undo the input normalisation so statistics are computed on 0-255 grey
+    levels, as in the paper.
+    """
+
+    def __init__(
+        self,
+        window: int = 10,
+        bands: int = 6,
+        stride: int = 2,
+        mean: tuple[float, float, float] = F3NET_INPUT_SPEC.mean,
+        std: tuple[float, float, float] = F3NET_INPUT_SPEC.std,
+        learnable: bool = True,
+    ) -> None:
+        super().__init__()
+        self.window, self.stride, self.padding = window, stride, (window - stride) // 2
+        self.register_buffer("dct", torch.from_numpy(dct_matrix(window)).float())
+        edges = [2.0 * window * m / bands for m in range(bands + 1)]
+        edges[0] = -1.0  # DC into the first band
+        self.filters = nn.ModuleList(
+            BandFilter(window, edges[m], edges[m + 1], learnable) for m in range(bands)
+        )
+        self.unfold = nn.Unfold(kernel_size=window, stride=stride, padding=self.padding)
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1))
+        self.register_buffer("gray", torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1))
+
+    @property
+    def out_channels(self) -> int:
+        return len(self.filters)
+
+    def output_size(self, size: int) -> int:
+        return (size + 2 * self.padding - self.window) // self.stride + 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, _, h, w = x.shape
+        gray = ((x * self.std + self.mean) * self.gray).sum(dim=1, keepdim=True) * 255.0
+        patches = self.unfold(gray)  # [B, S*S, L]
+        patches = patches.transpose(1, 2).reshape(b, -1, self.window, self.window)  # [B, L, S, S]
+        freq = self.dct @ patches @ self.dct.T
+        stats = [
+            torch.log10(f(freq).abs().sum(dim=(-2, -1)) + 1e-6)  # q = log10 ||D(p) ⊙ h||_1
+            for f in self.filters
+        ]
+        return torch.stack(stats, dim=1).reshape(
+            b, len(self.filters), self.output_size(h), self.output_size(w)
+        )
+
+
+class MixBlock(nn.Module):
+    """Cross-attention fusion of the FAD and LFS feature maps (F3-Net Sec. 3.3).
+
+    A joint attention map is computed from both streams' queries and keys; each stream adds
+    the other's attended features through a depthwise 1x1 conv and BatchNorm, scaled by a
+    learnable gate that starts at zero, so the block starts as the identity.
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.fad_query = nn.Conv2d(channels, channels, 1)
+        self.lfs_query = nn.Conv2d(channels, channels, 1)
+        self.fad_key = nn.Conv2d(channels, channels, 1)
+        self.lfs_key = nn.Conv2d(channels, channels, 1)
+        self.fad_gamma = nn.Parameter(torch.zeros(1))
+        self.lfs_gamma = nn.Parameter(torch.zeros(1))
+        self.fad_conv = nn.Conv2d(channels, channels, 1, groups=channels)
+        self.fad_bn = nn.BatchNorm2d(channels)
+        self.lfs_conv = nn.Conv2d(channels, channels, 1, groups=channels)
+        self.lfs_bn = nn.BatchNorm2d(channels)
+
+    def forward(self, x_fad: torch.Tensor, x_lfs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        b, c, h, w = x_fad.shape
+        if x_lfs.shape != x_fad.shape:
+            raise ValueError(
+                f"MixBlock needs equal FAD and LFS maps, got {tuple(x_fad.shape)} vs {tuple(x_lfs.shape)}"
+            )
+        query = torch.cat(
+            [self.fad_query(x_fad).reshape(b * c, h, w), self.lfs_query(x_lfs).reshape(b * c, h, w)], dim=2
+        )  # [BC, H, 2W]
+        key = torch.cat(
+            [
+                self.fad_key(x_fad).reshape(b * c, h, w).transpose(1, 2),
+                self.lfs_key(x_lfs).reshape(b * c, h, w).transpose(1, 2),
+            ],
+            dim=1,
+        )  # [BC, 2W, H]
+        attention = torch.softmax(torch.bmm(query, key), dim=-1).reshape(b, c, h, h)  # needs H == W
+        att_lfs = x_lfs * attention * (2.0 * torch.sigmoid(self.lfs_gamma) - 1.0)
+        att_fad = x_fad * attention * (2.0 * torch.sigmoid(self.fad_gamma) - 1.0)
+        return x_fad + self.fad_bn(self.fad_conv(att_lfs)), x_lfs + self.lfs_bn(self.lfs_conv(att_fad))
+
+
+def _xception_map_sizes(size: int, stem_stride: int) -> tuple[int, int]:
+    """Side of legacy_xception's block-7 and block-12 maps for a ``size`` input."""
+    side = (size - 3) // stem_stride + 1 - 2  # conv1 (3x3, no padding) then conv2 (3x3, no padding)
+    for _ in range(3):  # blocks 1-3 halve (ceil) the map; blocks 4-11 keep it
+        side = math.ceil(side / 2)
+    return side, math.ceil(side / 2)  # block 12 halves once more
+
+
+class F3Net(nn.Module):
+    """F3-Net with FAD and LFS branches, two Xception streams and MixBlocks after blocks 7 and 12.
+
+    Args:
+        num_classes: 1 for one fake logit, 2 for a softmax pair.
+        pretrained: ImageNet weights for both Xception streams (via timm).
+        input_size: square input side in px (paper: 299).
+        dropout: dropout before the classifier (paper code: 0.2).
+        lfs_window, lfs_bands: LFS window side in px and number of frequency bands M.
+        learnable_filters: add the learnable filters to the fixed bands (paper: yes).
+    """
+
+    def __init__(
+        self,
+        num_classes: int = 1,
+        pretrained: bool = True,
+        input_size: int = 299,
+        dropout: float = 0.2,
+        lfs_window: int = 10,
+        lfs_bands: int = 6,
+        learnable_filters: bool = True,
+    ) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.input_spec = InputSpec(size=input_size, mean=F3NET_INPUT_SPEC.mean, std=F3NET_INPUT_SPEC.std)
+        self.fad = FAD(input_size, learnable=learnable_filters)
+        self.lfs = LFS(
+            lfs_window,
+            lfs_bands,
+            mean=self.input_spec.mean,
+            std=self.input_spec.std,
+            learnable=learnable_filters,
+        )
+        fad_sizes = _xception_map_sizes(input_size, stem_stride=2)
+        lfs_sizes = _xception_map_sizes(self.lfs.output_size(input_size), stem_stride=1)
+        if fad_sizes != lfs_sizes or min(fad_sizes) < 1:
+            ok = [
+                s
+                for s in range(max(input_size - 8, 32), input_size + 9)
+                if _xception_map_sizes(s, 2) == _xception_map_sizes(self.lfs.output_size(s), 1)
+            ]
+            raise ValueError(
+                f"F3Net input_size={input_size} gives FAD/LFS maps {fad_sizes} vs {lfs_sizes} at blocks 7/12, "
+                f"which MixBlock cannot fuse; use e.g. one of {ok} (paper: 299)."
+            )
+        fad_xception = create_timm_model(
+            "legacy_xception", pretrained, num_classes=0, in_chans=self.fad.out_channels
+        )
+        lfs_xception = create_timm_model(
+            "legacy_xception", pretrained, num_classes=0, in_chans=self.lfs.out_channels
+        )
+        lfs_xception.conv1.stride = (1, 1)  # the LFS map is already at half resolution
+        self.backbone = nn.ModuleDict({"fad": fad_xception, "lfs": lfs_xception})
+        self.mix7 = MixBlock(728)
+        self.mix12 = MixBlock(1024)
+        features = 2 * fad_xception.num_features
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(features, num_classes))
+
+    @staticmethod
+    def _stem(x: nn.Module, t: torch.Tensor) -> torch.Tensor:
+        t = x.act1(x.bn1(x.conv1(t)))
+        return x.act2(x.bn2(x.conv2(t)))
+
+    @staticmethod
+    def _exit(x: nn.Module, t: torch.Tensor) -> torch.Tensor:
+        t = x.act3(x.bn3(x.conv3(t)))
+        return x.act4(x.bn4(x.conv4(t)))
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Concatenated, pooled features of both streams: [B, 4096]."""
+        fad_x, lfs_x = self.backbone["fad"], self.backbone["lfs"]
+        f = self._stem(fad_x, self.fad(x))
+        g = self._stem(lfs_x, self.lfs(x))
+        for i in range(1, 8):
+            f, g = getattr(fad_x, f"block{i}")(f), getattr(lfs_x, f"block{i}")(g)
+        f, g = self.mix7(f, g)
+        for i in range(8, 13):
+            f, g = getattr(fad_x, f"block{i}")(f), getattr(lfs_x, f"block{i}")(g)
+        f, g = self.mix12(f, g)
+        f, g = self._exit(fad_x, f), self._exit(lfs_x, g)
+        return torch.cat([f.mean(dim=(2, 3)), g.mean(dim=(2, 3))], dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.forward_features(x))

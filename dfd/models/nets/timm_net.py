@@ -1,0 +1,66 @@
+"""Any timm backbone as a detector: ``model=timm model.net.model_name=efficientnet_b0``.
+
+The backbone is ``timm.create_model(model_name, num_classes=0)`` (pooled features), the head
+ours: dropout then one linear layer, so ``dropout`` always acts (some timm models ignore
+``drop_rate``). Input size, mean and std come from the model's timm pretrained config unless
+``input_size`` overrides the size. EfficientNet-B4 (Tan & Le, "EfficientNet: Rethinking
+Model Scaling for Convolutional Neural Networks", ICML 2019, https://arxiv.org/abs/1905.11946)
+is this class with ``model_name=efficientnet_b4`` (``conf/model/efficientnet_b4.yaml``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import timm
+import torch
+from torch import nn
+
+from dfd.data.transforms import InputSpec
+from dfd.models.nets._pretrained import create_timm_model
+
+
+class TimmNet(nn.Module):
+    """A timm backbone with pooled features, then Dropout → Linear(num_features, num_classes).
+
+    Args:
+        model_name: any name from ``timm.list_models()``, optionally with a pretrained tag.
+        pretrained: ImageNet weights via timm (fails fast offline, see ``_pretrained``).
+        num_classes: 1 for one fake logit, 2 for a softmax pair.
+        dropout: dropout on the pooled features before the linear head.
+        drop_path_rate: stochastic depth in the backbone's residual blocks (models that have them).
+        input_size: square input side in px; default the timm pretrained config's.
+        timm_kwargs: extra ``timm.create_model`` arguments, e.g. ``{img_size: 384}`` for a ViT.
+    """
+
+    def __init__(
+        self,
+        model_name: str,
+        pretrained: bool = True,
+        num_classes: int = 1,
+        dropout: float = 0.0,
+        drop_path_rate: float = 0.0,
+        input_size: int | None = None,
+        timm_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        arch = timm.models.split_model_name_tag(model_name)[0]
+        if not model_name.startswith(("hf-hub:", "local-dir:")) and not timm.is_model(arch):
+            raise ValueError(
+                f"model.net.model_name={model_name!r} is not a timm model; see timm.list_models('*{model_name[:6]}*')."
+            )
+        kwargs = dict(timm_kwargs or {})
+        if drop_path_rate > 0:  # not every architecture accepts the argument
+            kwargs["drop_path_rate"] = drop_path_rate
+        self.num_classes = num_classes
+        self.backbone = create_timm_model(model_name, pretrained, num_classes=0, **kwargs)
+        cfg = timm.data.resolve_model_data_config(self.backbone)
+        self.input_spec = InputSpec(
+            size=int(input_size or cfg["input_size"][-1]),
+            mean=tuple(float(v) for v in cfg["mean"]),
+            std=tuple(float(v) for v in cfg["std"]),
+        )
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.backbone.num_features, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(x))

@@ -1,0 +1,142 @@
+"""Every model config and every zoo experiment trains (fast_dev_run) on synthetic data, and every
+model receives, from every data config, tensors of the size and normalisation it declares."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from lightning.pytorch import Callback
+from omegaconf import open_dict
+
+from dfd.data.datamodule import FaceCropDataModule
+from dfd.data.transforms import InputSpec
+from dfd.models.detector_module import count_parameters
+from dfd.train import train
+from dfd.utils.instantiate import instantiate
+
+from ..conftest import CONF, compose_config
+
+#: Small but valid input sizes (px) per model, so CPU runs stay short.
+SMALL_SIZE = {
+    "mesonet": 64,
+    "meso_inception": 64,
+    "xception": 64,
+    "efficientnet_b4": 64,
+    "f3net": 64,
+    "hybrid_vit_cnn": 32,
+    "timm": 64,
+}
+#: Over ~10 s each on the 2-core CI machine (98M and 48M parameters): run in the slow job,
+#: and only once, through their experiment file, which builds the same model config.
+HEAVY = {"f3net", "hybrid_vit_cnn"}
+EXPERIMENTS = {
+    "hybrid_vit_cnn_ffpp": "hybrid_vit_cnn",
+    "xception_ffpp": "xception",
+    "effnet_b4_ffpp": "efficientnet_b4",
+    "f3net_ffpp": "f3net",
+    "mesonet_ffpp": "mesonet",
+}
+
+
+def test_every_model_config_is_covered() -> None:
+    assert {p.stem for p in (CONF / "model").glob("*.yaml")} == set(SMALL_SIZE)
+    assert set(EXPERIMENTS) <= {p.stem for p in (CONF / "experiment").glob("*.yaml")}
+    # every model gets a fast_dev_run: directly, or (the heavy ones) through its experiment
+    assert HEAVY <= set(EXPERIMENTS.values())
+
+
+class _Record(Callback):
+    """Records the image batches the model is fed and the parameter counts it starts with."""
+
+    def __init__(self) -> None:
+        self.shapes: set[tuple[int, ...]] = set()
+        self.params: dict[str, int] = {}
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        self.params = count_parameters(pl_module.net)
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self.shapes.add(tuple(batch["image"].shape[1:]))
+
+
+def _fast_dev_run(make_cfg, tmp_path: Path, overrides: list[str], model: str) -> None:
+    size = SMALL_SIZE[model]
+    cfg = make_cfg([*overrides, "data.batch_size=2", "+trainer.fast_dev_run=true"])
+    with open_dict(cfg):
+        if "pretrained" in cfg.model.net:
+            cfg.model.net.pretrained = False
+        cfg.model.net.input_size = size
+    record = _Record()
+    metrics = train(cfg, extra_callbacks=[record])
+    assert record.shapes == {(3, size, size)}
+    assert all(torch.isfinite(torch.tensor(metrics[k])) for k in ("train/loss", "val/loss", "test/loss"))
+    summary = json.loads((tmp_path / "metrics.json").read_text())
+    assert summary["params"] == record.params and record.params["total"] > 0
+
+
+@pytest.mark.parametrize("model", [m for m in SMALL_SIZE if m not in HEAVY])
+def test_fast_dev_run_every_model(make_cfg, tmp_path: Path, model: str) -> None:
+    _fast_dev_run(make_cfg, tmp_path, [f"model={model}"], model)
+
+
+@pytest.mark.parametrize(
+    "experiment",
+    [pytest.param(e, marks=pytest.mark.slow) if m in HEAVY else e for e, m in EXPERIMENTS.items()],
+)
+def test_fast_dev_run_every_zoo_experiment(make_cfg, tmp_path: Path, experiment: str) -> None:
+    # The experiments read FF++ crops; data=synthetic checks their model/optimizer/trainer parts.
+    _fast_dev_run(make_cfg, tmp_path, [f"experiment={experiment}", "data=synthetic"], EXPERIMENTS[experiment])
+
+
+def test_hybrid_experiment_reproduces_seed_001() -> None:
+    cfg = compose_config("train", ["experiment=hybrid_vit_cnn_ffpp"])
+    assert "data=ffpp" in cfg.data.missing_hint and cfg.data.batch_size == 8  # root needs a Hydra run
+    assert cfg.trainer.max_epochs == 5 and cfg.model.optimizer.lr == 1e-4
+    assert cfg.model.optimizer._target_ == "torch.optim.Adam" and cfg.model.scheduler is None
+    assert cfg.loss._target_.endswith("BCELoss")
+    ckpt = cfg.callbacks.model_checkpoint
+    assert ckpt.save_top_k == -1 and ckpt.save_last and ckpt.best_name == "best.ckpt"
+    assert "{epoch" in ckpt.filename and "{val/auc" in ckpt.filename
+
+
+def test_hybrid_experiment_augments_with_crop_and_flip_only(make_cfg) -> None:
+    cfg = make_cfg(["experiment=hybrid_vit_cnn_ffpp", "data=synthetic"])
+    dm = instantiate(cfg.data, input_spec=InputSpec(size=32))
+    dm.prepare_data()
+    dm.setup()
+    active = [type(t).__name__ for t in dm.datasets["train"].transform.transforms if t.p > 0]
+    assert active == ["RandomResizedCrop", "HorizontalFlip", "Normalize"]
+
+
+@pytest.mark.parametrize("data", sorted(p.stem for p in (CONF / "data").glob("*.yaml")))
+@pytest.mark.parametrize("model", sorted(SMALL_SIZE))
+def test_input_contract_every_model_with_every_data_config(
+    make_cfg, data_dir: Path, data: str, model: str
+) -> None:
+    cfg = make_cfg([f"model={model}", f"data={data}"], tiny=data == "synthetic")
+    with open_dict(cfg):
+        if "pretrained" in cfg.model.net:
+            cfg.model.net.pretrained = False
+    with torch.device("meta"):  # the spec is all we need: skip allocating the weights
+        spec = instantiate(cfg.model.net).input_spec
+    dm = instantiate(cfg.data)
+    assert isinstance(dm, FaceCropDataModule)
+    if not (Path(dm.root) / "manifest.csv").is_file():
+        # Real datasets are not on the test machine: read the synthetic crops through this config.
+        synthetic = make_cfg(["data=synthetic"])
+        source = instantiate(synthetic.data)
+        source.prepare_data()
+        dm.root = source.root
+    dm.set_input_spec(spec)
+    dm.setup()
+    train_batch = next(iter(dm.train_dataloader()))["image"]
+    val_batch = next(iter(dm.val_dataloader()))["image"]
+    for batch in (train_batch, val_batch):
+        assert batch.shape[1:] == (3, spec.size, spec.size)
+    # Normalised with the model's mean/std: undoing it gives pixels in [0, 1].
+    mean, std = torch.tensor(spec.mean).view(1, 3, 1, 1), torch.tensor(spec.std).view(1, 3, 1, 1)
+    pixels = val_batch * std + mean
+    assert pixels.min() >= -1e-4 and pixels.max() <= 1 + 1e-4 and pixels.max() > 0.5
