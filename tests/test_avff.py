@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from omegaconf import open_dict
 
 from dfd.data.audio import LogMel, leading_silence_seconds, read_wav, write_wav
 from dfd.data.clips import cut_clips, read_strip
@@ -17,6 +18,7 @@ from dfd.models.avff_module import STAGE2_ONLY, AVFFModule
 from dfd.models.detector_module import count_parameters
 from dfd.models.nets.avff import AVFF
 from dfd.train import train
+from dfd.utils.instantiate import instantiate
 
 from .conftest import compose_config
 
@@ -369,3 +371,22 @@ def test_mini_fakeavceleb_clips_start_after_the_leading_silence(tmp_path: Path) 
     # 0.3 s at 12 fps = 3.6 frames: fake-audio videos (rtvc, wav2lip) start at frame 4 or later
     assert (first[["rtvc", "faceswap-wav2lip"]] >= 4).all(), first
     assert (first.drop(["rtvc", "faceswap-wav2lip"]) == 0).all(), first
+
+
+@pytest.mark.parametrize("model", ["mesonet", "meso_inception", "xception", "efficientnet_b4", "timm"])
+def test_frame_view_follows_each_frame_models_input_spec(make_cfg, model: str) -> None:
+    """``data.modality=image`` gives every frame model crops of its declared size and normalisation."""
+    cfg = make_cfg([f"model={model}", "data=synthetic_av", *AV_DATA, "data.modality=image"], tiny=False)
+    with open_dict(cfg):
+        if "pretrained" in cfg.model.net:
+            cfg.model.net.pretrained = False
+    with torch.device("meta"):  # the spec is all we need
+        spec = instantiate(cfg.model.net).input_spec
+    dm = instantiate(cfg.data)
+    dm.prepare_data()
+    dm.set_input_spec(spec)
+    dm.setup()
+    image = next(iter(dm.val_dataloader()))["image"]
+    assert image.shape[1:] == (3, spec.size, spec.size)
+    pixels = image * torch.tensor(spec.std).view(1, 3, 1, 1) + torch.tensor(spec.mean).view(1, 3, 1, 1)
+    assert pixels.min() >= -1e-4 and pixels.max() <= 1 + 1e-4 and pixels.max() > 0.5
