@@ -63,7 +63,8 @@ def plot_training(scalars: dict[str, list[float]], out_dir: str | Path) -> list[
                 ax.plot(range(1, len(values) + 1), values, marker="o", label=split)
         ax.set(title=name, xlabel="epoch", ylim=(-0.02, 1.02))
         ax.grid(alpha=0.3)
-    axes[0].legend()
+    if axes[0].get_legend_handles_labels()[0]:  # stage-1 pre-training logs no accuracy
+        axes[0].legend()
     fig.tight_layout()
     panel = out_dir / "training_metrics.png"
     fig.savefig(panel, dpi=110)
