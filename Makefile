@@ -14,7 +14,7 @@ export PYTHONUNBUFFERED := 1
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade --quiet pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,smote]'
 	@touch $(STAMP)
 
 install: $(STAMP)

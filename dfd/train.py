@@ -44,7 +44,8 @@ def train(cfg: DictConfig, extra_callbacks: list[L.Callback] | None = None) -> d
     L.seed_everything(cfg.seed, workers=True)
     out = Path(cfg.paths.output_dir)
 
-    datamodule = instantiate(cfg.data)
+    sampler = instantiate(cfg.sampler) if cfg.get("sampler") else None
+    datamodule = instantiate(cfg.data, sampler=sampler)
     datamodule.verify()  # fail fast, before building a (possibly pretrained) model
     model = instantiate(cfg.model, loss=instantiate(cfg.loss))
     datamodule.set_input_spec(model.net.input_spec)

@@ -8,7 +8,7 @@ declared :class:`~dfd.data.transforms.InputSpec` decides size and normalisation.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 from lightning.pytorch import LightningDataModule
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from dfd.data.manifest import STATUS_OK, read_manifest
 from dfd.data.splits import carve
@@ -31,10 +31,18 @@ cv2.setNumThreads(1)  # DataLoader workers give the parallelism; OpenCV's own th
 
 
 class FrameDataset(Dataset):
-    """Face crops listed by manifest rows; yields dicts ``image, label, video_idx, video_id``."""
+    """Face crops listed by manifest rows; yields dicts ``image, label, video_idx, video_id``.
+
+    ``label_transforms`` maps a label to its own transform (stronger augmentation for the
+    minority class); other labels use ``transform``.
+    """
 
     def __init__(
-        self, root: str | Path, rows: pd.DataFrame, transform: Callable[..., dict[str, Any]]
+        self,
+        root: str | Path,
+        rows: pd.DataFrame,
+        transform: Callable[..., dict[str, Any]],
+        label_transforms: Mapping[int, Callable[..., dict[str, Any]]] | None = None,
     ) -> None:
         root = Path(root)
         self.paths = [str(root / p) for p in rows["crop_path"]]
@@ -45,6 +53,7 @@ class FrameDataset(Dataset):
         index = {v: i for i, v in enumerate(self.video_names)}
         self.video_idx = np.array([index[v] for v in self.video_ids], dtype=np.int64)
         self.transform = transform
+        self.label_transforms = dict(label_transforms or {})
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -57,7 +66,8 @@ class FrameDataset(Dataset):
         return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
-        image = self.transform(image=self.load_image(i))["image"]
+        transform = self.label_transforms.get(int(self.labels[i]), self.transform)
+        image = transform(image=self.load_image(i))["image"]
         return {
             "image": to_tensor(image),
             "label": torch.tensor(self.labels[i]),
@@ -125,6 +135,10 @@ class FaceCropDataModule(LightningDataModule):
         num_workers: DataLoader worker processes.
         frames_per_video: crops used per video (evenly spaced); ``None`` uses all.
         max_samples_per_class: cap on training crops per label; ``None`` uses all.
+        sampler: factory ``(labels=, video_idx=) -> Sampler`` for the training split (the
+            ``sampler/`` group, see :mod:`dfd.data.samplers`); ``None`` shuffles.
+        minority_strength: when set, the training class with fewer crops gets augmentation of
+            this strength (``build_train_transform(spec, strength)``, 1.0 is the default).
         missing_hint: the command that creates the manifest, shown when it is absent.
         raw_dir: the raw dataset folder the manifest is made from (read by ``dfd.preprocess``).
         layout: a no-argument callable listing the raw dataset's records (a partial of a
@@ -145,6 +159,8 @@ class FaceCropDataModule(LightningDataModule):
         frames_per_video: int | None = None,
         max_samples_per_class: int | None = None,
         seed: int = 0,
+        sampler: Callable[..., Sampler] | None = None,
+        minority_strength: float | None = None,
         missing_hint: str = "python -m dfd.preprocess data=<name> data.raw_dir=<raw dataset folder>",
         raw_dir: str | None = None,
         layout: Callable[[], list] | None = None,
@@ -164,6 +180,8 @@ class FaceCropDataModule(LightningDataModule):
         self.raw_dir = raw_dir
         self.layout = layout
         self.val_fraction = val_fraction
+        self.sampler = sampler
+        self.minority_strength = minority_strength
         self.augment_strength = augment_strength
         self.datasets: dict[str, FrameDataset] = {}
         self.skipped: pd.DataFrame | None = None
@@ -208,7 +226,19 @@ class FaceCropDataModule(LightningDataModule):
                 transform = build_train_transform(self.input_spec, strength=self.augment_strength)
             else:
                 transform = build_eval_transform(self.input_spec)
-            self.datasets[split] = FrameDataset(self.root, part.reset_index(drop=True), transform)
+            label_transforms = self._minority_transforms(part) if split == "train" else None
+            self.datasets[split] = FrameDataset(
+                self.root, part.reset_index(drop=True), transform, label_transforms
+            )
+
+    def _minority_transforms(self, rows: pd.DataFrame) -> dict[int, Callable[..., dict[str, Any]]]:
+        """``{minority label: stronger transform}`` when ``minority_strength`` is set."""
+        counts = rows["label"].astype(int).value_counts()
+        if self.minority_strength is None or len(counts) < 2 or counts.iloc[0] == counts.iloc[-1]:
+            return {}
+        minority = int(counts.idxmin())
+        log.info("minority class %d gets augmentation strength %s", minority, self.minority_strength)
+        return {minority: build_train_transform(self.input_spec, strength=self.minority_strength)}
 
     def class_counts(self, split: str = "train") -> dict[int, int]:
         """Number of crops per label (0 real, 1 fake) in ``split``."""
@@ -219,10 +249,17 @@ class FaceCropDataModule(LightningDataModule):
         dataset = self.datasets[split]
         if len(dataset) == 0:
             raise ValueError(f"split '{split}' of {self.root} is empty: check the manifest's 'split' column")
+        sampler = None
+        if shuffle and self.sampler is not None:
+            # rank-aware samplers (DistributedSampler subclasses): Lightning neither wraps them
+            # again under DDP nor forgets their set_epoch
+            sampler = self.sampler(labels=dataset.labels.astype(np.int64), video_idx=dataset.video_idx)
+            shuffle = False
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
             shuffle=shuffle,
+            sampler=sampler,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=self.num_workers > 0,

@@ -27,7 +27,7 @@ from torchmetrics.classification import (
     BinaryRecall,
 )
 
-from dfd.losses import BCELoss
+from dfd.losses import BCELoss, ClassCountAware
 from dfd.models.finetune import backbone_of, param_groups, set_trainable
 from dfd.models.nets._pretrained import load_weights
 
@@ -131,6 +131,12 @@ class DetectorModule(LightningModule):
         self.val_auc_best.persistent(True)  # survives resume through the checkpoint
         self.stores = nn.ModuleDict({"val": EvalStore(), "test": EvalStore()})
         self.eval_outputs: dict[str, dict[str, torch.Tensor]] = {}
+
+    def setup(self, stage: str) -> None:
+        # losses that weight classes from the data (loss=weighted_bce) read the training counts
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if isinstance(self.loss_fn, ClassCountAware) and hasattr(datamodule, "class_counts"):
+            self.loss_fn.set_class_counts(datamodule.class_counts("train"))
 
     # -- forward ----------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,178 @@
+"""Training samplers for imbalanced data, built from the ``sampler/`` config group.
+
+- :class:`RandomSampler`: a fresh permutation every epoch (the natural class ratio).
+- :class:`WeightedClassSampler`: draws with replacement with weights inversely proportional to
+  class frequency, so batches come out about 50/50 real/fake (the classic remedy for class
+  imbalance; He & Garcia, "Learning from Imbalanced Data", TKDE 2009).
+- :class:`BalancedVideoSampler`: draws with replacement with weight ``1 / frames of the video``,
+  so every video contributes equally whatever its frame count (long videos would otherwise
+  dominate a frame-level epoch); optionally also balances the classes at the video level.
+
+All three are :class:`torch.utils.data.DistributedSampler` subclasses and are rank-aware:
+every rank builds the same global sequence for an epoch from ``seed + epoch`` and keeps the
+positions ``rank, rank + R, rank + 2R, …``, so the ranks draw disjoint shares of one epoch and
+``set_epoch`` reshuffles. Lightning does not wrap a ``DistributedSampler`` again and calls its
+``set_epoch`` at every epoch, so ``trainer.use_distributed_sampler`` can stay on for the
+validation and test loaders.
+
+The DataModule builds the sampler from a factory (``functools.partial`` from Hydra) with the
+training split's ``labels`` (0 real, 1 fake) and ``video_idx`` (video of each sample).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DistributedSampler
+
+__all__ = ["BalancedVideoSampler", "RandomSampler", "WeightedClassSampler", "epoch_class_counts"]
+
+
+def _world(num_replicas: int | None, rank: int | None) -> tuple[int, int]:
+    """Fill ``num_replicas``/``rank`` from torch.distributed when initialised, else 1 and 0."""
+    initialised = dist.is_available() and dist.is_initialized()
+    if num_replicas is None:
+        num_replicas = dist.get_world_size() if initialised else 1
+    if rank is None:
+        rank = dist.get_rank() if initialised else 0
+    return num_replicas, rank
+
+
+class _RankSharded(DistributedSampler):
+    """Base: one global index sequence per epoch, identical on every rank; each rank takes a stride.
+
+    Subclasses implement :meth:`global_indices`, which must return ``self.total_size`` indices
+    and depend only on ``generator`` (seeded with ``seed + epoch``).
+
+    Args:
+        labels: class of every sample of the split (0 real, 1 fake).
+        video_idx: video of every sample; only samplers that balance videos use it.
+        num_samples: samples drawn per epoch over all ranks; default: the split's size.
+        seed: base seed; the epoch is added, so ``set_epoch`` reshuffles.
+        num_replicas, rank: default from torch.distributed when initialised, else 1 and 0.
+    """
+
+    def __init__(
+        self,
+        labels: Sequence[int] | np.ndarray | torch.Tensor,
+        video_idx: Sequence[int] | np.ndarray | torch.Tensor | None = None,
+        *,
+        num_samples: int | None = None,
+        seed: int = 0,
+        num_replicas: int | None = None,
+        rank: int | None = None,
+    ) -> None:
+        labels = np.asarray(labels, dtype=np.int64)
+        if labels.ndim != 1 or len(labels) == 0:
+            raise ValueError(
+                f"{type(self).__name__} needs a non-empty 1-D label array, got shape {labels.shape}"
+            )
+        num_replicas, rank = _world(num_replicas, rank)
+        # DistributedSampler only uses len(dataset); the labels stand in for the dataset.
+        super().__init__(labels, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed)
+        self.labels = labels
+        self.video_idx = None if video_idx is None else np.asarray(video_idx, dtype=np.int64)
+        if self.video_idx is not None and self.video_idx.shape != labels.shape:
+            raise ValueError(
+                f"video_idx has shape {self.video_idx.shape}, labels {labels.shape}: one video index per sample"
+            )
+        epoch_size = len(labels) if num_samples is None else int(num_samples)
+        if epoch_size <= 0:
+            raise ValueError(f"num_samples must be positive, got {num_samples}")
+        self.num_samples = math.ceil(epoch_size / self.num_replicas)
+        self.total_size = self.num_samples * self.num_replicas
+
+    def global_indices(self, generator: torch.Generator) -> torch.Tensor:
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator[int]:
+        generator = torch.Generator()
+        generator.manual_seed(self.seed + self.epoch)
+        indices = self.global_indices(generator)
+        if len(indices) != self.total_size:
+            raise AssertionError(
+                f"{type(self).__name__} drew {len(indices)} indices, expected {self.total_size}"
+            )
+        return iter(indices[self.rank : self.total_size : self.num_replicas].tolist())
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
+class RandomSampler(_RankSharded):
+    """A new permutation of the split every epoch; the epoch is padded by wrapping around so that
+    every rank gets the same number of samples (as :class:`DistributedSampler` does)."""
+
+    def global_indices(self, generator: torch.Generator) -> torch.Tensor:
+        n = len(self.labels)
+        repeats = math.ceil(self.total_size / n)
+        perms = [torch.randperm(n, generator=generator) for _ in range(repeats)]
+        return torch.cat(perms)[: self.total_size]
+
+
+class _WeightedSharded(_RankSharded):
+    """Draws ``total_size`` indices with replacement from per-sample weights."""
+
+    def sample_weights(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def global_indices(self, generator: torch.Generator) -> torch.Tensor:
+        weights = torch.as_tensor(self.sample_weights(), dtype=torch.float64)
+        return torch.multinomial(weights, self.total_size, replacement=True, generator=generator)
+
+
+class WeightedClassSampler(_WeightedSharded):
+    """Inverse class frequency with replacement: every class gets the same expected share."""
+
+    def sample_weights(self) -> np.ndarray:
+        counts = np.bincount(self.labels)
+        return 1.0 / counts[self.labels]
+
+
+class BalancedVideoSampler(_WeightedSharded):
+    """Every video gets the same expected number of draws, whatever its frame count.
+
+    Args:
+        balance_classes: also give real and fake videos the same total weight (weight
+            ``1 / (frames of the video × videos of its class)``), for imbalanced data.
+        (others as :class:`RandomSampler`; ``video_idx`` is required.)
+    """
+
+    def __init__(
+        self,
+        labels: Sequence[int] | np.ndarray | torch.Tensor,
+        video_idx: Sequence[int] | np.ndarray | torch.Tensor | None = None,
+        *,
+        balance_classes: bool = False,
+        num_samples: int | None = None,
+        seed: int = 0,
+        num_replicas: int | None = None,
+        rank: int | None = None,
+    ) -> None:
+        if video_idx is None:
+            raise ValueError("BalancedVideoSampler needs video_idx (the video of every sample)")
+        super().__init__(
+            labels, video_idx, num_samples=num_samples, seed=seed, num_replicas=num_replicas, rank=rank
+        )
+        self.balance_classes = balance_classes
+
+    def sample_weights(self) -> np.ndarray:
+        assert self.video_idx is not None
+        _, inverse, frames = np.unique(self.video_idx, return_inverse=True, return_counts=True)
+        weights = 1.0 / frames[inverse]
+        if self.balance_classes:
+            # videos per class, counting each video once (its first sample's label)
+            _, first = np.unique(self.video_idx, return_index=True)
+            videos_per_class = np.bincount(self.labels[first], minlength=int(self.labels.max()) + 1)
+            weights = weights / videos_per_class[self.labels]
+        return weights
+
+
+def epoch_class_counts(sampler: Sequence[int] | DistributedSampler, labels: np.ndarray) -> dict[int, int]:
+    """Class counts of the samples one pass of ``sampler`` yields (used by tests and the stats printout)."""
+    drawn = labels[np.fromiter(iter(sampler), dtype=np.int64)]
+    return {int(c): int(n) for c, n in zip(*np.unique(drawn, return_counts=True), strict=True)}

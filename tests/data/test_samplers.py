@@ -1,0 +1,133 @@
+"""Samplers: class ratios over an epoch on a 1:5 dataset, video balance, DDP disjointness, set_epoch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from torch.utils.data import DistributedSampler
+
+from dfd.data.samplers import BalancedVideoSampler, RandomSampler, WeightedClassSampler, epoch_class_counts
+
+# 1 real : 5 fake, 6000 samples, like DFDC
+LABELS = np.array([0] * 1000 + [1] * 5000)
+
+
+def _ratio(counts: dict[int, int]) -> float:
+    return counts[1] / counts[0]
+
+
+def test_random_keeps_the_natural_1_to_5_ratio() -> None:
+    sampler = RandomSampler(LABELS, seed=0)
+    counts = epoch_class_counts(sampler, LABELS)
+    assert sum(counts.values()) == len(LABELS)
+    # a permutation: every sample exactly once, so exactly 1:5
+    assert counts == {0: 1000, 1: 5000}
+    assert sorted(sampler) == list(range(len(LABELS)))
+
+
+def test_weighted_gives_about_1_to_1() -> None:
+    sampler = WeightedClassSampler(LABELS, seed=0)
+    counts = epoch_class_counts(sampler, LABELS)
+    assert sum(counts.values()) == len(LABELS)
+    # binomial(6000, 0.5): sd ≈ 39, so ±4 sd is 0.47..0.53 of the epoch
+    assert 0.47 < counts[0] / len(LABELS) < 0.53
+    assert 0.9 < _ratio(counts) < 1.1
+
+
+def test_balanced_video_gives_every_video_equal_share() -> None:
+    # 40 videos with 1..40 frames: frame-uniform sampling would favour the long ones 40×
+    frames = np.arange(1, 41)
+    video_idx = np.repeat(np.arange(40), frames)
+    labels = (video_idx % 2).astype(np.int64)
+    sampler = BalancedVideoSampler(labels, video_idx, num_samples=40_000, seed=1)
+    per_video = np.bincount(video_idx[list(sampler)], minlength=40)
+    # expected 1000 each (binomial sd ≈ 31); short and long videos alike
+    assert per_video.min() > 850 and per_video.max() < 1150
+    assert abs(per_video[:5].mean() - per_video[-5:].mean()) < 100
+
+
+def test_balanced_video_can_also_balance_classes() -> None:
+    # 10 real videos and 50 fake ones (1:5), 3 frames each
+    video_idx = np.repeat(np.arange(60), 3)
+    labels = (video_idx >= 10).astype(np.int64)
+    plain = epoch_class_counts(BalancedVideoSampler(labels, video_idx, num_samples=12_000, seed=0), labels)
+    both = epoch_class_counts(
+        BalancedVideoSampler(labels, video_idx, balance_classes=True, num_samples=12_000, seed=0), labels
+    )
+    assert 4.5 < _ratio(plain) < 5.5
+    assert 0.9 < _ratio(both) < 1.1
+
+
+@pytest.mark.parametrize("cls", [RandomSampler, WeightedClassSampler, BalancedVideoSampler])
+def test_two_ranks_draw_disjoint_shares_of_one_epoch(cls: type) -> None:
+    video_idx = np.arange(len(LABELS)) // 10
+    single = list(cls(LABELS, video_idx, seed=3, num_replicas=1, rank=0))
+    ranks = [cls(LABELS, video_idx, seed=3, num_replicas=2, rank=r) for r in (0, 1)]
+    draws = [list(s) for s in ranks]
+    assert all(isinstance(s, DistributedSampler) for s in ranks)  # so Lightning does not wrap them again
+    assert len(draws[0]) == len(draws[1]) == len(LABELS) // 2 == len(ranks[0])
+    # the ranks take alternating positions of one global sequence: together they are exactly
+    # the single-process epoch, so no draw is shared or lost
+    interleaved = [i for pair in zip(*draws, strict=True) for i in pair]
+    assert interleaved == single
+    if cls is RandomSampler:
+        assert not set(draws[0]) & set(draws[1])
+        assert sorted(draws[0] + draws[1]) == list(range(len(LABELS)))
+
+
+def test_uneven_split_pads_like_distributed_sampler() -> None:
+    labels = np.array([0, 1, 1, 1, 1])
+    draws = [list(RandomSampler(labels, seed=0, num_replicas=2, rank=r)) for r in (0, 1)]
+    assert len(draws[0]) == len(draws[1]) == 3
+    assert set(draws[0] + draws[1]) == set(range(5))
+
+
+@pytest.mark.parametrize("cls", [RandomSampler, WeightedClassSampler])
+def test_set_epoch_reshuffles_and_is_reproducible(cls: type) -> None:
+    sampler = cls(LABELS, seed=7)
+    epoch0 = list(sampler)
+    assert list(sampler) == epoch0  # same epoch, same order
+    sampler.set_epoch(1)
+    epoch1 = list(sampler)
+    assert epoch1 != epoch0
+    assert list(cls(LABELS, seed=7)) == epoch0  # a new sampler with the same seed agrees
+
+
+def test_bad_inputs_are_rejected() -> None:
+    with pytest.raises(ValueError, match="video_idx"):
+        BalancedVideoSampler(LABELS)
+    with pytest.raises(ValueError, match="label"):
+        RandomSampler([])
+    with pytest.raises(ValueError, match="one video index per sample"):
+        WeightedClassSampler(LABELS, video_idx=[0, 1])
+
+
+def _rank_draws(rank: int, port: int, out: str) -> None:
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    try:
+        # no num_replicas/rank given: the sampler reads them from the process group
+        sampler = WeightedClassSampler(LABELS, seed=5)
+        sampler.set_epoch(2)
+        np.save(f"{out}/rank{rank}.npy", np.array([sampler.num_replicas, sampler.rank, *sampler]))
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_real_two_process_gloo_group_draws_disjoint_shares(tmp_path) -> None:
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(_rank_draws, args=(port, str(tmp_path)), nprocs=2, join=True)
+    draws = [np.load(tmp_path / f"rank{r}.npy") for r in (0, 1)]
+    assert [d[:2].tolist() for d in draws] == [[2, 0], [2, 1]]
+    single = WeightedClassSampler(LABELS, seed=5, num_replicas=1, rank=0)
+    single.set_epoch(2)
+    interleaved = np.stack([draws[0][2:], draws[1][2:]], axis=1).reshape(-1)
+    assert interleaved.tolist() == list(single)
