@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Sampler
 
 from dfd.data.audio import SAMPLE_RATE, LogMel, fit_frames, read_wav
 from dfd.data.clips import read_strip
@@ -60,6 +60,9 @@ class AVClipDataset(Dataset):
         index = {v: i for i, v in enumerate(self.video_names)}
         self.video_idx = np.array([index[v] for v in self.video_ids], dtype=np.int64)
         self.clip_len, self.modality, self.transform = clip_len, modality, transform
+        if modality == "image":  # per-sample arrays (samplers read them): each clip gives clip_len frames
+            self.labels = np.repeat(self.labels, clip_len)
+            self.video_idx = np.repeat(self.video_idx, clip_len)
         self.mel, self.audio_frames, self.sample_rate = mel, audio_frames, sample_rate
         # decoded strips and log-mels by clip (per worker process); for small datasets only
         self.cache: dict[int, tuple[np.ndarray | None, torch.Tensor | None]] | None = {} if cache else None
@@ -88,10 +91,10 @@ class AVClipDataset(Dataset):
         return strip, mel
 
     def __getitem__(self, k: int) -> dict[str, Any]:
-        i, t = divmod(k, self.clip_len) if self.modality == "image" else (k, 0)
+        i, t = divmod(k, self.clip_len) if self.modality == "image" else (k, 0)  # clip, frame
         sample: dict[str, Any] = {
-            "label": torch.tensor(self.labels[i]),
-            "video_idx": torch.tensor(self.video_idx[i]),
+            "label": torch.tensor(self.labels[k]),
+            "video_idx": torch.tensor(self.video_idx[k]),
             "video_id": self.video_ids[i],
         }
         strip, mel = self._load(i)
@@ -119,6 +122,7 @@ class AVClipDataModule(FaceCropDataModule):
         real_only: keep only real clips in every split (AVFF stage-1 pre-training).
         cache: keep decoded clips and log-mels in memory (small datasets, e.g. synthetic_av).
         raw_dir, layout, clips_per_video: what ``dfd.preprocess`` reads to write the clips.
+        sampler: training-split sampler factory (the ``sampler/`` group), as for face crops.
         Other arguments as :class:`~dfd.data.datamodule.FaceCropDataModule`.
     """
 
@@ -144,6 +148,7 @@ class AVClipDataModule(FaceCropDataModule):
         raw_dir: str | None = None,
         layout: Callable[[], list] | None = None,
         clips_per_video: int | None = None,
+        sampler: Callable[..., Sampler] | None = None,
     ) -> None:
         if modality not in MODALITIES:
             raise ValueError(f"data.modality={modality!r}: expected one of {list(MODALITIES)}")
@@ -158,6 +163,7 @@ class AVClipDataModule(FaceCropDataModule):
             missing_hint=missing_hint,
             raw_dir=raw_dir,
             layout=layout,
+            sampler=sampler,
         )
         self.clips_per_video = clips_per_video  # read by dfd.preprocess (clip mode), not by training
         self.clip_len, self.modality, self.augment, self.real_only = clip_len, modality, augment, real_only
