@@ -41,6 +41,8 @@ def preprocess(cfg: DictConfig) -> int:
             audio=p.audio,
             trim_leading_silence=p.trim_leading_silence,
             reuse_source_boxes=p.reuse_source_boxes,
+            clip_len=p.clip_len,
+            clips_per_video=p.clips_per_video,
         ),
         num_workers=p.num_workers,
         shard=p.shard,

@@ -60,6 +60,9 @@ class PreprocessOptions:
     trim_leading_silence: bool = False
     reuse_source_boxes: bool = True
     image_ext: str = ".png"
+    #: clip mode (audio-visual models): clips of clip_len consecutive frames; 0 = frame mode
+    clip_len: int = 0
+    clips_per_video: int = 4
 
 
 @dataclass
@@ -149,6 +152,10 @@ def process_video(
     record: VideoRecord, out_dir: Path, cropper: FaceCropper, options: PreprocessOptions
 ) -> list[dict]:
     """Crop one video (and extract its audio); write its files and part; return its rows."""
+    if options.clip_len:
+        from dfd.data.clip_preprocessing import process_video_clips  # imports this module
+
+        return process_video_clips(record, Path(out_dir), cropper, options)
     out_dir = Path(out_dir)
     if record.status != STATUS_OK:
         rows = [status_row(record, record.status, record.reason)]
@@ -305,6 +312,8 @@ def run_preprocessing(
             "audio_rate_hz": 16000,
             "reuse_source_boxes": options.reuse_source_boxes,
             "trim_leading_silence": options.trim_leading_silence,
+            **({"mode": "clip", "clip_len": options.clip_len, "clips_per_video": options.clips_per_video}
+               if options.clip_len else {"mode": "frames"}),  # fmt: skip
             **meta_extra,
         },
     )

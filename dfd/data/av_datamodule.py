@@ -1,0 +1,222 @@
+"""Audio-visual clip datasets and :class:`AVClipDataModule`, with a modality switch.
+
+Reads a clip-mode manifest (see :mod:`dfd.data.clips`): one row per clip of ``clip_len``
+face crops plus its aligned 16 kHz audio segment. ``modality`` chooses what a sample holds:
+
+* ``video``: ``video`` float[T, 3, H, W] and ``audio`` float[1, n_mels, frames] (AVFF);
+* ``image``: the frame view, one face crop per sample as ``image`` float[3, H, W], so every
+  frame model trains on the same AV data;
+* ``audio``: ``audio`` only (the mel-spectrogram baseline, ``model=audio_only``).
+
+Every sample also has ``label``, ``video_idx`` (dense index of the video in its split; all
+clips and frames of a video share it) and ``video_id``. Log-mel features follow AVFF
+(Oorloff et al., CVPR 2024): torchaudio ``MelSpectrogram``, 16 kHz, 128 mels, 25 ms window,
+10 ms hop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from dfd.data.audio import SAMPLE_RATE, LogMel, fit_frames, read_wav
+from dfd.data.clips import read_strip
+from dfd.data.datamodule import SPLITS, FaceCropDataModule, cap_per_class
+from dfd.data.manifest import read_manifest
+from dfd.data.transforms import InputSpec, build_eval_transform, build_train_transform, to_tensor
+
+MODALITIES = ("video", "image", "audio")
+
+
+class AVClipDataset(Dataset):
+    """Clips listed by clip-manifest rows; what a sample holds depends on ``modality``."""
+
+    def __init__(
+        self,
+        root: str | Path,
+        rows: pd.DataFrame,
+        clip_len: int,
+        modality: str,
+        transform: Any | None,
+        mel: LogMel,
+        audio_frames: int,
+        sample_rate: int = SAMPLE_RATE,
+        cache: bool = False,
+    ) -> None:
+        if modality not in MODALITIES:
+            raise ValueError(f"data.modality={modality!r}: expected one of {list(MODALITIES)}")
+        root = Path(root)
+        self.strips = [str(root / p) for p in rows["crop_path"]]
+        self.wavs = [str(root / p) if isinstance(p, str) else None for p in rows["audio_path"]]
+        self.labels = rows["label"].to_numpy(dtype=np.float32)
+        self.video_ids = rows["video_id"].astype(str).tolist()
+        self.video_names = sorted(set(self.video_ids))
+        index = {v: i for i, v in enumerate(self.video_names)}
+        self.video_idx = np.array([index[v] for v in self.video_ids], dtype=np.int64)
+        self.clip_len, self.modality, self.transform = clip_len, modality, transform
+        if modality == "image":  # per-sample arrays (samplers read them): each clip gives clip_len frames
+            self.labels = np.repeat(self.labels, clip_len)
+            self.video_idx = np.repeat(self.video_idx, clip_len)
+        self.mel, self.audio_frames, self.sample_rate = mel, audio_frames, sample_rate
+        # decoded strips and log-mels by clip (per worker process); for small datasets only
+        self.cache: dict[int, tuple[np.ndarray | None, torch.Tensor | None]] | None = {} if cache else None
+        if modality != "image" and any(w is None for w in self.wavs):
+            missing = [v for v, w in zip(self.video_ids, self.wavs, strict=True) if w is None][:3]
+            raise ValueError(
+                f"clips without audio (e.g. videos {missing}) in {root}: use data.modality=image, or "
+                "re-run preprocessing in clip mode on a dataset with audio tracks"
+            )
+
+    def __len__(self) -> int:
+        return len(self.strips) * (self.clip_len if self.modality == "image" else 1)
+
+    def load_audio(self, i: int) -> torch.Tensor:
+        """Log-mel of clip ``i``: float[1, n_mels, audio_frames]."""
+        samples = torch.from_numpy(read_wav(self.wavs[i], self.sample_rate))
+        return fit_frames(self.mel(samples), self.audio_frames)[None]
+
+    def _load(self, i: int) -> tuple[np.ndarray | None, torch.Tensor | None]:
+        if self.cache is not None and i in self.cache:
+            return self.cache[i]
+        strip = read_strip(self.strips[i], self.clip_len) if self.modality != "audio" else None
+        mel = self.load_audio(i) if self.modality != "image" else None
+        if self.cache is not None:
+            self.cache[i] = (strip, mel)
+        return strip, mel
+
+    def __getitem__(self, k: int) -> dict[str, Any]:
+        i, t = divmod(k, self.clip_len) if self.modality == "image" else (k, 0)  # clip, frame
+        sample: dict[str, Any] = {
+            "label": torch.tensor(self.labels[k]),
+            "video_idx": torch.tensor(self.video_idx[k]),
+            "video_id": self.video_ids[i],
+        }
+        strip, mel = self._load(i)
+        if self.modality == "image":
+            sample["image"] = to_tensor(self.transform(image=strip[t])["image"])
+            return sample
+        if self.modality == "video":
+            frames = self.transform(images=strip)["images"]
+            sample["video"] = torch.from_numpy(np.ascontiguousarray(frames.transpose(0, 3, 1, 2)))
+        sample["audio"] = mel
+        return sample
+
+
+class AVClipDataModule(FaceCropDataModule):
+    """DataLoaders over a clip-mode manifest (audio-visual datasets).
+
+    Args:
+        root: folder with the clip manifest, strips and wav segments.
+        input_spec: the model's input contract (crop size, mean, std); not needed for audio.
+        clip_len: frames per clip (T); must match the manifest's ``clip_len``.
+        modality: ``video`` (tubelets + audio), ``image`` (frame view) or ``audio``.
+        n_mels, win_ms, hop_ms: log-mel settings (AVFF: 128 mels, 25 ms, 10 ms).
+        audio_frames: mel frames per clip; default ``clip duration / hop``.
+        augment: tubelet-consistent augmentation of training crops (same draw for all frames).
+        real_only: keep only real clips in every split (AVFF stage-1 pre-training).
+        cache: keep decoded clips and log-mels in memory (small datasets, e.g. synthetic_av).
+        raw_dir, layout, clips_per_video: what ``dfd.preprocess`` reads to write the clips.
+        sampler: training-split sampler factory (the ``sampler/`` group), as for face crops.
+        Other arguments as :class:`~dfd.data.datamodule.FaceCropDataModule`.
+    """
+
+    def __init__(
+        self,
+        root: str,
+        input_spec: InputSpec | None = None,
+        clip_len: int = 8,
+        modality: str = "video",
+        n_mels: int = 128,
+        win_ms: float = 25.0,
+        hop_ms: float = 10.0,
+        audio_frames: int | None = None,
+        augment: bool = True,
+        real_only: bool = False,
+        cache: bool = False,
+        batch_size: int = 32,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        max_samples_per_class: int | None = None,
+        seed: int = 0,
+        missing_hint: str = "python -m dfd.preprocess data=<name>_av data.raw_dir=<raw dataset folder>",
+        raw_dir: str | None = None,
+        layout: Callable[[], list] | None = None,
+        clips_per_video: int | None = None,
+        sampler: Callable[..., Sampler] | None = None,
+    ) -> None:
+        if modality not in MODALITIES:
+            raise ValueError(f"data.modality={modality!r}: expected one of {list(MODALITIES)}")
+        super().__init__(
+            root=root,
+            input_spec=input_spec,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            pin_memory=pin_memory,
+            max_samples_per_class=max_samples_per_class,
+            seed=seed,
+            missing_hint=missing_hint,
+            raw_dir=raw_dir,
+            layout=layout,
+            sampler=sampler,
+        )
+        self.clips_per_video = clips_per_video  # read by dfd.preprocess (clip mode), not by training
+        self.clip_len, self.modality, self.augment, self.real_only = clip_len, modality, augment, real_only
+        self.cache = cache
+        self.n_mels, self.win_ms, self.hop_ms = n_mels, win_ms, hop_ms
+        self.audio_frames = audio_frames
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.datasets:
+            return
+        if self.input_spec is None and self.modality != "audio":
+            raise ValueError(
+                "AVClipDataModule.input_spec is not set: pass input_spec=net.input_spec "
+                "(dfd.train does this from the model config)"
+            )
+        _, meta = read_manifest(self.root)
+        if meta.get("mode") != "clip":
+            raise ValueError(
+                f"{self.root} holds a frame manifest, not clips: re-run preprocessing with an AV data config (python -m dfd.preprocess data=<name>_av)"
+            )
+        if int(meta.get("clip_len", self.clip_len)) != self.clip_len:
+            raise ValueError(
+                f"data.clip_len={self.clip_len} but the clips in {self.root} have {meta['clip_len']} frames: "
+                f"set data.clip_len={meta['clip_len']} or re-run preprocessing"
+            )
+        sample_rate = int(meta.get("sample_rate", SAMPLE_RATE))
+        fps = float(meta.get("fps", 25.0))
+        frames = self.audio_frames or int(round(self.clip_len / fps * 1000 / self.hop_ms))
+        mel = LogMel(sample_rate, self.n_mels, self.win_ms, self.hop_ms)
+        rows = self.load_rows()
+        if self.real_only:
+            rows = rows[rows["label"] == 0]
+        for split in SPLITS:
+            part = rows[rows["split"] == split]
+            train = split == "train"
+            if train:
+                part = cap_per_class(part, self.max_samples_per_class, self.seed)
+            transform = None
+            if self.input_spec is not None:
+                use_aug = train and self.augment
+                transform = (
+                    build_train_transform(self.input_spec)
+                    if use_aug
+                    else build_eval_transform(self.input_spec)
+                )
+            self.datasets[split] = AVClipDataset(
+                self.root,
+                part.reset_index(drop=True),
+                self.clip_len,
+                self.modality,
+                transform,
+                mel,
+                frames,
+                sample_rate,
+                cache=self.cache,
+            )

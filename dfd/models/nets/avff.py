@@ -1,0 +1,417 @@
+"""AVFF: audio-visual feature fusion for video deepfake detection.
+
+Oorloff, Koppisetti, Bonettini, Solanki, Colon, Bharaj, Kim, "AVFF: Audio-Visual Feature
+Fusion for Video Deepfake Detection", CVPR 2024. No official code exists; this is dfd's
+reference implementation of the method as described in the paper.
+
+Two stages share one network:
+
+* Stage 1 (self-supervised, real videos only, :meth:`AVFF.pretrain_losses`): a ViT visual
+  encoder on face-crop tubelets and a ViT audio encoder on log-mel patches see
+  *complementary* masks: the time segments visible to one modality are masked in the other.
+  The A2V network predicts the masked visual tokens from the visible audio tokens, V2A the
+  masked audio tokens from the visible visual tokens. The predictions are fused with the
+  visible tokens of each modality and MAE-style decoders reconstruct the masked patches.
+  An InfoNCE loss pulls the pooled audio and visual embeddings of the same clip together.
+* Stage 2 (classification, :meth:`AVFF.forward`): both encoders see the whole clip; each
+  modality's tokens are concatenated with the cross-modal tokens predicted from the other
+  modality (A2V, V2A), projected per token, mean-pooled and classified.
+
+Positions use fixed sine-cosine embeddings computed for the actual token grid, with time in
+one unit shared by both modalities (video temporal tokens), so the A2V/V2A cross-attention can
+align audio and video and the net accepts any clip length that the patch sizes divide.
+
+Inputs: ``video`` float[B, T, 3, H, W] normalised with :attr:`AVFF.input_spec`, ``audio``
+float[B, 1, n_mels, frames] log-mel (see :class:`dfd.data.audio.LogMel`).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from timm.models.vision_transformer import Block
+from torch import nn
+
+from dfd.data.transforms import InputSpec
+
+
+def sincos_1d(positions: torch.Tensor, dim: int) -> torch.Tensor:
+    """Sine-cosine embedding of continuous positions [N] → [N, dim] (dim even), as in MAE."""
+    if dim % 2:
+        raise ValueError(f"sine-cosine embedding needs an even width, got {dim}")
+    omega = 1.0 / 10000 ** (torch.arange(dim // 2, dtype=torch.float32, device=positions.device) / (dim / 2))
+    angles = positions.float()[:, None] * omega[None, :]
+    return torch.cat([angles.sin(), angles.cos()], dim=1)
+
+
+def sincos_grid(time: torch.Tensor, axes: list[torch.Tensor], dim: int) -> torch.Tensor:
+    """Embedding of a (time, *axes) token grid, time slowest: [len(time) * prod(len(axes)), dim].
+
+    Half the width encodes time with the same frequencies in every modality, so equal times
+    have equal time codes in audio and video; the other half is split across ``axes``.
+    """
+    t_width = 2 * (dim // 4)
+    widths = [2 * ((dim - t_width) // (2 * len(axes)))] * len(axes)
+    widths[0] += dim - t_width - sum(widths)
+    grids = torch.meshgrid(time, *axes, indexing="ij")
+    parts = [sincos_1d(g.reshape(-1), w) for g, w in zip(grids, [t_width, *widths], strict=True)]
+    return torch.cat(parts, dim=1)
+
+
+def info_nce(a: torch.Tensor, v: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Symmetric InfoNCE between L2-normalised embeddings [B, D]; positives on the diagonal."""
+    logits = F.normalize(a, dim=-1) @ F.normalize(v, dim=-1).t() / temperature
+    target = torch.arange(len(a), device=a.device)
+    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target))
+
+
+class Tokens(NamedTuple):
+    """Embedded tokens with positions and time segments of one audio-visual batch."""
+
+    video: torch.Tensor  # [B, Nv, D]
+    audio: torch.Tensor  # [B, Na, D]
+    vpos: torch.Tensor  # [Nv, D]
+    apos: torch.Tensor  # [Na, D]
+    vseg: torch.Tensor  # long [Nv], time segment of each video token
+    aseg: torch.Tensor  # long [Na]
+    vgrid: tuple[int, int, int]  # time, height, width patches
+    agrid: tuple[int, int]  # time, frequency patches
+
+
+class Encoder(nn.Module):
+    """A stack of ViT blocks (timm) with a final LayerNorm."""
+
+    def __init__(self, dim: int, depth: int, heads: int, mlp_ratio: float) -> None:
+        super().__init__()
+        self.blocks = nn.Sequential(*[Block(dim, heads, mlp_ratio, qkv_bias=True) for _ in range(depth)])
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.blocks(x))
+
+
+class CrossModalPredictor(nn.Module):
+    """A2V / V2A: predict target-modality tokens at given positions from source-modality tokens.
+
+    Each query starts from the mean of the source tokens in its own time segment (the token
+    count of the two modalities differs, so this is the time-aligned token-count change),
+    plus the target position and a learned query token; a transformer decoder (pre-norm)
+    then refines it with self-attention and cross-attention to all source tokens. Starting
+    time-aligned lets training learn the correspondence instead of first searching for it.
+    """
+
+    def __init__(self, dim: int, depth: int, heads: int, mlp_ratio: float) -> None:
+        super().__init__()
+        self.query = nn.Parameter(torch.zeros(1, 1, dim))
+        self.source_proj = nn.Linear(dim, dim)
+        layer = nn.TransformerDecoderLayer(
+            dim,
+            heads,
+            int(dim * mlp_ratio),
+            dropout=0.0,
+            activation="gelu",
+            batch_first=True,
+            norm_first=True,
+        )
+        self.decoder = nn.TransformerDecoder(layer, depth, norm=nn.LayerNorm(dim))
+
+    def forward(
+        self,
+        target_pos: torch.Tensor,
+        target_seg: torch.Tensor,
+        source: torch.Tensor,
+        source_seg: torch.Tensor,
+        segments: int,
+    ) -> torch.Tensor:
+        """``target_pos`` [B, Nt, D], ``source`` [B, Ns, D]; ``*_seg`` long [B, N*] time segments."""
+        onehot = F.one_hot(source_seg, segments).to(source.dtype)  # [B, Ns, S]
+        seg_mean = onehot.transpose(1, 2) @ self.source_proj(source) / onehot.sum(1)[..., None].clamp_min(1)
+        aligned = seg_mean.gather(1, target_seg[..., None].expand(-1, -1, source.shape[-1]))
+        return self.decoder(aligned + target_pos + self.query, source)
+
+
+class MAEDecoder(nn.Module):
+    """MAE-style decoder: project, add positions, a few ViT blocks, predict patch values."""
+
+    def __init__(self, dim: int, decoder_dim: int, depth: int, heads: int, mlp_ratio: float, patch_dim: int):
+        super().__init__()
+        self.embed = nn.Linear(dim, decoder_dim)
+        self.blocks = Encoder(decoder_dim, depth, heads, mlp_ratio)
+        self.head = nn.Linear(decoder_dim, patch_dim)
+
+    def forward(self, tokens: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        return self.head(self.blocks(self.embed(tokens) + pos))
+
+
+class AVFF(nn.Module):
+    """The AVFF network; see the module docstring. Sizes are plain constructor values.
+
+    Args:
+        dim, depth, heads: width, depth and attention heads of each modality encoder.
+        decoder_dim, decoder_depth, decoder_heads: the MAE decoders.
+        cross_depth: decoder layers in each of A2V and V2A.
+        image_size: face-crop side in px (declared in :attr:`input_spec`).
+        tubelet, patch: video patch of ``tubelet`` frames × ``patch`` × ``patch`` px.
+        n_mels, audio_patch_freq, audio_patch_time: audio patch of mel bins × frames.
+        mask_ratio: share of time segments masked in the video (the audio gets the rest).
+        temperature: InfoNCE temperature.
+        cross_weight: weight of the A2V/V2A token-prediction loss in stage 1.
+        num_classes: 1 (one fake logit) or 2 (softmax, column 1 = fake).
+        dropout: before the classifier.
+        ablate_audio / ablate_video: zero that input (for the modality ablation).
+    """
+
+    def __init__(
+        self,
+        dim: int = 768,
+        depth: int = 12,
+        heads: int = 12,
+        decoder_dim: int = 384,
+        decoder_depth: int = 4,
+        decoder_heads: int = 6,
+        cross_depth: int = 1,
+        mlp_ratio: float = 4.0,
+        image_size: int = 224,
+        tubelet: int = 2,
+        patch: int = 16,
+        n_mels: int = 128,
+        audio_patch_freq: int = 16,
+        audio_patch_time: int = 16,
+        mask_ratio: float = 0.5,
+        temperature: float = 0.07,
+        cross_weight: float = 1.0,
+        num_classes: int = 1,
+        dropout: float = 0.0,
+        ablate_audio: bool = False,
+        ablate_video: bool = False,
+        mean: tuple[float, float, float] = (0.485, 0.456, 0.406),
+        std: tuple[float, float, float] = (0.229, 0.224, 0.225),
+    ) -> None:
+        super().__init__()
+        if image_size % patch:
+            raise ValueError(f"image_size={image_size} is not a multiple of patch={patch} (model.net.patch)")
+        if n_mels % audio_patch_freq:
+            raise ValueError(f"n_mels={n_mels} is not a multiple of audio_patch_freq={audio_patch_freq}")
+        if not 0.0 < mask_ratio < 1.0:
+            raise ValueError(f"mask_ratio must be in (0, 1), got {mask_ratio} (model.net.mask_ratio)")
+        self.input_spec = InputSpec(image_size, tuple(mean), tuple(std))
+        self.dim, self.decoder_dim = dim, decoder_dim
+        self.tubelet, self.patch = tubelet, patch
+        self.n_mels, self.audio_patch = n_mels, (audio_patch_freq, audio_patch_time)
+        self.mask_ratio, self.temperature, self.cross_weight = mask_ratio, temperature, cross_weight
+        self.ablate_audio, self.ablate_video = ablate_audio, ablate_video
+
+        self.video_embed = nn.Conv3d(3, dim, (tubelet, patch, patch), stride=(tubelet, patch, patch))
+        self.audio_embed = nn.Conv2d(1, dim, self.audio_patch, stride=self.audio_patch)
+        self.video_type = nn.Parameter(torch.zeros(1, 1, dim))  # modality embeddings
+        self.audio_type = nn.Parameter(torch.zeros(1, 1, dim))
+        self.video_encoder = Encoder(dim, depth, heads, mlp_ratio)
+        self.audio_encoder = Encoder(dim, depth, heads, mlp_ratio)
+        self.a2v = CrossModalPredictor(dim, cross_depth, heads, mlp_ratio)
+        self.v2a = CrossModalPredictor(dim, cross_depth, heads, mlp_ratio)
+        self.video_decoder = MAEDecoder(
+            dim, decoder_dim, decoder_depth, decoder_heads, mlp_ratio, 3 * tubelet * patch**2
+        )
+        self.audio_decoder = MAEDecoder(
+            dim, decoder_dim, decoder_depth, decoder_heads, mlp_ratio, audio_patch_freq * audio_patch_time
+        )
+        self.video_proj = nn.Linear(dim, dim)  # contrastive projections
+        self.audio_proj = nn.Linear(dim, dim)
+        # Stage-2 head: per-token fusion of own and cross-modal tokens, then pooled.
+        self.video_fuse = nn.Sequential(nn.Linear(3 * dim, dim), nn.GELU())
+        self.audio_fuse = nn.Sequential(nn.Linear(3 * dim, dim), nn.GELU())
+        self.head = nn.Sequential(nn.LayerNorm(2 * dim), nn.Dropout(dropout), nn.Linear(2 * dim, num_classes))
+        self.apply(self._init_weights)
+        for p in (self.video_type, self.audio_type, self.a2v.query, self.v2a.query):
+            nn.init.trunc_normal_(p, std=0.02)
+
+    @staticmethod
+    def _init_weights(m: nn.Module) -> None:
+        if isinstance(m, nn.Linear):
+            nn.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+    # ---------------------------------------------------------------- tokens and positions
+    def _grids(
+        self, video: torch.Tensor, audio: torch.Tensor
+    ) -> tuple[tuple[int, int, int], tuple[int, int]]:
+        _, t, c, h, w = video.shape
+        _, _, f, fr = audio.shape
+        if c != 3 or t % self.tubelet or h % self.patch or w % self.patch:
+            raise ValueError(
+                f"video of shape {tuple(video.shape)} does not fit tubelets of {self.tubelet}×{self.patch}×{self.patch}: "
+                "set data.clip_len to a multiple of model.net.tubelet and the crop size to model.net.image_size"
+            )
+        if f != self.n_mels or fr % self.audio_patch[1]:
+            raise ValueError(
+                f"audio of shape {tuple(audio.shape)} does not fit {self.n_mels} mels and "
+                f"{self.audio_patch[1]}-frame patches: set data.n_mels and data.audio_frames"
+            )
+        vt, at = t // self.tubelet, fr // self.audio_patch[1]
+        if at % vt:
+            raise ValueError(
+                f"{at} audio time patches are not a multiple of {vt} video time patches: complementary "
+                "masking pairs time segments; change data.audio_frames or model.net.audio_patch_time"
+            )
+        return (vt, h // self.patch, w // self.patch), (at, f // self.audio_patch[0])
+
+    def _positions(
+        self, vgrid: tuple[int, int, int], agrid: tuple[int, int], device: torch.device
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Position embeddings [Nv, D], [Na, D]; time is in video-temporal-token units for both."""
+        vt, vh, vw = vgrid
+        at, af = agrid
+        ar = lambda n: torch.arange(n, device=device, dtype=torch.float32) + 0.5  # noqa: E731
+        vpos = sincos_grid(ar(vt), [ar(vh), ar(vw)], self.dim)
+        apos = sincos_grid(ar(at) * vt / at, [ar(af)], self.dim)
+        return vpos, apos
+
+    def _ablate(self, video: torch.Tensor, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return (
+            torch.zeros_like(video) if self.ablate_video else video,
+            torch.zeros_like(audio) if self.ablate_audio else audio,
+        )
+
+    def _tokens(self, video: torch.Tensor, audio: torch.Tensor) -> Tokens:
+        vgrid, agrid = self._grids(video, audio)
+        vpos, apos = self._positions(vgrid, agrid, video.device)
+        v = self.video_embed(video.transpose(1, 2)).flatten(2).transpose(1, 2)  # [B, vt*vh*vw, D]
+        a = self.audio_embed(audio).transpose(2, 3).flatten(2).transpose(1, 2)  # [B, at*af, D], time major
+        segments = vgrid[0]  # one time segment per video time patch
+        vseg = torch.arange(segments, device=v.device).repeat_interleave(vgrid[1] * vgrid[2])
+        aseg = (torch.arange(agrid[0], device=v.device) * segments // agrid[0]).repeat_interleave(agrid[1])
+        return Tokens(
+            v + vpos + self.video_type, a + apos + self.audio_type, vpos, apos, vseg, aseg, vgrid, agrid
+        )
+
+    # ---------------------------------------------------------------- stage 2
+    def features(self, video: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
+        """Pooled fused features [B, 2*dim] used by the classifier."""
+        video, audio = self._ablate(video, audio)
+        tk = self._tokens(video, audio)
+        ev, ea = self.video_encoder(tk.video), self.audio_encoder(tk.audio)
+        b, s = len(ev), tk.vgrid[0]
+        vseg, aseg = tk.vseg.expand(b, -1), tk.aseg.expand(b, -1)
+        a2v = self.a2v(tk.vpos.expand(b, -1, -1), vseg, ea, aseg, s)
+        v2a = self.v2a(tk.apos.expand(b, -1, -1), aseg, ev, vseg, s)
+        # |token - cross-modal prediction| exposes their disagreement to a linear layer. When
+        # only the correspondence is broken, neither modality alone separates real from fake,
+        # and a bare concatenation leaves an XOR-like problem that gradient descent is slow to
+        # find; stage 1 trains A2V/V2A to predict the encoders' own tokens, so this is ~0 on
+        # real clips.
+        fv = self.video_fuse(torch.cat([ev, a2v, (ev - a2v).abs()], dim=-1)).mean(1)
+        fa = self.audio_fuse(torch.cat([ea, v2a, (ea - v2a).abs()], dim=-1)).mean(1)
+        return torch.cat([fv, fa], dim=-1)
+
+    def forward(self, video: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
+        """Classification logits [B, num_classes]."""
+        return self.head(self.features(video, audio))
+
+    # ---------------------------------------------------------------- stage 1
+    def complementary_masks(
+        self, batch: int, vgrid: tuple[int, int, int], agrid: tuple[int, int], device: torch.device
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token masks (True = masked) [B, Nv], [B, Na]; a segment masked in one is visible in the other."""
+        segments = vgrid[0]
+        n_masked = min(max(1, round(self.mask_ratio * segments)), segments - 1) if segments > 1 else 0
+        if n_masked == 0:
+            raise ValueError("complementary masking needs at least 2 video time patches; raise data.clip_len")
+        order = torch.rand(batch, segments, device=device).argsort(dim=1)
+        seg_masked = torch.zeros(batch, segments, dtype=torch.bool, device=device)
+        seg_masked.scatter_(1, order[:, :n_masked], True)
+        vmask = seg_masked.repeat_interleave(vgrid[1] * vgrid[2], dim=1)
+        amask = (~seg_masked).repeat_interleave((agrid[0] // segments) * agrid[1], dim=1)
+        return vmask, amask
+
+    def video_patches(self, video: torch.Tensor) -> torch.Tensor:
+        """[B, T, 3, H, W] → [B, Nv, tubelet*patch*patch*3] in token order."""
+        b, t, c, h, w = video.shape
+        k, p = self.tubelet, self.patch
+        x = video.reshape(b, t // k, k, c, h // p, p, w // p, p)
+        return x.permute(0, 1, 4, 6, 2, 5, 7, 3).reshape(b, (t // k) * (h // p) * (w // p), k * p * p * c)
+
+    def audio_patches(self, audio: torch.Tensor) -> torch.Tensor:
+        """[B, 1, F, frames] → [B, Na, pf*pt] in token order (time major)."""
+        b, _, f, fr = audio.shape
+        pf, pt = self.audio_patch
+        x = audio.reshape(b, f // pf, pf, fr // pt, pt)
+        return x.permute(0, 3, 1, 2, 4).reshape(b, (fr // pt) * (f // pf), pf * pt)
+
+    @staticmethod
+    def _masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, norm: bool) -> torch.Tensor:
+        if norm:  # per-patch normalised targets (MAE's norm_pix_loss)
+            mean, var = target.mean(-1, keepdim=True), target.var(-1, keepdim=True)
+            target = (target - mean) / (var + 1e-6).sqrt()
+        per_token = ((pred - target) ** 2).mean(-1)
+        return (per_token * mask).sum() / mask.sum().clamp_min(1)
+
+    def pretrain_losses(self, video: torch.Tensor, audio: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Stage-1 losses ``rec_video``, ``rec_audio`` (MAE), ``contrastive`` (InfoNCE), ``cross``
+        (A2V/V2A token prediction) and their weighted sum ``loss``."""
+        video, audio = self._ablate(video, audio)
+        tk = self._tokens(video, audio)
+        v, a, vgrid, agrid = tk.video, tk.audio, tk.vgrid, tk.agrid
+        b, d, s = len(v), self.dim, vgrid[0]
+        vmask, amask = self.complementary_masks(b, vgrid, agrid, v.device)
+
+        def pick(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            # Every sample masks the same number of tokens, so boolean gathers reshape cleanly.
+            x = x.expand(b, *x.shape[-2:]) if x.ndim == 3 else x.expand(b, -1)
+            return x[mask].reshape(b, -1, *x.shape[2:])
+
+        ev = self.video_encoder(pick(v, ~vmask))
+        ea = self.audio_encoder(pick(a, ~amask))
+        vseg, aseg = tk.vseg[None], tk.aseg[None]
+        # masked video tokens from the visible audio, masked audio tokens from the visible video
+        a2v = self.a2v(pick(tk.vpos[None], vmask), pick(vseg, vmask), ea, pick(aseg, ~amask), s)
+        v2a = self.v2a(pick(tk.apos[None], amask), pick(aseg, amask), ev, pick(vseg, ~vmask), s)
+        fused_v = torch.empty_like(v)
+        fused_v[~vmask], fused_v[vmask] = ev.reshape(-1, d), a2v.reshape(-1, d)
+        fused_a = torch.empty_like(a)
+        fused_a[~amask], fused_a[amask] = ea.reshape(-1, d), v2a.reshape(-1, d)
+        vdec_pos, adec_pos = self._decoder_positions(vgrid, agrid, v.device)
+        pred_v = self.video_decoder(fused_v, vdec_pos)
+        pred_a = self.audio_decoder(fused_a, adec_pos)
+        # Video targets are normalised per patch (MAE); audio targets are not, because a mel
+        # patch's loudness is exactly what the face predicts (the log-mel is already standardised).
+        rec_video = self._masked_mse(pred_v, self.video_patches(video), vmask, norm=True)
+        rec_audio = self._masked_mse(pred_a, self.audio_patches(audio), amask, norm=False)
+        # The unmasked encoders give the contrastive embeddings (whole clip) and the token
+        # targets of A2V/V2A (stop-gradient, so the targets do not chase the predictions).
+        full_v, full_a = self.video_encoder(v), self.audio_encoder(a)
+        # cosine distance: the encoders' token scale drifts during training, their direction is the content
+        cross = (1 - F.cosine_similarity(a2v, pick(full_v.detach(), vmask), dim=-1)).mean() + (
+            1 - F.cosine_similarity(v2a, pick(full_a.detach(), amask), dim=-1)
+        ).mean()
+        contrastive = info_nce(
+            self.audio_proj(full_a.mean(1)), self.video_proj(full_v.mean(1)), self.temperature
+        )
+        loss = rec_video + rec_audio + contrastive + self.cross_weight * cross
+        return {
+            "loss": loss,
+            "rec_video": rec_video,
+            "rec_audio": rec_audio,
+            "contrastive": contrastive,
+            "cross": cross,
+        }
+
+    def _decoder_positions(
+        self, vgrid: tuple[int, int, int], agrid: tuple[int, int], device: torch.device
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Position embeddings of the decoders' width, on the same grids as :meth:`_positions`."""
+        vt, vh, vw = vgrid
+        at, af = agrid
+        ar = lambda n: torch.arange(n, device=device, dtype=torch.float32) + 0.5  # noqa: E731
+        return (
+            sincos_grid(ar(vt), [ar(vh), ar(vw)], self.decoder_dim),
+            sincos_grid(ar(at) * vt / at, [ar(af)], self.decoder_dim),
+        )
+
+
+__all__ = ["AVFF", "info_nce", "sincos_grid"]
