@@ -28,7 +28,8 @@ demo: $(STAMP)
 		'data.layout.methods=[Deepfakes,FaceSwap]' preprocess.num_frames=8 preprocess.num_workers=0 \
 		preprocess.cropper.size=128 hydra.run.dir=outputs/demo/preprocess
 	HF_HUB_OFFLINE=1 $(PY) -m dfd.train experiment=mesonet_ffpp_mini hydra.run.dir=outputs/demo
-	HF_HUB_OFFLINE=1 $(PY) -m dfd.eval ckpt_path=outputs/demo/checkpoints/best.ckpt split=test
+	HF_HUB_OFFLINE=1 $(PY) -m dfd.eval ckpt_path=outputs/demo/checkpoints/best.ckpt split=test report_dir=outputs/demo/eval_report
+	@echo; echo "== demo finished"; cat outputs/demo/summary.txt; echo "eval report   : outputs/demo/eval_report"
 
 ## test: the whole suite, slow tests included (tests never reach a model hub)
 test: $(STAMP)

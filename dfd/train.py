@@ -92,11 +92,14 @@ def _print_summary(out: Path, best: str, metrics: dict[str, float]) -> None:
         f"checkpoints   : {out / 'checkpoints'}",
         f"tensorboard   : tensorboard --logdir {out / 'tensorboard'}",
         f"metrics       : {out / 'metrics.json'}",
+        f"report        : {out / 'report'}",
         f"val AUC (best): {auc:.4f}",
     ]
     if "test/auc" in metrics:
         lines.append(f"test AUC      : {metrics['test/auc']:.4f}")
-    print("\n".join(lines), flush=True)
+    text = "\n".join(lines)
+    (out / "summary.txt").write_text(text + "\n")  # `make demo` shows it again at the very end
+    print(text, flush=True)
 
 
 @hydra.main(config_path="../conf", config_name="train")

@@ -112,3 +112,17 @@ def cli_overrides(tmp: Path, data_dir: Path) -> list[str]:
         "data.num_workers=0",
         *TINY_DATA,
     ]
+
+
+@pytest.fixture(scope="session")
+def raw_image_trees(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
+    """Overrides pointing the image-list data configs (which read their layout when built) at
+    small generated trees: ``{"folder": ["data.raw_dir=…"], "deepfakebench": [...]}``."""
+    from dfd.data import mini
+
+    spec = mini.VideoSpec(width=192, height=144, n_frames=8, fps=8)
+    folder = mini.make_folder(tmp_path_factory.mktemp("raw") / "folder", n_images=10, n_videos=0, spec=spec)
+    dfb = mini.make_deepfakebench(
+        tmp_path_factory.mktemp("raw") / "DeepfakeBench", n_videos=4, frames_per_video=2, spec=spec
+    )
+    return {"folder": [f"data.raw_dir={folder}"], "deepfakebench": [f"data.raw_dir={dfb}"]}

@@ -40,8 +40,8 @@ def test_model_configs_instantiate(make_cfg, name: str) -> None:
 
 
 @pytest.mark.parametrize("name", options("data"))
-def test_data_configs_instantiate(make_cfg, name: str) -> None:
-    cfg = make_cfg([f"data={name}"], tiny=name == "synthetic")
+def test_data_configs_instantiate(make_cfg, raw_image_trees, name: str) -> None:
+    cfg = make_cfg([f"data={name}", *raw_image_trees.get(name, [])], tiny=name == "synthetic")
     dm = instantiate(cfg.data)
     assert isinstance(dm, LightningDataModule)
 

@@ -117,9 +117,11 @@ def test_hybrid_experiment_augments_with_crop_and_flip_only(make_cfg) -> None:
 @pytest.mark.parametrize("data", FRAME_DATA)
 @pytest.mark.parametrize("model", sorted(SMALL_SIZE))
 def test_input_contract_every_model_with_every_data_config(
-    make_cfg, data_dir: Path, data: str, model: str
+    make_cfg, raw_image_trees, data_dir: Path, data: str, model: str
 ) -> None:
-    cfg = make_cfg([f"model={model}", f"data={data}"], tiny=data == "synthetic")
+    cfg = make_cfg(
+        [f"model={model}", f"data={data}", *raw_image_trees.get(data, [])], tiny=data == "synthetic"
+    )
     with open_dict(cfg):
         if "pretrained" in cfg.model.net:
             cfg.model.net.pretrained = False
