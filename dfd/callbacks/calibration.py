@@ -18,6 +18,7 @@ the outputs and before ``ModelCheckpoint`` saves (Lightning runs checkpoint call
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +98,12 @@ class ThresholdCalibration(L.Callback):
         summary = {f"{CHECKPOINT_KEY}/threshold_{k}": v for k, v in cal.thresholds.items()}
         summary[f"{CHECKPOINT_KEY}/temperature"] = cal.temperature
         for logger in trainer.loggers:
-            logger.log_hyperparams({CHECKPOINT_KEY: cal.to_dict()}, metrics=summary)
+            # TensorBoard pairs hparams with metrics in its HPARAMS view; other loggers take them apart
+            if "metrics" in inspect.signature(logger.log_hyperparams).parameters:
+                logger.log_hyperparams({CHECKPOINT_KEY: cal.to_dict()}, metrics=summary)
+            else:
+                logger.log_hyperparams({CHECKPOINT_KEY: cal.to_dict()})
+                logger.log_metrics(summary, step=trainer.global_step)
 
     def on_save_checkpoint(
         self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
