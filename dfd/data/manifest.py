@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -66,3 +70,24 @@ def read_manifest(root: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     meta_path = root / MANIFEST_META
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
     return rows, meta
+
+
+@contextmanager
+def build_atomically(root: str | Path) -> Iterator[Path]:
+    """Build a dataset folder in a temporary sibling and rename it to ``root`` when done.
+
+    A crash or kill leaves no half-written ``root``; if another process finished ``root`` first,
+    its copy is kept and ours is discarded.
+    """
+    root = Path(root)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=root.name + ".tmp-", dir=root.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if root.exists():
+        shutil.rmtree(tmp)
+    else:
+        tmp.rename(root)

@@ -14,8 +14,6 @@ Severity is drawn per video, so some fakes are subtle: the task is learnable, no
 from __future__ import annotations
 
 import hashlib
-import shutil
-import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -25,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from dfd.data.datamodule import FaceCropDataModule
-from dfd.data.manifest import MANIFEST_CSV, STATUS_OK, write_manifest
+from dfd.data.manifest import MANIFEST_CSV, STATUS_OK, build_atomically, write_manifest
 from dfd.data.transforms import InputSpec
 
 
@@ -144,9 +142,7 @@ def generate_synthetic(
     """
     root = Path(root)
     rng = np.random.default_rng(seed)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=root.name + ".tmp-", dir=root.parent))
-    try:
+    with build_atomically(root) as tmp:
         (tmp / "crops").mkdir()
         order = rng.permutation(num_videos)
         n_val = max(1, round(num_videos * val_fraction))
@@ -204,13 +200,6 @@ def generate_synthetic(
             "seed": seed,
         }
         write_manifest(tmp, pd.DataFrame(rows), meta)
-        if root.exists():  # another process finished first: keep theirs
-            shutil.rmtree(tmp)
-        else:
-            tmp.rename(root)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return root
 
 

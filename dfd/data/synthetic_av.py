@@ -23,8 +23,6 @@ same :class:`~dfd.data.av_datamodule.AVClipDataModule` as preprocessed real data
 from __future__ import annotations
 
 import hashlib
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +34,7 @@ from tqdm import tqdm
 from dfd.data.audio import SAMPLE_RATE
 from dfd.data.av_datamodule import AVClipDataModule
 from dfd.data.clips import cut_clips
-from dfd.data.manifest import MANIFEST_CSV, write_manifest
+from dfd.data.manifest import MANIFEST_CSV, build_atomically, write_manifest
 
 FAKE_METHODS = ("shift", "swap", "face")
 #: Bumped whenever generation changes, so cached datasets of older versions are not reused.
@@ -153,9 +151,7 @@ def generate_synthetic_av(
         raise ValueError(f"data.fake_methods={list(fake_methods)}: choose from {list(FAKE_METHODS)}")
     root = Path(root)
     rng = np.random.default_rng(seed)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=root.name + ".tmp-", dir=root.parent))
-    try:
+    with build_atomically(root) as tmp:
         order = rng.permutation(num_videos)
         n_val, n_test = max(1, round(num_videos * val_fraction)), max(1, round(num_videos * test_fraction))
         split_of = {
@@ -201,13 +197,6 @@ def generate_synthetic_av(
             "seed": seed,
         }
         write_manifest(tmp, pd.DataFrame(rows), meta)
-        if root.exists():  # another process finished first: keep theirs
-            shutil.rmtree(tmp)
-        else:
-            tmp.rename(root)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return root
 
 
