@@ -5,7 +5,7 @@ frame at a time, for every video. Ours: ``dfd.data.preprocessing`` (decord decod
 sampled frames, MTCNN batched on frames downscaled to 640 px, fakes reuse their original's
 boxes). Both run in one process with one torch thread, side by side; boxes are compared (IoU).
 
-python benchmarks/bench_preprocess.py [--pairs 1] [--frames 64] [--sampled 16]
+python benchmarks/bench_preprocess.py [--pairs 2] [--frames 64] [--sampled 16]
 """
 
 from __future__ import annotations
@@ -64,7 +64,9 @@ def naive(records, cropper: FaceCropper, n_sampled: int, out: Path) -> dict[str,
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--pairs", type=int, default=1)
+    parser.add_argument(
+        "--pairs", type=int, default=2, help="original videos in the train split (each with 4 fakes)"
+    )
     parser.add_argument("--frames", type=int, default=64, help="frames per video")
     parser.add_argument("--sampled", type=int, default=16, help="frames sampled per video")
     parser.add_argument("--width", type=int, default=854)

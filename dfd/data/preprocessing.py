@@ -312,8 +312,11 @@ def run_preprocessing(
             "audio_rate_hz": 16000,
             "reuse_source_boxes": options.reuse_source_boxes,
             "trim_leading_silence": options.trim_leading_silence,
-            **({"mode": "clip", "clip_len": options.clip_len, "clips_per_video": options.clips_per_video}
-               if options.clip_len else {"mode": "frames"}),  # fmt: skip
+            **(
+                {"mode": "clip", "clip_len": options.clip_len, "clips_per_video": options.clips_per_video}
+                if options.clip_len
+                else {"mode": "frames"}
+            ),  # fmt: skip
             **meta_extra,
         },
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -19,9 +20,16 @@ def test_sample_indices_even_and_stride():
 
 @pytest.mark.parametrize("index", [0, 1])
 def test_bundled_photo_boxes_are_what_mtcnn_finds(cropper, index):
+    # the recorded box is MTCNN's mean over image scales; a single scale moves the edges a few px
     image, box = mini.base_faces()[index]
-    (face,) = cropper.detect(image)
-    assert face is not None and box_iou(face.box, box) > 0.9
+    found = []
+    for scale in (0.5, 0.75, 1.0, 1.25):
+        resized = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        (face,) = cropper.detect(resized)
+        assert face is not None
+        found.append(np.asarray(face.box) / scale)
+        assert box_iou(found[-1], box) > 0.85
+    assert box_iou(np.mean(found, axis=0), box) > 0.93
 
 
 def test_crop_is_square_with_margin_and_padded_outside_the_frame():
