@@ -85,9 +85,8 @@ def test_training_run_writes_report_with_calibrated_column(run):
     assert summary["frame"]["threshold"] == pytest.approx(stored.thresholds["f1"])
     # the report's AUC is the AUC the module logged on the same test split
     assert summary["frame"]["at_0.5"]["auc"] == pytest.approx(metrics["test/auc"], abs=1e-5)
-    assert (
-        summary["frame"]["at_0.5"]["auc"] > 0.8
-    )  # a tiny CPU-trained model: well above chance, run-to-run float noise aside
+    # a tiny CPU-trained model: well above chance, run-to-run float noise aside
+    assert summary["frame"]["at_0.5"]["auc"] > 0.8
     assert metrics["test/video_auc"] == pytest.approx(summary["video"]["at_0.5"]["auc"])  # in metrics.json
     md = (report / "report.md").read_text()
     assert "calibrated (f1, t = " in md and "| f1 |" in md

@@ -316,7 +316,7 @@ def run_preprocessing(
                 {"mode": "clip", "clip_len": options.clip_len, "clips_per_video": options.clips_per_video}
                 if options.clip_len
                 else {"mode": "frames"}
-            ),  # fmt: skip
+            ),
             **meta_extra,
         },
     )
