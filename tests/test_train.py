@@ -174,3 +174,36 @@ def test_failed_multirun_job_is_logged_and_sweep_continues(tmp_path: Path, data_
     assert len(jobs) == 2
     assert "batch_size" in (jobs[0] / "error.txt").read_text()
     assert (jobs[1] / "metrics.json").is_file()
+
+
+def test_resume_warns_when_the_config_changes_the_lr_schedule(make_cfg, tmp_path: Path) -> None:
+    # cosine T_max follows trainer.max_epochs; the checkpoint's (restored) schedule has the old one
+    train(make_cfg(["trainer.max_epochs=1", "test=false"]))
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    with pytest.warns(UserWarning, match=r"'T_max': \(1, 2\).*model.weights_path"):
+        train(make_cfg(["trainer.max_epochs=2", "test=false", f"ckpt_path={last}"]))
+
+
+def test_resume_with_the_same_schedule_does_not_warn(make_cfg, tmp_path: Path) -> None:
+    import warnings
+
+    train(make_cfg(["trainer.max_epochs=1", "test=false", "model.scheduler.T_max=5"]))
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train(
+            make_cfg(["trainer.max_epochs=2", "test=false", "model.scheduler.T_max=5", f"ckpt_path={last}"])
+        )
+    assert not [w for w in caught if "learning-rate schedule" in str(w.message)]
+
+
+def test_schedule_changes_looks_inside_sequential_schedulers() -> None:
+    from dfd.models.detector_module import schedule_changes
+    from dfd.models.schedulers import cosine_with_warmup
+
+    def state(max_epochs: int) -> dict:
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+        return cosine_with_warmup(opt, warmup_epochs=1, max_epochs=max_epochs).state_dict()
+
+    assert schedule_changes(state(10), state(10)) == {}
+    assert schedule_changes(state(10), state(20)) == {"schedulers[1].T_max": (9, 19)}

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 from lightning.pytorch import LightningModule
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import nn
 from torchmetrics import MaxMetric, MeanMetric, MetricCollection
 from torchmetrics.aggregation import CatMetric
@@ -47,6 +48,27 @@ def binary_metrics(prefix: str) -> MetricCollection:
         },
         prefix=prefix,
     )
+
+
+#: Scheduler state entries that define a schedule (not its progress); compared on resume.
+SCHEDULE_KEYS = (
+    "T_max", "eta_min", "T_0", "T_mult", "step_size", "gamma", "milestones", "_milestones",
+    "total_iters", "start_factor", "end_factor", "total_steps", "max_lr", "pct_start",
+)  # fmt: skip
+
+
+def schedule_changes(restored: dict[str, Any], fresh: dict[str, Any], prefix: str = "") -> dict[str, tuple]:
+    """``{setting: (restored, fresh)}`` for the schedule settings that differ between two
+    scheduler ``state_dict()`` s; nested schedulers (``SequentialLR``) are compared member by member."""
+    changes: dict[str, tuple] = {}
+    for key in SCHEDULE_KEYS:
+        if key in restored and key in fresh and restored[key] != fresh[key]:
+            changes[prefix + key.lstrip("_")] = (restored[key], fresh[key])
+    inner_a, inner_b = restored.get("_schedulers"), fresh.get("_schedulers")
+    if isinstance(inner_a, list) and isinstance(inner_b, list) and len(inner_a) == len(inner_b):
+        for i, (a, b) in enumerate(zip(inner_a, inner_b, strict=True)):
+            changes.update(schedule_changes(a, b, prefix=f"{prefix}schedulers[{i}]."))
+    return changes
 
 
 def count_parameters(module: nn.Module) -> dict[str, int]:
@@ -222,6 +244,31 @@ class DetectorModule(LightningModule):
         return self.probs(self(batch["image"]).float())
 
     # -- optimisation -----------------------------------------------------------------------
+    def on_train_start(self) -> None:
+        if (
+            self.trainer.ckpt_path
+            and self.scheduler_factory is not None
+            and self.trainer.lr_scheduler_configs
+        ):
+            restored = self.trainer.lr_scheduler_configs[0].scheduler.state_dict()
+            changed = schedule_changes(restored, self._fresh_schedule_state())
+            if changed:
+                rank_zero_warn(
+                    "Resuming from a checkpoint restores its learning-rate schedule, which differs from "
+                    f"this run's config: {changed} (checkpoint → config). Lightning keeps the checkpoint's, "
+                    "so e.g. a cosine annealed over the old trainer.max_epochs climbs back up after it. To "
+                    "train on with a new schedule, start a new run from the weights instead: "
+                    "model.weights_path=<checkpoint> without ckpt_path."
+                )
+
+    def _fresh_schedule_state(self) -> dict[str, Any]:
+        """The state of the scheduler this run's config builds, on a throwaway optimizer."""
+        groups = [
+            {"params": [nn.Parameter(torch.zeros(1))], "lr": g["lr"]}
+            for g in self.trainer.optimizers[0].param_groups
+        ]
+        return self.scheduler_factory(optimizer=torch.optim.SGD(groups, lr=groups[0]["lr"])).state_dict()
+
     def configure_optimizers(self) -> Any:
         hp = self.hparams
         if hp.get("backbone_lr") or hp.get("freeze_backbone"):
