@@ -391,3 +391,25 @@ def test_frame_view_follows_each_frame_models_input_spec(make_cfg, model: str) -
     assert image.shape[1:] == (3, spec.size, spec.size)
     pixels = image * torch.tensor(spec.std).view(1, 3, 1, 1) + torch.tensor(spec.mean).view(1, 3, 1, 1)
     assert pixels.min() >= -1e-4 and pixels.max() <= 1 + 1e-4 and pixels.max() > 0.5
+
+
+def test_avff_weighted_loss_gets_the_training_class_counts() -> None:
+    from types import SimpleNamespace
+
+    from dfd.losses import WeightedBCELoss
+
+    module = AVFFModule(tiny_net(), optimizer=torch.optim.Adam, loss=WeightedBCELoss())
+    module.trainer = SimpleNamespace(datamodule=SimpleNamespace(class_counts=lambda split: {0: 300, 1: 100}))
+    module.setup("fit")
+    assert module.loss_fn.pos_weight == pytest.approx(3.0)
+
+
+def test_avff_takes_weights_path_but_not_together_with_pretrained_ckpt(tmp_path: Path) -> None:
+    source = AVFFModule(tiny_net(), optimizer=torch.optim.Adam)
+    ckpt = tmp_path / "last.ckpt"
+    torch.save({"state_dict": source.state_dict()}, ckpt)
+    loaded = AVFFModule(tiny_net(), optimizer=torch.optim.Adam, weights_path=str(ckpt))
+    for key, value in source.net.state_dict().items():
+        assert torch.equal(loaded.net.state_dict()[key], value), key
+    with pytest.raises(ValueError, match="keep one of them"):
+        AVFFModule(tiny_net(), optimizer=torch.optim.Adam, weights_path=str(ckpt), pretrained_ckpt=str(ckpt))

@@ -38,7 +38,7 @@ class AVDetectorModule(DetectorModule):
 
     Args:
         inputs: batch keys passed positionally to ``net``, e.g. ``[video, audio]`` or ``[audio]``.
-        Other arguments as :class:`DetectorModule`.
+        Other arguments (``weights_path``, fine-tuning) as :class:`DetectorModule`.
     """
 
     def __init__(
@@ -49,8 +49,9 @@ class AVDetectorModule(DetectorModule):
         scheduler: Callable[..., Any] | None = None,
         scheduler_interval: str = "epoch",
         inputs: tuple[str, ...] | list[str] = ("video", "audio"),
+        **kwargs: Any,
     ) -> None:
-        super().__init__(net, optimizer, loss, scheduler, scheduler_interval)
+        super().__init__(net, optimizer, loss, scheduler, scheduler_interval, **kwargs)
         self.inputs = tuple(inputs)
         self.train_metrics = binary_metrics("train/")
 
@@ -75,7 +76,8 @@ class AVDetectorModule(DetectorModule):
         self.train_loss(loss)
         n = len(batch["label"])
         self.log("train/loss", self.train_loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=n)
-        self.train_metrics(self.probs(logits.detach().float()), batch["label"].long())
+        # update only: the values are logged per epoch, so a per-batch compute would be wasted
+        self.train_metrics.update(self.probs(logits.detach().float()), batch["label"].long())
         self.log_dict(self.train_metrics, on_step=False, on_epoch=True, batch_size=n)
         return loss
 
@@ -105,14 +107,20 @@ class AVFFModule(AVDetectorModule):
         inputs: tuple[str, ...] | list[str] = ("video", "audio"),
         stage: int = 2,
         pretrained_ckpt: str | None = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(net, optimizer, loss, scheduler, scheduler_interval, inputs)
+        super().__init__(net, optimizer, loss, scheduler, scheduler_interval, inputs, **kwargs)
         if stage not in (1, 2):
             raise ValueError(
                 f"model.stage={stage}: AVFF has stage 1 (pre-training) and stage 2 (classification)"
             )
         if stage == 1 and pretrained_ckpt:
             raise ValueError("model.pretrained_ckpt is for stage 2; stage 1 starts from scratch")
+        if pretrained_ckpt and kwargs.get("weights_path"):
+            raise ValueError(
+                "model.pretrained_ckpt and model.weights_path both set: the stage-1 weights would "
+                "overwrite the loaded ones when fitting starts; keep one of them"
+            )
         self.stage = stage
         self.pretrained_ckpt = pretrained_ckpt
         self.pretrain_terms = ("rec_video", "rec_audio", "contrastive", "cross")
@@ -144,6 +152,7 @@ class AVFFModule(AVDetectorModule):
         return sorted(wanted)
 
     def setup(self, stage: str) -> None:
+        super().setup(stage)  # class counts for loss=weighted_bce
         # Runs before Lightning restores a resume checkpoint, which then overrides these weights.
         if stage == "fit" and self.stage == 2 and self.pretrained_ckpt:
             self.load_pretrained(self.pretrained_ckpt)

@@ -156,9 +156,10 @@ class DetectorModule(LightningModule):
 
     def setup(self, stage: str) -> None:
         # losses that weight classes from the data (loss=weighted_bce) read the training counts
-        datamodule = getattr(self.trainer, "datamodule", None)
-        if isinstance(self.loss_fn, ClassCountAware) and hasattr(datamodule, "class_counts"):
-            self.loss_fn.set_class_counts(datamodule.class_counts("train"))
+        if isinstance(self.loss_fn, ClassCountAware):
+            datamodule = getattr(self.trainer, "datamodule", None)
+            if hasattr(datamodule, "class_counts"):
+                self.loss_fn.set_class_counts(datamodule.class_counts("train"))
 
     # -- forward ----------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
