@@ -263,12 +263,10 @@ class DetectorModule(LightningModule):
                 )
 
     def _fresh_schedule_state(self) -> dict[str, Any]:
-        """The state of the scheduler this run's config builds, on a throwaway optimizer."""
-        groups = [
-            {"params": [nn.Parameter(torch.zeros(1))], "lr": g["lr"]}
-            for g in self.trainer.optimizers[0].param_groups
-        ]
-        return self.scheduler_factory(optimizer=torch.optim.SGD(groups, lr=groups[0]["lr"])).state_dict()
+        """The state of the scheduler this run's config builds (on a throwaway optimizer with as
+        many parameter groups; schedule settings do not depend on the lr)."""
+        groups = [{"params": [nn.Parameter(torch.zeros(1))]} for _ in self.trainer.optimizers[0].param_groups]
+        return self.scheduler_factory(optimizer=torch.optim.SGD(groups, lr=1.0)).state_dict()
 
     def configure_optimizers(self) -> Any:
         hp = self.hparams
