@@ -105,6 +105,10 @@ class BootstrapCI:
         return asdict(self)
 
 
+#: Bootstrap indices drawn at a time (replicates × samples); about 0.2 GB of working memory.
+BOOTSTRAP_CHUNK = 2_000_000
+
+
 def bootstrap_auc(
     scores: list, labels, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0
 ) -> list[BootstrapCI]:
@@ -119,12 +123,18 @@ def bootstrap_auc(
     if pos.size == 0 or neg.size == 0:
         raise ValueError(f"bootstrap AUC needs both classes; got {pos.size} fakes and {neg.size} reals")
     rng = np.random.default_rng(seed)
-    # indices [n_boot, N] with the positives first in every replicate
-    idx = np.concatenate([rng.choice(pos, (n_boot, pos.size)), rng.choice(neg, (n_boot, neg.size))], axis=1)
     yb = np.concatenate([np.ones(pos.size, bool), np.zeros(neg.size, bool)])
+    # replicates in chunks of about BOOTSTRAP_CHUNK indices, so memory does not grow with n_boot × N
+    chunk = max(1, BOOTSTRAP_CHUNK // y.size)
+    boots: list[list[np.ndarray]] = [[] for _ in arrays]
+    for start in range(0, n_boot, chunk):
+        m = min(chunk, n_boot - start)
+        # indices [m, N] with the positives first in every replicate, shared by all detectors
+        idx = np.concatenate([rng.choice(pos, (m, pos.size)), rng.choice(neg, (m, neg.size))], axis=1)
+        for boot, s in zip(boots, arrays, strict=True):
+            boot.append(delong_components(s[idx], yb)[0])  # the midrank AUC of every replicate
     out = []
-    for s in arrays:
-        boot, _, _ = delong_components(s[idx], yb)  # the midrank AUC of every replicate at once
-        low, high = np.quantile(boot, [alpha / 2, 1 - alpha / 2])
+    for s, boot in zip(arrays, boots, strict=True):
+        low, high = np.quantile(np.concatenate(boot), [alpha / 2, 1 - alpha / 2])
         out.append(BootstrapCI(float(roc_auc_score(y, s)), float(low), float(high), n_boot))
     return out

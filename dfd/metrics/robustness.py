@@ -18,6 +18,7 @@ normalisation, perturbs pixels, and normalises again.
 
 from __future__ import annotations
 
+import itertools
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
@@ -224,8 +225,12 @@ def evaluate_robustness(
     settings += [(a.name, float(e), a) for a in attacks for e in a.epsilons]
     probs: dict[tuple[str, float], list[Tensor]] = {(n, lv): [] for n, lv, _ in settings}
     labels, video_idx = [], []
-    batch_list = list(batches)[:max_batches] if max_batches else list(batches)
-    for batch in tqdm(batch_list, desc="robustness", leave=False):
+    # islice stops the loader after max_batches (None = all) instead of loading the whole split
+    total = len(batches) if hasattr(batches, "__len__") else None
+    if max_batches and total is not None:
+        total = min(total, max_batches)
+    selected = itertools.islice(batches, max_batches or None)
+    for batch in tqdm(selected, total=total, desc="robustness", leave=False):
         x = batch["image"].to(device)
         y = batch["label"].to(device)
         labels.append(batch["label"].cpu())

@@ -93,3 +93,18 @@ def test_bootstrap_interval_covers_and_is_paired(two_detectors):
     assert ci_a.high - ci_a.low == pytest.approx(delong_width, rel=0.25)
     # same seed, same draw
     assert bootstrap_auc([a], y, n_boot=400, seed=0)[0] == ci_a
+
+
+def test_bootstrap_in_chunks_draws_every_replicate(two_detectors, monkeypatch):
+    from dfd.metrics import comparison
+
+    a, b, y = two_detectors
+    calls = []
+    real = comparison.delong_components
+    monkeypatch.setattr(comparison, "delong_components", lambda s, t: calls.append(len(s)) or real(s, t))
+    monkeypatch.setattr(comparison, "BOOTSTRAP_CHUNK", 7 * len(y))  # 7 replicates per chunk
+    ci_a, ci_b = bootstrap_auc([a, b], y, n_boot=400, seed=0)
+    assert sum(calls) == 2 * 400 and max(calls) == 7  # both detectors, every replicate, bounded chunks
+    _, cov = delong_covariance(np.stack([a]), y)
+    assert ci_a.high - ci_a.low == pytest.approx(2 * 1.96 * np.sqrt(cov[0, 0]), rel=0.25)
+    assert ci_a.low < ci_a.auc < ci_a.high and ci_b.low < ci_b.auc < ci_b.high
