@@ -11,7 +11,7 @@ from omegaconf import OmegaConf, open_dict
 
 from dfd.utils.instantiate import instantiate, instantiate_callbacks, instantiate_loggers, register_resolvers
 
-from .conftest import CONF
+from .conftest import CONF, compose_config
 
 register_resolvers()
 
@@ -54,11 +54,18 @@ def test_loss_configs_instantiate(make_cfg, name: str) -> None:
 
 @pytest.mark.parametrize("name", options("trainer"))
 def test_trainer_configs_compose(make_cfg, name: str) -> None:
-    cfg = make_cfg([f"trainer={name}"])
+    # the preset's own values (make_cfg forces trainer.accelerator=cpu on top of them)
+    preset = compose_config("train", [f"trainer={name}"]).trainer
+    assert preset.accelerator == {"gpu": "gpu", "ddp": "gpu", "cpu": "cpu", "ddp_cpu": "cpu"}.get(
+        name, "auto"
+    )
+    if name.startswith("ddp"):
+        assert preset.strategy == "ddp" and preset.sync_batchnorm is (name == "ddp")  # SyncBN is GPU-only
     # gpu/ddp presets need hardware this machine lacks: check their keys, build the rest
-    if cfg.trainer.accelerator in ("gpu", "cuda"):
-        assert cfg.trainer.precision in ("16-mixed", "bf16-mixed")
+    if preset.accelerator == "gpu":
+        assert preset.precision in ("16-mixed", "bf16-mixed")
         return
+    cfg = make_cfg([f"trainer={name}"])
     with open_dict(cfg):
         cfg.trainer.devices = 1
         cfg.trainer.pop("strategy", None)
@@ -81,8 +88,9 @@ def test_logger_configs_instantiate(make_cfg, name: str) -> None:
 
 @pytest.mark.parametrize("name", options("debug"))
 def test_debug_configs_compose(make_cfg, name: str) -> None:
+    # every debug preset runs on CPU, even over a GPU trainer preset
+    assert compose_config("train", ["trainer=gpu", f"debug={name}"]).trainer.accelerator == "cpu"
     cfg = make_cfg([f"debug={name}"])
-    assert cfg.trainer.accelerator == "cpu"
     assert isinstance(instantiate(cfg.trainer), Trainer)
 
 
