@@ -31,6 +31,12 @@ METHODS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures")
 
 def naive(records, cropper: FaceCropper, n_sampled: int, out: Path) -> dict[str, dict[int, tuple]]:
     """Decode every frame with OpenCV, detect at full resolution one frame at a time, crop, save."""
+    full_res = FaceCropper(
+        margin=cropper.margin,
+        size=cropper.size,
+        detect_max_side=10**6,
+        batch_size=1,  # dfd's face choice
+    )
     boxes: dict[str, dict[int, tuple]] = {}
     for r in records:
         cap = cv2.VideoCapture(str(r.path))
@@ -47,14 +53,10 @@ def naive(records, cropper: FaceCropper, n_sampled: int, out: Path) -> dict[str,
             if i not in keep:
                 continue
             rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-            b, p = cropper.mtcnn.detect(rgb)
-            if b is None:
+            (face,) = full_res.detect(rgb)
+            if face is None:
                 continue
-            k = int(np.argmax(p))
-            from dfd.data.faces import Face
-
-            face = Face(box=tuple(float(v) for v in b[k]), score=float(p[k]))
-            crop = cropper.crop(rgb, face)
+            crop = full_res.crop(rgb, face)
             cv2.imwrite(
                 str(out / f"{r.video_id.replace('/', '_')}_{i}.png"), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR)
             )
@@ -65,7 +67,7 @@ def naive(records, cropper: FaceCropper, n_sampled: int, out: Path) -> dict[str,
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument(
-        "--pairs", type=int, default=2, help="original videos in the train split (each with 4 fakes)"
+        "--pairs", type=int, default=2, help="identity pairs in the train split: 2 originals and 8 fakes each"
     )
     parser.add_argument("--frames", type=int, default=64, help="frames per video")
     parser.add_argument("--sampled", type=int, default=16, help="frames sampled per video")
