@@ -300,10 +300,11 @@ def run_preprocessing(
                 bar.update()
     bar.close()
     summary.seconds = time.perf_counter() - start
-    summary.pending, meta_extra = write_full_manifest(records, out_dir, summary)
+    parts = _read_parts(records, out_dir)  # every finished video, of all shards
+    summary.pending, meta_extra = count_statuses(records, parts, summary)
     write_manifest(
         out_dir,
-        _read_parts(records, out_dir),
+        pd.concat(parts.values(), ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS),
         {
             "dataset": dataset,
             **cropper.settings(),
@@ -323,29 +324,32 @@ def run_preprocessing(
     return summary
 
 
-def _read_parts(records: list[VideoRecord], out_dir: Path) -> pd.DataFrame:
-    frames = [
-        pd.read_csv(p, dtype={"video_id": str, "group": str})
+def _read_parts(records: list[VideoRecord], out_dir: Path) -> dict[str, pd.DataFrame]:
+    """The manifest rows of each finished video, by video id."""
+    return {
+        r.video_id: pd.read_csv(p, dtype={"video_id": str, "group": str})
         for r in records
         if (p := part_path(out_dir, r.video_id)).is_file()
-    ]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+    }
 
 
-def write_full_manifest(records: list[VideoRecord], out_dir: Path, summary: Summary) -> tuple[int, dict]:
-    """Count statuses over every finished video (all shards); return (pending videos, metadata)."""
+def count_statuses(
+    records: list[VideoRecord], parts: dict[str, pd.DataFrame], summary: Summary
+) -> tuple[int, dict]:
+    """Count statuses over the finished videos into ``summary``; return (pending videos, metadata)."""
     pending = 0
     for r in records:
-        path = part_path(out_dir, r.video_id)
         if r.is_image:
             continue
-        if not path.is_file():
+        if r.video_id not in parts:
             pending += 1
             continue
-        statuses = pd.read_csv(path, usecols=["status"])["status"]
-        bad = [s for s in statuses.unique() if s != STATUS_OK]
-        summary.statuses[bad[0] if bad and STATUS_OK not in set(statuses) else STATUS_OK] += 1
-        for s in bad:
-            if STATUS_OK in set(statuses):
+        statuses = list(dict.fromkeys(parts[r.video_id]["status"]))  # unique, in order
+        bad = [s for s in statuses if s != STATUS_OK]
+        if STATUS_OK in statuses:
+            summary.statuses[STATUS_OK] += 1
+            for s in bad:
                 summary.statuses[s] += 1  # e.g. no_audio: counted, though its crops stay usable
+        else:
+            summary.statuses[bad[0]] += 1  # an unusable video has one row, with its reason
     return pending, {"videos": len([r for r in records if not r.is_image]) - pending, "pending": pending}
