@@ -8,6 +8,7 @@ A video that could not be used gets one row with ``status`` other than ``ok`` an
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -70,6 +71,12 @@ def read_manifest(root: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     meta_path = root / MANIFEST_META
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
     return rows, meta
+
+
+def cache_tag(version: int, args: dict[str, Any]) -> str:
+    """Short hash of a generator's version and arguments: the name of its cache folder, so that a
+    changed argument or generator regenerates instead of reusing stale data."""
+    return hashlib.sha1(repr((version, sorted(args.items()))).encode()).hexdigest()[:10]
 
 
 @contextmanager

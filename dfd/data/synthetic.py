@@ -13,7 +13,6 @@ Severity is drawn per video, so some fakes are subtle: the task is learnable, no
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -23,8 +22,11 @@ import numpy as np
 import pandas as pd
 
 from dfd.data.datamodule import FaceCropDataModule
-from dfd.data.manifest import MANIFEST_CSV, STATUS_OK, build_atomically, write_manifest
+from dfd.data.manifest import MANIFEST_CSV, STATUS_OK, build_atomically, cache_tag, write_manifest
 from dfd.data.transforms import InputSpec
+
+#: Bumped whenever generation changes, so cached datasets of older versions are not reused.
+GENERATOR_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -224,8 +226,7 @@ class SyntheticDataModule(FaceCropDataModule):
             fake_fraction=fake_fraction,
             seed=seed,
         )
-        # the cache folder name encodes every generator argument, so changing one regenerates
-        tag = hashlib.sha1(repr(sorted(self.generator_args.items())).encode()).hexdigest()[:10]
+        tag = cache_tag(GENERATOR_VERSION, self.generator_args)
         root = Path(data_dir) / f"v{num_videos}_f{frames_per_video}_s{image_size}_{tag}"
         super().__init__(root=str(root), input_spec=input_spec, **kwargs)
 

@@ -22,7 +22,6 @@ same :class:`~dfd.data.av_datamodule.AVClipDataModule` as preprocessed real data
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,7 @@ from tqdm import tqdm
 from dfd.data.audio import SAMPLE_RATE
 from dfd.data.av_datamodule import AVClipDataModule
 from dfd.data.clips import cut_clips
-from dfd.data.manifest import MANIFEST_CSV, build_atomically, write_manifest
+from dfd.data.manifest import MANIFEST_CSV, build_atomically, cache_tag, write_manifest
 
 FAKE_METHODS = ("shift", "swap", "face")
 #: Bumped whenever generation changes, so cached datasets of older versions are not reused.
@@ -236,8 +235,7 @@ class SyntheticAVDataModule(AVClipDataModule):
             trim_leading_silence=trim_leading_silence,
             seed=seed,
         )
-        key = repr((GENERATOR_VERSION, sorted(self.generator_args.items())))
-        tag = hashlib.sha1(key.encode()).hexdigest()[:10]
+        tag = cache_tag(GENERATOR_VERSION, self.generator_args)
         root = Path(data_dir) / f"v{num_videos}_t{clip_len}_s{image_size}_{tag}"
         super().__init__(root=str(root), clip_len=clip_len, seed=seed, **kwargs)
 
