@@ -14,7 +14,7 @@ from pathlib import Path
 
 import hydra
 import lightning as L
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 from torch.utils.data import DataLoader
 
 from dfd.data.transforms import build_eval_transform
@@ -38,8 +38,6 @@ def linear_probe(cfg: DictConfig) -> dict[str, dict[str, float]]:
             data_cfg = run_config_for(ckpt).data
     else:
         model = instantiate(cfg.model, loss=instantiate(cfg.loss))
-    with open_dict(data_cfg):
-        data_cfg.pop("sampler", None)
     datamodule = instantiate(data_cfg)
     datamodule.verify()
     spec = model.net.input_spec

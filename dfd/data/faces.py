@@ -31,10 +31,6 @@ class Face:
     box: tuple[float, float, float, float]
     score: float
 
-    @property
-    def area(self) -> float:
-        return max(0.0, self.box[2] - self.box[0]) * max(0.0, self.box[3] - self.box[1])
-
 
 def _most_confident(boxes: np.ndarray, scores: np.ndarray) -> int:
     return int(np.argmax(scores))

@@ -12,7 +12,7 @@ fakes have their audio swapped with another identity's or shifted. Corrupt files
 truncated, no face, no audio, metadata entry without file, file without entry) are added on
 request.
 
-CLI: ``python -m dfd.data.mini <layout> <out_dir> [--corrupt] [--scale N]``.
+CLI: ``python -m dfd.data.mini <layout> <out_dir> [--corrupt] [--n-pairs N] [--frames N] [--width PX] [--height PX]``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -722,7 +721,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--height", type=int, default=VideoSpec.height, help="px")
     args = parser.parse_args(argv)
     spec = VideoSpec(args.width, args.height, args.frames)
-    random.seed(0)
     kwargs: dict = {"spec": spec}
     if args.layout != "deepfakebench":
         kwargs["corrupt"] = args.corrupt

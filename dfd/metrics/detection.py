@@ -267,19 +267,3 @@ class DetectionMetrics(Metric):
             vp, vl, _ = aggregate_video(probs, labels, vidx, self.video_aggregation, self.confident)
             out.update({f"video_{k}": v for k, v in detection_metrics(vp, vl, self.threshold).items()})
         return out
-
-
-def split_metrics(
-    probs: Tensor,
-    labels: Tensor,
-    video_idx: Tensor | None = None,
-    threshold: float = 0.5,
-    video_aggregation: Aggregation = "mean",
-    confident: ConfidentStrategy | None = None,
-) -> dict[str, dict[str, float]]:
-    """``{"frame": {...}, "video": {...}}`` for one split's gathered outputs (no DDP state)."""
-    out = {"frame": detection_metrics(probs, labels, threshold)}
-    if video_idx is not None:
-        vp, vl, _ = aggregate_video(probs, labels, video_idx, video_aggregation, confident)
-        out["video"] = detection_metrics(vp, vl, threshold)
-    return out

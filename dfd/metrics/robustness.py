@@ -122,17 +122,6 @@ class Downscale(Corruption):
         return A.Downscale(scale_range=(level, level), p=1.0)
 
 
-def default_corruptions() -> list[Corruption]:
-    """Five severities each, mildest first (the values of ``conf/robustness.yaml``)."""
-    return [
-        JpegCompression([90, 70, 50, 30, 10]),
-        GaussianBlur([0.5, 1.0, 2.0, 3.0, 4.0]),
-        GaussianNoise([0.02, 0.05, 0.1, 0.2, 0.3]),
-        BrightnessContrast([0.1, 0.2, 0.3, 0.4, 0.5]),
-        Downscale([0.75, 0.5, 0.35, 0.25, 0.15]),
-    ]
-
-
 def _loss(net: nn.Module, x: Tensor, y: Tensor) -> Tensor:
     # The signed fake logit, (1 - 2y) * z: its gradient has the sign of the cross-entropy's
     # ((sigmoid(z) - y) * dz) but does not vanish when sigmoid saturates to exactly 0 or 1 in
@@ -188,11 +177,6 @@ class Attack:
     name: str
     epsilons: tuple[float, ...]
     steps: int = 1  # 1: FGSM; more: PGD with random start
-
-
-def default_attacks() -> list[Attack]:
-    eps = (0.5 / 255, 1 / 255, 2 / 255, 4 / 255, 8 / 255)
-    return [Attack("fgsm", eps, steps=1), Attack("pgd", eps, steps=10)]
 
 
 def _score(net: nn.Module, x: Tensor) -> Tensor:
