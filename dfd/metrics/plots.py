@@ -131,38 +131,59 @@ def reliability_figure(labels, probs: Mapping[str, np.ndarray | torch.Tensor], n
 Scalars = Mapping[str, Sequence[tuple[int, float]]]
 
 
-def learning_curves_figure(scalars: Scalars) -> Figure:
-    """Training and validation loss against the global step."""
-    fig, ax = plt.subplots(figsize=(5.6, 4.0))
+def _per_epoch(scalars: Mapping[str, Sequence[tuple[int, float]]], tag: str) -> list[float]:
+    """Epoch-level values of ``tag``: its ``_epoch`` series when it was also logged per step."""
+    points = scalars.get(f"{tag}_epoch") or scalars.get(tag) or []
+    return [v for _, v in points]
+
+
+def learning_curves_figure(scalars: Mapping[str, Sequence[tuple[int, float]]]) -> Figure:
+    """Training and validation loss per epoch (``scalars``: tag → ``[(step, value)]``)."""
+    fig, ax = plt.subplots(figsize=(6, 4))
     plotted = False
-    for tag in sorted(scalars):
-        if tag.endswith("loss") or tag.endswith("loss_epoch") or tag.endswith("loss_step"):
-            steps, values = zip(*scalars[tag], strict=True)
-            ax.plot(steps, values, marker="o" if len(steps) < 30 else None, ms=3, label=tag)
+    for split in ("train", "val"):
+        values = _per_epoch(scalars, f"{split}/loss")
+        if values:
+            ax.plot(range(1, len(values) + 1), values, marker="o", label=split)
             plotted = True
-    if not plotted:
+    if plotted:
+        ax.legend()
+    else:
         ax.text(0.5, 0.5, "no loss was logged", ha="center", va="center", transform=ax.transAxes)
-    ax.set(xlabel="step", ylabel="loss", title="Learning curves")
-    ax.legend(fontsize=8)
+    ax.set(xlabel="epoch", ylabel="loss", title="Learning curves")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
     return fig
 
 
-def metrics_panel_figure(scalars: Scalars, prefix: str = "val/") -> Figure:
-    """One small panel per logged ``prefix`` metric (AUC, AP, F1, …) against the step."""
-    tags = sorted(t for t in scalars if t.startswith(prefix) and not t.endswith("loss"))
-    n = max(len(tags), 1)
-    cols = min(n, 3)
-    rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.6 * rows), squeeze=False)
-    for ax in axes.flat[len(tags) :]:
+def metrics_panel_figure(scalars: Mapping[str, Sequence[tuple[int, float]]]) -> Figure:
+    """One panel per epoch-level metric (AUC, F1, …; AVFF stage 1: its loss terms), train and val."""
+    names = sorted(
+        {
+            tag.split("/", 1)[1].removesuffix("_epoch")
+            for tag in scalars
+            if tag.startswith(("train/", "val/")) and not tag.endswith("_step")
+        }
+        - {"loss"}
+    )
+    cols = max(1, min(len(names), 4))
+    rows = max(1, math.ceil(len(names) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.8 * rows), squeeze=False)
+    for ax in axes.flat[len(names) :]:
         ax.axis("off")
-    for ax, tag in zip(axes.flat, tags, strict=False):
-        steps, values = zip(*scalars[tag], strict=True)
-        ax.plot(steps, values, marker="o" if len(steps) < 30 else None, ms=3)
-        ax.set_title(tag, fontsize=9)
+    for ax, name in zip(axes.flat, names, strict=False):
+        for split in ("train", "val"):
+            values = _per_epoch(scalars, f"{split}/{name}")
+            if values:
+                ax.plot(range(1, len(values) + 1), values, marker="o", ms=3, label=split)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("epoch", fontsize=8)
         ax.tick_params(labelsize=7)
-    if not tags:
-        axes[0, 0].text(0.5, 0.5, f"no {prefix}* metric was logged", ha="center", va="center")
+        ax.grid(alpha=0.3)
+    if names:
+        axes.flat[0].legend(fontsize=7)
+    else:
+        axes[0, 0].text(0.5, 0.5, "no train/ or val/ metric was logged", ha="center", va="center")
     fig.suptitle("Training metrics")
     fig.tight_layout()
     return fig
