@@ -119,13 +119,33 @@ def predict_split(
     The data is ``cfg.data`` or, when that is null, the data of ``data_run_cfg`` (default: the
     checkpoint's own run). Used by :mod:`dfd.compare` to score two checkpoints on one split.
     """
+    _, model, datamodule, _ = load_for_eval(cfg, ckpt_path, data_run_cfg)
+    trainer: L.Trainer = instantiate(cfg.trainer, logger=False)
+    run_split(trainer, model, datamodule, cfg.split, verbose=False)
+    return model.eval_outputs[cfg.split]
+
+
+def load_for_eval(
+    cfg: DictConfig, ckpt_path: Path, data_run_cfg: DictConfig | None = None
+) -> tuple[DictConfig, L.LightningModule, L.LightningDataModule, DictConfig]:
+    """``(run config, model, datamodule, data config)`` to score ``cfg.split`` with a checkpoint.
+
+    The one preamble of dfd.eval, dfd.compare and dfd.robustness: checks ``cfg.split``, rebuilds
+    the model from its run, prepares the data (``cfg.data`` or, when null, that of
+    ``data_run_cfg``, by default the checkpoint's own run) and applies the selection guard.
+    """
+    if cfg.split not in SPLITS:
+        raise ValueError(f"split={cfg.split!r} is not one of {SPLITS}")
     run_cfg = run_config_for(ckpt_path)
     model = load_model(ckpt_path, run_cfg)
-    datamodule, _ = prepare_data(cfg, data_run_cfg if data_run_cfg is not None else run_cfg, model)
-    trainer: L.Trainer = instantiate(cfg.trainer, logger=False)
-    run = trainer.validate if cfg.split == "val" else trainer.test
-    run(model, datamodule=datamodule, verbose=False)
-    return model.eval_outputs[cfg.split]
+    datamodule, data_cfg = prepare_data(cfg, data_run_cfg if data_run_cfg is not None else run_cfg, model)
+    check_selection_guard(cfg, run_cfg, data_cfg)
+    return run_cfg, model, datamodule, data_cfg
+
+
+def run_split(trainer: L.Trainer, model: L.LightningModule, datamodule, split: str, **kwargs: Any) -> list:
+    """``trainer.validate`` for ``split=val``, ``trainer.test`` for ``split=test``."""
+    return (trainer.validate if split == "val" else trainer.test)(model, datamodule=datamodule, **kwargs)
 
 
 def flatten_summary(summary: dict[str, Any]) -> dict[str, float]:
@@ -144,19 +164,13 @@ def flatten_summary(summary: dict[str, Any]) -> dict[str, float]:
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Evaluate ``cfg.ckpt_path`` on ``cfg.split``; write the report and metrics, return the metrics."""
-    if cfg.split not in SPLITS:
-        raise ValueError(f"split={cfg.split!r} is not one of {SPLITS}")
     L.seed_everything(cfg.seed, workers=True)
     ckpt_path = resolve_checkpoint(cfg.ckpt_path)
-    run_cfg = run_config_for(ckpt_path)
-    model = load_model(ckpt_path, run_cfg)
-    datamodule, data_cfg = prepare_data(cfg, run_cfg, model)
-    check_selection_guard(cfg, run_cfg, data_cfg)
+    _, model, datamodule, data_cfg = load_for_eval(cfg, ckpt_path)
 
     loggers = instantiate_loggers(cfg.get("logger"))
     trainer: L.Trainer = instantiate(cfg.trainer, logger=loggers or False)
-    run = trainer.validate if cfg.split == "val" else trainer.test
-    results = run(model, datamodule=datamodule)[0]
+    results = run_split(trainer, model, datamodule, cfg.split)[0]
     metrics = {k: float(v) for k, v in results.items()}
 
     calibration = load_calibration(ckpt_path)

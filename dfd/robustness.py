@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 from omegaconf import DictConfig
 
-from dfd.eval import load_model, prepare_data, resolve_checkpoint, run_config_for
+from dfd.eval import load_for_eval, resolve_checkpoint
 from dfd.metrics import plots
 from dfd.metrics.robustness import evaluate_robustness, robustness_markdown
 from dfd.utils.instantiate import instantiate, register_resolvers
@@ -30,9 +30,7 @@ def robustness(cfg: DictConfig) -> pd.DataFrame:
     """Run the suite for ``cfg.ckpt_path``; return the table (one row per perturbation level)."""
     L.seed_everything(cfg.seed, workers=True)
     ckpt_path = resolve_checkpoint(cfg.ckpt_path)
-    run_cfg = run_config_for(ckpt_path)
-    model = load_model(ckpt_path, run_cfg)
-    datamodule, _ = prepare_data(cfg, run_cfg, model)
+    _, model, datamodule, _ = load_for_eval(cfg, ckpt_path)
     datamodule.setup("test" if cfg.split == "test" else "validate")
     loader = datamodule.test_dataloader() if cfg.split == "test" else datamodule.val_dataloader()
     corruptions = [instantiate(c) for c in (cfg.get("corruptions") or {}).values() if c is not None]

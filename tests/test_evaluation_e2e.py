@@ -127,6 +127,18 @@ def test_guard_refuses_test_split_of_selection_data(run, data_dir, tmp_path):
     root, _ = run
     with pytest.raises(PermissionError, match="guard.enabled"):
         evaluate(_eval_cfg(root, data_dir, tmp_path, "guard.enabled=true"))
+    # dfd.robustness and dfd.compare share the guard (and the split check) through load_for_eval
+    from dfd.compare import compare
+    from dfd.robustness import robustness
+
+    ckpt = root / "a" / "checkpoints" / "best.ckpt"
+    base = [f"paths.data_dir={data_dir}", f"paths.log_dir={tmp_path}", f"paths.output_dir={tmp_path}"]
+    with pytest.raises(PermissionError, match="guard.enabled"):
+        robustness(compose_config("robustness", [*base, f"ckpt_path={ckpt}", "guard.enabled=true"]))
+    with pytest.raises(PermissionError, match="guard.enabled"):
+        compare(compose_config("compare", [*base, f"ckpt_a={ckpt}", f"ckpt_b={ckpt}", "guard.enabled=true"]))
+    with pytest.raises(ValueError, match="split='train'"):
+        robustness(compose_config("robustness", [*base, f"ckpt_path={ckpt}", "split=train"]))
     run_cfg = run_config_for(root / "a" / "checkpoints" / "best.ckpt")
     data_cfg = eval_data_config(_eval_cfg(root, data_dir, tmp_path), run_cfg)
     for overrides, refused in [
