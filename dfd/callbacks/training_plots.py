@@ -29,14 +29,19 @@ class TrainingPlots(L.Callback):
         self.report_dir = report_dir
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if not trainer.is_global_zero or trainer.log_dir is None:
+        if not trainer.is_global_zero:
+            return
+        # the logger's own folder: trainer.log_dir would broadcast, which only rank zero reaches here
+        log_dir = next((lg.log_dir for lg in trainer.loggers if getattr(lg, "log_dir", None)), None)
+        if log_dir is None:
+            log.warning("TrainingPlots needs a TensorBoard or CSV logger; no figures written")
             return
         for logger in trainer.loggers:
             if hasattr(logger.experiment, "flush"):
                 logger.experiment.flush()
-        scalars = read_scalars(trainer.log_dir)
+        scalars = read_scalars(log_dir)
         if not scalars:
-            log.warning("TrainingPlots found no logged scalars under %s; no figures written", trainer.log_dir)
+            log.warning("TrainingPlots found no logged scalars under %s; no figures written", log_dir)
             return
         out = Path(self.report_dir)
         paths = [out / "learning_curves.png", out / "training_metrics.png"]
