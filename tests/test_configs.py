@@ -117,3 +117,23 @@ def test_monitor_and_optimized_metric_agree(make_cfg) -> None:
     assert monitor == "val/auc" and cfg.callbacks.model_checkpoint.mode == "max"
     assert cfg.optimized_metric == f"{monitor}_best"
     assert cfg.callbacks.early_stopping.monitor == monitor
+
+
+@pytest.mark.parametrize(
+    "name", ["train", "eval", "compare", "robustness", "cross_eval", "linear_probe", "preprocess", "stats"]
+)
+def test_only_train_continues_a_run_directory_from_ckpt_path(name: str) -> None:
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONF)):
+            cfg = compose(config_name=name, return_hydra_config=True)
+    finally:
+        GlobalHydra.instance().clear()
+    run_dir = OmegaConf.to_container(cfg.hydra.run, resolve=False)["dir"]
+    subdir = OmegaConf.to_container(cfg.hydra, resolve=False)["output_subdir"]
+    resumes = name == "train"
+    assert ("dfd_run_dir:${ckpt_path}" in run_dir) is resumes, run_dir
+    assert (subdir == ".hydra") is not resumes, subdir
