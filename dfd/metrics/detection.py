@@ -64,14 +64,15 @@ METRIC_KEYS = (
 LOG_LOSS_EPS = 1e-7
 
 
-def fake_logit(logits: Tensor) -> Tensor:
+def fake_logit(logits: Tensor, keep_grad: bool = False) -> Tensor:
     """The single fake logit of a net's output: ``float[N]``.
 
     ``float[N]`` or ``float[N, 1]`` (one fake logit) is returned flat; ``float[N, 2]`` (2-class
     softmax, column 1 = fake) becomes ``z1 - z0``, because ``softmax(z)[1] = sigmoid(z1 - z0)``.
-    This lets temperature scaling and thresholds treat both heads the same way.
+    This lets temperature scaling and thresholds treat both heads the same way. With
+    ``keep_grad`` the autograd graph is kept (white-box attacks differentiate through it).
     """
-    logits = logits.detach().float()
+    logits = logits.float() if keep_grad else logits.detach().float()
     if logits.ndim == 1:
         return logits
     if logits.ndim == 2 and logits.shape[1] == 1:

@@ -126,14 +126,7 @@ def _loss(net: nn.Module, x: Tensor, y: Tensor) -> Tensor:
     # The signed fake logit, (1 - 2y) * z: its gradient has the sign of the cross-entropy's
     # ((sigmoid(z) - y) * dz) but does not vanish when sigmoid saturates to exactly 0 or 1 in
     # float32, which would leave confidently classified samples unattacked (gradient masking).
-    return ((1 - 2 * y.float()) * fake_logit_grad(net(x))).sum()
-
-
-def fake_logit_grad(logits: Tensor) -> Tensor:
-    """:func:`~dfd.metrics.detection.fake_logit` that keeps the autograd graph."""
-    if logits.ndim == 2 and logits.shape[1] == 2:
-        return logits[:, 1] - logits[:, 0]
-    return logits.reshape(-1)
+    return ((1 - 2 * y.float()) * fake_logit(net(x), keep_grad=True)).sum()
 
 
 def fgsm(net: nn.Module, pixels: Tensor, labels: Tensor, eps: float, norm: Normalizer) -> Tensor:
