@@ -137,3 +137,14 @@ def test_only_train_continues_a_run_directory_from_ckpt_path(name: str) -> None:
     resumes = name == "train"
     assert ("dfd_run_dir:${ckpt_path}" in run_dir) is resumes, run_dir
     assert (subdir == ".hydra") is not resumes, subdir
+
+
+@pytest.mark.parametrize("name", options("model"))
+def test_every_model_takes_the_optimizer_and_scheduler_groups(name: str) -> None:
+    import torch
+
+    cfg = compose_config("train", [f"model={name}", "model/optimizer=sgd", "model/scheduler=cosine_warmup"])
+    opt = instantiate(cfg.model.optimizer)(params=[torch.nn.Parameter(torch.zeros(1))])
+    assert isinstance(opt, torch.optim.SGD) and opt.param_groups[0]["lr"] == cfg.model.optimizer.lr
+    sched = instantiate(cfg.model.scheduler)(optimizer=opt)
+    assert isinstance(sched, torch.optim.lr_scheduler.SequentialLR)  # warm-up, then cosine
