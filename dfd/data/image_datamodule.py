@@ -8,6 +8,7 @@ their crops (the manifest under ``root``) are added to the images.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
@@ -57,8 +58,13 @@ class ImageListDataModule(FaceCropDataModule):
     def __init__(self, root: str, layout: Callable[[], list[VideoRecord]], **kwargs) -> None:
         super().__init__(root=root, layout=layout, **kwargs)
 
+    @cached_property
+    def records(self) -> list[VideoRecord]:
+        """The layout's listing, parsed once (verify and load_rows both read it)."""
+        return self.layout()
+
     def verify(self) -> None:
-        records = self.layout()
+        records = self.records
         videos = [r for r in records if r.status == STATUS_OK and not r.is_image and not r.frames]
         if videos and not (Path(self.root) / MANIFEST_CSV).is_file():
             raise FileNotFoundError(
@@ -68,7 +74,7 @@ class ImageListDataModule(FaceCropDataModule):
             raise FileNotFoundError(f"no usable image under {self.raw_dir} (data.raw_dir)")
 
     def load_rows(self) -> pd.DataFrame:
-        rows = records_to_rows(self.layout())
+        rows = records_to_rows(self.records)
         if (Path(self.root) / MANIFEST_CSV).is_file():
             crops, _ = read_manifest(self.root)
             crops["crop_path"] = [
