@@ -21,7 +21,14 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from dfd.data.manifest import STATUS_OK, read_manifest
 from dfd.data.splits import carve
-from dfd.data.transforms import InputSpec, build_eval_transform, build_train_transform, to_tensor
+from dfd.data.transforms import (
+    InputSpec,
+    build_eval_transform,
+    build_train_transform,
+    seed_transforms,
+    seed_worker_transforms,
+    to_tensor,
+)
 
 log = logging.getLogger(__name__)
 
@@ -255,6 +262,8 @@ class FaceCropDataModule(LightningDataModule):
             # again under DDP nor forgets their set_epoch
             sampler = self.sampler(labels=dataset.labels.astype(np.int64), video_idx=dataset.video_idx)
             shuffle = False
+        if split == "train":  # augmentation reproducible under seed_everything (see seed_transforms)
+            seed_transforms(dataset, int(torch.randint(2**31, ()).item()))
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
@@ -263,6 +272,7 @@ class FaceCropDataModule(LightningDataModule):
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=self.num_workers > 0,
+            worker_init_fn=seed_worker_transforms if split == "train" and self.num_workers > 0 else None,
             drop_last=False,
         )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # its import otherwise calls the network
 
@@ -55,6 +56,34 @@ def build_train_transform(spec: InputSpec, strength: float = 1.0) -> A.Compose:
             A.Normalize(mean=spec.mean, std=spec.std),
         ]
     )
+
+
+def seed_transforms(dataset: Any, seed: int) -> None:
+    """Seed the albumentations pipelines of ``dataset`` (``transform`` and ``label_transforms``).
+
+    albumentations 2 keeps its own random state per ``Compose`` and ignores global seeds, so
+    without this ``seed_everything`` does not reproduce the augmentations.
+    """
+    pipelines = [getattr(dataset, "transform", None), *getattr(dataset, "label_transforms", {}).values()]
+    for k, pipeline in enumerate(p for p in pipelines if isinstance(p, A.Compose)):
+        pipeline.set_random_seed((seed + k) % 2**32)
+
+
+def seed_worker_transforms(worker_id: int) -> None:
+    """DataLoader ``worker_init_fn``: each worker (and DDP rank) its own augmentation stream.
+
+    torch seeds every worker with ``base_seed + worker_id``, where ``base_seed`` comes from the
+    main process's seeded generator, so the streams are reproducible and differ between workers.
+    Lightning's own worker seeding (numpy, random) still runs under ``seed_everything(workers=True)``.
+    """
+    from lightning.fabric.utilities.rank_zero import rank_zero_only
+    from lightning.fabric.utilities.seed import pl_worker_init_function
+
+    if os.environ.get("PL_SEED_WORKERS") == "1":
+        pl_worker_init_function(worker_id)
+    info = torch.utils.data.get_worker_info()
+    rank = int(getattr(rank_zero_only, "rank", 0) or 0)
+    seed_transforms(info.dataset, info.seed + 1_000_003 * rank)
 
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
