@@ -23,7 +23,7 @@ install: $(STAMP)
 DEMO_RAW := data/raw/ffpp_mini
 demo: $(STAMP)
 	rm -rf outputs/demo data/ffpp_mini $(DEMO_RAW)
-	$(PY) -m dfd.data.mini ffpp $(DEMO_RAW) --n-pairs 12 --methods Deepfakes,FaceSwap --frames 16
+	$(PY) -m dfd.data.synthetic.mini ffpp $(DEMO_RAW) --n-pairs 12 --methods Deepfakes,FaceSwap --frames 16
 	OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(PY) -m dfd.preprocess data=ffpp data.raw_dir=$(DEMO_RAW) data.root=data/ffpp_mini \
 		'data.layout.methods=[Deepfakes,FaceSwap]' preprocess.num_frames=8 preprocess.num_workers=0 \
 		preprocess.cropper.size=128 hydra.run.dir=outputs/demo/preprocess

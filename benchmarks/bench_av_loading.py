@@ -16,7 +16,7 @@ import time
 
 import torch
 
-from dfd.data.synthetic_av import SyntheticAVDataModule
+from dfd.data.synthetic.av import SyntheticAVDataModule
 from dfd.data.transforms import InputSpec
 
 

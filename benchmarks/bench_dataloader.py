@@ -22,10 +22,10 @@ from torch.utils.data import DataLoader
 from torchvision import datasets
 from torchvision.transforms import v2
 
-from dfd.data import mini
 from dfd.data.datamodule import FaceCropDataModule
-from dfd.data.manifest import write_manifest
+from dfd.data.synthetic import mini
 from dfd.data.transforms import IMAGENET_MEAN, IMAGENET_STD, InputSpec
+from dfd.preprocessing.manifest import write_manifest
 
 SIZE = 224
 

@@ -1,7 +1,7 @@
 """(a) Preprocessing videos/s on a generated FF++ tree (1 original : 4 fakes) against a naive baseline.
 
 Baseline: OpenCV decodes every frame; MTCNN runs at full resolution on each sampled frame, one
-frame at a time, for every video. Ours: ``dfd.data.preprocessing`` (decord decodes only the
+frame at a time, for every video. Ours: ``dfd.preprocessing.runner`` (decord decodes only the
 sampled frames, MTCNN batched on frames downscaled to 640 px, fakes reuse their original's
 boxes). Both run in one process with one torch thread, side by side; boxes are compared (IoU).
 
@@ -19,12 +19,13 @@ import cv2
 import numpy as np
 import torch
 
-from dfd.data import mini
-from dfd.data.faces import FaceCropper, box_iou
-from dfd.data.layouts.ffpp import parse_ffpp
-from dfd.data.manifest import read_manifest
-from dfd.data.preprocessing import PreprocessOptions, run_preprocessing
-from dfd.data.video import sample_indices
+from dfd.data.synthetic import mini
+from dfd.preprocessing.faces import FaceCropper, box_iou
+from dfd.preprocessing.manifest import read_manifest
+from dfd.preprocessing.options import PreprocessOptions
+from dfd.preprocessing.runner import run_preprocessing
+from dfd.raw.layouts.ffpp import parse_ffpp
+from dfd.raw.video import sample_indices
 
 METHODS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures")
 

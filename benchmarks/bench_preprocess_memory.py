@@ -18,9 +18,10 @@ CHILD = """
 import resource, sys, torch
 from pathlib import Path
 torch.set_num_threads(1)
-from dfd.data.faces import FaceCropper
-from dfd.data.layouts import VideoRecord
-from dfd.data.preprocessing import PreprocessOptions, process_video
+from dfd.preprocessing.faces import FaceCropper
+from dfd.raw.records import VideoRecord
+from dfd.preprocessing.options import PreprocessOptions
+from dfd.preprocessing.runner import process_video
 video, out = Path(sys.argv[1]), Path(sys.argv[2])
 record = VideoRecord(path=video, video_id="v", label=0, method="original", split="train", group="v")
 rows = process_video(record, out, FaceCropper(size=256), PreprocessOptions(num_frames=32))
@@ -37,7 +38,7 @@ def peak_rss_mb(video: Path, out: Path) -> float:
 
 
 def main() -> None:
-    from dfd.data import mini
+    from dfd.data.synthetic import mini
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--frames", type=int, default=75, help="length of the 1x video")

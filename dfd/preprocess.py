@@ -4,7 +4,7 @@
 
 Shard across machines with ``preprocess.shard=i preprocess.num_shards=n`` (e.g. a SLURM array
 via Hydra's submitit launcher); a rerun skips finished videos. The work is done by
-:mod:`dfd.data.preprocessing`; this entry point only reads the config.
+:mod:`dfd.preprocessing.runner`; this entry point only reads the config.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from dfd.data.preprocessing import PreprocessOptions, run_preprocessing
+from dfd.preprocessing.options import PreprocessOptions
+from dfd.preprocessing.runner import run_preprocessing
 from dfd.utils.instantiate import instantiate, register_resolvers
 
 log = logging.getLogger(__name__)

@@ -9,14 +9,15 @@ import pytest
 import torch
 from omegaconf import open_dict
 
-from dfd.data.audio import LogMel, leading_silence_seconds, read_wav, write_wav
-from dfd.data.clips import cut_clips, read_strip
-from dfd.data.manifest import read_manifest
-from dfd.data.synthetic_av import FAKE_METHODS, SyntheticAVDataModule, make_video
+from dfd.data.mel import LogMel
+from dfd.data.synthetic.av import FAKE_METHODS, SyntheticAVDataModule, make_video
 from dfd.data.transforms import InputSpec
 from dfd.models.avff_module import STAGE2_ONLY, AVFFModule
 from dfd.models.detector_module import count_parameters
 from dfd.models.nets.avff import AVFF
+from dfd.preprocessing.clips import cut_clips, read_strip
+from dfd.preprocessing.manifest import read_manifest
+from dfd.raw.audio import leading_silence_seconds, read_wav, write_wav
 from dfd.train import train
 from dfd.utils.instantiate import instantiate
 
@@ -176,7 +177,7 @@ def test_wav_roundtrip_and_logmel_shape(tmp_path: Path) -> None:
     mel = LogMel()(torch.from_numpy(back))
     assert mel.shape == (128, 16000 // 160 + 1)  # 128 mels, 10 ms hop
     with pytest.raises(ValueError, match="8000 Hz"):
-        write_wav(tmp_path / "b.wav", tone, sample_rate=8000)
+        write_wav(tmp_path / "b.wav", tone, rate=8000)
         read_wav(tmp_path / "b.wav")
 
 
@@ -312,7 +313,7 @@ def test_cut_clips_aligns_audio_and_reports_short_videos(tmp_path: Path) -> None
 @pytest.mark.slow
 def test_mini_dfdc_clip_mode_preprocess_and_fast_dev_run(make_cfg, tmp_path: Path) -> None:
     """Preprocessing in clip mode on a generated DFDC tree, then AVFF with audio on it."""
-    from dfd.data.mini import make_dfdc
+    from dfd.data.synthetic.mini import make_dfdc
     from dfd.preprocess import preprocess
 
     raw = make_dfdc(tmp_path / "raw", n_parts=2, originals_per_part=1, fakes_per_original=2, n_test=2)
@@ -346,7 +347,7 @@ def test_mini_dfdc_clip_mode_preprocess_and_fast_dev_run(make_cfg, tmp_path: Pat
 @pytest.mark.slow
 def test_mini_fakeavceleb_clips_start_after_the_leading_silence(tmp_path: Path) -> None:
     """FakeAVCeleb's fake audio starts with 0.3 s of silence; trimmed clips start after it, in sync."""
-    from dfd.data.mini import make_fakeavceleb
+    from dfd.data.synthetic.mini import make_fakeavceleb
     from dfd.preprocess import preprocess
 
     raw = make_fakeavceleb(tmp_path / "raw", n_ids=2)

@@ -11,9 +11,9 @@ import pandas as pd
 import torch
 from torchmetrics.functional.classification import binary_auroc
 
-from dfd.data.manifest import read_manifest
-from dfd.data.synthetic import SyntheticDataModule, generate_synthetic
+from dfd.data.synthetic.crops import SyntheticDataModule, generate_synthetic
 from dfd.models.nets import Meso4
+from dfd.preprocessing.manifest import read_manifest
 
 
 def _digest(root: Path) -> str:

@@ -1,6 +1,6 @@
 """Audio-visual clip datasets and :class:`AVClipDataModule`, with a modality switch.
 
-Reads a clip-mode manifest (see :mod:`dfd.data.clips`): one row per clip of ``clip_len``
+Reads a clip-mode manifest (see :mod:`dfd.preprocessing.clips`): one row per clip of ``clip_len``
 face crops plus its aligned 16 kHz audio segment. ``modality`` chooses what a sample holds:
 
 * ``video``: ``video`` float[T, 3, H, W] and ``audio`` float[1, n_mels, frames] (AVFF);
@@ -25,11 +25,12 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from dfd.data.audio import SAMPLE_RATE, LogMel, fit_frames, read_wav
-from dfd.data.clips import read_strip
 from dfd.data.datamodule import SPLITS, FaceCropDataModule, cap_per_class
-from dfd.data.manifest import read_manifest
+from dfd.data.mel import LogMel, fit_frames
 from dfd.data.transforms import InputSpec, build_eval_transform, build_train_transform, to_tensor
+from dfd.preprocessing.clips import read_strip
+from dfd.preprocessing.manifest import read_manifest
+from dfd.raw.audio import SAMPLE_RATE, read_wav
 
 MODALITIES = ("video", "image", "audio")
 

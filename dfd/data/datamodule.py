@@ -1,7 +1,7 @@
 """Face-crop datasets and the :class:`FaceCropDataModule` built from a crop manifest.
 
 Every image dataset in dfd (the synthetic one, FF++, Celeb-DF, DFDC, folders) ends up as a
-manifest (see :mod:`dfd.data.manifest`); this module turns one into DataLoaders. The model's
+manifest (see :mod:`dfd.preprocessing.manifest`); this module turns one into DataLoaders. The model's
 declared :class:`~dfd.data.transforms.InputSpec` decides size and normalisation.
 """
 
@@ -19,8 +19,6 @@ import torch
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from dfd.data.manifest import STATUS_OK, read_manifest
-from dfd.data.splits import carve
 from dfd.data.transforms import (
     InputSpec,
     build_eval_transform,
@@ -29,6 +27,8 @@ from dfd.data.transforms import (
     seed_worker_transforms,
     to_tensor,
 )
+from dfd.preprocessing.manifest import STATUS_OK, read_manifest
+from dfd.raw.splits import carve
 
 log = logging.getLogger(__name__)
 

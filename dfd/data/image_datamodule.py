@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 
 from dfd.data.datamodule import FaceCropDataModule, carve_val_if_missing
-from dfd.data.layouts import VideoRecord
-from dfd.data.manifest import COLUMNS, MANIFEST_CSV, STATUS_OK, read_manifest
+from dfd.preprocessing.manifest import COLUMNS, MANIFEST_CSV, STATUS_OK, read_manifest
+from dfd.raw.records import VideoRecord
 
 
 def records_to_rows(records: list[VideoRecord]) -> pd.DataFrame:

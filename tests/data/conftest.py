@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dfd.data import mini
+from dfd.data.synthetic import mini
 
 #: Small but detectable: faces are ~40% of a 160 px high frame.
 SPEC = mini.VideoSpec(width=192, height=144, n_frames=8, fps=8)
@@ -76,6 +76,6 @@ def deepfakebench_tree(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def cropper():
-    from dfd.data.faces import FaceCropper
+    from dfd.preprocessing.faces import FaceCropper
 
     return FaceCropper(size=96)

@@ -10,11 +10,11 @@ import torch
 
 from dfd.data.datamodule import FaceCropDataModule, carve_val_if_missing
 from dfd.data.image_datamodule import ImageListDataModule
-from dfd.data.layouts.deepfakebench import parse_deepfakebench
-from dfd.data.layouts.folder import parse_folder
-from dfd.data.manifest import write_manifest
-from dfd.data.splits import assign_splits
 from dfd.data.transforms import InputSpec
+from dfd.preprocessing.manifest import write_manifest
+from dfd.raw.layouts.deepfakebench import parse_deepfakebench
+from dfd.raw.layouts.folder import parse_folder
+from dfd.raw.splits import assign_splits
 
 
 def _rows(n_groups: int = 12, videos_per_group: int = 3, frames: int = 2) -> pd.DataFrame:

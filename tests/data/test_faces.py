@@ -6,9 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
-from dfd.data import mini
-from dfd.data.faces import Face, FaceCropper, box_iou, crop_video
-from dfd.data.video import read_frames, sample_indices
+from dfd.data.synthetic import mini
+from dfd.data.synthetic.mini.media import render_no_face
+from dfd.preprocessing.faces import Face, FaceCropper, box_iou, crop_video
+from dfd.raw.video import read_frames, sample_indices
 
 
 def test_sample_indices_even_and_stride():
@@ -54,7 +55,7 @@ def test_downscaled_detection_maps_boxes_to_full_resolution(cropper):
 
 
 def test_no_face_gives_none(cropper):
-    frames = mini.render_no_face(mini.VideoSpec(160, 120, 2), seed=0)
+    frames = render_no_face(mini.VideoSpec(160, 120, 2), seed=0)
     assert cropper.detect(frames) == [None, None]
 
 

@@ -9,13 +9,13 @@ from collections import Counter
 
 import pytest
 
-from dfd.data.layouts import MISSING_FILE, UNLISTED_FILE
-from dfd.data.layouts.celebdf import parse_celebdf
-from dfd.data.layouts.deepfakebench import parse_deepfakebench
-from dfd.data.layouts.dfdc import parse_dfdc
-from dfd.data.layouts.fakeavceleb import parse_fakeavceleb
-from dfd.data.layouts.ffpp import parse_ffpp
-from dfd.data.layouts.folder import parse_folder
+from dfd.raw.layouts.celebdf import parse_celebdf
+from dfd.raw.layouts.deepfakebench import parse_deepfakebench
+from dfd.raw.layouts.dfdc import parse_dfdc
+from dfd.raw.layouts.fakeavceleb import parse_fakeavceleb
+from dfd.raw.layouts.ffpp import parse_ffpp
+from dfd.raw.layouts.folder import parse_folder
+from dfd.raw.records import MISSING_FILE, UNLISTED_FILE
 from tests.data.conftest import FFPP_METHODS
 
 
@@ -131,7 +131,7 @@ def test_folder_flat_with_metadata(folder_tree):
 
 
 def test_folder_split_variant(tmp_path):
-    from dfd.data import mini
+    from dfd.data.synthetic import mini
     from tests.data.conftest import SPEC
 
     root = mini.make_folder(tmp_path / "f", n_images=2, n_videos=0, variant="split", spec=SPEC)
@@ -185,7 +185,7 @@ def test_deepfakebench_unresolvable_frames_are_reported(deepfakebench_tree, tmp_
 
 
 def test_shards_are_disjoint_complete_and_keep_fakes_with_their_original(ffpp_tree):
-    from dfd.data.preprocessing import select_shard
+    from dfd.preprocessing.runner import select_shard
 
     records = parse_ffpp(ffpp_tree, methods=FFPP_METHODS)
     shards = [select_shard(records, i, 3) for i in range(3)]

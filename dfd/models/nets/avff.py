@@ -22,7 +22,7 @@ one unit shared by both modalities (video temporal tokens), so the A2V/V2A cross
 align audio and video and the net accepts any clip length that the patch sizes divide.
 
 Inputs: ``video`` float[B, T, 3, H, W] normalised with :attr:`AVFF.input_spec`, ``audio``
-float[B, 1, n_mels, frames] log-mel (see :class:`dfd.data.audio.LogMel`).
+float[B, 1, n_mels, frames] log-mel (see :class:`dfd.data.mel.LogMel`).
 """
 
 from __future__ import annotations

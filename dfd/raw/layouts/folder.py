@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from dfd.data.layouts import (
+from dfd.raw.records import (
     IMAGE_EXTENSIONS,
     MISSING_FILE,
     UNLISTED_FILE,
@@ -19,7 +19,7 @@ from dfd.data.layouts import (
     VideoRecord,
     list_files,
 )
-from dfd.data.splits import assign_splits
+from dfd.raw.splits import assign_splits
 
 LABELS = {"real": 0, "fake": 1}
 SPLIT_FOLDERS = {f"{s}_{c}": (s, c) for s in ("train", "test") for c in LABELS}

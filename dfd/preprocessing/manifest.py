@@ -4,6 +4,10 @@ One folder per dataset holds the face crops, ``manifest.csv`` with one row per c
 ``manifest.json`` recording how it was made (detector, margin, size, frames per video).
 A video that could not be used gets one row with ``status`` other than ``ok`` and a
 ``reason``: it is never dropped silently.
+
+While preprocessing runs, each finished video's rows are a *part file*
+(``parts/<video_id>.csv``); its presence means "done", so a rerun skips exactly the finished
+videos, and the manifest is assembled from all parts at the end.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from dfd.raw.records import MISSING_FILE, STATUS_OK, UNLISTED_FILE, VideoRecord
 
 MANIFEST_CSV = "manifest.csv"
 MANIFEST_META = "manifest.json"
@@ -45,7 +51,12 @@ COLUMNS = [
     "reason",
 ]
 
-STATUS_OK = "ok"
+#: Manifest ``status`` values besides ``ok``: why a video gave no usable rows.
+UNREADABLE = "unreadable"
+NO_FACE = "no_face"
+NO_AUDIO = "no_audio"
+TOO_SHORT = "too_short"
+STATUSES = (STATUS_OK, UNREADABLE, NO_FACE, NO_AUDIO, TOO_SHORT, MISSING_FILE, UNLISTED_FILE)
 
 
 def write_manifest(root: str | Path, rows: pd.DataFrame, meta: dict[str, Any]) -> None:
@@ -98,3 +109,50 @@ def build_atomically(root: str | Path) -> Iterator[Path]:
         shutil.rmtree(tmp)
     else:
         tmp.rename(root)
+
+
+# ----------------------------------------------------------------------------- rows and parts
+
+
+def safe_name(video_id: str) -> str:
+    """Video id → relative path (ids may contain '/', never '..')."""
+    return "/".join(p for p in video_id.split("/") if p not in ("", ".", ".."))
+
+
+def base_row(record: VideoRecord) -> dict[str, Any]:
+    """The columns a video gives every one of its manifest rows."""
+    return {
+        "video_id": record.video_id,
+        "label": record.label,
+        "method": record.method,
+        "split": record.split,
+        "group": record.group,
+        "compression": record.compression,
+        "source_path": str(record.path),
+        "audio_path": "",
+    }
+
+
+def status_row(record: VideoRecord, status: str, reason: str) -> dict[str, Any]:
+    """The one row of a video that could not be used."""
+    return {**base_row(record), "frame_idx": -1, "crop_path": "", "status": status, "reason": reason}
+
+
+def part_path(out_dir: str | Path, video_id: str) -> Path:
+    """Where a video's manifest rows are kept while preprocessing runs."""
+    return Path(out_dir) / "parts" / f"{safe_name(video_id)}.csv"
+
+
+def write_part(out_dir: str | Path, video_id: str, rows: list[dict[str, Any]]) -> None:
+    """Write a finished video's rows, atomically: its part file marks it done."""
+    path = part_path(out_dir, video_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    pd.DataFrame(rows).reindex(columns=COLUMNS).to_csv(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def read_part(out_dir: str | Path, video_id: str) -> pd.DataFrame | None:
+    """A finished video's rows, or None when it is not done."""
+    path = part_path(out_dir, video_id)
+    return pd.read_csv(path, dtype={"video_id": str, "group": str}) if path.is_file() else None

@@ -15,8 +15,8 @@ import logging
 from dataclasses import replace
 from pathlib import Path, PurePath
 
-from dfd.data.layouts import MISSING_FILE, VideoRecord, require_file
-from dfd.data.splits import assign_splits
+from dfd.raw.records import MISSING_FILE, VideoRecord, require_file
+from dfd.raw.splits import assign_splits
 
 log = logging.getLogger(__name__)
 

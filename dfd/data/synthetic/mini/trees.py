@@ -2,283 +2,35 @@
 
 The real datasets are licensed by request, so tests and the demo run on trees generated here,
 laid out exactly like FF++, Celeb-DF, DFDC, FakeAVCeleb, plain folders and DeepfakeBench
-(see ``DATASETS.md``). Frames show real faces that ship with dependencies (Grace Hopper from
-matplotlib's sample data, the astronaut Eileen Collins from scikit-image) so MTCNN finds them,
-with per-identity flips and colour casts and per-video pan/zoom/jitter so frames differ. Fakes
-are face-swap-like edits of the face region: another identity's face blended in (resampled,
-colour-mismatched or hard-edged by method), the video's own face resampled (Face2Face-like),
-or the mouth region re-textured (NeuralTextures-like). Audio-visual layouts get AAC audio; their
-fakes have their audio swapped with another identity's or shifted. Corrupt files (zero-byte,
-truncated, no face, no audio, metadata entry without file, file without entry) are added on
-request.
-
-CLI: ``python -m dfd.data.mini <layout> <out_dir> [--corrupt] [--n-pairs N] [--frames N] [--width PX] [--height PX]``.
+(see ``DATASETS.md``), from the media of :mod:`dfd.data.synthetic.mini.media`. Corrupt files
+(zero-byte, truncated, no face, no audio, metadata entry without file, file without entry) are
+added on request. ``python -m dfd.generate mini=<layout>`` writes one.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 
-AUDIO_RATE = 16_000  # Hz
-
-#: Face boxes (x1, y1, x2, y2) of the bundled photos, as MTCNN finds them (tests check this):
-#: the mean of its boxes over 13 image scales from 0.4x to 1.6x (the per-scale spread is about
-#: 5 px for Hopper, 1 px for the astronaut). Swaps map the source's box onto the target's, so a
-#: detector finds the pasted face where the target's face was, as after the landmark alignment
-#: of real face swaps.
-HOPPER_BOX = (172.0, 114.0, 352.0, 337.0)
-ASTRONAUT_BOX = (180.0, 62.0, 268.0, 174.0)
-
-
-@lru_cache(maxsize=1)
-def base_faces() -> tuple[tuple[np.ndarray, tuple[float, float, float, float]], ...]:
-    """The real face photos (RGB uint8) with their face boxes."""
-    from matplotlib import cbook
-    from PIL import Image
-    from skimage import data
-
-    with cbook.get_sample_data("grace_hopper.jpg") as f:
-        hopper = np.asarray(Image.open(f).convert("RGB"))
-    return ((hopper, HOPPER_BOX), (data.astronaut(), ASTRONAUT_BOX))
-
-
-@dataclass(frozen=True)
-class VideoSpec:
-    """Frame size (px), length and rate of generated videos."""
-
-    width: int = 224
-    height: int = 176
-    n_frames: int = 24
-    fps: int = 12
-
-
-@dataclass(frozen=True)
-class Identity:
-    """A person of the mini datasets: one of the photos, possibly mirrored, with a colour cast."""
-
-    image: np.ndarray
-    box: tuple[float, float, float, float]
-
-    @staticmethod
-    def make(index: int) -> Identity:
-        faces = base_faces()
-        image, box = faces[index % len(faces)]
-        rng = np.random.default_rng(1000 + index)
-        if (index // len(faces)) % 2:
-            image = image[:, ::-1]
-            w = image.shape[1]
-            box = (w - box[2], box[1], w - box[0], box[3])
-        gains = rng.uniform(0.8, 1.2, size=3) if index >= len(faces) else np.ones(3)
-        tinted = np.clip(image.astype(np.float32) * gains, 0, 255).astype(np.uint8)
-        return Identity(image=np.ascontiguousarray(tinted), box=box)
-
-    def face_patch(self, pad: float = 0.15) -> np.ndarray:
-        x1, y1, x2, y2 = _expand(self.box, pad)
-        return self.image[max(0, y1) : y2, max(0, x1) : x2]
-
-
-def _expand(box: tuple[float, ...], pad: float) -> tuple[int, int, int, int]:
-    x1, y1, x2, y2 = box
-    dx, dy = (x2 - x1) * pad, (y2 - y1) * pad
-    return int(x1 - dx), int(y1 - dy), int(x2 + dx), int(y2 + dy)
-
-
-def render(identity: Identity, spec: VideoSpec, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Frames uint8[T,H,W,3] of ``identity`` with pan/zoom/jitter (edges replicated, so no mirrored second face), and face boxes float[T,4] in them."""
-    rng = np.random.default_rng(seed)
-    x1, y1, x2, y2 = identity.box
-    face_h = y2 - y1
-    zoom0, zoom1 = rng.uniform(0.38, 0.5, size=2)  # face height as a fraction of the frame
-    pan = rng.uniform(-0.08, 0.08, size=(2, 2))  # start/end offset of the face centre, in frames
-    frames, boxes = [], []
-    for t in range(spec.n_frames):
-        a = t / max(1, spec.n_frames - 1)
-        s = (zoom0 + (zoom1 - zoom0) * a) * spec.height / face_h
-        off = pan[0] + (pan[1] - pan[0]) * a + rng.normal(0, 0.004, size=2)
-        cx, cy = spec.width * (0.5 + off[0]), spec.height * (0.5 + off[1])
-        tx, ty = cx - s * (x1 + x2) / 2, cy - s * (y1 + y2) / 2
-        m = np.array([[s, 0, tx], [0, s, ty]], dtype=np.float32)
-        frames.append(
-            cv2.warpAffine(
-                identity.image,
-                m,
-                (spec.width, spec.height),
-                flags=cv2.INTER_LINEAR,
-                borderMode=cv2.BORDER_REPLICATE,
-            )
-        )
-        boxes.append([s * x1 + tx, s * y1 + ty, s * x2 + tx, s * y2 + ty])
-    return np.stack(frames), np.asarray(boxes)
-
-
-def render_no_face(spec: VideoSpec, seed: int) -> np.ndarray:
-    """Frames of a moving smooth colour field with no face in it."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0 : spec.height, 0 : spec.width].astype(np.float32)
-    base = rng.uniform(40, 200, size=3)
-    frames = []
-    for t in range(spec.n_frames):
-        wave = np.sin(xx / 23.0 + t / 3.0) * 30 + np.cos(yy / 17.0 - t / 5.0) * 30
-        frames.append(np.clip(base[None, None, :] + wave[..., None], 0, 255).astype(np.uint8))
-    return np.stack(frames)
-
-
-def _ellipse_mask(h: int, w: int, feather: float) -> np.ndarray:
-    mask = np.zeros((h, w), np.float32)
-    cv2.ellipse(mask, (w // 2, h // 2), (max(1, int(w * 0.4)), max(1, int(h * 0.45))), 0, 0, 360, 1.0, -1)
-    k = int(max(h, w) * feather) | 1
-    return cv2.GaussianBlur(mask, (k, k), 0) if feather > 0 else mask
-
-
-def _paste(frame: np.ndarray, patch: np.ndarray, box: np.ndarray, feather: float) -> np.ndarray:
-    """Blend ``patch`` into ``frame`` over ``box`` (expanded like the patch) with a soft ellipse."""
-    x1, y1, x2, y2 = _expand(tuple(box), 0.15)
-    fh, fw = frame.shape[:2]
-    cx1, cy1, cx2, cy2 = max(0, x1), max(0, y1), min(fw, x2), min(fh, y2)
-    if cx2 <= cx1 or cy2 <= cy1:
-        return frame
-    resized = cv2.resize(patch, (x2 - x1, y2 - y1), interpolation=cv2.INTER_LINEAR)
-    mask = _ellipse_mask(y2 - y1, x2 - x1, feather)
-    sub = (slice(cy1 - y1, cy2 - y1), slice(cx1 - x1, cx2 - x1))
-    out = frame.copy()
-    region = out[cy1:cy2, cx1:cx2].astype(np.float32)
-    m = mask[sub][..., None]
-    out[cy1:cy2, cx1:cx2] = (region * (1 - m) + resized[sub].astype(np.float32) * m).astype(np.uint8)
-    return out
-
-
-def _resample(patch: np.ndarray, factor: float) -> np.ndarray:
-    h, w = patch.shape[:2]
-    small = cv2.resize(
-        patch, (max(4, int(w / factor)), max(4, int(h / factor))), interpolation=cv2.INTER_AREA
-    )
-    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-
-
-def _colour_shift(patch: np.ndarray, gains: tuple[float, float, float]) -> np.ndarray:
-    return np.clip(patch.astype(np.float32) * np.asarray(gains, np.float32), 0, 255).astype(np.uint8)
-
-
-# Each manipulation: (target frame, its face box, source identity, rng) → manipulated frame.
-Manipulation = Callable[[np.ndarray, np.ndarray, Identity, np.random.Generator], np.ndarray]
-
-
-def _deepfakes(frame, box, source, rng):  # autoencoder swap: blurry, low-resolution face
-    return _paste(frame, _resample(source.face_patch(), 4.0), box, feather=0.15)
-
-
-def _face2face(frame, box, source, rng):  # reenactment: own face re-rendered, resampled and warped
-    x1, y1, x2, y2 = _expand(tuple(box), 0.15)
-    h, w = frame.shape[:2]
-    own = frame[max(0, y1) : min(h, y2), max(0, x1) : min(w, x2)]
-    if own.size == 0:
-        return frame
-    own = cv2.resize(_resample(own, 3.0), (x2 - x1, y2 - y1))
-    return _paste(frame, _colour_shift(own, (1.08, 0.95, 0.92)), box, feather=0.2)
-
-
-def _faceswap(frame, box, source, rng):  # graphics swap: sharp edges, no colour correction
-    return _paste(frame, _colour_shift(source.face_patch(), (1.15, 0.9, 0.85)), box, feather=0.0)
-
-
-def _neuraltextures(frame, box, source, rng):  # mouth region re-textured
-    x1, y1, x2, y2 = (int(v) for v in box)
-    h, w = frame.shape[:2]
-    my1, my2 = max(0, y1 + (y2 - y1) * 3 // 5), min(h, y2)
-    mx1, mx2 = max(0, x1 + (x2 - x1) // 5), min(w, x2 - (x2 - x1) // 5)
-    out = frame.copy()
-    if my2 > my1 and mx2 > mx1:
-        mouth = _resample(out[my1:my2, mx1:mx2], 3.0).astype(np.float32)
-        out[my1:my2, mx1:mx2] = np.clip(mouth + rng.normal(0, 8, mouth.shape), 0, 255).astype(np.uint8)
-    return out
-
-
-def _faceshifter(frame, box, source, rng):  # high-fidelity swap: colour-matched, slightly soft
-    patch = source.face_patch().astype(np.float32)
-    x1, y1, x2, y2 = _expand(tuple(box), 0.15)
-    h, w = frame.shape[:2]
-    target = frame[max(0, y1) : min(h, y2), max(0, x1) : min(w, x2)].astype(np.float32)
-    if target.size:
-        patch = (patch - patch.mean((0, 1))) / (patch.std((0, 1)) + 1e-3) * target.std((0, 1)) + target.mean(
-            (0, 1)
-        )
-    return _paste(frame, _resample(np.clip(patch, 0, 255).astype(np.uint8), 2.5), box, feather=0.1)
-
-
-MANIPULATIONS: dict[str, Manipulation] = {
-    "Deepfakes": _deepfakes,
-    "Face2Face": _face2face,
-    "FaceSwap": _faceswap,
-    "NeuralTextures": _neuraltextures,
-    "FaceShifter": _faceshifter,
-}
-
-
-def fake_frames(target: Identity, source: Identity, spec: VideoSpec, seed: int, method: str) -> np.ndarray:
-    """The frames of ``target``'s video ``seed`` with ``source``'s face put in by ``method``."""
-    frames, boxes = render(target, spec, seed)
-    rng = np.random.default_rng(seed + 7)
-    manipulate = MANIPULATIONS[method]
-    return np.stack([manipulate(f, b, source, rng) for f, b in zip(frames, boxes, strict=True)])
-
-
-def speech_like(identity_index: int, seconds: float, seed: int) -> np.ndarray:
-    """A voice-like float32 signal in [-1, 1]: an identity-specific pitch with syllable envelopes."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * AUDIO_RATE)) / AUDIO_RATE
-    f0 = 110.0 + 35.0 * (identity_index % 6)
-    voice = sum(np.sin(2 * np.pi * f0 * k * t + rng.uniform(0, 6.28)) / k for k in range(1, 5))
-    envelope = np.clip(np.sin(2 * np.pi * rng.uniform(3, 5) * t + rng.uniform(0, 6.28)), 0, 1)
-    return (0.3 * voice * envelope + rng.normal(0, 0.01, t.shape)).astype(np.float32)
-
-
-def write_video(
-    path: Path, frames: np.ndarray, fps: int, crf: int = 23, audio: np.ndarray | None = None
-) -> Path:
-    """Write RGB frames as H.264 (yuv420p) mp4, with ``audio`` (float32 mono 16 kHz) as AAC."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    h, w = frames.shape[1:3]
-    with av.open(str(path), "w") as out:
-        video = out.add_stream("libx264", rate=fps)
-        video.width, video.height = w - w % 2, h - h % 2
-        video.pix_fmt = "yuv420p"
-        video.options = {"crf": str(crf), "preset": "ultrafast"}
-        astream = None
-        if audio is not None:
-            astream = out.add_stream("aac", rate=AUDIO_RATE)
-            astream.layout = "mono"
-        for frame in frames:
-            vf = av.VideoFrame.from_ndarray(
-                np.ascontiguousarray(frame[: video.height, : video.width]), format="rgb24"
-            )
-            out.mux(video.encode(vf))
-        out.mux(video.encode())
-        if astream is not None:
-            step = 1024
-            for start in range(0, len(audio), step):
-                chunk = audio[start : start + step].astype(np.float32)[None, :]
-                af = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
-                af.sample_rate = AUDIO_RATE
-                af.pts = start
-                out.mux(astream.encode(af))
-            out.mux(astream.encode())
-    return path
-
-
-def truncate(path: Path, keep: float = 0.4) -> None:
-    """Cut a file to ``keep`` of its bytes (a download that stopped part-way)."""
-    data = path.read_bytes()
-    path.write_bytes(data[: int(len(data) * keep)])
+from dfd.data.synthetic.mini.media import (
+    MANIPULATIONS,
+    Identity,
+    VideoSpec,
+    expand_box,
+    fake_frames,
+    render,
+    render_no_face,
+    speech_like,
+    truncate,
+    write_video,
+)
+from dfd.raw.audio import SAMPLE_RATE
 
 
 @dataclass
@@ -311,7 +63,7 @@ class Mini:
     def _audio(self, ident: int, seed: int, shift: float = 0.0) -> np.ndarray:
         seconds = self.spec.n_frames / self.spec.fps
         signal = speech_like(ident, seconds + shift, seed)
-        return signal[int(shift * AUDIO_RATE) :][: int(seconds * AUDIO_RATE)] if shift else signal
+        return signal[int(shift * SAMPLE_RATE) :][: int(seconds * SAMPLE_RATE)] if shift else signal
 
 
 # ----------------------------------------------------------------------------- FF++
@@ -500,9 +252,9 @@ def make_fakeavceleb(
     for i in range(n_ids):
         source, other = f"id{i:05d}", (i + 1) % n_ids
         race, gender = races[i % len(races)], ("men", "women")[i % 2]
-        silence = np.zeros(int(0.3 * AUDIO_RATE), np.float32)
+        silence = np.zeros(int(0.3 * SAMPLE_RATE), np.float32)
         fake_audio = np.concatenate([silence, speech_like(other, seconds, 50 + i)])[
-            : int(seconds * AUDIO_RATE)
+            : int(seconds * SAMPLE_RATE)
         ]
         for category, folder in (
             ("A", "RealVideo-RealAudio"),
@@ -592,7 +344,7 @@ def face_crop_images(
         )
     crops = []
     for frame, box in zip(frames, boxes, strict=True):
-        x1, y1, x2, y2 = _expand(tuple(box), 0.1)
+        x1, y1, x2, y2 = expand_box(tuple(box), 0.1)
         h, w = frame.shape[:2]
         crops.append(cv2.resize(frame[max(0, y1) : min(h, y2), max(0, x1) : min(w, x2)], (size, size)))
     return crops
@@ -705,31 +457,3 @@ MAKERS: dict[str, Callable[..., Path]] = {
     "folder": make_folder,
     "deepfakebench": make_deepfakebench,
 }
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Write a mini raw dataset tree in one of dfd's raw layouts.")
-    parser.add_argument("layout", choices=sorted(MAKERS))
-    parser.add_argument("out_dir", type=Path)
-    parser.add_argument(
-        "--corrupt", action="store_true", help="add bad inputs (zero-byte, truncated, no face, …)"
-    )
-    parser.add_argument("--n-pairs", type=int, default=6, help="FF++ only: number of id pairs")
-    parser.add_argument("--methods", default="Deepfakes,Face2Face,FaceSwap,NeuralTextures", help="FF++ only")
-    parser.add_argument("--frames", type=int, default=VideoSpec.n_frames, help="frames per video")
-    parser.add_argument("--width", type=int, default=VideoSpec.width, help="px")
-    parser.add_argument("--height", type=int, default=VideoSpec.height, help="px")
-    args = parser.parse_args(argv)
-    spec = VideoSpec(args.width, args.height, args.frames)
-    kwargs: dict = {"spec": spec}
-    if args.layout != "deepfakebench":
-        kwargs["corrupt"] = args.corrupt
-    if args.layout == "ffpp":
-        kwargs |= {"n_pairs": args.n_pairs, "methods": tuple(m for m in args.methods.split(",") if m)}
-    root = MAKERS[args.layout](args.out_dir, **kwargs)
-    n = sum(1 for p in root.rglob("*") if p.is_file())
-    print(f"wrote {args.layout} mini tree with {n} files to {root}")
-
-
-if __name__ == "__main__":
-    main()

@@ -1,7 +1,7 @@
-"""Raw dataset layouts: one parser per dataset, each listing its videos as :class:`VideoRecord`.
+"""What a layout parser returns: one :class:`VideoRecord` per video of a raw dataset.
 
-Parsers read the folders exactly as the dataset owners ship them (see ``DATASETS.md``) and
-return plain records: no Hydra, no decoding. A required file that is missing raises
+Parsers (:mod:`dfd.raw.layouts`) read the folders exactly as the dataset owners ship them (see
+``DATASETS.md``) and return plain records: no Hydra, no decoding. A required file that is missing raises
 ``FileNotFoundError`` naming it. Inconsistencies between metadata and disk (an entry with no
 file, a file with no entry) are not errors: they come back as records whose ``status`` says
 so, and preprocessing writes them into the manifest so that nothing is dropped silently.
@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-#: ``VideoRecord.status`` values besides ``ok``; they are also manifest ``status`` values.
+#: ``VideoRecord.status`` values; they are also manifest ``status`` values.
+STATUS_OK = "ok"
 MISSING_FILE = "missing_file"
 UNLISTED_FILE = "unlisted_file"
 
@@ -40,7 +41,7 @@ class VideoRecord:
     compression: str = ""
     has_audio: bool = False
     source_id: str = ""
-    status: str = "ok"
+    status: str = STATUS_OK
     reason: str = ""
     #: For layouts that ship already-cropped frames (DeepfakeBench, image folders).
     frames: tuple[Path, ...] = field(default=())

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import torch
 
-from dfd.data.video import read_frames
+from dfd.raw.video import read_frames
 
 
 @dataclass(frozen=True)
@@ -190,6 +190,5 @@ def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
     """IoU of two ``(x1, y1, x2, y2)`` boxes (used to compare detectors in tests and benchmarks)."""
     from torchvision.ops import box_iou as tv_box_iou
 
-    return float(
-        tv_box_iou(torch.tensor([a], dtype=torch.float64), torch.tensor([b], dtype=torch.float64))[0, 0]
-    )
+    pair = torch.tensor(np.asarray([a, b], dtype=np.float64))
+    return float(tv_box_iou(pair[:1], pair[1:])[0, 0])

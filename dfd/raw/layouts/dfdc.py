@@ -15,7 +15,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from dfd.data.layouts import (
+from dfd.raw.records import (
     MISSING_FILE,
     UNLISTED_FILE,
     VIDEO_EXTENSIONS,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dfd.data.layouts import MISSING_FILE, VIDEO_EXTENSIONS, VideoRecord, list_files, require_file
+from dfd.raw.records import MISSING_FILE, VIDEO_EXTENSIONS, VideoRecord, list_files, require_file
 
 FOLDERS = {
     "Celeb-real": (0, "Celeb-real"),

@@ -15,7 +15,7 @@ detector sits at chance) while their correspondence does. Optionally fakes start
 ``fake_leading_silence`` seconds of silence to reproduce FakeAVCeleb's shortcut, which
 ``trim_leading_silence`` removes when clips are cut.
 
-Clips are written in dfd's clip format (:mod:`dfd.data.clips`) and cached under
+Clips are written in dfd's clip format (:mod:`dfd.preprocessing.clips`) and cached under
 ``${paths.data_dir}/synthetic_av/<tag>/``; :class:`SyntheticAVDataModule` reads them with the
 same :class:`~dfd.data.av_datamodule.AVClipDataModule` as preprocessed real datasets.
 """
@@ -30,10 +30,10 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from dfd.data.audio import SAMPLE_RATE
 from dfd.data.av_datamodule import AVClipDataModule
-from dfd.data.clips import cut_clips
-from dfd.data.manifest import MANIFEST_CSV, build_atomically, cache_tag, write_manifest
+from dfd.preprocessing.clips import cut_clips
+from dfd.preprocessing.manifest import MANIFEST_CSV, build_atomically, cache_tag, write_manifest
+from dfd.raw.audio import SAMPLE_RATE
 
 FAKE_METHODS = ("shift", "swap", "face")
 #: Bumped whenever generation changes, so cached datasets of older versions are not reused.

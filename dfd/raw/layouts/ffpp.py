@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from dfd.data.layouts import (
+from dfd.raw.records import (
     MISSING_FILE,
     UNLISTED_FILE,
     VIDEO_EXTENSIONS,
@@ -52,13 +52,20 @@ def parse_ffpp(
     unknown = set(methods) - set(FFPP_METHODS)
     if unknown:
         raise ValueError(
-            f"unknown FF++ methods {sorted(unknown)}; data.methods must be a subset of {FFPP_METHODS}"
+            f"unknown FF++ methods {sorted(unknown)}; data.layout.methods must be a subset of {list(FFPP_METHODS)}"
         )
     pairs = read_split_pairs(root)
-    originals_dir = require_dir(
-        root / "original_sequences" / "youtube" / compression / "videos",
-        f"FF++ originals at compression {compression!r} (data.compression)",
-    )
+    originals_dir = root / "original_sequences" / "youtube" / compression / "videos"
+    if not originals_dir.is_dir():
+        have = sorted(p.parent.name for p in (root / "original_sequences" / "youtube").glob("*/videos"))
+        raise FileNotFoundError(
+            f"FF++ originals at compression {compression!r} not found: {originals_dir}. "
+            + (
+                f"This copy has {have}: add data.layout.compression={have[0]}"
+                if have
+                else "Check data.raw_dir"
+            )
+        )
     # expected video ids (per method) → (split, group)
     expected: dict[tuple[str, str], tuple[str, str]] = {}
     for split, split_pairs in pairs.items():
@@ -72,9 +79,18 @@ def parse_ffpp(
 
     folders = {ORIGINAL: originals_dir}
     for method in methods:
-        folders[method] = require_dir(
-            root / "manipulated_sequences" / method / compression / "videos",
-            f"FF++ {method} videos at compression {compression!r} (data.methods / data.compression)",
+        folders[method] = root / "manipulated_sequences" / method / compression / "videos"
+    absent = [m for m in methods if not folders[m].is_dir()]
+    if absent:
+        have = [m for m in methods if m not in absent]
+        fix = (
+            f"To use the methods this copy has, add 'data.layout.methods=[{','.join(have)}]'"
+            if have
+            else "None of the requested methods is there; check data.raw_dir and data.layout.compression"
+        )
+        raise FileNotFoundError(
+            f"FF++ {', '.join(absent)} videos at compression {compression!r} not found "
+            f"(e.g. {folders[absent[0]]}). {fix}"
         )
     on_disk = {(m, p.stem): p for m, folder in folders.items() for p in list_files(folder, VIDEO_EXTENSIONS)}
 

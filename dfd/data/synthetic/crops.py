@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from dfd.data.datamodule import FaceCropDataModule
-from dfd.data.manifest import MANIFEST_CSV, STATUS_OK, build_atomically, cache_tag, write_manifest
 from dfd.data.transforms import InputSpec
+from dfd.preprocessing.manifest import MANIFEST_CSV, STATUS_OK, build_atomically, cache_tag, write_manifest
 
 #: Bumped whenever generation changes, so cached datasets of older versions are not reused.
 GENERATOR_VERSION = 1

@@ -11,14 +11,14 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from dfd.data.layouts import (
+from dfd.raw.records import (
     MISSING_FILE,
     UNLISTED_FILE,
     VIDEO_EXTENSIONS,
     VideoRecord,
     require_file,
 )
-from dfd.data.splits import assign_splits
+from dfd.raw.splits import assign_splits
 
 CATEGORY_FOLDERS = {
     "A": "RealVideo-RealAudio",

@@ -1,0 +1,34 @@
+"""Mini raw datasets in every layout dfd reads (real faces, real H.264 + AAC files), for tests and the demo.
+
+:mod:`~dfd.data.synthetic.mini.media` makes the frames, fakes and audio;
+:mod:`~dfd.data.synthetic.mini.trees` lays them out as FF++, Celeb-DF, DFDC, FakeAVCeleb,
+folders and DeepfakeBench. ``python -m dfd.generate mini=<layout>`` is the command.
+"""
+
+from dfd.data.synthetic.mini.media import VideoSpec, base_faces, write_video
+from dfd.data.synthetic.mini.trees import (
+    MAKERS,
+    Mini,
+    face_crop_images,
+    make_celebdf,
+    make_deepfakebench,
+    make_dfdc,
+    make_fakeavceleb,
+    make_ffpp,
+    make_folder,
+)
+
+__all__ = [
+    "MAKERS",
+    "Mini",
+    "face_crop_images",
+    "VideoSpec",
+    "base_faces",
+    "make_celebdf",
+    "make_deepfakebench",
+    "make_dfdc",
+    "make_fakeavceleb",
+    "make_ffpp",
+    "make_folder",
+    "write_video",
+]

@@ -1,0 +1,127 @@
+"""Frame mode of preprocessing: the sampled frames of one video → face crops (+ its 16 kHz wav).
+
+Each video is decoded at its sampled frames only, its faces are found and cropped by the one
+:class:`~dfd.preprocessing.faces.FaceCropper`, and its files and manifest part are written:
+
+```
+out_dir/crops/<video_id>/<frame:05d>.png
+out_dir/audio/<video_id>.wav
+out_dir/parts/<video_id>.csv      # the video's manifest rows; its presence means "done"
+```
+
+FF++ fakes reuse the face boxes of the original whose footage they share (the frames line up),
+which also makes them fast. With ``trim_leading_silence`` the frames are sampled after the
+audio's leading silence and the wav starts there too, so both stay aligned.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from dfd.preprocessing.faces import Face, FaceCropper
+from dfd.preprocessing.manifest import (
+    NO_AUDIO,
+    NO_FACE,
+    STATUS_OK,
+    UNREADABLE,
+    base_row,
+    read_part,
+    safe_name,
+    status_row,
+    write_part,
+)
+from dfd.preprocessing.options import PreprocessOptions
+from dfd.raw.audio import (
+    SAMPLE_RATE,
+    NoAudioTrack,
+    UnreadableAudio,
+    leading_silence_seconds,
+    read_audio,
+    write_wav,
+)
+from dfd.raw.records import VideoRecord
+from dfd.raw.video import UnreadableVideo, read_frames
+
+
+def write_image(path: Path, rgb: np.ndarray) -> None:
+    """Write an RGB crop atomically (temporary name, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp" + path.suffix)
+    if not cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
+        raise OSError(f"could not write {tmp}")
+    os.replace(tmp, path)
+
+
+def read_source_faces(out_dir: Path, source_id: str) -> tuple[np.ndarray, list[Face]] | None:
+    """Frame indices and boxes of a finished source video, or None if it has no usable crops."""
+    rows = read_part(out_dir, source_id)
+    if rows is None:
+        return None
+    rows = rows[rows["status"] == STATUS_OK]
+    if rows.empty:
+        return None
+    faces = [Face(box=(r.x1, r.y1, r.x2, r.y2), score=float(r.score)) for r in rows.itertuples()]
+    return rows["frame_idx"].to_numpy(dtype=np.int64), faces
+
+
+def process_video_frames(
+    record: VideoRecord, out_dir: Path, cropper: FaceCropper, options: PreprocessOptions
+) -> list[dict]:
+    """Crop one video (and extract its audio); write its files and part; return its rows."""
+    out_dir = Path(out_dir)
+    if record.status != STATUS_OK:
+        rows = [status_row(record, record.status, record.reason)]
+        write_part(out_dir, record.video_id, rows)
+        return rows
+    base, name = base_row(record), safe_name(record.video_id)
+    rows: list[dict] = []
+    try:
+        samples, audio_error = None, None
+        if record.has_audio and (options.audio or options.trim_leading_silence):
+            try:
+                samples = read_audio(record.path)
+            except (NoAudioTrack, UnreadableAudio) as err:
+                audio_error = str(err)
+        start_s = 0.0
+        if options.trim_leading_silence and samples is not None:
+            start_s = leading_silence_seconds(samples)
+        source = None
+        if options.reuse_source_boxes and record.source_id:
+            source = read_source_faces(out_dir, record.source_id)
+        if source is not None:
+            indices, frames = read_frames(record.path, indices=source[0])
+            faces: Sequence[Face | None] = source[1][: len(indices)]
+        else:
+            indices, frames = read_frames(
+                record.path, num_frames=options.num_frames, stride=options.stride, start_s=start_s
+            )
+            faces = cropper.detect(frames)
+        for idx, frame, face in zip(indices, frames, faces, strict=True):
+            if face is None:
+                continue
+            rel = f"crops/{name}/{int(idx):05d}{options.image_ext}"
+            write_image(out_dir / rel, cropper.crop(frame, face))
+            x1, y1, x2, y2 = face.box
+            rows.append({**base, "frame_idx": int(idx), "crop_path": rel, "x1": x1, "y1": y1, "x2": x2, "y2": y2,
+                         "score": face.score, "status": STATUS_OK, "reason": ""})  # fmt: skip
+        del frames
+        if not rows:
+            reason = f"no face with score >= {cropper.min_score} in {len(indices)} sampled frames"
+            rows = [status_row(record, NO_FACE, reason)]
+        elif audio_error is not None:
+            # The crops stay usable by image models; the extra row records why audio is absent.
+            rows.append(status_row(record, NO_AUDIO, audio_error))
+        elif samples is not None and options.audio:
+            rel = f"audio/{name}.wav"
+            write_wav(out_dir / rel, samples[int(round(start_s * SAMPLE_RATE)) :])
+            for row in rows:
+                row["audio_path"] = rel
+    except UnreadableVideo as err:
+        rows = [status_row(record, UNREADABLE, str(err))]
+    write_part(out_dir, record.video_id, rows)
+    return rows

@@ -1,0 +1,32 @@
+"""How preprocessing samples videos and what it writes (``conf/preprocess.yaml``, ``preprocess.*``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class PreprocessOptions:
+    """Sampling and output settings shared by the frame and clip runners.
+
+    Attributes:
+        num_frames: frames decoded per video, evenly spaced (with ``stride > 0``: at most this many).
+        stride: take every ``stride``-th frame instead of spacing evenly (0 = evenly).
+        audio: write each video's 16 kHz mono wav when the dataset has audio (frame mode).
+        trim_leading_silence: start sampling after the audio's leading silence
+            (:func:`dfd.raw.audio.leading_silence_seconds`), video and audio together.
+        reuse_source_boxes: fakes reuse the face boxes of the original they share footage with.
+        image_ext: crop file type (``.png`` or ``.jpg``).
+        clip_len: clip mode for audio-visual models: clips of ``clip_len`` consecutive frames
+            (0 = frame mode).
+        clips_per_video: clips cut from each video in clip mode.
+    """
+
+    num_frames: int = 32
+    stride: int = 0
+    audio: bool = True
+    trim_leading_silence: bool = False
+    reuse_source_boxes: bool = True
+    image_ext: str = ".png"
+    clip_len: int = 0
+    clips_per_video: int = 4

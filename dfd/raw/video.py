@@ -1,0 +1,88 @@
+"""Video decoding: only the sampled frames (decord), and a video's length and frame rate.
+
+Decoding only the sampled frames keeps preprocessing and inference time and memory independent
+of video length: decord seeks to each requested frame instead of decoding the whole stream.
+Audio tracks are decoded by :mod:`dfd.raw.audio`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+class UnreadableVideo(RuntimeError):
+    """The file cannot be decoded (zero bytes, truncated, not a video)."""
+
+
+def sample_indices(n_frames: int, num_frames: int = 32, stride: int = 0, start: int = 0) -> np.ndarray:
+    """Frame indices to decode, from frame ``start`` on.
+
+    ``stride > 0`` takes every ``stride``-th frame (at most ``num_frames`` of them when
+    ``num_frames > 0``); otherwise ``num_frames`` indices evenly spaced over ``[start, n_frames)``.
+    """
+    start = max(0, int(start))
+    if n_frames <= start:
+        return np.zeros(0, dtype=np.int64)
+    if stride > 0:
+        idx = np.arange(start, n_frames, stride, dtype=np.int64)
+        return idx[:num_frames] if num_frames > 0 else idx
+    if num_frames <= 0 or num_frames >= n_frames - start:
+        return np.arange(start, n_frames, dtype=np.int64)
+    return np.unique(np.linspace(start, n_frames - 1, num_frames).round().astype(np.int64))
+
+
+def read_frames(
+    path: str | Path,
+    indices: np.ndarray | None = None,
+    num_frames: int = 32,
+    stride: int = 0,
+    start_s: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Decode the sampled frames of a video: ``(indices int[N], frames uint8[N,H,W,3] RGB)``.
+
+    ``indices`` (when given) are decoded as they are, clipped to the video's length; otherwise
+    they come from :func:`sample_indices`, from ``start_s`` seconds on. Raises
+    :class:`UnreadableVideo` on any decode error.
+    """
+    from decord import DECORDError, VideoReader, cpu
+
+    path = Path(path)
+    if not path.is_file() or path.stat().st_size == 0:
+        raise UnreadableVideo(f"{path} is missing or empty (0 bytes)")
+    try:
+        reader = VideoReader(str(path), ctx=cpu(0), num_threads=1)
+        n = len(reader)
+        if indices is None:
+            start = int(np.ceil(start_s * reader.get_avg_fps() - 1e-6)) if start_s > 0 else 0
+            indices = sample_indices(n, num_frames, stride, start)
+        else:
+            indices = np.asarray(indices, dtype=np.int64)
+            indices = indices[indices < n]
+        if len(indices) == 0:
+            raise UnreadableVideo(f"{path} has no decodable frames")
+        frames = reader.get_batch(indices.tolist()).asnumpy()
+    except (DECORDError, RuntimeError, ValueError, IndexError) as err:
+        if isinstance(err, UnreadableVideo):
+            raise
+        raise UnreadableVideo(
+            f"{path}: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        ) from err
+    return indices, frames
+
+
+def video_timing(path: str | Path) -> tuple[int, float]:
+    """Frame count and average frame rate (frames/s) of a video; :class:`UnreadableVideo` on failure."""
+    from decord import DECORDError, VideoReader, cpu
+
+    path = Path(path)
+    if not path.is_file() or path.stat().st_size == 0:
+        raise UnreadableVideo(f"{path} is missing or empty (0 bytes)")
+    try:
+        reader = VideoReader(str(path), ctx=cpu(0), num_threads=1)
+        return len(reader), float(reader.get_avg_fps())
+    except (DECORDError, RuntimeError) as err:
+        raise UnreadableVideo(
+            f"{path}: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        ) from err
