@@ -23,13 +23,15 @@ install: $(STAMP)
 DEMO_RAW := data/raw/ffpp_mini
 demo: $(STAMP)
 	rm -rf outputs/demo data/ffpp_mini $(DEMO_RAW)
-	$(PY) -m dfd.data.synthetic.mini ffpp $(DEMO_RAW) --n-pairs 12 --methods Deepfakes,FaceSwap --frames 16
+	$(PY) -m dfd.generate mini=ffpp out_dir=$(DEMO_RAW) mini.n_pairs=12 'mini.methods=[Deepfakes,FaceSwap]' \
+		video.n_frames=16 hydra.run.dir=outputs/demo/generate
 	OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(PY) -m dfd.preprocess data=ffpp data.raw_dir=$(DEMO_RAW) data.root=data/ffpp_mini \
 		'data.layout.methods=[Deepfakes,FaceSwap]' preprocess.num_frames=8 preprocess.num_workers=0 \
-		preprocess.cropper.size=128 hydra.run.dir=outputs/demo/preprocess
+		preprocess.cropper.crop_size=128 hydra.run.dir=outputs/demo/preprocess
 	HF_HUB_OFFLINE=1 $(PY) -m dfd.train experiment=mesonet_ffpp_mini hydra.run.dir=outputs/demo
-	HF_HUB_OFFLINE=1 $(PY) -m dfd.eval ckpt_path=outputs/demo/checkpoints/best.ckpt split=test report_dir=outputs/demo/eval_report
-	@echo; echo "== demo finished"; cat outputs/demo/summary.txt; echo "eval report   : outputs/demo/eval_report"
+	HF_HUB_OFFLINE=1 $(PY) -m dfd.eval ckpt_path=outputs/demo/checkpoints/best.ckpt split=test \
+		out_dir=outputs/demo/eval hydra.run.dir=outputs/demo/eval
+	@echo; echo "== demo finished"; cat outputs/demo/summary.txt; echo "eval report   : outputs/demo/eval"
 
 ## test: the whole suite, slow tests included (tests never reach a model hub)
 test: $(STAMP)

@@ -13,60 +13,24 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import hydra
 import lightning as L
-import torch
 from omegaconf import DictConfig
 
-from dfd.eval import predict_split, resolve_checkpoint, run_config_for
-from dfd.metrics.comparison import bootstrap_auc, delong_test
-from dfd.metrics.detection import aggregate_video, fake_logit
+from dfd.metrics.comparison import compare_outputs
 from dfd.reports.tables import comparison_markdown
-from dfd.utils.instantiate import register_resolvers
+from dfd.utils.entry import entry
+from dfd.utils.evaluation import score_split
+from dfd.utils.runs import resolve_checkpoint, run_config_for
 
 log = logging.getLogger(__name__)
-register_resolvers()
-
-
-def compare_outputs(
-    a: dict[str, torch.Tensor],
-    b: dict[str, torch.Tensor],
-    n_boot: int = 2000,
-    alpha: float = 0.05,
-    seed: int = 0,
-    video_aggregation: str = "mean",
-) -> dict[str, Any]:
-    """Bootstrap intervals and DeLong's test for two detectors' outputs on the same samples."""
-    labels = a["labels"].long()
-    if not torch.equal(labels, b["labels"].long()) or not torch.equal(a["video_idx"], b["video_idx"]):
-        raise ValueError(
-            "the two checkpoints were not scored on the same samples in the same order; "
-            "compare them on one data config (data=<name>)"
-        )
-    pa, pb = torch.sigmoid(fake_logit(a["logits"])), torch.sigmoid(fake_logit(b["logits"]))
-    levels = {"frame": (pa, pb, labels)}
-    va, vl, _ = aggregate_video(pa, labels, a["video_idx"], video_aggregation)  # type: ignore[arg-type]
-    vb, _, _ = aggregate_video(pb, labels, b["video_idx"], video_aggregation)  # type: ignore[arg-type]
-    levels["video"] = (va, vb, vl)
-    out: dict[str, Any] = {}
-    for level, (x, y, t) in levels.items():
-        ci_a, ci_b = bootstrap_auc([x, y], t, n_boot=n_boot, alpha=alpha, seed=seed)
-        out[level] = {
-            "n": int(t.numel()),
-            "alpha": alpha,
-            "bootstrap_a": ci_a.to_dict(),
-            "bootstrap_b": ci_b.to_dict(),
-            "delong": delong_test(x, y, t, alpha=alpha).to_dict(),
-        }
-    return out
 
 
 def compare(cfg: DictConfig) -> dict[str, Any]:
     """Score both checkpoints and write the comparison."""
     L.seed_everything(cfg.seed, workers=True)
-    ckpts = {k: resolve_checkpoint(cfg[f"ckpt_{k}"]) for k in ("a", "b")}
+    ckpts = {k: resolve_checkpoint(cfg[f"ckpt_{k}"], key=f"ckpt_{k}") for k in ("a", "b")}
     data_run = run_config_for(ckpts["a"])  # B is scored on A's data unless data=<name>
-    outputs = {k: predict_split(cfg, path, data_run_cfg=data_run) for k, path in ckpts.items()}
+    outputs = {k: score_split(cfg, path, data_run_cfg=data_run) for k, path in ckpts.items()}
     result = compare_outputs(
         outputs["a"], outputs["b"], cfg.n_boot, cfg.alpha, cfg.seed, cfg.video_aggregation
     )
@@ -80,10 +44,7 @@ def compare(cfg: DictConfig) -> dict[str, Any]:
     return result
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="compare")
-def main(cfg: DictConfig) -> None:
-    compare(cfg)
-
+main = entry("compare", compare)
 
 if __name__ == "__main__":
     main()

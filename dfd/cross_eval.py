@@ -1,7 +1,7 @@
 """Cross-dataset matrix: ``python -m dfd.cross_eval +checkpoints.<name>=<ckpt> ... datasets=[a,b,c]``.
 
 Evaluates every checkpoint (rows: the data it was trained on) on the split of every dataset
-(columns) with :func:`dfd.eval.evaluate`, and writes, per metric, the matrix as markdown, CSV
+(columns) with :func:`dfd.utils.evaluation.evaluate` (what ``dfd.eval`` runs), and writes, per metric, the matrix as markdown, CSV
 and a heatmap PNG, plus ``cross_eval.json`` with every run's metrics. Each cell's own report
 goes to ``out_dir/<row>_on_<column>/``.
 """
@@ -13,16 +13,14 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import hydra
 from hydra import compose
 from omegaconf import DictConfig
 
-from dfd.eval import evaluate
 from dfd.reports.tables import write_cross_dataset
-from dfd.utils.instantiate import register_resolvers
+from dfd.utils.entry import entry
+from dfd.utils.evaluation import evaluate
 
 log = logging.getLogger(__name__)
-register_resolvers()
 
 
 def cross_eval(cfg: DictConfig) -> dict[str, Any]:
@@ -38,7 +36,7 @@ def cross_eval(cfg: DictConfig) -> dict[str, Any]:
                 f"data={col}",
                 f"ckpt_path={ckpt}",
                 f"split={cfg.split}",
-                f"report_dir={out / f'{row}_on_{col}'}",
+                f"out_dir={out / f'{row}_on_{col}'}",
                 # the same folders as this run (overrides such as paths.data_dir=... carry over)
                 *(f"paths.{k}={cfg.paths[k]}" for k in ("root_dir", "data_dir", "log_dir")),
                 *([f"batch_size={cfg.batch_size}"] if cfg.batch_size else []),
@@ -59,10 +57,7 @@ def cross_eval(cfg: DictConfig) -> dict[str, Any]:
     return frames
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="cross_eval")
-def main(cfg: DictConfig) -> None:
-    cross_eval(cfg)
-
+main = entry("cross_eval", cross_eval)
 
 if __name__ == "__main__":
     main()

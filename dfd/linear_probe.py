@@ -12,17 +12,17 @@ import json
 import logging
 from pathlib import Path
 
-import hydra
 import lightning as L
 from omegaconf import DictConfig
 from torch.utils.data import DataLoader
 
 from dfd.data.transforms import build_eval_transform
 from dfd.models.linear_probe import evaluate_probe, extract_embeddings, fit_linear_probe
-from dfd.utils.instantiate import instantiate, register_resolvers
+from dfd.utils.entry import entry
+from dfd.utils.instantiate import instantiate
+from dfd.utils.runs import load_model, resolve_checkpoint, run_config_for
 
 log = logging.getLogger(__name__)
-register_resolvers()
 
 
 def linear_probe(cfg: DictConfig) -> dict[str, dict[str, float]]:
@@ -30,9 +30,7 @@ def linear_probe(cfg: DictConfig) -> dict[str, dict[str, float]]:
     L.seed_everything(cfg.seed)
     data_cfg = cfg.data
     if cfg.ckpt_path:
-        from dfd.eval import load_model, run_config_for
-
-        ckpt = Path(cfg.ckpt_path).expanduser().resolve()
+        ckpt = resolve_checkpoint(cfg.ckpt_path)
         model = load_model(ckpt)
         if cfg.data_from_run:
             data_cfg = run_config_for(ckpt).data
@@ -75,10 +73,7 @@ def linear_probe(cfg: DictConfig) -> dict[str, dict[str, float]]:
     return results
 
 
-@hydra.main(config_path="../conf", config_name="linear_probe")
-def main(cfg: DictConfig) -> None:
-    linear_probe(cfg)
-
+main = entry("linear_probe", linear_probe)
 
 if __name__ == "__main__":
     main()

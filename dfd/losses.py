@@ -157,8 +157,8 @@ class WeightedBCELoss(BCELoss):
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if self.pos_weight is None:
             raise RuntimeError(
-                "WeightedBCELoss(pos_weight='auto') has no class counts yet: call "
-                "loss.set_class_counts(datamodule.class_counts('train')) first (DetectorModule.setup does), "
+                "WeightedBCELoss(pos_weight='auto') has no class counts yet: call its "
+                "set_class_counts(datamodule.class_counts('train')) first (DetectorModule.setup does), "
                 "or set loss.pos_weight=<number>"
             )
         return super().forward(logits, target)

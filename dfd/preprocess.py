@@ -10,21 +10,19 @@ via Hydra's submitit launcher); a rerun skips finished videos. The work is done 
 from __future__ import annotations
 
 import logging
-import sys
 
-import hydra
 from omegaconf import DictConfig
 
 from dfd.preprocessing.options import PreprocessOptions
 from dfd.preprocessing.runner import run_preprocessing
-from dfd.utils.instantiate import instantiate, register_resolvers
+from dfd.utils.entry import entry
+from dfd.utils.instantiate import instantiate
 
 log = logging.getLogger(__name__)
-register_resolvers()
 
 
 def preprocess(cfg: DictConfig) -> int:
-    """Run preprocessing for ``cfg.data``; return the number of usable videos."""
+    """Run preprocessing for ``cfg.data``; return the number of usable videos (an error when there is none)."""
     if cfg.data.get("raw_dir") is None or "layout" not in cfg.data:
         raise ValueError(
             f"data={cfg.data.get('_target_')} has no raw layout to preprocess: pick a raw dataset "
@@ -34,7 +32,7 @@ def preprocess(cfg: DictConfig) -> int:
     p = cfg.preprocess
     summary = run_preprocessing(
         records,
-        out_dir=p.out_dir,
+        out_dir=cfg.data.root,
         cropper=instantiate(p.cropper),
         options=PreprocessOptions(
             num_frames=p.num_frames,
@@ -52,19 +50,19 @@ def preprocess(cfg: DictConfig) -> int:
     )
     print(
         "\n".join(
-            [f"preprocessed {cfg.data_name} → {p.out_dir}", *("  " + line for line in summary.lines())]
+            [f"preprocessed {cfg.data_name} → {cfg.data.root}", *("  " + line for line in summary.lines())]
         ),
         flush=True,
     )
-    return summary.processed_ok + summary.skipped_done
+    usable = summary.processed_ok + summary.skipped_done
+    if usable == 0:
+        raise RuntimeError(
+            f"nothing could be processed in {cfg.data.raw_dir}; the reasons are in the summary above"
+        )
+    return usable
 
 
-@hydra.main(config_path="../conf", config_name="preprocess")
-def main(cfg: DictConfig) -> None:
-    if preprocess(cfg) == 0:
-        log.error("nothing could be processed; see the reasons in the manifest above")
-        sys.exit(1)
-
+main = entry("preprocess", preprocess)
 
 if __name__ == "__main__":
     main()

@@ -11,19 +11,19 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import hydra
 import lightning as L
 import pandas as pd
 import torch
 from omegaconf import DictConfig
 
-from dfd.eval import load_for_eval, resolve_checkpoint
-from dfd.metrics import plots
 from dfd.metrics.robustness import evaluate_robustness, robustness_markdown
-from dfd.utils.instantiate import instantiate, register_resolvers
+from dfd.reports import plots
+from dfd.utils.entry import entry
+from dfd.utils.evaluation import load_for_eval
+from dfd.utils.instantiate import instantiate
+from dfd.utils.runs import resolve_checkpoint
 
 log = logging.getLogger(__name__)
-register_resolvers()
 
 
 def robustness(cfg: DictConfig) -> pd.DataFrame:
@@ -57,10 +57,7 @@ def robustness(cfg: DictConfig) -> pd.DataFrame:
     return table
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="robustness")
-def main(cfg: DictConfig) -> None:
-    robustness(cfg)
-
+main = entry("robustness", robustness)
 
 if __name__ == "__main__":
     main()

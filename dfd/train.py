@@ -9,27 +9,23 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from pathlib import Path
 from typing import Any
 
-import hydra
 import lightning as L
 from omegaconf import DictConfig
 
 from dfd.models.detector_module import count_parameters
+from dfd.utils.entry import entry
 from dfd.utils.instantiate import (
     instantiate,
     instantiate_callbacks,
     instantiate_loggers,
-    register_resolvers,
-    run_task,
     save_resolved_config,
     to_container,
 )
 
 log = logging.getLogger(__name__)
-register_resolvers()
 
 
 def _floats(metrics: dict[str, Any]) -> dict[str, float]:
@@ -70,7 +66,8 @@ def train(cfg: DictConfig, extra_callbacks: list[L.Callback] | None = None) -> d
         trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=False)
         metrics.update(_floats(trainer.callback_metrics))
 
-    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    checkpoint = trainer.checkpoint_callback
+    best = checkpoint.best_model_path if checkpoint else ""
     if cfg.test:
         if not best:
             log.warning("No best checkpoint was saved; testing the current weights")
@@ -78,14 +75,26 @@ def train(cfg: DictConfig, extra_callbacks: list[L.Callback] | None = None) -> d
         metrics.update(_floats(trainer.callback_metrics))
 
     if trainer.is_global_zero:
-        summary = {"best_checkpoint": best, "params": params, "metrics": metrics}
+        selection = _selection(checkpoint)
+        summary = {"best_checkpoint": best, "selection": selection, "params": params, "metrics": metrics}
         (out / "metrics.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
-        _print_summary(out, best, metrics)
+        _print_summary(out, best, selection, metrics)
     return metrics
 
 
-def _print_summary(out: Path, best: str, metrics: dict[str, float]) -> None:
-    auc = metrics.get("val/auc_best", math.nan)
+def _selection(checkpoint: Any) -> dict[str, Any]:
+    """What the checkpoint was selected on: monitor, mode and the best value reached."""
+    if checkpoint is None or not checkpoint.monitor:
+        return {}
+    score = checkpoint.best_model_score
+    return {
+        "monitor": checkpoint.monitor,
+        "mode": checkpoint.mode,
+        "best": None if score is None else float(score),
+    }
+
+
+def _print_summary(out: Path, best: str, selection: dict[str, Any], metrics: dict[str, float]) -> None:
     lines = [
         f"run directory : {out}",
         f"best ckpt     : {best or '(none)'}",
@@ -93,19 +102,19 @@ def _print_summary(out: Path, best: str, metrics: dict[str, float]) -> None:
         f"tensorboard   : tensorboard --logdir {out / 'tensorboard'}",
         f"metrics       : {out / 'metrics.json'}",
         f"report        : {out / 'report'}",
-        f"val AUC (best): {auc:.4f}",
     ]
-    if "test/auc" in metrics:
-        lines.append(f"test AUC      : {metrics['test/auc']:.4f}")
+    if selection:
+        value = "n/a" if selection["best"] is None else f"{selection['best']:.4f}"
+        lines.append(f"selected on   : {selection['monitor']} ({selection['mode']}), best {value}")
+    for key, label in (("test/auc", "test AUC"), ("test/video_auc", "test video AUC")):
+        if key in metrics:
+            lines.append(f"{label:<14}: {metrics[key]:.4f}")
     text = "\n".join(lines)
     (out / "summary.txt").write_text(text + "\n")  # `make demo` shows it again at the very end
     print(text, flush=True)
 
 
-@hydra.main(config_path="../conf", config_name="train")
-def main(cfg: DictConfig) -> float | None:
-    return run_task(train, cfg)
-
+main = entry("train", train)
 
 if __name__ == "__main__":
     main()

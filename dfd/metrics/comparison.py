@@ -9,16 +9,21 @@ comparing the areas under correlated receiver operating characteristic curves", 
 Processing Letters 21(11), 2014).
 
 The bootstrap resamples reals and fakes separately (stratified), with the same indices for
-both detectors (paired), and reports percentile intervals.
+both detectors (paired), and reports percentile intervals. :func:`compare_outputs` applies
+both at frame and video level to two detectors' gathered outputs (``dfd.compare``).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
+import torch
 from scipy import stats
 from sklearn.metrics import roc_auc_score
+
+from dfd.metrics.detection import aggregate_video, fake_logit
 
 
 def _as_numpy(x) -> np.ndarray:
@@ -137,4 +142,37 @@ def bootstrap_auc(
     for s, boot in zip(arrays, boots, strict=True):
         low, high = np.quantile(np.concatenate(boot), [alpha / 2, 1 - alpha / 2])
         out.append(BootstrapCI(float(roc_auc_score(y, s)), float(low), float(high), n_boot))
+    return out
+
+
+def compare_outputs(
+    a: dict[str, torch.Tensor],
+    b: dict[str, torch.Tensor],
+    n_boot: int = 2000,
+    alpha: float = 0.05,
+    seed: int = 0,
+    video_aggregation: str = "mean",
+) -> dict[str, Any]:
+    """Bootstrap intervals and DeLong's test for two detectors' outputs on the same samples."""
+    labels = a["labels"].long()
+    if not torch.equal(labels, b["labels"].long()) or not torch.equal(a["video_idx"], b["video_idx"]):
+        raise ValueError(
+            "the two checkpoints were not scored on the same samples in the same order; "
+            "compare them on one data config (data=<name>)"
+        )
+    pa, pb = torch.sigmoid(fake_logit(a["logits"])), torch.sigmoid(fake_logit(b["logits"]))
+    levels = {"frame": (pa, pb, labels)}
+    va, vl, _ = aggregate_video(pa, labels, a["video_idx"], video_aggregation)  # type: ignore[arg-type]
+    vb, _, _ = aggregate_video(pb, labels, b["video_idx"], video_aggregation)  # type: ignore[arg-type]
+    levels["video"] = (va, vb, vl)
+    out: dict[str, Any] = {}
+    for level, (x, y, t) in levels.items():
+        ci_a, ci_b = bootstrap_auc([x, y], t, n_boot=n_boot, alpha=alpha, seed=seed)
+        out[level] = {
+            "n": int(t.numel()),
+            "alpha": alpha,
+            "bootstrap_a": ci_a.to_dict(),
+            "bootstrap_b": ci_b.to_dict(),
+            "delong": delong_test(x, y, t, alpha=alpha).to_dict(),
+        }
     return out

@@ -29,9 +29,9 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from dfd.metrics import plots
 from dfd.metrics.calibration import Calibration, resolve_threshold
 from dfd.metrics.detection import METRIC_KEYS, aggregate_video, detection_metrics, fake_logit, log_loss
+from dfd.reports import plots
 
 #: Rows of the markdown tables (the counts are in the confusion figures and summary.json).
 TABLE_KEYS = ("auc", "ap", "eer", "log_loss", "acc", "precision", "recall", "f1", "real_acc", "fake_acc")
@@ -97,6 +97,20 @@ def scalar_metrics(summary: dict[str, Any], prefix: str) -> dict[str, float]:
         for k in ("acc", "f1"):
             out[f"{prefix}/video_calibrated_{k}"] = video["calibrated"][k]
     return {k: float(v) for k, v in out.items()}
+
+
+def flatten_summary(summary: dict[str, Any]) -> dict[str, float]:
+    """``frame/auc``, ``video/f1``, … at 0.5 and ``frame/calibrated/f1``, … at the calibrated threshold."""
+    out: dict[str, float] = {}
+    for level in ("frame", "video"):
+        if level not in summary:
+            continue
+        for key, value in summary[level]["at_0.5"].items():
+            out[f"{level}/{key}"] = float(value)
+        for key, value in summary[level]["calibrated"].items():
+            out[f"{level}/calibrated/{key}"] = float(value)
+        out[f"{level}/calibrated/threshold"] = float(summary[level]["threshold"])
+    return out
 
 
 def _json_safe(x: Any) -> Any:

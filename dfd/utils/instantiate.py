@@ -1,12 +1,20 @@
-"""The one place below the entry points that knows Hydra: building objects from configs."""
+"""Building objects from configs: Hydra's ``instantiate`` restricted to trusted targets, and dfd's resolvers.
+
+With :mod:`dfd.utils.entry` (the commands' wrapper), :mod:`dfd.utils.runs` (loading runs) and
+:mod:`dfd.utils.evaluation` (scoring a checkpoint), the only library code that knows Hydra.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import re
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import hydra
+from hydra.errors import InstantiationException
 from lightning.pytorch import Callback
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
@@ -59,9 +67,33 @@ def trusted_targets() -> list[str]:
     return TRUSTED_TARGETS + [t.strip() for t in extra.split(",") if t.strip()]
 
 
+class UntrustedTarget(ValueError):
+    """A config names a ``_target_`` outside :data:`TRUSTED_TARGETS`."""
+
+
 def instantiate(cfg: DictConfig, **kwargs: Any) -> Any:
-    """``hydra.utils.instantiate`` restricted to :data:`TRUSTED_TARGETS`."""
-    return hydra.utils.instantiate(cfg, _execution_whitelist_=trusted_targets(), **kwargs)
+    """``hydra.utils.instantiate`` restricted to :data:`TRUSTED_TARGETS`.
+
+    A config (say, a checkpoint's ``config.yaml`` from someone else) cannot make dfd call an
+    arbitrary function: a foreign ``_target_`` raises :class:`UntrustedTarget`, naming it and the
+    environment variable that allows it.
+    """
+    try:
+        return hydra.utils.instantiate(cfg, _execution_whitelist_=trusted_targets(), **kwargs)
+    except InstantiationException as err:
+        match = re.search(r"Target '([^']+)' (is not in|cannot be authorized by)\s+the\s+Hydra", str(err))
+        if match is None:
+            raise
+        target = match.group(1)
+        if match.group(2).startswith("cannot"):
+            raise UntrustedTarget(
+                f"_target_: {target} can run arbitrary code from a config, which dfd never allows; "
+                "call a narrow function of your own instead"
+            ) from None
+        raise UntrustedTarget(
+            f"_target_: {target} is not a trusted target (dfd allows {', '.join(trusted_targets())}); "
+            f"if you trust it, run with DFD_TRUSTED_TARGETS={target}"
+        ) from None
 
 
 # -- run-directory resolvers ---------------------------------------------------------------
@@ -69,8 +101,6 @@ def resume_run_dir(ckpt_path: str | None) -> str | None:
     """The run directory owning ``ckpt_path`` (``<run>/checkpoints/x.ckpt``), if it is a dfd run."""
     if not ckpt_path:
         return None
-    from pathlib import Path
-
     ckpt = Path(str(ckpt_path)).expanduser().resolve()
     run = ckpt.parent.parent
     if ckpt.parent.name == "checkpoints" and (run / ".hydra").is_dir():
@@ -87,8 +117,6 @@ def _hydra_subdir(ckpt_path: str | None) -> str:
     """Keep the original ``.hydra/`` config of a resumed run; the resume's goes beside it."""
     if resume_run_dir(ckpt_path) is None:
         return ".hydra"
-    from datetime import datetime
-
     return f".hydra/resume_{datetime.now():%Y-%m-%d_%H-%M-%S}"
 
 
@@ -99,49 +127,11 @@ def register_resolvers() -> None:
             OmegaConf.register_resolver(name, fn)
 
 
-# -- task wrapper ----------------------------------------------------------------------------
-def is_multirun() -> bool:
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
-    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
-
-
-def run_task(task: Any, cfg: DictConfig) -> float | None:
-    """Run ``task(cfg) -> metrics`` and return ``cfg.optimized_metric`` for sweepers.
-
-    In a multirun, an exception is logged (and written to ``error.txt`` in the job's folder)
-    and the job returns NaN, which Optuna records as a failed trial; the sweep goes on.
-    A single run re-raises, so the exit code is non-zero.
-    """
-    import traceback
-    from pathlib import Path
-
-    try:
-        metrics = task(cfg)
-    except Exception:
-        if not is_multirun():
-            raise
-        log.exception("job failed; the sweep continues")
-        out = Path(cfg.paths.output_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "error.txt").write_text(traceback.format_exc())
-        return float("nan")
-    name = cfg.get("optimized_metric")
-    if not name:
-        return None
-    if name not in metrics:
-        raise KeyError(
-            f"optimized_metric '{name}' was not logged; logged keys: {sorted(metrics)}. "
-            "Set optimized_metric to one of them."
-        )
-    return float(metrics[name])
-
-
 def save_resolved_config(cfg: DictConfig, path: Any) -> None:
     """Write the fully resolved config (what the run actually used) as YAML."""
     OmegaConf.save(cfg, path, resolve=True)
 
 
 def to_container(cfg: DictConfig) -> dict:
+    """The resolved config as plain Python containers (for loggers and checkpoints)."""
     return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]

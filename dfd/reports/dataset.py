@@ -1,8 +1,8 @@
 """Dataset statistics: counts per split × label × method, imbalance, skipped videos, sample grid.
 
-``python -m dfd.data.stats data=<name>`` prints the tables and writes ``samples.png`` (a grid
-of sample crops per class) to the run directory. The functions below take manifest rows and
-work without Hydra.
+The functions take manifest rows and work without Hydra; ``python -m dfd.stats data=<name>``
+prints :func:`report` and writes ``samples.png`` (a grid of sample crops per class) to its
+run directory.
 """
 
 from __future__ import annotations
@@ -90,26 +90,3 @@ def report(rows: pd.DataFrame, skipped: pd.DataFrame, root: str | Path, out_dir:
     grid = sample_grid(rows, root, Path(out_dir) / "samples.png")
     lines += ["", f"sample crops per class: {grid}"]
     return "\n".join(lines)
-
-
-def main() -> None:
-    """``python -m dfd.data.stats data=<name>``: the Hydra entry point (kept thin)."""
-    import hydra
-    from omegaconf import DictConfig
-
-    from dfd.utils.instantiate import instantiate, register_resolvers
-
-    register_resolvers()
-
-    @hydra.main(config_path="../../conf", config_name="stats")
-    def _run(cfg: DictConfig) -> None:
-        datamodule = instantiate(cfg.data)
-        datamodule.verify()
-        rows = datamodule.load_rows()
-        print(report(rows, datamodule.skipped, datamodule.root, cfg.paths.output_dir), flush=True)
-
-    _run()
-
-
-if __name__ == "__main__":
-    main()

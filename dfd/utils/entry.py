@@ -1,0 +1,126 @@
+"""The shared wrapper of every command: ``main = entry("<config>", task)`` in ``dfd/<verb>.py``.
+
+:func:`entry` turns a ``task(cfg) -> result`` into the Hydra main of a command. Around the task
+it does the work every command shares, so each ``dfd/<verb>.py`` only composes and calls
+library code:
+
+- registers dfd's OmegaConf resolvers and finds ``conf/`` (no ``version_base``: Hydra 1.4
+  deprecates it, and omitting it is what the pinned version wants);
+- keeps the run quiet (:func:`quiet`: no Lightning cloud tips);
+- validates the run keys a user types most before any data or model is built
+  (:func:`dfd.utils.validate.validate_run_keys`);
+- in a multirun, logs a failed job to ``error.txt`` and returns NaN so the sweep goes on; a
+  single run re-raises, so its exit code is non-zero;
+- returns ``optimized_metric`` to sweepers when the task returns metrics.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig
+
+from dfd.utils.instantiate import register_resolvers
+from dfd.utils.validate import validate_run_keys
+
+log = logging.getLogger(__name__)
+
+#: The config tree, beside the package (``<repo>/conf``).
+CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")
+
+#: Old experiment names kept as aliases for one release (conf/experiment/<old>.yaml): old → new.
+EXPERIMENT_ALIASES = {
+    "effnet_b4_ffpp": "efficientnet_b4_ffpp",
+    "imbalance_dfdc": "xception_dfdc_imbalance",
+    "avff_pretrain": "avff_dfdc_pretrain",
+    "avff_synthetic_av": "avff_tiny_synthetic_av",
+    "avff_synthetic_av_pretrain": "avff_tiny_synthetic_av_pretrain",
+}
+
+#: Lightning's advertisements, printed through this logger at every Trainer construction.
+_TIP_LOGGERS = ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero")
+
+
+class _DropTips(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.getMessage()).startswith("💡 Tip")
+
+
+def quiet() -> None:
+    """Drop Lightning's "💡 Tip: … litlogger / litmodels" lines (idempotent)."""
+    for name in _TIP_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropTips) for f in logger.filters):
+            logger.addFilter(_DropTips())
+
+
+def is_multirun() -> bool:
+    """Whether this process runs a job of a Hydra multirun."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def warn_deprecated_choices() -> None:
+    """Warn when the run picked an experiment by its old name."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return
+    choice = HydraConfig.get().runtime.choices.get("experiment")
+    if choice in EXPERIMENT_ALIASES:
+        log.warning(
+            "experiment=%s is a deprecated alias (removed in dfd 0.3): use experiment=%s",
+            choice,
+            EXPERIMENT_ALIASES[choice],
+        )
+
+
+def run_task(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
+    """Run ``task(cfg)``; return ``cfg.optimized_metric`` of its metrics for sweepers (else its result).
+
+    In a multirun, an exception is logged (and written to ``error.txt`` in the job's folder)
+    and the job returns NaN, which Optuna records as a failed trial; the sweep goes on.
+    A single run re-raises, so the exit code is non-zero.
+    """
+    try:
+        validate_run_keys(cfg)
+        result = task(cfg)
+    except Exception:
+        if not is_multirun():
+            raise
+        log.exception("job failed; the sweep continues")
+        out = Path(cfg.paths.output_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "error.txt").write_text(traceback.format_exc())
+        return math.nan
+    name = cfg.get("optimized_metric")
+    if not name or not isinstance(result, dict):
+        return None
+    if name not in result:
+        raise KeyError(
+            f"optimized_metric={name} was not logged; logged keys: {sorted(result)}. "
+            "Set optimized_metric to one of them."
+        )
+    return float(result[name])
+
+
+def entry(config_name: str, task: Callable[[DictConfig], Any]) -> Callable[[], Any]:
+    """The Hydra main of a command: compose ``conf/<config_name>.yaml`` and run ``task`` on it."""
+    register_resolvers()
+
+    @hydra.main(config_path=CONF_DIR, config_name=config_name)
+    def main(cfg: DictConfig) -> Any:
+        quiet()
+        warn_deprecated_choices()
+        return run_task(task, cfg)
+
+    main.__doc__ = task.__doc__
+    return main

@@ -1,0 +1,73 @@
+"""Loading training runs and their checkpoints: the one place every command reads a run from.
+
+A run directory is what ``dfd.train`` writes: ``<run>/config.yaml`` (the resolved config it
+used) and ``<run>/checkpoints/*.ckpt``. :func:`load_model` rebuilds the LightningModule from
+that config and loads a checkpoint's weights into it, without downloading pretrained weights
+(the checkpoint holds every weight).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from dfd.utils.instantiate import instantiate
+
+
+def resolve_checkpoint(path: str | Path, key: str = "ckpt_path") -> Path:
+    """``path`` made absolute; ``FileNotFoundError`` naming the config ``key`` when it does not exist."""
+    ckpt_path = Path(str(path)).expanduser().resolve()
+    if not ckpt_path.is_file():
+        raise FileNotFoundError(
+            f"{key}={path}: no such checkpoint ({ckpt_path}); give a .ckpt file of a dfd.train run, "
+            "e.g. outputs/train/runs/<run>/checkpoints/best.ckpt"
+        )
+    return ckpt_path
+
+
+def run_dir_of(ckpt_path: str | Path) -> Path:
+    """The run directory of a checkpoint: ``<run>`` for ``<run>/checkpoints/x.ckpt``."""
+    ckpt_path = Path(ckpt_path)
+    return ckpt_path.parent.parent if ckpt_path.parent.name == "checkpoints" else ckpt_path.parent
+
+
+def run_config_for(ckpt_path: str | Path) -> DictConfig:
+    """The resolved training config saved in the run that produced ``ckpt_path``."""
+    ckpt_path = Path(ckpt_path)
+    for candidate in (ckpt_path.parent.parent / "config.yaml", ckpt_path.parent / "config.yaml"):
+        if candidate.is_file():
+            return OmegaConf.load(candidate)  # type: ignore[return-value]
+    raise FileNotFoundError(
+        f"no config.yaml found for {ckpt_path} (looked in {ckpt_path.parent.parent} and {ckpt_path.parent}); "
+        "a checkpoint is read together with the run directory that dfd.train wrote"
+    )
+
+
+def load_checkpoint(ckpt_path: str | Path) -> dict[str, Any]:
+    """The checkpoint dict on CPU. dfd checkpoints hold hparams objects, so they are unpickled
+    fully: load only checkpoints you trust (your own runs)."""
+    return torch.load(ckpt_path, map_location="cpu", weights_only=False)
+
+
+def load_model(ckpt_path: str | Path, run_cfg: DictConfig | None = None) -> Any:
+    """Rebuild the LightningModule of a dfd run and load the checkpoint's weights."""
+    ckpt_path = Path(ckpt_path)
+    run_cfg = run_cfg if run_cfg is not None else run_config_for(ckpt_path)
+    model_cfg = run_cfg.model.copy()
+    with open_dict(model_cfg):
+        if "pretrained" in model_cfg.net:
+            model_cfg.net.pretrained = False  # every weight comes from the checkpoint
+        for key in ("weights_path", "pretrained_ckpt"):
+            if model_cfg.get(key):
+                model_cfg[key] = None  # likewise: the run's initial weights are not needed
+    model = instantiate(model_cfg, loss=instantiate(run_cfg.loss))
+    model.load_state_dict(load_checkpoint(ckpt_path)["state_dict"])
+    return model
+
+
+def data_root(data_cfg: DictConfig) -> Path:
+    """The dataset folder a data config reads (``data.root``)."""
+    return Path(str(data_cfg.get("root", "data"))).expanduser().resolve()
