@@ -20,15 +20,29 @@ def _block(c_in: int, c_out: int) -> nn.Sequential:
 
 
 class TinyNet(nn.Module):
-    """Takes the nets' usual arguments, so it drops into ``model=mesonet`` by ``_target_`` alone."""
+    """Follows the nets' interface, so it drops into ``model=mesonet`` by ``_target_`` alone."""
 
-    def __init__(self, num_classes: int = 1, dropout: float = 0.0, input_size: int = 64) -> None:
+    def __init__(
+        self, num_classes: int = 1, pretrained: bool = False, dropout: float = 0.0, input_size: int = 64
+    ) -> None:
         super().__init__()
+        self.num_classes, self.num_features = num_classes, 64
         self.input_spec = InputSpec(size=input_size, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
-        self.features = nn.Sequential(_block(3, 16), _block(16, 32), _block(32, 32), _block(32, 64))
-        self.head = nn.Sequential(
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(64, num_classes)
+        self.backbone = nn.Sequential(
+            _block(3, 16),
+            _block(16, 32),
+            _block(32, 32),
+            _block(32, 64),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
         )
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(64, num_classes))
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.backbone(x)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
+        return self.forward_head(self.forward_features(x))

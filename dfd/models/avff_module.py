@@ -134,7 +134,7 @@ class AVFFModule(AVDetectorModule):
         if not path.is_file():
             raise FileNotFoundError(
                 f"model.pretrained_ckpt={path} does not exist: train stage 1 first "
-                "(python -m dfd.train experiment=avff_pretrain) and pass its checkpoints/last.ckpt"
+                "(python -m dfd.train experiment=avff_dfdc_pretrain) and pass its checkpoints/last.ckpt"
             )
         state = torch.load(path, map_location="cpu", weights_only=False)
         state = state.get("state_dict", state)
@@ -191,6 +191,6 @@ class AVFFModule(AVDetectorModule):
     def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         if self.stage == 1:
             raise RuntimeError(
-                "stage 1 has no test metrics: run it with test=false (experiment=avff_pretrain does)"
+                "stage 1 has no test metrics: run it with test=false (experiment=avff_dfdc_pretrain does)"
             )
         super().test_step(batch, batch_idx)

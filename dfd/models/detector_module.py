@@ -30,7 +30,7 @@ from torchmetrics.classification import (
 
 from dfd.losses import BCELoss, ClassCountAware
 from dfd.models.finetune import backbone_of, param_groups, set_trainable
-from dfd.models.nets._pretrained import load_weights
+from dfd.models.nets.pretrained import load_weights
 
 log = logging.getLogger(__name__)
 

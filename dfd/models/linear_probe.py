@@ -1,8 +1,8 @@
 """Linear probe on frozen-backbone embeddings, optionally with SMOTE oversampling.
 
-The backbone is frozen; its penultimate features (the input of its last ``nn.Linear``, the
-classifier) are extracted once, and a logistic regression is fitted on them with
-scikit-learn. SMOTE (Chawla et al., "SMOTE: Synthetic Minority Over-sampling Technique",
+The backbone is frozen; its features (``net.forward_features``, the input of the net's head:
+every net in :mod:`dfd.models.nets` has one) are extracted once, and a logistic regression is
+fitted on them with scikit-learn. SMOTE (Chawla et al., "SMOTE: Synthetic Minority Over-sampling Technique",
 JAIR 2002), from imbalanced-learn, can first synthesise minority samples by interpolating
 between minority neighbours in that embedding space.
 
@@ -34,17 +34,7 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 from tqdm.auto import tqdm
 
-__all__ = ["ProbeResult", "classifier_layer", "evaluate_probe", "extract_embeddings", "fit_linear_probe"]
-
-
-def classifier_layer(net: nn.Module) -> nn.Linear:
-    """The last ``nn.Linear`` registered in ``net``: its input is the embedding we probe."""
-    linears = [m for m in net.modules() if isinstance(m, nn.Linear)]
-    if not linears:
-        raise ValueError(
-            f"{type(net).__name__} has no nn.Linear classifier whose input could serve as embedding"
-        )
-    return linears[-1]
+__all__ = ["ProbeResult", "evaluate_probe", "extract_embeddings", "fit_linear_probe"]
 
 
 @torch.no_grad()
@@ -55,22 +45,20 @@ def extract_embeddings(
     progress: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Run the frozen ``net`` over ``batches`` (dicts with ``image`` and ``label``) and return
-    the classifier inputs ``X`` float32[N, D] and the labels ``y`` int64[N]."""
+    its features ``X`` float32[N, D] (``net.forward_features``) and the labels ``y`` int64[N]."""
+    if not callable(getattr(net, "forward_features", None)):
+        raise TypeError(
+            f"{type(net).__name__} has no forward_features: every dfd net needs one (see dfd.models.nets)"
+        )
     net = net.eval().to(device)
-    captured: list[torch.Tensor] = []
-    handle = classifier_layer(net).register_forward_hook(
-        lambda _module, inputs, _output: captured.append(inputs[0].flatten(1).float().cpu())
-    )
+    features: list[torch.Tensor] = []
     labels: list[torch.Tensor] = []
-    try:
-        for batch in tqdm(batches, desc="embeddings", disable=not progress):
-            net(batch["image"].to(device))
-            labels.append(torch.as_tensor(batch["label"]).long().cpu())
-    finally:
-        handle.remove()
-    if not captured:
+    for batch in tqdm(batches, desc="embeddings", disable=not progress):
+        features.append(net.forward_features(batch["image"].to(device)).flatten(1).float().cpu())
+        labels.append(torch.as_tensor(batch["label"]).long().cpu())
+    if not features:
         raise ValueError("no batches to embed: the split is empty")
-    return torch.cat(captured).numpy(), torch.cat(labels).numpy()
+    return torch.cat(features).numpy(), torch.cat(labels).numpy()
 
 
 def fit_linear_probe(

@@ -1,14 +1,12 @@
-"""Detector networks: plain ``nn.Module``s, each declaring its ``input_spec``.
+"""Detector networks: plain ``nn.Module`` s with one interface, in timm's manner.
 
-Contract (see docs/architecture.md): ``forward(x[B,3,H,W]) -> logits[B, num_classes]``,
-``num_classes=1`` gives one fake logit; ``net.backbone`` and ``net.head`` name the two parts
-that fine-tuning controls address. One file per family; configs in ``conf/model/``.
+Every net takes the same leading constructor arguments ``(num_classes=1, pretrained=False,
+dropout, [input_size])``; ``pretrained=False`` is the class default and configs turn it on.
+``forward_features(x) -> [B, num_features]`` is the pooled embedding that
+``forward_head(features) -> logits[B, num_classes]`` classifies, and ``forward`` is the two in
+turn (``num_classes=1`` gives one fake logit). ``net.input_spec`` declares the input size and
+normalisation the data side must produce (``None`` for nets that read no face crops);
+``net.backbone`` and ``net.head`` name the parts that fine-tuning controls address. One file
+per family; configs in ``conf/model/``. ``tests/models/nets/test_package.py`` holds every net to
+this contract.
 """
-
-from dfd.models.nets.f3net import F3Net
-from dfd.models.nets.hybrid_vit_cnn import HybridViTCNN
-from dfd.models.nets.mesonet import Meso4, MesoInception4
-from dfd.models.nets.timm_net import TimmNet
-from dfd.models.nets.xception import Xception
-
-__all__ = ["F3Net", "HybridViTCNN", "Meso4", "MesoInception4", "TimmNet", "Xception"]

@@ -17,12 +17,26 @@ class AudioCNN(nn.Module):
 
     ``input_spec`` is ``None``: the net reads no face crops, so the data side has nothing to
     resize or normalise for it.
+
+    Args:
+        num_classes: 1 for one fake logit, 2 for a softmax pair.
+        pretrained: must be false: the baseline is trained from scratch.
+        dropout: dropout before the linear head.
+        width: channels of the first block (then 2x and 4x).
     """
 
     input_spec = None
 
-    def __init__(self, width: int = 32, num_classes: int = 1, dropout: float = 0.2) -> None:
+    def __init__(
+        self, num_classes: int = 1, pretrained: bool = False, dropout: float = 0.2, *, width: int = 32
+    ) -> None:
         super().__init__()
+        if pretrained:
+            raise ValueError(
+                "AudioCNN has no pretrained weights: set model.net.pretrained=false, or start from a file "
+                "with model.weights_path=<.ckpt or .pth>"
+            )
+        self.num_classes = num_classes
         layers: list[nn.Module] = []
         channels = 1
         for i in range(4):
@@ -35,9 +49,18 @@ class AudioCNN(nn.Module):
             layers.append(nn.MaxPool2d(2) if i < 3 else nn.AdaptiveAvgPool2d(1))
             channels = out
         self.backbone = nn.Sequential(*layers, nn.Flatten())
+        self.num_features = channels
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(channels, num_classes))
 
-    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+    def forward_features(self, audio: torch.Tensor) -> torch.Tensor:
+        """Pooled features of a log-mel [B, 1, n_mels, frames]: [B, num_features]."""
         if audio.ndim != 4 or audio.shape[1] != 1:
             raise ValueError(f"AudioCNN expects log-mel [B, 1, n_mels, frames], got {tuple(audio.shape)}")
-        return self.head(self.backbone(audio))
+        return self.backbone(audio)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        """Logits [B, num_classes] from :meth:`forward_features`."""
+        return self.head(features)
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(audio))

@@ -149,22 +149,30 @@ class AVFF(nn.Module):
     """The AVFF network; see the module docstring. Sizes are plain constructor values.
 
     Args:
+        num_classes: 1 (one fake logit) or 2 (softmax, column 1 = fake).
+        pretrained: must be false: AVFF starts from its own stage-1 pre-training
+            (``model.pretrained_ckpt``), not from downloadable weights.
+        dropout: before the classifier.
+        input_size: face-crop side in px (declared in :attr:`input_spec`).
         dim, depth, heads: width, depth and attention heads of each modality encoder.
         decoder_dim, decoder_depth, decoder_heads: the MAE decoders.
         cross_depth: decoder layers in each of A2V and V2A.
-        image_size: face-crop side in px (declared in :attr:`input_spec`).
         tubelet, patch: video patch of ``tubelet`` frames × ``patch`` × ``patch`` px.
         n_mels, audio_patch_freq, audio_patch_time: audio patch of mel bins × frames.
         mask_ratio: share of time segments masked in the video (the audio gets the rest).
         temperature: InfoNCE temperature.
         cross_weight: weight of the A2V/V2A token-prediction loss in stage 1.
-        num_classes: 1 (one fake logit) or 2 (softmax, column 1 = fake).
-        dropout: before the classifier.
         ablate_audio / ablate_video: zero that input (for the modality ablation).
+        mean, std: the face crops' normalisation (ImageNet's).
     """
 
     def __init__(
         self,
+        num_classes: int = 1,
+        pretrained: bool = False,
+        dropout: float = 0.0,
+        input_size: int = 224,
+        *,
         dim: int = 768,
         depth: int = 12,
         heads: int = 12,
@@ -173,7 +181,6 @@ class AVFF(nn.Module):
         decoder_heads: int = 6,
         cross_depth: int = 1,
         mlp_ratio: float = 4.0,
-        image_size: int = 224,
         tubelet: int = 2,
         patch: int = 16,
         n_mels: int = 128,
@@ -182,21 +189,25 @@ class AVFF(nn.Module):
         mask_ratio: float = 0.5,
         temperature: float = 0.07,
         cross_weight: float = 1.0,
-        num_classes: int = 1,
-        dropout: float = 0.0,
         ablate_audio: bool = False,
         ablate_video: bool = False,
         mean: tuple[float, float, float] = (0.485, 0.456, 0.406),
         std: tuple[float, float, float] = (0.229, 0.224, 0.225),
     ) -> None:
         super().__init__()
-        if image_size % patch:
-            raise ValueError(f"image_size={image_size} is not a multiple of patch={patch} (model.net.patch)")
+        if pretrained:
+            raise ValueError(
+                "AVFF has no downloadable pretrained weights: set model.net.pretrained=false and initialise "
+                "stage 2 from a stage-1 run with model.pretrained_ckpt=<run>/checkpoints/last.ckpt"
+            )
+        if input_size % patch:
+            raise ValueError(f"input_size={input_size} is not a multiple of patch={patch} (model.net.patch)")
         if n_mels % audio_patch_freq:
             raise ValueError(f"n_mels={n_mels} is not a multiple of audio_patch_freq={audio_patch_freq}")
         if not 0.0 < mask_ratio < 1.0:
             raise ValueError(f"mask_ratio must be in (0, 1), got {mask_ratio} (model.net.mask_ratio)")
-        self.input_spec = InputSpec(image_size, tuple(mean), tuple(std))
+        self.input_spec = InputSpec(input_size, tuple(mean), tuple(std))
+        self.num_classes, self.num_features = num_classes, 2 * dim
         self.dim, self.decoder_dim = dim, decoder_dim
         self.tubelet, self.patch = tubelet, patch
         self.n_mels, self.audio_patch = n_mels, (audio_patch_freq, audio_patch_time)
@@ -246,7 +257,7 @@ class AVFF(nn.Module):
         if c != 3 or t % self.tubelet or h % self.patch or w % self.patch:
             raise ValueError(
                 f"video of shape {tuple(video.shape)} does not fit tubelets of {self.tubelet}×{self.patch}×{self.patch}: "
-                "set data.clip_len to a multiple of model.net.tubelet and the crop size to model.net.image_size"
+                "set data.clip_len to a multiple of model.net.tubelet and the crop size to model.net.input_size"
             )
         if f != self.n_mels or fr % self.audio_patch[1]:
             raise ValueError(
@@ -291,7 +302,7 @@ class AVFF(nn.Module):
         )
 
     # ---------------------------------------------------------------- stage 2
-    def features(self, video: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
+    def forward_features(self, video: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
         """Pooled fused features [B, 2*dim] used by the classifier."""
         video, audio = self._ablate(video, audio)
         tk = self._tokens(video, audio)
@@ -309,9 +320,13 @@ class AVFF(nn.Module):
         fa = self.audio_fuse(torch.cat([ea, v2a, (ea - v2a).abs()], dim=-1)).mean(1)
         return torch.cat([fv, fa], dim=-1)
 
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        """Classification logits [B, num_classes] from :meth:`forward_features`."""
+        return self.head(features)
+
     def forward(self, video: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
         """Classification logits [B, num_classes]."""
-        return self.head(self.features(video, audio))
+        return self.forward_head(self.forward_features(video, audio))
 
     # ---------------------------------------------------------------- stage 1
     def complementary_masks(

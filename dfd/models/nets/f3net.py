@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from dfd.data.transforms import InputSpec
-from dfd.models.nets._pretrained import create_timm_model
+from dfd.models.nets.pretrained import create_timm_model
 
 #: F3-Net feeds Xception: 299 px, mean = std = 0.5 (pixels in [-1, 1]).
 F3NET_INPUT_SPEC = InputSpec(size=299, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
@@ -208,8 +208,8 @@ class F3Net(nn.Module):
     Args:
         num_classes: 1 for one fake logit, 2 for a softmax pair.
         pretrained: ImageNet weights for both Xception streams (via timm).
-        input_size: square input side in px (paper: 299).
         dropout: dropout before the classifier (paper code: 0.2).
+        input_size: square input side in px (paper: 299).
         lfs_window, lfs_bands: LFS window side in px and number of frequency bands M.
         learnable_filters: add the learnable filters to the fixed bands (paper: yes).
     """
@@ -217,9 +217,10 @@ class F3Net(nn.Module):
     def __init__(
         self,
         num_classes: int = 1,
-        pretrained: bool = True,
-        input_size: int = 299,
+        pretrained: bool = False,
         dropout: float = 0.2,
+        input_size: int = 299,
+        *,
         lfs_window: int = 10,
         lfs_bands: int = 6,
         learnable_filters: bool = True,
@@ -257,8 +258,8 @@ class F3Net(nn.Module):
         self.backbone = nn.ModuleDict({"fad": fad_xception, "lfs": lfs_xception})
         self.mix7 = MixBlock(728)
         self.mix12 = MixBlock(1024)
-        features = 2 * fad_xception.num_features
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(features, num_classes))
+        self.num_features = 2 * fad_xception.num_features
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.num_features, num_classes))
 
     @staticmethod
     def _stem(x: nn.Module, t: torch.Tensor) -> torch.Tensor:
@@ -284,5 +285,9 @@ class F3Net(nn.Module):
         f, g = self._exit(fad_x, f), self._exit(lfs_x, g)
         return torch.cat([f.mean(dim=(2, 3)), g.mean(dim=(2, 3))], dim=1)
 
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        """Logits [B, num_classes] from :meth:`forward_features`."""
+        return self.head(features)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.forward_features(x))
+        return self.forward_head(self.forward_features(x))

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from dfd.data.transforms import InputSpec
-from dfd.models.nets._pretrained import create_timm_model
+from dfd.models.nets.pretrained import create_timm_model
 
 
 class HybridViTCNN(nn.Module):
@@ -28,24 +28,25 @@ class HybridViTCNN(nn.Module):
     Args:
         num_classes: 1 for one fake logit (seed: BCE-with-logits), 2 for a softmax pair.
         pretrained: ImageNet weights for both backbones (via timm).
-        cnn_name, vit_name: timm names of the two backbones.
-        hidden_dim: width of the two hidden MLP layers (seed: 512).
         dropout: dropout after each hidden MLP layer.
-        drop_path_rate: stochastic depth in both backbones.
         input_size: square input side in px; the ViT's position embeddings are built (and,
             when pretrained, resampled) for it, so it must be a multiple of the patch size 16.
+        cnn_name, vit_name: timm names of the two backbones.
+        hidden_dim: width of the two hidden MLP layers (seed: 512).
+        drop_path_rate: stochastic depth in both backbones.
     """
 
     def __init__(
         self,
         num_classes: int = 1,
-        pretrained: bool = True,
+        pretrained: bool = False,
+        dropout: float = 0.3,
+        input_size: int = 224,
+        *,
         cnn_name: str = "resnet18",
         vit_name: str = "vit_base_patch16_224",
         hidden_dim: int = 512,
-        dropout: float = 0.3,
         drop_path_rate: float = 0.0,
-        input_size: int = 224,
     ) -> None:
         super().__init__()
         self.num_classes = num_classes
@@ -62,8 +63,9 @@ class HybridViTCNN(nn.Module):
         std_vit, mean_vit = torch.tensor(vit_cfg["std"]), torch.tensor(vit_cfg["mean"])
         self.register_buffer("vit_scale", (std_in / std_vit).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("vit_shift", ((mean_in - mean_vit) / std_vit).view(1, 3, 1, 1), persistent=False)
+        self.num_features = cnn.num_features + vit.num_features
         self.head = nn.Sequential(
-            nn.Linear(cnn.num_features + vit.num_features, hidden_dim),
+            nn.Linear(self.num_features, hidden_dim),
             nn.ReLU(inplace=True),
             nn.Dropout(dropout),
             nn.Linear(hidden_dim, hidden_dim),
@@ -78,5 +80,9 @@ class HybridViTCNN(nn.Module):
         vit_features = self.backbone["vit"](x * self.vit_scale + self.vit_shift)
         return torch.cat([cnn_features, vit_features], dim=1)
 
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        """Logits [B, num_classes] from :meth:`forward_features` (the MLP)."""
+        return self.head(features)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.forward_features(x))
+        return self.forward_head(self.forward_features(x))

@@ -70,18 +70,28 @@ def _pooled_size(size: int, pools: tuple[int, ...]) -> int:
 
 
 class _MesoBase(nn.Module):
-    """Shared classifier: Flatten → Dropout → Dense(16) → LeakyReLU(0.1) → Dropout → Dense(1)."""
+    """Shared classifier: Flatten → Dropout → Dense(16) → LeakyReLU(0.1) → Dropout → Dense(1).
+
+    ``forward_features`` is the flattened output of the convolutional backbone; the two dense
+    layers are the head, as in the paper.
+    """
 
     POOLS = (2, 2, 2, 4)
     #: the default contract, readable from the class; instances built for another size override it
     input_spec = MESONET_INPUT_SPEC
     backbone: nn.Module
 
-    def _build_head(self, input_size: int, num_classes: int, dropout: float) -> None:
+    def _build_head(self, num_classes: int, pretrained: bool, input_size: int, dropout: float) -> None:
+        if pretrained:
+            raise ValueError(
+                f"{type(self).__name__} has no published pretrained weights (it is trained from scratch): "
+                "set model.net.pretrained=false, or start from a file with model.weights_path=<.ckpt or .pth>"
+            )
         if num_classes < 1:
             raise ValueError(f"num_classes must be 1 (one fake logit) or 2, got {num_classes}")
         side = _pooled_size(input_size, self.POOLS)
         self.num_classes = num_classes
+        self.num_features = 16 * side * side
         self.input_spec = InputSpec(size=input_size, mean=MESONET_INPUT_SPEC.mean, std=MESONET_INPUT_SPEC.std)
         self.head = nn.Sequential(
             nn.Flatten(),
@@ -92,8 +102,16 @@ class _MesoBase(nn.Module):
             nn.Linear(16, num_classes),
         )
 
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The flattened backbone maps: [B, num_features]."""
+        return self.backbone(x).flatten(1)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        """Logits [B, num_classes] from :meth:`forward_features`."""
+        return self.head(features)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(x))
+        return self.forward_head(self.forward_features(x))
 
 
 class Meso4(_MesoBase):
@@ -101,11 +119,14 @@ class Meso4(_MesoBase):
 
     Args:
         num_classes: 1 for one fake logit (the paper's sigmoid unit), 2 for a softmax pair.
+        pretrained: must be false: MesoNet is trained from scratch.
         dropout: dropout before each dense layer (paper: 0.5).
         input_size: square input side in px (paper: 256).
     """
 
-    def __init__(self, num_classes: int = 1, dropout: float = 0.5, input_size: int = 256) -> None:
+    def __init__(
+        self, num_classes: int = 1, pretrained: bool = False, dropout: float = 0.5, input_size: int = 256
+    ) -> None:
         super().__init__()
         self.backbone = nn.Sequential(
             _ConvReLU(3, 8, 3),
@@ -121,7 +142,7 @@ class Meso4(_MesoBase):
             _keras_bn(16),
             _pool(4),
         )
-        self._build_head(input_size, num_classes, dropout)
+        self._build_head(num_classes, pretrained, input_size, dropout)
 
 
 class MesoInception4(_MesoBase):
@@ -129,11 +150,14 @@ class MesoInception4(_MesoBase):
 
     Args:
         num_classes: 1 for one fake logit (the paper's sigmoid unit), 2 for a softmax pair.
+        pretrained: must be false: MesoNet is trained from scratch.
         dropout: dropout before each dense layer (paper: 0.5).
         input_size: square input side in px (paper: 256).
     """
 
-    def __init__(self, num_classes: int = 1, dropout: float = 0.5, input_size: int = 256) -> None:
+    def __init__(
+        self, num_classes: int = 1, pretrained: bool = False, dropout: float = 0.5, input_size: int = 256
+    ) -> None:
         super().__init__()
         inc1 = InceptionLayer(3, 1, 4, 4, 2)
         inc2 = InceptionLayer(inc1.out_channels, 2, 4, 4, 2)
@@ -151,4 +175,4 @@ class MesoInception4(_MesoBase):
             _keras_bn(16),
             _pool(4),
         )
-        self._build_head(input_size, num_classes, dropout)
+        self._build_head(num_classes, pretrained, input_size, dropout)

@@ -17,30 +17,31 @@ import torch
 from torch import nn
 
 from dfd.data.transforms import InputSpec
-from dfd.models.nets._pretrained import create_timm_model
+from dfd.models.nets.pretrained import create_timm_model
 
 
 class TimmNet(nn.Module):
     """A timm backbone with pooled features, then Dropout → Linear(num_features, num_classes).
 
     Args:
-        model_name: any name from ``timm.list_models()``, optionally with a pretrained tag.
-        pretrained: ImageNet weights via timm (fails fast offline, see ``_pretrained``).
         num_classes: 1 for one fake logit, 2 for a softmax pair.
+        pretrained: ImageNet weights via timm (fails fast offline, see ``pretrained``).
         dropout: dropout on the pooled features before the linear head.
-        drop_path_rate: stochastic depth in the backbone's residual blocks (models that have them).
         input_size: square input side in px; default the timm pretrained config's.
+        model_name: any name from ``timm.list_models()``, optionally with a pretrained tag.
+        drop_path_rate: stochastic depth in the backbone's residual blocks (models that have them).
         timm_kwargs: extra ``timm.create_model`` arguments, e.g. ``{img_size: 384}`` for a ViT.
     """
 
     def __init__(
         self,
-        model_name: str,
-        pretrained: bool = True,
         num_classes: int = 1,
+        pretrained: bool = False,
         dropout: float = 0.0,
-        drop_path_rate: float = 0.0,
         input_size: int | None = None,
+        *,
+        model_name: str,
+        drop_path_rate: float = 0.0,
         timm_kwargs: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
@@ -60,7 +61,16 @@ class TimmNet(nn.Module):
             mean=tuple(float(v) for v in cfg["mean"]),
             std=tuple(float(v) for v in cfg["std"]),
         )
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.backbone.num_features, num_classes))
+        self.num_features = self.backbone.num_features
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.num_features, num_classes))
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled backbone features: [B, num_features]."""
+        return self.backbone(x)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        """Logits [B, num_classes] from :meth:`forward_features`."""
+        return self.head(features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(x))
+        return self.forward_head(self.forward_features(x))

@@ -12,17 +12,24 @@ import torch
 from torch import nn
 
 from dfd.data.transforms import InputSpec
-from dfd.models.nets._pretrained import create_timm_model
+from dfd.models.nets.pretrained import create_timm_model
 
 
 class Xception(nn.Module):
-    """legacy_xception backbone (2048-d pooled features) + dropout + linear head."""
+    """legacy_xception backbone (2048-d pooled features) + dropout + linear head.
+
+    Args:
+        num_classes: 1 for one fake logit, 2 for a softmax pair.
+        pretrained: ImageNet weights via timm (fails fast offline, see ``pretrained``).
+        dropout: dropout on the pooled features before the linear head.
+        input_size: square input side in px (FaceForensics++: 299).
+    """
 
     #: the default contract, readable from the class; instances built for another size override it
     input_spec = InputSpec(size=299, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
 
     def __init__(
-        self, pretrained: bool = True, num_classes: int = 1, dropout: float = 0.5, input_size: int = 299
+        self, num_classes: int = 1, pretrained: bool = False, dropout: float = 0.5, input_size: int = 299
     ) -> None:
         super().__init__()
         self.num_classes = num_classes
@@ -30,9 +37,18 @@ class Xception(nn.Module):
         self.input_spec = InputSpec(
             size=input_size, mean=Xception.input_spec.mean, std=Xception.input_spec.std
         )
-        # ImageNet weights (the Keras port); offline this fails fast, see _pretrained.py
+        # ImageNet weights (the Keras port); offline this fails fast, see pretrained.py
         self.backbone = create_timm_model("legacy_xception", pretrained, num_classes=0)
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.backbone.num_features, num_classes))
+        self.num_features = self.backbone.num_features
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.num_features, num_classes))
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled backbone features: [B, 2048]."""
+        return self.backbone(x)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        """Logits [B, num_classes] from :meth:`forward_features`."""
+        return self.head(features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(x))
+        return self.forward_head(self.forward_features(x))
