@@ -34,7 +34,7 @@ def naive(records, cropper: FaceCropper, n_sampled: int, out: Path) -> dict[str,
     """Decode every frame with OpenCV, detect at full resolution one frame at a time, crop, save."""
     full_res = FaceCropper(
         margin=cropper.margin,
-        size=cropper.size,
+        crop_size=cropper.crop_size,
         detect_max_side=10**6,
         batch_size=1,  # dfd's face choice
     )
@@ -86,7 +86,7 @@ def main() -> None:
         n_real = sum(r.label == 0 for r in records)
         print(f"tree: {len(records)} videos ({n_real} originals : {len(records) - n_real} fakes), "
               f"{args.width}x{args.height}, {args.frames} frames, {args.sampled} sampled")  # fmt: skip
-        cropper = FaceCropper(size=256)
+        cropper = FaceCropper(crop_size=256)
         (tmp / "naive").mkdir()
         t0 = time.perf_counter()
         base_boxes = naive(records, cropper, args.sampled, tmp / "naive")

@@ -24,7 +24,7 @@ from dfd.preprocessing.options import PreprocessOptions
 from dfd.preprocessing.runner import process_video
 video, out = Path(sys.argv[1]), Path(sys.argv[2])
 record = VideoRecord(path=video, video_id="v", label=0, method="original", split="train", group="v")
-rows = process_video(record, out, FaceCropper(size=256), PreprocessOptions(num_frames=32))
+rows = process_video(record, out, FaceCropper(crop_size=256), PreprocessOptions(num_frames=32))
 assert rows[0]["status"] == "ok", rows[0]
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """

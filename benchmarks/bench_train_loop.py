@@ -18,8 +18,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from dfd.losses import BCELoss
-from dfd.models import DetectorModule
-from dfd.models.nets import Meso4
+from dfd.models.detector_module import DetectorModule
+from dfd.models.nets.mesonet import Meso4
 
 
 class TensorDictDataset(Dataset):

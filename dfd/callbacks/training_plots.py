@@ -16,17 +16,17 @@ from pathlib import Path
 
 import lightning as L
 
-from dfd.metrics import plots
+from dfd.reports import plots
 from dfd.reports.scalars import read_scalars
 
 log = logging.getLogger(__name__)
 
 
 class TrainingPlots(L.Callback):
-    """Writes the training figures into ``report_dir`` when ``fit`` ends (rank zero only)."""
+    """Writes the training figures into ``out_dir`` when ``fit`` ends (rank zero only)."""
 
-    def __init__(self, report_dir: str) -> None:
-        self.report_dir = report_dir
+    def __init__(self, out_dir: str) -> None:
+        self.out_dir = out_dir
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not trainer.is_global_zero:
@@ -43,7 +43,7 @@ class TrainingPlots(L.Callback):
         if not scalars:
             log.warning("TrainingPlots found no logged scalars under %s; no figures written", log_dir)
             return
-        out = Path(self.report_dir)
+        out = Path(self.out_dir)
         paths = [out / "learning_curves.png", out / "training_metrics.png"]
         plots.save(plots.learning_curves_figure(scalars), paths[0])
         plots.save(plots.metrics_panel_figure(scalars), paths[1])

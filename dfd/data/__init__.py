@@ -1,1 +1,3 @@
-"""Data: raw layouts → face crops and audio → manifests → datasets and DataModules."""
+"""Data: the DataModules and datasets over crop manifests (frames, image lists, audio-visual
+clips), the samplers and transforms, log-mel features, and the generated data
+(:mod:`dfd.data.synthetic`)."""

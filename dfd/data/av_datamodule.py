@@ -25,11 +25,10 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from dfd.data.datamodule import SPLITS, FaceCropDataModule, cap_per_class
+from dfd.data.datamodule import FaceCropDataModule
 from dfd.data.mel import LogMel, fit_frames
 from dfd.data.transforms import InputSpec, build_eval_transform, build_train_transform, to_tensor
 from dfd.preprocessing.clips import read_strip
-from dfd.preprocessing.manifest import read_manifest
 from dfd.raw.audio import SAMPLE_RATE, read_wav
 
 MODALITIES = ("video", "image", "audio")
@@ -172,52 +171,46 @@ class AVClipDataModule(FaceCropDataModule):
         self.n_mels, self.win_ms, self.hop_ms = n_mels, win_ms, hop_ms
         self.audio_frames = audio_frames
 
-    def setup(self, stage: str | None = None) -> None:
-        if self.datasets:
-            return
-        if self.input_spec is None and self.modality != "audio":
+    def check_input_spec(self) -> None:
+        if self.modality != "audio":  # log-mels alone need no image contract
+            super().check_input_spec()
+
+    def load_rows(self) -> pd.DataFrame:
+        rows = super().load_rows()
+        if self.meta.get("mode") != "clip":
             raise ValueError(
-                "AVClipDataModule.input_spec is not set: pass input_spec=net.input_spec "
-                "(dfd.train does this from the model config)"
+                f"{self.root} holds a frame manifest, not clips: re-run preprocessing with an AV data config "
+                "(python -m dfd.preprocess data=<name>_av)"
             )
-        _, meta = read_manifest(self.root)
-        if meta.get("mode") != "clip":
+        if int(self.meta.get("clip_len", self.clip_len)) != self.clip_len:
             raise ValueError(
-                f"{self.root} holds a frame manifest, not clips: re-run preprocessing with an AV data config (python -m dfd.preprocess data=<name>_av)"
+                f"data.clip_len={self.clip_len} but the clips in {self.root} have {self.meta['clip_len']} frames: "
+                f"set data.clip_len={self.meta['clip_len']} or re-run preprocessing"
             )
-        if int(meta.get("clip_len", self.clip_len)) != self.clip_len:
-            raise ValueError(
-                f"data.clip_len={self.clip_len} but the clips in {self.root} have {meta['clip_len']} frames: "
-                f"set data.clip_len={meta['clip_len']} or re-run preprocessing"
-            )
-        sample_rate = int(meta.get("sample_rate", SAMPLE_RATE))
-        fps = float(meta.get("fps", 25.0))
+        return rows
+
+    def select_rows(self, rows: pd.DataFrame) -> pd.DataFrame:
+        return rows[rows["label"] == 0] if self.real_only else rows
+
+    def make_dataset(self, split: str, rows: pd.DataFrame) -> AVClipDataset:
+        sample_rate = int(self.meta.get("sample_rate", SAMPLE_RATE))
+        fps = float(self.meta.get("fps", 25.0))
         frames = self.audio_frames or int(round(self.clip_len / fps * 1000 / self.hop_ms))
-        mel = LogMel(sample_rate, self.n_mels, self.win_ms, self.hop_ms)
-        rows = self.load_rows()
-        if self.real_only:
-            rows = rows[rows["label"] == 0]
-        for split in SPLITS:
-            part = rows[rows["split"] == split]
-            train = split == "train"
-            if train:
-                part = cap_per_class(part, self.max_samples_per_class, self.seed)
-            transform = None
-            if self.input_spec is not None:
-                use_aug = train and self.augment
-                transform = (
-                    build_train_transform(self.input_spec)
-                    if use_aug
-                    else build_eval_transform(self.input_spec)
-                )
-            self.datasets[split] = AVClipDataset(
-                self.root,
-                part.reset_index(drop=True),
-                self.clip_len,
-                self.modality,
-                transform,
-                mel,
-                frames,
-                sample_rate,
-                cache=self.cache,
+        transform = None
+        if self.input_spec is not None:
+            augment = split == "train" and self.augment
+            transform = (
+                build_train_transform(self.input_spec) if augment else build_eval_transform(self.input_spec)
             )
+        mel = LogMel(sample_rate, self.n_mels, self.win_ms, self.hop_ms)
+        return AVClipDataset(
+            self.root,
+            rows,
+            self.clip_len,
+            self.modality,
+            transform,
+            mel,
+            frames,
+            sample_rate,
+            cache=self.cache,
+        )

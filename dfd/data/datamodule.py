@@ -190,8 +190,9 @@ class FaceCropDataModule(LightningDataModule):
         self.layout = layout
         self.val_fraction = val_fraction
         self.augment_strength = augment_strength
-        self.datasets: dict[str, FrameDataset] = {}
+        self.datasets: dict[str, Dataset] = {}
         self.skipped: pd.DataFrame | None = None
+        self.meta: dict[str, Any] = {}
 
     # -- checks ---------------------------------------------------------------------------
     def verify(self) -> None:
@@ -211,32 +212,43 @@ class FaceCropDataModule(LightningDataModule):
         self.verify()
 
     def load_rows(self) -> pd.DataFrame:
-        """Usable manifest rows; unusable ones are kept in :attr:`skipped` for reports."""
-        rows, _ = read_manifest(self.root)
+        """Usable manifest rows; unusable ones are kept in :attr:`skipped` for reports, and the
+        manifest's metadata in :attr:`meta`."""
+        rows, self.meta = read_manifest(self.root)
         ok = rows["status"].fillna(STATUS_OK) == STATUS_OK
         self.skipped = rows[~ok]
         return carve_val_if_missing(rows[ok], self.val_fraction, self.seed)
 
+    def check_input_spec(self) -> None:
+        """Fail with the fix when no model has declared its input contract yet."""
+        if self.input_spec is None:
+            raise ValueError(
+                f"{type(self).__name__}.input_spec is not set: pass input_spec=net.input_spec "
+                "(dfd.train does this from the model config)"
+            )
+
+    def select_rows(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """The rows this module trains and evaluates on (every split): ``frames_per_video`` of each video."""
+        return subsample_frames(rows, self.frames_per_video)
+
+    def make_dataset(self, split: str, rows: pd.DataFrame) -> Dataset:
+        """The dataset of one split; training gets augmentation (stronger for the minority class
+        when ``minority_strength`` is set)."""
+        if split == "train":
+            transform = build_train_transform(self.input_spec, strength=self.augment_strength)
+            return FrameDataset(self.root, rows, transform, self._minority_transforms(rows))
+        return FrameDataset(self.root, rows, build_eval_transform(self.input_spec))
+
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
             return
-        if self.input_spec is None:
-            raise ValueError(
-                "FaceCropDataModule.input_spec is not set: pass input_spec=net.input_spec "
-                "(dfd.train does this from the model config)"
-            )
-        rows = subsample_frames(self.load_rows(), self.frames_per_video)
+        self.check_input_spec()
+        rows = self.select_rows(self.load_rows())
         for split in SPLITS:
             part = rows[rows["split"] == split]
             if split == "train":
                 part = cap_per_class(part, self.max_samples_per_class, self.seed)
-                transform = build_train_transform(self.input_spec, strength=self.augment_strength)
-            else:
-                transform = build_eval_transform(self.input_spec)
-            label_transforms = self._minority_transforms(part) if split == "train" else None
-            self.datasets[split] = FrameDataset(
-                self.root, part.reset_index(drop=True), transform, label_transforms
-            )
+            self.datasets[split] = self.make_dataset(split, part.reset_index(drop=True))
 
     def _minority_transforms(self, rows: pd.DataFrame) -> dict[int, Callable[..., dict[str, Any]]]:
         """``{minority label: stronger transform}`` when ``minority_strength`` is set."""

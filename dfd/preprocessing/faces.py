@@ -4,7 +4,7 @@ Faces are found with MTCNN (Zhang et al., "Joint Face Detection and Alignment us
 Cascaded Convolutional Networks", IEEE SPL 2016; the facenet-pytorch implementation) on frames
 downscaled to at most ``detect_max_side`` px, and the boxes are mapped back to full resolution.
 The crop is a square of side ``(1 + margin) ×`` the larger box side, centred on the box, padded
-with black where it leaves the frame, then resized to ``size`` px. The default margin of 20%
+with black where it leaves the frame, then resized to ``crop_size`` px. The default margin of 20%
 follows the FF++ pipeline in the seeds. A train/inference mismatch in exactly this step is what
 broke that system: training on whole frames, inferring on crops. So :func:`crop_video` and
 :meth:`FaceCropper.crop_image` are what both ``dfd.preprocess`` and single-video/image inference
@@ -52,7 +52,7 @@ class FaceCropper:
 
     Args:
         margin: fraction of the larger box side added around the face (0.2 = 20%).
-        size: side of the saved square crop, px.
+        crop_size: side of the saved square crop, px.
         detect_max_side: frames are downscaled so their longer side is at most this (px)
             before detection; boxes are mapped back to full resolution.
         select: ``confident`` (highest MTCNN score) or ``largest`` face.
@@ -65,7 +65,7 @@ class FaceCropper:
     def __init__(
         self,
         margin: float = 0.2,
-        size: int = 256,
+        crop_size: int = 256,
         detect_max_side: int = 640,
         select: str = "confident",
         min_score: float = 0.9,
@@ -82,7 +82,7 @@ class FaceCropper:
         if margin < 0:
             raise ValueError(f"margin={margin} must be >= 0 (preprocess.cropper.margin)")
         self.margin = margin
-        self.size = size
+        self.crop_size = crop_size
         self.detect_max_side = detect_max_side
         self.select = select
         self.min_score = min_score
@@ -98,7 +98,7 @@ class FaceCropper:
         return {
             "detector": "facenet-pytorch MTCNN",
             "margin": self.margin,
-            "size": self.size,
+            "crop_size": self.crop_size,
             "detect_max_side": self.detect_max_side,
             "select": self.select,
             "min_score": self.min_score,
@@ -153,8 +153,8 @@ class FaceCropper:
         if any(p for axis in pad for p in axis):
             patch = np.pad(patch, pad)
         side = patch.shape[0]
-        interp = cv2.INTER_AREA if side > self.size else cv2.INTER_LINEAR
-        return cv2.resize(patch, (self.size, self.size), interpolation=interp)
+        interp = cv2.INTER_AREA if side > self.crop_size else cv2.INTER_LINEAR
+        return cv2.resize(patch, (self.crop_size, self.crop_size), interpolation=interp)
 
     def crop_frames(
         self, frames: np.ndarray, faces: Sequence[Face | None] | None = None

@@ -1,2 +1,3 @@
-"""Evaluation reports: metrics at 0.5 and at the calibrated threshold, figures, summary.json and
-report.md in a run's ``report/`` folder."""
+"""Reports: what people read and look at. The evaluation report (metrics at 0.5 and at the
+calibrated threshold, summary.json, report.md), the figures (:mod:`~dfd.reports.plots`), the
+cross-dataset and comparison tables, dataset statistics and the logged scalars read back."""

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from dfd.metrics import plots
+from dfd.reports import plots
 
 
 def cross_dataset_matrix(results: Mapping[tuple[str, str], float]) -> pd.DataFrame:

@@ -134,7 +134,7 @@ def generate_synthetic_av(
     frames_per_video: int = 16,
     clip_len: int = 8,
     clips_per_video: int = 1,
-    image_size: int = 32,
+    crop_size: int = 32,
     fps: float = 25.0,
     fake_fraction: float = 0.5,
     fake_methods: tuple[str, ...] = FAKE_METHODS,
@@ -163,7 +163,7 @@ def generate_synthetic_av(
             label = int(vrng.uniform() < fake_fraction)
             method = str(vrng.choice(list(fake_methods))) if label else "real"
             frames, audio = make_video(
-                vrng, label, method, frames_per_video, image_size, fps, fake_leading_silence
+                vrng, label, method, frames_per_video, crop_size, fps, fake_leading_silence
             )
             video_id = f"{vid:05d}"
             row = {
@@ -174,8 +174,8 @@ def generate_synthetic_av(
                 "compression": "png",
                 "x1": 0,
                 "y1": 0,
-                "x2": image_size,
-                "y2": image_size,
+                "x2": crop_size,
+                "y2": crop_size,
                 "score": 1.0,
             }
             rows += cut_clips(
@@ -189,7 +189,7 @@ def generate_synthetic_av(
             "clips_per_video": clips_per_video,
             "fps": fps,
             "sample_rate": SAMPLE_RATE,
-            "size": image_size,
+            "crop_size": crop_size,
             "num_videos": num_videos,
             "fake_methods": list(fake_methods),
             "trim_leading_silence": trim_leading_silence,
@@ -208,12 +208,12 @@ class SyntheticAVDataModule(AVClipDataModule):
 
     def __init__(
         self,
-        data_dir: str,
+        root: str,
         num_videos: int = 320,
         frames_per_video: int = 16,
         clip_len: int = 8,
         clips_per_video: int = 1,
-        image_size: int = 32,
+        crop_size: int = 32,
         fps: float = 25.0,
         fake_fraction: float = 0.5,
         fake_methods: tuple[str, ...] | list[str] = FAKE_METHODS,
@@ -227,7 +227,7 @@ class SyntheticAVDataModule(AVClipDataModule):
             frames_per_video=frames_per_video,
             clip_len=clip_len,
             clips_per_video=clips_per_video,
-            image_size=image_size,
+            crop_size=crop_size,
             fps=fps,
             fake_fraction=fake_fraction,
             fake_methods=tuple(fake_methods),
@@ -236,8 +236,8 @@ class SyntheticAVDataModule(AVClipDataModule):
             seed=seed,
         )
         tag = cache_tag(GENERATOR_VERSION, self.generator_args)
-        root = Path(data_dir) / f"v{num_videos}_t{clip_len}_s{image_size}_{tag}"
-        super().__init__(root=str(root), clip_len=clip_len, seed=seed, **kwargs)
+        cache = Path(root) / f"v{num_videos}_t{clip_len}_s{crop_size}_{tag}"
+        super().__init__(root=str(cache), clip_len=clip_len, seed=seed, **kwargs)
 
     def verify(self) -> None:
         """Nothing to check: the clips are generated in :meth:`prepare_data` when missing."""

@@ -132,7 +132,7 @@ def generate_synthetic(
     root: str | Path,
     num_videos: int = 120,
     frames_per_video: int = 8,
-    image_size: int = 96,
+    crop_size: int = 96,
     fake_fraction: float = 0.5,
     val_fraction: float = 0.2,
     test_fraction: float = 0.2,
@@ -164,9 +164,9 @@ def generate_synthetic(
             video_id = f"{vid:05d}"
             for f in range(frames_per_video):
                 frng = np.random.default_rng([seed, vid, f])
-                img, centre = _render(target, image_size, frng)
+                img, centre = _render(target, crop_size, frng)
                 if label:
-                    src, _ = _render(source, image_size, np.random.default_rng([seed, vid, f, 1]))
+                    src, _ = _render(source, crop_size, np.random.default_rng([seed, vid, f, 1]))
                     img = _swap(img, src, centre, np.random.default_rng([seed, vid, 7]))
                 if focus:
                     img = cv2.GaussianBlur(img, (0, 0), focus)
@@ -187,8 +187,8 @@ def generate_synthetic(
                         "crop_path": rel,
                         "x1": 0,
                         "y1": 0,
-                        "x2": image_size,
-                        "y2": image_size,
+                        "x2": crop_size,
+                        "y2": crop_size,
                         "score": 1.0,
                         "status": STATUS_OK,
                     }
@@ -198,7 +198,7 @@ def generate_synthetic(
             "detector": "none (generated crops)",
             "num_videos": num_videos,
             "frames_per_video": frames_per_video,
-            "size": image_size,
+            "crop_size": crop_size,
             "seed": seed,
         }
         write_manifest(tmp, pd.DataFrame(rows), meta)
@@ -210,10 +210,10 @@ class SyntheticDataModule(FaceCropDataModule):
 
     def __init__(
         self,
-        data_dir: str,
+        root: str,
         num_videos: int = 120,
         frames_per_video: int = 8,
-        image_size: int = 96,
+        crop_size: int = 96,
         fake_fraction: float = 0.5,
         seed: int = 0,
         input_spec: InputSpec | None = None,
@@ -222,13 +222,13 @@ class SyntheticDataModule(FaceCropDataModule):
         self.generator_args = dict(
             num_videos=num_videos,
             frames_per_video=frames_per_video,
-            image_size=image_size,
+            crop_size=crop_size,
             fake_fraction=fake_fraction,
             seed=seed,
         )
         tag = cache_tag(GENERATOR_VERSION, self.generator_args)
-        root = Path(data_dir) / f"v{num_videos}_f{frames_per_video}_s{image_size}_{tag}"
-        super().__init__(root=str(root), input_spec=input_spec, **kwargs)
+        cache = Path(root) / f"v{num_videos}_f{frames_per_video}_s{crop_size}_{tag}"
+        super().__init__(root=str(cache), input_spec=input_spec, **kwargs)
 
     def verify(self) -> None:
         """Nothing to check: the data is generated in :meth:`prepare_data` when missing."""
