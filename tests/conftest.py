@@ -17,6 +17,8 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, open_dict
 
+from dfd.data.synthetic import mini
+
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -27,12 +29,12 @@ CONF = ROOT / "conf"
 TINY_DATA = [
     "data.num_videos=24",
     "data.frames_per_video=4",
-    "data.image_size=64",
+    "data.crop_size=64",
     "data.batch_size=8",
 ]
 
 
-def _test_overrides(tmp: Path, data_dir: Path) -> list[str]:
+def base_overrides(tmp: Path, data_dir: Path) -> list[str]:
     return [
         f"paths.root_dir={ROOT}",
         f"paths.data_dir={data_dir}",
@@ -70,7 +72,7 @@ def make_cfg(tmp_path: Path, data_dir: Path) -> Callable[..., DictConfig]:
     def _make(
         overrides: list[str] | None = None, config_name: str = "train", tiny: bool = True, quiet: bool = True
     ) -> DictConfig:
-        base = _test_overrides(tmp_path, data_dir)
+        base = base_overrides(tmp_path, data_dir)
         if config_name != "train":
             base = [o for o in base if not o.startswith("trainer.num_sanity")]
         data = TINY_DATA if tiny else []
@@ -118,11 +120,165 @@ def cli_overrides(tmp: Path, data_dir: Path) -> list[str]:
 def raw_image_trees(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
     """Overrides pointing the image-list data configs (which read their layout when built) at
     small generated trees: ``{"folder": ["data.raw_dir=…"], "deepfakebench": [...]}``."""
-    from dfd.data import mini
-
     spec = mini.VideoSpec(width=192, height=144, n_frames=8, fps=8)
     folder = mini.make_folder(tmp_path_factory.mktemp("raw") / "folder", n_images=10, n_videos=0, spec=spec)
     dfb = mini.make_deepfakebench(
         tmp_path_factory.mktemp("raw") / "DeepfakeBench", n_videos=4, frames_per_video=2, spec=spec
     )
     return {"folder": [f"data.raw_dir={folder}"], "deepfakebench": [f"data.raw_dir={dfb}"]}
+
+
+# -- mini raw trees in every layout, generated once per session (small frames, few videos) ------
+#: Small but detectable: faces are ~40% of a 160 px high frame.
+SPEC = mini.VideoSpec(width=192, height=144, n_frames=8, fps=8)
+FFPP_METHODS = ("Deepfakes", "FaceSwap")
+
+
+@pytest.fixture(scope="session")
+def ffpp_tree(tmp_path_factory) -> Path:
+    """FF++: 3 pairs (1 train, 1 val, 1 test) × 2 methods, plus the corrupt pair and DFD."""
+    root = tmp_path_factory.mktemp("raw") / "FaceForensics++"
+    return mini.make_ffpp(
+        root,
+        n_pairs=3,
+        methods=FFPP_METHODS,
+        split_pairs=(1, 1, 1),
+        include_dfd=True,
+        corrupt=True,
+        spec=SPEC,
+    )
+
+
+@pytest.fixture(scope="session")
+def celebdf_tree(tmp_path_factory) -> Path:
+    return mini.make_celebdf(
+        tmp_path_factory.mktemp("raw") / "Celeb-DF-v2",
+        n_ids=3,
+        videos_per_id=1,
+        n_youtube=2,
+        corrupt=True,
+        spec=SPEC,
+    )
+
+
+@pytest.fixture(scope="session")
+def dfdc_tree(tmp_path_factory) -> Path:
+    return mini.make_dfdc(
+        tmp_path_factory.mktemp("raw") / "dfdc",
+        n_parts=2,
+        originals_per_part=1,
+        fakes_per_original=2,
+        n_test=2,
+        corrupt=True,
+        spec=SPEC,
+    )
+
+
+@pytest.fixture(scope="session")
+def fakeavceleb_tree(tmp_path_factory) -> Path:
+    return mini.make_fakeavceleb(
+        tmp_path_factory.mktemp("raw") / "FakeAVCeleb_v1.2", n_ids=5, corrupt=True, spec=SPEC
+    )
+
+
+@pytest.fixture(scope="session")
+def folder_tree(tmp_path_factory) -> Path:
+    return mini.make_folder(
+        tmp_path_factory.mktemp("raw") / "folder", n_images=4, n_videos=1, corrupt=True, spec=SPEC
+    )
+
+
+@pytest.fixture(scope="session")
+def deepfakebench_tree(tmp_path_factory) -> Path:
+    return mini.make_deepfakebench(
+        tmp_path_factory.mktemp("raw") / "DeepfakeBench", n_videos=4, frames_per_video=2, spec=SPEC
+    )
+
+
+@pytest.fixture(scope="session")
+def cropper():
+    from dfd.preprocessing.faces import FaceCropper
+
+    return FaceCropper(crop_size=96)
+
+
+@pytest.fixture(scope="module")
+def av_clips(tmp_path_factory: pytest.TempPathFactory):
+    """Synthetic audio-visual clips at test size (40 videos, 32 mel bins, 32 px), set up."""
+    from dfd.data.synthetic.av import SyntheticAVDataModule
+    from dfd.data.transforms import InputSpec
+
+    dm = SyntheticAVDataModule(
+        str(tmp_path_factory.mktemp("av")), num_videos=40, n_mels=32, input_spec=InputSpec(32), augment=False
+    )
+    dm.prepare_data()
+    dm.setup()
+    return dm
+
+
+# -- trained runs for the evaluation tests (dfd.eval, compare, cross_eval, robustness, reports) --
+#: TinyNet (tests/tiny_detector.py) on synthetic crops at 64 px: learns to test AUC > 0.9 in ~25 s.
+TINY_RUN = [
+    "model.net._target_=tests.tiny_detector.TinyNet",
+    "model.net.dropout=0.0",
+    "model.net.input_size=64",
+    "model.optimizer.lr=3e-3",
+    "data.num_videos=120",
+    "data.frames_per_video=4",
+    "data.crop_size=64",
+    "data.batch_size=16",
+    "callbacks.early_stopping=null",
+]
+
+
+def train_tiny(run_dir: Path, data_dir: Path, epochs: int, seed: int):
+    """Train TinyNet on the synthetic crops into ``run_dir`` (the evaluation tests' runs)."""
+    from dfd.train import train
+
+    cfg = compose_config(
+        "train",
+        base_overrides(run_dir, data_dir) + TINY_RUN + [f"trainer.max_epochs={epochs}", f"seed={seed}"],
+    )
+    with open_dict(cfg):
+        cfg.callbacks.pop("rich_progress_bar", None)
+        cfg.data.num_workers = 0
+    return train(cfg)
+
+
+@pytest.fixture(scope="session")
+def trained_runs(tmp_path_factory, data_dir):
+    """A trained run (8 epochs, test=true) and a weaker one (1 epoch) on the same data."""
+    root = tmp_path_factory.mktemp("evalrun")
+    with pytest.MonkeyPatch.context() as mp:
+        # lets configs name tests.tiny_detector.TinyNet, here and in the subprocesses
+        mp.setenv("DFD_TRUSTED_TARGETS", "tests.*")
+        metrics = train_tiny(root / "a", data_dir, epochs=8, seed=0)
+        train_tiny(root / "b", data_dir, epochs=1, seed=1)
+        yield root, metrics
+
+
+@pytest.fixture(scope="session")
+def ffpp_out(ffpp_tree, cropper, tmp_path_factory):
+    """The FF++ mini tree preprocessed (4 frames per video): (records, out folder, summary)."""
+    from dfd.preprocessing.options import PreprocessOptions
+    from dfd.preprocessing.runner import run_preprocessing
+    from dfd.raw.layouts.ffpp import parse_ffpp
+
+    out = tmp_path_factory.mktemp("ffpp_crops")
+    records = parse_ffpp(ffpp_tree, methods=FFPP_METHODS, include_dfd=True)
+    summary = run_preprocessing(records, out, cropper, PreprocessOptions(num_frames=4), progress=False)
+    return records, out, summary
+
+
+def eval_cfg(run_root: Path, data_dir: Path, out: Path, *overrides: str):
+    """The eval config of run ``a`` of :func:`trained_runs`, writing into ``out``."""
+    cfg = compose_config(
+        "eval",
+        base_overrides(out, data_dir)
+        + [
+            f"ckpt_path={run_root / 'a' / 'checkpoints' / 'best.ckpt'}",
+            "+trainer.enable_progress_bar=false",
+            *overrides,
+        ],
+    )
+    return cfg

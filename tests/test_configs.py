@@ -10,8 +10,7 @@ from lightning.pytorch.loggers import Logger
 from omegaconf import OmegaConf, open_dict
 
 from dfd.utils.instantiate import instantiate, instantiate_callbacks, instantiate_loggers, register_resolvers
-
-from .conftest import CONF, compose_config
+from tests.conftest import CONF, compose_config
 
 register_resolvers()
 
@@ -148,3 +147,113 @@ def test_every_model_takes_the_optimizer_and_scheduler_groups(name: str) -> None
     assert isinstance(opt, torch.optim.SGD) and opt.param_groups[0]["lr"] == cfg.model.optimizer.lr
     sched = instantiate(cfg.model.scheduler)(optimizer=opt)
     assert isinstance(sched, torch.optim.lr_scheduler.SequentialLR)  # warm-up, then cosine
+
+
+# -- model selection sees validation metrics only: checkpoint monitor, early stopping, the metric
+# returned to sweepers and the calibration stage, in the defaults, every experiment and search
+EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
+SEARCHES = sorted(p.stem for p in (CONF / "hparams_search").glob("*.yaml"))
+CHOICES = [[]] + [[f"experiment={e}"] for e in EXPERIMENTS] + [[f"hparams_search={s}"] for s in SEARCHES]
+
+
+@pytest.mark.parametrize("overrides", CHOICES, ids=lambda o: o[0] if o else "defaults")
+def test_selection_uses_validation_metrics_only(overrides):
+    cfg = compose_config("train", ["paths.output_dir=/tmp/unused", *overrides])
+    assert str(cfg.optimized_metric).startswith("val/"), cfg.optimized_metric
+    callbacks = cfg.callbacks
+    assert callbacks.model_checkpoint.monitor.startswith("val/")
+    if callbacks.get("early_stopping"):
+        assert callbacks.early_stopping.monitor.startswith("val/")
+    assert callbacks.threshold_calibration.get("stage", "val") == "val"
+    # the report's calibrated column uses thresholds fitted on validation, never re-fitted on test
+    assert callbacks.evaluation_report._target_.endswith("EvaluationReport")
+
+
+def test_eval_guard_is_off_by_default_and_documented():
+    cfg = compose_config("eval", ["ckpt_path=x.ckpt", "paths.output_dir=/tmp/unused"])
+    assert cfg.guard.enabled is False and list(cfg.guard.data) == []
+    readme = (CONF.parent / "README.md").read_text()
+    assert "### Model-selection protocol" in readme and "guard.enabled=true" in readme
+
+
+# -- one dialect ---------------------------------------------------------------------------------
+def _leaves(node, prefix=""):
+    if isinstance(node, dict) and node:
+        for k, v in node.items():
+            yield from _leaves(v, f"{prefix}{k}.")
+    else:
+        yield prefix.rstrip("."), node
+
+
+def _experiment_yaml(name: str) -> dict:
+    return OmegaConf.to_container(OmegaConf.load(CONF / "experiment" / f"{name}.yaml"))
+
+
+ALIASES = {p.stem for p in (CONF / "experiment").glob("*.yaml") if "Deprecated alias" in p.read_text()}
+
+
+@pytest.mark.parametrize("name", sorted(set(EXPERIMENTS) - ALIASES))
+def test_experiments_state_only_what_differs(name: str) -> None:
+    """Every value an experiment sets differs from what its baseline composes to: the defaults with
+    its own group choices, or the experiment it extends."""
+    spec = _experiment_yaml(name)
+    defaults = spec.pop("defaults", [])
+    overrides, parent = [], None
+    for entry in defaults:
+        if isinstance(entry, dict):
+            ((key, value),) = entry.items()
+            overrides.append(f"{key.removeprefix('override ').strip('/')}={value}")
+        elif entry != "_self_":
+            parent = entry
+    base = compose_config("train", [f"experiment={parent}"] if parent else overrides)
+    got = compose_config("train", [f"experiment={name}"])
+    same = []
+    for key, value in _leaves(spec):
+        if key in ("tags", "task_name") or isinstance(value, str) and "${" in value:
+            continue
+        assert OmegaConf.select(got, key) == value or value is None, (key, value)
+        if OmegaConf.select(base, key, default="<absent>") == value:
+            same.append(key)
+    assert not same, f"{name} restates defaults: {same}"
+
+
+@pytest.mark.parametrize("alias", sorted(ALIASES))
+def test_old_experiment_names_compose_to_the_new_ones(alias: str) -> None:
+    (target,) = [d for d in _experiment_yaml(alias)["defaults"] if d != "_self_"]
+    assert compose_config("train", [f"experiment={alias}"]) == compose_config(
+        "train", [f"experiment={target}"]
+    )
+
+
+def test_experiment_names_are_model_then_data() -> None:
+    models = {p.stem for p in (CONF / "model").glob("*.yaml")}
+    datas = {p.stem for p in (CONF / "data").glob("*.yaml")}
+    for name in set(EXPERIMENTS) - ALIASES:
+        model = next((m for m in sorted(models, key=len, reverse=True) if name.startswith(m + "_")), None)
+        assert model, f"{name} does not start with a model name"
+        rest = name[len(model) + 1 :]
+        assert any(rest == d or rest.startswith(d + "_") for d in datas), (
+            f"{name}: {rest} does not start with a data name"
+        )
+
+
+def test_callback_file_names_equal_their_keys() -> None:
+    for path in (CONF / "callbacks").glob("*.yaml"):
+        keys = [k for k in OmegaConf.to_container(OmegaConf.load(path)) if k != "defaults"]
+        assert keys in ([path.stem], []), (path.name, keys)
+
+
+@pytest.mark.parametrize("name", options("model"))
+def test_every_model_reads_num_classes_from_the_loss(name: str) -> None:
+    for loss, n in (("bce", 1), ("ce", 2)):
+        assert compose_config("train", [f"model={name}", f"loss={loss}"]).model.net.num_classes == n
+
+
+def test_one_target_style_the_defining_module() -> None:
+    import importlib
+    import re
+
+    for path in CONF.rglob("*.yaml"):
+        for target in re.findall(r"_target_:\s*(dfd\.[\w.]+)", path.read_text()):
+            module, _, name = target.rpartition(".")
+            assert getattr(importlib.import_module(module), name).__module__ == module, (path.name, target)

@@ -11,8 +11,7 @@ from lightning.pytorch import Callback
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from dfd.train import train
-
-from .conftest import cli_overrides, run_module
+from tests.conftest import cli_overrides, run_module
 
 
 @pytest.mark.parametrize(
@@ -156,12 +155,12 @@ def test_ddp_two_cpu_processes_match_single_process(tmp_path: Path, data_dir: Pa
             f"ckpt_path={summary['best_checkpoint']}",
             "split=val",
             f"paths.log_dir={tmp_path}",
+            f"out_dir={tmp_path / 'eval'}",
             "trainer.accelerator=cpu",
         ],
     )
     assert single.returncode == 0, single.stderr[-4000:]
-    out = Path(summary["best_checkpoint"])
-    metrics_file = next(out.parent.glob(out.stem + ".*.val.metrics.json"))
+    metrics_file = next((tmp_path / "eval").glob("metrics.*.val.f1.json"))
     single_auc = json.loads(metrics_file.read_text())["metrics"]["val/auc"]
     # torchmetrics gathers every rank's predictions, so DDP equals one process (float32 ties aside)
     assert abs(ddp_auc - single_auc) < 1e-4
@@ -191,13 +190,39 @@ def test_resume_with_the_same_schedule_does_not_warn(make_cfg, tmp_path: Path) -
     assert not [w for w in caught if "learning-rate schedule" in str(w.message)]
 
 
-def test_schedule_changes_looks_inside_sequential_schedulers() -> None:
-    from dfd.models.detector_module import schedule_changes
-    from dfd.models.schedulers import cosine_with_warmup
+@pytest.mark.slow
+def test_relative_paths_from_another_working_directory(tmp_path: Path) -> None:
+    """Train, then evaluate, from a folder that is not the repository, with every path relative."""
+    tiny = ["data.num_videos=24", "data.frames_per_video=2", "data.crop_size=64", "data.batch_size=8",
+            "data.num_workers=0", "callbacks.rich_progress_bar=null", "trainer.accelerator=cpu",
+            "trainer.enable_model_summary=false"]  # fmt: skip
+    train = run_module(
+        "dfd.train",
+        ["paths.data_dir=rel_data", "hydra.run.dir=runs/a", "trainer.max_epochs=1", "model.net.input_size=64",
+         "+trainer.limit_train_batches=2", *tiny],
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert train.returncode == 0, train.stderr[-3000:]
+    assert (tmp_path / "runs" / "a" / "checkpoints" / "last.ckpt").is_file()
+    assert any((tmp_path / "rel_data" / "synthetic").iterdir())
+    evaluation = run_module(
+        "dfd.eval",
+        ["ckpt_path=runs/a/checkpoints/last.ckpt", "out_dir=evals/a", "hydra.run.dir=evals/a",
+         "split=val", "trainer.accelerator=cpu", "+trainer.enable_progress_bar=false"],
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert evaluation.returncode == 0, evaluation.stderr[-3000:]
+    assert (tmp_path / "evals" / "a" / "metrics.synthetic.val.f1.json").is_file()
 
-    def state(max_epochs: int) -> dict:
-        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
-        return cosine_with_warmup(opt, warmup_epochs=1, max_epochs=max_epochs).state_dict()
 
-    assert schedule_changes(state(10), state(10)) == {}
-    assert schedule_changes(state(10), state(20)) == {"schedulers[1].T_max": (9, 19)}
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [("trainer.max_epochs=abc", "trainer.max_epochs='abc': expected an integer"),
+     ("ckpt_path=nowhere/last.ckpt", "ckpt_path='nowhere/last.ckpt': expected an existing file")],
+)  # fmt: skip
+def test_bad_run_keys_fail_at_start_naming_the_key(tmp_path: Path, override: str, named: str) -> None:
+    proc = run_module("dfd.train", [f"paths.data_dir={tmp_path}/data", f"paths.log_dir={tmp_path}", override])
+    assert proc.returncode != 0
+    assert named in proc.stderr
+    assert "AssertionError" not in proc.stderr
+    assert not (tmp_path / "data").exists()  # stopped before the data was built

@@ -10,9 +10,8 @@ import pytest
 import torch
 from lightning.pytorch import Callback
 
-from dfd.models import DetectorModule
-from dfd.models.detector_module import count_parameters
-from dfd.models.nets import Meso4, MesoInception4
+from dfd.models.detector_module import DetectorModule, count_parameters
+from dfd.models.nets.mesonet import Meso4, MesoInception4
 from dfd.train import train
 from dfd.utils.instantiate import instantiate
 
@@ -113,7 +112,7 @@ def test_pretrained_run_offline_fails_fast_with_the_fix(make_cfg):
 
 
 def test_hybrid_backbones_freeze_together():
-    from dfd.models.nets import HybridViTCNN
+    from dfd.models.nets.hybrid_vit_cnn import HybridViTCNN
 
     with torch.device("meta"):
         module = DetectorModule(

@@ -20,13 +20,3 @@ def test_vit_branch_sees_its_own_normalisation():
     x = (img - torch.tensor(spec.mean).view(1, 3, 1, 1)) / torch.tensor(spec.std).view(1, 3, 1, 1)
     # vit_base_patch16_224 (augreg) was pretrained on (img - 0.5) / 0.5.
     torch.testing.assert_close(x * net.vit_scale + net.vit_shift, (img - 0.5) / 0.5, atol=1e-5, rtol=1e-5)
-
-
-def test_forward_backward_small_input():
-    net = HybridViTCNN(pretrained=False, input_size=32)
-    out = net(torch.randn(2, 3, 32, 32))
-    assert out.shape == (2, 1)
-    out.sum().backward()
-    for name in ("cnn", "vit"):
-        grads = [p.grad for p in net.backbone[name].parameters() if p.requires_grad]
-        assert all(g is not None and torch.isfinite(g).all() for g in grads)

@@ -6,16 +6,16 @@ import pytest
 import timm
 import torch
 
-from dfd.models.nets import _pretrained
-from dfd.models.nets._pretrained import PretrainedWeightsUnavailable, create_timm_model, load_weights
+from dfd.models.nets import pretrained as weights
 from dfd.models.nets.f3net import F3Net
 from dfd.models.nets.mesonet import Meso4
+from dfd.models.nets.pretrained import PretrainedWeightsUnavailable, create_timm_model, load_weights
 
 
 @pytest.fixture
 def no_hub_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setattr(_pretrained, "_cached_weight_file", lambda name: None)
+    monkeypatch.setattr(weights, "_cached_weight_file", lambda name: None)
 
 
 def _forbid_downloads(monkeypatch):
@@ -118,13 +118,13 @@ def test_hub_cache_lookup_finds_timm_weights(tmp_path, monkeypatch):
     snapshot.mkdir(parents=True)
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text("0" * 40)
-    assert _pretrained._cached_weight_file("resnet18") is None
+    assert weights._cached_weight_file("resnet18") is None
     (snapshot / "model.safetensors").write_bytes(b"")
-    assert _pretrained._cached_weight_file("resnet18") == str(snapshot / "model.safetensors")
+    assert weights._cached_weight_file("resnet18") == str(snapshot / "model.safetensors")
 
 
 def test_hybrid_backbones_load_cached_imagenet_weights(tmp_path, monkeypatch):
-    from dfd.models.nets import HybridViTCNN
+    from dfd.models.nets.hybrid_vit_cnn import HybridViTCNN
 
     # A small ViT stands in for ViT-B/16 (same code path); its 224 px weights meet a 32 px input.
     references = {
@@ -136,7 +136,7 @@ def test_hybrid_backbones_load_cached_imagenet_weights(tmp_path, monkeypatch):
         files[name] = tmp_path / f"{name}.pth"
         torch.save(model.state_dict(), files[name])
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(_pretrained, "_cached_weight_file", lambda name: str(files[name]))
+    monkeypatch.setattr(weights, "_cached_weight_file", lambda name: str(files[name]))
     net = HybridViTCNN(pretrained=True, vit_name="vit_tiny_patch16_224", input_size=32)
     torch.testing.assert_close(
         net.backbone["cnn"].layer3[0].conv1.weight, references["resnet18"].layer3[0].conv1.weight

@@ -16,8 +16,7 @@ from dfd.losses import WeightedBCELoss
 from dfd.models.schedulers import cosine_with_warmup
 from dfd.train import train
 from dfd.utils.instantiate import instantiate
-
-from .conftest import CONF
+from tests.conftest import CONF
 
 
 def _names(group: str) -> list[str]:

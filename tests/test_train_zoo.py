@@ -16,8 +16,7 @@ from dfd.data.transforms import InputSpec
 from dfd.models.detector_module import count_parameters
 from dfd.train import train
 from dfd.utils.instantiate import instantiate
-
-from ..conftest import CONF, compose_config
+from tests.conftest import CONF, compose_config
 
 #: Small but valid input sizes (px) per model, so CPU runs stay short.
 SMALL_SIZE = {
@@ -38,7 +37,7 @@ FRAME_DATA = sorted(p.stem for p in (CONF / "data").glob("*.yaml") if not p.stem
 EXPERIMENTS = {
     "hybrid_vit_cnn_ffpp": "hybrid_vit_cnn",
     "xception_ffpp": "xception",
-    "effnet_b4_ffpp": "efficientnet_b4",
+    "efficientnet_b4_ffpp": "efficientnet_b4",
     "f3net_ffpp": "f3net",
     "mesonet_ffpp": "mesonet",
 }

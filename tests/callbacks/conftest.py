@@ -1,9 +1,6 @@
-"""ThresholdCalibration and EvaluationReport in a real Lightning fit/test, on a toy module that
-keeps ``eval_outputs`` as DetectorModule does."""
+"""A toy detector fitted once with calibration, shared by the callback tests."""
 
 from __future__ import annotations
-
-import json
 
 import lightning as L
 import pytest
@@ -12,9 +9,8 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch.utils.data import DataLoader, TensorDataset
 
-from dfd.callbacks.calibration import ThresholdCalibration, load_calibration
+from dfd.callbacks.calibration import ThresholdCalibration
 from dfd.callbacks.report import EvaluationReport
-from dfd.metrics.calibration import calibrate
 
 
 class ToyDetector(L.LightningModule):
@@ -57,7 +53,8 @@ class ToyDetector(L.LightningModule):
         return torch.optim.SGD(self.parameters(), lr=0.5)
 
 
-def _loader(seed: int, n: int = 256) -> DataLoader:
+def toy_loader(seed: int, n: int = 256) -> DataLoader:
+    """Separable 2-d features, 4 samples per video, about 30% fake videos."""
     g = torch.Generator().manual_seed(seed)
     vidx = torch.arange(n) // 4
     y = (torch.rand(n // 4, generator=g) < 0.3).long()[vidx]
@@ -76,44 +73,5 @@ def fitted(tmp_path_factory):
         callbacks=[cal_cb, ckpt_cb, report_cb], enable_progress_bar=False, enable_model_summary=False,
     )  # fmt: skip
     model = ToyDetector()
-    trainer.fit(model, _loader(0), _loader(1))
+    trainer.fit(model, toy_loader(0), toy_loader(1))
     return root, trainer, model, cal_cb, ckpt_cb, report_cb
-
-
-def test_calibration_matches_the_last_validation_outputs(fitted):
-    _, _, model, cal_cb, _, _ = fitted
-    val = model.eval_outputs["val"]
-    want = calibrate(val["logits"], val["labels"], val["video_idx"], precision_target=0.8)
-    assert cal_cb.calibration.thresholds == pytest.approx(want.thresholds)
-    assert cal_cb.calibration.temperature == pytest.approx(want.temperature)
-    assert cal_cb.calibration.epoch == 2
-
-
-def test_checkpoint_carries_calibration_and_hparams(fitted):
-    root, _, _, cal_cb, ckpt_cb, _ = fitted
-    # every checkpoint holds the calibration of the epoch it was saved at
-    for path in (root / "checkpoints").glob("*.ckpt"):
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-        stored = load_calibration(path)
-        assert stored.epoch == ckpt["epoch"]
-        assert ckpt["callbacks"]["ThresholdCalibration"]["calibration"] == stored.to_dict()
-    logger = fitted[1].logger
-    assert logger.hparams["calibration"]["thresholds"] == cal_cb.calibration.thresholds
-
-
-def test_test_run_writes_report_with_checkpoint_calibration(fitted):
-    root, trainer, model, cal_cb, ckpt_cb, report_cb = fitted
-    trainer.test(model, _loader(2), ckpt_path=ckpt_cb.best_model_path, verbose=False)
-    best = load_calibration(ckpt_cb.best_model_path)
-    assert cal_cb.calibration == best  # Lightning restored the tested checkpoint's calibration
-    summary = json.loads((root / "report" / "summary.json").read_text())
-    assert summary["frame"]["threshold"] == pytest.approx(best.thresholds["f1"])
-    assert summary["calibration"]["epoch"] == best.epoch
-    assert (root / "report" / "learning_curves.png").stat().st_size > 10_000
-    # video-level and calibrated scalars reach the trainer's metrics (dfd.train's metrics.json)
-    assert float(trainer.callback_metrics["test/video_auc"]) == pytest.approx(
-        summary["video"]["at_0.5"]["auc"]
-    )
-    assert float(trainer.callback_metrics["test/calibrated_f1"]) == pytest.approx(
-        summary["frame"]["calibrated"]["f1"]
-    )

@@ -12,7 +12,7 @@ import torch
 from torchmetrics.functional.classification import binary_auroc
 
 from dfd.data.synthetic.crops import SyntheticDataModule, generate_synthetic
-from dfd.models.nets import Meso4
+from dfd.models.nets.mesonet import Meso4
 from dfd.preprocessing.manifest import read_manifest
 
 
@@ -24,9 +24,9 @@ def _digest(root: Path) -> str:
 
 
 def test_generation_is_deterministic_and_split_by_video(tmp_path: Path) -> None:
-    a = generate_synthetic(tmp_path / "a", num_videos=10, frames_per_video=3, image_size=48, seed=3)
-    b = generate_synthetic(tmp_path / "b", num_videos=10, frames_per_video=3, image_size=48, seed=3)
-    c = generate_synthetic(tmp_path / "c", num_videos=10, frames_per_video=3, image_size=48, seed=4)
+    a = generate_synthetic(tmp_path / "a", num_videos=10, frames_per_video=3, crop_size=48, seed=3)
+    b = generate_synthetic(tmp_path / "b", num_videos=10, frames_per_video=3, crop_size=48, seed=3)
+    c = generate_synthetic(tmp_path / "c", num_videos=10, frames_per_video=3, crop_size=48, seed=4)
     assert _digest(a) == _digest(b) != _digest(c)
     rows, meta = read_manifest(a)
     assert len(rows) == 30 and meta["frames_per_video"] == 3
@@ -44,7 +44,7 @@ def _inner_detail(img: np.ndarray) -> float:
 
 
 def test_fakes_carry_resampling_artefacts(tmp_path: Path) -> None:
-    root = generate_synthetic(tmp_path / "d", num_videos=40, frames_per_video=2, image_size=96, seed=0)
+    root = generate_synthetic(tmp_path / "d", num_videos=40, frames_per_video=2, crop_size=96, seed=0)
     rows, _ = read_manifest(root)
     detail = rows.assign(d=[_inner_detail(cv2.imread(str(root / p))) for p in rows["crop_path"]])
     means = detail.groupby("label")["d"].mean()
@@ -59,7 +59,7 @@ def test_untrained_model_scores_about_chance(data_dir: Path) -> None:
         str(data_dir / "synthetic"),
         num_videos=24,
         frames_per_video=4,
-        image_size=64,
+        crop_size=64,
         input_spec=Meso4.input_spec,
         batch_size=16,
     )

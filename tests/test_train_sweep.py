@@ -10,8 +10,7 @@ import optuna
 import pytest
 
 from dfd.utils.optuna_summary import trials_table
-
-from .conftest import cli_overrides, run_module
+from tests.conftest import cli_overrides, run_module
 
 
 def _sweep(tmp: Path, data_dir: Path, extra: list[str]) -> Path:

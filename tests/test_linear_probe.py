@@ -9,8 +9,7 @@ import pytest
 
 from dfd.linear_probe import linear_probe
 from dfd.train import train
-
-from .conftest import ROOT, TINY_DATA, compose_config
+from tests.conftest import ROOT, TINY_DATA, compose_config
 
 
 @pytest.mark.slow

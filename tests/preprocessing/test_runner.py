@@ -1,5 +1,5 @@
 """Preprocessing end to end on generated raw trees: crops hold faces, the manifest is complete,
-bad inputs get reasons, a kill part-way loses nothing, audio is 16 kHz mono."""
+bad inputs get reasons, a kill part-way loses nothing, audio is 16 kHz mono, shards are disjoint."""
 
 from __future__ import annotations
 
@@ -22,18 +22,11 @@ from dfd.preprocessing.runner import run_preprocessing
 from dfd.raw.audio import SAMPLE_RATE, read_wav, wav_rate
 from dfd.raw.layouts.dfdc import parse_dfdc
 from dfd.raw.layouts.ffpp import parse_ffpp
-from tests.data.conftest import FFPP_METHODS
+from tests.conftest import FFPP_METHODS
 
 ROOT = Path(__file__).resolve().parents[2]
+
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def ffpp_out(ffpp_tree, cropper, tmp_path_factory):
-    out = tmp_path_factory.mktemp("ffpp_crops")
-    records = parse_ffpp(ffpp_tree, methods=FFPP_METHODS, include_dfd=True)
-    summary = run_preprocessing(records, out, cropper, PreprocessOptions(num_frames=4), progress=False)
-    return records, out, summary
 
 
 def _video_status(rows: pd.DataFrame) -> dict[str, str]:
@@ -96,8 +89,8 @@ def test_kill_part_way_then_resume_loses_nothing(ffpp_tree, tmp_path):
     out = tmp_path / "crops"
     cmd = [
         sys.executable, "-m", "dfd.preprocess", "data=ffpp", f"data.raw_dir={ffpp_tree}",
-        f"data.layout.methods=[{','.join(FFPP_METHODS)}]", f"preprocess.out_dir={out}",
-        "preprocess.num_workers=0", "preprocess.num_frames=4", "preprocess.cropper.size=96",
+        f"data.layout.methods=[{','.join(FFPP_METHODS)}]", f"data.root={out}",
+        "preprocess.num_workers=0", "preprocess.num_frames=4", "preprocess.cropper.crop_size=96",
         f"hydra.run.dir={tmp_path / 'run'}",
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
@@ -141,33 +134,23 @@ def test_dfdc_audio_and_bad_inputs(dfdc_tree, cropper, tmp_path):
     assert audio["audio_path"].str.endswith(".wav").all()
     wav = tmp_path / audio["audio_path"].iloc[0]
     samples = read_wav(wav)
-    assert wav_rate(wav) == SAMPLE_RATE and abs(len(samples) / SAMPLE_RATE - 1.0) < 0.15  # 8 frames at 8 fps = 1 s
+    assert (
+        wav_rate(wav) == SAMPLE_RATE and abs(len(samples) / SAMPLE_RATE - 1.0) < 0.15
+    )  # 8 frames at 8 fps = 1 s
     assert np.abs(samples).max() > 0.03  # not silence
 
 
-def test_exit_code_nonzero_only_when_nothing_processed(tmp_path):
-    raw = tmp_path / "raw"
-    (raw / "real").mkdir(parents=True)
-    (raw / "real" / "broken.mp4").write_bytes(b"")
-    cmd = [sys.executable, "-m", "dfd.preprocess", "data=folder", f"data.raw_dir={raw}", f"preprocess.out_dir={tmp_path / 'out'}",
-           "preprocess.num_workers=0", f"hydra.run.dir={tmp_path / 'run'}"]  # fmt: skip
-    result = subprocess.run(
-        cmd, cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=300
-    )
-    assert result.returncode == 1, result.stdout + result.stderr[-2000:]
-    assert "unreadable: 1" in result.stdout
+def test_shards_are_disjoint_complete_and_keep_fakes_with_their_original(ffpp_tree):
+    from dfd.preprocessing.runner import select_shard
 
-
-def test_stats_report_counts_skips_and_grid(ffpp_out, tmp_path):
-    from dfd.data.stats import count_table, imbalance, report
-
-    _, out, _ = ffpp_out
-    rows, _ = read_manifest(out)
-    ok, skipped = rows[rows["status"] == "ok"], rows[rows["status"] != "ok"]
-    table = count_table(ok)
-    val_real = table[(table["split"] == "val") & (table["label"] == 0)]
-    assert val_real["videos"].tolist() == [2] and val_real["crops"].tolist() == [8]
-    assert imbalance(ok)["val"] == pytest.approx(2.0)  # 2 reals : 4 fakes (2 methods × 2)
-    text = report(ok, skipped, out, tmp_path)
-    assert "skipped videos: 5" in text and "no_face" in text
-    assert (tmp_path / "samples.png").stat().st_size > 1000
+    records = parse_ffpp(ffpp_tree, methods=FFPP_METHODS)
+    shards = [select_shard(records, i, 3) for i in range(3)]
+    ids = [{r.video_id for r in s} for s in shards]
+    assert sum(len(s) for s in ids) == len(records) and set().union(*ids) == {r.video_id for r in records}
+    assert all(len(s) > 0 for s in ids)
+    for s in ids:
+        for vid in s:
+            if vid.startswith("Deepfakes/"):
+                assert f"original/{vid.split('/')[1].split('_')[0]}" in s
+    with pytest.raises(ValueError, match="preprocess.shard=3"):
+        select_shard(records, 3, 3)

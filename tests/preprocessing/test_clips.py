@@ -1,0 +1,102 @@
+"""Clip mode: clips cut with aligned audio, short videos reported, mini DFDC and FakeAVCeleb end to end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from dfd.preprocessing.clips import cut_clips, read_strip
+from dfd.preprocessing.manifest import read_manifest
+from dfd.raw.audio import read_wav
+from dfd.train import train
+from tests.conftest import compose_config
+
+
+def _mouth_and_loudness(sample: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    video, audio = sample["video"], sample["audio"][0]
+    mouth = -video[:, :, 19:27, 10:22].mean((1, 2, 3))  # the mouth is dark: darker = more open
+    loud = audio.mean(0)[: 4 * len(mouth)].reshape(len(mouth), 4).mean(1)
+    return mouth, loud
+
+
+def test_cut_clips_aligns_audio_and_reports_short_videos(tmp_path: Path) -> None:
+    crops = np.zeros((20, 16, 16, 3), np.uint8)
+    crops[:, :, :, 0] = np.arange(20)[:, None, None] * 10  # frame index in the red channel
+    audio = np.repeat(np.arange(20, dtype=np.float32) / 40, 640)  # 25 fps: 640 samples per frame
+    rows = cut_clips(tmp_path, "v", crops, audio, 25.0, clip_len=8, clips_per_video=2, row={"label": 0})
+    assert [r["frame_idx"] for r in rows] == [0, 12]
+    strip = read_strip(tmp_path / rows[1]["crop_path"], 8)
+    assert strip.shape == (8, 16, 16, 3) and list(strip[:, 0, 0, 0]) == [10 * i for i in range(12, 20)]
+    seg = read_wav(tmp_path / rows[1]["audio_path"])
+    assert len(seg) == 8 * 640 and abs(seg[0] - 12 / 40) < 1e-3 and abs(seg[-1] - 19 / 40) < 1e-3
+    short = cut_clips(tmp_path, "s", crops[:5], audio, 25.0, clip_len=8, clips_per_video=2, row={"label": 1})
+    assert len(short) == 1 and short[0]["status"] == "too_short" and short[0]["label"] == 1
+
+
+# -- real layouts in clip mode -----------------------------------------------------------------
+@pytest.mark.slow
+def test_mini_dfdc_clip_mode_preprocess_and_fast_dev_run(make_cfg, tmp_path: Path) -> None:
+    """Preprocessing in clip mode on a generated DFDC tree, then AVFF with audio on it."""
+    from dfd.data.synthetic.mini import make_dfdc
+    from dfd.preprocess import preprocess
+
+    raw = make_dfdc(tmp_path / "raw", n_parts=2, originals_per_part=1, fakes_per_original=2, n_test=2)
+    data = [
+        "data=dfdc_av",
+        f"data.raw_dir={raw}",
+        f"data.root={tmp_path / 'clips'}",
+        "data.layout.val_parts=[1]",
+        "data.clip_len=8",
+        "data.clips_per_video=2",
+        "data.audio_frames=64",  # 8 frames at 12 fps = 667 ms of audio
+    ]
+    paths = [f"paths.{k}={tmp_path}" for k in ("root_dir", "data_dir", "log_dir", "output_dir", "work_dir")]
+    pre = [*data, *paths, "data_name=dfdc_av", "preprocess.num_workers=0", "preprocess.cropper.crop_size=64"]
+    cfg = compose_config("preprocess", pre)
+    assert preprocess(cfg) == 8  # 2 parts × (1 real + 2 fakes) + 2 test videos
+    rows, meta = read_manifest(tmp_path / "clips")
+    assert meta["mode"] == "clip" and meta["clip_len"] == 8
+    ok = rows[rows["status"] == "ok"]
+    assert len(ok) == 16 and ok.groupby("video_id").size().eq(2).all()
+    strip = read_strip(tmp_path / "clips" / ok["crop_path"].iloc[0], 8)
+    assert strip.shape == (8, 64, 64, 3)
+    assert len(read_wav(tmp_path / "clips" / ok["audio_path"].iloc[0])) == round(8 / 12 * 16000)
+
+    metrics = train(
+        make_cfg([*data, "model=avff_tiny", "data.batch_size=4", "+trainer.fast_dev_run=true"], tiny=False)
+    )
+    assert {"val/auc", "test/auc"} <= set(metrics) and np.isfinite(metrics["test/loss"])
+
+
+@pytest.mark.slow
+def test_mini_fakeavceleb_clips_start_after_the_leading_silence(tmp_path: Path) -> None:
+    """FakeAVCeleb's fake audio starts with 0.3 s of silence; trimmed clips start after it, in sync."""
+    from dfd.data.synthetic.mini import make_fakeavceleb
+    from dfd.preprocess import preprocess
+
+    raw = make_fakeavceleb(tmp_path / "raw", n_ids=2)
+    paths = [f"paths.{k}={tmp_path}" for k in ("root_dir", "data_dir", "log_dir", "output_dir", "work_dir")]
+    cfg = compose_config(
+        "preprocess",
+        [
+            "data=fakeavceleb_av",
+            f"data.raw_dir={raw}",
+            f"data.root={tmp_path / 'clips'}",
+            "data.clip_len=8",
+            "data.clips_per_video=2",
+            *paths,
+            "data_name=fakeavceleb_av",
+            "preprocess.num_workers=0",
+            "preprocess.cropper.crop_size=32",
+            "preprocess.trim_leading_silence=true",
+        ],
+    )
+    assert preprocess(cfg) == 8  # 2 identities × categories A-D
+    rows, _ = read_manifest(tmp_path / "clips")
+    first = rows[rows["status"] == "ok"].groupby("method")["frame_idx"].min()
+    # 0.3 s at 12 fps = 3.6 frames: fake-audio videos (rtvc, wav2lip) start at frame 4 or later
+    assert (first[["rtvc", "faceswap-wav2lip"]] >= 4).all(), first
+    assert (first.drop(["rtvc", "faceswap-wav2lip"]) == 0).all(), first

@@ -1,0 +1,54 @@
+"""DeepfakeBench layout: foreign paths resolved, val carved when it equals test."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+
+from dfd.raw.layouts.deepfakebench import parse_deepfakebench
+from dfd.raw.records import MISSING_FILE
+
+
+def _bad(records):
+    return {r.video_id: r.status for r in records if r.status != "ok"}
+
+
+def test_deepfakebench_resolves_foreign_paths(deepfakebench_tree):
+    records = parse_deepfakebench(
+        deepfakebench_tree / "dataset_json" / "FaceForensics++.json", deepfakebench_tree / "rgb"
+    )
+    assert len(records) == 8 and all(r.status == "ok" for r in records)
+    assert all(len(r.frames) == 2 and all(p.is_file() for p in r.frames) for r in records)
+    assert Counter((r.split, r.label) for r in records) == {
+        ("train", 0): 2,
+        ("train", 1): 2,
+        ("val", 0): 1,
+        ("val", 1): 1,
+        ("test", 0): 1,
+        ("test", 1): 1,
+    }
+    assert {r.compression for r in records} == {"c23"}
+
+
+def test_deepfakebench_val_equal_to_test_warns_and_is_carved_from_train(deepfakebench_tree, caplog):
+    with caplog.at_level(logging.WARNING):
+        records = parse_deepfakebench(
+            deepfakebench_tree / "dataset_json" / "Celeb-DF-v2.json",
+            deepfakebench_tree / "rgb",
+            val_fraction=0.34,
+        )
+    assert "val split equals its test split" in caplog.text
+    test = {r.video_id for r in records if r.split == "test"}
+    val = {r.video_id for r in records if r.split == "val"}
+    assert val and not (val & test)
+    assert len(records) == 8  # test videos counted once, not again as val
+
+
+def test_deepfakebench_unresolvable_frames_are_reported(deepfakebench_tree, tmp_path):
+    data = json.loads((deepfakebench_tree / "dataset_json" / "FaceForensics++.json").read_text())
+    path = tmp_path / "ff.json"
+    path.write_text(json.dumps(data))
+    records = parse_deepfakebench(path, tmp_path / "elsewhere")
+    assert {r.status for r in records} == {MISSING_FILE}
+    assert "data.frames_root" in records[0].reason

@@ -1,0 +1,25 @@
+"""FakeAVCeleb layout: categories, labels and identity-grouped splits."""
+
+from __future__ import annotations
+
+from dfd.raw.layouts.fakeavceleb import parse_fakeavceleb
+from dfd.raw.records import MISSING_FILE, UNLISTED_FILE
+
+
+def _bad(records):
+    return {r.video_id: r.status for r in records if r.status != "ok"}
+
+
+def test_fakeavceleb_categories_and_identity_groups(fakeavceleb_tree):
+    records = parse_fakeavceleb(fakeavceleb_tree, val_fraction=0.2, test_fraction=0.2)
+    ok = [r for r in records if r.status == "ok"]
+    assert len(ok) == 5 * 4 + 1  # 4 categories per identity + the silent id77777 real
+    assert sum(r.label == 0 for r in ok) == 6  # only category A is real
+    splits_of_group = {}
+    for r in ok:
+        splits_of_group.setdefault(r.group, set()).add(r.split)
+    assert all(len(s) == 1 for s in splits_of_group.values()), splits_of_group
+    assert {r.split for r in ok} == {"train", "val", "test"}
+    bad = _bad(records)
+    assert sorted(bad.values()) == [MISSING_FILE, UNLISTED_FILE]
+    assert any("id88888" in v for v, s in bad.items() if s == UNLISTED_FILE)

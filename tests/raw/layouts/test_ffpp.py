@@ -1,0 +1,52 @@
+"""FF++ layout: official pair splits, missing split files and methods named with the fix."""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+
+import pytest
+
+from dfd.raw.layouts.ffpp import parse_ffpp
+from dfd.raw.records import MISSING_FILE, UNLISTED_FILE
+from tests.conftest import FFPP_METHODS
+
+
+def _bad(records):
+    return {r.video_id: r.status for r in records if r.status != "ok"}
+
+
+def test_ffpp_pairs_put_reals_and_both_fakes_in_one_split(ffpp_tree):
+    records = parse_ffpp(ffpp_tree, methods=FFPP_METHODS, include_dfd=True)
+    ok = [r for r in records if r.status == "ok"]
+    by_id = {r.video_id: r for r in records}
+    # 3 pairs + corrupt pair (990, 991): 8 originals listed, 2 fakes per pair and method
+    assert sum(r.method == "original" and bool(r.split) for r in records) == 8
+    assert sum(r.label == 1 and r.method in FFPP_METHODS for r in records) == 4 * 2 * 2
+    assert Counter(r.split for r in ok if r.method != "DFD_original" and r.method != "DeepFakeDetection") == {
+        "train": 2 + 4 + 2 + 3,  # pair 000/001 (2 reals, 4 fakes) + corrupt pair minus 1 missing fake
+        "val": 6,
+        "test": 6,
+    }
+    assert (
+        by_id["original/002"].split
+        == by_id["Deepfakes/002_003"].split
+        == by_id["FaceSwap/003_002"].split
+        == "val"
+    )
+    assert by_id["Deepfakes/002_003"].source_id == "original/002"
+    assert by_id["Deepfakes/002_003"].group == by_id["original/003"].group
+    assert _bad(records) == {"Deepfakes/991_990": MISSING_FILE, "original/998": UNLISTED_FILE}
+    dfd = [r for r in records if r.method in ("DFD_original", "DeepFakeDetection")]
+    assert len(dfd) == 4 and {r.split for r in dfd} == {"test"} and sum(r.label for r in dfd) == 2
+
+
+def test_ffpp_missing_split_file_is_named(ffpp_tree, tmp_path):
+    root = tmp_path / "ff"
+    shutil.copytree(ffpp_tree / "splits", root / "splits")
+    (root / "splits" / "val.json").unlink()
+    with pytest.raises(FileNotFoundError, match="val.json"):
+        parse_ffpp(root)
+    (root / "splits" / "val.json").write_text("[]")
+    with pytest.raises(FileNotFoundError, match="original_sequences/youtube/c23/videos"):
+        parse_ffpp(root)

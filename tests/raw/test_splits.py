@@ -1,0 +1,42 @@
+"""Split carving: whole groups, both labels, no group in two splits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dfd.data.datamodule import carve_val_if_missing
+from dfd.raw.splits import assign_splits
+
+
+def _rows(n_groups: int = 12, videos_per_group: int = 3, frames: int = 2) -> pd.DataFrame:
+    rows = []
+    for g in range(n_groups):
+        for v in range(videos_per_group):
+            for f in range(frames):
+                rows.append({"video_id": f"g{g}_v{v}", "frame_idx": f, "label": int(v > 0), "method": "m", "split": "test" if g == 0 else "train",
+                             "group": f"id{g}", "crop_path": f"crops/g{g}_v{v}/{f}.png", "status": "ok", "reason": ""})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_carved_val_keeps_groups_whole_and_both_labels():
+    rows = carve_val_if_missing(_rows(), val_fraction=0.25, seed=3)
+    splits_per_group = rows.groupby("group")["split"].nunique()
+    assert (splits_per_group == 1).all()
+    val = rows[rows["split"] == "val"]
+    assert set(val["label"]) == {0, 1} and 2 <= val["group"].nunique() <= 4
+    assert (rows[rows["group"] == "id0"]["split"] == "test").all()  # test is never touched
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_assign_splits_no_group_crosses_two_splits(seed):
+    rng = np.random.default_rng(seed)
+    groups = [f"id{g}" for g in rng.integers(0, 15, size=80)]
+    labels = rng.integers(0, 2, size=80).tolist()
+    splits = assign_splits(labels, groups, val_fraction=0.15, test_fraction=0.2, seed=seed)
+    seen: dict[str, set[str]] = {}
+    for g, s in zip(groups, splits, strict=True):
+        seen.setdefault(g, set()).add(s)
+    assert all(len(s) == 1 for s in seen.values())
+    assert set(splits) == {"train", "val", "test"}

@@ -1,0 +1,103 @@
+"""dfd.train on audio-visual data: AVFF stages, modalities, resume, frame models on AV clips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from omegaconf import open_dict
+
+from dfd.train import train
+from dfd.utils.instantiate import instantiate
+from tests.av_tiny import AV_DATA
+
+
+def _mouth_and_loudness(sample: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    video, audio = sample["video"], sample["audio"][0]
+    mouth = -video[:, :, 19:27, 10:22].mean((1, 2, 3))  # the mouth is dark: darker = more open
+    loud = audio.mean(0)[: 4 * len(mouth)].reshape(len(mouth), 4).mean(1)
+    return mouth, loud
+
+
+# -- training through dfd.train ----------------------------------------------------------------
+def test_fast_dev_run_avff_on_synthetic_av(make_cfg) -> None:
+    cfg = make_cfg(
+        ["data=synthetic_av", "model=avff_tiny", *AV_DATA, "+trainer.fast_dev_run=true"], tiny=False
+    )
+    metrics = train(cfg)
+    assert {"val/auc", "test/auc", "train/auc", "train/f1"} <= set(metrics)
+    assert np.isfinite(metrics["test/loss"])
+
+
+def test_fast_dev_run_avff_stage1(make_cfg) -> None:
+    cfg = make_cfg(
+        ["experiment=avff_tiny_synthetic_av_pretrain", *AV_DATA, "+trainer.fast_dev_run=true"], tiny=False
+    )
+    metrics = train(cfg)
+    assert {"val/loss", "val/rec_video", "val/rec_audio", "val/contrastive", "val/cross"} <= set(metrics)
+    assert "test/auc" not in metrics
+    # the closing summary names what the run selected on (stage 1 has no AUC)
+    summary = (Path(cfg.paths.output_dir) / "summary.txt").read_text()
+    assert "selected on   : val/loss (min)" in summary and "AUC" not in summary
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [["data.modality=audio", "model=audio_only"], ["data.modality=image", "model=mesonet"]],
+    ids=["audio_only", "frame_view"],
+)
+def test_fast_dev_run_modalities(make_cfg, overrides: list[str]) -> None:
+    cfg = make_cfg(["data=synthetic_av", *AV_DATA, *overrides, "+trainer.fast_dev_run=true"], tiny=False)
+    metrics = train(cfg)
+    assert "test/auc" in metrics and np.isfinite(metrics["test/loss"])
+
+
+def test_wrong_modality_fails_with_the_fix(make_cfg) -> None:
+    cfg = make_cfg(
+        [
+            "data=synthetic_av",
+            *AV_DATA,
+            "data.modality=image",
+            "model=avff_tiny",
+            "+trainer.fast_dev_run=true",
+        ],
+        tiny=False,
+    )
+    with pytest.raises(KeyError, match="data.modality=video"):
+        train(cfg)
+
+
+@pytest.mark.slow
+def test_resume_avff_stage2_continues_and_writes_figures(make_cfg, tmp_path: Path) -> None:
+    """The 10 → 20 epoch continuation of the DFDC report, at 1 → 2 epochs."""
+    base = ["data=synthetic_av", "model=avff_tiny", *AV_DATA, "test=false", "data.cache=true"]
+    train(make_cfg([*base, "trainer.max_epochs=1"], tiny=False))
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    first = torch.load(last, map_location="cpu", weights_only=False)
+    train(make_cfg([*base, "trainer.max_epochs=2", f"ckpt_path={last}"], tiny=False))
+    second = torch.load(last, map_location="cpu", weights_only=False)
+    assert second["epoch"] > first["epoch"]
+    assert second["global_step"] == 2 * first["global_step"]
+    for name in ("learning_curves.png", "training_metrics.png"):
+        assert (tmp_path / "report" / name).stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("model", ["mesonet", "meso_inception", "xception", "efficientnet_b4", "timm"])
+def test_frame_view_follows_each_frame_models_input_spec(make_cfg, model: str) -> None:
+    """``data.modality=image`` gives every frame model crops of its declared size and normalisation."""
+    cfg = make_cfg([f"model={model}", "data=synthetic_av", *AV_DATA, "data.modality=image"], tiny=False)
+    with open_dict(cfg):
+        if "pretrained" in cfg.model.net:
+            cfg.model.net.pretrained = False
+    with torch.device("meta"):  # the spec is all we need
+        spec = instantiate(cfg.model.net).input_spec
+    dm = instantiate(cfg.data)
+    dm.prepare_data()
+    dm.set_input_spec(spec)
+    dm.setup()
+    image = next(iter(dm.val_dataloader()))["image"]
+    assert image.shape[1:] == (3, spec.size, spec.size)
+    pixels = image * torch.tensor(spec.std).view(1, 3, 1, 1) + torch.tensor(spec.mean).view(1, 3, 1, 1)
+    assert pixels.min() >= -1e-4 and pixels.max() <= 1 + 1e-4 and pixels.max() > 0.5

@@ -1,0 +1,62 @@
+"""The commands' wrapper: quiet runs, sweeps that survive a failed job, deprecated experiment names."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import lightning as L
+import pytest
+from omegaconf import OmegaConf
+
+from dfd.utils import entry
+from tests.conftest import CONF, run_module
+
+TIP_LOGGER = "lightning.pytorch.utilities.rank_zero"
+
+
+def test_quiet_drops_lightnings_cloud_tips(caplog) -> None:
+    logger = logging.getLogger(TIP_LOGGER)
+    logger.filters = [f for f in logger.filters if not isinstance(f, entry._DropTips)]
+    with caplog.at_level(logging.INFO, logger=TIP_LOGGER):
+        L.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False)
+    assert any("💡 Tip" in r.getMessage() for r in caplog.records)  # what Lightning prints unfiltered
+    caplog.clear()
+    entry.quiet()
+    entry.quiet()  # idempotent
+    with caplog.at_level(logging.INFO, logger=TIP_LOGGER):
+        L.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False)
+    assert not any("💡 Tip" in r.getMessage() for r in caplog.records)
+    assert any("GPU available" in r.getMessage() for r in caplog.records)  # the rest still shows
+
+
+def test_run_task_returns_the_optimized_metric_and_names_a_missing_one() -> None:
+    cfg = OmegaConf.create({"optimized_metric": "val/auc_best", "paths": {"output_dir": "."}})
+    assert entry.run_task(lambda c: {"val/auc_best": 0.75, "x": 1.0}, cfg) == 0.75
+    with pytest.raises(
+        KeyError, match="optimized_metric=val/auc_best was not logged; logged keys: \\['x'\\]"
+    ):
+        entry.run_task(lambda c: {"x": 1.0}, cfg)
+    with pytest.raises(ZeroDivisionError):  # a single run re-raises (non-zero exit code)
+        entry.run_task(lambda c: 1 / 0, cfg)
+
+
+def test_every_alias_file_is_listed_and_points_at_an_experiment() -> None:
+    files = {p.stem for p in (CONF / "experiment").glob("*.yaml")}
+    aliases = {p.stem for p in (CONF / "experiment").glob("*.yaml") if "Deprecated alias" in p.read_text()}
+    assert aliases == set(entry.EXPERIMENT_ALIASES)
+    assert set(entry.EXPERIMENT_ALIASES.values()) <= files - aliases
+
+
+@pytest.mark.slow
+def test_an_old_experiment_name_runs_and_warns(tmp_path: Path, data_dir: Path) -> None:
+    proc = run_module(
+        "dfd.train",
+        ["experiment=avff_synthetic_av_pretrain", "+trainer.fast_dev_run=true", f"paths.data_dir={data_dir}",
+         f"paths.log_dir={tmp_path}", "data.num_videos=40", "data.num_workers=0", "callbacks.rich_progress_bar=null"],
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout + proc.stderr
+    assert "experiment=avff_synthetic_av_pretrain is a deprecated alias" in out
+    assert "use experiment=avff_tiny_synthetic_av_pretrain" in out
+    assert "💡" not in out  # and no Lightning tips in a real run
