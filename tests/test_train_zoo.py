@@ -113,10 +113,15 @@ def test_hybrid_experiment_augments_with_crop_and_flip_only(make_cfg) -> None:
     assert active == ["RandomResizedCrop", "HorizontalFlip", "Normalize"]
 
 
-@pytest.mark.parametrize("data", FRAME_DATA)
-@pytest.mark.parametrize("model", sorted(SMALL_SIZE))
-def test_input_contract_every_model_with_every_data_config(
-    make_cfg, raw_image_trees, data_dir: Path, data: str, model: str
+#: Every model with the default data, and every data config with one model whose normalisation
+#: is not the default (Xception: mean = std = 0.5): data code never branches on a model's name
+#: (tests/test_package.py keeps data below models), so the pairs in between add nothing.
+CONTRACT = sorted({(m, "synthetic") for m in SMALL_SIZE} | {("xception", d) for d in FRAME_DATA})
+
+
+@pytest.mark.parametrize(("model", "data"), CONTRACT)
+def test_input_contract_every_model_and_every_data_config(
+    make_cfg, raw_image_trees, data_dir: Path, model: str, data: str
 ) -> None:
     cfg = make_cfg(
         [f"model={model}", f"data={data}", *raw_image_trees.get(data, [])], tiny=data == "synthetic"
