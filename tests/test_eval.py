@@ -7,7 +7,7 @@ import json
 import pytest
 
 from dfd.callbacks.calibration import load_calibration
-from tests.conftest import eval_cfg
+from tests.conftest import eval_cfg, run_module
 
 pytestmark = pytest.mark.slow
 
@@ -19,7 +19,9 @@ def test_eval_uses_the_chosen_calibrated_threshold(trained_runs, data_dir, tmp_p
     stored = load_calibration(root / "a" / "checkpoints" / "best.ckpt")
     m = evaluate(eval_cfg(root, data_dir, tmp_path, "threshold=youden", "video_aggregation=max"))
     assert m["frame/calibrated/threshold"] == pytest.approx(stored.thresholds["youden"])
-    assert m["video/calibrated/threshold"] == pytest.approx(stored.video_thresholds["youden"])
+    # video thresholds are the ones fitted on max-aggregated validation videos, not on mean ones
+    assert m["video/calibrated/threshold"] == pytest.approx(stored.video_thresholds["max"]["youden"])
+    assert stored.video_thresholds["max"]["youden"] != stored.video_thresholds["mean"]["youden"]
     assert m["frame/auc"] == pytest.approx(m["test/auc"], abs=1e-5)
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["video_aggregation"] == "max"
@@ -30,3 +32,34 @@ def test_eval_uses_the_chosen_calibrated_threshold(trained_runs, data_dir, tmp_p
     assert (m["frame/calibrated/tp"], m["frame/calibrated/fp"]) != (m["frame/tp"], m["frame/fp"]) or (
         stored.thresholds["youden"] == pytest.approx(0.5, abs=0.01)
     )
+
+
+@pytest.mark.slow
+def test_ddp_scores_every_sample_once_on_an_odd_split(trained_runs, data_dir, tmp_path):
+    """Lightning's DistributedSampler pads a 15-crop split to 16 on 2 ranks by repeating one: the
+    repeated crop must count once, so DDP gives one process's predictions and metrics."""
+    import pandas as pd
+
+    root, _ = trained_runs
+    odd = ["data=synthetic", "data.num_videos=25", "data.frames_per_video=3", "data.crop_size=64",
+           "data.batch_size=4", "data.num_workers=0"]  # fmt: skip
+    results = {}
+    for name, trainer in (("single", ["trainer.accelerator=cpu"]), ("ddp", ["trainer=ddp_cpu"])):
+        out = tmp_path / name
+        proc = run_module(
+            "dfd.eval",
+            [f"ckpt_path={root / 'a' / 'checkpoints' / 'best.ckpt'}", f"paths.data_dir={data_dir}",
+             f"paths.log_dir={tmp_path}", f"out_dir={out}", f"hydra.run.dir={out}", *odd, *trainer],
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        results[name] = (
+            pd.read_csv(out / "predictions.csv"),
+            json.loads((out / "metrics.synthetic.test.f1.json").read_text())["metrics"],
+        )
+    (single, m1), (ddp, m2) = results["single"], results["ddp"]
+    assert len(single) == 15 and len(ddp) == 15  # 5 test videos × 3 crops, none twice
+    assert ddp["index"].tolist() == single["index"].tolist() == list(range(15))
+    assert ddp["video_id"].tolist() == single["video_id"].tolist()
+    assert ddp["prob"].to_numpy() == pytest.approx(single["prob"].to_numpy(), abs=1e-5)
+    for key in ("test/auc", "test/loss", "frame/auc", "video/auc", "frame/calibrated/f1"):
+        assert m2[key] == pytest.approx(m1[key], abs=1e-5), key

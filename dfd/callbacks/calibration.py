@@ -27,6 +27,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_warn
 
 from dfd.metrics.calibration import Calibration, calibrate
+from dfd.metrics.detection import ConfidentStrategy
 
 CHECKPOINT_KEY = "calibration"
 
@@ -37,8 +38,10 @@ class ThresholdCalibration(L.Callback):
     Args:
         precision_target: precision the ``precision`` threshold must reach on validation.
         temperature: fit a temperature (else it stays 1).
-        video_aggregation: how frame probabilities become video probabilities for the video
-            thresholds (``mean``, ``max`` or ``confident``); use the same in evaluation.
+        video_aggregation: the default video aggregation of reports (``mean``, ``max`` or
+            ``confident``); video thresholds are fitted for each of them.
+        confident: parameters of the ``confident`` aggregation
+            (:class:`~dfd.metrics.detection.ConfidentStrategy`), stored with the thresholds.
         stage: key of ``module.eval_outputs`` to calibrate on; only validation is honest.
     """
 
@@ -47,15 +50,21 @@ class ThresholdCalibration(L.Callback):
         precision_target: float = 0.9,
         temperature: bool = True,
         video_aggregation: str = "mean",
+        confident: dict[str, float] | None = None,
         stage: str = "val",
     ) -> None:
         if not 0 < precision_target <= 1:
-            raise ValueError(f"precision_target must be in (0, 1], got {precision_target}")
+            raise ValueError(
+                f"precision_target must be in (0, 1], got {precision_target} "
+                "(callbacks.threshold_calibration.precision_target)"
+            )
         self.precision_target = precision_target
         self.temperature = temperature
         self.video_aggregation = video_aggregation
+        self.confident = ConfidentStrategy(**dict(confident or {}))
         self.stage = stage
         self.calibration: Calibration | None = None
+        self._warned_temperature = False
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking:  # two batches of an untrained model: nothing worth storing
@@ -80,7 +89,11 @@ class ThresholdCalibration(L.Callback):
             precision_target=self.precision_target,
             temperature=self.temperature,
             video_aggregation=self.video_aggregation,
+            confident=self.confident,
         )
+        if self.temperature and not self.calibration.temperature_fitted and not self._warned_temperature:
+            rank_zero_warn(f"Temperature scaling skipped: {self.calibration.temperature_note}")
+            self._warned_temperature = True
         self.calibration.epoch = int(trainer.current_epoch)
         cal = self.calibration
         metrics = {f"{self.stage}/threshold_{k}": v for k, v in cal.thresholds.items()}

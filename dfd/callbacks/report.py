@@ -86,6 +86,8 @@ class EvaluationReport(L.Callback):
         writer = next((lg.experiment for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)), None)
         ckpt = getattr(trainer, "ckpt_path", None)
         meta = {**({"checkpoint": ckpt} if ckpt else {}), **self.meta}
+        datamodule = getattr(trainer, "datamodule", None)
+        samples = datamodule.sample_table(self.stage) if hasattr(datamodule, "sample_table") else None
         self.summary = write_report(
             outputs,
             self.out_dir,
@@ -96,6 +98,7 @@ class EvaluationReport(L.Callback):
             tb_writer=writer,
             title=self.title,
             meta=meta,
+            samples=samples,
         )
         # video-level and calibrated scalars next to the module's test/* metrics: in the loggers,
         # and in trainer.callback_metrics, which dfd.train copies into metrics.json

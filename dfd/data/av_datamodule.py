@@ -25,7 +25,7 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from dfd.data.datamodule import FaceCropDataModule
+from dfd.data.datamodule import SAMPLE_COLUMNS, FaceCropDataModule
 from dfd.data.mel import LogMel, fit_frames
 from dfd.data.transforms import InputSpec, build_eval_transform, build_train_transform, to_tensor
 from dfd.preprocessing.clips import read_strip
@@ -52,6 +52,7 @@ class AVClipDataset(Dataset):
         if modality not in MODALITIES:
             raise ValueError(f"data.modality={modality!r}: expected one of {list(MODALITIES)}")
         root = Path(root)
+        self.table = rows.reindex(columns=list(SAMPLE_COLUMNS)).reset_index(drop=True)
         self.strips = [str(root / p) for p in rows["crop_path"]]
         self.wavs = [str(root / p) if isinstance(p, str) else None for p in rows["audio_path"]]
         self.labels = rows["label"].to_numpy(dtype=np.float32)
@@ -76,6 +77,14 @@ class AVClipDataset(Dataset):
     def __len__(self) -> int:
         return len(self.strips) * (self.clip_len if self.modality == "image" else 1)
 
+    def sample_table(self) -> pd.DataFrame:
+        """One row per sample, in dataset order (a clip's frames in the frame view)."""
+        if self.modality != "image":
+            return self.table
+        table = self.table.loc[self.table.index.repeat(self.clip_len)].reset_index(drop=True)
+        table["frame_idx"] = table["frame_idx"] + np.tile(np.arange(self.clip_len), len(self.table))
+        return table
+
     def load_audio(self, i: int) -> torch.Tensor:
         """Log-mel of clip ``i``: float[1, n_mels, audio_frames]."""
         samples = torch.from_numpy(read_wav(self.wavs[i], self.sample_rate))
@@ -96,6 +105,7 @@ class AVClipDataset(Dataset):
             "label": torch.tensor(self.labels[k]),
             "video_idx": torch.tensor(self.video_idx[k]),
             "video_id": self.video_ids[i],
+            "index": torch.tensor(k),
         }
         strip, mel = self._load(i)
         if self.modality == "image":

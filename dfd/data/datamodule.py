@@ -37,11 +37,17 @@ SPLITS = ("train", "val", "test")
 cv2.setNumThreads(1)  # DataLoader workers give the parallelism; OpenCV's own threads would fight them
 
 
-class FrameDataset(Dataset):
-    """Face crops listed by manifest rows; yields dicts ``image, label, video_idx, video_id``.
+#: Manifest columns that describe a sample in reports (``predictions.csv``, results by method).
+SAMPLE_COLUMNS = ("video_id", "frame_idx", "crop_path", "method", "split", "label")
 
-    ``label_transforms`` maps a label to its own transform (stronger augmentation for the
-    minority class); other labels use ``transform``.
+
+class FrameDataset(Dataset):
+    """Face crops listed by manifest rows; yields dicts ``image, label, video_idx, video_id, index``.
+
+    ``index`` is the sample's position in the dataset: under DDP the gathered outputs are
+    de-duplicated by it (Lightning's ``DistributedSampler`` pads by repeating samples) and reports
+    look the sample up by it (:meth:`sample_table`). ``label_transforms`` maps a label to its own
+    transform (stronger augmentation for the minority class); other labels use ``transform``.
     """
 
     def __init__(
@@ -52,6 +58,7 @@ class FrameDataset(Dataset):
         label_transforms: Mapping[int, Callable[..., dict[str, Any]]] | None = None,
     ) -> None:
         root = Path(root)
+        self.table = rows.reindex(columns=list(SAMPLE_COLUMNS)).reset_index(drop=True)
         self.paths = [str(root / p) for p in rows["crop_path"]]
         self.labels = rows["label"].to_numpy(dtype=np.float32)
         self.video_ids = rows["video_id"].astype(str).tolist()
@@ -64,6 +71,10 @@ class FrameDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.paths)
+
+    def sample_table(self) -> pd.DataFrame:
+        """One row per sample, in dataset order: video id, frame, crop path, method, split, label."""
+        return self.table
 
     def load_image(self, i: int) -> np.ndarray:
         """The i-th crop as an RGB uint8 HWC array."""
@@ -80,6 +91,7 @@ class FrameDataset(Dataset):
             "label": torch.tensor(self.labels[i]),
             "video_idx": torch.tensor(self.video_idx[i]),
             "video_id": self.video_ids[i],
+            "index": torch.tensor(i),
         }
 
 
@@ -258,6 +270,11 @@ class FaceCropDataModule(LightningDataModule):
         minority = int(counts.idxmin())
         log.info("minority class %d gets augmentation strength %s", minority, self.minority_strength)
         return {minority: build_train_transform(self.input_spec, strength=self.minority_strength)}
+
+    def sample_table(self, split: str) -> pd.DataFrame:
+        """One row per sample of ``split``, in dataset order: video id, frame, crop path (relative to
+        :attr:`root` or absolute), method, split, label. Reports look samples up here by index."""
+        return self.datasets[split].sample_table()
 
     def class_counts(self, split: str = "train") -> dict[int, int]:
         """Number of crops per label (0 real, 1 fake) in ``split``."""

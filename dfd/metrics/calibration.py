@@ -9,7 +9,11 @@ arXiv:1706.04599). From the validation split we fit:
   Cancer 3(1), 1950);
 - the lowest threshold whose precision is at least a target (highest recall at that precision);
 - a temperature ``T`` for temperature scaling (Guo et al. 2017): ``p = sigmoid(z / T)``, fitted
-  by minimising the validation negative log-likelihood with L-BFGS.
+  by minimising the validation negative log-likelihood with L-BFGS under a weak prior, bounded,
+  and not fitted at all when validation is separable (see :func:`fit_temperature`).
+
+Video thresholds are fitted once per video aggregation, on validation videos aggregated that
+way, so a report never applies a threshold fitted for ``mean`` to ``max`` scores.
 
 Thresholds are midpoints between consecutive distinct scores, so the decision is the same
 whether a consumer uses ``prob > t`` (torchmetrics) or ``prob >= t`` (scikit-learn curves).
@@ -27,6 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torchmetrics.functional.classification import binary_calibration_error
+
+from dfd.metrics.detection import AGGREGATIONS, ConfidentStrategy, aggregate_video, fake_logit
 
 #: The threshold choices understood by :func:`resolve_threshold` besides a number.
 THRESHOLD_CHOICES = ("f1", "youden", "precision", "temperature")
@@ -107,7 +113,7 @@ def precision_threshold(probs: Tensor, labels: Tensor, target: float) -> tuple[f
     """
     if not 0 < target <= 1:
         raise ValueError(
-            f"precision target must be in (0, 1], got {target}; set calibration.precision_target"
+            f"precision target must be in (0, 1], got {target}; set callbacks.threshold_calibration.precision_target"
         )
     s = threshold_sweep(probs, labels)
     predicted = (s.tp + s.fp) > 0
@@ -119,32 +125,75 @@ def precision_threshold(probs: Tensor, labels: Tensor, target: float) -> tuple[f
     return float(s.thresholds[int(torch.argmax(prec))]), False
 
 
-def fit_temperature(
-    logits: Tensor, labels: Tensor, max_iter: int = 100, bounds: tuple[float, float] = (0.01, 100.0)
-) -> float:
-    """Temperature ``T`` minimising ``BCE(sigmoid(z / T), y)`` on fake logits ``z``, within ``bounds``.
+#: Temperatures are kept in this range: outside it the fit only reflects too little validation data.
+TEMPERATURE_BOUNDS = (0.05, 20.0)
 
-    Optimises ``log T`` with L-BFGS (as Guo et al. 2017), so ``T`` stays positive. The NLL is
-    convex in ``1 / T``, so clipping the optimum to ``bounds`` gives the bounded optimum; the
-    bounds matter for a model whose validation logits carry no signal (or the wrong sign), where
-    the unbounded optimum is ``T -> inf`` (every probability 0.5).
+
+@dataclass(frozen=True)
+class TemperatureFit:
+    """A fitted temperature, whether it is applied, and why not when it is not."""
+
+    temperature: float
+    fitted: bool
+    note: str = ""
+
+
+def is_separable(logits: Tensor, labels: Tensor) -> bool:
+    """Whether every fake scores above every real: then any ``T -> 0`` drives the NLL to zero."""
+    z = logits.detach().flatten().double().cpu()
+    y = labels.detach().flatten().bool().cpu()
+    return bool(y.any() and (~y).any() and z[y].min() > z[~y].max())
+
+
+def fit_temperature(
+    logits: Tensor,
+    labels: Tensor,
+    max_iter: int = 100,
+    bounds: tuple[float, float] = TEMPERATURE_BOUNDS,
+    prior_weight: float = 1.0,
+) -> TemperatureFit:
+    """Temperature ``T`` for ``sigmoid(z / T)`` fitted on validation fake logits ``z`` (Guo et al. 2017).
+
+    The fit minimises the mean NLL plus a weak Gaussian prior on ``log T`` centred on 1
+    (``prior_weight × (log T)² / 2n``), with L-BFGS on ``log T`` so that ``T`` stays positive, and
+    is clipped to ``bounds``. The prior matters only where the data cannot decide:
+
+    - on a perfectly separable validation split the NLL falls to zero as ``T -> 0``, so any
+      temperature it gave would be an artefact (the demo's 0.013 made test log-loss seven times
+      worse): the temperature is then *not fitted* (``T = 1``) and the note says why;
+    - logits without signal (or of the wrong sign) push ``T -> inf``: the bound stops it, and the
+      note says so.
     """
     z = logits.detach().flatten().double().cpu()
     y = labels.detach().flatten().double().cpu()
+    n = max(1, z.numel())
+    if is_separable(z, y):
+        return TemperatureFit(
+            1.0,
+            False,
+            "validation is perfectly separable (every fake scores above every real), so its "
+            "log-likelihood keeps improving as T -> 0: no temperature is supported; probabilities stay unscaled",
+        )
     log_t = torch.zeros(1, dtype=torch.float64, requires_grad=True)
     opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=max_iter, line_search_fn="strong_wolfe")
 
     def closure() -> Tensor:
         opt.zero_grad()
-        loss = F.binary_cross_entropy_with_logits(z / log_t.exp(), y)
+        loss = F.binary_cross_entropy_with_logits(z / log_t.exp(), y) + prior_weight * log_t.pow(2).sum() / (
+            2 * n
+        )
         loss.backward()
         return loss
 
     opt.step(closure)
     t = float(log_t.detach().exp())
     if math.isnan(t):
-        return 1.0
-    return min(max(t, bounds[0]), bounds[1])
+        return TemperatureFit(1.0, False, "the temperature fit did not converge; probabilities stay unscaled")
+    clipped = min(max(t, bounds[0]), bounds[1])
+    note = (
+        "" if clipped == t else f"the fitted temperature {t:.3g} was clipped to {clipped:g} (bounds {bounds})"
+    )
+    return TemperatureFit(clipped, True, note)
 
 
 def nll(logits: Tensor, labels: Tensor, temperature: float = 1.0) -> float:
@@ -164,27 +213,43 @@ def expected_calibration_error(probs: Tensor, labels: Tensor, n_bins: int = 15) 
 class Calibration:
     """What :class:`~dfd.callbacks.calibration.ThresholdCalibration` fits on a validation split.
 
-    ``thresholds`` are on the raw frame fake probability; ``video_thresholds`` on the raw video
-    probability (frame probabilities aggregated with ``video_aggregation``), fitted when the
-    split had video ids. ``val`` holds diagnostics: NLL and ECE before and after temperature
-    scaling, and the sample counts.
+    ``thresholds`` are on the raw frame fake probability. ``video_thresholds`` maps each video
+    aggregation (``mean``, ``max``, ``confident``) to its thresholds on the raw video
+    probability, each fitted on validation videos aggregated that way, so a threshold is always
+    applied to the aggregation it was fitted for; ``video_aggregation`` is the default one and
+    ``confident`` the parameters of the ``confident`` rule. ``temperature_fitted`` is false (and
+    ``temperature`` 1) when validation cannot support a temperature; ``temperature_note`` says
+    why. ``val`` holds diagnostics: NLL and ECE before and after temperature scaling, and the
+    sample counts.
     """
 
     thresholds: dict[str, float]
     temperature: float = 1.0
     precision_target: float = 0.9
     precision_reached: bool = True
-    video_thresholds: dict[str, float] = field(default_factory=dict)
+    video_thresholds: dict[str, dict[str, float]] = field(default_factory=dict)
     video_aggregation: str = "mean"
     val: dict[str, float] = field(default_factory=dict)
     epoch: int | None = None
+    temperature_fitted: bool = True
+    temperature_note: str = ""
+    confident: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Calibration:
+        d = dict(d)
+        video = d.get("video_thresholds") or {}
+        if video and all(isinstance(v, int | float) for v in video.values()):
+            # dfd 0.1 checkpoints: one table, fitted for their one aggregation
+            d["video_thresholds"] = {d.get("video_aggregation", "mean"): dict(video)}
         return cls(**d)
+
+    def confident_strategy(self) -> ConfidentStrategy:
+        """The ``confident`` rule these thresholds were fitted with."""
+        return ConfidentStrategy(**self.confident) if self.confident else ConfidentStrategy()
 
 
 def _fit_thresholds(probs: Tensor, labels: Tensor, precision_target: float) -> tuple[dict[str, float], bool]:
@@ -204,11 +269,10 @@ def calibrate(
     temperature: bool = True,
     video_aggregation: str = "mean",
     n_bins: int = 15,
+    confident: ConfidentStrategy | None = None,
 ) -> Calibration:
-    """Fit every threshold (frame and, with ``video_idx``, video level) and the temperature on
-    validation logits and labels."""
-    from dfd.metrics.detection import aggregate_video, fake_logit  # detection imports nothing from here
-
+    """Fit every threshold (frame and, with ``video_idx``, video level for every aggregation) and
+    the temperature on validation logits and labels."""
     z = fake_logit(logits)
     y = labels.detach().flatten().long().cpu()
     if y.unique().numel() < 2:
@@ -216,16 +280,24 @@ def calibrate(
             f"calibration needs both real and fake validation samples, got only label {int(y[0])}; "
             "check the validation split of your data config"
         )
+    if video_aggregation not in AGGREGATIONS:
+        raise ValueError(
+            f"video_aggregation={video_aggregation!r}: expected one of {AGGREGATIONS} "
+            "(callbacks.threshold_calibration.video_aggregation)"
+        )
+    confident = confident or ConfidentStrategy()
     probs = torch.sigmoid(z)
     thresholds, reached = _fit_thresholds(probs, y, precision_target)
-    video_thresholds: dict[str, float] = {}
+    video_thresholds: dict[str, dict[str, float]] = {}
     n_videos = 0
     if video_idx is not None:
-        vp, vl, ids = aggregate_video(probs, y, video_idx, video_aggregation)  # type: ignore[arg-type]
-        n_videos = int(ids.numel())
-        if vl.unique().numel() == 2:
-            video_thresholds, _ = _fit_thresholds(vp, vl, precision_target)
-    t = fit_temperature(z, y) if temperature else 1.0
+        for agg in AGGREGATIONS:
+            vp, vl, ids = aggregate_video(probs, y, video_idx, agg, confident)  # type: ignore[arg-type]
+            n_videos = int(ids.numel())
+            if vl.unique().numel() == 2:
+                video_thresholds[agg], _ = _fit_thresholds(vp, vl, precision_target)
+    fit = fit_temperature(z, y) if temperature else TemperatureFit(1.0, False, "temperature scaling is off")
+    t = fit.temperature
     return Calibration(
         thresholds=thresholds,
         temperature=t,
@@ -233,6 +305,9 @@ def calibrate(
         precision_reached=reached,
         video_thresholds=video_thresholds,
         video_aggregation=video_aggregation,
+        temperature_fitted=fit.fitted,
+        temperature_note=fit.note,
+        confident=asdict(confident),
         val={
             "n": int(y.numel()),
             "n_videos": n_videos,
@@ -244,12 +319,15 @@ def calibrate(
     )
 
 
-def resolve_threshold(choice: str | float, calibration: Calibration | None, level: str = "frame") -> float:
+def resolve_threshold(
+    choice: str | float, calibration: Calibration | None, level: str = "frame", aggregation: str | None = None
+) -> float:
     """The decision threshold on the raw fake probability for a threshold choice.
 
     ``choice`` is a number in [0, 1] (e.g. 0.5), one of ``f1``, ``youden``, ``precision`` (the
-    fitted thresholds of ``level`` "frame" or "video"), or ``temperature``: 0.5 on temperature-
-    scaled probabilities, which is the same decision as 0.5 on raw ones.
+    thresholds fitted for ``level`` "frame", or "video" with ``aggregation``, by default the
+    calibration's), or ``temperature``: 0.5 on temperature-scaled probabilities, which is the
+    same decision as 0.5 on raw ones.
     """
     try:
         value = float(choice)
@@ -270,7 +348,14 @@ def resolve_threshold(choice: str | float, calibration: Calibration | None, leve
         )
     if choice == "temperature":
         return 0.5
-    table = calibration.video_thresholds if level == "video" else calibration.thresholds
-    if choice not in table:  # no video ids in validation: fall back to the frame threshold
-        table = calibration.thresholds
+    if level != "video":
+        return float(calibration.thresholds[choice])
+    aggregation = aggregation or calibration.video_aggregation
+    table = calibration.video_thresholds.get(aggregation)
+    if table is None:
+        raise ValueError(
+            f"the checkpoint has no video thresholds fitted for video_aggregation={aggregation} "
+            f"(it has {sorted(calibration.video_thresholds) or 'none'}): evaluate with one of those, "
+            "or with threshold=<number>"
+        )
     return float(table[choice])

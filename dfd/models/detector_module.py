@@ -1,10 +1,11 @@
 """``DetectorModule``: the LightningModule for frame-level binary deepfake detectors.
 
 It receives a built ``net`` (any module following the nets contract), a loss object and
-optimizer/scheduler partials. Metrics come from torchmetrics, so values are correct under DDP.
-After every validation or test epoch the gathered logits, probabilities, labels and video
-indices of the whole split are kept in :attr:`DetectorModule.eval_outputs` for callbacks
-(calibration, reports, video-level metrics).
+optimizer/scheduler partials. Validation and test outputs (logits, labels, video and sample
+indices) are gathered from every rank, each sample kept once (:func:`once_per_sample`), and
+the split's metrics and loss are computed from them, so the numbers equal one process's on any
+number of ranks, uneven splits included. The gathered outputs stay in
+:attr:`DetectorModule.eval_outputs` for callbacks (calibration, reports, video-level metrics).
 """
 
 from __future__ import annotations
@@ -29,14 +30,25 @@ from torchmetrics.classification import (
 )
 
 from dfd.losses import BCELoss, ClassCountAware
+from dfd.metrics.detection import detection_metrics
 from dfd.models.finetune import backbone_of, param_groups, set_trainable
 from dfd.models.nets.pretrained import load_weights
 
 log = logging.getLogger(__name__)
 
 
+#: The frame-level metrics logged under ``val/`` and ``test/`` (see :func:`split_metrics`).
+EVAL_METRICS = ("auc", "ap", "acc", "precision", "recall", "f1")
+
+
+def split_metrics(probs: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+    """:data:`EVAL_METRICS` of a whole split, at threshold 0.5; AUC and AP are NaN for one class."""
+    values = detection_metrics(probs, labels, 0.5)
+    return {k: values[k] for k in EVAL_METRICS}
+
+
 def binary_metrics(prefix: str) -> MetricCollection:
-    """The frame-level metric set logged under ``prefix`` (``val/`` or ``test/``)."""
+    """The frame-level metric set under ``prefix``, updated per batch (training metrics)."""
     return MetricCollection(
         {
             "auc": BinaryAUROC(),
@@ -78,30 +90,63 @@ def count_parameters(module: nn.Module) -> dict[str, int]:
     return {"total": total, "trainable": trainable, "frozen": total - trainable}
 
 
+def once_per_sample(outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Keep each sample once, in dataset order.
+
+    Lightning's ``DistributedSampler`` pads the validation and test splits by repeating samples,
+    so that every rank gets as many; gathered over ranks, those samples would count twice in
+    every metric, threshold and report. Each batch carries the samples' dataset ``index``, which
+    identifies the copies.
+    """
+    index = outputs["index"]
+    order = torch.argsort(index, stable=True)
+    ordered = index[order]
+    first = torch.ones_like(ordered, dtype=torch.bool)
+    first[1:] = ordered[1:] != ordered[:-1]
+    keep = order[first]
+    return {k: v[keep] for k, v in outputs.items()}
+
+
 class EvalStore(nn.Module):
-    """Per-split accumulators of logits, labels and video indices, gathered across ranks."""
+    """Per-split accumulators of logits, labels, video and sample indices, gathered across ranks."""
 
     def __init__(self) -> None:
         super().__init__()
         self.logits = CatMetric()
         self.labels = CatMetric()
         self.video_idx = CatMetric()
+        self.index = CatMetric()
+        self._count = 0  # samples seen on this rank, the stand-in index of batches without one
 
-    def update(self, logits: torch.Tensor, labels: torch.Tensor, video_idx: torch.Tensor) -> None:
+    def update(
+        self,
+        logits: torch.Tensor,
+        labels: torch.Tensor,
+        video_idx: torch.Tensor,
+        index: torch.Tensor | None = None,
+    ) -> None:
+        if index is None:  # a dataset without sample indices: no de-duplication possible
+            index = torch.arange(self._count, self._count + len(labels), device=labels.device)
+        self._count += len(labels)
         self.logits.update(logits.detach().float())
         self.labels.update(labels.detach().float())
         self.video_idx.update(video_idx.detach().float())
+        self.index.update(index.detach().float())
 
     def compute(self) -> dict[str, torch.Tensor]:
         logits = self.logits.compute().cpu()
-        return {
-            "logits": logits.reshape(-1, logits.shape[-1]) if logits.ndim > 1 else logits[:, None],
-            "labels": self.labels.compute().cpu(),
-            "video_idx": self.video_idx.compute().cpu().long(),
-        }
+        return once_per_sample(
+            {
+                "logits": logits.reshape(-1, logits.shape[-1]) if logits.ndim > 1 else logits[:, None],
+                "labels": self.labels.compute().cpu(),
+                "video_idx": self.video_idx.compute().cpu().long(),
+                "index": self.index.compute().cpu().long(),
+            }
+        )
 
     def reset(self) -> None:
-        for metric in (self.logits, self.labels, self.video_idx):
+        self._count = 0
+        for metric in (self.logits, self.labels, self.video_idx, self.index):
             metric.reset()
 
 
@@ -145,10 +190,6 @@ class DetectorModule(LightningModule):
         self.net = net
         self.loss_fn = loss if loss is not None else BCELoss()
         self.train_loss = MeanMetric()
-        self.val_loss = MeanMetric()
-        self.test_loss = MeanMetric()
-        self.val_metrics = binary_metrics("val/")
-        self.test_metrics = binary_metrics("test/")
         self.val_auc_best = MaxMetric()
         self.val_auc_best.persistent(True)  # survives resume through the checkpoint
         self.stores = nn.ModuleDict({"val": EvalStore(), "test": EvalStore()})
@@ -208,19 +249,21 @@ class DetectorModule(LightningModule):
 
     # -- evaluation -------------------------------------------------------------------------
     def _eval_step(self, stage: str, batch: dict[str, Any]) -> None:
-        loss, logits = self._shared_step(batch)
-        labels = batch["label"]
-        getattr(self, f"{stage}_loss").update(loss, weight=len(labels))
-        getattr(self, f"{stage}_metrics").update(self.probs(logits.float()), labels.long())
-        self.stores[stage].update(logits, labels, batch["video_idx"])
+        _, logits = self._shared_step(batch)
+        self.stores[stage].update(logits, batch["label"], batch["video_idx"], batch.get("index"))
 
     def _eval_epoch_end(self, stage: str) -> dict[str, torch.Tensor]:
-        metrics = getattr(self, f"{stage}_metrics")
-        values = metrics.compute()
-        values[f"{stage}/loss"] = getattr(self, f"{stage}_loss").compute()
-        self.eval_outputs[stage] = self.stores[stage].compute()
-        for m in (metrics, getattr(self, f"{stage}_loss"), self.stores[stage]):
-            m.reset()
+        """Metrics and loss of the whole split, each sample counted once on any number of ranks."""
+        outputs = self.stores[stage].compute()  # gathered from every rank, de-duplicated
+        self.stores[stage].reset()
+        self.eval_outputs[stage] = outputs
+        logits, labels = outputs["logits"], outputs["labels"]
+        values = {
+            f"{stage}/{k}": torch.tensor(v) for k, v in split_metrics(self.probs(logits), labels).items()
+        }
+        with torch.no_grad():
+            loss = self.loss_fn(logits.to(self.device), labels.to(self.device)).detach().cpu()
+        values[f"{stage}/loss"] = loss
         return values
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
@@ -228,10 +271,11 @@ class DetectorModule(LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         values = self._eval_epoch_end("val")
-        if not self.trainer.sanity_checking:
+        if not self.trainer.sanity_checking and torch.isfinite(values["val/auc"]):
             self.val_auc_best.update(values["val/auc"])
+        if not self.trainer.sanity_checking:
             values["val/auc_best"] = self.val_auc_best.compute()
-        # values are already reduced across ranks by torchmetrics
+        # every rank computed the same values from the gathered split: no further reduction
         self.log("val/auc", values.pop("val/auc"), prog_bar=True)
         self.log_dict(values)
 

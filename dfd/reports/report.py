@@ -30,7 +30,14 @@ import torch
 from torch import Tensor
 
 from dfd.metrics.calibration import Calibration, resolve_threshold
-from dfd.metrics.detection import METRIC_KEYS, aggregate_video, detection_metrics, fake_logit, log_loss
+from dfd.metrics.detection import (
+    METRIC_KEYS,
+    ConfidentStrategy,
+    aggregate_video,
+    detection_metrics,
+    fake_logit,
+    log_loss,
+)
 from dfd.reports import plots
 
 #: Rows of the markdown tables (the counts are in the confusion figures and summary.json).
@@ -45,39 +52,107 @@ def _level(probs: Tensor, probs_t: Tensor, labels: Tensor, threshold: float) -> 
     return {"at_0.5": at_half, "calibrated": cal, "change": change, "threshold": threshold}
 
 
+#: A calibrated log-loss this much worse than the raw one is flagged in the report.
+LOG_LOSS_WORSE = 1.1
+
+
 def compute_summary(
     outputs: Mapping[str, Tensor],
     calibration: Calibration | None,
     threshold: str | float = "f1",
     video_aggregation: str | None = None,
+    samples: pd.DataFrame | None = None,
 ) -> tuple[dict[str, Any], dict[str, Tensor]]:
-    """Metrics of a split at 0.5 and calibrated, plus the arrays the figures need."""
+    """Metrics of a split at 0.5 and calibrated, by method when ``samples`` (one row per sample
+    with its ``method``, :meth:`FrameDataset.sample_table`) is given, plus the arrays the
+    figures need."""
     if "logits" in outputs:
         z = fake_logit(outputs["logits"])
     else:  # probabilities only (e.g. an external detector): temperature cannot be applied
         z = torch.logit(outputs["probs"].detach().float().cpu().flatten().clamp(1e-7, 1 - 1e-7))
     labels = outputs["labels"].detach().flatten().long().cpu()
-    temperature = calibration.temperature if calibration else 1.0
+    fitted = calibration is not None and calibration.temperature_fitted
+    temperature = calibration.temperature if fitted else 1.0
     agg = video_aggregation or (calibration.video_aggregation if calibration else "mean")
+    confident = calibration.confident_strategy() if calibration else ConfidentStrategy()
     probs, probs_t = torch.sigmoid(z), torch.sigmoid(z / temperature)
     choice = threshold if calibration is not None else 0.5
     summary: dict[str, Any] = {
         "threshold_choice": str(choice),
         "temperature": temperature,
+        "temperature_fitted": fitted,
+        "temperature_note": calibration.temperature_note
+        if calibration
+        else "no calibration in the checkpoint",
         "video_aggregation": agg,
         "calibration": calibration.to_dict() if calibration else None,
         "n_samples": int(labels.numel()),
         "frame": _level(probs, probs_t, labels, resolve_threshold(choice, calibration, "frame")),
+        "warnings": [],
     }
     arrays = {"z": z, "probs": probs, "probs_t": probs_t, "labels": labels}
     video_idx = outputs.get("video_idx")
     if video_idx is not None:
-        vp, vl, ids = aggregate_video(probs, labels, video_idx, agg)  # type: ignore[arg-type]
-        vpt, _, _ = aggregate_video(probs_t, labels, video_idx, agg)  # type: ignore[arg-type]
+        vp, vl, ids = aggregate_video(probs, labels, video_idx, agg, confident)  # type: ignore[arg-type]
+        vpt, _, _ = aggregate_video(probs_t, labels, video_idx, agg, confident)  # type: ignore[arg-type]
         summary["n_videos"] = int(ids.numel())
-        summary["video"] = _level(vp, vpt, vl, resolve_threshold(choice, calibration, "video"))
+        summary["video"] = _level(vp, vpt, vl, resolve_threshold(choice, calibration, "video", agg))
         arrays.update(video_probs=vp, video_labels=vl, video_idx=video_idx.detach().flatten().long().cpu())
+    for level in ("frame", "video"):
+        raw, scaled = (
+            (summary[level]["at_0.5"]["log_loss"], summary[level]["calibrated"]["log_loss"])
+            if level in summary
+            else (0, 0)
+        )
+        if fitted and scaled > LOG_LOSS_WORSE * raw:
+            summary["warnings"].append(
+                f"{level} log-loss is worse after temperature scaling ({scaled:.4f} against {raw:.4f}): the "
+                f"temperature {temperature:.3g} fitted on validation does not carry over to this split"
+            )
+    if samples is not None and "method" in samples:
+        summary["by_method"] = by_method(arrays, samples, summary, agg, confident)
     return summary, arrays
+
+
+def _method_scores(
+    probs: Tensor, labels: Tensor, methods: np.ndarray, threshold: float
+) -> dict[str, dict[str, float]]:
+    """AUC, AP and accuracy of each method's fakes against all reals of the split."""
+    labels_np = labels.numpy()
+    real = labels_np == 0
+    out: dict[str, dict[str, float]] = {}
+    for method in sorted({m for m, y in zip(methods, labels_np, strict=True) if y == 1}):
+        fake = (methods == method) & (labels_np == 1)
+        keep = torch.from_numpy(real | fake)
+        m = detection_metrics(probs[keep], labels[keep], threshold)
+        out[str(method)] = {"n_fake": int(fake.sum()), "n_real": int(real.sum()), "auc": m["auc"], "ap": m["ap"],
+                            "acc": m["acc"], "fake_acc": m["fake_acc"]}  # fmt: skip
+    return out
+
+
+def by_method(
+    arrays: Mapping[str, Tensor],
+    samples: pd.DataFrame,
+    summary: Mapping[str, Any],
+    aggregation: str,
+    confident: ConfidentStrategy,
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Per manipulation method, frame and video level: AUC and AP of that method's fakes against all
+    reals of the split, accuracy on the same samples and the fakes' detection rate (``fake_acc``),
+    at the calibrated threshold."""
+    methods = samples["method"].fillna("").astype(str).to_numpy()
+    if len(methods) != arrays["labels"].numel():
+        raise ValueError(f"{len(methods)} sample rows for {arrays['labels'].numel()} scored samples")
+    out = {"frame": _method_scores(arrays["probs"], arrays["labels"], methods, summary["frame"]["threshold"])}
+    if "video_idx" in arrays:
+        vp, vl, ids = aggregate_video(
+            arrays["probs"], arrays["labels"], arrays["video_idx"], aggregation, confident
+        )  # type: ignore[arg-type]
+        first = pd.Series(methods).groupby(arrays["video_idx"].numpy()).first()
+        out["video"] = _method_scores(
+            vp, vl, first.loc[ids.numpy()].to_numpy(), summary["video"]["threshold"]
+        )
+    return out
 
 
 def scalar_metrics(summary: dict[str, Any], prefix: str) -> dict[str, float]:
@@ -144,18 +219,28 @@ def _markdown(summary: dict[str, Any], figures: list[str], title: str) -> str:
     parts.append(f"- samples: {summary['n_samples']}, videos: {summary.get('n_videos', 'n/a')}")
     if cal:
         th = ", ".join(f"{k} {v:.4f}" for k, v in cal["thresholds"].items())
-        parts += [
-            f"- calibration fitted on validation (epoch {cal.get('epoch')}): frame thresholds {th}; "
-            f"temperature {cal['temperature']:.3f} (val NLL {cal['val']['nll']:.4f} -> "
-            f"{cal['val']['nll_temperature']:.4f}, ECE {cal['val']['ece']:.4f} -> {cal['val']['ece_temperature']:.4f})",
-        ]
+        parts.append(f"- calibration fitted on validation (epoch {cal.get('epoch')}): frame thresholds {th}")
+        if summary["temperature_fitted"]:
+            parts.append(
+                f"- temperature {summary['temperature']:.3f} (val NLL {cal['val']['nll']:.4f} -> "
+                f"{cal['val']['nll_temperature']:.4f}, ECE {cal['val']['ece']:.4f} -> {cal['val']['ece_temperature']:.4f})"
+                + (f"; {summary['temperature_note']}" if summary["temperature_note"] else "")
+            )
+        else:
+            parts.append(f"- **no temperature**: {summary['temperature_note']}")
         if not cal["precision_reached"]:
             parts.append(f"- precision target {cal['precision_target']} was not reached on validation")
     else:
         parts.append("- no calibration in the checkpoint: the calibrated column uses 0.5")
+    parts += [f"- **warning**: {w}" for w in summary.get("warnings", [])]
+    scaling = (
+        "log-loss after temperature scaling"
+        if summary["temperature_fitted"]
+        else "log-loss unscaled (no temperature)"
+    )
     parts += [
         "",
-        "Calibrated: decisions at the threshold fitted on validation, log-loss after temperature scaling. "
+        f"Calibrated: decisions at the threshold fitted on validation, {scaling}. "
         "AUC, AP and EER do not depend on a threshold.",
         "",
         "## Frame level",
@@ -165,9 +250,33 @@ def _markdown(summary: dict[str, Any], figures: list[str], title: str) -> str:
     if "video" in summary:
         parts += ["", f"## Video level ({summary['video_aggregation']} of frame probabilities)", ""]
         parts.append(_table(summary["video"], choice))
+    if summary.get("by_method"):
+        parts += ["", "## By manipulation method", "",
+                  "Each method's fakes against all reals of the split; acc on those samples and fake_acc (the "
+                  "fakes' detection rate) at the calibrated threshold.", ""]  # fmt: skip
+        parts.append(method_table(summary["by_method"]))
     parts += ["", "## Figures", ""]
     parts += [f"![{Path(f).stem}]({f})" for f in figures]
     return "\n".join(parts) + "\n"
+
+
+def method_table(results: Mapping[str, Mapping[str, Mapping[str, float]]]) -> str:
+    """Markdown: one row per method, frame and (when present) video AUC, AP, acc and fake_acc."""
+    levels = [lv for lv in ("frame", "video") if lv in results]
+    head = (
+        "| method | fakes | "
+        + " | ".join(f"{lv} {k}" for lv in levels for k in ("auc", "ap", "acc", "fake_acc"))
+        + " |"
+    )
+    lines = [head, "|---|---:|" + "---:|" * 4 * len(levels)]
+    for method, frame in results["frame"].items():
+        cells = [
+            f"{results[lv].get(method, {}).get(k, math.nan):.4f}"
+            for lv in levels
+            for k in ("auc", "ap", "acc", "fake_acc")
+        ]
+        lines.append(f"| {method} | {frame['n_fake']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def write_report(
@@ -180,16 +289,22 @@ def write_report(
     tb_writer: Any = None,
     title: str = "dfd evaluation report",
     meta: Mapping[str, Any] | None = None,
+    samples: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Write the report of one split to ``out_dir`` and return its summary.
 
     ``tb_writer`` is anything with ``add_figure(tag, figure, close=...)``, such as the
     ``SummaryWriter`` of Lightning's ``TensorBoardLogger.experiment``. ``run_dir`` is searched
-    for TensorBoard events or ``metrics.csv`` to draw the learning curves.
+    for TensorBoard events or ``metrics.csv`` to draw the learning curves. ``samples`` (one row
+    per sample of the split, in dataset order: video id, crop path, method, split) gives
+    ``predictions.csv`` its evidence columns and the summary its results by method; the
+    outputs' ``index`` selects its rows.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    summary, a = compute_summary(outputs, calibration, threshold, video_aggregation)
+    if samples is not None and "index" in outputs:
+        samples = samples.iloc[outputs["index"].numpy()].reset_index(drop=True)
+    summary, a = compute_summary(outputs, calibration, threshold, video_aggregation, samples)
     summary["meta"] = {k: str(v) for k, v in (meta or {}).items()}
     choice = summary["threshold_choice"]
     ft = summary["frame"]["threshold"]
@@ -219,8 +334,8 @@ def write_report(
             {"videos, threshold 0.5": cm(summary["video"], "at_0.5"), f"videos, {choice} ({vt:.3f})": cm(summary["video"], "calibrated")}
         )  # fmt: skip
     reliability = {"raw": a["probs"]}
-    if calibration is not None:
-        reliability[f"temperature {calibration.temperature:.2f}"] = a["probs_t"]
+    if summary["temperature_fitted"]:
+        reliability[f"temperature {summary['temperature']:.2f}"] = a["probs_t"]
     figures["reliability"] = plots.reliability_figure(a["labels"], reliability)
     if run_dir is not None:
         from dfd.reports.scalars import read_scalars
@@ -237,9 +352,10 @@ def write_report(
         plots.save(fig, out_dir / f"{name}.png")
         files.append(f"{name}.png")
 
+    index = outputs["index"].numpy() if "index" in outputs else np.arange(a["labels"].numel())
     predictions = pd.DataFrame(
         {
-            "index": np.arange(a["labels"].numel()),
+            "index": index,
             "label": a["labels"].numpy(),
             "prob": a["probs"].numpy(),
             "prob_temperature": a["probs_t"].numpy(),
@@ -249,6 +365,9 @@ def write_report(
     )
     if "video_idx" in a:
         predictions.insert(1, "video_idx", a["video_idx"].numpy())
+    if samples is not None:
+        evidence = samples.drop(columns=["label"], errors="ignore").reset_index(drop=True)
+        predictions = pd.concat([predictions.iloc[:, :2], evidence, predictions.iloc[:, 2:]], axis=1)
     predictions.to_csv(out_dir / "predictions.csv", index=False)
     summary["files"] = [*files, "predictions.csv", "summary.json", "report.md"]
     (out_dir / "summary.json").write_text(json.dumps(_json_safe(summary), indent=2))

@@ -138,6 +138,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         tb_writer=writer,
         title=f"{run_dir.name}: {data_name} {cfg.split}",
         meta={"checkpoint": ckpt_path, "data": data_name, "split": cfg.split},
+        samples=datamodule.sample_table(cfg.split),
     )
     metrics.update(flatten_summary(summary))
     payload = {
