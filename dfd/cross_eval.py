@@ -2,7 +2,8 @@
 
 Evaluates every checkpoint (rows: the data it was trained on) on the split of every dataset
 (columns) with :func:`dfd.utils.evaluation.evaluate` (what ``dfd.eval`` runs), and writes, per metric, the matrix as markdown, CSV
-and a heatmap PNG, plus ``cross_eval.json`` with every run's metrics. Each cell's own report
+and a heatmap PNG, plus ``cross_eval.json`` with every run's metrics, and the by-method matrix
+(``cross_dataset_by_method_frame_auc.*``: each method's fakes against the dataset's reals). Each cell's own report
 goes to ``out_dir/<row>_on_<column>/``.
 """
 
@@ -52,9 +53,26 @@ def cross_eval(cfg: DictConfig) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     (out / "cross_eval.json").write_text(json.dumps(runs, indent=2, sort_keys=True))
     frames = {m: write_cross_dataset(res, out, metric=m.replace("/", "_")) for m, res in results.items()}
+    by_method = method_results(runs, cfg.checkpoints, cfg.datasets)
+    if by_method:  # columns <dataset>/<method>: AUC of each method's fakes against the dataset's reals
+        frames["frame/by_method/auc"] = write_cross_dataset(by_method, out, metric="by_method_frame_auc")
     for m, frame in frames.items():
         print(f"{m}\n{frame.to_string(float_format=lambda v: f'{v:.4f}')}\n", flush=True)
     return frames
+
+
+def method_results(
+    runs: dict[str, dict[str, float]], rows: Any, columns: Any
+) -> dict[tuple[str, str], float]:
+    """``{(trained on, "<dataset>/<method>"): frame AUC}`` from every cell's by-method metrics."""
+    out = {}
+    for row in rows:
+        for col in columns:
+            for key, value in runs[f"{row}_on_{col}"].items():
+                if key.startswith("frame/by_method/") and key.endswith("/auc"):
+                    method = key[len("frame/by_method/") : -len("/auc")]
+                    out[(str(row), f"{col}/{method}")] = value
+    return out
 
 
 main = entry("cross_eval", cross_eval)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.conftest import run_module
@@ -24,3 +26,8 @@ def test_cross_eval_entry_point(trained_runs, data_dir, tmp_path):
     assert len(rows) == 1 + 2 and rows[0].startswith("| trained on | synthetic |")
     assert (tmp_path / "cross_dataset_video_auc.png").is_file()
     assert (tmp_path / "long_on_synthetic" / "summary.json").is_file()
+    # the by-method matrix: one column per dataset and method, each method's fakes against its reals
+    by_method = (tmp_path / "cross_dataset_by_method_frame_auc.md").read_text()
+    assert "| trained on | synthetic/synthetic_swap |" in by_method
+    cell = json.loads((tmp_path / "long_on_synthetic" / "summary.json").read_text())["by_method"]["frame"]
+    assert list(cell) == ["synthetic_swap"] and cell["synthetic_swap"]["auc"] > 0.8

@@ -175,7 +175,8 @@ def scalar_metrics(summary: dict[str, Any], prefix: str) -> dict[str, float]:
 
 
 def flatten_summary(summary: dict[str, Any]) -> dict[str, float]:
-    """``frame/auc``, ``video/f1``, … at 0.5 and ``frame/calibrated/f1``, … at the calibrated threshold."""
+    """``frame/auc``, ``video/f1``, … at 0.5, ``frame/calibrated/f1``, … at the calibrated threshold, and
+    ``frame/by_method/<method>/auc``, … per manipulation method."""
     out: dict[str, float] = {}
     for level in ("frame", "video"):
         if level not in summary:
@@ -185,6 +186,9 @@ def flatten_summary(summary: dict[str, Any]) -> dict[str, float]:
         for key, value in summary[level]["calibrated"].items():
             out[f"{level}/calibrated/{key}"] = float(value)
         out[f"{level}/calibrated/threshold"] = float(summary[level]["threshold"])
+        for method, values in summary.get("by_method", {}).get(level, {}).items():
+            for key in ("auc", "ap", "acc", "fake_acc"):
+                out[f"{level}/by_method/{method}/{key}"] = float(values[key])
     return out
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from PIL import Image
@@ -96,3 +97,42 @@ def test_tensorboard_received_the_figures(report):
     assert {"report/roc", "report/reliability", "report/confusion_frame"} <= set(acc.Tags()["images"])
     scalars = read_scalars(root)
     assert [v for _, v in scalars["val/auc"]] == pytest.approx([0.6, 0.65, 0.7, 0.75, 0.8])
+
+
+def test_results_by_method_compare_each_methods_fakes_with_all_reals(tmp_path):
+    test = _split(1)
+    n = test["labels"].numel()
+    # the outputs arrive in another order than the dataset's: output row j is dataset sample n-1-j
+    outputs = {**test, "index": torch.arange(n).flip(0)}
+    labels = test["labels"].numpy()  # per output row
+    video = test["video_idx"].numpy()
+    methods = np.where(labels == 0, "original", np.where(video % 2 == 0, "Deepfakes", "FaceSwap"))
+    samples = (
+        pd.DataFrame(
+            {
+                "video_id": test["video_idx"].numpy().astype(str),
+                "frame_idx": 0,
+                "method": methods,
+                "split": "test",
+                "label": labels,
+            }
+        )
+        .iloc[::-1]
+        .reset_index(drop=True)
+    )
+    samples.insert(2, "crop_path", [f"crops/{k}.png" for k in range(n)])  # dataset order
+    summary = write_report(outputs, tmp_path, None, threshold=0.5, samples=samples)
+    probs = torch.sigmoid(test["logits"][:, 0])
+    for method in ("Deepfakes", "FaceSwap"):
+        keep = torch.from_numpy((labels == 0) | (methods == method))
+        want = detection_metrics(probs[keep], test["labels"][keep], 0.5)
+        got = summary["by_method"]["frame"][method]
+        assert got["auc"] == pytest.approx(want["auc"]) and got["n_fake"] == int((methods == method).sum())
+        assert got["fake_acc"] == pytest.approx(want["fake_acc"])
+    assert set(summary["by_method"]["video"]) == {"Deepfakes", "FaceSwap"}
+    assert "## By manipulation method" in (tmp_path / "report.md").read_text()
+    predictions = pd.read_csv(tmp_path / "predictions.csv")
+    assert {"video_id", "crop_path", "method", "split"} <= set(predictions.columns)
+    # each prediction row names its own sample
+    assert (predictions["crop_path"] == [f"crops/{k}.png" for k in predictions["index"]]).all()
+    assert (predictions["method"] == methods).all() and (predictions["label"] == labels).all()
