@@ -43,6 +43,14 @@ def train(cfg: DictConfig, extra_callbacks: list[L.Callback] | None = None) -> d
     sampler = instantiate(cfg.sampler) if cfg.get("sampler") else None
     datamodule = instantiate(cfg.data, sampler=sampler)
     datamodule.verify()  # fail fast, before building a (possibly pretrained) model
+    test = bool(cfg.test)
+    if test and "test" not in datamodule.available_splits():
+        log.warning(
+            "%s has no test split, so this run will not test (test=false). Carve one, grouped by identity, "
+            "with data.test_fraction=0.2, or evaluate later with python -m dfd.eval data=<name>",
+            datamodule.root,
+        )
+        test = False
     model = instantiate(cfg.model, loss=instantiate(cfg.loss))
     datamodule.set_input_spec(model.net.input_spec)
 
@@ -68,7 +76,7 @@ def train(cfg: DictConfig, extra_callbacks: list[L.Callback] | None = None) -> d
 
     checkpoint = trainer.checkpoint_callback
     best = checkpoint.best_model_path if checkpoint else ""
-    if cfg.test:
+    if test:
         if not best:
             log.warning("No best checkpoint was saved; testing the current weights")
         trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=False)

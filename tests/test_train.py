@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 from lightning.pytorch import Callback
+from omegaconf import open_dict
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from dfd.train import train
@@ -229,3 +230,17 @@ def test_bad_run_keys_fail_at_start_naming_the_key(tmp_path: Path, override: str
     assert named in proc.stderr
     assert "AssertionError" not in proc.stderr
     assert not (tmp_path / "data").exists()  # stopped before the data was built
+
+
+def test_data_without_a_test_split_skips_testing_up_front(make_cfg, raw_image_trees, caplog) -> None:
+    """A flat folder tree has train and val only: the run must say so before training, not crash after."""
+    cfg = make_cfg(["data=folder", *raw_image_trees["folder"], "model.net.input_size=64",
+                    "+trainer.limit_train_batches=1", "+trainer.limit_val_batches=1"], tiny=False)  # fmt: skip
+    with caplog.at_level("WARNING"):
+        metrics = train(cfg)
+    assert "has no test split, so this run will not test (test=false)" in caplog.text
+    assert "data.test_fraction=0.2" in caplog.text
+    assert "val/auc" in metrics and not any(k.startswith("test/") for k in metrics)
+    with open_dict(cfg):
+        cfg.data.test_fraction = 0.3
+    assert any(k.startswith("test/") for k in train(cfg))  # carved by group, and tested

@@ -16,6 +16,7 @@ clips and frames of a video share it) and ``video_id``. Log-mel features follow 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,8 @@ from dfd.data.mel import LogMel, fit_frames
 from dfd.data.transforms import InputSpec, build_eval_transform, build_train_transform, to_tensor
 from dfd.preprocessing.clips import read_strip
 from dfd.raw.audio import SAMPLE_RATE, read_wav
+
+log = logging.getLogger(__name__)
 
 MODALITIES = ("video", "image", "audio")
 
@@ -133,6 +136,8 @@ class AVClipDataModule(FaceCropDataModule):
         cache: keep decoded clips and log-mels in memory (small datasets, e.g. synthetic_av).
         raw_dir, layout, clips_per_video: what ``dfd.preprocess`` reads to write the clips.
         sampler: training-split sampler factory (the ``sampler/`` group), as for face crops.
+        label: ``any`` (the default here: a clip is fake when either modality is), ``video`` or
+            ``audio``; see :class:`~dfd.data.datamodule.FaceCropDataModule`.
         Other arguments as :class:`~dfd.data.datamodule.FaceCropDataModule`.
     """
 
@@ -159,6 +164,10 @@ class AVClipDataModule(FaceCropDataModule):
         layout: Callable[[], list] | None = None,
         clips_per_video: int | None = None,
         sampler: Callable[..., Sampler] | None = None,
+        label: str = "any",
+        test_fraction: float | None = None,
+        leak_check: str = "refuse",
+        allow_incomplete: bool = False,
     ) -> None:
         if modality not in MODALITIES:
             raise ValueError(f"data.modality={modality!r}: expected one of {list(MODALITIES)}")
@@ -174,6 +183,10 @@ class AVClipDataModule(FaceCropDataModule):
             raw_dir=raw_dir,
             layout=layout,
             sampler=sampler,
+            label=label,
+            test_fraction=test_fraction,
+            leak_check=leak_check,
+            allow_incomplete=allow_incomplete,
         )
         self.clips_per_video = clips_per_video  # read by dfd.preprocess (clip mode), not by training
         self.clip_len, self.modality, self.augment, self.real_only = clip_len, modality, augment, real_only
@@ -202,10 +215,27 @@ class AVClipDataModule(FaceCropDataModule):
     def select_rows(self, rows: pd.DataFrame) -> pd.DataFrame:
         return rows[rows["label"] == 0] if self.real_only else rows
 
+    def clip_frames(self) -> int:
+        """Mel frames per clip: ``audio_frames``, or the clip's duration at the manifest's fps."""
+        fps = self.meta.get("fps")
+        if fps is None:
+            raise ValueError(
+                f"{self.root}/manifest.json records no fps: re-run preprocessing (clip mode) with this dfd, "
+                "or set data.audio_frames"
+            )
+        natural = int(round(self.clip_len / float(fps) * 1000 / self.hop_ms))
+        if self.audio_frames and abs(self.audio_frames - natural) > 0.1 * natural:
+            log.warning(
+                "data.audio_frames=%d but %d-frame clips at the manifest's %.2f fps last %d mel frames: "
+                "the audio window is %s",
+                self.audio_frames, self.clip_len, float(fps), natural,
+                "cropped" if self.audio_frames < natural else "padded with silence",
+            )  # fmt: skip
+        return self.audio_frames or natural
+
     def make_dataset(self, split: str, rows: pd.DataFrame) -> AVClipDataset:
         sample_rate = int(self.meta.get("sample_rate", SAMPLE_RATE))
-        fps = float(self.meta.get("fps", 25.0))
-        frames = self.audio_frames or int(round(self.clip_len / fps * 1000 / self.hop_ms))
+        frames = self.clip_frames()
         transform = None
         if self.input_spec is not None:
             augment = split == "train" and self.augment

@@ -144,6 +144,52 @@ def carve_val_if_missing(rows: pd.DataFrame, val_fraction: float, seed: int) -> 
     return rows
 
 
+#: ``data.label`` choices: which modality's manipulation makes a sample fake.
+LABELS = ("any", "video", "audio")
+
+
+def choose_label(rows: pd.DataFrame, which: str = "any") -> pd.DataFrame:
+    """``rows`` whose ``label`` is the chosen one: ``video`` or ``audio`` from the manifest's
+    per-modality columns where it has them (FakeAVCeleb), else the one ``label``."""
+    column = {"video": "label_video", "audio": "label_audio"}.get(which)
+    if column is None or column not in rows or rows[column].isna().all():
+        return rows
+    rows = rows.copy()
+    rows["label"] = rows[column].fillna(rows["label"]).astype(int)
+    return rows
+
+
+def carve_test_if_missing(rows: pd.DataFrame, test_fraction: float | None, seed: int) -> pd.DataFrame:
+    """Give ``rows`` a ``test`` split carved from ``train`` (whole groups, stratified) when they have
+    none and ``test_fraction`` is set."""
+    if not test_fraction or (rows["split"] == "test").any() or not (rows["split"] == "train").any():
+        return rows
+    train = rows[rows["split"] == "train"]
+    videos = train.drop_duplicates("video_id")
+    groups = videos["group"].fillna(videos["video_id"]).astype(str)
+    chosen = carve(videos["label"].astype(int).tolist(), groups.tolist(), test_fraction, seed + 7)
+    test_ids = set(videos["video_id"][chosen])
+    rows = rows.copy()
+    rows.loc[rows["video_id"].isin(test_ids) & (rows["split"] == "train"), "split"] = "test"
+    log.warning(
+        "no test split in the manifest: carved %d of %d train videos as test (data.test_fraction=%s), "
+        "whole groups only",
+        len(test_ids),
+        len(videos),
+        test_fraction,
+    )
+    return rows
+
+
+def leaked_groups(rows: pd.DataFrame) -> dict[str, list[str]]:
+    """``{group: its splits}`` for every group whose videos sit in more than one split."""
+    if "group" not in rows or rows.empty:
+        return {}
+    groups = rows["group"].fillna(rows["video_id"]).astype(str)
+    splits = rows.groupby(groups)["split"].agg(lambda s: sorted(set(s)))
+    return {g: v for g, v in splits.items() if len(v) > 1}
+
+
 class FaceCropDataModule(LightningDataModule):
     """DataLoaders over a crop manifest, split by its ``split`` column.
 
@@ -166,6 +212,14 @@ class FaceCropDataModule(LightningDataModule):
             by ``group``, when the manifest has no ``val`` rows (Celeb-DF, folders).
         augment_strength: scale of the photometric training augmentations (0 = only random
             resized crop and horizontal flip); see ``build_train_transform``.
+        label: which label a sample carries: ``video`` (the face is fake; the default for frame
+            models), ``audio`` (the voice is fake) or ``any`` (either is). Manifests without per-modality labels (every
+            dataset but FakeAVCeleb) have one label, used for all three.
+        test_fraction: share carved out as a test split (grouped, stratified) when the manifest
+            has none; null leaves it without one (``dfd.train`` then skips testing up front).
+        leak_check: ``refuse`` (training stops), ``warn`` or ``off`` when a group (an identity,
+            an FF++ pair, a source video) has videos in two splits.
+        allow_incomplete: train on a manifest whose preprocessing has videos still pending.
     """
 
     def __init__(
@@ -185,8 +239,16 @@ class FaceCropDataModule(LightningDataModule):
         layout: Callable[[], list] | None = None,
         val_fraction: float = 0.1,
         augment_strength: float = 1.0,
+        label: str = "video",
+        test_fraction: float | None = None,
+        leak_check: str = "refuse",
+        allow_incomplete: bool = False,
     ) -> None:
         super().__init__()
+        if label not in LABELS:
+            raise ValueError(f"data.label={label!r}: expected one of {list(LABELS)}")
+        if leak_check not in ("refuse", "warn", "off"):
+            raise ValueError(f"data.leak_check={leak_check!r}: expected refuse, warn or off")
         self.root = str(root)
         self.input_spec = input_spec
         self.batch_size = batch_size
@@ -202,18 +264,51 @@ class FaceCropDataModule(LightningDataModule):
         self.layout = layout
         self.val_fraction = val_fraction
         self.augment_strength = augment_strength
+        self.label = label
+        self.test_fraction = test_fraction
+        self.leak_check = leak_check
+        self.allow_incomplete = allow_incomplete
+        self._rows: pd.DataFrame | None = None
         self.datasets: dict[str, Dataset] = {}
         self.skipped: pd.DataFrame | None = None
         self.meta: dict[str, Any] = {}
 
     # -- checks ---------------------------------------------------------------------------
     def verify(self) -> None:
-        """Fail fast, before any model is built, when the crops have not been made yet."""
+        """Fail fast, before any model is built: the crops are missing, their preprocessing is
+        unfinished, or a group leaks across splits (see :meth:`audit`)."""
         manifest = Path(self.root) / "manifest.csv"
         if not manifest.is_file():
             raise FileNotFoundError(
                 f"No face-crop manifest at {manifest.resolve()}. Create it with:\n    {self.missing_hint}"
             )
+        self.audit(self.load_rows())
+
+    def audit(self, rows: pd.DataFrame) -> None:
+        """Refuse unfinished preprocessing and groups in two splits, naming the fix."""
+        pending = int(self.meta.get("pending", 0) or 0)
+        if pending and not self.allow_incomplete:
+            raise RuntimeError(
+                f"{self.root}: preprocessing has {pending} videos still pending (other shards, or a run that "
+                f"stopped). Finish it with:\n    {self.missing_hint}\n(the same command with each "
+                "preprocess.shard=i), or train on what is there with data.allow_incomplete=true"
+            )
+        leaks = leaked_groups(rows)
+        if leaks and self.leak_check != "off":
+            examples = "; ".join(f"{g} in {'+'.join(splits)}" for g, splits in list(leaks.items())[:5])
+            message = (
+                f"{self.root}: {len(leaks)} groups (identity, pair or source video) have videos in more than "
+                f"one split, e.g. {examples}. Re-run preprocessing with the current layout parser, or accept "
+                "it with data.leak_check=warn"
+            )
+            if self.leak_check == "refuse":
+                raise RuntimeError(message)
+            log.warning(message)
+
+    def available_splits(self) -> set[str]:
+        """The splits the data has (after carving), read from the manifest without building datasets."""
+        self.prepare_data()
+        return set(self.load_rows()["split"].unique())
 
     def set_input_spec(self, spec: InputSpec) -> None:
         """Adopt the model's input contract (size, mean, std)."""
@@ -224,12 +319,20 @@ class FaceCropDataModule(LightningDataModule):
         self.verify()
 
     def load_rows(self) -> pd.DataFrame:
-        """Usable manifest rows; unusable ones are kept in :attr:`skipped` for reports, and the
-        manifest's metadata in :attr:`meta`."""
-        rows, self.meta = read_manifest(self.root)
+        """Usable manifest rows (read once), with the chosen ``label`` and carved splits; unusable
+        ones are kept in :attr:`skipped` for reports, the manifest's metadata in :attr:`meta`."""
+        if self._rows is None:
+            rows, self.meta = read_manifest(self.root)
+            self._rows = self.prepare_rows(rows)
+        return self._rows
+
+    def prepare_rows(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """Keep usable rows, choose the label, carve val (and test) splits where the data has none."""
         ok = rows["status"].fillna(STATUS_OK) == STATUS_OK
         self.skipped = rows[~ok]
-        return carve_val_if_missing(rows[ok], self.val_fraction, self.seed)
+        rows = choose_label(rows[ok], self.label)
+        rows = carve_val_if_missing(rows, self.val_fraction, self.seed)
+        return carve_test_if_missing(rows, self.test_fraction, self.seed)
 
     def check_input_spec(self) -> None:
         """Fail with the fix when no model has declared its input contract yet."""

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from dfd.data.datamodule import FaceCropDataModule, carve_val_if_missing
+from dfd.data.datamodule import FaceCropDataModule
 from dfd.preprocessing.manifest import COLUMNS, MANIFEST_CSV, STATUS_OK, read_manifest
 from dfd.raw.records import VideoRecord
 
@@ -72,16 +72,17 @@ class ImageListDataModule(FaceCropDataModule):
             )
         if not any(r.status == STATUS_OK for r in records):
             raise FileNotFoundError(f"no usable image under {self.raw_dir} (data.raw_dir)")
+        self.audit(self.load_rows())
 
     def load_rows(self) -> pd.DataFrame:
-        rows = records_to_rows(self.records)
-        if (Path(self.root) / MANIFEST_CSV).is_file():
-            crops, _ = read_manifest(self.root)
-            crops["crop_path"] = [
-                str(Path(self.root).resolve() / p) if isinstance(p, str) and p else ""
-                for p in crops["crop_path"]
-            ]
-            rows = pd.concat([rows, crops], ignore_index=True)
-        ok = rows["status"].fillna(STATUS_OK) == STATUS_OK
-        self.skipped = rows[~ok]
-        return carve_val_if_missing(rows[ok], self.val_fraction, self.seed)
+        if self._rows is None:
+            rows = records_to_rows(self.records)
+            if (Path(self.root) / MANIFEST_CSV).is_file():
+                crops, self.meta = read_manifest(self.root)
+                crops["crop_path"] = [
+                    str(Path(self.root).resolve() / p) if isinstance(p, str) and p else ""
+                    for p in crops["crop_path"]
+                ]
+                rows = pd.concat([rows, crops], ignore_index=True)
+            self._rows = self.prepare_rows(rows)
+        return self._rows

@@ -145,7 +145,7 @@ def cut_clips(
     video's own columns: label, split, group, method, ...), or a single ``too_short`` row when
     no clip fits, so the video is never dropped silently.
     """
-    row = dict(row or {}, video_id=video_id)
+    row = dict(row or {}, video_id=video_id, fps=fps)
     starts, reason = plan_clips(len(crops), fps, audio, clip_len, clips_per_video, trim_leading_silence)
     if not starts:
         return [{**row, "frame_idx": -1, "crop_path": "", "status": TOO_SHORT, "reason": reason}]
@@ -199,7 +199,8 @@ def process_video_clips(
                 box = {"x1": x1, "y1": y1, "x2": x2, "y2": y2, "score": face.score}
                 clips.append((k, start, np.stack([cropper.crop(f, face) for f in frames[sel]]), box))
             ext = options.image_ext.lstrip(".")
-            rows = write_clips(out_dir, safe_name(record.video_id), clips, audio, fps, base_row(record), ext)
+            row = {**base_row(record), "fps": fps}
+            rows = write_clips(out_dir, safe_name(record.video_id), clips, audio, fps, row, ext)
             if not rows:
                 reason = f"no face with score >= {cropper.min_score} in {len(starts)} clips"
                 rows = [status_row(record, NO_FACE, reason)]

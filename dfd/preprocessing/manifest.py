@@ -29,12 +29,16 @@ from dfd.raw.records import MISSING_FILE, STATUS_OK, UNLISTED_FILE, VideoRecord
 MANIFEST_CSV = "manifest.csv"
 MANIFEST_META = "manifest.json"
 
-#: Column order of ``manifest.csv``. ``label``: 0 real, 1 fake. ``crop_path`` and
-#: ``audio_path`` are relative to the manifest's folder. Box is in full-frame pixels.
+#: Column order of ``manifest.csv``. ``label``: 0 real, 1 fake (either modality); ``label_video``
+#: and ``label_audio`` say which modality is fake where the dataset tells (FakeAVCeleb), empty
+#: elsewhere. ``crop_path`` and ``audio_path`` are relative to the manifest's folder. Box is in
+#: full-frame pixels. ``fps`` is the video's frame rate (clip mode: the clip's frames and audio).
 COLUMNS = [
     "video_id",
     "frame_idx",
     "label",
+    "label_video",
+    "label_audio",
     "method",
     "split",
     "group",
@@ -47,6 +51,7 @@ COLUMNS = [
     "score",
     "audio_path",
     "source_path",
+    "fps",
     "status",
     "reason",
 ]
@@ -124,6 +129,8 @@ def base_row(record: VideoRecord) -> dict[str, Any]:
     return {
         "video_id": record.video_id,
         "label": record.label,
+        "label_video": record.label_video,
+        "label_audio": record.label_audio,
         "method": record.method,
         "split": record.split,
         "group": record.group,

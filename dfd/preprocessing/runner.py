@@ -157,9 +157,13 @@ def run_preprocessing(
     summary.seconds = time.perf_counter() - start
     parts = read_parts(records, out_dir)  # every finished video, of all shards
     summary.pending, meta_extra = count_statuses(records, parts, summary)
+    rows = pd.concat(parts.values(), ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
+    fps = (
+        pd.to_numeric(rows.get("fps"), errors="coerce").dropna() if "fps" in rows else pd.Series(dtype=float)
+    )
     write_manifest(
         out_dir,
-        pd.concat(parts.values(), ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS),
+        rows,
         {
             "dataset": dataset,
             **cropper.settings(),
@@ -169,7 +173,14 @@ def run_preprocessing(
             "reuse_source_boxes": options.reuse_source_boxes,
             "trim_leading_silence": options.trim_leading_silence,
             **(
-                {"mode": "clip", "clip_len": options.clip_len, "clips_per_video": options.clips_per_video}
+                {
+                    "mode": "clip",
+                    "clip_len": options.clip_len,
+                    "clips_per_video": options.clips_per_video,
+                    # the clips' median frame rate: the AV loader sizes the audio window from it
+                    "fps": float(fps.median()) if len(fps) else None,
+                    "sample_rate": SAMPLE_RATE,
+                }
                 if options.clip_len
                 else {"mode": "frames"}
             ),

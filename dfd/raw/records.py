@@ -43,6 +43,9 @@ class VideoRecord:
     source_id: str = ""
     status: str = STATUS_OK
     reason: str = ""
+    #: Which modality is fake, where the dataset says (FakeAVCeleb); None = not told apart.
+    label_video: int | None = None
+    label_audio: int | None = None
     #: For layouts that ship already-cropped frames (DeepfakeBench, image folders).
     frames: tuple[Path, ...] = field(default=())
 

@@ -28,8 +28,12 @@ def carve(labels: Sequence[int], groups: Sequence[str], fraction: float, seed: i
     if n_groups < 2:
         return mask
     n_splits = int(min(max(2, round(1.0 / fraction)), n_groups))
-    # StratifiedGroupKFold needs every class to have at least n_splits members; it only warns
-    # otherwise, which is fine for tiny datasets.
+    if np.unique(labels, return_counts=True)[1].min() < n_splits:
+        # too few members of a class to stratify (StratifiedGroupKFold refuses): whole groups at random
+        order = np.random.default_rng(seed).permutation(sorted(set(groups.tolist())))
+        take = max(1, min(len(order) - 1, round(fraction * len(order))))
+        return np.isin(groups, order[:take])
+    # StratifiedGroupKFold only warns when a class has fewer groups than folds, which is fine here
     folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     _, chosen = next(folds.split(np.zeros(len(labels)), labels, groups))
     mask[chosen] = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 import torch
 
 from dfd.data.datamodule import FaceCropDataModule
@@ -45,3 +46,45 @@ def test_seed_everything_reproduces_the_augmentations(folder_tree, tmp_path):
     # albumentations ignores global seeds; the datamodule seeds its pipelines from them
     assert torch.equal(first_batch(7), first_batch(7))
     assert not torch.equal(first_batch(7), first_batch(8))
+
+
+def _manifest(root, splits_of_video: dict[str, str], groups: dict[str, str] | None = None, **meta):
+    rows = [
+        {"video_id": v, "frame_idx": 0, "label": int(v.startswith("f")), "method": "m", "split": split,
+         "group": (groups or {}).get(v, v), "crop_path": f"{v}.png", "status": "ok"}
+        for v, split in splits_of_video.items()
+    ]  # fmt: skip
+    write_manifest(root, pd.DataFrame(rows), {"dataset": "t", **meta})
+
+
+def test_training_refuses_pending_preprocessing_with_the_fix(tmp_path):
+    _manifest(tmp_path, {"r0": "train", "f0": "train", "r1": "val", "f1": "val"}, pending=3)
+    dm = FaceCropDataModule(str(tmp_path), missing_hint="python -m dfd.preprocess data=x")
+    with pytest.raises(
+        RuntimeError,
+        match=r"(?s)3 videos still pending.*python -m dfd.preprocess data=x.*data.allow_incomplete=true",
+    ):
+        dm.verify()
+    FaceCropDataModule(str(tmp_path), allow_incomplete=True).verify()
+
+
+def test_a_group_in_two_splits_is_refused_or_warned(tmp_path, caplog):
+    videos = {"r0": "train", "f0": "train", "r1": "test", "f1": "test"}
+    _manifest(tmp_path, videos, groups={"r0": "id7", "f0": "id7", "r1": "id7", "f1": "id9"})
+    with pytest.raises(RuntimeError, match=r"1 groups .* id7 in test\+train\. .* data.leak_check=warn"):
+        FaceCropDataModule(str(tmp_path)).verify()
+    FaceCropDataModule(str(tmp_path), leak_check="warn").verify()
+    assert "id7 in test+train" in caplog.text
+    _manifest(tmp_path, videos)  # every video its own group: nothing leaks
+    FaceCropDataModule(str(tmp_path)).verify()
+
+
+def test_a_missing_test_split_is_carved_by_group_only_when_asked(tmp_path):
+    videos = {f"{c}{i}": "train" for c in "rf" for i in range(10)}
+    _manifest(tmp_path, videos, groups={v: f"g{v[1:]}" for v in videos})  # r3 and f3 share an identity
+    assert FaceCropDataModule(str(tmp_path)).available_splits() == {"train", "val"}
+    rows = FaceCropDataModule(str(tmp_path), test_fraction=0.2).load_rows()
+    assert set(rows["split"]) == {"train", "val", "test"}
+    test = rows[rows["split"] == "test"]
+    assert set(test["label"]) == {0, 1}
+    assert not set(test["group"]) & set(rows.loc[rows["split"] != "test", "group"])  # whole groups

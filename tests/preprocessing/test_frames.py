@@ -29,3 +29,21 @@ def test_trimming_moves_frames_and_audio_past_the_leading_silence(fakeavceleb_tr
     wavs = {trim: read_wav(tmp_path / str(trim) / rows[trim][0]["audio_path"]) for trim in rows}
     assert len(wavs[False]) == len(track)
     assert 0.25 * SAMPLE_RATE <= len(track) - len(wavs[True]) <= 0.35 * SAMPLE_RATE
+
+
+def test_fakeavceleb_in_frame_mode_labels_real_faces_real(fakeavceleb_tree, cropper, tmp_path: Path):
+    """Category B is a real face with a fake voice: frame models train on what they see."""
+    from dfd.data.datamodule import FaceCropDataModule
+    from dfd.data.transforms import InputSpec
+    from dfd.preprocessing.runner import run_preprocessing
+
+    records = parse_fakeavceleb(fakeavceleb_tree, val_fraction=0.2, test_fraction=0.2)
+    run_preprocessing(records, tmp_path, cropper, PreprocessOptions(num_frames=2), progress=False)
+    labels = {}
+    for which in ("video", "audio", "any"):
+        dm = FaceCropDataModule(str(tmp_path), input_spec=InputSpec(32), label=which)
+        rows = dm.load_rows()
+        labels[which] = rows.groupby(rows["method"].str[:4])["label"].agg(set).to_dict()
+    assert labels["video"] == {"RVRA": {0}, "RVFA": {0}, "FVRA": {1}, "FVFA": {1}}
+    assert labels["audio"] == {"RVRA": {0}, "RVFA": {1}, "FVRA": {0}, "FVFA": {1}}
+    assert labels["any"] == {"RVRA": {0}, "RVFA": {1}, "FVRA": {1}, "FVFA": {1}}

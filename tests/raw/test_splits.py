@@ -40,3 +40,10 @@ def test_assign_splits_no_group_crosses_two_splits(seed):
         seen.setdefault(g, set()).add(s)
     assert all(len(s) == 1 for s in seen.values())
     assert set(splits) == {"train", "val", "test"}
+
+
+def test_too_few_members_to_stratify_still_carves_whole_groups():
+    # one real and one fake: StratifiedGroupKFold refuses; a random whole group is taken instead
+    labels, groups = [0, 1, 1], ["a", "b", "b"]
+    mask = carve(labels, groups, 0.3, seed=0)
+    assert 0 < mask.sum() < 3 and mask[1] == mask[2]

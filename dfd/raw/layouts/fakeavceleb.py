@@ -2,8 +2,12 @@
 Deepfake Dataset", NeurIPS Datasets and Benchmarks 2021).
 
 Four categories: A RealVideo-RealAudio (real), B RealVideo-FakeAudio, C FakeVideo-RealAudio,
-D FakeVideo-FakeAudio (all fake). ``meta_data.csv`` has one row per video. There is no
-official split: train/val/test are carved grouped by source identity and stratified by label.
+D FakeVideo-FakeAudio. A record's ``label`` is 1 when either modality is fake; ``label_video``
+and ``label_audio`` say which, so a frame model can train on what it sees (category B shows a
+real face). ``method`` is the category code and the generator, e.g. ``RVFA:rtvc``,
+``FVFA:faceswap-wav2lip``, so results by method split the categories research reports.
+``meta_data.csv`` has one row per video. There is no official split: train/val/test are carved
+grouped by source identity and stratified by label.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ CATEGORY_FOLDERS = {
     "C": "FakeVideo-RealAudio",
     "D": "FakeVideo-FakeAudio",
 }
+#: Category → (code, fake video, fake audio).
+CATEGORIES = {"A": ("RVRA", 0, 0), "B": ("RVFA", 0, 1), "C": ("FVRA", 1, 0), "D": ("FVFA", 1, 1)}
 META = "meta_data.csv"
 REQUIRED_COLUMNS = {"source", "method", "category", "type", "race", "gender", "path"}
 
@@ -68,11 +74,15 @@ def parse_fakeavceleb(
             raise ValueError(f"{meta}: category {category!r} is not one of {sorted(CATEGORY_FOLDERS)}")
         path = _resolve(root, row)
         listed.add(path.resolve())
+        code, fake_video, fake_audio = CATEGORIES[category]
+        generator = row["method"].strip()
         record = dict(
             path=path,
             video_id=str(path.relative_to(root).with_suffix("")) if path.is_relative_to(root) else path.stem,
-            label=int(category != "A"),
-            method=row["method"].strip() or CATEGORY_FOLDERS[category],
+            label=int(fake_video or fake_audio),
+            label_video=fake_video,
+            label_audio=fake_audio,
+            method=code if category == "A" or not generator else f"{code}:{generator}",
             group=row["source"].strip(),
             has_audio=True,
         )
@@ -88,11 +98,15 @@ def parse_fakeavceleb(
     for folder in CATEGORY_FOLDERS.values():
         for path in sorted((root / folder).rglob("*")) if (root / folder).is_dir() else []:
             if path.suffix.lower() in VIDEO_EXTENSIONS and path.resolve() not in listed:
+                category = next(c for c, f in CATEGORY_FOLDERS.items() if f == folder)
+                code, fake_video, fake_audio = CATEGORIES[category]
                 records.append(
                     VideoRecord(
                         path=path,
                         video_id=str(path.relative_to(root).with_suffix("")),
-                        label=int(folder != CATEGORY_FOLDERS["A"]),
+                        label=int(fake_video or fake_audio),
+                        label_video=fake_video,
+                        label_audio=fake_audio,
                         method="unknown",
                         split="",
                         group=path.parent.name,

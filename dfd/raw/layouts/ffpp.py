@@ -128,7 +128,7 @@ def parse_ffpp(
                 )
             )
     if include_dfd:
-        records += parse_dfd(root)
+        records += parse_dfd(root, compression)
     return records
 
 

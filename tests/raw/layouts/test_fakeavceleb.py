@@ -23,3 +23,19 @@ def test_fakeavceleb_categories_and_identity_groups(fakeavceleb_tree):
     bad = _bad(records)
     assert sorted(bad.values()) == [MISSING_FILE, UNLISTED_FILE]
     assert any("id88888" in v for v, s in bad.items() if s == UNLISTED_FILE)
+
+
+def test_each_record_says_which_modality_is_fake(fakeavceleb_tree):
+    records = [r for r in parse_fakeavceleb(fakeavceleb_tree) if r.status == "ok"]
+    by_category = {}
+    for r in records:
+        by_category.setdefault(r.path.parts[-5], set()).add(
+            (r.label, r.label_video, r.label_audio, r.method.split(":")[0])
+        )
+    assert by_category["RealVideo-RealAudio"] == {(0, 0, 0, "RVRA")}
+    assert by_category["RealVideo-FakeAudio"] == {
+        (1, 0, 1, "RVFA")
+    }  # a real face: a frame model sees no fake
+    assert by_category["FakeVideo-RealAudio"] == {(1, 1, 0, "FVRA")}
+    assert by_category["FakeVideo-FakeAudio"] == {(1, 1, 1, "FVFA")}
+    assert {r.method for r in records if r.label} >= {"RVFA:rtvc", "FVFA:faceswap-wav2lip"}
