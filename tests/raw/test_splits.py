@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from dfd.data.datamodule import carve_val_if_missing
-from dfd.raw.splits import assign_splits
+from dfd.raw.splits import assign_splits, carve
 
 
 def _rows(n_groups: int = 12, videos_per_group: int = 3, frames: int = 2) -> pd.DataFrame:
