@@ -1,7 +1,7 @@
 """Dataset statistics: ``python -m dfd.stats data=<name>``.
 
-Prints the crops and videos per split × label × method, the imbalance per split and the
-skipped videos with their reasons, and writes ``samples.png`` (sample crops per class) to the
+Prints the crops and videos per split × label × method, the imbalance per split, the
+skipped videos with their reasons and a leak audit (what two splits share), and writes ``samples.png`` (sample crops per class) to the
 run directory. The tables are :mod:`dfd.reports.dataset`.
 """
 
@@ -19,7 +19,7 @@ def stats(cfg: DictConfig) -> str:
     datamodule = instantiate(cfg.data)
     datamodule.verify()
     rows = datamodule.load_rows()
-    text = report(rows, datamodule.skipped, datamodule.root, cfg.out_dir)
+    text = report(rows, datamodule.skipped, datamodule.root, cfg.out_dir, cfg.audit_sample)
     print(text, flush=True)
     return text
 

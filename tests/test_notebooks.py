@@ -30,6 +30,6 @@ def test_notebook_runs_on_the_run(trained_runs):
     text = "\n".join(
         o.get("text", "") for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "stream"
     )
-    assert "misclassified at the calibrated threshold" in text
+    assert "misclassified at the calibrated threshold" in text and "mistakes by method:" in text
     images = sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
     assert images >= 8  # the report's figures and the crops

@@ -59,6 +59,7 @@ class FrameDataset(Dataset):
     ) -> None:
         root = Path(root)
         self.table = rows.reindex(columns=list(SAMPLE_COLUMNS)).reset_index(drop=True)
+        self.table["crop_path"] = [str(root / p) for p in self.table["crop_path"]]  # absolute: evidence to open
         self.paths = [str(root / p) for p in rows["crop_path"]]
         self.labels = rows["label"].to_numpy(dtype=np.float32)
         self.video_ids = rows["video_id"].astype(str).tolist()
@@ -375,8 +376,8 @@ class FaceCropDataModule(LightningDataModule):
         return {minority: build_train_transform(self.input_spec, strength=self.minority_strength)}
 
     def sample_table(self, split: str) -> pd.DataFrame:
-        """One row per sample of ``split``, in dataset order: video id, frame, crop path (relative to
-        :attr:`root` or absolute), method, split, label. Reports look samples up here by index."""
+        """One row per sample of ``split``, in dataset order: video id, frame, absolute crop path,
+        method, split, label. Reports look samples up here by index."""
         return self.datasets[split].sample_table()
 
     def class_counts(self, split: str = "train") -> dict[int, int]:

@@ -1,4 +1,5 @@
-"""Dataset statistics: counts per split × label × method, imbalance, skipped videos, sample grid.
+"""Dataset statistics: counts per split × label × method, imbalance, skipped videos, a leak audit
+(video ids, source identities and identical crops shared by two splits), sample grid.
 
 The functions take manifest rows and work without Hydra; ``python -m dfd.stats data=<name>``
 prints :func:`report` and writes ``samples.png`` (a grid of sample crops per class) to its
@@ -7,7 +8,9 @@ run directory.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -74,7 +77,34 @@ def sample_grid(
     return out_path
 
 
-def report(rows: pd.DataFrame, skipped: pd.DataFrame, root: str | Path, out_dir: str | Path) -> str:
+def split_overlap(rows: pd.DataFrame, root: str | Path, sample: int = 200, seed: int = 0) -> dict[str, Any]:
+    """Leak audit: what two splits share.
+
+    ``video_id`` and ``group`` (the source identity: an FF++ pair, a Celeb-DF id, a FakeAVCeleb
+    source, a DFDC original) found in more than one split, and crops with identical content
+    (sha256 of the files) among up to ``sample`` random crops per split.
+    """
+    out: dict[str, Any] = {}
+    for column in ("video_id", "group"):
+        if column in rows:
+            splits = rows.groupby(rows[column].fillna(rows["video_id"]).astype(str))["split"].nunique()
+            shared = sorted(splits[splits > 1].index)
+            out[column] = {"count": len(shared), "examples": shared[:5]}
+    rng = np.random.default_rng(seed)
+    seen: dict[str, set[str]] = {}
+    for split, part in rows.groupby("split"):
+        paths = part["crop_path"].dropna().to_numpy()
+        for rel in rng.choice(paths, size=min(sample, len(paths)), replace=False) if len(paths) else []:
+            path = Path(rel) if Path(rel).is_absolute() else Path(root) / rel
+            if path.is_file():
+                seen.setdefault(hashlib.sha256(path.read_bytes()).hexdigest(), set()).add(str(split))
+    out["content"] = {"hashed": sum(1 for _ in seen), "in_two_splits": sum(len(v) > 1 for v in seen.values())}
+    return out
+
+
+def report(
+    rows: pd.DataFrame, skipped: pd.DataFrame, root: str | Path, out_dir: str | Path, audit_sample: int = 200
+) -> str:
     """The printed report; writes the sample grid to ``out_dir/samples.png``."""
     lines = [
         "counts per split × label × method (label 0 real, 1 fake):",
@@ -87,6 +117,17 @@ def report(rows: pd.DataFrame, skipped: pd.DataFrame, root: str | Path, out_dir:
     lines += ["", f"skipped videos: {table['video_id'].nunique()}"]
     if len(table):
         lines += [table.to_string(index=False)]
+    overlap = split_overlap(rows, root, audit_sample)
+    lines += ["", "leak audit (what two splits share):"]
+    for column, what in (("video_id", "video ids"), ("group", "groups (source identities)")):
+        if column in overlap:
+            found = overlap[column]
+            lines.append(
+                f"  {what}: {found['count']}"
+                + (f", e.g. {', '.join(found['examples'])}" if found["count"] else "")
+            )
+    content = overlap["content"]
+    lines.append(f"  identical crop files among {content['hashed']} hashed: {content['in_two_splits']}")
     grid = sample_grid(rows, root, Path(out_dir) / "samples.png")
     lines += ["", f"sample crops per class: {grid}"]
     return "\n".join(lines)
