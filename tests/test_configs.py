@@ -164,7 +164,9 @@ def test_selection_uses_validation_metrics_only(overrides):
     assert callbacks.model_checkpoint.monitor.startswith("val/")
     if callbacks.get("early_stopping"):
         assert callbacks.early_stopping.monitor.startswith("val/")
-    assert callbacks.threshold_calibration.get("stage", "val") == "val"
+    # the thresholds and temperature are fitted on what the callback is built to read: validation
+    calibration = instantiate(callbacks.threshold_calibration)
+    assert calibration.stage == "val"
     # the report's calibrated column uses thresholds fitted on validation, never re-fitted on test
     assert callbacks.evaluation_report._target_.endswith("EvaluationReport")
 

@@ -74,6 +74,12 @@ class _CheckRestoredOptimizer(Callback):
         self.start_epoch = -1
 
     def on_train_start(self, trainer, pl_module) -> None:
+        # early stopping continues its count: its best score and epochs without improvement
+        (stopping,) = [v for k, v in self.saved["callbacks"].items() if k.startswith("EarlyStopping")]
+        assert float(trainer.early_stopping_callback.best_score) == pytest.approx(
+            float(stopping["best_score"])
+        )
+        assert trainer.early_stopping_callback.wait_count == stopping["wait_count"]
         now = trainer.optimizers[0].state_dict()
         saved = self.saved["optimizer_states"][0]
         assert now["param_groups"][0]["lr"] == saved["param_groups"][0]["lr"]
@@ -85,21 +91,28 @@ class _CheckRestoredOptimizer(Callback):
 
 
 def test_resume_continues_epoch_step_and_optimizer_state(make_cfg, tmp_path: Path) -> None:
-    cfg = make_cfg(["trainer.max_epochs=1", "test=false"])
+    # a high min_delta: after the first epoch sets the best, none improves on it, so the
+    # early-stopping count is non-zero when the run stops
+    stopping = ["callbacks.early_stopping.min_delta=0.9", "callbacks.early_stopping.patience=5"]
+    cfg = make_cfg(["trainer.max_epochs=2", "test=false", *stopping])
     train(cfg)
     last = tmp_path / "checkpoints" / "last.ckpt"
     saved = torch.load(last, map_location="cpu", weights_only=False)
-    assert saved["epoch"] == 0
+    assert saved["epoch"] == 1
+    (state,) = [v for k, v in saved["callbacks"].items() if k.startswith("EarlyStopping")]
+    assert state["wait_count"] == 1
 
-    cfg2 = make_cfg(["trainer.max_epochs=2", "test=false", f"ckpt_path={last}"])
+    cfg2 = make_cfg(["trainer.max_epochs=3", "test=false", f"ckpt_path={last}", *stopping])
     check = _CheckRestoredOptimizer(last)
     # cosine T_max follows trainer.max_epochs; the restored schedule keeps the first run's
-    with pytest.warns(UserWarning, match=r"'T_max': \(1, 2\).*model.weights_path"):
+    with pytest.warns(UserWarning, match=r"'T_max': \(2, 3\).*model.weights_path"):
         train(cfg2, extra_callbacks=[check])
-    assert check.matched and check.start_epoch == 1
+    assert check.matched and check.start_epoch == 2
     resumed = torch.load(last, map_location="cpu", weights_only=False)
     assert resumed["epoch"] > saved["epoch"]
-    assert resumed["global_step"] == 2 * saved["global_step"]
+    assert resumed["global_step"] == 3 * saved["global_step"] // 2
+    (state,) = [v for k, v in resumed["callbacks"].items() if k.startswith("EarlyStopping")]
+    assert state["wait_count"] == 2  # counted on from the restored 1, not from 0
 
 
 def test_missing_data_fails_fast_with_the_command(tmp_path: Path) -> None:

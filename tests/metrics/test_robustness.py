@@ -113,3 +113,17 @@ def test_table_has_a_row_per_level_and_attacks_hurt(setup):
     assert table.loc[table.perturbation == "clean", "video_auc"].item() > 0.95
     md = robustness_markdown(table)
     assert [line.split(" | ")[0] for line in md.splitlines()[4:]] == ["| noise", "| jpeg", "| fgsm", "| pgd"]
+
+
+def test_brightness_contrast_brightens_and_flattens_more_with_each_level():
+    from dfd.metrics.robustness import BrightnessContrast
+
+    g = torch.Generator().manual_seed(0)
+    pixels = torch.rand(2, 3, 32, 32, generator=g) * 0.6 + 0.2  # [0.2, 0.8]: room on both sides
+    corruption = BrightnessContrast([0.1, 0.3])
+    mild, strong = (corruption.apply(pixels, level) for level in corruption.levels)
+    for out in (mild, strong):
+        assert out.shape == pixels.shape and out.dtype == pixels.dtype
+        assert 0.0 <= out.min() and out.max() <= 1.0
+    assert pixels.mean() < mild.mean() < strong.mean()  # brighter
+    assert pixels.std() > mild.std() > strong.std()  # flatter

@@ -104,7 +104,10 @@ def test_weights_path_loads_a_previous_run(make_cfg, tmp_path: Path):
     assert model.weights_report == {"missing": [], "unexpected": [], "mismatched": []}
 
 
-def test_pretrained_run_offline_fails_fast_with_the_fix(make_cfg):
+def test_pretrained_run_offline_fails_fast_with_the_fix(make_cfg, monkeypatch):
+    # whatever this machine's hub cache holds, the weights are "not cached" and the hub is offline
+    monkeypatch.setattr("dfd.models.nets.pretrained._cached_weight_file", lambda name: None)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     cfg = make_cfg(["model=efficientnet_b4"])  # pretrained: true, as configs default
     assert cfg.model.net.pretrained is True
     with pytest.raises(Exception, match=r"model\.net\.pretrained=false.*model\.weights_path="):

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dfd.preprocessing.faces import FaceCropper
 from dfd.preprocessing.manifest import read_manifest
 from dfd.preprocessing.options import PreprocessOptions
 from dfd.preprocessing.runner import run_preprocessing
@@ -154,3 +155,27 @@ def test_shards_are_disjoint_complete_and_keep_fakes_with_their_original(ffpp_tr
                 assert f"original/{vid.split('/')[1].split('_')[0]}" in s
     with pytest.raises(ValueError, match="preprocess.shard=3"):
         select_shard(records, 3, 3)
+
+
+def test_two_worker_processes_write_what_one_process_writes(ffpp_tree, ffpp_out, tmp_path):
+    """preprocess.num_workers=2, the default: spawned workers, each with its own detector, and
+    sources before the fakes that reuse their boxes."""
+    records, single_out, _ = ffpp_out  # the same records, processed in this process
+    summary = run_preprocessing(
+        records,
+        tmp_path,
+        FaceCropper(crop_size=96),
+        PreprocessOptions(num_frames=4),
+        num_workers=2,
+        progress=False,
+    )
+    single, _ = read_manifest(single_out)
+    multi, _ = read_manifest(tmp_path)
+    key = ["video_id", "frame_idx", "status"]
+    single, multi = (m.sort_values(key).reset_index(drop=True) for m in (single, multi))
+    assert multi[key].equals(single[key])
+    ok = multi["status"] == "ok"
+    assert np.allclose(
+        multi.loc[ok, ["x1", "y1", "x2", "y2"]], single.loc[ok, ["x1", "y1", "x2", "y2"]], atol=1e-3
+    )
+    assert summary.processed_ok == (single.groupby("video_id")["status"].agg(lambda s: "ok" in set(s))).sum()
