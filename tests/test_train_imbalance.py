@@ -81,6 +81,7 @@ def test_weighted_bce_weighted_sampler_and_statistics_in_a_run(make_cfg, tmp_pat
             "loss=weighted_bce",
             "sampler=weighted",
             "data.fake_fraction=0.25",
+            "data.num_videos=40",
             "data.minority_strength=2.0",
             "test=false",
             "+trainer.limit_train_batches=2",
@@ -93,6 +94,7 @@ def test_weighted_bce_weighted_sampler_and_statistics_in_a_run(make_cfg, tmp_pat
     assert isinstance(loss, WeightedBCELoss) and loss.pos_weight == pytest.approx(counts[0] / counts[1])
     assert isinstance(capture.sampler, WeightedClassSampler)
     assert set(capture.datamodule.datasets["train"].label_transforms) == {1}  # fakes are the minority
+    assert set(capture.datamodule.class_counts("val")) == {0, 1}  # so the AUC is defined
     assert np.isfinite(metrics["val/auc_best"])
     # statistics went to TensorBoard as text
     acc = EventAccumulator(str(tmp_path / "tensorboard"), size_guidance={"tensors": 0})

@@ -56,7 +56,9 @@ class AVClipDataset(Dataset):
             raise ValueError(f"data.modality={modality!r}: expected one of {list(MODALITIES)}")
         root = Path(root)
         self.table = rows.reindex(columns=list(SAMPLE_COLUMNS)).reset_index(drop=True)
-        self.table["crop_path"] = [str(root / p) for p in self.table["crop_path"]]  # absolute: evidence to open
+        self.table["crop_path"] = [
+            str(root / p) for p in self.table["crop_path"]
+        ]  # absolute: evidence to open
         self.strips = [str(root / p) for p in rows["crop_path"]]
         self.wavs = [str(root / p) if isinstance(p, str) else None for p in rows["audio_path"]]
         self.labels = rows["label"].to_numpy(dtype=np.float32)

@@ -59,7 +59,9 @@ class FrameDataset(Dataset):
     ) -> None:
         root = Path(root)
         self.table = rows.reindex(columns=list(SAMPLE_COLUMNS)).reset_index(drop=True)
-        self.table["crop_path"] = [str(root / p) for p in self.table["crop_path"]]  # absolute: evidence to open
+        self.table["crop_path"] = [
+            str(root / p) for p in self.table["crop_path"]
+        ]  # absolute: evidence to open
         self.paths = [str(root / p) for p in rows["crop_path"]]
         self.labels = rows["label"].to_numpy(dtype=np.float32)
         self.video_ids = rows["video_id"].astype(str).tolist()
@@ -365,6 +367,12 @@ class FaceCropDataModule(LightningDataModule):
             if split == "train":
                 part = cap_per_class(part, self.max_samples_per_class, self.seed)
             self.datasets[split] = self.make_dataset(split, part.reset_index(drop=True))
+            if split != "train" and len(part) and part["label"].nunique() < 2:
+                log.warning(
+                    "the %s split of %s has only %s samples: its AUC is undefined (NaN), so nothing can be "
+                    "selected or calibrated on it; use more data or another split",
+                    split, self.root, "fake" if int(part["label"].iloc[0]) else "real",
+                )  # fmt: skip
 
     def _minority_transforms(self, rows: pd.DataFrame) -> dict[int, Callable[..., dict[str, Any]]]:
         """``{minority label: stronger transform}`` when ``minority_strength`` is set."""

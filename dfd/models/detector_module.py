@@ -274,7 +274,8 @@ class DetectorModule(LightningModule):
         if not self.trainer.sanity_checking and torch.isfinite(values["val/auc"]):
             self.val_auc_best.update(values["val/auc"])
         if not self.trainer.sanity_checking:
-            values["val/auc_best"] = self.val_auc_best.compute()
+            best = self.val_auc_best.compute()  # -inf until a finite AUC was seen: undefined, not bad
+            values["val/auc_best"] = best if torch.isfinite(best) else torch.tensor(float("nan"))
         # every rank computed the same values from the gathered split: no further reduction
         self.log("val/auc", values.pop("val/auc"), prog_bar=True)
         self.log_dict(values)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import math
 import traceback
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,9 @@ class _DropTips(logging.Filter):
 
 
 def quiet() -> None:
-    """Drop Lightning's "💡 Tip: … litlogger / litmodels" lines (idempotent)."""
+    """Drop Lightning's "💡 Tip: … litlogger / litmodels" lines and its own deprecation notice about
+    torch's pytree (idempotent)."""
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
     for name in _TIP_LOGGERS:
         logger = logging.getLogger(name)
         if not any(isinstance(f, _DropTips) for f in logger.filters):

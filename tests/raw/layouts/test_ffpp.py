@@ -50,3 +50,15 @@ def test_ffpp_missing_split_file_is_named(ffpp_tree, tmp_path):
     (root / "splits" / "val.json").write_text("[]")
     with pytest.raises(FileNotFoundError, match="original_sequences/youtube/c23/videos"):
         parse_ffpp(root)
+
+
+def test_the_dfd_subset_is_read_at_the_chosen_compression(tmp_path):
+    from dfd.data.synthetic import mini
+
+    spec = mini.VideoSpec(width=96, height=72, n_frames=2, fps=4)
+    root = mini.make_ffpp(tmp_path / "ff", n_pairs=3, methods=("Deepfakes",), compression="c40", include_dfd=True,
+                          split_pairs=(1, 1, 1), spec=spec)  # fmt: skip
+    records = parse_ffpp(root, methods=("Deepfakes",), compression="c40", include_dfd=True)
+    dfd = [r for r in records if r.method in ("DFD_original", "DeepFakeDetection")]
+    assert dfd and {r.compression for r in dfd} == {"c40"} and all(r.status == "ok" for r in dfd)
+    assert all("/c40/" in str(r.path) for r in dfd)

@@ -121,8 +121,8 @@ def make_ffpp(
             if k != 0:  # the first method's 991_990 is listed but missing
                 mini.fake(folder / "991_990.mp4", 1, 0, 991, method)
     if include_dfd:
-        actors = root / "original_sequences" / "actors" / "c23" / "videos"
-        dfd_fakes = root / "manipulated_sequences" / "DeepFakeDetection" / "c23" / "videos"
+        actors = root / "original_sequences" / "actors" / compression / "videos"
+        dfd_fakes = root / "manipulated_sequences" / "DeepFakeDetection" / compression / "videos"
         for actor in (1, 2):
             mini.real(actors / f"{actor:02d}__talking.mp4", actor + 2, seed=500 + actor)
             other = 3 - actor
