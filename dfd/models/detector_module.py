@@ -274,8 +274,9 @@ class DetectorModule(LightningModule):
         if not self.trainer.sanity_checking and torch.isfinite(values["val/auc"]):
             self.val_auc_best.update(values["val/auc"])
         if not self.trainer.sanity_checking:
-            best = self.val_auc_best.compute()  # -inf until a finite AUC was seen: undefined, not bad
-            values["val/auc_best"] = best if torch.isfinite(best) else torch.tensor(float("nan"))
+            # undefined (NaN), not bad, until a validation pass had both classes
+            seen = self.val_auc_best.update_called
+            values["val/auc_best"] = self.val_auc_best.compute() if seen else torch.tensor(float("nan"))
         # every rank computed the same values from the gathered split: no further reduction
         self.log("val/auc", values.pop("val/auc"), prog_bar=True)
         self.log_dict(values)
