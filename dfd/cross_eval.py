@@ -2,7 +2,8 @@
 
 Evaluates every checkpoint (rows: the data it was trained on) on the split of every dataset
 (columns) with :func:`dfd.utils.evaluation.evaluate` (what ``dfd.eval`` runs), and writes, per metric, the matrix as markdown, CSV
-and a heatmap PNG, plus ``cross_eval.json`` with every run's metrics, and the by-method matrix
+and a heatmap PNG, plus ``cross_eval.json`` with every run's metrics (and the checkpoint of each
+row, which ``dfd.export cross_eval=...`` reads into the model card), and the by-method matrix
 (``cross_dataset_by_method_frame_auc.*``: each method's fakes against the dataset's reals). Each cell's own report
 goes to ``out_dir/<row>_on_<column>/``.
 """
@@ -51,7 +52,11 @@ def cross_eval(cfg: DictConfig) -> dict[str, Any]:
                     raise KeyError(f"metric {m!r} is not among dfd.eval's keys: {sorted(metrics)}")
                 results[m][(str(row), str(col))] = metrics[m]
     out.mkdir(parents=True, exist_ok=True)
-    (out / "cross_eval.json").write_text(json.dumps(runs, indent=2, sort_keys=True))
+    checkpoints = {
+        str(row): str(Path(str(ckpt)).expanduser().resolve()) for row, ckpt in cfg.checkpoints.items()
+    }
+    record = {"checkpoints": checkpoints, "datasets": list(cfg.datasets), "split": cfg.split, "runs": runs}
+    (out / "cross_eval.json").write_text(json.dumps(record, indent=2, sort_keys=True))
     frames = {m: write_cross_dataset(res, out, metric=m.replace("/", "_")) for m, res in results.items()}
     by_method = method_results(runs, cfg.checkpoints, cfg.datasets)
     if by_method:  # columns <dataset>/<method>: AUC of each method's fakes against the dataset's reals

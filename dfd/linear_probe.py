@@ -31,7 +31,7 @@ def linear_probe(cfg: DictConfig) -> dict[str, dict[str, float]]:
     data_cfg = cfg.data
     if cfg.ckpt_path:
         ckpt = resolve_checkpoint(cfg.ckpt_path)
-        model = load_model(ckpt)
+        model = load_model(ckpt, allow_pickle=cfg.allow_pickle)
         if cfg.data_from_run:
             data_cfg = run_config_for(ckpt).data
     else:

@@ -52,6 +52,7 @@ def train(cfg: DictConfig, extra_callbacks: list[L.Callback] | None = None) -> d
         )
         test = False
     model = instantiate(cfg.model, loss=instantiate(cfg.loss))
+    model.preprocessing = datamodule.fingerprint()  # kept in every checkpoint
     datamodule.set_input_spec(model.net.input_spec)
 
     callbacks = instantiate_callbacks(cfg.get("callbacks")) + list(extra_callbacks or [])
@@ -70,8 +71,10 @@ def train(cfg: DictConfig, extra_callbacks: list[L.Callback] | None = None) -> d
 
     metrics: dict[str, float] = {}
     if cfg.train:
-        # our checkpoints hold optimizer partials in hparams: they are trusted, not weights-only
-        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=False)
+        # checkpoints are plain data, read with weights_only=True unless allow_pickle=true
+        trainer.fit(
+            model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=not cfg.allow_pickle
+        )
         metrics.update(_floats(trainer.callback_metrics))
 
     checkpoint = trainer.checkpoint_callback
@@ -79,7 +82,7 @@ def train(cfg: DictConfig, extra_callbacks: list[L.Callback] | None = None) -> d
     if test:
         if not best:
             log.warning("No best checkpoint was saved; testing the current weights")
-        trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=False)
+        trainer.test(model, datamodule=datamodule, ckpt_path=best or None, weights_only=not cfg.allow_pickle)
         metrics.update(_floats(trainer.callback_metrics))
 
     if trainer.is_global_zero:

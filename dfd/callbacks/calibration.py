@@ -28,6 +28,7 @@ from lightning.pytorch.utilities import rank_zero_warn
 
 from dfd.metrics.calibration import Calibration, calibrate
 from dfd.metrics.detection import ConfidentStrategy
+from dfd.safe_load import load_torch_file
 
 CHECKPOINT_KEY = "calibration"
 
@@ -138,9 +139,10 @@ class ThresholdCalibration(L.Callback):
             self.calibration = Calibration.from_dict(state_dict[CHECKPOINT_KEY])
 
 
-def load_calibration(ckpt_path: str | Path) -> Calibration | None:
+def load_calibration(
+    ckpt_path: str | Path, allow_pickle: bool = False, opt_in: str = "allow_pickle=true"
+) -> Calibration | None:
     """The calibration stored in a checkpoint, or ``None`` when it was trained without one."""
-    # our own checkpoints hold hparams objects, not only tensors: full unpickling is needed
-    checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+    checkpoint = load_torch_file(ckpt_path, allow_pickle, opt_in)
     data = checkpoint.get(CHECKPOINT_KEY)
     return Calibration.from_dict(data) if data else None

@@ -27,6 +27,7 @@ from dfd.data.transforms import (
     seed_worker_transforms,
     to_tensor,
 )
+from dfd.preprocessing.fingerprint import fingerprint
 from dfd.preprocessing.manifest import STATUS_OK, read_manifest
 from dfd.raw.splits import carve
 
@@ -307,6 +308,12 @@ class FaceCropDataModule(LightningDataModule):
             if self.leak_check == "refuse":
                 raise RuntimeError(message)
             log.warning(message)
+
+    def fingerprint(self) -> dict[str, Any]:
+        """How these crops were made (:mod:`dfd.preprocessing.fingerprint`), for the checkpoint."""
+        self.prepare_data()
+        self.load_rows()
+        return fingerprint(self.meta, self.root)
 
     def available_splits(self) -> set[str]:
         """The splits the data has (after carving), read from the manifest without building datasets."""

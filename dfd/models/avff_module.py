@@ -26,6 +26,7 @@ from torch import nn
 from torchmetrics import MeanMetric
 
 from dfd.models.detector_module import DetectorModule, binary_metrics
+from dfd.safe_load import load_torch_file
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +137,9 @@ class AVFFModule(AVDetectorModule):
                 f"model.pretrained_ckpt={path} does not exist: train stage 1 first "
                 "(python -m dfd.train experiment=avff_dfdc_pretrain) and pass its checkpoints/last.ckpt"
             )
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = load_torch_file(
+            path, self.hparams.get("allow_pickle", False), opt_in="model.allow_pickle=true"
+        )
         state = state.get("state_dict", state)
         net_state = {k[4:]: v for k, v in state.items() if k.startswith("net.")}
         wanted = {k: v for k, v in self.net.state_dict().items() if not k.startswith(STAGE2_ONLY)}

@@ -11,7 +11,7 @@ number of ranks, uneven splits included. The gathered outputs stay in
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -81,6 +81,15 @@ def schedule_changes(restored: dict[str, Any], fresh: dict[str, Any], prefix: st
         for i, (a, b) in enumerate(zip(inner_a, inner_b, strict=True)):
             changes.update(schedule_changes(a, b, prefix=f"{prefix}schedulers[{i}]."))
     return changes
+
+
+def plain(value: Any) -> Any:
+    """``value`` with every mapping a ``dict`` and every sequence (but strings) a ``list``."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        return [plain(v) for v in value]
+    return value
 
 
 def count_parameters(module: nn.Module) -> dict[str, int]:
@@ -162,6 +171,8 @@ class DetectorModule(LightningModule):
         freeze_backbone: freeze ``net.backbone`` (a fixed feature extractor in eval mode).
         unfreeze_backbone_at_epoch: unfreeze it at the start of this epoch (null = stay frozen).
         backbone_lr: learning rate of ``net.backbone``; null = the optimizer's lr, used by the head.
+        allow_pickle: read ``weights_path`` (and AVFF's stage-1 checkpoint) even when it needs
+            pickle, which can run code from whoever made the file; off by default.
     """
 
     def __init__(
@@ -175,12 +186,13 @@ class DetectorModule(LightningModule):
         freeze_backbone: bool = False,
         unfreeze_backbone_at_epoch: int | None = None,
         backbone_lr: float | None = None,
+        allow_pickle: bool = False,
     ) -> None:
         super().__init__()
         # the optimizer/scheduler partials cannot be pickled; the run's config.yaml records them
         self.save_hyperparameters(logger=False, ignore=["net", "loss", "optimizer", "scheduler"])
         if weights_path:
-            self.weights_report = load_weights(net, weights_path)
+            self.weights_report = load_weights(net, weights_path, allow_pickle)
         self.backbone_frozen = False
         if freeze_backbone:
             set_trainable(backbone_of(net), False)
@@ -194,6 +206,18 @@ class DetectorModule(LightningModule):
         self.val_auc_best.persistent(True)  # survives resume through the checkpoint
         self.stores = nn.ModuleDict({"val": EvalStore(), "test": EvalStore()})
         self.eval_outputs: dict[str, dict[str, torch.Tensor]] = {}
+        #: how the training crops were made (dfd.preprocessing.fingerprint); dfd.train sets it
+        self.preprocessing: dict[str, Any] | None = None
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["preprocessing"] = self.preprocessing
+        # config containers (Hydra passes ListConfig / DictConfig) become plain lists and dicts, so
+        # the checkpoint opens with torch.load(weights_only=True)
+        if "hyper_parameters" in checkpoint:
+            checkpoint["hyper_parameters"] = plain(checkpoint["hyper_parameters"])
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.preprocessing = checkpoint.get("preprocessing", self.preprocessing)
 
     def setup(self, stage: str) -> None:
         # losses that weight classes from the data (loss=weighted_bce) read the training counts

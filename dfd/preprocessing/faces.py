@@ -106,14 +106,15 @@ class FaceCropper:
         }
 
     @torch.inference_mode()
-    def detect(self, frames: np.ndarray | Sequence[np.ndarray]) -> list[Face | None]:
-        """One face (or None) per RGB uint8 frame; frames must share one size."""
+    def detect_all(self, frames: np.ndarray | Sequence[np.ndarray]) -> list[list[Face]]:
+        """Every face scored at least ``min_score`` in each RGB uint8 frame (frames share one size),
+        most confident first; boxes in full-frame pixels."""
         frames = np.asarray(frames)
         if frames.ndim == 3:
             frames = frames[None]
         n, h, w = frames.shape[:3]
         scale = min(1.0, self.detect_max_side / max(h, w))
-        faces: list[Face | None] = []
+        faces: list[list[Face]] = []
         for start in range(0, n, self.batch_size):
             batch = frames[start : start + self.batch_size]
             if scale < 1.0:
@@ -121,19 +122,28 @@ class FaceCropper:
                 batch = np.stack([cv2.resize(f, dsize, interpolation=cv2.INTER_AREA) for f in batch])
             boxes, probs = self.mtcnn.detect(batch)
             for b, p in zip(boxes, probs, strict=True):
-                faces.append(self._pick(b, p, scale))
+                faces.append(self._kept(b, p, scale))
         return faces
 
-    def _pick(self, boxes: np.ndarray | None, probs: np.ndarray | None, scale: float) -> Face | None:
+    def detect(self, frames: np.ndarray | Sequence[np.ndarray]) -> list[Face | None]:
+        """The one face (``select``) or None per RGB uint8 frame; frames must share one size."""
+        return [self.choose(found) for found in self.detect_all(frames)]
+
+    def choose(self, faces: Sequence[Face]) -> Face | None:
+        """The face ``select`` keeps among a frame's faces."""
+        if not faces:
+            return None
+        boxes = np.array([f.box for f in faces], dtype=np.float64)
+        scores = np.array([f.score for f in faces], dtype=np.float64)
+        return faces[SELECTORS[self.select](boxes, scores)]
+
+    def _kept(self, boxes: np.ndarray | None, probs: np.ndarray | None, scale: float) -> list[Face]:
         if boxes is None or len(boxes) == 0:
-            return None
+            return []
         probs = np.asarray(probs, dtype=np.float64)
-        keep = probs >= self.min_score
-        if not keep.any():
-            return None
-        boxes, probs = np.asarray(boxes, dtype=np.float64)[keep], probs[keep]
-        i = SELECTORS[self.select](boxes, probs)
-        return Face(box=tuple(float(v) / scale for v in boxes[i]), score=float(probs[i]))
+        keep = np.flatnonzero(probs >= self.min_score)
+        keep = keep[np.argsort(-probs[keep], kind="stable")]
+        return [Face(box=tuple(float(v) / scale for v in boxes[i]), score=float(probs[i])) for i in keep]
 
     def crop_box(self, frame_shape: tuple[int, ...], face: Face) -> tuple[int, int, int, int]:
         """Integer square crop window (may extend past the frame) for ``face``."""

@@ -169,6 +169,7 @@ def run_preprocessing(
             **cropper.settings(),
             "frames_per_video": options.num_frames,
             "stride": options.stride,
+            "image_format": options.image_ext.lstrip("."),
             "audio_rate_hz": SAMPLE_RATE,
             "reuse_source_boxes": options.reuse_source_boxes,
             "trim_leading_silence": options.trim_leading_silence,

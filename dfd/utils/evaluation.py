@@ -20,6 +20,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from dfd.callbacks.calibration import load_calibration
+from dfd.preprocessing.fingerprint import describe, differences
 from dfd.reports.report import flatten_summary, write_report
 from dfd.utils.instantiate import instantiate, instantiate_loggers
 from dfd.utils.runs import data_root, load_model, resolve_checkpoint, run_config_for, run_dir_of
@@ -72,13 +73,26 @@ def load_for_eval(
     if cfg.split not in SPLITS:
         raise ValueError(f"split={cfg.split!r} is not one of {SPLITS}")
     run_cfg = run_config_for(ckpt_path)
-    model = load_model(ckpt_path, run_cfg)
+    model = load_model(ckpt_path, run_cfg, allow_pickle=bool(cfg.get("allow_pickle")))
     data_cfg = eval_data_config(cfg, data_run_cfg if data_run_cfg is not None else run_cfg)
     datamodule = instantiate(data_cfg)
     datamodule.verify()
     datamodule.set_input_spec(model.net.input_spec)
     check_selection_guard(cfg, run_cfg, data_cfg)
+    warn_if_cropped_differently(getattr(model, "preprocessing", None), datamodule)
     return run_cfg, model, datamodule, data_cfg
+
+
+def warn_if_cropped_differently(trained: dict[str, Any] | None, datamodule: Any) -> dict[str, tuple]:
+    """Warn, naming the settings, when the data was cropped unlike the model's training crops."""
+    diff = differences(trained, datamodule.fingerprint() if trained else None)
+    if diff:
+        log.warning(
+            "the model was trained on crops made differently from these (%s): expect lower scores than "
+            "on data cropped as in training; re-run dfd.preprocess with the training settings",
+            describe(diff),
+        )
+    return diff
 
 
 def run_split(
@@ -118,7 +132,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     results = run_split(trainer, model, datamodule, cfg.split)[0]
     metrics = {k: float(v) for k, v in results.items()}
 
-    calibration = load_calibration(ckpt_path)
+    calibration = load_calibration(ckpt_path, allow_pickle=bool(cfg.get("allow_pickle")))
     if calibration is None:
         log.warning("%s holds no calibration: the calibrated column uses threshold 0.5", ckpt_path)
     data_name = data_root(data_cfg).name

@@ -1,4 +1,5 @@
-"""Loading training runs and their checkpoints: the one place every command reads a run from.
+"""Loading training runs, their checkpoints and exported models: the one place every command reads a
+model from.
 
 A run directory is what ``dfd.train`` writes: ``<run>/config.yaml`` (the resolved config it
 used) and ``<run>/checkpoints/*.ckpt``. :func:`load_model` rebuilds the LightningModule from
@@ -11,9 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from dfd.callbacks.calibration import load_calibration
+from dfd.inference.detector import Detector, ModelInfo, TorchDetector
+from dfd.inference.export import load_exported
+from dfd.safe_load import load_torch_file
 from dfd.utils.instantiate import instantiate
 
 
@@ -46,14 +50,15 @@ def run_config_for(ckpt_path: str | Path) -> DictConfig:
     )
 
 
-def load_checkpoint(ckpt_path: str | Path) -> dict[str, Any]:
-    """The checkpoint dict on CPU. dfd checkpoints hold hparams objects, so they are unpickled
-    fully: load only checkpoints you trust (your own runs)."""
-    return torch.load(ckpt_path, map_location="cpu", weights_only=False)
+def load_checkpoint(ckpt_path: str | Path, allow_pickle: bool = False) -> dict[str, Any]:
+    """The checkpoint dict on CPU, read as plain data (``weights_only=True``): nothing in it runs.
+    A checkpoint that needs pickle is refused unless the command's ``allow_pickle=true``."""
+    return load_torch_file(ckpt_path, allow_pickle)
 
 
-def load_model(ckpt_path: str | Path, run_cfg: DictConfig | None = None) -> Any:
-    """Rebuild the LightningModule of a dfd run and load the checkpoint's weights."""
+def load_model(ckpt_path: str | Path, run_cfg: DictConfig | None = None, allow_pickle: bool = False) -> Any:
+    """Rebuild the LightningModule of a dfd run and load the checkpoint's weights (as plain data),
+    its preprocessing fingerprint and its calibration."""
     ckpt_path = Path(ckpt_path)
     run_cfg = run_cfg if run_cfg is not None else run_config_for(ckpt_path)
     model_cfg = run_cfg.model.copy()
@@ -64,10 +69,43 @@ def load_model(ckpt_path: str | Path, run_cfg: DictConfig | None = None) -> Any:
             if model_cfg.get(key):
                 model_cfg[key] = None  # likewise: the run's initial weights are not needed
     model = instantiate(model_cfg, loss=instantiate(run_cfg.loss))
-    model.load_state_dict(load_checkpoint(ckpt_path)["state_dict"])
+    checkpoint = load_checkpoint(ckpt_path, allow_pickle)
+    model.load_state_dict(checkpoint["state_dict"])
+    model.on_load_checkpoint(checkpoint)  # the preprocessing fingerprint
     return model
 
 
 def data_root(data_cfg: DictConfig) -> Path:
     """The dataset folder a data config reads (``data.root``)."""
     return Path(str(data_cfg.get("root", "data"))).expanduser().resolve()
+
+
+def load_detector(
+    path: str | Path,
+    backend: str = "onnx",
+    batch_size: int = 32,
+    device: str = "cpu",
+    allow_pickle: bool = False,
+) -> Detector:
+    """A :class:`~dfd.inference.detector.Detector` for a dfd checkpoint (``<run>/checkpoints/x.ckpt``,
+    scored with torch) or an exported model folder (``backend=onnx|torch``)."""
+    path = Path(str(path)).expanduser().resolve()
+    if path.is_dir():
+        return load_exported(path, backend, batch_size, device)
+    ckpt = resolve_checkpoint(path)
+    model = load_model(ckpt, allow_pickle=allow_pickle)
+    if (
+        tuple(getattr(model, "inputs", ("image",))) != ("image",)
+        or getattr(model.net, "input_spec", None) is None
+    ):
+        raise ValueError(
+            f"{ckpt} is an audio-visual model (it reads {list(getattr(model, 'inputs', []))}): dfd.predict, "
+            "dfd.export and dfd.serve score face crops with frame detectors"
+        )
+    info = ModelInfo(
+        input_spec=model.net.input_spec,
+        calibration=load_calibration(ckpt, allow_pickle),
+        preprocessing=model.preprocessing,
+        name=f"{run_dir_of(ckpt).name}/{ckpt.name}",
+    )
+    return TorchDetector(model.net, info, batch_size, device)

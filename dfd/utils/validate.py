@@ -98,10 +98,28 @@ def existing_file(null: bool = False) -> Rule:
     return rule
 
 
+def model_path(null: bool = False) -> Rule:
+    """A checkpoint file, or an exported model folder (holding ``dfd_model.json``)."""
+
+    def rule(value: Any) -> str | None:
+        if (value is None and null) or OmegaConf.is_config(value):  # train's `model` is the model group
+            return None
+        path = Path(str(value)).expanduser()
+        if isinstance(value, str) and (path.is_file() or (path / "dfd_model.json").is_file()):
+            return None
+        return (
+            "a checkpoint file or an exported model folder" + (" (or null)" if null else "")
+            + f"; {path.resolve()} is neither"
+        )  # fmt: skip
+
+    return rule
+
+
 #: Key → rule. Only keys present in the composed config are checked.
 RUN_KEYS: dict[str, Rule] = {
     "seed": integer(0),
-    "ckpt_path": existing_file(null=True),
+    "ckpt_path": model_path(null=True),
+    "model": model_path(),
     "ckpt_a": existing_file(),
     "ckpt_b": existing_file(),
     "split": choice("val", "test"),

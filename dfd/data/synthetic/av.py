@@ -190,6 +190,7 @@ def generate_synthetic_av(
             "fps": fps,
             "sample_rate": SAMPLE_RATE,
             "crop_size": crop_size,
+            "image_format": "png",
             "num_videos": num_videos,
             "fake_methods": list(fake_methods),
             "trim_leading_silence": trim_leading_silence,

@@ -199,6 +199,7 @@ def generate_synthetic(
             "num_videos": num_videos,
             "frames_per_video": frames_per_video,
             "crop_size": crop_size,
+            "image_format": "png",
             "seed": seed,
         }
         write_manifest(tmp, pd.DataFrame(rows), meta)

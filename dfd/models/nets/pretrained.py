@@ -28,6 +28,8 @@ import timm
 import torch
 from torch import nn
 
+from dfd.safe_load import load_torch_file
+
 log = logging.getLogger(__name__)
 
 #: Seconds allowed for the DNS lookup plus TCP connect of the reachability probe.
@@ -168,8 +170,13 @@ def strip_prefixes(state_dict: Mapping[str, torch.Tensor], target_keys: set[str]
     return out
 
 
-def load_weights(net: nn.Module, path: str | os.PathLike[str]) -> dict[str, list[str]]:
+def load_weights(
+    net: nn.Module, path: str | os.PathLike[str], allow_pickle: bool = False
+) -> dict[str, list[str]]:
     """Load a local state dict or checkpoint into ``net`` non-strictly and report what did not fit.
+
+    The file is read as plain data (``weights_only=True``): a file that needs pickle, which could
+    run code, is refused unless ``allow_pickle`` (``model.allow_pickle=true``).
 
     Returns ``{"missing": [...], "unexpected": [...], "mismatched": [...]}`` (mismatched = same
     key, different shape; those tensors are skipped). Raises ``ValueError`` if no key matches,
@@ -180,7 +187,7 @@ def load_weights(net: nn.Module, path: str | os.PathLike[str]) -> dict[str, list
         raise FileNotFoundError(
             f"model.weights_path={str(path)!r} does not exist; give a .pth/.pt/.ckpt file."
         )
-    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    checkpoint = load_torch_file(path, allow_pickle, opt_in="model.allow_pickle=true")
     if not isinstance(checkpoint, Mapping):
         raise ValueError(
             f"{path} holds a {type(checkpoint).__name__}, expected a state dict or checkpoint dict."

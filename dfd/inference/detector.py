@@ -1,0 +1,96 @@
+"""A trained detector that scores face crops, whatever it was loaded from.
+
+:class:`TorchDetector` runs a net in eager PyTorch (from a dfd checkpoint, or from an exported
+folder's safetensors); :class:`OnnxDetector` runs an exported folder's ``model.onnx`` with ONNX
+Runtime. Both take RGB uint8 crops as preprocessing writes them and apply the model's own
+evaluation transform (``build_eval_transform(input_spec)``: resize and normalise), so scoring
+can never use another size or normalisation than training did. Scores are the raw fake
+probability ``sigmoid(z)`` of the net's fake logit ``z``; the calibrated thresholds apply to it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from dfd.data.transforms import InputSpec, build_eval_transform
+from dfd.metrics.calibration import Calibration
+from dfd.metrics.detection import fake_logit
+
+
+@dataclass
+class ModelInfo:
+    """What a detector needs besides its weights: its input contract, the calibration fitted on
+    validation, how its training crops were made, and a name for reports."""
+
+    input_spec: InputSpec
+    calibration: Calibration | None = None
+    preprocessing: dict[str, Any] | None = None
+    name: str = "dfd model"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Detector(ABC):
+    """Scores batches of face crops; see the module docstring."""
+
+    def __init__(self, info: ModelInfo, batch_size: int = 32) -> None:
+        self.info = info
+        self.batch_size = batch_size
+        self.transform = build_eval_transform(info.input_spec)
+
+    @abstractmethod
+    def logits(self, images: np.ndarray) -> np.ndarray:
+        """Net outputs ``float[N, C]`` for normalised images ``float32[N, 3, S, S]``."""
+
+    def prepare(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        """RGB uint8 crops (any size) → the net's input ``float32[N, 3, S, S]``."""
+        return np.stack([self.transform(image=c)["image"].transpose(2, 0, 1) for c in crops]).astype(
+            np.float32
+        )
+
+    def score(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        """Fake probability of each crop, ``float[N]`` (empty for no crops)."""
+        if len(crops) == 0:
+            return np.zeros(0, dtype=np.float32)
+        out = []
+        for start in range(0, len(crops), self.batch_size):
+            z = fake_logit(
+                torch.from_numpy(self.logits(self.prepare(crops[start : start + self.batch_size])))
+            )
+            out.append(torch.sigmoid(z).numpy())
+        return np.concatenate(out)
+
+
+class TorchDetector(Detector):
+    """A net in eager PyTorch, in eval mode, without gradients."""
+
+    def __init__(self, net: nn.Module, info: ModelInfo, batch_size: int = 32, device: str = "cpu") -> None:
+        super().__init__(info, batch_size)
+        self.device = torch.device(device)
+        self.net = net.eval().to(self.device)
+
+    @torch.inference_mode()
+    def logits(self, images: np.ndarray) -> np.ndarray:
+        return self.net(torch.from_numpy(images).to(self.device)).float().cpu().numpy()
+
+
+class OnnxDetector(Detector):
+    """``model.onnx`` run by ONNX Runtime (CPU provider unless others are given)."""
+
+    def __init__(
+        self, onnx_path: str, info: ModelInfo, batch_size: int = 32, providers: Sequence[str] | None = None
+    ):
+        import onnxruntime as ort
+
+        super().__init__(info, batch_size)
+        self.session = ort.InferenceSession(onnx_path, providers=list(providers or ["CPUExecutionProvider"]))
+        self.input_name = self.session.get_inputs()[0].name
+
+    def logits(self, images: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input_name: images})[0]

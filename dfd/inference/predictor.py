@@ -1,0 +1,270 @@
+"""Scoring raw images and videos: decode, detect, crop, score, aggregate, decide.
+
+:class:`Predictor` crops with the same :class:`~dfd.preprocessing.faces.FaceCropper` code and
+settings that made the model's training crops (its preprocessing fingerprint) and samples the
+same frames per video. A video's faces are linked into tracks (:mod:`dfd.inference.tracks`);
+each track's frame scores are aggregated with the rule the model was calibrated with (``mean``,
+``max`` or ``confident``) and the video takes its most fake track (``track_rule``). The decision
+uses the threshold fitted on validation for that aggregation (video level) or for frames
+(images). An image is scored per face and takes its most fake face.
+
+Every input gets one row, whatever happens to it: unreadable files, images or videos without a
+face and videos too short say so in ``status`` and ``reason``; nothing stops the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from dfd.inference.detector import Detector
+from dfd.inference.inputs import kind_of
+from dfd.inference.tracks import Track, track_faces
+from dfd.metrics.calibration import resolve_threshold
+from dfd.metrics.detection import AGGREGATIONS, ConfidentStrategy, aggregate_video
+from dfd.preprocessing.faces import FaceCropper
+from dfd.preprocessing.fingerprint import cropper_settings, differences
+from dfd.raw.video import UnreadableVideo, read_frames
+
+#: One row per input, in this order (``predictions.csv``, the server's JSON).
+COLUMNS = ("path", "kind", "score", "decision", "threshold", "aggregation", "frames_sampled", "faces_found",
+           "tracks", "status", "reason")  # fmt: skip
+#: One row per scored face crop (``per_frame=true``).
+FRAME_COLUMNS = ("path", "frame_idx", "track", "x1", "y1", "x2", "y2", "face_score", "score")
+TRACK_RULES = ("max", "largest", "longest")
+
+
+@dataclass
+class PredictOptions:
+    """How inputs are sampled and decided (``conf/predict.yaml``).
+
+    Attributes:
+        num_frames, stride: frames sampled per video (default: the training crops' sampling).
+        threshold: ``f1`` | ``youden`` | ``precision`` (fitted on validation) or a number.
+        aggregation: frame → track rule; ``None`` uses the one the model was calibrated with.
+        track_rule: which track decides a video: ``max`` (the most fake), ``largest`` (the
+            biggest face) or ``longest`` (seen in most frames).
+        min_track_share: tracks seen in fewer frames than this share of the longest one are
+            ignored (detector false positives, passers-by).
+        min_frames: a video with fewer decodable sampled frames is ``too_short``.
+    """
+
+    num_frames: int = 32
+    stride: int = 0
+    threshold: str | float = "f1"
+    aggregation: str | None = None
+    track_rule: str = "max"
+    min_track_share: float = 0.25
+    min_frames: int = 1
+
+    def __post_init__(self) -> None:
+        if self.track_rule not in TRACK_RULES:
+            raise ValueError(f"track_rule={self.track_rule!r}: expected one of {list(TRACK_RULES)}")
+        if self.aggregation is not None and self.aggregation not in AGGREGATIONS:
+            raise ValueError(f"aggregation={self.aggregation!r}: expected one of {list(AGGREGATIONS)}")
+
+
+@dataclass
+class Prediction:
+    """The row of one input and, when it was scored, one row per face crop."""
+
+    row: dict[str, Any]
+    frames: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class _Pending:
+    """An input decoded and cropped, waiting for its crops' scores."""
+
+    path: Path
+    kind: str
+    crops: list[np.ndarray]
+    faces: list[tuple[int, int, Any]]  # (frame index, track, face) per crop
+    frames_sampled: int
+    faces_found: int
+    tracks: list[Track] = field(default_factory=list)
+
+
+class Predictor:
+    """Scores images and videos with a :class:`Detector`; see the module docstring."""
+
+    def __init__(
+        self, detector: Detector, cropper: FaceCropper, options: PredictOptions | None = None
+    ) -> None:
+        self.detector = detector
+        self.cropper = cropper
+        self.options = options or PredictOptions()
+        cal = detector.info.calibration
+        self.aggregation = self.options.aggregation or (cal.video_aggregation if cal else "mean")
+        self.confident = cal.confident_strategy() if cal else ConfidentStrategy()
+        choice = self.options.threshold if cal is not None else 0.5
+        self.frame_threshold = resolve_threshold(choice, cal, "frame")
+        self.video_threshold = resolve_threshold(choice, cal, "video", self.aggregation)
+
+    # -- one input --------------------------------------------------------------------------------
+    def predict(self, path: str | Path) -> Prediction:
+        """Score one image or video."""
+        return self.predict_many([path])[0]
+
+    def predict_many(self, paths: Iterable[str | Path]) -> list[Prediction]:
+        """Score several inputs, their crops in shared batches (the server batches requests so)."""
+        staged: list[Prediction | _Pending] = [self._stage(Path(p)) for p in paths]
+        pending = [s for s in staged if isinstance(s, _Pending)]
+        crops = [c for s in pending for c in s.crops]
+        scores = self.detector.score(crops)
+        start = 0
+        out = []
+        for item in staged:
+            if isinstance(item, _Pending):
+                out.append(self._finish(item, scores[start : start + len(item.crops)]))
+                start += len(item.crops)
+            else:
+                out.append(item)
+        return out
+
+    def _failed(
+        self, path: Path, kind: str, status: str, reason: str, sampled: int = 0, faces: int = 0
+    ) -> Prediction:
+        return Prediction(
+            self._row(path, kind, status=status, reason=reason, frames_sampled=sampled, faces_found=faces)
+        )
+
+    def _row(self, path: Path, kind: str, **values: Any) -> dict[str, Any]:
+        row: dict[str, Any] = {c: None for c in COLUMNS}
+        row.update(path=str(path), kind=kind, score=float("nan"), decision="", tracks=0, frames_sampled=0,
+                   faces_found=0, reason="")  # fmt: skip
+        row.update(values)
+        return row
+
+    def _stage(self, path: Path) -> Prediction | _Pending:
+        kind = kind_of(path)
+        if not path.is_file():
+            return self._failed(path, kind, "missing", f"{path} does not exist")
+        if kind == "unsupported":
+            return self._failed(
+                path, kind, "unsupported", f"{path.suffix or 'no extension'} is neither an image nor a video"
+            )
+        try:
+            if kind == "image":
+                return self._stage_image(path)
+            return self._stage_video(path)
+        except (UnreadableVideo, OSError, ValueError) as err:
+            return self._failed(
+                path, kind, "unreadable", str(err).splitlines()[0] if str(err) else type(err).__name__
+            )
+
+    def _stage_image(self, path: Path) -> Prediction | _Pending:
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(path) as img:
+                image = np.asarray(img.convert("RGB"))
+        except (UnidentifiedImageError, OSError) as err:
+            raise ValueError(f"{path} is not a readable image ({err})") from err
+        (faces,) = self.cropper.detect_all(image[None])
+        if not faces:
+            return self._failed(
+                path, "image", "no_face", f"no face with score >= {self.cropper.min_score}", sampled=1
+            )
+        crops = [self.cropper.crop(image, face) for face in faces]
+        return _Pending(path, "image", crops, [(0, k, f) for k, f in enumerate(faces)], 1, len(faces))
+
+    def _stage_video(self, path: Path) -> Prediction | _Pending:
+        indices, frames = read_frames(path, num_frames=self.options.num_frames, stride=self.options.stride)
+        if len(indices) < self.options.min_frames:
+            return self._failed(path, "video", "too_short", f"{len(indices)} decodable sampled frames, fewer than "
+                                f"min_frames={self.options.min_frames}", sampled=len(indices))  # fmt: skip
+        detected = self.cropper.detect_all(frames)
+        found = sum(len(f) for f in detected)
+        tracks = self._kept_tracks(track_faces(detected))
+        if not tracks:
+            return self._failed(path, "video", "no_face", f"no face with score >= {self.cropper.min_score} in "
+                                f"{len(indices)} sampled frames", sampled=len(indices))  # fmt: skip
+        crops, faces = [], []
+        for k, track in enumerate(tracks):
+            for t, face in track.faces:
+                crops.append(self.cropper.crop(frames[t], face))
+                faces.append((int(indices[t]), k, face))
+        return _Pending(path, "video", crops, faces, len(indices), found, tracks)
+
+    def _kept_tracks(self, tracks: Sequence[Track]) -> list[Track]:
+        if not tracks:
+            return []
+        longest = len(tracks[0].faces)
+        return [t for t in tracks if len(t.faces) >= self.options.min_track_share * longest]
+
+    # -- scores to a decision --------------------------------------------------------------------
+    def _finish(self, item: _Pending, scores: np.ndarray) -> Prediction:
+        frames = [
+            {"path": str(item.path), "frame_idx": idx, "track": track, "x1": face.box[0], "y1": face.box[1],
+             "x2": face.box[2], "y2": face.box[3], "face_score": face.score, "score": float(p)}
+            for (idx, track, face), p in zip(item.faces, scores, strict=True)
+        ]  # fmt: skip
+        if item.kind == "image":
+            score, threshold, aggregation, n_tracks = (
+                float(scores.max()),
+                self.frame_threshold,
+                "",
+                len(scores),
+            )
+        else:
+            per_track = []
+            owners = np.array([track for _, track, _ in item.faces])
+            for k in range(len(item.tracks)):
+                probs = torch.from_numpy(scores[owners == k].astype(np.float32))
+                agg, _, _ = aggregate_video(probs, torch.zeros(len(probs)), torch.zeros(len(probs)), self.aggregation,
+                                            self.confident)  # type: ignore[arg-type]  # fmt: skip
+                per_track.append(float(agg[0]))
+            if self.options.track_rule == "max":
+                pick = int(np.argmax(per_track))
+            elif self.options.track_rule == "largest":
+                pick = int(np.argmax([t.mean_area for t in item.tracks]))
+            else:
+                pick = 0  # tracks come longest first
+            score, threshold, aggregation, n_tracks = (
+                per_track[pick],
+                self.video_threshold,
+                self.aggregation,
+                len(per_track),
+            )
+        row = self._row(item.path, item.kind, score=score, decision="fake" if score > threshold else "real",
+                        threshold=threshold, aggregation=aggregation, frames_sampled=item.frames_sampled,
+                        faces_found=item.faces_found, tracks=n_tracks, status="ok")  # fmt: skip
+        return Prediction(row, frames)
+
+
+def make_predictor(
+    detector: Detector,
+    cropper_overrides: dict[str, Any] | None = None,
+    num_frames: int | None = None,
+    stride: int | None = None,
+    device: str = "cpu",
+    **options: Any,
+) -> tuple[Predictor, dict[str, tuple[Any, Any]]]:
+    """A :class:`Predictor` that crops and samples as the model's training crops were made.
+
+    ``cropper_overrides`` change single cropper settings; returns the predictor and the settings
+    that now differ from the training crops (``{key: (training, given)}``), for a warning.
+    A model whose training crops dfd's cropper did not make needs ``margin`` and ``crop_size`` here.
+    """
+    fp = dict(detector.info.preprocessing or {})
+    overrides = dict(cropper_overrides or {})
+    try:
+        settings = cropper_settings(fp)
+    except ValueError:
+        if not {"margin", "crop_size"} <= set(overrides):
+            raise
+        settings = {}
+    settings.update(overrides)
+    cropper = FaceCropper(**settings, device=device)
+    diff = differences(fp, {**fp, **{k: v for k, v in overrides.items()}}) if fp else {}
+    sampling = {
+        "num_frames": int(num_frames if num_frames is not None else fp.get("frames_per_video", 32)),
+        "stride": int(stride if stride is not None else fp.get("stride", 0) or 0),
+    }
+    return Predictor(detector, cropper, PredictOptions(**sampling, **options)), diff

@@ -1,0 +1,80 @@
+"""The preprocessing fingerprint: how a model's training crops were made, kept with the model.
+
+A detector trained on crops made one way and shown crops made another way (another detector,
+margin, crop size, detection resolution or face choice) loses accuracy silently; it is the most
+common failure of the field's inference tools. So every checkpoint and exported model carries
+the fingerprint of its training data, read from the manifest (``manifest.json``, written by
+preprocessing or by a generator), and ``dfd.eval`` and ``dfd.predict`` compare it with what they
+are given. ``dfd.predict`` crops with exactly these settings (:func:`cropper_settings`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+#: Settings that decide what a crop looks like; a difference in any of them is warned about.
+CROP_KEYS = ("detector", "margin", "crop_size", "detect_max_side", "select", "min_score", "min_face_size",
+             "image_format")  # fmt: skip
+#: How frames were sampled from a video (frame mode) or cut into clips (clip mode).
+SAMPLING_KEYS = ("mode", "frames_per_video", "stride", "trim_leading_silence", "clip_len", "clips_per_video")
+#: The FaceCropper arguments among :data:`CROP_KEYS`.
+CROPPER_KEYS = ("margin", "crop_size", "detect_max_side", "select", "min_score", "min_face_size")
+
+
+def manifest_sha256(root: str | Path) -> str | None:
+    """sha256 of a dataset's ``manifest.csv`` (None when there is none): which crops exactly."""
+    path = Path(root) / "manifest.csv"
+    if not path.is_file():
+        return None
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fingerprint(meta: dict[str, Any], root: str | Path | None = None) -> dict[str, Any]:
+    """The fingerprint of a dataset from its manifest metadata (``manifest.json``).
+
+    Manifests of dfd 0.1 say ``size`` for ``crop_size`` and nothing of the image format
+    (PNG then); both are normalised here.
+    """
+    meta = dict(meta)
+    if "crop_size" not in meta and "size" in meta:
+        meta["crop_size"] = meta["size"]
+    meta.setdefault("image_format", "png")
+    out = {k: meta[k] for k in (*CROP_KEYS, *SAMPLING_KEYS) if k in meta}
+    out["dataset"] = meta.get("dataset")
+    out["manifest_sha256"] = manifest_sha256(root) if root is not None else None
+    return out
+
+
+def differences(trained: dict[str, Any] | None, given: dict[str, Any] | None) -> dict[str, tuple[Any, Any]]:
+    """``{key: (training value, given value)}`` for every crop setting that differs.
+
+    Keys one side does not record are not compared (an older checkpoint, a generated dataset).
+    """
+    if not trained or not given:
+        return {}
+    return {
+        k: (trained[k], given[k]) for k in CROP_KEYS if k in trained and k in given and trained[k] != given[k]
+    }
+
+
+def describe(diff: dict[str, tuple[Any, Any]]) -> str:
+    """``margin 0.2 → 0.3, crop_size 256 → 128`` (training → given)."""
+    return ", ".join(f"{k} {a!r} → {b!r}" for k, (a, b) in diff.items())
+
+
+def cropper_settings(fp: dict[str, Any]) -> dict[str, Any]:
+    """The ``FaceCropper`` arguments that reproduce the training crops."""
+    missing = [k for k in ("margin", "crop_size") if k not in fp]
+    if missing or not str(fp.get("detector", "")).startswith("facenet-pytorch MTCNN"):
+        raise ValueError(
+            f"the model's training crops were not made by dfd's MTCNN cropper (detector: {fp.get('detector')!r}"
+            + (f", missing {missing}" if missing else "")
+            + "): give cropper settings explicitly, e.g. cropper.margin=0.2 cropper.crop_size=256"
+        )
+    return {k: fp[k] for k in CROPPER_KEYS if k in fp}

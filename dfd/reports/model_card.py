@@ -1,0 +1,98 @@
+"""``MODEL_CARD.md`` of an exported detector: intended use, training data, metrics, calibration, limits.
+
+Written from the same description as ``dfd_model.json`` (:mod:`dfd.inference.export`), in the
+spirit of model cards (Mitchell et al., "Model Cards for Model Reporting", FAT* 2019).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return "n/a" if math.isnan(value) else f"{value:.4f}"
+    return str(value)
+
+
+def model_card(d: dict[str, Any]) -> str:
+    """The markdown card of a model description."""
+    spec, training = d["input_spec"], d.get("training", {})
+    net = d["net"]["target"].rsplit(".", 1)[-1]
+    lines = [
+        f"# {d.get('name', 'dfd model')}",
+        "",
+        "## Intended use",
+        "",
+        f"Scores face crops, and through `python -m dfd.predict` raw images and videos, for face "
+        f"manipulation (deepfakes): {net}, one fake logit per face crop of {spec['size']} px. A screening "
+        "aid for people who review media, not a verdict: its scores are only as good as the match between "
+        "the inputs and the training data below, and a detector can be evaded on purpose.",
+        "",
+        "## Training data",
+        "",
+    ]
+    for key in ("data", "run", "checkpoint", "epoch"):
+        if training.get(key) is not None:
+            lines.append(f"- {key}: `{training[key]}`")
+    pre = d.get("preprocessing") or {}
+    if pre:
+        lines.append(
+            "- crops: " + ", ".join(f"{k} {v}" for k, v in pre.items() if k not in ("manifest_sha256",))
+        )
+    lines += ["", "## Metrics (validation split of the training data)", ""]
+    metrics = training.get("metrics") or {}
+    if metrics:
+        lines += ["| metric | value |", "|---|---:|"]
+        lines += [f"| {k} | {_fmt(v)} |" for k, v in sorted(metrics.items())]
+    else:
+        lines.append("No metrics were recorded with the checkpoint.")
+    lines += ["", "## Calibration", ""]
+    cal = d.get("calibration")
+    if cal:
+        frame = ", ".join(f"{k} {_fmt(v)}" for k, v in cal["thresholds"].items())
+        lines.append(f"- frame thresholds, fitted on validation: {frame}")
+        for agg, table in cal.get("video_thresholds", {}).items():
+            lines.append(
+                f"- video thresholds ({agg} of frame scores): "
+                + ", ".join(f"{k} {_fmt(v)}" for k, v in table.items())
+            )
+        lines.append(f"- default video aggregation: {cal.get('video_aggregation')}")
+        if cal.get("temperature_fitted", True):
+            lines.append(f"- temperature: {_fmt(cal['temperature'])}")
+        else:
+            lines.append(f"- temperature: not fitted ({cal.get('temperature_note', '')})")
+    else:
+        lines.append("No calibration: decisions use 0.5.")
+    lines += ["", "## Known limits", ""]
+    cross = d.get("cross_dataset") or {}
+    if cross:
+        lines += [
+            "Measured on other datasets (cross-dataset evaluation): detectors lose accuracy on "
+            "manipulations and recording conditions they were not trained on.",
+            "",
+            "| dataset | " + " | ".join(sorted({m for v in cross.values() for m in v})) + " |",
+        ]
+        keys = sorted({m for v in cross.values() for m in v})
+        lines.append("|---|" + "---:|" * len(keys))
+        lines += [
+            f"| {ds} | " + " | ".join(_fmt(v.get(k, float("nan"))) for k in keys) + " |"
+            for ds, v in cross.items()
+        ]
+    else:
+        lines.append(
+            "No cross-dataset figures were given at export (`dfd.export cross_eval=<cross_eval.json>`): "
+            "expect lower accuracy on data unlike the training data."
+        )
+    lines += [
+        "- Faces are found and cropped with the settings above; other crops (margin, size, detector) "
+        "lower accuracy, and `dfd.predict` warns when asked to use them.",
+        "- One face per track and frame is scored; faces MTCNN misses are not scored.",
+        "",
+        "## Versions",
+        "",
+        ", ".join(f"{k} {v}" for k, v in d.get("versions", {}).items()),
+        "",
+    ]
+    return "\n".join(lines)
