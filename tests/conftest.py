@@ -282,3 +282,44 @@ def eval_cfg(run_root: Path, data_dir: Path, out: Path, *overrides: str):
         ],
     )
     return cfg
+
+
+@pytest.fixture(scope="session")
+def ffpp_run(ffpp_out, data_dir, tmp_path_factory):
+    """Meso4 at 64 px trained two epochs on the preprocessed mini FF++ crops: a checkpoint whose
+    preprocessing fingerprint is dfd's MTCNN cropper (margin 0.2, 96 px crops, 4 frames)."""
+    from dfd.train import train
+
+    _, crops, _ = ffpp_out
+    run = tmp_path_factory.mktemp("ffpp_run")
+    cfg = compose_config(
+        "train",
+        base_overrides(run, data_dir)
+        + [
+            "data=ffpp",
+            f"data.root={crops}",
+            f"data.layout.methods=[{','.join(FFPP_METHODS)}]",
+            "data.batch_size=8",
+            "data.num_workers=0",
+            "data.pin_memory=false",
+            "model.net.input_size=64",
+            "trainer.max_epochs=2",
+            "callbacks.early_stopping=null",
+        ],  # fmt: skip
+    )
+    with open_dict(cfg):
+        cfg.callbacks.pop("rich_progress_bar", None)
+    train(cfg)
+    return run / "checkpoints" / "best.ckpt"
+
+
+@pytest.fixture(scope="session")
+def exported_model(ffpp_run, tmp_path_factory):
+    """:func:`ffpp_run` exported (model.onnx, model.safetensors, dfd_model.json, MODEL_CARD.md)."""
+    from dfd.export import export
+
+    out = tmp_path_factory.mktemp("exported") / "model"
+    export(
+        compose_config("export", [f"ckpt_path={ffpp_run}", f"out_dir={out}", "paths.output_dir=/tmp/unused"])
+    )
+    return out

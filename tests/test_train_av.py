@@ -101,3 +101,12 @@ def test_frame_view_follows_each_frame_models_input_spec(make_cfg, model: str) -
     assert image.shape[1:] == (3, spec.size, spec.size)
     pixels = image * torch.tensor(spec.std).view(1, 3, 1, 1) + torch.tensor(spec.mean).view(1, 3, 1, 1)
     assert pixels.min() >= -1e-4 and pixels.max() <= 1 + 1e-4 and pixels.max() > 0.5
+
+
+def test_audio_visual_checkpoints_open_as_plain_data(make_cfg, tmp_path: Path) -> None:
+    """AVFF's checkpoint (its hparams hold the list of inputs) opens with weights_only=True."""
+    cfg = make_cfg(["experiment=avff_tiny_synthetic_av_pretrain", *AV_DATA, "trainer.max_epochs=1",
+                    "+trainer.limit_train_batches=1", "+trainer.limit_val_batches=1"], tiny=False)  # fmt: skip
+    train(cfg)
+    checkpoint = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert checkpoint["hyper_parameters"]["inputs"] == ["video", "audio"]

@@ -1,5 +1,6 @@
-"""Every model config and every zoo experiment trains (fast_dev_run) on synthetic data, and every
-model receives, from every data config, tensors of the size and normalisation it declares."""
+"""Every model config and every zoo experiment trains a step on synthetic data and saves a checkpoint
+that opens as plain data, and every model receives, from every data config, tensors of the size
+and normalisation it declares."""
 
 from __future__ import annotations
 
@@ -64,9 +65,12 @@ class _Record(Callback):
         self.shapes.add(tuple(batch["image"].shape[1:]))
 
 
-def _fast_dev_run(make_cfg, tmp_path: Path, overrides: list[str], model: str) -> None:
+def _one_step_run(make_cfg, tmp_path: Path, overrides: list[str], model: str) -> None:
+    """One training step, one validation and one test batch, with the default callbacks: the model
+    trains, and its checkpoint is plain data (``torch.load(weights_only=True)`` opens it)."""
     size = SMALL_SIZE[model]
-    cfg = make_cfg([*overrides, "data.batch_size=2", "+trainer.fast_dev_run=true"])
+    cfg = make_cfg([*overrides, "data.batch_size=2", "trainer.max_epochs=1", "+trainer.limit_train_batches=1",
+                    "+trainer.limit_val_batches=1", "+trainer.limit_test_batches=1"])  # fmt: skip
     with open_dict(cfg):
         if "pretrained" in cfg.model.net:
             cfg.model.net.pretrained = False
@@ -77,11 +81,14 @@ def _fast_dev_run(make_cfg, tmp_path: Path, overrides: list[str], model: str) ->
     assert all(torch.isfinite(torch.tensor(metrics[k])) for k in ("train/loss", "val/loss", "test/loss"))
     summary = json.loads((tmp_path / "metrics.json").read_text())
     assert summary["params"] == record.params and record.params["total"] > 0
+    checkpoint = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert checkpoint["preprocessing"]["detector"] == "none (generated crops)"
+    assert checkpoint["hyper_parameters"]["freeze_backbone"] is False
 
 
 @pytest.mark.parametrize("model", [m for m in SMALL_SIZE if m not in HEAVY])
-def test_fast_dev_run_every_model(make_cfg, tmp_path: Path, model: str) -> None:
-    _fast_dev_run(make_cfg, tmp_path, [f"model={model}"], model)
+def test_one_step_of_every_model(make_cfg, tmp_path: Path, model: str) -> None:
+    _one_step_run(make_cfg, tmp_path, [f"model={model}"], model)
 
 
 @pytest.mark.parametrize(
@@ -93,9 +100,9 @@ def test_fast_dev_run_every_model(make_cfg, tmp_path: Path, model: str) -> None:
         if m != "hybrid_vit_cnn"
     ],
 )
-def test_fast_dev_run_every_zoo_experiment(make_cfg, tmp_path: Path, experiment: str) -> None:
+def test_one_step_of_every_zoo_experiment(make_cfg, tmp_path: Path, experiment: str) -> None:
     # The experiments read FF++ crops; data=synthetic checks their model/optimizer/trainer parts.
-    _fast_dev_run(make_cfg, tmp_path, [f"experiment={experiment}", "data=synthetic"], EXPERIMENTS[experiment])
+    _one_step_run(make_cfg, tmp_path, [f"experiment={experiment}", "data=synthetic"], EXPERIMENTS[experiment])
 
 
 @pytest.mark.slow

@@ -248,12 +248,12 @@ def make_predictor(
 ) -> tuple[Predictor, dict[str, tuple[Any, Any]]]:
     """A :class:`Predictor` that crops and samples as the model's training crops were made.
 
-    ``cropper_overrides`` change single cropper settings; returns the predictor and the settings
+    ``cropper_overrides`` change single cropper settings (``None`` keeps the training one); returns the predictor and the settings
     that now differ from the training crops (``{key: (training, given)}``), for a warning.
     A model whose training crops dfd's cropper did not make needs ``margin`` and ``crop_size`` here.
     """
     fp = dict(detector.info.preprocessing or {})
-    overrides = dict(cropper_overrides or {})
+    overrides = {k: v for k, v in (cropper_overrides or {}).items() if v is not None}
     try:
         settings = cropper_settings(fp)
     except ValueError:

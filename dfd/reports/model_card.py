@@ -85,6 +85,7 @@ def model_card(d: dict[str, Any]) -> str:
             "No cross-dataset figures were given at export (`dfd.export cross_eval=<cross_eval.json>`): "
             "expect lower accuracy on data unlike the training data."
         )
+        lines.append("")
     lines += [
         "- Faces are found and cropped with the settings above; other crops (margin, size, detector) "
         "lower accuracy, and `dfd.predict` warns when asked to use them.",

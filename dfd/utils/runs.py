@@ -58,8 +58,11 @@ def load_checkpoint(ckpt_path: str | Path, allow_pickle: bool = False) -> dict[s
 
 def load_model(ckpt_path: str | Path, run_cfg: DictConfig | None = None, allow_pickle: bool = False) -> Any:
     """Rebuild the LightningModule of a dfd run and load the checkpoint's weights (as plain data),
-    its preprocessing fingerprint and its calibration."""
+    and its preprocessing fingerprint."""
     ckpt_path = Path(ckpt_path)
+    checkpoint = load_checkpoint(
+        ckpt_path, allow_pickle
+    )  # first: an unsafe file is refused before anything else
     run_cfg = run_cfg if run_cfg is not None else run_config_for(ckpt_path)
     model_cfg = run_cfg.model.copy()
     with open_dict(model_cfg):
@@ -69,7 +72,6 @@ def load_model(ckpt_path: str | Path, run_cfg: DictConfig | None = None, allow_p
             if model_cfg.get(key):
                 model_cfg[key] = None  # likewise: the run's initial weights are not needed
     model = instantiate(model_cfg, loss=instantiate(run_cfg.loss))
-    checkpoint = load_checkpoint(ckpt_path, allow_pickle)
     model.load_state_dict(checkpoint["state_dict"])
     model.on_load_checkpoint(checkpoint)  # the preprocessing fingerprint
     return model

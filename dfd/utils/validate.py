@@ -102,7 +102,7 @@ def model_path(null: bool = False) -> Rule:
     """A checkpoint file, or an exported model folder (holding ``dfd_model.json``)."""
 
     def rule(value: Any) -> str | None:
-        if (value is None and null) or OmegaConf.is_config(value):  # train's `model` is the model group
+        if value is None and null:
             return None
         path = Path(str(value)).expanduser()
         if isinstance(value, str) and (path.is_file() or (path / "dfd_model.json").is_file()):
@@ -119,7 +119,6 @@ def model_path(null: bool = False) -> Rule:
 RUN_KEYS: dict[str, Rule] = {
     "seed": integer(0),
     "ckpt_path": model_path(null=True),
-    "model": model_path(),
     "ckpt_a": existing_file(),
     "ckpt_b": existing_file(),
     "split": choice("val", "test"),

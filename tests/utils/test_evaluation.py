@@ -42,3 +42,18 @@ def test_guard_refuses_test_split_of_selection_data(trained_runs, data_dir, tmp_
                 check_selection_guard(cfg, run_cfg, data_cfg)
         else:
             check_selection_guard(cfg, run_cfg, data_cfg)
+
+
+def test_evaluating_on_differently_cropped_data_warns_with_the_settings(caplog):
+    from types import SimpleNamespace
+
+    from dfd.utils.evaluation import warn_if_cropped_differently
+
+    trained = {"detector": "facenet-pytorch MTCNN", "margin": 0.2, "crop_size": 256, "dataset": "ffpp"}
+    same = SimpleNamespace(fingerprint=lambda: {**trained, "dataset": "celebdf"})  # another dataset, same crops
+    other = SimpleNamespace(fingerprint=lambda: {**trained, "margin": 0.3})
+    with caplog.at_level("WARNING"):
+        assert warn_if_cropped_differently(trained, same) == {}
+        assert not caplog.records
+        assert warn_if_cropped_differently(trained, other) == {"margin": (0.2, 0.3)}
+    assert "crops made differently from these (margin 0.2 → 0.3)" in caplog.text

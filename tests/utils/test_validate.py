@@ -39,7 +39,10 @@ def test_a_missing_checkpoint_is_named_and_every_problem_reported_at_once(tmp_pa
     with pytest.raises(ValueError) as err:
         validate_run_keys(cfg)
     text = str(err.value)
-    assert f"ckpt_path='{tmp_path}/nope/last.ckpt': expected a checkpoint file or an exported model folder" in text
+    assert (
+        f"ckpt_path='{tmp_path}/nope/last.ckpt': expected a checkpoint file or an exported model folder"
+        in text
+    )
     assert "data.num_workers=-1" in text
     (tmp_path / "last.ckpt").write_bytes(b"x")
     validate_run_keys(compose_config("train", [f"ckpt_path={tmp_path}/last.ckpt"]))

@@ -144,3 +144,14 @@ def test_hybrid_backbones_load_cached_imagenet_weights(tmp_path, monkeypatch):
     vit, ref = net.backbone["vit"], references["vit_tiny_patch16_224"]
     torch.testing.assert_close(vit.blocks[5].mlp.fc1.weight, ref.blocks[5].mlp.fc1.weight)
     assert vit.pos_embed.shape[1] == 1 + (32 // 16) ** 2  # timm resampled the position embeddings
+
+
+def test_a_crafted_weights_file_is_refused_not_run(tmp_path):
+    """model.weights_path is often a file from someone else: it is read as plain data."""
+    from dfd.safe_load import UnsafeCheckpoint
+    from tests.test_safe_load import crafted
+
+    path, marker = crafted(tmp_path)
+    with pytest.raises(UnsafeCheckpoint, match="model.allow_pickle=true"):
+        load_weights(Meso4(), path)
+    assert not marker.exists()

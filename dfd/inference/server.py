@@ -1,0 +1,143 @@
+"""An HTTP server for an exported detector, on LitServe (Lightning's serving library).
+
+``POST /predict`` takes one image or short video as a multipart upload (field ``file``) and
+answers with the JSON of a ``dfd.predict`` row (score, decision, threshold, frames, faces,
+status, reason); ``GET /health`` answers ``ok``. Requests that arrive together are scored
+together: LitServe batches up to ``max_batch_size`` of them, and their face crops go through
+the net in one batch (:meth:`Predictor.predict_many`).
+
+Every upload is checked on arrival, so one bad request never fails a batch: a request without
+``file`` gets 400, a file that is neither an image nor a video 415, one that cannot be decoded
+422, and LitServe refuses uploads above ``max_upload_mb`` with 413. A readable input without a
+face is an answer (200, ``status: no_face``), not an error. The server keeps serving.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import litserve as ls
+from fastapi import HTTPException
+
+from dfd.inference.export import load_exported
+from dfd.inference.inputs import kind_of
+from dfd.inference.predictor import make_predictor
+from dfd.raw.video import UnreadableVideo, video_timing
+
+
+def sniff(data: bytes, filename: str) -> str:
+    """``image`` or ``video`` by content (the filename's extension can lie or be missing); raises 415."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.verify()
+        return "image"
+    except (UnidentifiedImageError, OSError, ValueError):
+        pass
+    # ISO media (mp4, mov), Matroska/WebM and AVI signatures
+    if data[4:8] == b"ftyp" or data[:4] in (b"\x1aE\xdf\xa3", b"RIFF"):
+        return "video"
+    guess = kind_of(filename)
+    if guess == "video":
+        return "video"
+    raise HTTPException(status_code=415, detail=f"{filename or 'the upload'} is neither an image nor a video")
+
+
+class DetectorAPI(ls.LitAPI):
+    """Loads the exported model in each worker; decodes, batches and scores uploads."""
+
+    def __init__(self, model_dir: str, backend: str = "onnx", options: dict[str, Any] | None = None,
+                 max_batch_size: int = 8, batch_timeout: float = 0.05) -> None:  # fmt: skip
+        super().__init__(max_batch_size=max_batch_size, batch_timeout=batch_timeout)
+        self.model_dir, self.backend, self.options = model_dir, backend, dict(options or {})
+
+    def setup(self, device: str) -> None:
+        detector = load_exported(self.model_dir, self.backend)
+        options = dict(self.options)
+        self.predictor, _ = make_predictor(
+            detector, options.pop("cropper", None), options.pop("num_frames", None), options.pop("stride", None),
+            **options,
+        )  # fmt: skip
+        self.uploads = Path(tempfile.mkdtemp(prefix="dfd-serve-"))
+
+    def decode_request(
+        self, request, **kwargs: Any
+    ) -> tuple[str, str]:  # unannotated: LitServe then passes the form
+        upload = request.get("file") if hasattr(request, "get") else None
+        if upload is None or not hasattr(upload, "file"):
+            raise HTTPException(
+                status_code=400, detail="POST multipart/form-data with the image or video in field 'file'"
+            )
+        data = upload.file.read()
+        name = Path(upload.filename or "upload").name
+        if not data:
+            raise HTTPException(status_code=422, detail=f"{name} is empty (0 bytes)")
+        kind = sniff(data, name)
+        suffix = (
+            Path(name).suffix.lower() if kind_of(name) == kind else (".png" if kind == "image" else ".mp4")
+        )
+        path = Path(tempfile.mkstemp(dir=self.uploads, suffix=suffix)[1])
+        path.write_bytes(data)
+        if kind == "video":
+            try:
+                frames, _ = video_timing(path)
+            except UnreadableVideo as err:
+                path.unlink(missing_ok=True)
+                raise HTTPException(
+                    status_code=422, detail=f"{name} cannot be decoded as a video: {err}"
+                ) from None
+            if frames == 0:
+                path.unlink(missing_ok=True)
+                raise HTTPException(status_code=422, detail=f"{name} has no video frames")
+        return str(path), name
+
+    def batch(self, inputs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        return inputs
+
+    def unbatch(self, output: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return output
+
+    def predict(self, x: Any, **kwargs: Any) -> Any:
+        single = isinstance(x, tuple)
+        items = [x] if single else list(x)
+        try:
+            predictions = self.predictor.predict_many([path for path, _ in items])
+        finally:
+            for path, _ in items:
+                Path(path).unlink(missing_ok=True)
+        rows = []
+        for (_, name), prediction in zip(items, predictions, strict=True):
+            rows.append({**prediction.row, "path": name})
+        return rows[0] if single else rows
+
+    def encode_response(self, output: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in output.items()}
+
+    def teardown(self) -> None:  # LitServe calls it when a worker stops (not every version does)
+        shutil.rmtree(getattr(self, "uploads", ""), ignore_errors=True)
+
+
+def serve(
+    model_dir: str,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    backend: str = "onnx",
+    options: dict[str, Any] | None = None,
+    max_batch_size: int = 8,
+    batch_timeout: float = 0.05,
+    max_upload_mb: float = 50,
+    timeout: float = 120,
+) -> None:
+    """Run the server until it is stopped (Ctrl-C or SIGTERM)."""
+    load_exported(model_dir, backend)  # fail here, before the workers start, on a bad or tampered folder
+    api = DetectorAPI(model_dir, backend, options, max_batch_size, batch_timeout)
+    server = ls.LitServer(
+        api, accelerator="cpu", timeout=timeout, max_payload_size=int(max_upload_mb * 1024 * 1024)
+    )
+    server.run(host=host, port=port, generate_client_file=False)

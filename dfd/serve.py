@@ -1,0 +1,33 @@
+"""Serve an exported detector over HTTP: ``python -m dfd.serve ckpt_path=<exported model folder> [host=127.0.0.1 port=8000]``.
+
+``POST /predict`` with a multipart upload in field ``file`` (an image or a short video) answers
+with the JSON of a ``dfd.predict`` row; ``GET /health`` answers ``ok``. Requests are batched, bad
+uploads get a 4xx with the reason, and oversized ones 413. The server is
+:mod:`dfd.inference.server` (LitServe).
+"""
+
+from __future__ import annotations
+
+from omegaconf import DictConfig
+
+from dfd.inference.server import serve as run_server
+from dfd.utils.entry import entry
+
+
+def serve(cfg: DictConfig) -> None:
+    """Run the server for the exported model ``cfg.ckpt_path`` until it is stopped."""
+    options = {"threshold": cfg.threshold, "aggregation": cfg.aggregation, "track_rule": cfg.track_rule,
+               "num_frames": cfg.num_frames, "device": cfg.device}  # fmt: skip
+    print(
+        f"serving {cfg.ckpt_path} on http://{cfg.host}:{cfg.port}/predict (POST a file), /health", flush=True
+    )
+    run_server(
+        str(cfg.ckpt_path), cfg.host, cfg.port, cfg.backend, options,
+        cfg.max_batch_size, cfg.batch_timeout, cfg.max_upload_mb, cfg.timeout,
+    )  # fmt: skip
+
+
+main = entry("serve", serve)
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""The preprocessing fingerprint: read from a manifest, compared setting by setting, turned back into a cropper."""
+
+from __future__ import annotations
+
+import pytest
+
+from dfd.preprocessing.fingerprint import cropper_settings, describe, differences, fingerprint
+from dfd.preprocessing.manifest import write_manifest
+
+MTCNN = {"dataset": "ffpp", "detector": "facenet-pytorch MTCNN", "margin": 0.2, "crop_size": 256, "detect_max_side": 640,
+         "select": "confident", "min_score": 0.9, "min_face_size": 40, "frames_per_video": 32, "stride": 0,
+         "image_format": "png", "mode": "frames"}  # fmt: skip
+
+
+def test_a_fingerprint_records_the_crop_settings_and_the_exact_manifest(tmp_path):
+    import pandas as pd
+
+    write_manifest(tmp_path, pd.DataFrame({"video_id": ["a"], "label": [0]}), MTCNN)
+    fp = fingerprint(MTCNN, tmp_path)
+    assert {k: fp[k] for k in ("margin", "crop_size", "detector", "frames_per_video")} == {
+        "margin": 0.2, "crop_size": 256, "detector": "facenet-pytorch MTCNN", "frames_per_video": 32}  # fmt: skip
+    assert len(fp["manifest_sha256"]) == 64
+    write_manifest(tmp_path, pd.DataFrame({"video_id": ["b"], "label": [0]}), MTCNN)
+    assert fingerprint(MTCNN, tmp_path)["manifest_sha256"] != fp["manifest_sha256"]  # other crops, other hash
+
+
+def test_old_manifests_say_size_and_png():
+    old = {k: v for k, v in MTCNN.items() if k not in ("crop_size", "image_format")} | {"size": 128}
+    fp = fingerprint(old)
+    assert fp["crop_size"] == 128 and fp["image_format"] == "png" and "size" not in fp
+
+
+def test_differences_name_only_crop_settings_both_sides_record():
+    other = {**MTCNN, "margin": 0.3, "crop_size": 128, "dataset": "celebdf", "frames_per_video": 8}
+    diff = differences(MTCNN, other)
+    assert diff == {
+        "margin": (0.2, 0.3),
+        "crop_size": (256, 128),
+    }  # dataset and sampling are not crop settings
+    assert describe(diff) == "margin 0.2 → 0.3, crop_size 256 → 128"
+    assert differences(MTCNN, {"detector": "facenet-pytorch MTCNN"}) == {}
+    assert differences(None, MTCNN) == {}
+
+
+def test_cropper_settings_reproduce_the_training_cropper():
+    from dfd.preprocessing.faces import FaceCropper
+
+    cropper = FaceCropper(**cropper_settings(MTCNN))
+    assert cropper.settings() | {"image_format": "png"} == {k: MTCNN[k] for k in cropper.settings()} | {
+        "image_format": "png"
+    }
+    with pytest.raises(
+        ValueError, match="not made by dfd's MTCNN cropper.*cropper.margin=0.2 cropper.crop_size=256"
+    ):
+        cropper_settings({"detector": "none (generated crops)", "crop_size": 96})

@@ -1,0 +1,67 @@
+"""dfd.predict from the command line: a checkpoint or an exported folder, a folder of raw videos and
+photos in, one row per input out, the same scores from both."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import run_module
+
+pytestmark = pytest.mark.slow
+
+
+def _predict(model: Path, inputs: Path | str, out: Path, *extra: str) -> pd.DataFrame:
+    proc = run_module("dfd.predict", [f"ckpt_path={model}", f"input={inputs}", f"output={out}",
+                                      f"hydra.run.dir={out.parent}", *extra])  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "inputs scored with" in proc.stdout
+    return pd.read_csv(out)
+
+
+def test_checkpoint_and_exported_model_give_the_same_scores(ffpp_run, exported_model, ffpp_tree, tmp_path):
+    videos = sorted((ffpp_tree / "original_sequences/youtube/c23/videos").glob("00[0-3].mp4"))
+    videos += sorted((ffpp_tree / "manipulated_sequences/FaceSwap/c23/videos").glob("00*.mp4"))
+    (tmp_path / "list.txt").write_text("\n".join(str(v) for v in videos) + "\nnowhere.mp4\n")
+    rows = {}
+    for name, model, extra in (("ckpt", ffpp_run, []), ("onnx", exported_model, []),
+                               ("torch", exported_model, ["backend=torch"])):  # fmt: skip
+        rows[name] = _predict(
+            model, tmp_path / "list.txt", tmp_path / name / "predictions.csv", "per_frame=true", *extra
+        )
+    ckpt = rows["ckpt"]
+    assert len(ckpt) == len(videos) + 1 and ckpt["status"].tolist()[-1] == "missing"
+    ok = ckpt["status"] == "ok"
+    assert ok.sum() == len(videos) and set(ckpt.loc[ok, "decision"]) <= {"fake", "real"}
+    for other in ("onnx", "torch"):
+        assert np.abs(rows[other].loc[ok, "score"].to_numpy() - ckpt.loc[ok, "score"].to_numpy()).max() < 1e-4
+    frames = pd.read_csv(tmp_path / "ckpt" / "predictions_frames.csv")
+    assert len(frames) == ckpt.loc[ok, "faces_found"].sum() and {"frame_idx", "track", "x1", "score"} <= set(
+        frames
+    )
+    # the model learned something: its fakes score above its reals on average
+    fake = ckpt["path"].str.contains("manipulated")
+    assert ckpt.loc[ok & fake, "score"].mean() > ckpt.loc[ok & ~fake, "score"].mean()
+
+
+def test_a_tampered_export_is_refused_with_the_reason(exported_model, tmp_path):
+    import shutil
+
+    copy = tmp_path / "model"
+    shutil.copytree(exported_model, copy)
+    (copy / "MODEL_CARD.md").write_text("edited")
+    proc = run_module(
+        "dfd.predict", [f"ckpt_path={copy}", f"input={tmp_path}", f"hydra.run.dir={tmp_path / 'run'}"]
+    )
+    assert proc.returncode != 0 and "MODEL_CARD.md differs from the file that was exported" in proc.stderr
+
+
+def test_other_crop_settings_are_warned_about(ffpp_run, ffpp_tree, tmp_path):
+    video = ffpp_tree / "original_sequences/youtube/c23/videos/000.mp4"
+    proc = run_module("dfd.predict", [f"ckpt_path={ffpp_run}", f"input={video}", f"output={tmp_path / 'p.csv'}",
+                                      "cropper.margin=0.4", f"hydra.run.dir={tmp_path}"])  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "cropping unlike the model's training crops (margin 0.2 → 0.4)" in proc.stdout + proc.stderr

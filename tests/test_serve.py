@@ -1,0 +1,100 @@
+"""dfd.serve: a real server on 127.0.0.1, real HTTP requests (good, corrupt, not media, oversized,
+concurrent), and the server still serving after every bad one."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(exported_model, tmp_path_factory):
+    port = _free_port()
+    run = tmp_path_factory.mktemp("serve")
+    env = dict(os.environ, HF_HUB_OFFLINE="1", NO_ALBUMENTATIONS_UPDATE="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dfd.serve", f"ckpt_path={exported_model}", f"port={port}", "max_upload_mb=1",
+         "max_batch_size=4", f"hydra.run.dir={run}"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{url}/health", timeout=1).text == "ok":
+                break
+        except requests.ConnectionError:
+            time.sleep(0.5)
+        if proc.poll() is not None:
+            pytest.fail(f"the server exited: {proc.stdout.read()[-3000:]}")
+    else:
+        proc.kill()
+        pytest.fail("the server did not answer /health within 120 s")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def _post(url: str, path: Path, name: str | None = None) -> requests.Response:
+    with path.open("rb") as f:
+        return requests.post(f"{url}/predict", files={"file": (name or path.name, f)}, timeout=120)
+
+
+def test_scores_a_video_and_a_photo(server, ffpp_tree, tmp_path):
+    from PIL import Image
+    from skimage import data
+
+    video = _post(server, ffpp_tree / "original_sequences/youtube/c23/videos/000.mp4")
+    assert video.status_code == 200
+    row = video.json()
+    assert row["path"] == "000.mp4" and row["kind"] == "video" and row["status"] == "ok"
+    assert 0 <= row["score"] <= 1 and row["decision"] in ("fake", "real") and row["faces_found"] == 4
+    Image.fromarray(data.astronaut()).save(tmp_path / "astronaut.jpg")
+    photo = _post(server, tmp_path / "astronaut.jpg", name="upload")  # no extension: sniffed from the bytes
+    assert photo.status_code == 200 and photo.json()["kind"] == "image" and photo.json()["faces_found"] == 1
+
+
+def test_bad_requests_get_4xx_with_the_reason_and_the_server_keeps_serving(server, ffpp_tree, tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    data = (ffpp_tree / "original_sequences/youtube/c23/videos/001.mp4").read_bytes()
+    (tmp_path / "cut.mp4").write_bytes(data[: len(data) // 5])
+    (tmp_path / "big.mp4").write_bytes(b"\x00" * (2 * 1024 * 1024))
+    cases = {
+        "notes.txt": (415, "neither an image nor a video"),
+        "cut.mp4": (422, "cannot be decoded as a video"),
+    }
+    for name, (status, reason) in cases.items():
+        r = _post(server, tmp_path / name)
+        assert r.status_code == status and reason in r.json()["detail"], (name, r.text)
+    no_file = requests.post(f"{server}/predict", data={"other": "1"}, timeout=30)
+    assert no_file.status_code == 400 and "field 'file'" in no_file.json()["detail"]
+    assert _post(server, tmp_path / "big.mp4").status_code == 413  # above max_upload_mb=1
+    assert requests.get(f"{server}/health", timeout=5).text == "ok"
+
+
+def test_concurrent_requests_are_all_answered_in_bounded_time(server, ffpp_tree):
+    videos = sorted((ffpp_tree / "manipulated_sequences").rglob("*.mp4"))[:4] * 2
+    start = time.monotonic()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda p: _post(server, p), videos))
+    assert [a.status_code for a in answers] == [200] * 8
+    assert [a.json()["path"] for a in answers] == [v.name for v in videos]  # each answer is its own request's
+    assert time.monotonic() - start < 90
