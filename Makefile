@@ -19,7 +19,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## demo: generate a mini FF++ tree (real faces, H.264), preprocess it, train Meso4 (select on val AUC), evaluate on test
+## demo: generate a mini FF++ tree (real faces, H.264), preprocess it, train Meso4 (select on val AUC), evaluate on test,
+## export the model and predict on two raw videos and a photo
 DEMO_RAW := data/raw/ffpp_mini
 demo: $(STAMP)
 	rm -rf outputs/demo data/ffpp_mini $(DEMO_RAW)
@@ -31,7 +32,16 @@ demo: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) -m dfd.train experiment=mesonet_ffpp_mini hydra.run.dir=outputs/demo
 	HF_HUB_OFFLINE=1 $(PY) -m dfd.eval ckpt_path=outputs/demo/checkpoints/best.ckpt split=test \
 		out_dir=outputs/demo/eval hydra.run.dir=outputs/demo/eval
+	HF_HUB_OFFLINE=1 $(PY) -m dfd.export ckpt_path=outputs/demo/checkpoints/best.ckpt out_dir=outputs/demo/model \
+		hydra.run.dir=outputs/demo/export
+	$(PY) -c "from skimage import data; from PIL import Image; Image.fromarray(data.astronaut()).save('$(DEMO_RAW)/astronaut.jpg')"
+	printf '%s\n' original_sequences/youtube/c23/videos/000.mp4 manipulated_sequences/FaceSwap/c23/videos/000_001.mp4 \
+		astronaut.jpg > $(DEMO_RAW)/demo_inputs.txt
+	HF_HUB_OFFLINE=1 $(PY) -m dfd.predict ckpt_path=outputs/demo/model input=$(DEMO_RAW)/demo_inputs.txt \
+		output=outputs/demo/predictions.csv hydra.run.dir=outputs/demo/predict
 	@echo; echo "== demo finished"; cat outputs/demo/summary.txt; echo "eval report   : outputs/demo/eval"
+	@echo "exported model: outputs/demo/model"; echo "predictions   : outputs/demo/predictions.csv"
+	@cut -d, -f1-5,7,8,10 outputs/demo/predictions.csv | column -s, -t
 
 ## test: the whole suite, slow tests included (tests never reach a model hub)
 test: $(STAMP)

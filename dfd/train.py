@@ -16,6 +16,7 @@ import lightning as L
 from omegaconf import DictConfig
 
 from dfd.models.detector_module import count_parameters
+from dfd.reports.run_summary import selection_of, write_summary
 from dfd.utils.entry import entry
 from dfd.utils.instantiate import (
     instantiate,
@@ -86,43 +87,11 @@ def train(cfg: DictConfig, extra_callbacks: list[L.Callback] | None = None) -> d
         metrics.update(_floats(trainer.callback_metrics))
 
     if trainer.is_global_zero:
-        selection = _selection(checkpoint)
+        selection = selection_of(checkpoint)
         summary = {"best_checkpoint": best, "selection": selection, "params": params, "metrics": metrics}
         (out / "metrics.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
-        _print_summary(out, best, selection, metrics)
+        print(write_summary(out, best, selection, metrics), flush=True)
     return metrics
-
-
-def _selection(checkpoint: Any) -> dict[str, Any]:
-    """What the checkpoint was selected on: monitor, mode and the best value reached."""
-    if checkpoint is None or not checkpoint.monitor:
-        return {}
-    score = checkpoint.best_model_score
-    return {
-        "monitor": checkpoint.monitor,
-        "mode": checkpoint.mode,
-        "best": None if score is None else float(score),
-    }
-
-
-def _print_summary(out: Path, best: str, selection: dict[str, Any], metrics: dict[str, float]) -> None:
-    lines = [
-        f"run directory : {out}",
-        f"best ckpt     : {best or '(none)'}",
-        f"checkpoints   : {out / 'checkpoints'}",
-        f"tensorboard   : tensorboard --logdir {out / 'tensorboard'}",
-        f"metrics       : {out / 'metrics.json'}",
-        f"report        : {out / 'report'}",
-    ]
-    if selection:
-        value = "n/a" if selection["best"] is None else f"{selection['best']:.4f}"
-        lines.append(f"selected on   : {selection['monitor']} ({selection['mode']}), best {value}")
-    for key, label in (("test/auc", "test AUC"), ("test/video_auc", "test video AUC")):
-        if key in metrics:
-            lines.append(f"{label:<14}: {metrics[key]:.4f}")
-    text = "\n".join(lines)
-    (out / "summary.txt").write_text(text + "\n")  # `make demo` shows it again at the very end
-    print(text, flush=True)
 
 
 main = entry("train", train)

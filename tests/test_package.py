@@ -24,14 +24,27 @@ LAYERS = {
     "preprocessing": {"raw"},
     "data": {"raw", "preprocessing"},
     "losses": set(),
+    "safe_load": set(),
     "metrics": set(),
-    "models": {"raw", "preprocessing", "data", "losses", "metrics"},
+    "models": {"raw", "preprocessing", "data", "losses", "metrics", "safe_load"},
     "reports": {"metrics"},
-    "callbacks": {"metrics", "reports"},
-    "utils": {"raw", "preprocessing", "data", "losses", "models", "metrics", "reports", "callbacks"},
+    "callbacks": {"metrics", "reports", "safe_load"},
+    "inference": {"raw", "preprocessing", "data", "models", "metrics", "reports"},
+    "utils": {
+        "raw",
+        "preprocessing",
+        "data",
+        "losses",
+        "models",
+        "metrics",
+        "reports",
+        "callbacks",
+        "inference",
+        "safe_load",
+    },
 }
 #: Top-level modules that are not commands.
-LIBRARY_TOP = {"__init__", "losses"}
+LIBRARY_TOP = {"__init__", "losses", "safe_load"}
 #: Test files that cover something other than one module: the package as a whole (``test_package``),
 #: the config tree and the notebooks.
 NOT_MODULE_TESTS = {"test_package", "test_configs", "test_notebooks"}

@@ -50,7 +50,9 @@ def test_evaluating_on_differently_cropped_data_warns_with_the_settings(caplog):
     from dfd.utils.evaluation import warn_if_cropped_differently
 
     trained = {"detector": "facenet-pytorch MTCNN", "margin": 0.2, "crop_size": 256, "dataset": "ffpp"}
-    same = SimpleNamespace(fingerprint=lambda: {**trained, "dataset": "celebdf"})  # another dataset, same crops
+    same = SimpleNamespace(
+        fingerprint=lambda: {**trained, "dataset": "celebdf"}
+    )  # another dataset, same crops
     other = SimpleNamespace(fingerprint=lambda: {**trained, "margin": 0.3})
     with caplog.at_level("WARNING"):
         assert warn_if_cropped_differently(trained, same) == {}
