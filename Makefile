@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 ## demo: generate a mini FF++ tree (real faces, H.264), preprocess it, train Meso4 (select on val AUC), evaluate on test,
-## export the model and predict on two raw videos and a photo
+## export the model and predict on two raw videos and a photo, with a Grad-CAM picture of each
 DEMO_RAW := data/raw/ffpp_mini
 demo: $(STAMP)
 	rm -rf outputs/demo data/ffpp_mini $(DEMO_RAW)
@@ -38,9 +38,11 @@ demo: $(STAMP)
 	printf '%s\n' original_sequences/youtube/c23/videos/000.mp4 manipulated_sequences/FaceSwap/c23/videos/000_001.mp4 \
 		astronaut.jpg > $(DEMO_RAW)/demo_inputs.txt
 	HF_HUB_OFFLINE=1 $(PY) -m dfd.predict ckpt_path=outputs/demo/model input=$(DEMO_RAW)/demo_inputs.txt \
-		output=outputs/demo/predictions.csv hydra.run.dir=outputs/demo/predict
+		output=outputs/demo/predictions.csv visualize=true visualize_dir=outputs/demo/explanations \
+		hydra.run.dir=outputs/demo/predict
 	@echo; echo "== demo finished"; cat outputs/demo/summary.txt; echo "eval report   : outputs/demo/eval"
 	@echo "exported model: outputs/demo/model"; echo "predictions   : outputs/demo/predictions.csv"
+	@echo "pictures      : outputs/demo/explanations (frames, face boxes, Grad-CAM)"
 	@cut -d, -f1-5,7,8,10 outputs/demo/predictions.csv | column -s, -t
 
 ## test: the whole suite, slow tests included (tests never reach a model hub)

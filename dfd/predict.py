@@ -4,7 +4,9 @@ Crops every face exactly as the model's training crops were made (its preprocess
 fingerprint) with the same ``FaceCropper`` code as ``dfd.preprocess``, scores the crops, and
 decides each input with the threshold and video aggregation calibrated on validation. One row
 per input goes to ``output`` as soon as it is scored (a crash loses nothing before it);
-``per_frame=true`` adds one row per face crop. The steps are :mod:`dfd.inference.predictor`.
+``per_frame=true`` adds one row per face crop; ``visualize=true`` saves a PNG per input: the
+sampled frames with face boxes and scores, and the deciding face's crops under their Grad-CAM
+heatmap (:mod:`dfd.inference.explain`). The steps are :mod:`dfd.inference.predictor`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
+from dfd.inference.detector import TorchDetector, resolve_device
+from dfd.inference.explain import Explainer, explain_prediction
 from dfd.inference.inputs import expand_inputs
 from dfd.inference.predictor import COLUMNS, FRAME_COLUMNS, make_predictor
 from dfd.preprocessing.fingerprint import describe
@@ -29,12 +33,21 @@ log = logging.getLogger(__name__)
 
 def predict(cfg: DictConfig) -> dict[str, Any]:
     """Score every input of ``cfg.input``; write the rows; return counts per decision and status."""
-    detector = load_detector(cfg.ckpt_path, cfg.backend, cfg.batch_size, cfg.device, cfg.allow_pickle)
+    device = resolve_device(cfg.device)
+    detector = load_detector(cfg.ckpt_path, cfg.backend, cfg.batch_size, device, cfg.allow_pickle)
     predictor, diff = make_predictor(
-        detector, OmegaConf.to_container(cfg.cropper), cfg.num_frames, cfg.stride, cfg.device,
+        detector, OmegaConf.to_container(cfg.cropper), cfg.num_frames, cfg.stride, device,
         threshold=cfg.threshold, aggregation=cfg.aggregation, track_rule=cfg.track_rule,
-        min_track_share=cfg.min_track_share, min_frames=cfg.min_frames,
+        min_track_share=cfg.min_track_share, min_frames=cfg.min_frames, keep_media=cfg.visualize,
     )  # fmt: skip
+    explainer = None
+    if cfg.visualize:  # Grad-CAM needs gradients: ONNX models are explained through their safetensors
+        torch_detector = (
+            detector
+            if isinstance(detector, TorchDetector)
+            else load_detector(cfg.ckpt_path, "torch", device=device)
+        )
+        explainer = Explainer(torch_detector.net, detector)
     if diff:
         log.warning("cropping unlike the model's training crops (%s): expect lower accuracy", describe(diff))
     paths = expand_inputs(cfg.input)
@@ -53,8 +66,12 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
             handles.append(stack.enter_context(frames_out.open("w", newline="")))
             frame_rows = csv.DictWriter(handles[1], fieldnames=FRAME_COLUMNS)
             frame_rows.writeheader()
-        for path in tqdm(paths, desc="predict", unit="input", dynamic_ncols=True):
+        for number, path in enumerate(tqdm(paths, desc="predict", unit="input", dynamic_ncols=True)):
             prediction = predictor.predict(path)
+            if explainer is not None:
+                explain_prediction(
+                    explainer, prediction, Path(cfg.visualize_dir) / f"{number:04d}_{path.stem}.png"
+                )
             rows.writerow(prediction.row)
             if frame_rows is not None:
                 frame_rows.writerows(prediction.frames)
@@ -67,6 +84,8 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
         + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
     )
     print(f"predictions: {out}" + (f"\nper frame  : {frames_out}" if frames_out else ""), flush=True)
+    if explainer is not None:
+        print(f"pictures   : {cfg.visualize_dir}", flush=True)
     return counts
 
 

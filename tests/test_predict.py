@@ -27,7 +27,7 @@ def test_checkpoint_and_exported_model_give_the_same_scores(ffpp_run, exported_m
     videos += sorted((ffpp_tree / "manipulated_sequences/FaceSwap/c23/videos").glob("00*.mp4"))
     (tmp_path / "list.txt").write_text("\n".join(str(v) for v in videos) + "\nnowhere.mp4\n")
     rows = {}
-    for name, model, extra in (("ckpt", ffpp_run, []), ("onnx", exported_model, []),
+    for name, model, extra in (("ckpt", ffpp_run, []), ("onnx", exported_model, ["visualize=true"]),
                                ("torch", exported_model, ["backend=torch"])):  # fmt: skip
         rows[name] = _predict(
             model, tmp_path / "list.txt", tmp_path / name / "predictions.csv", "per_frame=true", *extra
@@ -42,6 +42,14 @@ def test_checkpoint_and_exported_model_give_the_same_scores(ffpp_run, exported_m
     assert len(frames) == ckpt.loc[ok, "faces_found"].sum() and {"frame_idx", "track", "x1", "score"} <= set(
         frames
     )
+    # visualize=true: one picture per scored input (Grad-CAM through the folder's safetensors), and the
+    # scores stay those of ONNX Runtime (compared above)
+    from PIL import Image
+
+    pictures = sorted((tmp_path / "onnx" / "explanations").glob("*.png"))
+    assert [p.name for p in pictures] == [f"{k:04d}_{v.stem}.png" for k, v in enumerate(videos)]
+    with Image.open(pictures[0]) as picture:
+        assert picture.width >= 700 and picture.height > 300
     # the model learned something: its fakes score above its reals on average
     fake = ckpt["path"].str.contains("manipulated")
     assert ckpt.loc[ok & fake, "score"].mean() > ckpt.loc[ok & ~fake, "score"].mean()

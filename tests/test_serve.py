@@ -31,7 +31,7 @@ def server(exported_model, tmp_path_factory):
     run = tmp_path_factory.mktemp("serve")
     env = dict(os.environ, HF_HUB_OFFLINE="1", NO_ALBUMENTATIONS_UPDATE="1")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dfd.serve", f"ckpt_path={exported_model}", f"port={port}", "max_upload_mb=1",
+        [sys.executable, "-m", "dfd.serve", f"model={exported_model}", f"port={port}", "max_upload_mb=1",
          "max_batch_size=4", f"hydra.run.dir={run}"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip

@@ -24,6 +24,17 @@ from dfd.metrics.calibration import Calibration
 from dfd.metrics.detection import fake_logit
 
 
+def resolve_device(device: str = "auto") -> str:
+    """``auto`` → ``cuda`` when a GPU is visible, else ``cpu``; other names are checked and kept."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        torch.device(device)
+    except RuntimeError as err:
+        raise ValueError(f"device={device!r} is not a torch device: use auto, cpu, cuda or cuda:<n>") from err
+    return device
+
+
 @dataclass
 class ModelInfo:
     """What a detector needs besides its weights: its input contract, the calibration fitted on
@@ -81,15 +92,24 @@ class TorchDetector(Detector):
 
 
 class OnnxDetector(Detector):
-    """``model.onnx`` run by ONNX Runtime (CPU provider unless others are given)."""
+    """``model.onnx`` run by ONNX Runtime: on the GPU when ``device`` is ``cuda`` and the installed
+    ONNX Runtime has the CUDA provider (``onnxruntime-gpu``), else on the CPU."""
 
     def __init__(
-        self, onnx_path: str, info: ModelInfo, batch_size: int = 32, providers: Sequence[str] | None = None
+        self,
+        onnx_path: str,
+        info: ModelInfo,
+        batch_size: int = 32,
+        providers: Sequence[str] | None = None,
+        device: str = "cpu",
     ):
         import onnxruntime as ort
 
         super().__init__(info, batch_size)
-        self.session = ort.InferenceSession(onnx_path, providers=list(providers or ["CPUExecutionProvider"]))
+        if providers is None:
+            gpu = device.startswith("cuda") and "CUDAExecutionProvider" in ort.get_available_providers()
+            providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if gpu else ["CPUExecutionProvider"]
+        self.session = ort.InferenceSession(onnx_path, providers=list(providers))
         self.input_name = self.session.get_inputs()[0].name
 
     def logits(self, images: np.ndarray) -> np.ndarray:

@@ -220,7 +220,7 @@ def load_exported(
     description = read_description(model_dir)
     info = model_info(description)
     if backend == "onnx":
-        return OnnxDetector(str(model_dir / ONNX_FILE), info, batch_size)
+        return OnnxDetector(str(model_dir / ONNX_FILE), info, batch_size, device=device)
     from safetensors.torch import load_model
 
     net = build_net(description["net"])

@@ -70,11 +70,33 @@ class PredictOptions:
 
 
 @dataclass
+class Media:
+    """What a scored input looked like, kept for explanations (``Predictor(keep_media=True)``).
+
+    ``images`` are the sampled frames (one for an image), downscaled by ``scale`` to at most
+    :data:`MEDIA_MAX_SIDE` px; ``indices`` their frame numbers; ``crops`` the face crops in the
+    order of :attr:`Prediction.frames`.
+    """
+
+    images: list[np.ndarray]
+    indices: list[int]
+    scale: float
+    crops: list[np.ndarray]
+
+
+#: Longer side of the frames kept in :class:`Media` (px).
+MEDIA_MAX_SIDE = 480
+
+
+@dataclass
 class Prediction:
-    """The row of one input and, when it was scored, one row per face crop."""
+    """The row of one input and, when it was scored, one row per face crop; ``track`` is the
+    track that decided a video (the most fake face of an image)."""
 
     row: dict[str, Any]
     frames: list[dict[str, Any]] = field(default_factory=list)
+    track: int = 0
+    media: Media | None = None
 
 
 @dataclass
@@ -88,17 +110,24 @@ class _Pending:
     frames_sampled: int
     faces_found: int
     tracks: list[Track] = field(default_factory=list)
+    images: np.ndarray | None = None  # the sampled frames, kept when the predictor keeps media
+    indices: list[int] = field(default_factory=list)
 
 
 class Predictor:
     """Scores images and videos with a :class:`Detector`; see the module docstring."""
 
     def __init__(
-        self, detector: Detector, cropper: FaceCropper, options: PredictOptions | None = None
+        self,
+        detector: Detector,
+        cropper: FaceCropper,
+        options: PredictOptions | None = None,
+        keep_media: bool = False,
     ) -> None:
         self.detector = detector
         self.cropper = cropper
         self.options = options or PredictOptions()
+        self.keep_media = keep_media
         cal = detector.info.calibration
         self.aggregation = self.options.aggregation or (cal.video_aggregation if cal else "mean")
         self.confident = cal.confident_strategy() if cal else ConfidentStrategy()
@@ -172,7 +201,8 @@ class Predictor:
                 path, "image", "no_face", f"no face with score >= {self.cropper.min_score}", sampled=1
             )
         crops = [self.cropper.crop(image, face) for face in faces]
-        return _Pending(path, "image", crops, [(0, k, f) for k, f in enumerate(faces)], 1, len(faces))
+        return _Pending(path, "image", crops, [(0, k, f) for k, f in enumerate(faces)], 1, len(faces),
+                        images=image[None] if self.keep_media else None, indices=[0])  # fmt: skip
 
     def _stage_video(self, path: Path) -> Prediction | _Pending:
         indices, frames = read_frames(path, num_frames=self.options.num_frames, stride=self.options.stride)
@@ -190,7 +220,8 @@ class Predictor:
             for t, face in track.faces:
                 crops.append(self.cropper.crop(frames[t], face))
                 faces.append((int(indices[t]), k, face))
-        return _Pending(path, "video", crops, faces, len(indices), found, tracks)
+        return _Pending(path, "video", crops, faces, len(indices), found, tracks,
+                        images=frames if self.keep_media else None, indices=[int(i) for i in indices])  # fmt: skip
 
     def _kept_tracks(self, tracks: Sequence[Track]) -> list[Track]:
         if not tracks:
@@ -206,6 +237,7 @@ class Predictor:
             for (idx, track, face), p in zip(item.faces, scores, strict=True)
         ]  # fmt: skip
         if item.kind == "image":
+            pick = int(np.argmax(scores))
             score, threshold, aggregation, n_tracks = (
                 float(scores.max()),
                 self.frame_threshold,
@@ -235,7 +267,17 @@ class Predictor:
         row = self._row(item.path, item.kind, score=score, decision="fake" if score > threshold else "real",
                         threshold=threshold, aggregation=aggregation, frames_sampled=item.frames_sampled,
                         faces_found=item.faces_found, tracks=n_tracks, status="ok")  # fmt: skip
-        return Prediction(row, frames)
+        return Prediction(row, frames, pick, self._media(item) if item.images is not None else None)
+
+    @staticmethod
+    def _media(item: _Pending) -> Media:
+        import cv2
+
+        assert item.images is not None
+        scale = min(1.0, MEDIA_MAX_SIDE / max(item.images.shape[1:3]))
+        size = (round(item.images.shape[2] * scale), round(item.images.shape[1] * scale))
+        images = [cv2.resize(f, size, interpolation=cv2.INTER_AREA) if scale < 1 else f for f in item.images]
+        return Media(images, item.indices, scale, item.crops)
 
 
 def make_predictor(
@@ -244,6 +286,7 @@ def make_predictor(
     num_frames: int | None = None,
     stride: int | None = None,
     device: str = "cpu",
+    keep_media: bool = False,
     **options: Any,
 ) -> tuple[Predictor, dict[str, tuple[Any, Any]]]:
     """A :class:`Predictor` that crops and samples as the model's training crops were made.
@@ -267,4 +310,4 @@ def make_predictor(
         "num_frames": int(num_frames if num_frames is not None else fp.get("frames_per_video", 32)),
         "stride": int(stride if stride is not None else fp.get("stride", 0) or 0),
     }
-    return Predictor(detector, cropper, PredictOptions(**sampling, **options)), diff
+    return Predictor(detector, cropper, PredictOptions(**sampling, **options), keep_media), diff

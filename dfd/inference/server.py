@@ -58,8 +58,10 @@ class DetectorAPI(ls.LitAPI):
         self.model_dir, self.backend, self.options = model_dir, backend, dict(options or {})
 
     def setup(self, device: str) -> None:
-        detector = load_exported(self.model_dir, self.backend)
         options = dict(self.options)
+        if options.get("device", "auto") == "auto":
+            options["device"] = device  # LitServe's pick for this worker
+        detector = load_exported(self.model_dir, self.backend, device=options["device"])
         self.predictor, _ = make_predictor(
             detector, options.pop("cropper", None), options.pop("num_frames", None), options.pop("stride", None),
             **options,
@@ -137,7 +139,9 @@ def serve(
     """Run the server until it is stopped (Ctrl-C or SIGTERM)."""
     load_exported(model_dir, backend)  # fail here, before the workers start, on a bad or tampered folder
     api = DetectorAPI(model_dir, backend, options, max_batch_size, batch_timeout)
+    device = (options or {}).get("device", "auto")
+    accelerator = "auto" if device == "auto" else ("cuda" if str(device).startswith("cuda") else "cpu")
     server = ls.LitServer(
-        api, accelerator="cpu", timeout=timeout, max_payload_size=int(max_upload_mb * 1024 * 1024)
+        api, accelerator=accelerator, timeout=timeout, max_payload_size=int(max_upload_mb * 1024 * 1024)
     )
     server.run(host=host, port=port, generate_client_file=False)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 import traceback
 import warnings
 from collections.abc import Callable
@@ -115,15 +116,42 @@ def run_task(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
     return float(result[name])
 
 
-def entry(config_name: str, task: Callable[[DictConfig], Any]) -> Callable[[], Any]:
-    """The Hydra main of a command: compose ``conf/<config_name>.yaml`` and run ``task`` on it."""
+def rename_overrides(argv: list[str], renames: dict[str, str]) -> list[str]:
+    """``argv`` with each ``<old>=value`` override spelled ``<new>=value``.
+
+    For a key a command takes whose name is also a config group of the other commands (``dfd.serve
+    model=<exported dir>``): Hydra reads ``model=…`` as a group choice, so the command's config
+    names the key otherwise and the command line keeps the name users type.
+    """
+    out = []
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        out.append(f"{renames[key]}={value}" if sep and key in renames else arg)
+    return out
+
+
+def entry(
+    config_name: str, task: Callable[[DictConfig], Any], renames: dict[str, str] | None = None
+) -> Callable[[], Any]:
+    """The Hydra main of a command: compose ``conf/<config_name>.yaml`` and run ``task`` on it.
+
+    ``renames`` maps override keys typed on the command line to config keys (:func:`rename_overrides`).
+    """
     register_resolvers()
 
     @hydra.main(config_path=CONF_DIR, config_name=config_name)
-    def main(cfg: DictConfig) -> Any:
+    def hydra_main(cfg: DictConfig) -> Any:
         quiet()
         warn_deprecated_choices()
         return run_task(task, cfg)
+
+    if not renames:
+        hydra_main.__doc__ = task.__doc__
+        return hydra_main
+
+    def main() -> Any:
+        sys.argv[1:] = rename_overrides(sys.argv[1:], renames)
+        return hydra_main()
 
     main.__doc__ = task.__doc__
     return main

@@ -15,7 +15,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from dfd.callbacks.calibration import load_calibration
-from dfd.inference.detector import Detector, ModelInfo, TorchDetector
+from dfd.inference.detector import Detector, ModelInfo, TorchDetector, resolve_device
 from dfd.inference.export import load_exported
 from dfd.safe_load import load_torch_file
 from dfd.utils.instantiate import instantiate
@@ -90,7 +90,9 @@ def load_detector(
     allow_pickle: bool = False,
 ) -> Detector:
     """A :class:`~dfd.inference.detector.Detector` for a dfd checkpoint (``<run>/checkpoints/x.ckpt``,
-    scored with torch) or an exported model folder (``backend=onnx|torch``)."""
+    scored with torch) or an exported model folder (``backend=onnx|torch``); ``device=auto`` picks
+    the GPU when there is one."""
+    device = resolve_device(device)
     path = Path(str(path)).expanduser().resolve()
     if path.is_dir():
         return load_exported(path, backend, batch_size, device)

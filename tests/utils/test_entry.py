@@ -60,3 +60,10 @@ def test_an_old_experiment_name_runs_and_warns(tmp_path: Path, data_dir: Path) -
     assert "experiment=avff_synthetic_av_pretrain is a deprecated alias" in out
     assert "use experiment=avff_tiny_synthetic_av_pretrain" in out
     assert "💡" not in out  # and no Lightning tips in a real run
+
+
+def test_rename_overrides_rewrites_only_the_renamed_key() -> None:
+    argv = ["model=/runs/exported", "port=8001", "model.name=x", "hydra.run.dir=model=odd", "--cfg"]
+    assert entry.rename_overrides(argv, {"model": "ckpt_path"}) == [
+        "ckpt_path=/runs/exported", "port=8001", "model.name=x", "hydra.run.dir=model=odd", "--cfg",
+    ]  # fmt: skip

@@ -64,6 +64,8 @@ class HybridViTCNN(nn.Module):
         self.register_buffer("vit_scale", (std_in / std_vit).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("vit_shift", ((mean_in - mean_vit) / std_vit).view(1, 3, 1, 1), persistent=False)
         self.num_features = cnn.num_features + vit.num_features
+        #: Grad-CAM explains the CNN branch's last spatial map (the ViT has tokens, not maps).
+        self.cam_scope = "backbone.cnn"
         self.head = nn.Sequential(
             nn.Linear(self.num_features, hidden_dim),
             nn.ReLU(inplace=True),

@@ -1,0 +1,116 @@
+"""Grad-CAM over face crops: the explained layer is found for every net shape, the heatmap is warm
+where the fake logit's evidence is, and a scored input becomes one picture."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from dfd.data.transforms import InputSpec
+from dfd.inference.detector import ModelInfo, TorchDetector
+from dfd.inference.explain import Explainer, FakeLogitTarget, cam_layer, explain_prediction
+from dfd.inference.predictor import Media, Prediction
+from dfd.models.nets.mesonet import Meso4
+
+SPEC = InputSpec(size=32, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
+
+
+class BrightnessNet(nn.Module):
+    """Fake logit = mean brightness: the evidence is wherever the image is bright."""
+
+    def __init__(self, num_classes: int = 1) -> None:
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU())
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.head = nn.Linear(4, num_classes)
+        with torch.no_grad():
+            conv = self.features[0]
+            conv.weight.zero_()
+            conv.weight[:, :, 1, 1] = 1.0 / 3
+            conv.bias.zero_()
+            self.head.weight.fill_(1.0)
+            if num_classes == 2:
+                self.head.weight[0].fill_(-1.0)
+            self.head.bias.zero_()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.pool(self.features(x)).flatten(1))
+
+
+def _crop_with_bright_corner() -> np.ndarray:
+    crop = np.full((32, 32, 3), 10, dtype=np.uint8)
+    crop[:12, :12] = 250  # the top-left corner carries the evidence
+    return crop
+
+
+@pytest.mark.parametrize("num_classes", [1, 2])
+def test_the_heatmap_is_warm_where_the_evidence_is(num_classes: int) -> None:
+    net = BrightnessNet(num_classes)
+    explainer = Explainer(net, TorchDetector(net, ModelInfo(SPEC)))
+    assert explainer.layer is net.features  # the last spatial map (the block ending with the ReLU)
+    (heat,) = explainer.heatmaps([_crop_with_bright_corner()])
+    assert heat.shape == (32, 32) and heat.min() >= 0 and heat.max() <= 1
+    assert heat[:12, :12].mean() > 0.9 and heat[16:, 16:].mean() < 0.1
+
+
+def test_the_fake_logit_target_matches_the_scores_convention() -> None:
+    assert FakeLogitTarget()(torch.tensor([2.0])).item() == 2.0
+    assert FakeLogitTarget()(torch.tensor([1.0, 3.5])).item() == 2.5  # z1 - z0
+
+
+def test_meso4_is_explained_at_a_spatial_map_and_gives_one_map_per_crop() -> None:
+    net = Meso4()
+    layer = cam_layer(net, 256)
+    out = {}
+
+    def record(_module, _inputs, output) -> None:
+        out["shape"] = output.shape
+
+    layer.register_forward_hook(record)
+    net(torch.zeros(1, 3, 256, 256))
+    assert len(out["shape"]) == 4 and min(out["shape"][-2:]) >= 2
+    explainer = Explainer(net, TorchDetector(net, ModelInfo(net.input_spec)))
+    maps = explainer.heatmaps([np.random.default_rng(0).integers(0, 255, (100, 90, 3), dtype=np.uint8)] * 3)
+    assert maps.shape == (3, 256, 256)
+
+
+def test_a_net_without_a_spatial_map_says_so() -> None:
+    net = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 1))
+    with pytest.raises(ValueError, match="no spatial feature map"):
+        cam_layer(net, 8)
+
+
+def test_a_scored_video_becomes_one_picture_and_an_unscored_input_none(tmp_path: Path) -> None:
+    from PIL import Image
+
+    net = BrightnessNet()
+    explainer = Explainer(net, TorchDetector(net, ModelInfo(SPEC)))
+    frames = [np.full((60, 80, 3), 30 * k, dtype=np.uint8) for k in range(4)]
+    crops = [_crop_with_bright_corner() for _ in range(4)]
+    faces = [{"path": "v.mp4", "frame_idx": 3 * k, "track": 0, "x1": 10.0, "y1": 10.0, "x2": 40.0, "y2": 50.0,
+              "face_score": 0.99, "score": 0.9} for k in range(4)]  # fmt: skip
+    row = {"path": "v.mp4", "kind": "video", "score": 0.9, "decision": "fake", "threshold": 0.5,
+           "aggregation": "mean", "frames_sampled": 4, "faces_found": 4, "status": "ok"}  # fmt: skip
+    media = Media(frames, [0, 3, 6, 9], 1.0, crops)
+    out = explain_prediction(explainer, Prediction(row, faces, 0, media), tmp_path / "v.png")
+    assert out == tmp_path / "v.png"
+    with Image.open(out) as picture:
+        assert picture.width >= 700 and picture.height > 300
+    failed = {**row, "status": "no_face"}
+    assert explain_prediction(explainer, Prediction(failed, [], 0, media), tmp_path / "w.png") is None
+    assert not (tmp_path / "w.png").exists()
+
+
+def test_attention_tensors_are_not_maps_and_the_hybrid_is_explained_through_its_cnn() -> None:
+    import timm
+
+    from dfd.models.nets.hybrid_vit_cnn import HybridViTCNN
+
+    vit = timm.create_model("vit_tiny_patch16_224", pretrained=False, num_classes=1)
+    assert cam_layer(vit, 224) is vit.patch_embed.proj  # not an attention block's [N, heads, tokens, dim]
+    hybrid = HybridViTCNN(vit_name="vit_tiny_patch16_224")
+    assert cam_layer(hybrid, 224) is hybrid.backbone["cnn"].layer4
