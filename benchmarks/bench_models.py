@@ -28,7 +28,7 @@ MODELS = ["mesonet", "meso_inception", "xception", "efficientnet_b4", "f3net", "
 
 def build_net(name: str) -> torch.nn.Module:
     """The net of ``conf/model/<name>.yaml`` exactly as training builds it, without downloads."""
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+    with initialize_config_dir(config_dir=str(CONF_DIR)):
         cfg = compose(config_name="train", overrides=[f"model={name}"])
     with open_dict(cfg):
         if "pretrained" in cfg.model.net:

@@ -30,6 +30,7 @@ from torch.utils.data import DataLoader, Dataset
 from dfd.losses import BCELoss
 from dfd.models.detector_module import DetectorModule
 from dfd.models.nets.mesonet import Meso4
+from dfd.utils.entry import quiet
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -161,6 +162,7 @@ def bare_train(out: Path, epochs: int) -> float:
 
 
 def main() -> None:
+    quiet()  # no Lightning cloud tips between the figures
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--batch", type=int, default=32)
