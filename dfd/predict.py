@@ -47,6 +47,11 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
             if isinstance(detector, TorchDetector)
             else load_detector(cfg.ckpt_path, "torch", device=device)
         )
+        if not isinstance(torch_detector, TorchDetector):
+            raise ValueError(
+                f"visualize=true draws one net's Grad-CAM, and {cfg.ckpt_path} is an ensemble: predict without "
+                "visualize, or visualize with one member (an exported ensemble keeps them under members/)"
+            )
         explainer = Explainer(torch_detector.net, detector)
     if diff:
         log.warning("cropping unlike the model's training crops (%s): expect lower accuracy", describe(diff))

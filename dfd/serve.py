@@ -10,22 +10,24 @@ spellings work.
 
 from __future__ import annotations
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from dfd.inference.server import serve as run_server
 from dfd.utils.entry import entry
+from dfd.utils.runs import load_detector
 
 
 def serve(cfg: DictConfig) -> None:
-    """Run the server for the exported model ``cfg.ckpt_path`` until it is stopped."""
+    """Run the server for the exported model or ensemble ``cfg.ckpt_path`` until it is stopped."""
     options = {"threshold": cfg.threshold, "aggregation": cfg.aggregation, "track_rule": cfg.track_rule,
-               "num_frames": cfg.num_frames, "device": cfg.device}  # fmt: skip
+               "num_frames": cfg.num_frames, "device": cfg.device,
+               "cropper": OmegaConf.to_container(cfg.cropper)}  # fmt: skip
     print(
         f"serving {cfg.ckpt_path} on http://{cfg.host}:{cfg.port}/predict (POST a file), /health", flush=True
     )
     run_server(
         str(cfg.ckpt_path), cfg.host, cfg.port, cfg.backend, options,
-        cfg.max_batch_size, cfg.batch_timeout, cfg.max_upload_mb, cfg.timeout,
+        cfg.max_batch_size, cfg.batch_timeout, cfg.max_upload_mb, cfg.timeout, load_detector,
     )  # fmt: skip
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -101,6 +102,50 @@ def run_module(
         text=True,
         timeout=timeout,
     )
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serving(model: Path, run_dir: Path, *overrides: str) -> Iterator[str]:
+    """``python -m dfd.serve model=<model>`` on a free port of 127.0.0.1: yields its URL once
+    ``/health`` answers, and stops the server afterwards."""
+    import time
+
+    import requests
+
+    port = _free_port()
+    env = dict(os.environ, HF_HUB_OFFLINE="1", NO_ALBUMENTATIONS_UPDATE="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dfd.serve", f"model={model}", f"port={port}", f"hydra.run.dir={run_dir}", *overrides],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{url}/health", timeout=1).text == "ok":
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.5)
+            if proc.poll() is not None:
+                pytest.fail(f"the server exited: {proc.stdout.read()[-3000:]}")
+        else:
+            pytest.fail("the server did not answer /health within 120 s")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def cli_overrides(tmp: Path, data_dir: Path) -> list[str]:

@@ -3,10 +3,6 @@ concurrent), and the server still serving after every bad one."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,43 +10,17 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import ROOT
+from tests.conftest import serving
 
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(exported_model, tmp_path_factory):
-    port = _free_port()
-    run = tmp_path_factory.mktemp("serve")
-    env = dict(os.environ, HF_HUB_OFFLINE="1", NO_ALBUMENTATIONS_UPDATE="1")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dfd.serve", f"model={exported_model}", f"port={port}", "max_upload_mb=1",
-         "max_batch_size=4", f"hydra.run.dir={run}"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}/health", timeout=1).text == "ok":
-                break
-        except requests.ConnectionError:
-            time.sleep(0.5)
-        if proc.poll() is not None:
-            pytest.fail(f"the server exited: {proc.stdout.read()[-3000:]}")
-    else:
-        proc.kill()
-        pytest.fail("the server did not answer /health within 120 s")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
+    with serving(
+        exported_model, tmp_path_factory.mktemp("serve"), "max_upload_mb=1", "max_batch_size=4"
+    ) as url:
+        yield url
 
 
 def _post(url: str, path: Path, name: str | None = None) -> requests.Response:

@@ -235,7 +235,7 @@ def test_relative_paths_from_another_working_directory(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("override", "named"),
     [("trainer.max_epochs=abc", "trainer.max_epochs='abc': expected an integer"),
-     ("ckpt_path=nowhere/last.ckpt", "ckpt_path='nowhere/last.ckpt': expected a checkpoint file or an exported model folder")],
+     ("ckpt_path=nowhere/last.ckpt", "ckpt_path='nowhere/last.ckpt': expected a checkpoint file, an exported model or ensemble folder")],
 )  # fmt: skip
 def test_bad_run_keys_fail_at_start_naming_the_key(tmp_path: Path, override: str, named: str) -> None:
     proc = run_module("dfd.train", [f"paths.data_dir={tmp_path}/data", f"paths.log_dir={tmp_path}", override])

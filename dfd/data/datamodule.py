@@ -224,6 +224,8 @@ class FaceCropDataModule(LightningDataModule):
         leak_check: ``refuse`` (training stops), ``warn`` or ``off`` when a group (an identity,
             an FF++ pair, a source video) has videos in two splits.
         allow_incomplete: train on a manifest whose preprocessing has videos still pending.
+        train_methods: train on the fakes of these manipulation methods only (with every real);
+            validation and test keep all methods. ``None`` trains on all.
     """
 
     def __init__(
@@ -247,6 +249,7 @@ class FaceCropDataModule(LightningDataModule):
         test_fraction: float | None = None,
         leak_check: str = "refuse",
         allow_incomplete: bool = False,
+        train_methods: list[str] | None = None,
     ) -> None:
         super().__init__()
         if label not in LABELS:
@@ -272,6 +275,7 @@ class FaceCropDataModule(LightningDataModule):
         self.test_fraction = test_fraction
         self.leak_check = leak_check
         self.allow_incomplete = allow_incomplete
+        self.train_methods = list(train_methods) if train_methods else None
         self._rows: pd.DataFrame | None = None
         self.datasets: dict[str, Dataset] = {}
         self.skipped: pd.DataFrame | None = None
@@ -356,6 +360,19 @@ class FaceCropDataModule(LightningDataModule):
         """The rows this module trains and evaluates on (every split): ``frames_per_video`` of each video."""
         return subsample_frames(rows, self.frames_per_video)
 
+    def keep_train_methods(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """The training rows without the fakes of methods outside ``train_methods``."""
+        if not self.train_methods:
+            return rows
+        fake_methods = set(rows.loc[rows["label"] == 1, "method"].astype(str))
+        unknown = sorted(set(self.train_methods) - fake_methods)
+        if unknown:
+            raise ValueError(
+                f"data.train_methods names {unknown}, which no training fake has; the training fakes' methods "
+                f"are {sorted(fake_methods)}"
+            )
+        return rows[(rows["label"] == 0) | rows["method"].astype(str).isin(self.train_methods)]
+
     def make_dataset(self, split: str, rows: pd.DataFrame) -> Dataset:
         """The dataset of one split; training gets augmentation (stronger for the minority class
         when ``minority_strength`` is set)."""
@@ -372,7 +389,7 @@ class FaceCropDataModule(LightningDataModule):
         for split in SPLITS:
             part = rows[rows["split"] == split]
             if split == "train":
-                part = cap_per_class(part, self.max_samples_per_class, self.seed)
+                part = cap_per_class(self.keep_train_methods(part), self.max_samples_per_class, self.seed)
             self.datasets[split] = self.make_dataset(split, part.reset_index(drop=True))
             if split != "train" and len(part) and part["label"].nunique() < 2:
                 log.warning(

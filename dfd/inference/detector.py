@@ -90,6 +90,14 @@ class TorchDetector(Detector):
     def logits(self, images: np.ndarray) -> np.ndarray:
         return self.net(torch.from_numpy(images).to(self.device)).float().cpu().numpy()
 
+    @torch.inference_mode()
+    def logits_and_features(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Net outputs ``float[N, C]`` and the pooled embeddings ``float[N, F]`` they come from
+        (``forward_features``, then ``forward_head``: one pass)."""
+        features = self.net.forward_features(torch.from_numpy(images).to(self.device))
+        logits = self.net.forward_head(features)
+        return logits.float().cpu().numpy(), features.float().flatten(1).cpu().numpy()
+
 
 class OnnxDetector(Detector):
     """``model.onnx`` run by ONNX Runtime: on the GPU when ``device`` is ``cuda`` and the installed

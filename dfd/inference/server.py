@@ -18,12 +18,14 @@ import io
 import math
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import litserve as ls
 from fastapi import HTTPException
 
+from dfd.inference.detector import Detector
 from dfd.inference.export import load_exported
 from dfd.inference.inputs import kind_of
 from dfd.inference.predictor import make_predictor
@@ -53,15 +55,17 @@ class DetectorAPI(ls.LitAPI):
     """Loads the exported model in each worker; decodes, batches and scores uploads."""
 
     def __init__(self, model_dir: str, backend: str = "onnx", options: dict[str, Any] | None = None,
-                 max_batch_size: int = 8, batch_timeout: float = 0.05) -> None:  # fmt: skip
+                 max_batch_size: int = 8, batch_timeout: float = 0.05,
+                 loader: Callable[..., Detector] = load_exported) -> None:  # fmt: skip
         super().__init__(max_batch_size=max_batch_size, batch_timeout=batch_timeout)
         self.model_dir, self.backend, self.options = model_dir, backend, dict(options or {})
+        self.loader = loader
 
     def setup(self, device: str) -> None:
         options = dict(self.options)
         if options.get("device", "auto") == "auto":
             options["device"] = device  # LitServe's pick for this worker
-        detector = load_exported(self.model_dir, self.backend, device=options["device"])
+        detector = self.loader(self.model_dir, self.backend, device=options["device"])
         self.predictor, _ = make_predictor(
             detector, options.pop("cropper", None), options.pop("num_frames", None), options.pop("stride", None),
             **options,
@@ -135,10 +139,14 @@ def serve(
     batch_timeout: float = 0.05,
     max_upload_mb: float = 50,
     timeout: float = 120,
+    loader: Callable[..., Detector] = load_exported,
 ) -> None:
-    """Run the server until it is stopped (Ctrl-C or SIGTERM)."""
-    load_exported(model_dir, backend)  # fail here, before the workers start, on a bad or tampered folder
-    api = DetectorAPI(model_dir, backend, options, max_batch_size, batch_timeout)
+    """Run the server until it is stopped (Ctrl-C or SIGTERM). ``loader(model_dir, backend, device=)``
+    loads the model in each worker (``dfd.serve`` passes one that also reads exported ensembles)."""
+    loader(
+        model_dir, backend, device="cpu"
+    )  # fail here, before the workers start, on a bad or tampered folder
+    api = DetectorAPI(model_dir, backend, options, max_batch_size, batch_timeout, loader)
     device = (options or {}).get("device", "auto")
     accelerator = "auto" if device == "auto" else ("cuda" if str(device).startswith("cuda") else "cpu")
     server = ls.LitServer(

@@ -18,21 +18,39 @@ def _fmt(value: Any) -> str:
 
 def model_card(d: dict[str, Any]) -> str:
     """The markdown card of a model description."""
-    spec, training = d["input_spec"], d.get("training", {})
-    net = d["net"]["target"].rsplit(".", 1)[-1]
+    training = d.get("training", {})
+    members = d.get("members")
+    if members:  # an ensemble (dfd.ensembles.export)
+        what = (
+            f"an ensemble of {len(members)} detectors ("
+            + ", ".join(f"{m['name']}: {m['net']}, {m['input_size']} px" for m in members)
+            + f") fused by the `{d['fusion']['rule']}` rule into one fake logit per face crop"
+        )
+    else:
+        what = f"{d['net']['target'].rsplit('.', 1)[-1]}, one fake logit per face crop of {d['input_spec']['size']} px"
     lines = [
         f"# {d.get('name', 'dfd model')}",
         "",
         "## Intended use",
         "",
         f"Scores face crops, and through `python -m dfd.predict` raw images and videos, for face "
-        f"manipulation (deepfakes): {net}, one fake logit per face crop of {spec['size']} px. A screening "
+        f"manipulation (deepfakes): {what}. A screening "
         "aid for people who review media, not a verdict: its scores are only as good as the match between "
         "the inputs and the training data below, and a detector can be evaded on purpose.",
         "",
-        "## Training data",
-        "",
     ]
+    if members:
+        lines += ["## Members", "", "| member | net | input | mean weight on test |", "|---|---|---:|---:|"]
+        lines += [
+            f"| {m['name']} | {m['net']} | {m['input_size']} px | {_fmt(m.get('weight', float('nan')))} |"
+            for m in members
+        ]
+        lines += [
+            "",
+            f"Fusion rule `{d['fusion']['rule']}`, fitted on validation only: {d['fusion']['params']}.",
+            "",
+        ]
+    lines += ["## Training data", ""]
     for key in ("data", "run", "checkpoint", "epoch"):
         if training.get(key) is not None:
             lines.append(f"- {key}: `{training[key]}`")
@@ -48,6 +66,11 @@ def model_card(d: dict[str, Any]) -> str:
         lines += [f"| {k} | {_fmt(v)} |" for k, v in sorted(metrics.items())]
     else:
         lines.append("No metrics were recorded with the checkpoint.")
+    test = training.get("test_metrics") or {}
+    if test:
+        lines += ["", "Test split (evaluated once, after every choice was made on validation):", ""]
+        lines += ["| metric | value |", "|---|---:|"]
+        lines += [f"| {k} | {_fmt(v)} |" for k, v in sorted(test.items())]
     lines += ["", "## Calibration", ""]
     cal = d.get("calibration")
     if cal:

@@ -294,6 +294,7 @@ def write_report(
     title: str = "dfd evaluation report",
     meta: Mapping[str, Any] | None = None,
     samples: pd.DataFrame | None = None,
+    extra_columns: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Write the report of one split to ``out_dir`` and return its summary.
 
@@ -302,7 +303,8 @@ def write_report(
     for TensorBoard events or ``metrics.csv`` to draw the learning curves. ``samples`` (one row
     per sample of the split, in dataset order: video id, crop path, method, split) gives
     ``predictions.csv`` its evidence columns and the summary its results by method; the
-    outputs' ``index`` selects its rows.
+    outputs' ``index`` selects its rows. ``extra_columns`` (one value per scored sample, in the
+    outputs' order) are appended to ``predictions.csv``.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -372,6 +374,8 @@ def write_report(
     if samples is not None:
         evidence = samples.drop(columns=["label"], errors="ignore").reset_index(drop=True)
         predictions = pd.concat([predictions.iloc[:, :2], evidence, predictions.iloc[:, 2:]], axis=1)
+    for name, values in (extra_columns or {}).items():
+        predictions[name] = np.asarray(values)
     predictions.to_csv(out_dir / "predictions.csv", index=False)
     summary["files"] = [*files, "predictions.csv", "summary.json", "report.md"]
     (out_dir / "summary.json").write_text(json.dumps(_json_safe(summary), indent=2))

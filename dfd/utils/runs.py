@@ -9,16 +9,24 @@ that config and loads a checkpoint's weights into it, without downloading pretra
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from dfd.callbacks.calibration import load_calibration
+from dfd.ensembles.detector import EnsembleDetector, is_ensemble_folder, load_ensemble
+from dfd.ensembles.fusion import fusion_from_state
+from dfd.ensembles.members import file_sha256
 from dfd.inference.detector import Detector, ModelInfo, TorchDetector, resolve_device
 from dfd.inference.export import load_exported
+from dfd.metrics.calibration import Calibration
 from dfd.safe_load import load_torch_file
 from dfd.utils.instantiate import instantiate
+
+#: What a ``dfd.ensemble`` run writes: its members, fitted rule and calibration.
+ENSEMBLE_RUN_FILE = "ensemble.json"
 
 
 def resolve_checkpoint(path: str | Path, key: str = "ckpt_path") -> Path:
@@ -90,11 +98,15 @@ def load_detector(
     allow_pickle: bool = False,
 ) -> Detector:
     """A :class:`~dfd.inference.detector.Detector` for a dfd checkpoint (``<run>/checkpoints/x.ckpt``,
-    scored with torch) or an exported model folder (``backend=onnx|torch``); ``device=auto`` picks
-    the GPU when there is one."""
+    scored with torch), an exported model or ensemble folder (``backend=onnx|torch``) or a
+    ``dfd.ensemble`` run folder; ``device=auto`` picks the GPU when there is one."""
     device = resolve_device(device)
     path = Path(str(path)).expanduser().resolve()
     if path.is_dir():
+        if is_ensemble_folder(path):
+            return load_ensemble(path, backend, batch_size, device)
+        if is_ensemble_run(path):
+            return load_ensemble_run(path, batch_size, device, allow_pickle)
         return load_exported(path, backend, batch_size, device)
     ckpt = resolve_checkpoint(path)
     model = load_model(ckpt, allow_pickle=allow_pickle)
@@ -113,3 +125,33 @@ def load_detector(
         name=f"{run_dir_of(ckpt).name}/{ckpt.name}",
     )
     return TorchDetector(model.net, info, batch_size, device)
+
+
+def load_ensemble_run(
+    run_dir: str | Path, batch_size: int = 32, device: str = "cpu", allow_pickle: bool = False
+) -> EnsembleDetector:
+    """The :class:`EnsembleDetector` a ``dfd.ensemble`` run describes (its members read from where they were)."""
+    run_dir = Path(run_dir)
+    record = json.loads((run_dir / ENSEMBLE_RUN_FILE).read_text())
+    members = []
+    for m in record["members"]:
+        path = Path(m["path"])
+        digest = file_sha256(path / "dfd_model.json" if path.is_dir() else path)
+        if digest != m["sha256"]:
+            raise ValueError(
+                f"member {m['name']} ({path}) changed since the ensemble was fitted: re-run dfd.ensemble"
+            )
+        members.append((m["name"], load_detector(path, "torch", batch_size, device, allow_pickle)))
+    info = ModelInfo(
+        input_spec=members[0][1].info.input_spec,
+        calibration=Calibration.from_dict(record["calibration"]),
+        preprocessing=record.get("preprocessing"),
+        name=f"ensemble {run_dir.name}",
+        extra={"record": record},
+    )
+    return EnsembleDetector(members, fusion_from_state(record["fusion"]), info, batch_size)
+
+
+def is_ensemble_run(path: str | Path) -> bool:
+    """Whether ``path`` is the folder of a ``dfd.ensemble`` run."""
+    return (Path(path) / ENSEMBLE_RUN_FILE).is_file()

@@ -98,18 +98,25 @@ def existing_file(null: bool = False) -> Rule:
     return rule
 
 
+#: The file that makes a folder a model: an exported model, an exported ensemble, a ``dfd.ensemble`` run.
+MODEL_FOLDER_FILES = ("dfd_model.json", "dfd_ensemble.json", "ensemble.json")
+
+
 def model_path(null: bool = False) -> Rule:
-    """A checkpoint file, or an exported model folder (holding ``dfd_model.json``)."""
+    """A checkpoint file, or a model folder: exported (``dfd_model.json``), an exported ensemble
+    (``dfd_ensemble.json``) or a ``dfd.ensemble`` run (``ensemble.json``)."""
 
     def rule(value: Any) -> str | None:
         if value is None and null:
             return None
         path = Path(str(value)).expanduser()
-        if isinstance(value, str) and (path.is_file() or (path / "dfd_model.json").is_file()):
+        if isinstance(value, str) and (
+            path.is_file() or any((path / f).is_file() for f in MODEL_FOLDER_FILES)
+        ):
             return None
         return (
-            "a checkpoint file or an exported model folder" + (" (or null)" if null else "")
-            + f"; {path.resolve()} is neither"
+            "a checkpoint file, an exported model or ensemble folder, or a dfd.ensemble run folder"
+            + (" (or null)" if null else "") + f"; {path.resolve()} is none of these"
         )  # fmt: skip
 
     return rule

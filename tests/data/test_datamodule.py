@@ -88,3 +88,20 @@ def test_a_missing_test_split_is_carved_by_group_only_when_asked(tmp_path):
     test = rows[rows["split"] == "test"]
     assert set(test["label"]) == {0, 1}
     assert not set(test["group"]) & set(rows.loc[rows["split"] != "test", "group"])  # whole groups
+
+
+def test_train_methods_keep_every_real_and_only_the_named_fakes_in_training(tmp_path):
+    rows = _rows(n_groups=12, videos_per_group=3)
+    rows.loc[rows["video_id"].str.endswith("_v2"), "method"] = "other"  # v1: method m, v2: other, v0: real
+    rows.loc[rows["label"] == 0, "method"] = "real"
+    rows.loc[rows["video_id"].str.startswith(("g1_", "g2_")), "split"] = "val"
+    write_manifest(tmp_path, rows, {})
+    dm = FaceCropDataModule(root=str(tmp_path), input_spec=InputSpec(32), train_methods=["m"])
+    dm.setup()
+    train = dm.datasets["train"].sample_table()
+    assert set(train.loc[train["label"] == 1, "method"]) == {"m"}
+    assert (train["label"] == 0).sum() == (rows.query("split == 'train' and label == 0")).shape[0]
+    assert set(dm.datasets["val"].sample_table()["method"]) == {"real", "m", "other"}  # evaluation keeps all
+    with pytest.raises(ValueError, match=r"data.train_methods names \['Deepfakes'\].*\['m', 'other'\]"):
+        bad = FaceCropDataModule(root=str(tmp_path), input_spec=InputSpec(32), train_methods=["Deepfakes"])
+        bad.setup()

@@ -40,7 +40,7 @@ def test_a_missing_checkpoint_is_named_and_every_problem_reported_at_once(tmp_pa
         validate_run_keys(cfg)
     text = str(err.value)
     assert (
-        f"ckpt_path='{tmp_path}/nope/last.ckpt': expected a checkpoint file or an exported model folder"
+        f"ckpt_path='{tmp_path}/nope/last.ckpt': expected a checkpoint file, an exported model or ensemble folder"
         in text
     )
     assert "data.num_workers=-1" in text

@@ -9,6 +9,11 @@ Afchar et al., "MesoNet", WIFS 2018): the inner face comes from another identity
 resampled (down- then up-scaled, losing the skin texture), shifted in colour, and blended
 into the target frame through a mask whose boundary is sometimes feathered and sometimes hard.
 Severity is drawn per video, so some fakes are subtle: the task is learnable, not trivial.
+
+``methods`` splits those cues between manipulation methods, as FF++'s methods differ: ``swap``
+(the default, all cues: method ``synthetic_swap``), ``colour`` (the target's own inner face
+colour-shifted, its texture intact: ``synthetic_colour``) and ``texture`` (the target's own inner
+face resampled, its colour intact: ``synthetic_texture``). Fake videos take the methods in turn.
 """
 
 from __future__ import annotations
@@ -108,22 +113,43 @@ def _render(ident: Identity, size: int, rng: np.random.Generator) -> tuple[np.nd
     return img, (cx, cy)
 
 
+#: Generator method → the ``method`` its fakes carry in the manifest.
+METHODS = {"swap": "synthetic_swap", "colour": "synthetic_colour", "texture": "synthetic_texture"}
+
+
 def _swap(
-    target: np.ndarray, source: np.ndarray, centre: tuple[int, int], rng: np.random.Generator
+    target: np.ndarray,
+    source: np.ndarray,
+    centre: tuple[int, int],
+    rng: np.random.Generator,
+    method: str = "swap",
 ) -> np.ndarray:
-    """Blend a resampled, colour-shifted inner face of ``source`` into ``target``."""
+    """Blend the inner face of ``source`` into ``target``: resampled and colour-shifted (``swap``),
+    colour-shifted only (``colour``) or resampled only (``texture``)."""
     size = target.shape[0]
     severity = rng.uniform(0.0, 1.0)  # 0 = subtle, 1 = obvious
     factor = 0.9 - 0.4 * severity  # resampling scale of the generated face
-    small = cv2.resize(source, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
-    resampled = cv2.resize(small, (size, size), interpolation=cv2.INTER_LINEAR)
+    if method == "texture":
+        factor = 0.6 - 0.25 * severity  # the only cue: resample hard enough to erase the pores
+    if method == "colour":
+        resampled = source.copy()
+    else:
+        small = cv2.resize(source, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+        resampled = cv2.resize(small, (size, size), interpolation=cv2.INTER_LINEAR)
     shift = rng.normal(0.0, 2.0 + 8.0 * severity, 3).astype(np.float32)
-    resampled = resampled + shift
+    if method == "colour":  # the colour shift is this method's only cue: never negligible, and away
+        # from the nearer end of the range, so clipping never flattens the texture it must keep
+        away = np.where(source.reshape(-1, 3).mean(axis=0) > 128, -1.0, 1.0)
+        shift = (away * (15.0 + 20.0 * severity) * rng.uniform(0.6, 1.0, 3)).astype(np.float32)
+    if method != "texture":
+        resampled = resampled + shift
     mask = np.zeros((size, size), np.float32)
     cx, cy = centre
     axes = (int(size * rng.uniform(0.2, 0.25)), int(size * rng.uniform(0.25, 0.31)))
     cv2.ellipse(mask, (cx, cy + size // 40), axes, 0, 0, 360, 1.0, -1)
     feather = rng.uniform(0.5, 4.0 - 2.5 * severity)  # px; small = visible seam
+    if method == "colour":
+        feather = min(feather, 1.5)  # the shifted patch shows against the untouched face around it
     mask = cv2.GaussianBlur(mask, (0, 0), feather)[..., None]
     return target * (1 - mask) + resampled * mask
 
@@ -137,11 +163,17 @@ def generate_synthetic(
     val_fraction: float = 0.2,
     test_fraction: float = 0.2,
     seed: int = 0,
+    methods: tuple[str, ...] | list[str] = ("swap",),
 ) -> Path:
     """Write the synthetic dataset (PNG crops + manifest) to ``root`` atomically; return ``root``.
 
-    Splits are made by video, so no video's frames cross splits.
+    Splits are made by video, so no video's frames cross splits. Fake videos take ``methods``
+    (keys of :data:`METHODS`) in turn.
     """
+    methods = list(methods)
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise ValueError(f"data.methods={methods}: expected a non-empty list of {list(METHODS)}")
     root = Path(root)
     rng = np.random.default_rng(seed)
     with build_atomically(root) as tmp:
@@ -153,6 +185,7 @@ def generate_synthetic(
         for rank, vid in enumerate(order):
             split_of[vid] = "val" if rank < n_val else "test" if rank < n_val + n_test else "train"
         rows = []
+        n_fakes = 0
         for vid in range(num_videos):
             vrng = np.random.default_rng([seed, vid])
             label = int(vrng.uniform() < fake_fraction)
@@ -162,12 +195,20 @@ def generate_synthetic(
             focus = vrng.uniform(0.3, 1.1) if vrng.uniform() < 0.3 else 0.0
             quality = int(vrng.integers(70, 96))
             video_id = f"{vid:05d}"
+            method = methods[n_fakes % len(methods)]
+            n_fakes += label
             for f in range(frames_per_video):
                 frng = np.random.default_rng([seed, vid, f])
                 img, centre = _render(target, crop_size, frng)
                 if label:
-                    src, _ = _render(source, crop_size, np.random.default_rng([seed, vid, f, 1]))
-                    img = _swap(img, src, centre, np.random.default_rng([seed, vid, 7]))
+                    # swap: another identity's face; colour and texture alter the target's own face, so
+                    # each carries its one cue and nothing else
+                    src = (
+                        _render(source, crop_size, np.random.default_rng([seed, vid, f, 1]))[0]
+                        if method == "swap"
+                        else img
+                    )
+                    img = _swap(img, src, centre, np.random.default_rng([seed, vid, 7]), method)
                 if focus:
                     img = cv2.GaussianBlur(img, (0, 0), focus)
                 img += frng.normal(0, 2.0, img.shape).astype(np.float32)  # sensor noise on every frame
@@ -180,7 +221,7 @@ def generate_synthetic(
                         "video_id": video_id,
                         "frame_idx": f,
                         "label": label,
-                        "method": "synthetic_swap" if label else "real",
+                        "method": METHODS[method] if label else "real",
                         "split": split_of[vid],
                         "group": video_id,
                         "compression": "png",
@@ -201,6 +242,7 @@ def generate_synthetic(
             "crop_size": crop_size,
             "image_format": "png",
             "seed": seed,
+            "methods": methods,
         }
         write_manifest(tmp, pd.DataFrame(rows), meta)
     return root
@@ -217,6 +259,7 @@ class SyntheticDataModule(FaceCropDataModule):
         crop_size: int = 96,
         fake_fraction: float = 0.5,
         seed: int = 0,
+        methods: list[str] | None = None,
         input_spec: InputSpec | None = None,
         **kwargs,
     ) -> None:
@@ -227,6 +270,8 @@ class SyntheticDataModule(FaceCropDataModule):
             fake_fraction=fake_fraction,
             seed=seed,
         )
+        if methods and list(methods) != ["swap"]:  # the default keeps the cache folder of earlier versions
+            self.generator_args["methods"] = list(methods)
         tag = cache_tag(GENERATOR_VERSION, self.generator_args)
         cache = Path(root) / f"v{num_videos}_f{frames_per_video}_s{crop_size}_{tag}"
         super().__init__(root=str(cache), input_spec=input_spec, **kwargs)

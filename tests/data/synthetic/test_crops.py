@@ -77,3 +77,46 @@ def test_untrained_model_scores_about_chance(data_dir: Path) -> None:
     assert 0.3 < sum(aucs) / len(aucs) < 0.7, aucs
     counts = pd.Series(dm.datasets["train"].labels).value_counts()
     assert dm.class_counts("train") == {0: int(counts[0.0]), 1: int(counts[1.0])}
+
+
+def _inner_colour_gap(img: np.ndarray) -> float:
+    """Largest channel difference between the centre of the face and its cheeks' edge ring."""
+    h = img.shape[0]
+    centre = img[int(h * 0.45) : int(h * 0.6), int(h * 0.4) : int(h * 0.6)].reshape(-1, 3).mean(axis=0)
+    ring = np.concatenate([img[int(h * 0.5) : int(h * 0.6), int(h * 0.22) : int(h * 0.27)].reshape(-1, 3),
+                           img[int(h * 0.5) : int(h * 0.6), int(h * 0.73) : int(h * 0.78)].reshape(-1, 3)]).mean(axis=0)  # fmt: skip
+    return float(np.abs(centre - ring).max())
+
+
+def _skin_detail(img: np.ndarray) -> float:
+    """Laplacian energy of a cheek patch (skin only: the pores, no eyes or nose)."""
+    gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    h = gray.shape[0]
+    return float(
+        cv2.Laplacian(gray[int(h * 0.52) : int(h * 0.62), int(h * 0.34) : int(h * 0.44)], cv2.CV_32F).var()
+    )
+
+
+def test_methods_split_the_cues_between_fakes(tmp_path: Path) -> None:
+    """colour fakes keep their texture and change colour; texture fakes lose texture and keep colour."""
+    root = generate_synthetic(
+        tmp_path / "m", num_videos=200, frames_per_video=1, crop_size=96, methods=["colour", "texture"]
+    )
+    rows, meta = read_manifest(root)
+    assert meta["methods"] == ["colour", "texture"]
+    assert set(rows.loc[rows["label"] == 1, "method"]) == {"synthetic_colour", "synthetic_texture"}
+    assert set(rows.loc[rows["label"] == 0, "method"]) == {"real"}
+    images = [cv2.imread(str(root / p)) for p in rows["crop_path"]]
+    rows = rows.assign(detail=[_skin_detail(i) for i in images], gap=[_inner_colour_gap(i) for i in images])
+    by = rows.groupby("method")[["detail", "gap"]].median()
+    assert by.loc["synthetic_texture", "detail"] < 0.3 * by.loc["real", "detail"]
+    assert by.loc["synthetic_colour", "detail"] > 0.8 * by.loc["real", "detail"]
+    assert by.loc["synthetic_colour", "gap"] > 2 * by.loc["real", "gap"]
+    assert by.loc["synthetic_texture", "gap"] < 1.5 * by.loc["real", "gap"]
+
+
+def test_unknown_methods_are_refused(tmp_path: Path) -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match=r"data.methods=\['blur'\]"):
+        generate_synthetic(tmp_path / "x", num_videos=4, methods=["blur"])

@@ -1,0 +1,176 @@
+"""An ensemble that scores face crops like a single detector, and its exported folder.
+
+:class:`EnsembleDetector` runs each member on the same crops (each with its own transform),
+fuses the members' fake logits with the fitted rule and returns the fused fake probability, so
+:class:`~dfd.inference.predictor.Predictor` (``dfd.predict``, ``dfd.serve``) runs it like one
+model, with the ensemble's own calibration.
+
+An exported ensemble is one folder:
+
+- ``members/<k>_<name>/``: each member as a ``dfd.export`` folder (ONNX, safetensors, its own
+  ``dfd_model.json``, card);
+- ``dfd_ensemble.json``: the members (folder, name, net, input size), the fitted fusion rule as
+  plain data, the ensemble's calibration, the preprocessing fingerprint, the validation and test
+  figures, the versions, and the sha256 of every file in the folder, members' included;
+- ``MODEL_CARD.md``.
+
+:func:`load_ensemble` verifies every checksum and loads the members without unpickling. Members
+run in ONNX Runtime by default; a rule that reads member embeddings (``attention`` with
+``use_features``) runs them in torch from their safetensors, since their ONNX graphs output
+logits only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from dfd.ensembles.fusion import Fusion, fusion_from_state, sigmoid
+from dfd.inference.detector import Detector, ModelInfo, TorchDetector
+from dfd.inference.export import TamperedModel, load_exported, read_description, sha256, versions
+from dfd.metrics.calibration import Calibration
+from dfd.metrics.detection import fake_logit
+from dfd.reports.model_card import model_card
+
+FORMAT = "dfd-ensemble"
+FORMAT_VERSION = 1
+ENSEMBLE_JSON = "dfd_ensemble.json"
+CARD_FILE = "MODEL_CARD.md"
+MEMBERS_DIR = "members"
+
+log = logging.getLogger(__name__)
+
+
+class EnsembleDetector(Detector):
+    """Members' fake logits on the same crops → the fitted fusion rule → one fake probability."""
+
+    def __init__(
+        self, members: Sequence[tuple[str, Detector]], fusion: Fusion, info: ModelInfo, batch_size: int = 32
+    ):
+        super().__init__(info, batch_size)
+        self.members = list(members)
+        self.fusion = fusion
+        if fusion.needs_features and not all(isinstance(d, TorchDetector) for _, d in self.members):
+            raise ValueError(f"the {fusion.name} rule reads member embeddings: its members must run in torch")
+
+    def logits(self, images: np.ndarray) -> np.ndarray:
+        raise TypeError("an ensemble scores face crops (score), not one net's prepared input")
+
+    def member_logits(self, crops: Sequence[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray] | None]:
+        """Member fake logits ``float[N, M]`` and, when the rule reads them, their embeddings."""
+        zs, feats = [], []
+        for _, det in self.members:
+            x = det.prepare(crops)
+            if self.fusion.needs_features:
+                assert isinstance(det, TorchDetector)
+                logits, f = det.logits_and_features(x)
+                feats.append(f)
+            else:
+                logits = det.logits(x)
+            zs.append(fake_logit(torch.from_numpy(logits)).numpy())
+        return np.stack(zs, axis=1).astype(np.float64), (feats if self.fusion.needs_features else None)
+
+    def score(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        if len(crops) == 0:
+            return np.zeros(0, dtype=np.float32)
+        out = []
+        for start in range(0, len(crops), self.batch_size):
+            z, feats = self.member_logits(crops[start : start + self.batch_size])
+            out.append(sigmoid(self.fusion.fuse(z, feats)).astype(np.float32))
+        return np.concatenate(out)
+
+
+def write_ensemble_folder(
+    out_dir: str | Path,
+    member_dirs: Sequence[tuple[str, Path]],
+    fusion: Fusion,
+    calibration: Calibration | None,
+    preprocessing: dict[str, Any] | None,
+    training: dict[str, Any],
+    weights: Sequence[float],
+    name: str,
+) -> Path:
+    """Write ``dfd_ensemble.json`` and ``MODEL_CARD.md`` beside the members already exported under
+    ``out_dir/members/`` (see the module docstring); return the folder."""
+    out = Path(out_dir)
+    members = []
+    for (member_name, folder), weight in zip(member_dirs, weights, strict=True):
+        description = read_description(folder)
+        members.append({
+            "name": member_name,
+            "dir": str(Path(folder).relative_to(out)),
+            "net": description["net"]["target"].rsplit(".", 1)[-1],
+            "input_size": description["input_spec"]["size"],
+            "weight": float(weight),
+        })  # fmt: skip
+    description = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "name": name,
+        "members": members,
+        "fusion": fusion.state(),
+        "calibration": calibration.to_dict() if calibration else None,
+        "preprocessing": preprocessing,
+        "training": training,
+        "versions": versions(),
+    }
+    (out / CARD_FILE).write_text(model_card(description))
+    files = sorted(p for p in out.rglob("*") if p.is_file() and p.name != ENSEMBLE_JSON)
+    description["files"] = {str(p.relative_to(out)): sha256(p) for p in files}
+    tmp = out / (ENSEMBLE_JSON + ".tmp")
+    tmp.write_text(json.dumps(description, indent=2, sort_keys=True))
+    os.replace(tmp, out / ENSEMBLE_JSON)
+    return out
+
+
+def read_ensemble_description(model_dir: str | Path) -> dict[str, Any]:
+    """``dfd_ensemble.json`` after verifying the checksum of every file it lists."""
+    model_dir = Path(model_dir)
+    description = json.loads((model_dir / ENSEMBLE_JSON).read_text())
+    if description.get("format") != FORMAT:
+        raise ValueError(f"{model_dir / ENSEMBLE_JSON} is not a {FORMAT} description")
+    for rel, digest in description.get("files", {}).items():
+        file = model_dir / rel
+        if not file.is_file():
+            raise TamperedModel(f"{file} is missing from the exported ensemble {model_dir}")
+        if sha256(file) != digest:
+            raise TamperedModel(
+                f"{file} differs from the file that was exported (sha256 mismatch): refusing to load the "
+                "ensemble; re-export it, or fetch the folder again from its source"
+            )
+    return description
+
+
+def is_ensemble_folder(path: str | Path) -> bool:
+    return (Path(path) / ENSEMBLE_JSON).is_file()
+
+
+def load_ensemble(
+    model_dir: str | Path, backend: str = "onnx", batch_size: int = 32, device: str = "cpu"
+) -> EnsembleDetector:
+    """The :class:`EnsembleDetector` of an exported ensemble folder (checksums verified first)."""
+    model_dir = Path(model_dir)
+    d = read_ensemble_description(model_dir)
+    fusion = fusion_from_state(d["fusion"])
+    if fusion.needs_features and backend != "torch":
+        log.info("the %s rule reads member embeddings: members run in torch (safetensors)", fusion.name)
+        backend = "torch"
+    members = [
+        (m["name"], load_exported(model_dir / m["dir"], backend, batch_size, device)) for m in d["members"]
+    ]
+    cal = d.get("calibration")
+    info = ModelInfo(
+        input_spec=members[0][1].info.input_spec,
+        calibration=Calibration.from_dict(cal) if cal else None,
+        preprocessing=d.get("preprocessing"),
+        name=d.get("name", "dfd ensemble"),
+        extra={"training": d.get("training", {}), "members": d["members"]},
+    )
+    return EnsembleDetector(members, fusion, info, batch_size)

@@ -1,0 +1,114 @@
+"""An ensemble scores crops like one detector; its exported folder loads back to the same scores,
+without pickle, and refuses an edited file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from dfd.ensembles.detector import (
+    ENSEMBLE_JSON,
+    EnsembleDetector,
+    is_ensemble_folder,
+    load_ensemble,
+    write_ensemble_folder,
+)
+from dfd.ensembles.fusion import AttentionFusion, WeightedFusion, sigmoid
+from dfd.inference.detector import ModelInfo, TorchDetector
+from dfd.inference.export import TamperedModel, export_model
+from dfd.metrics.calibration import Calibration
+from dfd.models.nets.mesonet import Meso4, MesoInception4
+
+CROPS = [np.random.default_rng(k).integers(0, 256, (70, 70, 3), dtype=np.uint8) for k in range(5)]
+
+
+@pytest.fixture(scope="module")
+def members(tmp_path_factory) -> tuple[Path, list[TorchDetector]]:
+    """Two exported members with different nets and input sizes, and the same nets in memory."""
+    out = tmp_path_factory.mktemp("ensemble") / "exported"
+    detectors = []
+    for k, (cls, size) in enumerate(((Meso4, 64), (MesoInception4, 48))):
+        torch.manual_seed(k)
+        net = cls(input_size=size).eval()
+        target = f"{cls.__module__}.{cls.__name__}"
+        export_model(net, {"target": target, "kwargs": {"input_size": size}}, out / "members" / f"{k:02d}_m{k}",
+                     name=f"m{k}")  # fmt: skip
+        detectors.append(TorchDetector(net, ModelInfo(net.input_spec)))
+    return out, detectors
+
+
+def _fitted_weighted() -> WeightedFusion:
+    fusion = WeightedFusion()
+    fusion.load_fitted({"weights": [0.3, 0.7]})
+    return fusion
+
+
+def test_an_ensemble_score_is_the_fused_member_logits(members) -> None:
+    _, detectors = members
+    fusion = _fitted_weighted()
+    ensemble = EnsembleDetector(
+        [("m0", detectors[0]), ("m1", detectors[1])], fusion, ModelInfo(detectors[0].info.input_spec)
+    )
+    z, feats = ensemble.member_logits(CROPS)
+    assert z.shape == (5, 2) and feats is None
+    expected = sigmoid(
+        np.log(0.3 * sigmoid(z[:, 0]) + 0.7 * sigmoid(z[:, 1]))
+        - np.log1p(-(0.3 * sigmoid(z[:, 0]) + 0.7 * sigmoid(z[:, 1])))
+    )
+    assert np.allclose(ensemble.score(CROPS), expected, atol=1e-6)
+    assert np.allclose(z[:, 0], detectors[0].logits(detectors[0].prepare(CROPS))[:, 0], atol=1e-6)
+
+
+def test_the_exported_folder_gives_the_in_memory_scores_and_checks_every_file(members) -> None:
+    out, detectors = members
+    fusion = _fitted_weighted()
+    cal = Calibration(thresholds={"f1": 0.4, "youden": 0.45, "precision": 0.6})
+    write_ensemble_folder(out, [("m0", out / "members/00_m0"), ("m1", out / "members/01_m1")], fusion, cal,
+                          {"margin": 0.2}, {"data": "synthetic"}, [0.3, 0.7], name="two mesos")  # fmt: skip
+    assert is_ensemble_folder(out)
+    description = json.loads((out / ENSEMBLE_JSON).read_text())
+    assert {"members/00_m0/model.onnx", "members/01_m1/model.safetensors", "MODEL_CARD.md"} <= set(
+        description["files"]
+    )
+    assert "| m1 | MesoInception4 | 48 px | 0.7000 |" in (out / "MODEL_CARD.md").read_text()
+    in_memory = EnsembleDetector(
+        [("m0", detectors[0]), ("m1", detectors[1])], fusion, ModelInfo(detectors[0].info.input_spec)
+    )
+    for backend in ("onnx", "torch"):
+        loaded = load_ensemble(out, backend)
+        assert loaded.info.calibration.thresholds["f1"] == 0.4 and loaded.info.name == "two mesos"
+        assert np.abs(loaded.score(CROPS) - in_memory.score(CROPS)).max() < 1e-4
+    onnx_file = out / "members/01_m1/model.onnx"
+    original = onnx_file.read_bytes()
+    try:
+        onnx_file.write_bytes(original[:-10] + b"0123456789")
+        with pytest.raises(TamperedModel, match="01_m1/model.onnx differs"):
+            load_ensemble(out)
+    finally:
+        onnx_file.write_bytes(original)
+
+
+def test_a_rule_reading_embeddings_runs_its_members_in_torch(members, tmp_path) -> None:
+    import shutil
+
+    out, detectors = members
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(40, 2))
+    y = np.array([0, 1] * 20)
+    features = [
+        rng.normal(size=(40, detectors[0].net.num_features)),
+        rng.normal(size=(40, detectors[1].net.num_features)),
+    ]
+    fusion = AttentionFusion(use_features=True, feature_dim=2, max_epochs=5, k=2)
+    fusion.fit(z, y, [f"v{i}" for i in range(40)], features)
+    folder = tmp_path / "att"
+    shutil.copytree(out / "members", folder / "members")
+    write_ensemble_folder(folder, [("m0", folder / "members/00_m0"), ("m1", folder / "members/01_m1")], fusion,
+                          None, None, {}, [0.5, 0.5], name="attention")  # fmt: skip
+    loaded = load_ensemble(folder, "onnx")
+    assert all(isinstance(d, TorchDetector) for _, d in loaded.members)
+    assert loaded.score(CROPS).shape == (5,)
