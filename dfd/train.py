@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig
 
+from dfd.callbacks.resume import EXIT_PREEMPTED
 from dfd.models.detector_module import count_parameters
 from dfd.reports.run_summary import selection_of, write_summary
 from dfd.utils.entry import entry
@@ -25,12 +27,27 @@ from dfd.utils.instantiate import (
     save_resolved_config,
     to_container,
 )
+from dfd.utils.runs import auto_resume_checkpoint, load_checkpoint
 
 log = logging.getLogger(__name__)
 
 
 def _floats(metrics: dict[str, Any]) -> dict[str, float]:
     return {k: float(v) for k, v in metrics.items() if getattr(v, "numel", lambda: 1)() == 1}
+
+
+def resume_path(cfg: DictConfig) -> str | None:
+    """The checkpoint to resume: ``ckpt_path`` as given, or for ``ckpt_path=auto`` this run
+    directory's newest ``last.ckpt`` (or SLURM ``hpc_ckpt``) when there is one, else a fresh start."""
+    ckpt_path = cfg.get("ckpt_path")
+    if ckpt_path != "auto":
+        return ckpt_path
+    found = auto_resume_checkpoint(cfg.paths.output_dir)
+    log.info(
+        "ckpt_path=auto: %s",
+        f"resuming {found}" if found else f"no checkpoint in {cfg.paths.output_dir}, starting fresh",
+    )
+    return str(found) if found else None
 
 
 def train(cfg: DictConfig, extra_callbacks: list[L.Callback] | None = None) -> dict[str, float]:
@@ -56,8 +73,13 @@ def train(cfg: DictConfig, extra_callbacks: list[L.Callback] | None = None) -> d
     model.preprocessing = datamodule.fingerprint()  # kept in every checkpoint
     datamodule.set_input_spec(model.net.input_spec)
 
+    ckpt_path = resume_path(cfg)
+    resume_step = (
+        int(load_checkpoint(ckpt_path, cfg.allow_pickle).get("global_step", 0)) if ckpt_path else None
+    )
     callbacks = instantiate_callbacks(cfg.get("callbacks")) + list(extra_callbacks or [])
-    loggers = instantiate_loggers(cfg.get("logger"))
+    # a resumed run's loggers drop what the interrupted one logged after its checkpoint: every epoch once
+    loggers = instantiate_loggers(cfg.get("logger"), purge_step=resume_step)
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
 
     params = count_parameters(model.net)
@@ -73,9 +95,11 @@ def train(cfg: DictConfig, extra_callbacks: list[L.Callback] | None = None) -> d
     metrics: dict[str, float] = {}
     if cfg.train:
         # checkpoints are plain data, read with weights_only=True unless allow_pickle=true
-        trainer.fit(
-            model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=not cfg.allow_pickle
-        )
+        try:
+            trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=not cfg.allow_pickle)
+        except SIGTERMException:  # preempted: last.ckpt is saved (ResumeState); say so in the exit code
+            log.warning("preempted; exiting with code %d so that the job can be requeued", EXIT_PREEMPTED)
+            raise SystemExit(EXIT_PREEMPTED) from None
         metrics.update(_floats(trainer.callback_metrics))
 
     checkpoint = trainer.checkpoint_callback

@@ -98,14 +98,14 @@ def test_resume_continues_epoch_step_and_optimizer_state(make_cfg, tmp_path: Pat
     train(cfg)
     last = tmp_path / "checkpoints" / "last.ckpt"
     saved = torch.load(last, map_location="cpu", weights_only=False)
-    assert saved["epoch"] == 1
+    assert saved["epoch"] == 2  # last.ckpt is the start of the next epoch: two epochs done
     (state,) = [v for k, v in saved["callbacks"].items() if k.startswith("EarlyStopping")]
     assert state["wait_count"] == 1
 
     cfg2 = make_cfg(["trainer.max_epochs=3", "test=false", f"ckpt_path={last}", *stopping])
     check = _CheckRestoredOptimizer(last)
     # cosine T_max follows trainer.max_epochs; the restored schedule keeps the first run's
-    with pytest.warns(UserWarning, match=r"'T_max': \(2, 3\).*model.weights_path"):
+    with pytest.warns(UserWarning, match=r"'T_max': \(2, 3\).*extend_schedule=true.*model.weights_path"):
         train(cfg2, extra_callbacks=[check])
     assert check.matched and check.start_epoch == 2
     resumed = torch.load(last, map_location="cpu", weights_only=False)

@@ -100,8 +100,11 @@ class ThresholdCalibration(L.Callback):
         metrics = {f"{self.stage}/threshold_{k}": v for k, v in cal.thresholds.items()}
         metrics[f"{self.stage}/temperature"] = cal.temperature
         metrics[f"{self.stage}/nll_temperature"] = cal.val["nll_temperature"]
+        # the step Lightning logs this validation's val/* metrics at, so they share a point (and a
+        # resumed run, which purges from its checkpoint's step, keeps them)
+        step = max(trainer.global_step - 1, 0)
         for logger in trainer.loggers:  # loggers write on rank zero only
-            logger.log_metrics(metrics, step=trainer.global_step)
+            logger.log_metrics(metrics, step=step)
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # once, at the end: TensorBoard's hparams view shows one entry per call

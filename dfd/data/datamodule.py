@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import albumentations as A
 import cv2
 import numpy as np
 import pandas as pd
@@ -49,7 +50,14 @@ class FrameDataset(Dataset):
     de-duplicated by it (Lightning's ``DistributedSampler`` pads by repeating samples) and reports
     look the sample up by it (:meth:`sample_table`). ``label_transforms`` maps a label to its own
     transform (stronger augmentation for the minority class); other labels use ``transform``.
+
+    A key may be ``(epoch, index)`` (dfd's training samplers with ``tag_epoch``): the sample's
+    augmentation is then seeded from ``(augment_seed, epoch, index)``, so it is the same whichever
+    worker, rank or resumed run loads it.
     """
+
+    #: keys may be ``(epoch, index)`` pairs (see the class docstring)
+    takes_epoch = True
 
     def __init__(
         self,
@@ -72,6 +80,7 @@ class FrameDataset(Dataset):
         self.video_idx = np.array([index[v] for v in self.video_ids], dtype=np.int64)
         self.transform = transform
         self.label_transforms = dict(label_transforms or {})
+        self.augment_seed: int | None = None
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -87,8 +96,11 @@ class FrameDataset(Dataset):
             raise OSError(f"cannot read face crop {self.paths[i]}: re-run preprocessing for this dataset")
         return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
-    def __getitem__(self, i: int) -> dict[str, Any]:
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
+        epoch, i = key if isinstance(key, tuple) else (None, key)
         transform = self.label_transforms.get(int(self.labels[i]), self.transform)
+        if epoch is not None and self.augment_seed is not None and isinstance(transform, A.Compose):
+            transform.set_random_seed(sample_seed(self.augment_seed, epoch, i))
         image = transform(image=self.load_image(i))["image"]
         return {
             "image": to_tensor(image),
@@ -97,6 +109,16 @@ class FrameDataset(Dataset):
             "video_id": self.video_ids[i],
             "index": torch.tensor(i),
         }
+
+
+#: Offsets of each split's DataLoader generator from the run's seed.
+SPLIT_SEEDS = {"train": 0, "val": 1, "test": 2}
+
+
+def sample_seed(seed: int, epoch: int, index: int) -> int:
+    """The augmentation seed of one sample in one epoch: a hash of the three, not a sum, so that
+    neighbouring samples and epochs get unrelated streams."""
+    return int(np.random.SeedSequence([seed, epoch, index]).generate_state(1)[0])
 
 
 def subsample_frames(rows: pd.DataFrame, frames_per_video: int | None) -> pd.DataFrame:
@@ -429,6 +451,14 @@ class FaceCropDataModule(LightningDataModule):
             shuffle = False
         if split == "train":  # augmentation reproducible under seed_everything (see seed_transforms)
             seed_transforms(dataset, int(torch.randint(2**31, ()).item()))
+            if (
+                sampler is not None
+                and getattr(dataset, "takes_epoch", False)
+                and hasattr(sampler, "tag_epoch")
+            ):
+                # per-sample seeds from the run's seed: the same in a resumed run and in any worker
+                sampler.tag_epoch = True
+                dataset.augment_seed = torch.initial_seed() % 2**31
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
@@ -439,6 +469,9 @@ class FaceCropDataModule(LightningDataModule):
             persistent_workers=self.num_workers > 0,
             worker_init_fn=seed_worker_transforms if split == "train" and self.num_workers > 0 else None,
             drop_last=False,
+            # the loader's own generator (worker seeds), so creating an iterator never draws from the
+            # global one that dropout uses: a resumed run's random stream stays the uninterrupted one's
+            generator=torch.Generator().manual_seed((torch.initial_seed() + SPLIT_SEEDS[split]) % 2**63),
         )
 
     def train_dataloader(self) -> DataLoader:

@@ -17,6 +17,13 @@ validation and test loaders.
 
 The DataModule builds the sampler from a factory (``functools.partial`` from Hydra) with the
 training split's ``labels`` (0 real, 1 fake) and ``video_idx`` (video of each sample).
+
+For exact resumption, the DataModule turns on ``tag_epoch``: the sampler then yields
+``(epoch, index)`` pairs, so the dataset seeds each sample's augmentation from
+``(seed, epoch, index)`` whatever worker loads it; and ``skip`` (set when a run resumes in the
+middle of an epoch) drops the first ``skip`` indices of this rank's share once, so the epoch
+goes on where it stopped. Neither needs saved state: every epoch's order is a function of
+``seed + epoch``.
 """
 
 from __future__ import annotations
@@ -85,6 +92,10 @@ class _RankSharded(DistributedSampler):
             raise ValueError(f"num_samples must be positive, got {num_samples}")
         self.num_samples = math.ceil(epoch_size / self.num_replicas)
         self.total_size = self.num_samples * self.num_replicas
+        #: yield ``(epoch, index)`` pairs instead of indices (see the module docstring)
+        self.tag_epoch = False
+        #: indices of this rank's share to drop from the next epoch's start (a mid-epoch resume)
+        self.skip = 0
 
     def global_indices(self, generator: torch.Generator) -> torch.Tensor:
         raise NotImplementedError
@@ -97,7 +108,11 @@ class _RankSharded(DistributedSampler):
             raise AssertionError(
                 f"{type(self).__name__} drew {len(indices)} indices, expected {self.total_size}"
             )
-        return iter(indices[self.rank : self.total_size : self.num_replicas].tolist())
+        mine = indices[self.rank : self.total_size : self.num_replicas].tolist()
+        mine, self.skip = mine[self.skip :], 0
+        if self.tag_epoch:
+            return iter([(self.epoch, i) for i in mine])
+        return iter(mine)
 
     def __len__(self) -> int:
         return self.num_samples

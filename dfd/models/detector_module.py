@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 from lightning.pytorch import LightningModule
-from lightning.pytorch.utilities import rank_zero_warn
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import nn
 from torchmetrics import MaxMetric, MeanMetric, MetricCollection
 from torchmetrics.aggregation import CatMetric
@@ -33,6 +33,7 @@ from dfd.losses import BCELoss, ClassCountAware
 from dfd.metrics.detection import detection_metrics
 from dfd.models.finetune import backbone_of, param_groups, set_trainable
 from dfd.models.nets.pretrained import load_weights
+from dfd.models.schedulers import ContinuedCosine, continued_from_state
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,16 @@ def schedule_changes(restored: dict[str, Any], fresh: dict[str, Any], prefix: st
         for i, (a, b) in enumerate(zip(inner_a, inner_b, strict=True)):
             changes.update(schedule_changes(a, b, prefix=f"{prefix}schedulers[{i}]."))
     return changes
+
+
+def eta_min_of(state: dict[str, Any]) -> float:
+    """The floor of a scheduler's learning rate (``eta_min``, searched in nested schedulers), else 0."""
+    if "eta_min" in state:
+        return float(state["eta_min"])
+    for inner in state.get("_schedulers") or []:
+        if isinstance(inner, dict) and "eta_min" in inner:
+            return float(inner["eta_min"])
+    return 0.0
 
 
 def plain(value: Any) -> Any:
@@ -173,6 +184,10 @@ class DetectorModule(LightningModule):
         backbone_lr: learning rate of ``net.backbone``; null = the optimizer's lr, used by the head.
         allow_pickle: read ``weights_path`` (and AVFF's stage-1 checkpoint) even when it needs
             pickle, which can run code from whoever made the file; off by default.
+        extend_schedule: when a resumed run's schedule differs from the restored one (a larger
+            ``trainer.max_epochs``), re-plan a cosine from the restored epoch and learning rate to
+            the new horizon (:class:`~dfd.models.schedulers.ContinuedCosine`) instead of keeping
+            the restored schedule.
     """
 
     def __init__(
@@ -187,6 +202,7 @@ class DetectorModule(LightningModule):
         unfreeze_backbone_at_epoch: int | None = None,
         backbone_lr: float | None = None,
         allow_pickle: bool = False,
+        extend_schedule: bool = False,
     ) -> None:
         super().__init__()
         # the optimizer/scheduler partials cannot be pickled; the run's config.yaml records them
@@ -316,21 +332,42 @@ class DetectorModule(LightningModule):
 
     # -- optimisation -----------------------------------------------------------------------
     def on_train_start(self) -> None:
-        if (
+        if not (
             self.trainer.ckpt_path
             and self.scheduler_factory is not None
             and self.trainer.lr_scheduler_configs
         ):
-            restored = self.trainer.lr_scheduler_configs[0].scheduler.state_dict()
+            return
+        config = self.trainer.lr_scheduler_configs[0]
+        optimizer = config.scheduler.optimizer
+        restored = config.scheduler.state_dict()
+        if restored.get("continued_cosine"):  # an extended run, resumed: its re-planned schedule goes on
+            config.scheduler = continued_from_state(optimizer, restored)
+            if restored["max_epochs"] == self.trainer.max_epochs:
+                return
+            changed = {"max_epochs": (restored["max_epochs"], self.trainer.max_epochs)}
+        else:
             changed = schedule_changes(restored, self._fresh_schedule_state())
-            if changed:
-                rank_zero_warn(
-                    "Resuming from a checkpoint restores its learning-rate schedule, which differs from "
-                    f"this run's config: {changed} (checkpoint → config). Lightning keeps the checkpoint's, "
-                    "so e.g. a cosine annealed over the old trainer.max_epochs climbs back up after it. To "
-                    "train on with a new schedule, start a new run from the weights instead: "
-                    "model.weights_path=<checkpoint> without ckpt_path."
-                )
+        if not changed:
+            return
+        if self.hparams.get("extend_schedule"):
+            lrs = [float(g["lr"]) for g in optimizer.param_groups]
+            config.scheduler = ContinuedCosine(
+                optimizer, self.trainer.current_epoch, self.trainer.max_epochs, lrs, eta_min_of(restored)
+            )
+            rank_zero_info(
+                f"extend_schedule: the learning rate goes on from {lrs[0]:.3g} at epoch {self.trainer.current_epoch} "
+                f"along a cosine to {eta_min_of(restored):.3g} at epoch {self.trainer.max_epochs} ({changed})"
+            )
+            return
+        rank_zero_warn(
+            "Resuming from a checkpoint restores its learning-rate schedule, which differs from "
+            f"this run's config: {changed} (checkpoint → config). Lightning keeps the checkpoint's, "
+            "so e.g. a cosine annealed over the old trainer.max_epochs climbs back up after it. To "
+            "continue this run to the new trainer.max_epochs without a jump or a climb, add "
+            "extend_schedule=true; to train on with a fresh schedule, start a new run from the weights: "
+            "model.weights_path=<checkpoint> without ckpt_path."
+        )
 
     def _fresh_schedule_state(self) -> dict[str, Any]:
         """The state of the scheduler this run's config builds (on a throwaway optimizer with as

@@ -12,7 +12,7 @@ from __future__ import annotations
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR, LRScheduler, SequentialLR
 
-__all__ = ["cosine_with_warmup"]
+__all__ = ["ContinuedCosine", "continued_from_state", "cosine_with_warmup"]
 
 
 def cosine_with_warmup(
@@ -34,3 +34,50 @@ def cosine_with_warmup(
         return cosine
     warmup = LinearLR(optimizer, start_factor=warmup_start_factor, end_factor=1.0, total_iters=warmup_epochs)
     return SequentialLR(optimizer, schedulers=[warmup, cosine], milestones=[warmup_epochs])
+
+
+class ContinuedCosine(LRScheduler):
+    """A cosine re-planned from where a run stands: from each group's current lr at epoch
+    ``start_epoch`` down to ``eta_min`` at ``max_epochs``. Continuous at the start and never
+    increasing, so a finished run can be extended (``extend_schedule=true``) without the jump
+    or the climb that restoring the old schedule gives.
+
+    Its ``state_dict`` says what it is (``continued_cosine``), so a resumed extended run rebuilds
+    it (:func:`continued_from_state`).
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        start_epoch: int,
+        max_epochs: int,
+        start_lrs: list[float],
+        eta_min: float = 0.0,
+        last_epoch: int = -1,
+    ) -> None:
+        if max_epochs <= start_epoch:
+            raise ValueError(
+                f"extend_schedule: trainer.max_epochs={max_epochs} must be larger than the epoch the run "
+                f"resumes at ({start_epoch})"
+            )
+        self.continued_cosine = True
+        self.start_epoch, self.max_epochs = int(start_epoch), int(max_epochs)
+        self.start_lrs, self.eta_min = [float(x) for x in start_lrs], float(eta_min)
+        super().__init__(optimizer, last_epoch if last_epoch >= 0 else start_epoch - 1)
+
+    def get_lr(self) -> list[float]:
+        import math
+
+        span = self.max_epochs - self.start_epoch
+        t = min(max(self.last_epoch - self.start_epoch, 0), span) / span
+        return [
+            self.eta_min + (lr - self.eta_min) * 0.5 * (1 + math.cos(math.pi * t)) for lr in self.start_lrs
+        ]
+
+
+def continued_from_state(optimizer: Optimizer, state: dict) -> ContinuedCosine:
+    """The :class:`ContinuedCosine` a checkpoint's scheduler state describes."""
+    scheduler = ContinuedCosine(optimizer, state["start_epoch"], state["max_epochs"], state["start_lrs"],
+                                state["eta_min"], last_epoch=state["last_epoch"])  # fmt: skip
+    scheduler.load_state_dict(state)
+    return scheduler

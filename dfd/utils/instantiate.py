@@ -17,7 +17,7 @@ import hydra
 from hydra.errors import InstantiationException
 from lightning.pytorch import Callback
 from lightning.pytorch.loggers import Logger
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,18 @@ def instantiate_callbacks(cfg: DictConfig | None) -> list[Callback]:
     return instantiate_dict(cfg, "callback")
 
 
-def instantiate_loggers(cfg: DictConfig | None) -> list[Logger]:
+def instantiate_loggers(cfg: DictConfig | None, purge_step: int | None = None) -> list[Logger]:
+    """The configured loggers; with ``purge_step`` (a resumed run's starting step), those that can
+    drop what an interrupted run logged from that step on are told to."""
+    if purge_step is None or not cfg:
+        return instantiate_dict(cfg, "logger")
+    from dfd.callbacks.loggers import PURGEABLE
+
+    cfg = cfg.copy()
+    with open_dict(cfg):
+        for sub in cfg.values():
+            if isinstance(sub, DictConfig) and sub.get("_target_") in PURGEABLE:
+                sub.purge_step = purge_step
     return instantiate_dict(cfg, "logger")
 
 

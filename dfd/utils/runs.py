@@ -40,6 +40,16 @@ def resolve_checkpoint(path: str | Path, key: str = "ckpt_path") -> Path:
     return ckpt_path
 
 
+def auto_resume_checkpoint(run_dir: str | Path) -> Path | None:
+    """``ckpt_path=auto``: the newest of ``<run>/checkpoints/last.ckpt`` and the ``hpc_ckpt_*.ckpt``
+    Lightning's SLURM plugin writes before a requeue, or ``None`` (a fresh start)."""
+    run_dir = Path(run_dir)
+    candidates = [
+        p for p in [run_dir / "checkpoints" / "last.ckpt", *run_dir.glob("hpc_ckpt_*.ckpt")] if p.is_file()
+    ]
+    return max(candidates, key=lambda p: p.stat().st_mtime) if candidates else None
+
+
 def run_dir_of(ckpt_path: str | Path) -> Path:
     """The run directory of a checkpoint: ``<run>`` for ``<run>/checkpoints/x.ckpt``."""
     ckpt_path = Path(ckpt_path)

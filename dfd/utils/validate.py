@@ -107,7 +107,7 @@ def model_path(null: bool = False) -> Rule:
     (``dfd_ensemble.json``) or a ``dfd.ensemble`` run (``ensemble.json``)."""
 
     def rule(value: Any) -> str | None:
-        if value is None and null:
+        if (value is None and null) or value == "auto":  # auto: dfd.train resumes its run's last.ckpt, if any
             return None
         path = Path(str(value)).expanduser()
         if isinstance(value, str) and (

@@ -1,0 +1,171 @@
+"""Training that survives anything: a real training subprocess killed (SIGKILL) or preempted
+(SIGTERM) and resumed ends with the weights of an uninterrupted run, bit for bit, with every epoch
+logged once; a finished run extends to more epochs without a jump in its learning rate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from tests.conftest import ROOT, run_module
+
+pytestmark = pytest.mark.slow
+
+KILL = ["+callbacks.kill._target_=tests.killer.KillAt"]
+
+
+def _train(run: Path, data: Path, *extra: str):
+    args = [
+        f"paths.data_dir={data}", f"paths.log_dir={run.parent}", f"hydra.run.dir={run}", "trainer.accelerator=cpu",
+        "trainer.enable_model_summary=false", "callbacks.rich_progress_bar=null", "callbacks.early_stopping=null",
+        "data.num_workers=0", "data.num_videos=24", "data.frames_per_video=4", "data.crop_size=64", "data.batch_size=8",
+        "model.net.input_size=64", "trainer.max_epochs=4", "trainer.deterministic=true", "seed=7", "test=false",
+        "logger=many", *extra,
+    ]  # fmt: skip
+    import os
+
+    env_key = "DFD_TRUSTED_TARGETS"
+    old = os.environ.get(env_key)
+    os.environ[env_key] = "tests.*"
+    try:
+        return run_module("dfd.train", args, cwd=ROOT)
+    finally:
+        if old is None:
+            os.environ.pop(env_key)
+        else:
+            os.environ[env_key] = old
+
+
+def _weights(run: Path) -> tuple[dict, int, int]:
+    ckpt = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    return ckpt["state_dict"], ckpt["epoch"], ckpt["global_step"]
+
+
+def _max_difference(a: dict, b: dict) -> float:
+    return max((a[k].float() - b[k].float()).abs().max().item() for k in a)
+
+
+def _csv(run: Path) -> pd.DataFrame:
+    d = pd.read_csv(run / "csv" / "metrics.csv")
+    return (
+        d.sort_index(axis=1)
+        .sort_values(["step", *sorted(c for c in d if c != "step")])
+        .reset_index(drop=True)
+    )
+
+
+def _tensorboard_steps(run: Path, tag: str) -> list[int]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run / "tensorboard"))
+    events.Reload()
+    return [e.step for e in events.Scalars(tag)]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("resume")
+    data = root / "data"
+    proc = _train(root / "reference", data)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return root / "reference", data
+
+
+def test_a_run_killed_after_its_second_epoch_resumes_bit_for_bit_with_every_epoch_logged_once(
+    uninterrupted, tmp_path
+):
+    reference, data = uninterrupted
+    run = tmp_path / "killed"
+    killed = _train(run, data, *KILL, "+callbacks.kill.epoch=2")
+    assert killed.returncode == -9  # SIGKILL: nothing ran after the kill
+    assert _weights(run)[1:] == (2, 14)  # last.ckpt: the start of the third epoch
+    resumed = _train(run, data, f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    (ref, ref_epoch, ref_step), (got, epoch, step) = _weights(reference), _weights(run)
+    assert (epoch, step) == (ref_epoch, ref_step) == (4, 28)
+    assert _max_difference(ref, got) == 0.0
+    # no log lost, none doubled: the CSV rows and the TensorBoard points are the uninterrupted run's
+    pd.testing.assert_frame_equal(_csv(run), _csv(reference), check_exact=False, rtol=1e-6)
+    for tag in ("val/auc", "train/loss_epoch", "lr-Adam", "val/threshold_f1"):
+        assert _tensorboard_steps(run, tag) == _tensorboard_steps(reference, tag)
+    assert len(_tensorboard_steps(run, "val/auc")) == 4
+
+
+def test_sigterm_mid_epoch_saves_exits_75_and_auto_resumes_exactly(uninterrupted, tmp_path):
+    reference, data = uninterrupted
+    run = tmp_path / "preempted"
+    preempted = _train(run, data, *KILL, "+callbacks.kill.epoch=2", "+callbacks.kill.batch=3",
+                       "+callbacks.kill.signal_name=SIGTERM")  # fmt: skip
+    assert preempted.returncode == 75, preempted.stderr[-3000:]
+    record = json.loads((run / "checkpoints" / "preempted.json").read_text())
+    assert record["signal"] == "SIGTERM" and record["global_step"] == 18 and record["epoch"] == 2
+    assert _weights(run)[2] == 18  # saved at once, mid-epoch
+    resumed = _train(run, data, "ckpt_path=auto")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    out = resumed.stdout + resumed.stderr
+    assert "ckpt_path=auto: resuming" in out and "resumed at step 18 (epoch 2)" in out
+    assert _max_difference(_weights(reference)[0], _weights(run)[0]) == 0.0
+    assert not (run / "checkpoints" / "preempted.json").exists()
+    # ckpt_path=auto in a fresh directory starts fresh
+    fresh = _train(tmp_path / "fresh", data, "ckpt_path=auto", "trainer.max_epochs=1")
+    assert fresh.returncode == 0 and "starting fresh" in fresh.stdout + fresh.stderr
+
+
+def test_a_kill_mid_epoch_resumes_from_the_last_checkpoint_and_says_what_is_redone(uninterrupted, tmp_path):
+    reference, data = uninterrupted
+    run = tmp_path / "killed_mid_epoch"
+    every_step = "callbacks.resume_state.progress_every_s=0"
+    killed = _train(run, data, every_step, *KILL, "+callbacks.kill.epoch=2", "+callbacks.kill.batch=3")
+    assert killed.returncode == -9
+    resumed = _train(run, data, every_step, "ckpt_path=auto")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "the interrupted run had reached step 18: 4 steps are redone" in resumed.stdout + resumed.stderr
+    assert _max_difference(_weights(reference)[0], _weights(run)[0]) == 0.0
+
+
+def test_extending_a_run_continues_its_learning_rate_without_a_jump_or_a_climb(tmp_path):
+    data = tmp_path / "data"
+    run = tmp_path / "extended"
+    # a cosine planned over 10 epochs, stopped after 3, then continued to 6 epochs
+    first = _train(
+        run, data, "trainer.max_epochs=3", "model.scheduler.T_max=10", "trainer.deterministic=false"
+    )
+    assert first.returncode == 0, first.stderr[-3000:]
+    more = _train(run, data, f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}", "trainer.max_epochs=6",
+                  "extend_schedule=true", "trainer.deterministic=false")  # fmt: skip
+    assert more.returncode == 0, more.stderr[-3000:]
+    assert "extend_schedule: the learning rate goes on from" in more.stdout + more.stderr
+    lr = (
+        pd.read_csv(run / "csv" / "metrics.csv")
+        .dropna(subset=["lr-Adam"])
+        .sort_values("step")["lr-Adam"]
+        .tolist()
+    )
+    assert len(lr) == 6  # one value per epoch, each logged once
+    cosine_10 = [
+        1e-6 + (1e-3 - 1e-6) * 0.5 * (1 + __import__("math").cos(__import__("math").pi * e / 10))
+        for e in range(4)
+    ]
+    assert lr[:4] == pytest.approx(cosine_10)  # epoch 3 goes on at the restored rate: no jump
+    assert all(b <= a for a, b in zip(lr, lr[1:], strict=False))  # never climbs
+    assert lr[-1] < 0.3 * lr[3]  # and anneals towards eta_min by the new last epoch
+
+
+def test_bf16_mixed_precision_trains_and_resumes_on_cpu(tmp_path):
+    data = tmp_path / "data"
+    run = tmp_path / "bf16"
+    first = _train(
+        run, data, "trainer.precision=bf16-mixed", "trainer.max_epochs=2", "trainer.deterministic=false"
+    )
+    assert first.returncode == 0, first.stderr[-3000:]
+    more = _train(run, data, "trainer.precision=bf16-mixed", "trainer.max_epochs=3", "trainer.deterministic=false",
+                  f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}")  # fmt: skip
+    assert more.returncode == 0, more.stderr[-3000:]
+    state, epoch, step = _weights(run)
+    assert (epoch, step) == (3, 21) and all(torch.isfinite(v.float()).all() for v in state.values())
+    losses = pd.read_csv(run / "csv" / "metrics.csv").dropna(subset=["train/loss_epoch"])["train/loss_epoch"]
+    assert len(losses) == 3 and losses.notna().all()
