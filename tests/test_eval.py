@@ -16,6 +16,7 @@ def test_eval_uses_the_chosen_calibrated_threshold(trained_runs, data_dir, tmp_p
     from dfd.utils.evaluation import evaluate
 
     root, _ = trained_runs
+    before = sorted(p.name for p in (root / "a" / "checkpoints").iterdir())
     stored = load_calibration(root / "a" / "checkpoints" / "best.ckpt")
     m = evaluate(eval_cfg(root, data_dir, tmp_path, "threshold=youden", "video_aggregation=max"))
     assert m["frame/calibrated/threshold"] == pytest.approx(stored.thresholds["youden"])
@@ -27,7 +28,8 @@ def test_eval_uses_the_chosen_calibrated_threshold(trained_runs, data_dir, tmp_p
     assert summary["video_aggregation"] == "max"
     # the metrics go to the evaluation's own folder, named by data, split and threshold
     written = json.loads((tmp_path / "metrics.synthetic.test.youden.json").read_text())
-    assert not list((root / "a" / "checkpoints").glob("*.json"))  # nothing written into the run
+    after = sorted(p.name for p in (root / "a" / "checkpoints").iterdir())
+    assert after == before  # nothing written into the run
     assert written["metrics"]["frame/calibrated/f1"] == pytest.approx(m["frame/calibrated/f1"])
     assert (m["frame/calibrated/tp"], m["frame/calibrated/fp"]) != (m["frame/tp"], m["frame/fp"]) or (
         stored.thresholds["youden"] == pytest.approx(0.5, abs=0.01)
