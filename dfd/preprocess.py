@@ -2,65 +2,18 @@
 
 ``python -m dfd.preprocess data=<name> data.raw_dir=<raw dataset folder> [preprocess.num_workers=4]``
 
-Shard across machines with ``preprocess.shard=i preprocess.num_shards=n`` (e.g. a SLURM array
-via Hydra's submitit launcher); a rerun skips finished videos. The work is done by
-:mod:`dfd.preprocessing.runner`; this entry point only reads the config.
+Shard across machines with ``preprocess.shard=i preprocess.num_shards=n``; a rerun skips
+finished videos. As one SLURM job per shard through Hydra's submitit launcher:
+``python -m dfd.preprocess -m hydra/launcher=slurm_cpu preprocess.shard='range(0,N)' preprocess.num_shards=N``;
+when every shard is done, the sweep writes the final manifest once
+(:class:`dfd.utils.shards.MergeShards`, or by hand: ``preprocess.merge_only=true``). The work is
+done by :mod:`dfd.preprocessing.runner`; this entry point only reads the config.
 """
 
 from __future__ import annotations
 
-import logging
-
-from omegaconf import DictConfig
-
-from dfd.preprocessing.options import PreprocessOptions
-from dfd.preprocessing.runner import run_preprocessing
 from dfd.utils.entry import entry
-from dfd.utils.instantiate import instantiate
-
-log = logging.getLogger(__name__)
-
-
-def preprocess(cfg: DictConfig) -> int:
-    """Run preprocessing for ``cfg.data``; return the number of usable videos (an error when there is none)."""
-    if cfg.data.get("raw_dir") is None or "layout" not in cfg.data:
-        raise ValueError(
-            f"data={cfg.data.get('_target_')} has no raw layout to preprocess: pick a raw dataset "
-            "(data=ffpp|celebdf|dfdc|fakeavceleb|folder) and set data.raw_dir=<path>"
-        )
-    records = instantiate(cfg.data.layout)()
-    p = cfg.preprocess
-    summary = run_preprocessing(
-        records,
-        out_dir=cfg.data.root,
-        cropper=instantiate(p.cropper),
-        options=PreprocessOptions(
-            num_frames=p.num_frames,
-            stride=p.stride,
-            audio=p.audio,
-            trim_leading_silence=p.trim_leading_silence,
-            reuse_source_boxes=p.reuse_source_boxes,
-            clip_len=p.clip_len,
-            clips_per_video=p.clips_per_video,
-        ),
-        num_workers=p.num_workers,
-        shard=p.shard,
-        num_shards=p.num_shards,
-        dataset=cfg.data_name,
-    )
-    print(
-        "\n".join(
-            [f"preprocessed {cfg.data_name} → {cfg.data.root}", *("  " + line for line in summary.lines())]
-        ),
-        flush=True,
-    )
-    usable = summary.processed_ok + summary.skipped_done
-    if usable == 0:
-        raise RuntimeError(
-            f"nothing could be processed in {cfg.data.raw_dir}; the reasons are in the summary above"
-        )
-    return usable
-
+from dfd.utils.preprocessing import preprocess
 
 main = entry("preprocess", preprocess)
 

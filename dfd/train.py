@@ -16,7 +16,7 @@ import lightning as L
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig
 
-from dfd.callbacks.resume import EXIT_PREEMPTED
+from dfd.callbacks.resume import EXIT_PREEMPTED, ResumeState
 from dfd.models.detector_module import count_parameters
 from dfd.reports.run_summary import selection_of, write_summary
 from dfd.utils.entry import entry
@@ -98,6 +98,9 @@ def train(cfg: DictConfig, extra_callbacks: list[L.Callback] | None = None) -> d
         try:
             trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=not cfg.allow_pickle)
         except SIGTERMException:  # preempted: last.ckpt is saved (ResumeState); say so in the exit code
+            for cb in trainer.callbacks:
+                if isinstance(cb, ResumeState):
+                    cb.hand_over()  # submitit's SIGUSR2: it requeues the job (and exits)
             log.warning("preempted; exiting with code %d so that the job can be requeued", EXIT_PREEMPTED)
             raise SystemExit(EXIT_PREEMPTED) from None
         metrics.update(_floats(trainer.callback_metrics))

@@ -48,8 +48,8 @@ LAYERS = {
 #: Top-level modules that are not commands.
 LIBRARY_TOP = {"__init__", "losses", "safe_load"}
 #: Test files that cover something other than one module: the package as a whole (``test_package``),
-#: the config tree and the notebooks.
-NOT_MODULE_TESTS = {"test_package", "test_configs", "test_notebooks"}
+#: the config tree, the cluster launcher presets and the notebooks.
+NOT_MODULE_TESTS = {"test_package", "test_configs", "test_clusters", "test_notebooks"}
 
 
 def module_name(path: Path) -> str:

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import optuna
 import pytest
 
 from dfd.utils.optuna_summary import trials_table
-from tests.conftest import cli_overrides, run_module
+from tests.conftest import ROOT, cli_overrides, run_module
 
 
 def _sweep(tmp: Path, data_dir: Path, extra: list[str]) -> Path:
@@ -68,3 +73,102 @@ def test_three_trial_sweep_then_resume(tmp_path: Path, data_dir: Path) -> None:
         resumed_study.best_value
     )
     assert resumed_study.best_trial.number == study.best_trial.number
+
+
+# -- one study shared by many workers through a real PostgreSQL server (pgserver, from pip) -------
+
+
+@pytest.fixture
+def postgres(tmp_path: Path):
+    """A PostgreSQL server of its own in ``tmp_path``, stopped afterwards; yields its URL."""
+    pgserver = pytest.importorskip("pgserver")
+    server = pgserver.get_server(tmp_path / "pg", cleanup_mode="stop")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+
+
+def _worker(tmp: Path, name: str, storage: str, *extra: str) -> subprocess.Popen:
+    """A sweep worker (``python -m dfd.train -m``) in the background, with its own folders."""
+    args = [
+        "-m", "hparams_search=loss_sampler", *cli_overrides(tmp / name, tmp / f"data_{name}"),
+        "trainer.num_sanity_val_steps=0", "logger=csv", f"hydra.sweeper.storage='{storage}'", *extra,
+    ]  # fmt: skip
+    env = dict(os.environ, HF_HUB_OFFLINE="1", NO_ALBUMENTATIONS_UPDATE="1", PYTHONWARNINGS="ignore")
+    log = open(tmp / f"{name}.log", "w")  # noqa: SIM115 (closed with the process)
+    return subprocess.Popen(
+        [sys.executable, "-m", "dfd.train", *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+
+
+def _finish(proc: subprocess.Popen, tmp: Path, name: str) -> None:
+    assert proc.wait(timeout=900) == 0, (tmp / f"{name}.log").read_text()[-3000:]
+
+
+def _job_values(tmp: Path, name: str) -> list[float]:
+    (sweep,) = list((tmp / name / "train" / "multiruns").iterdir())
+    return [
+        json.loads(p.read_text())["metrics"]["val/auc_best"] for p in sorted(sweep.glob("*/metrics.json"))
+    ]
+
+
+@pytest.mark.slow
+def test_two_workers_started_at_once_share_one_postgres_study_without_collisions(tmp_path, postgres):
+    from dfd.utils.study_storage import storage_url
+
+    workers = {
+        name: _worker(
+            tmp_path,
+            name,
+            postgres,
+            "hydra.sweeper.n_trials=2",
+            "trainer.max_epochs=1",
+            f"hydra.sweeper.sampler.seed={seed}",
+        )  # fmt: skip
+        for name, seed in (("a", 1), ("b", 2))
+    }
+    for name, proc in workers.items():
+        _finish(proc, tmp_path, name)
+    study = optuna.load_study(study_name="loss_sampler", storage=storage_url(postgres))
+    trials = study.trials
+    # the sum of both workers' trials, numbered once each, all complete
+    assert sorted(t.number for t in trials) == [0, 1, 2, 3]
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+    # every trial's value is one job's result, and every job's result is in the study
+    values = _job_values(tmp_path, "a") + _job_values(tmp_path, "b")
+    assert sorted(t.value for t in trials) == pytest.approx(sorted(values))
+    # each worker's end-of-sweep report reads the shared study
+    for name in workers:
+        (sweep,) = list((tmp_path / name / "train" / "multiruns").iterdir())
+        assert len((sweep / "trials.csv").read_text().strip().splitlines()) >= 3
+
+
+@pytest.mark.slow
+def test_a_killed_workers_trial_is_marked_failed_by_the_next_worker(tmp_path, postgres):
+    from dfd.utils.study_storage import storage_url
+
+    beat = ["optuna_heartbeat.interval_s=1", "optuna_heartbeat.grace_period_s=3", "hydra.sweeper.n_trials=1"]
+    doomed = _worker(tmp_path, "doomed", postgres, *beat, "trainer.max_epochs=200")
+    url = storage_url(postgres)
+    deadline = time.time() + 300
+    running = []
+    while time.time() < deadline and not running and doomed.poll() is None:
+        time.sleep(1)
+        try:
+            study = optuna.load_study(study_name="loss_sampler", storage=url)
+        except KeyError:  # the worker has not created the study yet
+            continue
+        running = study.get_trials(states=(optuna.trial.TrialState.RUNNING,))
+    assert running, (tmp_path / "doomed.log").read_text()[-3000:]
+    time.sleep(2)  # it beats while it runs
+    os.killpg(doomed.pid, signal.SIGKILL)
+    doomed.wait()
+    study = optuna.load_study(study_name="loss_sampler", storage=url)
+    assert study.trials[0].state == optuna.trial.TrialState.RUNNING  # nobody has noticed yet
+    time.sleep(4)  # past the grace period
+    _finish(_worker(tmp_path, "next", postgres, *beat, "trainer.max_epochs=1"), tmp_path, "next")
+    trials = optuna.load_study(study_name="loss_sampler", storage=url).trials
+    assert [t.state for t in trials] == [optuna.trial.TrialState.FAIL, optuna.trial.TrialState.COMPLETE]
+    assert "had no heartbeat for 3s (their worker died): marked FAIL" in (tmp_path / "next.log").read_text()

@@ -17,6 +17,12 @@ On SIGTERM (what schedulers send before killing a job) or SIGUSR1 (SLURM's ``--s
 by Lightning's SLURM plugin when it requeues), Lightning stops after the current batch; this
 callback then writes ``last.ckpt`` at once and records ``checkpoints/preempted.json``;
 ``dfd.train`` exits with :data:`EXIT_PREEMPTED`. ``ckpt_path=auto`` resumes from it.
+
+Under submitit (Hydra's ``hydra/launcher=slurm_*`` and ``submitit_local``), the preemption and
+time-out signal is SIGUSR2 and submitit's own handler requeues the job. This callback takes
+SIGUSR2 too (only when such a handler is installed), saves the same way, and then hands over to
+submitit's handler (:meth:`ResumeState.hand_over`), which requeues: the requeued job runs the same
+overrides in the same directory, and ``ckpt_path=auto`` picks up ``last.ckpt``.
 """
 
 from __future__ import annotations
@@ -120,10 +126,14 @@ class ResumeState(L.Callback):
     module docstring."""
 
     def __init__(
-        self, progress_every_s: float = 1.0, signals: tuple[str, ...] = ("SIGTERM", "SIGUSR1")
+        self,
+        progress_every_s: float = 1.0,
+        signals: tuple[str, ...] | list[str] = ("SIGTERM", "SIGUSR1", "SIGUSR2"),
     ) -> None:
         self.progress_every_s = progress_every_s
-        self.signals = signals
+        self.signals = tuple(signals)
+        #: the handler that was there before ours for a signal that requeues (submitit's SIGUSR2)
+        self._requeue_handlers: dict[int, Any] = {}
         self._pending: dict[str, Any] | None = None
         self._last_progress = 0.0
         self.preempted_by: str | None = None
@@ -257,20 +267,34 @@ class ResumeState(L.Callback):
     # -- preemption ---------------------------------------------------------------------------
     def _install_signal_handlers(self, trainer: L.Trainer) -> None:
         """SIGUSR1 outside SLURM's auto-requeue means "stop and save" like SIGTERM (Lightning handles
-        SIGTERM itself, and SIGUSR1 when its SLURM plugin requeues)."""
-        if "SIGUSR1" not in self.signals or not hasattr(signal, "SIGUSR1"):
-            return
+        SIGTERM itself, and SIGUSR1 when its SLURM plugin requeues). SIGUSR2 is taken only when a
+        handler is already there (submitit's), which :meth:`hand_over` calls after the save."""
         from lightning.fabric.plugins.environments import SLURMEnvironment
-
-        env = trainer._accelerator_connector.cluster_environment
-        if isinstance(env, SLURMEnvironment) and env.auto_requeue:
-            return
 
         def stop(signum: int, frame: Any) -> None:
             self.preempted_by = signal.Signals(signum).name
             trainer._signal_connector.received_sigterm = True  # Lightning stops after this batch
 
-        self._previous_handlers[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, stop)
+        env = trainer._accelerator_connector.cluster_environment
+        lightning_requeues = isinstance(env, SLURMEnvironment) and env.auto_requeue
+        if "SIGUSR1" in self.signals and hasattr(signal, "SIGUSR1") and not lightning_requeues:
+            self._previous_handlers[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, stop)
+        if "SIGUSR2" in self.signals and hasattr(signal, "SIGUSR2"):
+            previous = signal.getsignal(signal.SIGUSR2)
+            if callable(previous):
+                self._previous_handlers[signal.SIGUSR2] = signal.signal(signal.SIGUSR2, stop)
+                self._requeue_handlers[signal.SIGUSR2] = previous
+
+    def hand_over(self) -> None:
+        """After a preemption has been saved: call the handler that owned the signal before this
+        callback (submitit's, which requeues the job and exits). Nothing when there was none."""
+        if self.preempted_by is None:
+            return
+        signum = signal.Signals[self.preempted_by]
+        handler = self._requeue_handlers.get(signum)
+        if handler is not None:
+            log.warning("handing %s over to the job's launcher, which requeues it", self.preempted_by)
+            handler(signum, None)
 
     def on_exception(
         self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException

@@ -65,14 +65,15 @@ STATUSES = (STATUS_OK, UNREADABLE, NO_FACE, NO_AUDIO, TOO_SHORT, MISSING_FILE, U
 
 
 def write_manifest(root: str | Path, rows: pd.DataFrame, meta: dict[str, Any]) -> None:
-    """Write ``manifest.csv`` and ``manifest.json`` atomically (temporary file, then rename)."""
+    """Write ``manifest.csv`` and ``manifest.json`` atomically (temporary file, then rename); the
+    temporary names are per process, so shards finishing together never write into one file."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     frame = rows.reindex(columns=COLUMNS)
-    tmp = root / (MANIFEST_CSV + ".tmp")
+    tmp = root / f"{MANIFEST_CSV}.{os.getpid()}.tmp"
     frame.to_csv(tmp, index=False)
     os.replace(tmp, root / MANIFEST_CSV)
-    tmp = root / (MANIFEST_META + ".tmp")
+    tmp = root / f"{MANIFEST_META}.{os.getpid()}.tmp"
     tmp.write_text(json.dumps(meta, indent=2, sort_keys=True))
     os.replace(tmp, root / MANIFEST_META)
 

@@ -35,6 +35,8 @@ class Summary:
     """Counts of one run: videos by status, and crops written."""
 
     statuses: Counter = field(default_factory=Counter)
+    #: videos cropped by this run (the statuses count every finished video, of every shard)
+    processed: int = 0
     skipped_done: int = 0
     crops: int = 0
     pending: int = 0
@@ -46,9 +48,11 @@ class Summary:
 
     def lines(self) -> list[str]:
         done = sum(self.statuses.values())
-        rate = (done - self.skipped_done) / self.seconds if self.seconds > 0 else 0.0
+        rate = self.processed / self.seconds if self.seconds > 0 else 0.0
         out = [
-            f"videos: {done} ({self.skipped_done} already done, skipped), {self.crops} crops, {rate:.2f} videos/s",
+            f"this run: {self.processed} videos processed ({self.skipped_done} already done, skipped), "
+            f"{self.crops} crops, {rate:.2f} videos/s",
+            f"videos: {done}",
             f"usable: {self.processed_ok}",
         ]
         out += [f"{status}: {n}" for status, n in sorted(self.statuses.items()) if status != STATUS_OK]
@@ -108,8 +112,12 @@ def run_preprocessing(
     num_shards: int = 1,
     dataset: str = "",
     progress: bool = True,
+    merge_only: bool = False,
 ) -> Summary:
     """Process every record not done yet, then (re)write the manifest from all finished parts.
+
+    ``merge_only`` processes nothing and only writes the manifest from the parts every shard
+    finished (the step after a sharded run: one write, once all shards are done).
 
     ``num_workers`` = 0 works in this process; n > 0 uses n worker processes, each with its own
     copy of ``cropper``. Sources (videos others reuse boxes from) run before the videos depending on them.
@@ -122,7 +130,7 @@ def run_preprocessing(
         dup = [v for v, n in Counter(r.video_id for r in records).items() if n > 1][:5]
         raise ValueError(f"duplicate video ids from the layout parser: {dup}")
     summary = Summary()
-    mine = select_shard(records, shard, num_shards)
+    mine = [] if merge_only else select_shard(records, shard, num_shards)
     todo = []
     for r in mine:
         if part_path(out_dir, r.video_id).is_file():
@@ -146,12 +154,14 @@ def run_preprocessing(
             for phase in phases:
                 for _, rows in pool.imap_unordered(_run_one, phase, chunksize=1):
                     summary.crops += sum(1 for row in rows if row["status"] == STATUS_OK)
+                    summary.processed += 1
                     bar.update()
     elif todo:
         for phase in phases:
             for record in phase:
                 rows = process_video(record, out_dir, cropper, options)
                 summary.crops += sum(1 for row in rows if row["status"] == STATUS_OK)
+                summary.processed += 1
                 bar.update()
     bar.close()
     summary.seconds = time.perf_counter() - start

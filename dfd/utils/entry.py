@@ -29,6 +29,7 @@ import hydra
 from omegaconf import DictConfig
 
 from dfd.utils.instantiate import register_resolvers
+from dfd.utils.sweeper import register_sweeper
 from dfd.utils.validate import validate_run_keys
 
 log = logging.getLogger(__name__)
@@ -138,6 +139,7 @@ def entry(
     ``renames`` maps override keys typed on the command line to config keys (:func:`rename_overrides`).
     """
     register_resolvers()
+    register_sweeper()  # hparams_search's sweeper (a Hydra plugin outside hydra_plugins/)
 
     @hydra.main(config_path=CONF_DIR, config_name=config_name)
     def hydra_main(cfg: DictConfig) -> Any:

@@ -131,9 +131,24 @@ def _hydra_subdir(ckpt_path: str | None) -> str:
     return f".hydra/resume_{datetime.now():%Y-%m-%d_%H-%M-%S}"
 
 
+def _count(value: Any, key: str) -> int:
+    """A positive whole number the cluster needs (``${dfd_count:${trainer.devices},trainer.devices}``
+    in the SLURM launcher presets), or an error naming the key to set."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if number < 1 or str(number) != str(value).strip():
+        raise ValueError(
+            f"the SLURM job is sized from {key}, which is {value!r}: set {key}=<a number>, e.g. "
+            "trainer.devices=4 for four GPUs per node"
+        )
+    return number
+
+
 def register_resolvers() -> None:
     """Register dfd's OmegaConf resolvers (idempotent)."""
-    for name, fn in {"dfd_run_dir": _run_dir, "dfd_hydra_subdir": _hydra_subdir}.items():
+    for name, fn in {"dfd_run_dir": _run_dir, "dfd_hydra_subdir": _hydra_subdir, "dfd_count": _count}.items():
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_resolver(name, fn)
 

@@ -28,6 +28,8 @@ import yaml
 from hydra.experimental.callback import Callback
 from sqlalchemy.engine import make_url
 
+from dfd.utils.study_storage import storage_url
+
 log = logging.getLogger(__name__)
 
 __all__ = ["OptunaSummaryCallback", "ensure_sqlite_dir", "summarize_study", "trials_table"]
@@ -128,5 +130,5 @@ class OptunaSummaryCallback(Callback):
                 "no hydra.sweeper.storage/study_name: the study lived in memory, nothing to summarise"
             )
             return
-        study = optuna.load_study(study_name=name, storage=storage)
+        study = optuna.load_study(study_name=name, storage=storage_url(storage))
         summarize_study(study, self.out_dir or config.hydra.sweep.dir)

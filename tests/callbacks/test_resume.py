@@ -19,8 +19,12 @@ KILL = ["+callbacks.kill._target_=tests.killer.KillAt"]
 
 
 def _train(run: Path, data: Path, *extra: str):
+    return _dfd_train([f"paths.log_dir={run.parent}", f"hydra.run.dir={run}"], data, *extra)
+
+
+def _dfd_train(where: list[str], data: Path, *extra: str):
     args = [
-        f"paths.data_dir={data}", f"paths.log_dir={run.parent}", f"hydra.run.dir={run}", "trainer.accelerator=cpu",
+        *where, f"paths.data_dir={data}", "trainer.accelerator=cpu",
         "trainer.enable_model_summary=false", "callbacks.rich_progress_bar=null", "callbacks.early_stopping=null",
         "data.num_workers=0", "data.num_videos=24", "data.frames_per_video=4", "data.crop_size=64", "data.batch_size=8",
         "model.net.input_size=64", "trainer.max_epochs=4", "trainer.deterministic=true", "seed=7", "test=false",
@@ -125,6 +129,35 @@ def test_a_kill_mid_epoch_resumes_from_the_last_checkpoint_and_says_what_is_redo
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "the interrupted run had reached step 18: 4 steps are redone" in resumed.stdout + resumed.stderr
     assert _max_difference(_weights(reference)[0], _weights(run)[0]) == 0.0
+
+
+def test_a_submitit_job_preempted_mid_epoch_is_requeued_and_ends_as_if_never_interrupted(
+    uninterrupted, tmp_path
+):
+    """The cluster path end to end, with submitit's local executor standing in for SLURM: a two-job
+    sweep in which job 0 gets SIGUSR2 (SLURM's preemption and time-out signal under submitit) in
+    the middle of epoch 2. It saves, submitit requeues it, it resumes in the same directory, and
+    both jobs end with the uninterrupted run's weights."""
+    reference, data = uninterrupted
+    logs = tmp_path / "logs"
+    once = tmp_path / "signal_sent"
+    sweep = _dfd_train(
+        ["-m", "hydra/launcher=submitit_local", f"paths.log_dir={logs}", "ckpt_path=auto"], data,
+        *KILL, "+callbacks.kill.batch=3", "+callbacks.kill.signal_name=SIGUSR2", f"+callbacks.kill.once={once}",
+        "+callbacks.kill.epoch=2,99",  # job 0 is preempted in epoch 2; job 1 never is
+    )  # fmt: skip
+    assert sweep.returncode == 0, sweep.stderr[-3000:]
+    (sweep_dir,) = list((logs / "train" / "multiruns").iterdir())  # the requeued job found its directory
+    submitit_log = "\n".join(p.read_text() for p in (sweep_dir / ".submitit").rglob("*_log.*"))
+    assert "Requeued job" in submitit_log
+    job0 = (sweep_dir / "0" / "train.log").read_text()
+    assert "SIGUSR2: saved" in job0 and "resumed at step 18 (epoch 2)" in job0
+    assert not (sweep_dir / "0" / "checkpoints" / "preempted.json").exists()
+    for job in ("0", "1"):
+        state, epoch, step = _weights(sweep_dir / job)
+        assert (epoch, step) == (4, 28)
+        assert _max_difference(_weights(reference)[0], state) == 0.0
+    assert "resumed" not in (sweep_dir / "1" / "train.log").read_text()
 
 
 def test_extending_a_run_continues_its_learning_rate_without_a_jump_or_a_climb(tmp_path):
