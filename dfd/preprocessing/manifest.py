@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from dfd.raw.records import MISSING_FILE, STATUS_OK, UNLISTED_FILE, VideoRecord
+from dfd.raw.records import BAD_METADATA, MISSING_FILE, STATUS_OK, UNLISTED_FILE, VideoRecord
 
 MANIFEST_CSV = "manifest.csv"
 MANIFEST_META = "manifest.json"
@@ -61,7 +61,7 @@ UNREADABLE = "unreadable"
 NO_FACE = "no_face"
 NO_AUDIO = "no_audio"
 TOO_SHORT = "too_short"
-STATUSES = (STATUS_OK, UNREADABLE, NO_FACE, NO_AUDIO, TOO_SHORT, MISSING_FILE, UNLISTED_FILE)
+STATUSES = (STATUS_OK, UNREADABLE, NO_FACE, NO_AUDIO, TOO_SHORT, MISSING_FILE, UNLISTED_FILE, BAD_METADATA)
 
 
 def write_manifest(root: str | Path, rows: pd.DataFrame, meta: dict[str, Any]) -> None:

@@ -9,13 +9,17 @@ so, and preprocessing writes them into the manifest so that nothing is dropped s
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 #: ``VideoRecord.status`` values; they are also manifest ``status`` values.
 STATUS_OK = "ok"
 MISSING_FILE = "missing_file"
 UNLISTED_FILE = "unlisted_file"
+#: the video's metadata file (one part of a multi-part dataset) could not be read
+BAD_METADATA = "bad_metadata"
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
@@ -73,3 +77,25 @@ def list_files(folder: Path, extensions: tuple[str, ...]) -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in extensions)
+
+
+class MetadataError(ValueError):
+    """A dataset's metadata file that cannot be read; the message names the file and the line."""
+
+    def __init__(self, path: Path, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+
+
+def read_json(path: Path, what: str) -> Any:
+    """Parse the JSON file ``path`` (``what`` it is, for messages). A missing file raises
+    ``FileNotFoundError`` and a malformed one :class:`MetadataError`, both naming the file, and
+    the line and column where parsing stopped."""
+    text = require_file(path, what).read_text(encoding="utf-8", errors="replace")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise MetadataError(
+            path, f"line {err.lineno}, column {err.colno}: {what} is not valid JSON ({err.msg}); "
+            "the file is truncated or damaged: download it again"
+        ) from None

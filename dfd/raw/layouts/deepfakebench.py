@@ -10,12 +10,11 @@ and carve validation from train instead.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import replace
 from pathlib import Path, PurePath
 
-from dfd.raw.records import MISSING_FILE, VideoRecord, require_file
+from dfd.raw.records import MISSING_FILE, VideoRecord, read_json
 from dfd.raw.splits import assign_splits
 
 log = logging.getLogger(__name__)
@@ -55,9 +54,9 @@ def parse_deepfakebench(
     seed: int = 0,
 ) -> list[VideoRecord]:
     """List the videos of one DeepfakeBench dataset JSON with their (resolved) frame paths."""
-    json_path = require_file(Path(json_path), "DeepfakeBench dataset JSON (data.json_path)")
+    json_path = Path(json_path)
     frames_root = Path(frames_root)
-    data = json.loads(json_path.read_text())
+    data = read_json(json_path, "DeepfakeBench dataset JSON (data.json_path)")
     if len(data) != 1:
         raise ValueError(f"{json_path}: expected one top-level dataset key, got {list(data)}")
     dataset, labels = next(iter(data.items()))

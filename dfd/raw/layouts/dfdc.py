@@ -2,7 +2,9 @@
 arXiv:2006.07397, 2020).
 
 Training parts ``dfdc_train_part_<n>/`` each hold ``metadata.json`` and the clips (with audio).
-Parts listed in ``val_parts`` are validation, the rest train; ``test/labels.csv`` (``1`` =
+Parts listed in ``val_parts`` are validation, the rest train; a part whose ``metadata.json`` is
+missing or damaged is reported (file and line) and its videos come back with status
+``bad_metadata``, while the other parts are read as usual; ``test/labels.csv`` (``1`` =
 fake) is the test set when present. The group of a fake is its ``original`` so that a fake and
 its original always share a split.
 """
@@ -10,19 +12,24 @@ its original always share a split.
 from __future__ import annotations
 
 import csv
-import json
+import logging
 import re
 from dataclasses import replace
 from pathlib import Path
 
 from dfd.raw.records import (
+    BAD_METADATA,
     MISSING_FILE,
     UNLISTED_FILE,
     VIDEO_EXTENSIONS,
+    MetadataError,
     VideoRecord,
     list_files,
+    read_json,
     require_file,
 )
+
+log = logging.getLogger(__name__)
 
 PART_RE = re.compile(r"dfdc_train_part_(\d+)$")
 
@@ -40,10 +47,24 @@ def parse_dfdc(
         raise FileNotFoundError(f"no dfdc_train_part_<n>/ folder under {root} (check data.raw_dir)")
     records: list[VideoRecord] = []
     split_of: dict[str, str] = {}
+    broken: list[Exception] = []
     for number, part in parts:
-        meta = json.loads(require_file(part / "metadata.json", "DFDC part metadata").read_text())
         split = "val" if number in set(val_parts) else "train"
         files = {p.name: p for p in list_files(part, VIDEO_EXTENSIONS)}
+        try:
+            meta = read_json(part / "metadata.json", "DFDC part metadata")
+        except (MetadataError, FileNotFoundError) as err:
+            # one damaged part of 50 must not stop the others: its videos are kept with the reason
+            broken.append(err)
+            log.warning("%s: skipping the %d videos of %s", err, len(files), part.name)
+            records += [
+                VideoRecord(
+                    path=path, video_id=path.stem, label=0, method="unknown", split="", group=path.stem,
+                    has_audio=True, status=BAD_METADATA, reason=str(err),
+                )  # fmt: skip
+                for path in files.values()
+            ]
+            continue
         for name, entry in sorted(meta.items()):
             label_name = str(entry.get("label", "")).upper()
             if label_name not in ("REAL", "FAKE"):
@@ -86,6 +107,8 @@ def parse_dfdc(
                         reason=f"file has no entry in {part.name}/metadata.json",
                     )
                 )
+    if len(broken) == len(parts):
+        raise broken[0]  # nothing readable: the first part's problem, with its file and line
     # A fake whose original sits in another part follows its original's split.
     records = [
         r

@@ -9,17 +9,17 @@ has no official split and is returned as ``test`` when ``include_dfd`` is set.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from dfd.raw.records import (
     MISSING_FILE,
     UNLISTED_FILE,
     VIDEO_EXTENSIONS,
+    MetadataError,
     VideoRecord,
     list_files,
+    read_json,
     require_dir,
-    require_file,
 )
 
 FFPP_METHODS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures", "FaceShifter")
@@ -32,8 +32,11 @@ def read_split_pairs(root: Path) -> dict[str, list[tuple[str, str]]]:
     """Read ``splits/<split>.json`` (lists of id pairs) for train, val and test."""
     pairs: dict[str, list[tuple[str, str]]] = {}
     for split in SPLITS:
-        path = require_file(root / "splits" / f"{split}.json", f"FF++ split file ({split})")
-        pairs[split] = [(str(a), str(b)) for a, b in json.loads(path.read_text())]
+        path = root / "splits" / f"{split}.json"
+        listed = read_json(path, f"FF++ split file ({split})")
+        if not isinstance(listed, list) or not all(isinstance(p, list) and len(p) == 2 for p in listed):
+            raise MetadataError(path, 'expected a list of id pairs like [["953", "974"], ...]')
+        pairs[split] = [(str(a), str(b)) for a, b in listed]
     return pairs
 
 

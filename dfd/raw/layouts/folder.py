@@ -8,7 +8,6 @@ stratified by label and grouped by video (or by image file).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from dfd.raw.records import (
@@ -18,6 +17,7 @@ from dfd.raw.records import (
     VIDEO_EXTENSIONS,
     VideoRecord,
     list_files,
+    read_json,
 )
 from dfd.raw.splits import assign_splits
 
@@ -42,7 +42,7 @@ def parse_folder(root: str | Path, val_fraction: float = 0.2, seed: int = 0) -> 
             f"no real/ and fake/ (or train_real/ … test_fake/) folders under {root} (check data.raw_dir)"
         )
     meta_path = root / "metadata.json"
-    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else None
+    meta = read_json(meta_path, "folder metadata") if meta_path.is_file() else None
     records: list[VideoRecord] = []
     listed: set[str] = set()
     for path, split, label in items:

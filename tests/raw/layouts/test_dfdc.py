@@ -35,3 +35,31 @@ def test_dfdc_missing_metadata_is_named(dfdc_tree, tmp_path):
     (tmp_path / "dfdc_train_part_3").mkdir()
     with pytest.raises(FileNotFoundError, match="dfdc_train_part_3/metadata.json"):
         parse_dfdc(tmp_path)
+
+
+def test_a_truncated_part_metadata_is_reported_and_the_other_parts_are_read(dfdc_tree, cropper, tmp_path, caplog):
+    import shutil
+
+    from dfd.preprocessing.manifest import read_manifest
+    from dfd.preprocessing.options import PreprocessOptions
+    from dfd.preprocessing.runner import run_preprocessing
+    from dfd.raw.records import BAD_METADATA
+
+    tree = tmp_path / "dfdc"
+    shutil.copytree(dfdc_tree, tree)
+    meta = tree / "dfdc_train_part_0" / "metadata.json"
+    meta.write_text(meta.read_text()[: len(meta.read_text()) // 2])  # a download cut in half
+    with caplog.at_level("WARNING"):
+        records = parse_dfdc(tree, val_parts=[1])
+    bad = [r for r in records if r.status == BAD_METADATA]
+    part0 = sorted(p.stem for p in (tree / "dfdc_train_part_0").glob("*.mp4"))
+    assert sorted(r.video_id for r in bad) == part0 and len(part0) >= 3
+    assert all(r.reason.startswith(f"{meta}: line ") and "is not valid JSON" in r.reason for r in bad)
+    assert f"skipping the {len(part0)} videos of dfdc_train_part_0" in caplog.text
+    # the other part (validation) and the test set are read as usual
+    assert {r.split for r in records if r.status == "ok"} == {"val", "test"}
+    # and preprocessing gives each skipped video a manifest row with the reason (nothing decoded)
+    summary = run_preprocessing(bad, tmp_path / "crops", cropper, options=PreprocessOptions(), progress=False)
+    rows, _ = read_manifest(tmp_path / "crops")
+    assert set(rows["status"]) == {BAD_METADATA} and len(rows) == len(part0) == summary.statuses[BAD_METADATA]
+    assert rows["reason"].str.contains("dfdc_train_part_0/metadata.json: line").all()

@@ -1,0 +1,146 @@
+"""What each dataset's owners publish: the video counts a complete raw copy holds, per split and
+method, with the source of every number. :mod:`dfd.raw.verify` compares a tree against them.
+
+The official metadata and split files of each layout are listed too (:data:`OFFICIAL_FILES`).
+
+A count matches records by split (one, several, or ``None``: any), by method (a record's ``method`` equal to one
+of ``methods``, or starting with ``<method>:``, as FakeAVCeleb's ``FVFA:wav2lip``) and by label.
+``approx`` marks counts that the sources give only roughly, or that vary between releases: a
+shortfall there is reported but is not a failure under ``strict=true``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dfd.raw.records import VideoRecord
+
+
+@dataclass(frozen=True)
+class Expect:
+    """``n`` videos of ``methods`` (and ``label``) in ``split``."""
+
+    what: str
+    n: int
+    split: str | tuple[str, ...] | None = None
+    methods: tuple[str, ...] = ()
+    label: int | None = None
+    approx: bool = False
+
+    def matches(self, r: VideoRecord) -> bool:
+        splits = (self.split,) if isinstance(self.split, str) else self.split
+        if splits is not None and r.split not in splits:
+            return False
+        if self.label is not None and r.label != self.label:
+            return False
+        return not self.methods or any(r.method == m or r.method.startswith(m + ":") for m in self.methods)
+
+
+def _ffpp(methods: tuple[str, ...] | list[str] = (), include_dfd: bool = False, **_: object) -> list[Expect]:
+    # Rössler et al., ICCV 2019, and the official split files of github.com/ondyari/FaceForensics
+    # (dataset/splits/{train,val,test}.json: 360/70/70 id pairs). A pair [a, b] holds originals a and
+    # b and fakes a_b and b_a, so every method and the originals have 720/140/140 videos per
+    # compression (1,000 in all); FaceShifter, added in the 2020 release, follows the same pairs.
+    out = []
+    for split, n in (("train", 720), ("val", 140), ("test", 140)):
+        out.append(Expect(f"original {split}", n, split, ("original",)))
+        for m in methods:
+            out.append(Expect(f"{m} {split}", n, split, (m,)))
+    if include_dfd:
+        out += _dfd()
+    return out
+
+
+def _dfd(**_: object) -> list[Expect]:
+    # The DeepFakeDetection release inside FF++ (Google/Jigsaw, 2019; FF++ download script, DFD
+    # section): 363 actor videos and 3,068 manipulated videos per compression. No official split.
+    return [
+        Expect("DFD originals (test)", 363, "test", ("DFD_original",)),
+        Expect("DFD fakes (test)", 3068, "test", ("DeepFakeDetection",)),
+    ]
+
+
+def _celebdf(**_: object) -> list[Expect]:
+    # Li et al., CVPR 2020 (Celeb-DF v2): 590 Celeb-real, 300 YouTube-real and 5,639
+    # Celeb-synthesis videos; List_of_testing_videos.txt has 518 lines, 178 real and 340 fake.
+    return [
+        Expect("Celeb-real (all splits)", 590, None, ("Celeb-real",)),
+        Expect("YouTube-real (all splits)", 300, None, ("YouTube-real",)),
+        Expect("Celeb-synthesis (all splits)", 5639, None, ("Celeb-synthesis",)),
+        Expect("test list, real", 178, "test", label=0),
+        Expect("test list, fake", 340, "test", label=1),
+    ]
+
+
+def _dfdc(**_: object) -> list[Expect]:
+    # Dolhansky et al., arXiv:2006.07397 (2020), section 4: the training set's 50 parts hold
+    # 119,154 clips, 100,000 fake and 19,154 real; the public test set has 5,000 clips
+    # (test/labels.csv). Which parts are validation is a config choice, so counts are over both.
+    return [
+        Expect("training parts, real (train + val)", 19154, ("train", "val"), ("original",), label=0),
+        Expect("training parts, fake (train + val)", 100000, ("train", "val"), ("DFDC",), label=1),
+        Expect("public test set", 5000, "test"),
+    ]
+
+
+def _dfdcp(**_: object) -> list[Expect]:
+    # Dolhansky et al., "The Deepfake Detection Challenge (DFDC) Preview Dataset", arXiv:1910.08854
+    # (2019): 5,214 videos (1,131 original, 4,113 fake from methods A and B). The test set of
+    # dataset.json is about 276 real and 501 fake (DATASETS.md; as DeepfakeBench reports it).
+    return [
+        Expect("originals (all sets)", 1131, None, ("original",), approx=True),
+        Expect("fakes, methods A and B (all sets)", 4113, None, ("method_A", "method_B"), approx=True),
+        Expect("test set, real", 276, "test", label=0, approx=True),
+        Expect("test set, fake", 501, "test", label=1, approx=True),
+    ]
+
+
+def _fakeavceleb(**_: object) -> list[Expect]:
+    # Khalid et al., NeurIPS 2021 Datasets and Benchmarks, table 2 (v1.2): 500 RealVideo-RealAudio,
+    # 500 RealVideo-FakeAudio, 9,000 FakeVideo-RealAudio, 10,000 FakeVideo-FakeAudio.
+    return [
+        Expect("A RealVideo-RealAudio", 500, None, ("RVRA",)),
+        Expect("B RealVideo-FakeAudio", 500, None, ("RVFA",)),
+        Expect("C FakeVideo-RealAudio", 9000, None, ("FVRA",), approx=True),
+        Expect("D FakeVideo-FakeAudio", 10000, None, ("FVFA",), approx=True),
+    ]
+
+
+def _uadfv(**_: object) -> list[Expect]:
+    # Yang, Li and Lyu, ICASSP 2019 ("Exposing deep fakes using inconsistent head poses"):
+    # 49 real and 49 fake videos.
+    return [
+        Expect("real (test)", 49, "test", label=0),
+        Expect("fake (test)", 49, "test", label=1),
+    ]
+
+
+#: layout config target (``data.layout._target_``) → the expected counts for its arguments
+EXPECTED = {
+    "dfd.raw.layouts.ffpp.parse_ffpp": _ffpp,
+    "dfd.raw.layouts.ffpp.parse_dfd": _dfd,
+    "dfd.raw.layouts.celebdf.parse_celebdf": _celebdf,
+    "dfd.raw.layouts.dfdc.parse_dfdc": _dfdc,
+    "dfd.raw.layouts.dfdcp.parse_dfdcp": _dfdcp,
+    "dfd.raw.layouts.fakeavceleb.parse_fakeavceleb": _fakeavceleb,
+    "dfd.raw.layouts.uadfv.parse_uadfv": _uadfv,
+}
+
+
+#: layout config target → the official metadata and split files (globs, relative to the raw
+#: folder) and whether the layout needs them; verify checks each is present and parseable
+OFFICIAL_FILES: dict[str, list[tuple[str, bool]]] = {
+    "dfd.raw.layouts.ffpp.parse_ffpp": [("splits/train.json", True), ("splits/val.json", True), ("splits/test.json", True)],
+    "dfd.raw.layouts.celebdf.parse_celebdf": [("List_of_testing_videos.txt", True)],
+    "dfd.raw.layouts.dfdc.parse_dfdc": [("dfdc_train_part_*/metadata.json", True), ("test/labels.csv", False)],
+    "dfd.raw.layouts.dfdcp.parse_dfdcp": [("dataset.json", True)],
+    "dfd.raw.layouts.fakeavceleb.parse_fakeavceleb": [("meta_data.csv", True)],
+    "dfd.raw.layouts.folder.parse_folder": [("metadata.json", False)],
+}
+
+
+def expected_counts(target: str, **layout_args: object) -> list[Expect]:
+    """The published counts for the layout parser ``target`` called with ``layout_args`` ([] for
+    layouts without published counts, such as generic folders)."""
+    make = EXPECTED.get(target)
+    return make(**layout_args) if make else []

@@ -1,0 +1,67 @@
+"""Is a raw copy complete? ``python -m dfd.verify data=<name> data.raw_dir=<dir> [strict=true] [checksums=<file>]``.
+
+Checks the layout's official metadata and split files (present, parseable: the file and line
+of the first error), counts the videos per split and method against what the dataset's owners
+publish (:mod:`dfd.raw.expected`, each number with its source), lists the files the metadata
+names that are not on disk, and with ``checksums=<sha256sum file>`` checks every listed file.
+Prints a table of expected, found and missing; writes ``missing.txt`` (one path per line,
+relative to the raw folder) and ``verify.json`` to ``out_dir``. With ``strict=true`` it exits
+non-zero when anything published is missing or broken. The checks are :mod:`dfd.raw.verify`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from dfd.raw.expected import OFFICIAL_FILES, expected_counts
+from dfd.raw.verify import Verification, check_checksums, check_official_files, verify_records
+from dfd.utils.entry import entry
+from dfd.utils.instantiate import instantiate
+
+log = logging.getLogger(__name__)
+
+
+def verify(cfg: DictConfig) -> Verification:
+    """Verify ``cfg.data``'s raw tree; print, write, and (``strict``) fail when incomplete."""
+    layout = cfg.data.get("layout")
+    if cfg.data.get("raw_dir") is None or layout is None:
+        raise ValueError(
+            f"data={cfg.data.get('_target_')} has no raw layout to verify: pick a raw dataset "
+            "(data=ffpp|celebdf|dfdc|fakeavceleb|...) and set data.raw_dir=<path>"
+        )
+    root = Path(str(cfg.data.raw_dir)).expanduser()
+    if not root.is_dir():
+        raise FileNotFoundError(f"data.raw_dir={root} is not a folder")
+    target = str(layout._target_)
+    args = {k: v for k, v in OmegaConf.to_container(layout, resolve=True).items() if not k.startswith("_")}
+    args.pop("root", None)
+    result = Verification()
+    try:
+        records = instantiate(layout)()
+        result = verify_records(records, expected_counts(target, **args), root)
+    except (FileNotFoundError, ValueError) as err:  # a required file missing or damaged
+        result.layout_error = str(err)
+    result.files = check_official_files(root, OFFICIAL_FILES.get(target, []))
+    if cfg.get("checksums"):
+        result.checksums = check_checksums(root, Path(str(cfg.checksums)).expanduser())
+
+    out = Path(str(cfg.out_dir))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "missing.txt").write_text("".join(f"{p}\n" for p in result.missing + result.bad_metadata))
+    (out / "verify.json").write_text(json.dumps(asdict(result), indent=2))
+    print("\n".join([f"verify {cfg.data_name}: {root}", *result.lines(), f"missing paths: {out / 'missing.txt'}"]),
+          flush=True)  # fmt: skip
+    if cfg.strict and result.failed():
+        raise SystemExit(f"strict: {root} is incomplete ({len(result.problems())} problems, listed above)")
+    return result
+
+
+main = entry("verify", verify)
+
+if __name__ == "__main__":
+    main()

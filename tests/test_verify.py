@@ -1,0 +1,47 @@
+"""``python -m dfd.verify`` on generated raw trees: the table of expected, found and missing,
+missing.txt, ``strict=true``'s exit code, and damaged metadata named by file and line, also by
+the preprocessing that would otherwise die on it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from tests.conftest import FFPP_METHODS, run_module
+
+METHODS = f"data.layout.methods=[{','.join(FFPP_METHODS)}]"
+
+
+def test_a_mini_ffpp_tree_is_reported_short_with_its_missing_file_listed(ffpp_tree: Path, tmp_path):
+    args = ["data=ffpp", f"data.raw_dir={ffpp_tree}", METHODS, "data.layout.include_dfd=true",
+            f"out_dir={tmp_path}", f"hydra.run.dir={tmp_path / 'run'}"]  # fmt: skip
+    proc = run_module("dfd.verify", args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    # 3 pairs + the corrupt pair: 2 originals per split, 720 published for train
+    assert "original train" in out and "720" in out and "incomplete:" in out
+    assert "splits/val.json" in out and "DFD fakes (test)" in out
+    missing = (tmp_path / "missing.txt").read_text().splitlines()
+    assert missing == ["manipulated_sequences/Deepfakes/c23/videos/991_990.mp4"]
+    report = json.loads((tmp_path / "verify.json").read_text())
+    assert report["unlisted"] == 1  # 998.mp4: on disk, in no split file
+    strict = run_module("dfd.verify", [*args, "strict=true"])
+    assert strict.returncode != 0 and "strict: " in strict.stderr and "is incomplete" in strict.stderr
+
+
+def test_a_truncated_split_file_is_named_with_its_line_by_verify_and_by_preprocess(ffpp_tree: Path, tmp_path):
+    tree = tmp_path / "ffpp"
+    shutil.copytree(ffpp_tree, tree)
+    val = tree / "splits" / "val.json"
+    val.write_text(val.read_text()[:-1] + ",\n")  # cut off mid-list, as a failed download leaves it
+    args = ["data=ffpp", f"data.raw_dir={tree}", METHODS, f"hydra.run.dir={tmp_path / 'run'}"]
+    proc = run_module("dfd.verify", [*args, f"out_dir={tmp_path}"])
+    assert proc.returncode == 0
+    (row,) = [line for line in proc.stdout.splitlines() if line.startswith("splits/val.json")]
+    assert row.split()[1:3] == ["required", "broken"] and "line 2, column 1: metadata is not valid JSON" in row
+    assert f"cannot read the layout: {val}: line 2, column 1" in proc.stdout
+    pre = run_module("dfd.preprocess", [*args, f"data.root={tmp_path / 'crops'}", "preprocess.num_workers=0"])
+    assert pre.returncode != 0
+    assert f"{val}: line 2, column 1: FF++ split file (val) is not valid JSON" in pre.stderr
+    assert "JSONDecodeError" not in pre.stderr
