@@ -39,7 +39,9 @@ def test_a_truncated_split_file_is_named_with_its_line_by_verify_and_by_preproce
     proc = run_module("dfd.verify", [*args, f"out_dir={tmp_path}"])
     assert proc.returncode == 0
     (row,) = [line for line in proc.stdout.splitlines() if line.startswith("splits/val.json")]
-    assert row.split()[1:3] == ["required", "broken"] and "line 2, column 1: metadata is not valid JSON" in row
+    assert (
+        row.split()[1:3] == ["required", "broken"] and "line 2, column 1: metadata is not valid JSON" in row
+    )
     assert f"cannot read the layout: {val}: line 2, column 1" in proc.stdout
     pre = run_module("dfd.preprocess", [*args, f"data.root={tmp_path / 'crops'}", "preprocess.num_workers=0"])
     assert pre.returncode != 0

@@ -130,9 +130,16 @@ EXPECTED = {
 #: layout config target → the official metadata and split files (globs, relative to the raw
 #: folder) and whether the layout needs them; verify checks each is present and parseable
 OFFICIAL_FILES: dict[str, list[tuple[str, bool]]] = {
-    "dfd.raw.layouts.ffpp.parse_ffpp": [("splits/train.json", True), ("splits/val.json", True), ("splits/test.json", True)],
+    "dfd.raw.layouts.ffpp.parse_ffpp": [
+        ("splits/train.json", True),
+        ("splits/val.json", True),
+        ("splits/test.json", True),
+    ],
     "dfd.raw.layouts.celebdf.parse_celebdf": [("List_of_testing_videos.txt", True)],
-    "dfd.raw.layouts.dfdc.parse_dfdc": [("dfdc_train_part_*/metadata.json", True), ("test/labels.csv", False)],
+    "dfd.raw.layouts.dfdc.parse_dfdc": [
+        ("dfdc_train_part_*/metadata.json", True),
+        ("test/labels.csv", False),
+    ],
     "dfd.raw.layouts.dfdcp.parse_dfdcp": [("dataset.json", True)],
     "dfd.raw.layouts.fakeavceleb.parse_fakeavceleb": [("meta_data.csv", True)],
     "dfd.raw.layouts.folder.parse_folder": [("metadata.json", False)],

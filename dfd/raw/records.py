@@ -96,6 +96,7 @@ def read_json(path: Path, what: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as err:
         raise MetadataError(
-            path, f"line {err.lineno}, column {err.colno}: {what} is not valid JSON ({err.msg}); "
-            "the file is truncated or damaged: download it again"
+            path,
+            f"line {err.lineno}, column {err.colno}: {what} is not valid JSON ({err.msg}); "
+            "the file is truncated or damaged: download it again",
         ) from None

@@ -20,7 +20,15 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from dfd.raw.expected import Expect
-from dfd.raw.records import BAD_METADATA, MISSING_FILE, STATUS_OK, UNLISTED_FILE, MetadataError, VideoRecord, read_json
+from dfd.raw.records import (
+    BAD_METADATA,
+    MISSING_FILE,
+    STATUS_OK,
+    UNLISTED_FILE,
+    MetadataError,
+    VideoRecord,
+    read_json,
+)
 
 
 @dataclass
@@ -66,7 +74,9 @@ class Verification:
         out = [f"cannot read the layout: {self.layout_error}"] if self.layout_error else []
         out += [f"{f.path}: {f.status}{' (' + f.error + ')' if f.error else ''}" for f in self.files
                 if f.status != "ok" and (f.required or f.status == "broken")]  # fmt: skip
-        out += [f"{c.what}: {c.short} of {c.expected} missing" for c in self.counts if c.short and not c.approx]
+        out += [
+            f"{c.what}: {c.short} of {c.expected} missing" for c in self.counts if c.short and not c.approx
+        ]
         if self.missing:
             out.append(f"{len(self.missing)} files listed by the metadata are missing")
         if self.bad_metadata:
@@ -86,7 +96,9 @@ class Verification:
         if self.counts:
             table = [("videos", "expected", "found", "missing")]
             for c in self.counts:
-                table.append((c.what, f"{'≈' if c.approx else ''}{c.expected:,}", f"{c.found:,}", f"{c.short:,}"))
+                table.append(
+                    (c.what, f"{'≈' if c.approx else ''}{c.expected:,}", f"{c.found:,}", f"{c.short:,}")
+                )
             out += ["", *_table(table)]
         elif not self.layout_error:
             out += ["", "no published counts for this layout: only its files were checked"]

@@ -13,11 +13,15 @@ from dfd.raw.verify import check_checksums, check_official_files, verify_records
 
 def _uadfv_records(root: Path, real: int, fake: int, missing: int = 0) -> list[VideoRecord]:
     out = [
-        VideoRecord(path=root / f"real/{i}.mp4", video_id=f"r{i}", label=0, method="real", split="test", group=f"r{i}")
+        VideoRecord(
+            path=root / f"real/{i}.mp4", video_id=f"r{i}", label=0, method="real", split="test", group=f"r{i}"
+        )
         for i in range(real)
     ]
     out += [
-        VideoRecord(path=root / f"fake/{i}.mp4", video_id=f"f{i}", label=1, method="fake", split="test", group=f"f{i}")
+        VideoRecord(
+            path=root / f"fake/{i}.mp4", video_id=f"f{i}", label=1, method="fake", split="test", group=f"f{i}"
+        )
         for i in range(fake)
     ]
     out += [
@@ -71,4 +75,8 @@ def test_checksums_sort_files_into_ok_mismatch_and_absent(tmp_path):
     (tmp_path / "b.mp4").write_bytes(b"bbb")
     good = hashlib.sha256(b"aaa").hexdigest()
     (tmp_path / "sums.txt").write_text(f"{good}  a.mp4\n{good} *b.mp4\n{good}  c.mp4\n")
-    assert check_checksums(tmp_path, tmp_path / "sums.txt") == {"ok": ["a.mp4"], "mismatch": ["b.mp4"], "absent": ["c.mp4"]}
+    assert check_checksums(tmp_path, tmp_path / "sums.txt") == {
+        "ok": ["a.mp4"],
+        "mismatch": ["b.mp4"],
+        "absent": ["c.mp4"],
+    }

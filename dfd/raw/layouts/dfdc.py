@@ -59,8 +59,15 @@ def parse_dfdc(
             log.warning("%s: skipping the %d videos of %s", err, len(files), part.name)
             records += [
                 VideoRecord(
-                    path=path, video_id=path.stem, label=0, method="unknown", split="", group=path.stem,
-                    has_audio=True, status=BAD_METADATA, reason=str(err),
+                    path=path,
+                    video_id=path.stem,
+                    label=0,
+                    method="unknown",
+                    split="",
+                    group=path.stem,
+                    has_audio=True,
+                    status=BAD_METADATA,
+                    reason=str(err),
                 )  # fmt: skip
                 for path in files.values()
             ]

@@ -37,7 +37,9 @@ def test_dfdc_missing_metadata_is_named(dfdc_tree, tmp_path):
         parse_dfdc(tmp_path)
 
 
-def test_a_truncated_part_metadata_is_reported_and_the_other_parts_are_read(dfdc_tree, cropper, tmp_path, caplog):
+def test_a_truncated_part_metadata_is_reported_and_the_other_parts_are_read(
+    dfdc_tree, cropper, tmp_path, caplog
+):
     import shutil
 
     from dfd.preprocessing.manifest import read_manifest
