@@ -52,6 +52,8 @@ COLUMNS = [
     "audio_path",
     "source_path",
     "fps",
+    # LAV-DF / AV-Deepfake1M: the fake segments, JSON [[start, end], ...] in seconds
+    "fake_periods",
     "status",
     "reason",
 ]
@@ -136,6 +138,7 @@ def base_row(record: VideoRecord) -> dict[str, Any]:
         "split": record.split,
         "group": record.group,
         "compression": record.compression,
+        "fake_periods": record.fake_periods,
         "source_path": str(record.path),
         "audio_path": "",
     }

@@ -115,6 +115,31 @@ def _uadfv(**_: object) -> list[Expect]:
     ]
 
 
+def _deeperforensics(levels: list[str] | None = None, **_: object) -> list[Expect]:
+    # Jiang et al., CVPR 2020: 1,000 manipulated videos per perturbation folder, split 7:1:2 by
+    # target id (700/100/200) in the official lists/splits.
+    return [Expect(f"{level} (all splits)", 1000, None, (level,), approx=True) for level in levels or ()]
+
+
+def _wilddeepfake(**_: object) -> list[Expect]:
+    # Zi et al., ACM MM 2020: 7,314 face sequences from 707 videos, 3,805 real and 3,509 fake.
+    return [
+        Expect("real sequences (all splits)", 3805, None, label=0, approx=True),
+        Expect("fake sequences (all splits)", 3509, None, label=1, approx=True),
+    ]
+
+
+def _avdeepfake(**_: object) -> list[Expect]:
+    # LAV-DF (Cai et al., DICTA 2022): 136,304 videos, 78,703 train, 31,501 dev, 26,100 test.
+    # For AV-Deepfake1M (Cai et al., ACM MM 2024: 746,180 train, 57,340 val) these do not apply:
+    # a copy of it is reported against LAV-DF's numbers, marked approximate.
+    return [
+        Expect("train", 78703, "train", approx=True),
+        Expect("dev (val)", 31501, "val", approx=True),
+        Expect("test", 26100, "test", approx=True),
+    ]
+
+
 #: layout config target (``data.layout._target_``) → the expected counts for its arguments
 EXPECTED = {
     "dfd.raw.layouts.ffpp.parse_ffpp": _ffpp,
@@ -124,6 +149,9 @@ EXPECTED = {
     "dfd.raw.layouts.dfdcp.parse_dfdcp": _dfdcp,
     "dfd.raw.layouts.fakeavceleb.parse_fakeavceleb": _fakeavceleb,
     "dfd.raw.layouts.uadfv.parse_uadfv": _uadfv,
+    "dfd.raw.layouts.deeperforensics.parse_deeperforensics": _deeperforensics,
+    "dfd.raw.layouts.wilddeepfake.parse_wilddeepfake": _wilddeepfake,
+    "dfd.raw.layouts.avdeepfake.parse_avdeepfake": _avdeepfake,
 }
 
 
@@ -143,6 +171,12 @@ OFFICIAL_FILES: dict[str, list[tuple[str, bool]]] = {
     "dfd.raw.layouts.dfdcp.parse_dfdcp": [("dataset.json", True)],
     "dfd.raw.layouts.fakeavceleb.parse_fakeavceleb": [("meta_data.csv", True)],
     "dfd.raw.layouts.folder.parse_folder": [("metadata.json", False)],
+    "dfd.raw.layouts.deeperforensics.parse_deeperforensics": [
+        ("lists/splits/train.txt", True),
+        ("lists/splits/val.txt", True),
+        ("lists/splits/test.txt", True),
+    ],
+    "dfd.raw.layouts.avdeepfake.parse_avdeepfake": [("metadata.json", False), ("*_metadata.json", False)],
 }
 
 

@@ -52,6 +52,9 @@ class VideoRecord:
     label_audio: int | None = None
     #: For layouts that ship already-cropped frames (DeepfakeBench, image folders).
     frames: tuple[Path, ...] = field(default=())
+    #: The fake segments in seconds, as JSON ``[[start, end], ...]`` (LAV-DF, AV-Deepfake1M); kept
+    #: in the manifest for temporal localisation.
+    fake_periods: str = ""
 
     @property
     def is_image(self) -> bool:

@@ -11,6 +11,7 @@ and carve validation from train instead.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path, PurePath
 
@@ -91,6 +92,11 @@ def parse_deepfakebench(
                         else f"frame {video.get('frames', ['?'])[0]!r} not found under {frames_root} (data.frames_root)",
                     )
                 )
+    if split_videos["val"] and split_videos["val"] != split_videos["test"]:
+        both = split_videos["val"] & split_videos["test"]
+        if both:
+            log.warning("%s: %d videos are in both val and test (val %d, test %d)", json_path.name, len(both),
+                        len(split_videos["val"]), len(split_videos["test"]))  # fmt: skip
     if split_videos["val"] and split_videos["val"] == split_videos["test"]:
         log.warning(
             "%s: DeepfakeBench's val split equals its test split (%d videos); carving validation from "
@@ -105,7 +111,25 @@ def parse_deepfakebench(
         )
         for i, split in zip(train, splits, strict=True):
             records[i] = replace(records[i], split=split)
+    _warn_shared_frames(records, json_path)
     return records
+
+
+def _warn_shared_frames(records: list[VideoRecord], json_path: Path) -> int:
+    """Warn, with counts, when one frame file sits in two splits (DF40 ships such leaks); return
+    how many frames do."""
+    splits_of: dict[Path, set[str]] = {}
+    for r in records:
+        for frame in r.frames:
+            splits_of.setdefault(frame, set()).add(r.split)
+    shared = [f for f, s in splits_of.items() if len(s) > 1]
+    if shared:
+        pairs = Counter("+".join(sorted(splits_of[f])) for f in shared)
+        log.warning(
+            "%s: %d of %d frames sit in two splits (%s): scores on those splits are not independent",
+            json_path.name, len(shared), len(splits_of), ", ".join(f"{k}: {v}" for k, v in sorted(pairs.items())),
+        )  # fmt: skip
+    return len(shared)
 
 
 def _has_compression_level(node: dict) -> bool:

@@ -449,6 +449,129 @@ def make_deepfakebench(
     return root
 
 
+# ----------------------------------------------------------------------------- more datasets
+
+
+def make_uadfv(out: str | Path, n_pairs: int = 3, spec: VideoSpec = VideoSpec()) -> Path:
+    """UADFV tree: ``real/0000.mp4`` and its fake ``fake/0000_fake.mp4``, for ``n_pairs`` pairs."""
+    root = Path(out)
+    mini = Mini(root, spec)
+    for i in range(n_pairs):
+        mini.real(root / "real" / f"{i:04d}.mp4", 30 + i, seed=3000 + i)
+        mini.fake(root / "fake" / f"{i:04d}_fake.mp4", 30 + i, 31 + i, 3000 + i, "Deepfakes")
+    return root
+
+
+def make_dfdcp(out: str | Path, n_targets: int = 4, spec: VideoSpec = VideoSpec()) -> Path:
+    """DFDC preview tree: ``original_videos/<target>/``, ``method_A/`` and ``method_B/`` fakes of each
+    target, and ``dataset.json`` with ``{label, set, target_id}``; the last target is ``test``."""
+    root = Path(out)
+    mini = Mini(root, spec)
+    meta = {}
+    for t in range(n_targets):
+        target, split = f"{640000 + t}", "test" if t == n_targets - 1 else "train"
+        rel = f"original_videos/{target}/{target}_A_001.mp4"
+        mini.real(root / rel, 40 + t, seed=4000 + t, audio=True)
+        meta[rel] = {"label": "real", "set": split, "target_id": target}
+        for m, method in enumerate(("method_A", "method_B")):
+            rel = f"{method}/{target}/{target}_{m}_001.mp4"
+            audio = mini._audio(40 + t, 4000 + t)
+            mini.fake(
+                root / rel, 40 + t, 41 + t, 4000 + t, list(MANIPULATIONS)[m % len(MANIPULATIONS)], audio=audio
+            )
+            meta[rel] = {"label": "fake", "set": split, "target_id": target}
+    (root / "dataset.json").write_text(json.dumps(meta, indent=1))
+    return root
+
+
+def make_wilddeepfake(
+    out: str | Path,
+    n_videos: int = 3,
+    sequences_per_video: int = 2,
+    frames: int = 3,
+    spec: VideoSpec = VideoSpec(),
+) -> Path:
+    """WildDeepfake tree, unpacked: ``{real,fake}_{train,test}/<video>/<sequence>/<k>.png`` face frames;
+    the last video of each class is test."""
+    root = Path(out)
+    for label, cls in ((0, "real"), (1, "fake")):
+        for v in range(n_videos):
+            split = "test" if v == n_videos - 1 else "train"
+            for q in range(sequences_per_video):
+                folder = root / f"{cls}_{split}" / f"{v + 10 * label}" / f"{q}"
+                folder.mkdir(parents=True, exist_ok=True)
+                crops = face_crop_images(50 + v + 10 * label, frames, 5000 + 100 * v + q, spec,
+                                         "FaceSwap" if label else None)  # fmt: skip
+                for k, crop in enumerate(crops):
+                    cv2.imwrite(str(folder / f"{k}.png"), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
+    return root
+
+
+def make_deeperforensics(
+    out: str | Path,
+    n_targets: int = 5,
+    levels: tuple[str, ...] = ("end_to_end", "end_to_end_level_3"),
+    lists: bool = True,
+    spec: VideoSpec = VideoSpec(),
+) -> Path:
+    """DeeperForensics-1.0 tree: ``manipulated_videos/<level>/<target>_M<actor>.mp4`` for FF++ targets
+    000…, ``source_videos/M<actor>/…`` and, with ``lists``, ``lists/splits/{train,val,test}.txt``
+    (targets 0–2 train, 3 val, 4 test); plus ``ffpp_originals/<target>.mp4``, the FF++ reals."""
+    root = Path(out)
+    mini = Mini(root, spec)
+    names = {}
+    for t in range(n_targets):
+        target, actor = f"{t:03d}", f"M{100 + t}"
+        names[target] = f"{target}_{actor}.mp4"
+        mini.real(root / "ffpp_originals" / f"{target}.mp4", 60 + t, seed=6000 + t)
+        mini.real(root / "source_videos" / actor / "light_uniform" / "front.mp4", 70 + t, seed=6100 + t)
+        for k, level in enumerate(levels):
+            mini.fake(root / "manipulated_videos" / level / names[target], 60 + t, 70 + t, 6000 + t,
+                      list(MANIPULATIONS)[k % len(MANIPULATIONS)])  # fmt: skip
+    if lists:
+        (root / "lists" / "splits").mkdir(parents=True, exist_ok=True)
+        order = sorted(names)
+        bounds = {"train": order[: max(1, n_targets - 2)], "val": order[-2:-1], "test": order[-1:]}
+        for split, targets in bounds.items():
+            (root / "lists" / "splits" / f"{split}.txt").write_text("".join(f"{names[t]}\n" for t in targets))
+    return root
+
+
+def make_avdeepfake(
+    out: str | Path, n_videos: int = 8, variant: str = "lavdf", spec: VideoSpec = VideoSpec()
+) -> Path:
+    """LAV-DF (``variant="lavdf"``: one ``metadata.json``, splits train/dev/test) or AV-Deepfake1M
+    (``"av1m"``: ``{train,val}_metadata.json`` and a ``test_metadata.json`` without labels) tree.
+    Videos cycle through real, visual, audio and audio-visual fakes, each fake with its segment."""
+    root = Path(out)
+    mini = Mini(root, spec)
+    seconds = spec.n_frames / spec.fps
+    splits = ("train", "dev", "test") if variant == "lavdf" else ("train", "val", "test")
+    entries: dict[str, list[dict]] = {s: [] for s in splits}
+    for i in range(n_videos):
+        split = splits[0] if i < n_videos // 2 else splits[1] if i < 3 * n_videos // 4 else splits[2]
+        fake_video, fake_audio = ((0, 0), (1, 0), (0, 1), (1, 1))[i % 4]
+        rel = f"{split}/{i:06d}.mp4"
+        audio = mini._audio(80 + i, 8000 + i) if not fake_audio else mini._audio(81 + i, 8000 + i)
+        if fake_video:
+            mini.fake(root / rel, 80 + i, 81 + i, 8000 + i, "Deepfakes", audio=audio)
+        else:
+            write_video(root / rel, render(Identity.make(80 + i), spec, 8000 + i)[0], spec.fps, 23, audio)
+        fake = bool(fake_video or fake_audio)
+        entries[split].append({
+            "file": rel, "split": split, "n_fakes": int(fake), "fake_periods": [[0.2, round(0.6 * seconds, 2)]] if fake else [],
+            "modify_video": bool(fake_video), "modify_audio": bool(fake_audio),
+            "video_frames": spec.n_frames, "audio_frames": int(seconds * SAMPLE_RATE),
+        })  # fmt: skip
+    if variant == "lavdf":
+        (root / "metadata.json").write_text(json.dumps([e for s in splits for e in entries[s]], indent=1))
+    else:
+        for split in splits:
+            rows = entries[split] if split != "test" else [{"file": e["file"]} for e in entries[split]]
+            (root / f"{split}_metadata.json").write_text(json.dumps(rows, indent=1))
+    return root
+
+
 MAKERS: dict[str, Callable[..., Path]] = {
     "ffpp": make_ffpp,
     "celebdf": make_celebdf,
@@ -456,4 +579,9 @@ MAKERS: dict[str, Callable[..., Path]] = {
     "fakeavceleb": make_fakeavceleb,
     "folder": make_folder,
     "deepfakebench": make_deepfakebench,
+    "uadfv": make_uadfv,
+    "dfdcp": make_dfdcp,
+    "wilddeepfake": make_wilddeepfake,
+    "deeperforensics": make_deeperforensics,
+    "avdeepfake": make_avdeepfake,
 }
