@@ -194,15 +194,19 @@ class ResumeState(L.Callback):
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._report_redone(trainer)
         if self._pending is not None and self._pending.get("at") == "batch_end":
-            # resumed mid-epoch: the epoch continues with its next unseen sample
+            # resumed mid-epoch: the epoch continues with its next unseen sample. dfd's datamodules
+            # set the sampler's skip when they build the loader (before its workers draw indices)
             done = trainer.fit_loop.epoch_loop.batch_progress.current.completed
             sampler = getattr(trainer.train_dataloader, "sampler", None)
-            if done and hasattr(sampler, "skip"):
-                sampler.skip = done * int(trainer.train_dataloader.batch_size or 1)
+            if done and getattr(sampler, "resumed_mid_epoch", False):
                 # Lightning warns that a plain DataLoader cannot resume mid-epoch; this sampler does
                 warnings.filterwarnings(
                     "ignore", message=r"You're resuming from a checkpoint that ended before"
                 )
+            elif done and hasattr(sampler, "skip"):
+                sampler.skip = done * int(
+                    trainer.train_dataloader.batch_size or 1
+                )  # a loader built elsewhere
             elif done:
                 log.warning("resumed after %d batches of epoch %d with a sampler that cannot skip them: the epoch "
                             "restarts from its first batch", done, trainer.current_epoch)  # fmt: skip

@@ -459,6 +459,8 @@ class FaceCropDataModule(LightningDataModule):
                 # per-sample seeds from the run's seed: the same in a resumed run and in any worker
                 sampler.tag_epoch = True
                 dataset.augment_seed = torch.initial_seed() % 2**31
+            if sampler is not None:
+                self._resume_sampler(sampler)
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
@@ -473,6 +475,22 @@ class FaceCropDataModule(LightningDataModule):
             # global one that dropout uses: a resumed run's random stream stays the uninterrupted one's
             generator=torch.Generator().manual_seed((torch.initial_seed() + SPLIT_SEEDS[split]) % 2**63),
         )
+
+    def _resume_sampler(self, sampler: Any) -> None:
+        """Put a new training sampler where a resumed run stands, before any iterator exists.
+
+        Lightning creates the training iterator before it calls ``set_epoch`` for the first epoch
+        it runs, and loader workers draw their first indices at once: a run resumed at epoch 3
+        would otherwise draw them in epoch 0's order. A run resumed in the middle of an epoch
+        also skips the samples its checkpoint had already seen."""
+        trainer = getattr(self, "trainer", None)
+        if trainer is None or not hasattr(sampler, "set_epoch"):
+            return
+        sampler.set_epoch(trainer.current_epoch)
+        done = trainer.fit_loop.epoch_loop.batch_progress.current.completed
+        if done and hasattr(sampler, "skip"):
+            sampler.skip = done * self.batch_size
+            sampler.resumed_mid_epoch = True
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

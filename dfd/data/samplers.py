@@ -96,6 +96,8 @@ class _RankSharded(DistributedSampler):
         self.tag_epoch = False
         #: indices of this rank's share to drop from the next epoch's start (a mid-epoch resume)
         self.skip = 0
+        #: set by the datamodule when it prepared ``skip`` for a run resumed mid-epoch
+        self.resumed_mid_epoch = False
 
     def global_indices(self, generator: torch.Generator) -> torch.Tensor:
         raise NotImplementedError

@@ -30,6 +30,8 @@ def _dfd_train(where: list[str], data: Path, *extra: str):
         "model.net.input_size=64", "trainer.max_epochs=4", "trainer.deterministic=true", "seed=7", "test=false",
         "logger=many", *extra,
     ]  # fmt: skip
+    keys = [a.split("=", 1)[0] for a in args]
+    args = [a for k, a in zip(keys, args, strict=True) if keys.count(k) == 1 or a in extra]  # extra wins
     import os
 
     env_key = "DFD_TRUSTED_TARGETS"
@@ -97,6 +99,20 @@ def test_a_run_killed_after_its_second_epoch_resumes_bit_for_bit_with_every_epoc
     for tag in ("val/auc", "train/loss_epoch", "lr-Adam", "val/threshold_f1"):
         assert _tensorboard_steps(run, tag) == _tensorboard_steps(reference, tag)
     assert len(_tensorboard_steps(run, "val/auc")) == 4
+
+
+def test_loader_workers_draw_the_resumed_epochs_samples_in_its_own_order(uninterrupted, tmp_path):
+    """Workers prefetch indices the moment Lightning builds the iterator, before it sets the first
+    resumed epoch on the sampler: the datamodule sets it first. Two workers, killed after epoch 2,
+    resumed: the weights of the uninterrupted single-process run (per-sample seeds make the
+    number of workers irrelevant)."""
+    reference, data = uninterrupted
+    run = tmp_path / "workers"
+    killed = _train(run, data, "data.num_workers=2", *KILL, "+callbacks.kill.epoch=2")
+    assert killed.returncode == -9
+    resumed = _train(run, data, "data.num_workers=2", "ckpt_path=auto")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert _max_difference(_weights(reference)[0], _weights(run)[0]) == 0.0
 
 
 def test_sigterm_mid_epoch_saves_exits_75_and_auto_resumes_exactly(uninterrupted, tmp_path):
