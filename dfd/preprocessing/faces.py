@@ -26,10 +26,42 @@ from dfd.raw.video import read_frames
 
 @dataclass(frozen=True)
 class Face:
-    """A detected face: box ``(x1, y1, x2, y2)`` in full-frame pixels and detector ``score``."""
+    """A detected face: box ``(x1, y1, x2, y2)`` in full-frame pixels, detector ``score`` and, when
+    the detector gave them, its five landmarks (left eye, right eye, nose, mouth corners), px."""
 
     box: tuple[float, float, float, float]
     score: float
+    landmarks: tuple[tuple[float, float], ...] | None = None
+
+
+#: The standard 5-point face template for 112×112 crops (left eye, right eye, nose tip, left and
+#: right mouth corners), as ArcFace (Deng et al., CVPR 2019) and DeepfakeBench's aligned crops use it.
+TEMPLATE_112 = np.array(
+    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]]
+)
+
+
+def template_points(size: int, scale: float) -> np.ndarray:
+    """Where the five landmarks go in a ``size`` px aligned crop holding ``scale`` × the template's
+    face (1.3: 30% context), centred as DeepfakeBench's ``img_align_crop`` places them."""
+    return (TEMPLATE_112 / 112.0 - 0.5) / scale * size + size / 2.0
+
+
+def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """The 2×3 similarity (rotation, uniform scale, translation) taking ``src`` points onto
+    ``dst`` in the least-squares sense (Umeyama, IEEE TPAMI 1991)."""
+    src, dst = np.asarray(src, np.float64), np.asarray(dst, np.float64)
+    mu_s, mu_d = src.mean(0), dst.mean(0)
+    s, d = src - mu_s, dst - mu_d
+    cov = d.T @ s / len(src)
+    u, sigma, vt = np.linalg.svd(cov)
+    sign = np.diag([1.0, np.sign(np.linalg.det(u) * np.linalg.det(vt))])
+    rotation = u @ sign @ vt
+    scale = np.trace(np.diag(sigma) @ sign) / s.var(0).sum()
+    matrix = np.zeros((2, 3))
+    matrix[:, :2] = scale * rotation
+    matrix[:, 2] = mu_d - scale * rotation @ mu_s
+    return matrix
 
 
 def _most_confident(boxes: np.ndarray, scores: np.ndarray) -> int:
@@ -58,6 +90,10 @@ class FaceCropper:
         select: ``confident`` (highest MTCNN score) or ``largest`` face.
         min_score: faces scored below this are ignored.
         min_face_size: MTCNN's smallest face, px in the downscaled frame.
+        align: crop by a similarity transform of MTCNN's five landmarks onto the standard 5-point
+            template (:data:`TEMPLATE_112`) instead of a box with a margin: DeepfakeBench's aligned
+            protocol, so results compare with papers that used it. ``margin`` is then unused.
+        align_scale: with ``align``, how much context the crop holds around the template face (1.3).
         batch_size: frames per MTCNN call.
         device: torch device for MTCNN.
     """
@@ -72,6 +108,8 @@ class FaceCropper:
         min_face_size: int = 40,
         batch_size: int = 32,
         device: str = "cpu",
+        align: bool = False,
+        align_scale: float = 1.3,
     ) -> None:
         from facenet_pytorch import MTCNN
 
@@ -81,7 +119,11 @@ class FaceCropper:
             )
         if margin < 0:
             raise ValueError(f"margin={margin} must be >= 0 (preprocess.cropper.margin)")
+        if align_scale <= 0:
+            raise ValueError(f"align_scale={align_scale} must be > 0 (preprocess.cropper.align_scale)")
         self.margin = margin
+        self.align = bool(align)
+        self.align_scale = float(align_scale)
         self.crop_size = crop_size
         self.detect_max_side = detect_max_side
         self.select = select
@@ -103,6 +145,8 @@ class FaceCropper:
             "select": self.select,
             "min_score": self.min_score,
             "min_face_size": self.min_face_size,
+            "align": self.align,
+            "align_scale": self.align_scale,
         }
 
     @torch.inference_mode()
@@ -120,9 +164,9 @@ class FaceCropper:
             if scale < 1.0:
                 dsize = (max(1, round(w * scale)), max(1, round(h * scale)))
                 batch = np.stack([cv2.resize(f, dsize, interpolation=cv2.INTER_AREA) for f in batch])
-            boxes, probs = self.mtcnn.detect(batch)
-            for b, p in zip(boxes, probs, strict=True):
-                faces.append(self._kept(b, p, scale))
+            boxes, probs, points = self.mtcnn.detect(batch, landmarks=True)
+            for b, p, pts in zip(boxes, probs, points, strict=True):
+                faces.append(self._kept(b, p, scale, pts))
         return faces
 
     def detect(self, frames: np.ndarray | Sequence[np.ndarray]) -> list[Face | None]:
@@ -137,13 +181,28 @@ class FaceCropper:
         scores = np.array([f.score for f in faces], dtype=np.float64)
         return faces[SELECTORS[self.select](boxes, scores)]
 
-    def _kept(self, boxes: np.ndarray | None, probs: np.ndarray | None, scale: float) -> list[Face]:
+    def _kept(
+        self,
+        boxes: np.ndarray | None,
+        probs: np.ndarray | None,
+        scale: float,
+        points: np.ndarray | None = None,
+    ) -> list[Face]:
         if boxes is None or len(boxes) == 0:
             return []
         probs = np.asarray(probs, dtype=np.float64)
         keep = np.flatnonzero(probs >= self.min_score)
         keep = keep[np.argsort(-probs[keep], kind="stable")]
-        return [Face(box=tuple(float(v) / scale for v in boxes[i]), score=float(probs[i])) for i in keep]
+        return [
+            Face(
+                box=tuple(float(v) / scale for v in boxes[i]),
+                score=float(probs[i]),
+                landmarks=None
+                if points is None
+                else tuple((float(x) / scale, float(y) / scale) for x, y in points[i]),
+            )
+            for i in keep
+        ]
 
     def crop_box(self, frame_shape: tuple[int, ...], face: Face) -> tuple[int, int, int, int]:
         """Integer square crop window (may extend past the frame) for ``face``."""
@@ -155,7 +214,17 @@ class FaceCropper:
         return left, top, left + side_px, top + side_px
 
     def crop(self, frame: np.ndarray, face: Face) -> np.ndarray:
-        """The ``size``×``size`` RGB crop of ``face`` in ``frame`` (black padding outside the frame)."""
+        """The ``size``×``size`` RGB crop of ``face`` in ``frame`` (black padding outside the frame):
+        aligned on its landmarks with ``align``, else the box with its margin."""
+        if self.align:
+            if face.landmarks is None:
+                raise ValueError(
+                    "align=true needs the face's five landmarks, and this face has none (boxes reused from "
+                    "a manifest made without align?): preprocess again with preprocess.cropper.align=true"
+                )
+            matrix = similarity_transform(face.landmarks, template_points(self.crop_size, self.align_scale))
+            return cv2.warpAffine(frame, matrix, (self.crop_size, self.crop_size), flags=cv2.INTER_LINEAR,
+                                  borderMode=cv2.BORDER_CONSTANT, borderValue=0)  # fmt: skip
         h, w = frame.shape[:2]
         left, top, right, bottom = self.crop_box(frame.shape, face)
         patch = frame[max(0, top) : min(h, bottom), max(0, left) : min(w, right)]

@@ -15,12 +15,21 @@ from pathlib import Path
 from typing import Any
 
 #: Settings that decide what a crop looks like; a difference in any of them is warned about.
-CROP_KEYS = ("detector", "margin", "crop_size", "detect_max_side", "select", "min_score", "min_face_size",
+CROP_KEYS = ("detector", "margin", "crop_size", "detect_max_side", "select", "min_score", "min_face_size", "align", "align_scale",
              "image_format")  # fmt: skip
 #: How frames were sampled from a video (frame mode) or cut into clips (clip mode).
 SAMPLING_KEYS = ("mode", "frames_per_video", "stride", "trim_leading_silence", "clip_len", "clips_per_video")
 #: The FaceCropper arguments among :data:`CROP_KEYS`.
-CROPPER_KEYS = ("margin", "crop_size", "detect_max_side", "select", "min_score", "min_face_size")
+CROPPER_KEYS = (
+    "margin",
+    "crop_size",
+    "detect_max_side",
+    "select",
+    "min_score",
+    "min_face_size",
+    "align",
+    "align_scale",
+)
 
 
 def manifest_sha256(root: str | Path) -> str | None:

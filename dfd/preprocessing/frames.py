@@ -16,6 +16,7 @@ audio's leading silence and the wav starts there too, so both stay aligned.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -57,6 +58,13 @@ def write_image(path: Path, rgb: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
+def _landmarks(cell: object) -> tuple[tuple[float, float], ...] | None:
+    """A manifest's ``landmarks`` cell back as points (None when the crop was not aligned)."""
+    if not isinstance(cell, str) or not cell.strip():
+        return None
+    return tuple((float(x), float(y)) for x, y in json.loads(cell))
+
+
 def read_source_faces(out_dir: Path, source_id: str) -> tuple[np.ndarray, list[Face]] | None:
     """Frame indices and boxes of a finished source video, or None if it has no usable crops."""
     rows = read_part(out_dir, source_id)
@@ -65,7 +73,14 @@ def read_source_faces(out_dir: Path, source_id: str) -> tuple[np.ndarray, list[F
     rows = rows[rows["status"] == STATUS_OK]
     if rows.empty:
         return None
-    faces = [Face(box=(r.x1, r.y1, r.x2, r.y2), score=float(r.score)) for r in rows.itertuples()]
+    faces = [
+        Face(
+            box=(r.x1, r.y1, r.x2, r.y2),
+            score=float(r.score),
+            landmarks=_landmarks(getattr(r, "landmarks", None)),
+        )
+        for r in rows.itertuples()
+    ]
     return rows["frame_idx"].to_numpy(dtype=np.int64), faces
 
 
@@ -107,8 +122,10 @@ def process_video_frames(
             rel = f"crops/{name}/{int(idx):05d}{options.image_ext}"
             write_image(out_dir / rel, cropper.crop(frame, face))
             x1, y1, x2, y2 = face.box
+            landmarks = json.dumps([[round(x, 2), round(y, 2)] for x, y in face.landmarks]) if (
+                cropper.align and face.landmarks) else ""  # fmt: skip
             rows.append({**base, "frame_idx": int(idx), "crop_path": rel, "x1": x1, "y1": y1, "x2": x2, "y2": y2,
-                         "score": face.score, "status": STATUS_OK, "reason": ""})  # fmt: skip
+                         "score": face.score, "landmarks": landmarks, "status": STATUS_OK, "reason": ""})  # fmt: skip
         del frames
         if not rows:
             reason = f"no face with score >= {cropper.min_score} in {len(indices)} sampled frames"

@@ -49,6 +49,8 @@ COLUMNS = [
     "x2",
     "y2",
     "score",
+    # with preprocess.cropper.align: the five landmarks the crop was aligned on, JSON [[x, y], ...] px
+    "landmarks",
     "audio_path",
     "source_path",
     "fps",

@@ -123,6 +123,11 @@ def run_preprocessing(
     copy of ``cropper``. Sources (videos others reuse boxes from) run before the videos depending on them.
     """
     out_dir = Path(out_dir)
+    if options.clip_len and getattr(cropper, "align", False):
+        raise ValueError(
+            "preprocess.cropper.align=true aligns each frame on its landmarks; clip mode (preprocess.clip_len) "
+            "crops one steady box per clip: use one or the other"
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     ids = {r.video_id for r in records}

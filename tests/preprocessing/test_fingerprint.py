@@ -9,7 +9,7 @@ from dfd.preprocessing.manifest import write_manifest
 
 MTCNN = {"dataset": "ffpp", "detector": "facenet-pytorch MTCNN", "margin": 0.2, "crop_size": 256, "detect_max_side": 640,
          "select": "confident", "min_score": 0.9, "min_face_size": 40, "frames_per_video": 32, "stride": 0,
-         "image_format": "png", "mode": "frames"}  # fmt: skip
+         "image_format": "png", "mode": "frames", "align": False, "align_scale": 1.3}  # fmt: skip
 
 
 def test_a_fingerprint_records_the_crop_settings_and_the_exact_manifest(tmp_path):
@@ -45,6 +45,9 @@ def test_differences_name_only_crop_settings_both_sides_record():
 def test_cropper_settings_reproduce_the_training_cropper():
     from dfd.preprocessing.faces import FaceCropper
 
+    # a fingerprint from before aligned crops existed gives the box cropper
+    old = {k: v for k, v in MTCNN.items() if not k.startswith("align")}
+    assert FaceCropper(**cropper_settings(old)).align is False
     cropper = FaceCropper(**cropper_settings(MTCNN))
     assert cropper.settings() | {"image_format": "png"} == {k: MTCNN[k] for k in cropper.settings()} | {
         "image_format": "png"

@@ -179,3 +179,28 @@ def test_two_worker_processes_write_what_one_process_writes(ffpp_tree, ffpp_out,
         multi.loc[ok, ["x1", "y1", "x2", "y2"]], single.loc[ok, ["x1", "y1", "x2", "y2"]], atol=1e-3
     )
     assert summary.processed_ok == (single.groupby("video_id")["status"].agg(lambda s: "ok" in set(s))).sum()
+
+
+def test_aligned_preprocessing_records_the_setting_and_fakes_reuse_their_originals_landmarks(
+    ffpp_tree, tmp_path
+):
+    from dfd.preprocessing.faces import FaceCropper
+    from dfd.preprocessing.fingerprint import fingerprint
+
+    records = [
+        r for r in parse_ffpp(ffpp_tree, methods=FFPP_METHODS) if r.status == "ok" and r.split == "test"
+    ]
+    out = tmp_path / "aligned"
+    cropper = FaceCropper(crop_size=64, align=True)
+    run_preprocessing(records, out, cropper, PreprocessOptions(num_frames=2), progress=False)
+    rows, meta = read_manifest(out)
+    assert meta["align"] is True and meta["align_scale"] == 1.3
+    assert fingerprint(meta, out)["align"] is True
+    ok = rows[rows["status"] == "ok"]
+    assert ok["landmarks"].notna().all() and len(ok)
+    original = ok[ok["method"] == "original"].set_index(["video_id", "frame_idx"])["landmarks"]
+    fake = ok[ok["method"] != "original"].iloc[0]
+    source = f"original/{fake['video_id'].split('/')[1].split('_')[0]}"
+    assert fake["landmarks"] == original[(source, fake["frame_idx"])]  # the original's points, reused
+    with pytest.raises(ValueError, match="clip mode"):
+        run_preprocessing(records, tmp_path / "clips", cropper, PreprocessOptions(clip_len=8), progress=False)
