@@ -2,7 +2,7 @@
 
 :class:`Predictor` crops with the same :class:`~dfd.preprocessing.faces.FaceCropper` code and
 settings that made the model's training crops (its preprocessing fingerprint) and samples the
-same frames per video. A video's faces are linked into tracks (:mod:`dfd.inference.tracks`);
+same frames per video. A video's faces are linked into tracks (:mod:`dfd.preprocessing.tracks`, shared with preprocessing);
 each track's frame scores are aggregated with the rule the model was calibrated with (``mean``,
 ``max`` or ``confident``) and the video takes its most fake track (``track_rule``). The decision
 uses the threshold fitted on validation for that aggregation (video level) or for frames
@@ -24,11 +24,11 @@ import torch
 
 from dfd.inference.detector import Detector
 from dfd.inference.inputs import kind_of
-from dfd.inference.tracks import Track, track_faces
 from dfd.metrics.calibration import resolve_threshold
 from dfd.metrics.detection import AGGREGATIONS, ConfidentStrategy, aggregate_video
 from dfd.preprocessing.faces import FaceCropper
 from dfd.preprocessing.fingerprint import cropper_settings, differences
+from dfd.preprocessing.tracks import Track, track_faces
 from dfd.raw.video import UnreadableVideo, read_frames
 
 #: One row per input, in this order (``predictions.csv``, the server's JSON).

@@ -9,8 +9,15 @@ out_dir/audio/<video_id>.wav
 out_dir/parts/<video_id>.csv      # the video's manifest rows; its presence means "done"
 ```
 
-FF++ fakes reuse the face boxes of the original whose footage they share (the frames line up),
-which also makes them fast. With ``trim_leading_silence`` the frames are sampled after the
+The faces of the sampled frames are linked into tracks by IoU (:mod:`dfd.preprocessing.tracks`),
+so that a video's crops never jump between people; the manifest's ``track`` says whose face a crop
+is (0: the main one, ``<frame>_t<k>.png`` for the others). A real video keeps every person. A fake
+keeps every person when its mask video says which face was swapped (FF++ and DFD ``masks/``): that
+track is labelled fake, the others real. Without a mask (DFDC, FakeAVCeleb) a fake keeps only its
+most persistent, largest track, and the rows' ``reason`` says so when there were others.
+
+FF++ fakes reuse the face boxes of their original's main track, whose footage they share (the
+frames line up), which also makes them fast. With ``trim_leading_silence`` the frames are sampled after the
 audio's leading silence and the wav starts there too, so both stay aligned.
 """
 
@@ -37,6 +44,7 @@ from dfd.preprocessing.manifest import (
     write_part,
 )
 from dfd.preprocessing.options import PreprocessOptions
+from dfd.preprocessing.tracks import Track, main_track, mask_coverage, track_faces
 from dfd.raw.audio import (
     SAMPLE_RATE,
     NoAudioTrack,
@@ -71,6 +79,8 @@ def read_source_faces(out_dir: Path, source_id: str) -> tuple[np.ndarray, list[F
     if rows is None:
         return None
     rows = rows[rows["status"] == STATUS_OK]
+    if "track" in rows:  # the fakes of a source share its main person's footage
+        rows = rows[rows["track"].fillna(0).astype(int) == 0]
     if rows.empty:
         return None
     faces = [
@@ -82,6 +92,78 @@ def read_source_faces(out_dir: Path, source_id: str) -> tuple[np.ndarray, list[F
         for r in rows.itertuples()
     ]
     return rows["frame_idx"].to_numpy(dtype=np.int64), faces
+
+
+#: a track shorter than this fraction of the main one is a passing detection, not a person
+MIN_TRACK_FRACTION = 0.5
+#: a track is the swapped face when the mask marks at least this fraction of its boxes
+MASK_COVERAGE = 0.1
+
+
+def choose_tracks(
+    record: VideoRecord, indices: Sequence[int], faces: Sequence[Sequence[Face]]
+) -> list[tuple[int, int, list[Face | None], str]]:
+    """The face tracks to crop from a video's detections, as ``(track id, label, face per sampled
+    frame or None, note)``, the main track (most persistent, then largest) first as track 0.
+
+    A real video keeps every person. A fake keeps every person too when a mask says which face was
+    swapped (that track is fake, the others real); without one it keeps only its main track, and the
+    note says so."""
+    tracks = track_faces(faces)
+    if not tracks:
+        return []
+    main = main_track(tracks)
+    ordered = [tracks[main]] + [t for k, t in enumerate(tracks) if k != main]
+    ordered = [t for t in ordered if len(t.faces) >= MIN_TRACK_FRACTION * len(ordered[0].faces)]
+
+    def per_frame(track: Track) -> list[Face | None]:
+        out: list[Face | None] = [None] * len(indices)
+        for t, face in track.faces:
+            out[t] = face
+        return out
+
+    if record.label == 0 or len(ordered) == 1 and record.mask_path is None:
+        return [(k, record.label, per_frame(t), "") for k, t in enumerate(ordered)]
+    if record.mask_path is not None and Path(record.mask_path).is_file():
+        _, masks = read_frames(record.mask_path, indices=np.asarray(indices))
+        labels = [int(mask_coverage(t, masks) >= MASK_COVERAGE) for t in ordered]
+        if any(labels):
+            return [
+                (k, lab, per_frame(t), "") for k, (t, lab) in enumerate(zip(ordered, labels, strict=True))
+            ]
+        note = "the mask marks no tracked face: kept the main face track"
+    else:
+        note = f"kept the main face track of {len(ordered)}: no mask says which face was swapped"
+    return [(0, record.label, per_frame(ordered[0]), note)]
+
+
+def _crop_track(
+    record: VideoRecord,
+    base: dict,
+    name: str,
+    out_dir: Path,
+    cropper: FaceCropper,
+    options: PreprocessOptions,
+    indices: Sequence[int],
+    frames: np.ndarray,
+    faces: Sequence[Face | None],
+    track_id: int,
+) -> list[dict]:
+    """Write one track's crops; return their rows (track 0 keeps the plain file names)."""
+    rows = []
+    suffix = "" if track_id == 0 else f"_t{track_id}"
+    for idx, frame, face in zip(indices, frames, faces, strict=True):
+        if face is None:
+            continue
+        rel = f"crops/{name}/{int(idx):05d}{suffix}{options.image_ext}"
+        write_image(out_dir / rel, cropper.crop(frame, face))
+        x1, y1, x2, y2 = face.box
+        landmarks = json.dumps([[round(x, 2), round(y, 2)] for x, y in face.landmarks]) if (
+            cropper.align and face.landmarks) else ""  # fmt: skip
+        rows.append({**base, "frame_idx": int(idx), "track": track_id, "crop_path": rel, "x1": x1, "y1": y1,
+                     "x2": x2, "y2": y2, "score": face.score, "landmarks": landmarks, "status": STATUS_OK,
+                     "reason": ""})  # fmt: skip
+    return rows
 
 
 def process_video_frames(
@@ -110,22 +192,21 @@ def process_video_frames(
             source = read_source_faces(out_dir, record.source_id)
         if source is not None:
             indices, frames = read_frames(record.path, indices=source[0])
-            faces: Sequence[Face | None] = source[1][: len(indices)]
+            picks = [(0, record.label, list(source[1][: len(indices)]), "")]
         else:
             indices, frames = read_frames(
                 record.path, num_frames=options.num_frames, stride=options.stride, start_s=start_s
             )
-            faces = cropper.detect(frames)
-        for idx, frame, face in zip(indices, frames, faces, strict=True):
-            if face is None:
-                continue
-            rel = f"crops/{name}/{int(idx):05d}{options.image_ext}"
-            write_image(out_dir / rel, cropper.crop(frame, face))
-            x1, y1, x2, y2 = face.box
-            landmarks = json.dumps([[round(x, 2), round(y, 2)] for x, y in face.landmarks]) if (
-                cropper.align and face.landmarks) else ""  # fmt: skip
-            rows.append({**base, "frame_idx": int(idx), "crop_path": rel, "x1": x1, "y1": y1, "x2": x2, "y2": y2,
-                         "score": face.score, "landmarks": landmarks, "status": STATUS_OK, "reason": ""})  # fmt: skip
+            picks = choose_tracks(record, indices, cropper.detect_all(frames))
+        for track_id, label, faces, note in picks:
+            track_rows = _crop_track(
+                record, base, name, out_dir, cropper, options, indices, frames, faces, track_id
+            )
+            for row in track_rows:
+                row["label"], row["reason"] = label, note
+                if record.label_video is not None and label == 0:
+                    row["label_video"] = 0  # an untouched face in a fake video
+            rows += track_rows
         del frames
         if not rows:
             reason = f"no face with score >= {cropper.min_score} in {len(indices)} sampled frames"

@@ -36,6 +36,8 @@ MANIFEST_META = "manifest.json"
 COLUMNS = [
     "video_id",
     "frame_idx",
+    # the face track the crop belongs to (0: the video's main face; see dfd.preprocessing.tracks)
+    "track",
     "label",
     "label_video",
     "label_audio",

@@ -55,6 +55,8 @@ class VideoRecord:
     #: The fake segments in seconds, as JSON ``[[start, end], ...]`` (LAV-DF, AV-Deepfake1M); kept
     #: in the manifest for temporal localisation.
     fake_periods: str = ""
+    #: A manipulation mask video aligned with this one (FF++ and DFD ``masks/``): which face was swapped.
+    mask_path: Path | None = None
 
     @property
     def is_image(self) -> bool:

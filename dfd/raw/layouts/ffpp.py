@@ -4,7 +4,9 @@ Manipulated Facial Images", ICCV 2019), including the DeepFakeDetection (DFD) su
 Official splits come from ``splits/{train,val,test}.json``: a pair ``[a, b]`` puts real videos
 ``a`` and ``b`` and fakes ``a_b`` and ``b_a`` of every method into that split. Fake ``a_b`` is
 the footage of ``a``: its ``source_id`` is the original ``a`` so face boxes can be reused. DFD
-has no official split and is returned as ``test`` when ``include_dfd`` is set.
+has no official split and is returned as ``test`` when ``include_dfd`` is set. A fake's mask video
+(``manipulated_sequences/<method>/masks/videos/``), where shipped, is its ``mask_path``: in DFD's
+scenes with several actors it says which face was swapped.
 """
 
 from __future__ import annotations
@@ -111,6 +113,7 @@ def parse_ffpp(
                 group=group,
                 compression=compression,
                 source_id="" if label == 0 else f"{ORIGINAL}/{vid.split('_')[0]}",
+                mask_path=_mask(root, method, vid) if label else None,
                 status="ok" if (method, vid) in on_disk else MISSING_FILE,
                 reason="" if (method, vid) in on_disk else f"listed in splits/*.json but {path} is missing",
             )
@@ -157,6 +160,14 @@ def parse_dfd(root: str | Path, compression: str = "c23") -> list[VideoRecord]:
                     split="test",
                     group=f"actor{actor}",
                     compression=compression,
+                    # several actors share a scene: the mask says whose face was swapped
+                    mask_path=_mask(root, DFD_METHOD, path.stem) if label else None,
                 )
             )
     return records
+
+
+def _mask(root: Path, method: str, stem: str) -> Path | None:
+    """The manipulation mask video of fake ``stem`` (``manipulated_sequences/<method>/masks/videos/``), if shipped."""
+    path = root / "manipulated_sequences" / method / "masks" / "videos" / f"{stem}.mp4"
+    return path if path.is_file() else None

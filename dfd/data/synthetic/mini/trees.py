@@ -572,6 +572,37 @@ def make_avdeepfake(
     return root
 
 
+def _two_faces(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    return np.concatenate([left, right], axis=2)
+
+
+def make_dfd(out: str | Path, spec: VideoSpec = VideoSpec()) -> Path:
+    """DFD in the FF++ tree, with scenes of two actors side by side: ``01__meeting`` (real, two
+    faces), ``01_02__meeting__MASKED`` (the left actor's face swapped, with its mask video),
+    ``03_04__meeting__NOMASK`` (swapped, no mask) and a one-actor real ``05__talking``."""
+    root = Path(out)
+    actors = root / "original_sequences" / "actors" / "c23" / "videos"
+    fakes = root / "manipulated_sequences" / "DeepFakeDetection" / "c23" / "videos"
+    masks = root / "manipulated_sequences" / "DeepFakeDetection" / "masks" / "videos"
+    left, right = Identity.make(11), Identity.make(12)
+    seed = 900
+    real_left, boxes = render(left, spec, seed)
+    real_right, _ = render(right, spec, seed + 1)
+    write_video(actors / "01__meeting.mp4", _two_faces(real_left, real_right), spec.fps)
+    swapped = fake_frames(left, Identity.make(13), spec, seed, "FaceSwap")
+    write_video(fakes / "01_02__meeting__MASKED.mp4", _two_faces(swapped, real_right), spec.fps)
+    mask = np.zeros_like(real_left)
+    for t, (x1, y1, x2, y2) in enumerate(boxes):
+        mask[t, int(y1) : int(y2), int(x1) : int(x2)] = 255
+    write_video(masks / "01_02__meeting__MASKED.mp4", _two_faces(mask, np.zeros_like(mask)), spec.fps)
+    left2, right2 = Identity.make(14), Identity.make(15)
+    a, _ = render(right2, spec, seed + 3)
+    write_video(fakes / "03_04__meeting__NOMASK.mp4",
+                _two_faces(fake_frames(left2, Identity.make(16), spec, seed + 2, "FaceSwap"), a), spec.fps)  # fmt: skip
+    Mini(root, spec).real(actors / "05__talking.mp4", 17, seed=seed + 5)
+    return root
+
+
 MAKERS: dict[str, Callable[..., Path]] = {
     "ffpp": make_ffpp,
     "celebdf": make_celebdf,
@@ -584,4 +615,5 @@ MAKERS: dict[str, Callable[..., Path]] = {
     "wilddeepfake": make_wilddeepfake,
     "deeperforensics": make_deeperforensics,
     "avdeepfake": make_avdeepfake,
+    "dfd": make_dfd,
 }

@@ -1,7 +1,8 @@
 """Face tracks: the faces of a video's sampled frames linked into one track per person.
 
 A video with several people is scored per person (face track), so that a swapped face is not
-averaged away with an untouched one. Faces are linked greedily, most confident first, to the
+averaged away with an untouched one, and preprocessing crops per track, so that a video's crops
+never jump from one person to another (:func:`main_track`, :func:`mask_coverage`). Faces are linked greedily, most confident first, to the
 track whose latest box overlaps theirs most (IoU at least ``min_iou``); a face that overlaps
 no track starts a new one. Sampled frames are far apart in time (32 per video), so the
 threshold is low: faces move between samples.
@@ -60,3 +61,24 @@ def track_faces(frames: Sequence[Sequence[Face]], min_iou: float = 0.2) -> list[
                 tracks.append(Track([(t, face)]))
                 taken.add(len(tracks) - 1)
     return sorted(tracks, key=lambda tr: -len(tr.faces))
+
+
+def main_track(tracks: Sequence[Track]) -> int:
+    """The index of the most persistent track (most frames), the largest on a tie."""
+    return max(range(len(tracks)), key=lambda k: (len(tracks[k].faces), tracks[k].mean_area))
+
+
+def mask_coverage(track: Track, masks: Sequence[np.ndarray]) -> float:
+    """The mean fraction of the track's boxes that a manipulation mask marks (``masks[t]`` is the
+    mask frame at the track's sampled position ``t``, any channel count; > 127 is marked)."""
+    fractions = []
+    for t, face in track.faces:
+        if t >= len(masks):
+            continue
+        mask = masks[t] if masks[t].ndim == 2 else masks[t].max(axis=-1)
+        h, w = mask.shape[:2]
+        x1, y1, x2, y2 = (int(round(v)) for v in face.box)
+        patch = mask[max(0, y1) : min(h, y2), max(0, x1) : min(w, x2)]
+        if patch.size:
+            fractions.append(float((patch > 127).mean()))
+    return float(np.mean(fractions)) if fractions else 0.0
