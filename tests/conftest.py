@@ -170,7 +170,13 @@ def raw_image_trees(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[
     dfb = mini.make_deepfakebench(
         tmp_path_factory.mktemp("raw") / "DeepfakeBench", n_videos=4, frames_per_video=2, spec=spec
     )
-    return {"folder": [f"data.raw_dir={folder}"], "deepfakebench": [f"data.raw_dir={dfb}"]}
+    wild = mini.make_wilddeepfake(tmp_path_factory.mktemp("raw") / "WildDeepfake", n_videos=3, spec=spec)
+    return {
+        "folder": [f"data.raw_dir={folder}"],
+        "deepfakebench": [f"data.raw_dir={dfb}"],
+        "df40": [f"data.raw_dir={dfb}", f"data.layout.json_path={dfb}/dataset_json/FaceForensics++.json"],
+        "wilddeepfake": [f"data.raw_dir={wild}"],
+    }
 
 
 # -- mini raw trees in every layout, generated once per session (small frames, few videos) ------

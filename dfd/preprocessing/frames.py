@@ -156,7 +156,13 @@ def _crop_track(
         if face is None:
             continue
         rel = f"crops/{name}/{int(idx):05d}{suffix}{options.image_ext}"
-        write_image(out_dir / rel, cropper.crop(frame, face))
+        size = (cropper.crop_size, cropper.crop_size)
+        crop = (
+            cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+            if record.precropped
+            else cropper.crop(frame, face)
+        )
+        write_image(out_dir / rel, crop)
         x1, y1, x2, y2 = face.box
         landmarks = json.dumps([[round(x, 2), round(y, 2)] for x, y in face.landmarks]) if (
             cropper.align and face.landmarks) else ""  # fmt: skip
@@ -197,7 +203,12 @@ def process_video_frames(
             indices, frames = read_frames(
                 record.path, num_frames=options.num_frames, stride=options.stride, start_s=start_s
             )
-            picks = choose_tracks(record, indices, cropper.detect_all(frames))
+            if record.precropped:  # the frames are the faces: used whole
+                h, w = frames.shape[1:3]
+                whole = Face(box=(0.0, 0.0, float(w), float(h)), score=1.0)
+                picks = [(0, record.label, [whole] * len(indices), "shipped as face crops: no detection")]
+            else:
+                picks = choose_tracks(record, indices, cropper.detect_all(frames))
         for track_id, label, faces, note in picks:
             track_rows = _crop_track(
                 record, base, name, out_dir, cropper, options, indices, frames, faces, track_id

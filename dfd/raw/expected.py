@@ -4,7 +4,7 @@ method, with the source of every number. :mod:`dfd.raw.verify` compares a tree a
 The official metadata and split files of each layout are listed too (:data:`OFFICIAL_FILES`).
 
 A count matches records by split (one, several, or ``None``: any), by method (a record's ``method`` equal to one
-of ``methods``, or starting with ``<method>:``, as FakeAVCeleb's ``FVFA:wav2lip``) and by label.
+of ``methods``, or starting with ``<method>:`` or ``<method>/``, as FakeAVCeleb's ``FVFA:wav2lip`` and Celeb-DF++'s ``FaceSwap/SimSwap``) and by label.
 ``approx`` marks counts that the sources give only roughly, or that vary between releases: a
 shortfall there is reported but is not a failure under ``strict=true``.
 """
@@ -33,7 +33,9 @@ class Expect:
             return False
         if self.label is not None and r.label != self.label:
             return False
-        return not self.methods or any(r.method == m or r.method.startswith(m + ":") for m in self.methods)
+        return not self.methods or any(
+            r.method == m or r.method.startswith((m + ":", m + "/")) for m in self.methods
+        )
 
 
 def _ffpp(methods: tuple[str, ...] | list[str] = (), include_dfd: bool = False, **_: object) -> list[Expect]:
@@ -140,6 +142,18 @@ def _avdeepfake(**_: object) -> list[Expect]:
     ]
 
 
+def _celebdfpp(**_: object) -> list[Expect]:
+    # Li et al. 2025 (Celeb-DF++ README, "Training and Testing Split"): the test list holds Celeb-DF's
+    # 178 real videos and 200 videos per face-swap method (8), 200 per face-reenactment method (7)
+    # and 300 per talking-face method (7).
+    return [
+        Expect("test, real", 178, "test", label=0),
+        Expect("test, FaceSwap (8 methods)", 1600, "test", ("FaceSwap",)),
+        Expect("test, FaceReenact (7 methods)", 1400, "test", ("FaceReenact",)),
+        Expect("test, TalkingFace (7 methods)", 2100, "test", ("TalkingFace",)),
+    ]
+
+
 #: layout config target (``data.layout._target_``) → the expected counts for its arguments
 EXPECTED = {
     "dfd.raw.layouts.ffpp.parse_ffpp": _ffpp,
@@ -152,6 +166,7 @@ EXPECTED = {
     "dfd.raw.layouts.deeperforensics.parse_deeperforensics": _deeperforensics,
     "dfd.raw.layouts.wilddeepfake.parse_wilddeepfake": _wilddeepfake,
     "dfd.raw.layouts.avdeepfake.parse_avdeepfake": _avdeepfake,
+    "dfd.raw.layouts.celebdfpp.parse_celebdfpp": _celebdfpp,
 }
 
 
@@ -164,6 +179,7 @@ OFFICIAL_FILES: dict[str, list[tuple[str, bool]]] = {
         ("splits/test.json", True),
     ],
     "dfd.raw.layouts.celebdf.parse_celebdf": [("List_of_testing_videos.txt", True)],
+    "dfd.raw.layouts.celebdfpp.parse_celebdfpp": [("List_of_testing_videos.txt", True)],
     "dfd.raw.layouts.dfdc.parse_dfdc": [
         ("dfdc_train_part_*/metadata.json", True),
         ("test/labels.csv", False),

@@ -57,6 +57,8 @@ class VideoRecord:
     fake_periods: str = ""
     #: A manipulation mask video aligned with this one (FF++ and DFD ``masks/``): which face was swapped.
     mask_path: Path | None = None
+    #: The frames are face crops already (some Celeb-DF++ subsets): used whole, no face detection.
+    precropped: bool = False
 
     @property
     def is_image(self) -> bool:

@@ -22,7 +22,8 @@ FOLDERS = {
 TEST_LIST = "List_of_testing_videos.txt"
 
 
-def _group(folder: str, stem: str) -> str:
+def identity_group(folder: str, stem: str) -> str:
+    """The group of a Celeb-DF video: its identity ``idN``, or its own for YouTube-real clips."""
     return f"yt{stem}" if folder == "YouTube-real" else stem.split("_")[0]
 
 
@@ -63,7 +64,7 @@ def parse_celebdf(root: str | Path) -> list[VideoRecord]:
                     label=label,
                     method=method,
                     split="test" if rel in test else "train",
-                    group=_group(folder, path.stem),
+                    group=identity_group(folder, path.stem),
                 )
             )
     for rel, label in sorted(test.items()):
@@ -76,7 +77,7 @@ def parse_celebdf(root: str | Path) -> list[VideoRecord]:
                     label=label,
                     method=FOLDERS.get(folder, (label, folder))[1],
                     split="test",
-                    group=_group(folder, Path(name).stem),
+                    group=identity_group(folder, Path(name).stem),
                     status=MISSING_FILE,
                     reason=f"listed in {TEST_LIST} but {root / rel} is missing",
                 )

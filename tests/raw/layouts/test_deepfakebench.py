@@ -52,3 +52,32 @@ def test_deepfakebench_unresolvable_frames_are_reported(deepfakebench_tree, tmp_
     records = parse_deepfakebench(path, tmp_path / "elsewhere")
     assert {r.status for r in records} == {MISSING_FILE}
     assert "data.frames_root" in records[0].reason
+
+
+def test_df40_style_leaks_are_counted_val_overlapping_test_and_frames_in_two_splits(tmp_path, caplog):
+    """DF40's JSONs put some videos in val and test and some frames in train and test: both are
+    warned about with counts (the data still loads, as the field uses it)."""
+    import json
+
+    from dfd.raw.layouts.deepfakebench import parse_deepfakebench
+
+    frames = tmp_path / "rgb"
+    for k in range(4):
+        (frames / f"v{k}").mkdir(parents=True)
+        for f in range(2):
+            (frames / f"v{k}" / f"{f}.png").write_bytes(b"png")
+
+    def video(k: int, label: str) -> dict:
+        return {"label": label, "frames": [f"/elsewhere/rgb/v{k}/{f}.png" for f in range(2)]}
+
+    data = {"DF40": {"simswap_Fake": {"train": {"a": video(0, "simswap_Fake"), "b": video(1, "simswap_Fake")},
+                                      "val": {"c": video(2, "simswap_Fake")},
+                                      "test": {"c": video(2, "simswap_Fake"), "d": video(1, "simswap_Fake")}},
+                     "FF-real": {"train": {"e": video(3, "FF-real")}, "test": {"f": video(3, "FF-real")}}}}  # fmt: skip
+    (tmp_path / "df40.json").write_text(json.dumps(data))
+    with caplog.at_level("WARNING"):
+        records = parse_deepfakebench(tmp_path / "df40.json", frames)
+    assert len(records) == 7
+    assert "1 videos are in both val and test (val 1, test 3)" in caplog.text
+    # v1's frames are in train (b) and test (d), v3's in train (e) and test (f); v2's in val and test (c)
+    assert "6 of 8 frames sit in two splits (test+train: 4, test+val: 2)" in caplog.text

@@ -603,6 +603,27 @@ def make_dfd(out: str | Path, spec: VideoSpec = VideoSpec()) -> Path:
     return root
 
 
+def make_celebdfpp(out: str | Path, spec: VideoSpec = VideoSpec()) -> Path:
+    """Celeb-DF++ tree: reals as Celeb-DF v2, a fake in each scenario (``FaceSwap/SimSwap``,
+    ``FaceReenact/LivePortrait``, ``TalkingFace/SadTalker``, the last shipped as face crops) and
+    ``List_of_testing_videos.txt`` (1 = real)."""
+    root = Path(out)
+    mini = Mini(root, spec)
+    mini.real(root / "Celeb-real" / "id0_0000.mp4", 20, seed=2000)
+    mini.real(root / "Celeb-real" / "id1_0000.mp4", 21, seed=2001)
+    mini.real(root / "YouTube-real" / "00000.mp4", 22, seed=2002)
+    synthesis = root / "Celeb-synthesis"
+    mini.fake(synthesis / "FaceSwap" / "SimSwap" / "id0_id1_0000.mp4", 20, 21, 2000, "FaceSwap")
+    mini.fake(synthesis / "FaceReenact" / "LivePortrait" / "id1_id0_0000.mp4", 21, 20, 2001, "Deepfakes")
+    crops = np.stack(face_crop_images(20, spec.n_frames, 2003, spec, "FaceSwap", size=128))
+    write_video(synthesis / "TalkingFace" / "SadTalker" / "id0_0001.mp4", crops, spec.fps)
+    (root / "List_of_testing_videos.txt").write_text(
+        "1 Celeb-real/id1_0000.mp4\n0 Celeb-synthesis/FaceReenact/LivePortrait/id1_id0_0000.mp4\n"
+        "0 Celeb-synthesis/TalkingFace/SadTalker/id0_0001.mp4\n"
+    )
+    return root
+
+
 MAKERS: dict[str, Callable[..., Path]] = {
     "ffpp": make_ffpp,
     "celebdf": make_celebdf,
@@ -616,4 +637,5 @@ MAKERS: dict[str, Callable[..., Path]] = {
     "deeperforensics": make_deeperforensics,
     "avdeepfake": make_avdeepfake,
     "dfd": make_dfd,
+    "celebdfpp": make_celebdfpp,
 }
