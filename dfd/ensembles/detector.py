@@ -34,7 +34,13 @@ import torch
 
 from dfd.ensembles.fusion import Fusion, fusion_from_state, sigmoid
 from dfd.inference.detector import Detector, ModelInfo, TorchDetector
-from dfd.inference.export import TamperedModel, load_exported, read_description, sha256, versions
+from dfd.inference.export import (
+    load_exported,
+    read_description,
+    sha256,
+    verify_files,
+    versions,
+)
 from dfd.metrics.calibration import Calibration
 from dfd.metrics.detection import fake_logit
 from dfd.reports.model_card import model_card
@@ -136,15 +142,7 @@ def read_ensemble_description(model_dir: str | Path) -> dict[str, Any]:
     description = json.loads((model_dir / ENSEMBLE_JSON).read_text())
     if description.get("format") != FORMAT:
         raise ValueError(f"{model_dir / ENSEMBLE_JSON} is not a {FORMAT} description")
-    for rel, digest in description.get("files", {}).items():
-        file = model_dir / rel
-        if not file.is_file():
-            raise TamperedModel(f"{file} is missing from the exported ensemble {model_dir}")
-        if sha256(file) != digest:
-            raise TamperedModel(
-                f"{file} differs from the file that was exported (sha256 mismatch): refusing to load the "
-                "ensemble; re-export it, or fetch the folder again from its source"
-            )
+    verify_files(model_dir, description, "ensemble")
     return description
 
 

@@ -174,16 +174,22 @@ def read_description(model_dir: str | Path) -> dict[str, Any]:
     description = json.loads(path.read_text())
     if description.get("format") != FORMAT:
         raise ValueError(f"{path} is not a {FORMAT} description (format: {description.get('format')!r})")
+    verify_files(model_dir, description, "model")
+    return description
+
+
+def verify_files(model_dir: Path, description: dict[str, Any], what: str) -> None:
+    """Check every file an exported folder's description lists against its sha256; raise
+    :class:`TamperedModel` naming the first one missing or changed (``what``: model, ensemble)."""
     for name, digest in description.get("files", {}).items():
         file = model_dir / name
         if not file.is_file():
-            raise TamperedModel(f"{file} is missing from the exported model {model_dir}")
+            raise TamperedModel(f"{file} is missing from the exported {what} {model_dir}")
         if sha256(file) != digest:
             raise TamperedModel(
-                f"{file} differs from the file that was exported (sha256 mismatch): refusing to load it; "
-                "re-export the model, or fetch the folder again from its source"
+                f"{file} differs from the file that was exported (sha256 mismatch): refusing to load the "
+                f"{what}; re-export it, or fetch the folder again from its source"
             )
-    return description
 
 
 def model_info(description: dict[str, Any]) -> ModelInfo:

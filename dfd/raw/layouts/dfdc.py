@@ -57,20 +57,7 @@ def parse_dfdc(
             # one damaged part of 50 must not stop the others: its videos are kept with the reason
             broken.append(err)
             log.warning("%s: skipping the %d videos of %s", err, len(files), part.name)
-            records += [
-                VideoRecord(
-                    path=path,
-                    video_id=path.stem,
-                    label=0,
-                    method="unknown",
-                    split="",
-                    group=path.stem,
-                    has_audio=True,
-                    status=BAD_METADATA,
-                    reason=str(err),
-                )  # fmt: skip
-                for path in files.values()
-            ]
+            records += [_unusable(path, BAD_METADATA, str(err)) for path in files.values()]
             continue
         for name, entry in sorted(meta.items()):
             label_name = str(entry.get("label", "")).upper()
@@ -102,17 +89,7 @@ def parse_dfdc(
         for name, path in sorted(files.items()):
             if name not in meta:
                 records.append(
-                    VideoRecord(
-                        path=path,
-                        video_id=path.stem,
-                        label=0,
-                        method="unknown",
-                        split="",
-                        group=path.stem,
-                        has_audio=True,
-                        status=UNLISTED_FILE,
-                        reason=f"file has no entry in {part.name}/metadata.json",
-                    )
+                    _unusable(path, UNLISTED_FILE, f"file has no entry in {part.name}/metadata.json")
                 )
     if len(broken) == len(parts):
         raise broken[0]  # nothing readable: the first part's problem, with its file and line
@@ -127,6 +104,12 @@ def parse_dfdc(
     if test_dir.is_dir():
         records += _parse_test(test_dir)
     return records
+
+
+def _unusable(path: Path, status: str, reason: str) -> VideoRecord:
+    """A training-part file that cannot be used (no entry, damaged metadata): kept with its reason."""
+    return VideoRecord(path=path, video_id=path.stem, label=0, method="unknown", split="", group=path.stem,
+                       has_audio=True, status=status, reason=reason)  # fmt: skip
 
 
 def _parse_test(test_dir: Path) -> list[VideoRecord]:
