@@ -49,19 +49,15 @@ def template_points(size: int, scale: float) -> np.ndarray:
 
 def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """The 2×3 similarity (rotation, uniform scale, translation) taking ``src`` points onto
-    ``dst`` in the least-squares sense (Umeyama, IEEE TPAMI 1991)."""
-    src, dst = np.asarray(src, np.float64), np.asarray(dst, np.float64)
-    mu_s, mu_d = src.mean(0), dst.mean(0)
-    s, d = src - mu_s, dst - mu_d
-    cov = d.T @ s / len(src)
-    u, sigma, vt = np.linalg.svd(cov)
-    sign = np.diag([1.0, np.sign(np.linalg.det(u) * np.linalg.det(vt))])
-    rotation = u @ sign @ vt
-    scale = np.trace(np.diag(sigma) @ sign) / s.var(0).sum()
-    matrix = np.zeros((2, 3))
-    matrix[:, :2] = scale * rotation
-    matrix[:, 2] = mu_d - scale * rotation @ mu_s
-    return matrix
+    ``dst`` in the least-squares sense (Umeyama's estimate, scikit-image's)."""
+    from skimage.transform import SimilarityTransform
+
+    fitted = SimilarityTransform.from_estimate(np.asarray(src, np.float64), np.asarray(dst, np.float64))
+    if not fitted:
+        raise ValueError(
+            f"no similarity maps the landmarks {np.asarray(src).tolist()} onto the template (degenerate)"
+        )
+    return fitted.params[:2]
 
 
 def _most_confident(boxes: np.ndarray, scores: np.ndarray) -> int:
