@@ -112,10 +112,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@contextmanager
-def serving(model: Path, run_dir: Path, *overrides: str) -> Iterator[str]:
-    """``python -m dfd.serve model=<model>`` on a free port of 127.0.0.1: yields its URL once
-    ``/health`` answers, and stops the server afterwards."""
+def start_server(model: Path, run_dir: Path, *overrides: str) -> tuple[subprocess.Popen, str]:
+    """``python -m dfd.serve model=<model>`` on a free port of 127.0.0.1, in a session of its own
+    (so that everything it starts can be found and stopped); returns it and its URL once
+    ``/health`` answers."""
     import time
 
     import requests
@@ -124,28 +124,45 @@ def serving(model: Path, run_dir: Path, *overrides: str) -> Iterator[str]:
     env = dict(os.environ, HF_HUB_OFFLINE="1", NO_ALBUMENTATIONS_UPDATE="1")
     proc = subprocess.Popen(
         [sys.executable, "-m", "dfd.serve", f"model={model}", f"port={port}", f"hydra.run.dir={run_dir}", *overrides],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{url}/health", timeout=1).text == "ok":
+                return proc, url
+        except requests.ConnectionError:
+            time.sleep(0.5)
+        if proc.poll() is not None:
+            pytest.fail(f"the server exited: {proc.stdout.read()[-3000:]}")
+    stop_server(proc)
+    pytest.fail("the server did not answer /health within 120 s")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    """SIGTERM, as a service manager stops it; then nothing of its session may be left."""
+    import signal
+
+    proc.terminate()
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{url}/health", timeout=1).text == "ok":
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.5)
-            if proc.poll() is not None:
-                pytest.fail(f"the server exited: {proc.stdout.read()[-3000:]}")
-        else:
-            pytest.fail("the server did not answer /health within 120 s")
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # whatever it left behind
+    except ProcessLookupError:
+        pass
+
+
+@contextmanager
+def serving(model: Path, run_dir: Path, *overrides: str) -> Iterator[str]:
+    """A server of :func:`start_server` for the block: yields its URL, stops it afterwards."""
+    proc, url = start_server(model, run_dir, *overrides)
+    try:
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
 
 
 def cli_overrides(tmp: Path, data_dir: Path) -> list[str]:

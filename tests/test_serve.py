@@ -68,3 +68,30 @@ def test_concurrent_requests_are_all_answered_in_bounded_time(server, ffpp_tree)
     assert [a.status_code for a in answers] == [200] * 8
     assert [a.json()["path"] for a in answers] == [v.name for v in videos]  # each answer is its own request's
     assert time.monotonic() - start < 90
+
+
+def test_sigterm_stops_the_server_and_every_process_it_started(exported_model, tmp_path):
+    """A service manager stops the server with SIGTERM to its main process: nothing it started
+    (LitServe's inference worker and HTTP server processes) may live on."""
+    import os
+    import signal
+
+    from tests.conftest import start_server, stop_server
+
+    proc, url = start_server(exported_model, tmp_path / "run")
+    try:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(proc.pid, 0)  # anything left in the server's session?
+            except ProcessLookupError:
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail("processes of the stopped server are still running")
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"{url}/health", timeout=2)
+    finally:
+        stop_server(proc)

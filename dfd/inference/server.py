@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -152,4 +154,18 @@ def serve(
     server = ls.LitServer(
         api, accelerator=accelerator, timeout=timeout, max_payload_size=int(max_upload_mb * 1024 * 1024)
     )
-    server.run(host=host, port=port, generate_client_file=False)
+    # LitServe shuts its workers down on Ctrl-C; a service manager's SIGTERM would kill this process
+    # alone and leave them running: take SIGTERM as Ctrl-C
+    main_pid = os.getpid()
+
+    def interrupt(signum: int, frame: Any) -> None:
+        if os.getpid() == main_pid:
+            raise KeyboardInterrupt
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a forked worker: stop as it would have
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        server.run(host=host, port=port, generate_client_file=False)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
