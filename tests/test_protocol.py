@@ -5,7 +5,6 @@ bootstrap intervals, and the datasets that are not here skipped with a line each
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
@@ -15,7 +14,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_the_ffpp_cross_protocol_trains_reports_and_skips_what_is_absent(
-    ffpp_out, celebdf_tree, cropper, tmp_path
+    ffpp_out, celebdf_tree, cropper, tmp_path, monkeypatch
 ):
     from dfd.preprocessing.options import PreprocessOptions
     from dfd.preprocessing.runner import run_preprocessing
@@ -37,11 +36,8 @@ def test_the_ffpp_cross_protocol_trains_reports_and_skips_what_is_absent(
         "n_boot=200", f"paths.data_dir={tmp_path / 'nothing_here'}", f"paths.log_dir={tmp_path}",
         f"out_dir={tmp_path / 'out'}", f"hydra.run.dir={tmp_path / 'run'}",
     ]  # fmt: skip
-    os.environ["DFD_TRUSTED_TARGETS"] = "tests.*"
-    try:
-        proc = run_module("dfd.protocol", args, cwd=ROOT, timeout=900)
-    finally:
-        os.environ.pop("DFD_TRUSTED_TARGETS")
+    monkeypatch.setenv("DFD_TRUSTED_TARGETS", "tests.*")  # restored afterwards, as other fixtures set it too
+    proc = run_module("dfd.protocol", args, cwd=ROOT, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     out = tmp_path / "out"
     assert (out / "train" / "checkpoints" / "best.ckpt").is_file()
