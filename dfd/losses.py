@@ -1,7 +1,8 @@
 """Training losses for binary real/fake classification, built from the ``loss/`` config group.
 
 Every loss has one interface: ``loss(logits: float[B, C], target: float[B]) -> scalar``,
-with ``target`` 0 for real and 1 for fake. ``C`` is ``num_classes``: 1 (one fake logit) for the
+with ``target`` 0 for real and 1 for fake, or in between: the share of fake of a mixed image
+(MixUp and CutMix, ``augment=mixup``), which every loss takes as a soft target. ``C`` is ``num_classes``: 1 (one fake logit) for the
 sigmoid losses, 2 (column 1 = fake) for the softmax cross-entropy. Each loss declares the
 ``num_classes`` it expects, the model config reads it (``model.net.num_classes:
 ${loss.num_classes}``), and the loss checks the shape it receives, so the two cannot disagree.
@@ -181,6 +182,10 @@ class CrossEntropyLoss(_BinaryLoss):
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         self._check(logits, target)
+        if torch.is_floating_point(target) and not torch.equal(target, target.round()):
+            # soft targets (MixUp, CutMix): the share of fake, as class probabilities [1 - t, t]
+            probs = torch.stack([1.0 - target, target], dim=1).to(logits.dtype)
+            return F.cross_entropy(logits, probs, label_smoothing=self.label_smoothing)
         return F.cross_entropy(logits, target.long(), label_smoothing=self.label_smoothing)
 
 

@@ -112,3 +112,27 @@ def test_shape_mismatch_names_the_fix() -> None:
         FocalLoss()(torch.zeros(4, 2), TARGET)
     with pytest.raises(ValueError, match="loss=ce"):
         BCELoss(num_classes=2)
+
+
+def test_every_loss_takes_soft_targets_as_the_share_of_fake() -> None:
+    """MixUp / CutMix targets: a 30 % fake image is scored against 0.3 by each loss."""
+    soft = torch.tensor([0.3, 0.7, 0.0, 1.0])
+    z = LOGITS[:, 0]
+    p = torch.sigmoid(z)
+    bce = -(soft * p.log() + (1 - soft) * (1 - p).log()).mean()
+    assert BCELoss()(LOGITS, soft).item() == pytest.approx(bce.item(), rel=1e-6)
+    two = torch.stack([torch.zeros_like(z), z], dim=1)  # softmax of [0, z] is sigmoid(z) for column 1
+    assert CrossEntropyLoss()(two, soft).item() == pytest.approx(bce.item(), rel=1e-5)
+    hard = torch.tensor([0.0, 1.0, 0.0, 1.0])
+    assert CrossEntropyLoss()(two, hard).item() == pytest.approx(BCELoss()(LOGITS, hard).item(), rel=1e-5)
+    # focal: -alpha_t (1 - p_t)^gamma log p_t with p_t, alpha_t interpolated by the soft target
+    p_t = p * soft + (1 - p) * (1 - soft)
+    alpha_t = 0.25 * soft + 0.75 * (1 - soft)
+    ce = torch.nn.functional.binary_cross_entropy_with_logits(z, soft, reduction="none")
+    assert FocalLoss()(LOGITS, soft).item() == pytest.approx(
+        (alpha_t * (1 - p_t) ** 2 * ce).mean().item(), rel=1e-5
+    )
+    weighted = WeightedBCELoss(pos_weight=2.0)(LOGITS, soft)
+    assert weighted.item() == pytest.approx(
+        -(2 * soft * p.log() + (1 - soft) * (1 - p).log()).mean().item(), rel=1e-6
+    )

@@ -17,7 +17,7 @@ clips and frames of a video share it) and ``video_id``. Log-mel features follow 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -134,7 +134,10 @@ class AVClipDataModule(FaceCropDataModule):
         modality: ``video`` (tubelets + audio), ``image`` (frame view) or ``audio``.
         n_mels, win_ms, hop_ms: log-mel settings (AVFF: 128 mels, 25 ms, 10 ms).
         audio_frames: mel frames per clip; default ``clip duration / hop``.
-        augment: tubelet-consistent augmentation of training crops (same draw for all frames).
+        augment: the training augmentation (the ``augment=`` group, see :mod:`dfd.data.augment`),
+            tubelet-consistent (the same draw for every frame of a clip); ``True`` is the
+            ``default`` preset, ``False`` none. ``batch_mix`` (MixUp, CutMix) needs
+            ``modality=image``: mixing clips would mix their audio and video labels apart.
         real_only: keep only real clips in every split (AVFF stage-1 pre-training).
         cache: keep decoded clips and log-mels in memory (small datasets, e.g. synthetic_av).
         raw_dir, layout, clips_per_video: what ``dfd.preprocess`` reads to write the clips.
@@ -154,7 +157,7 @@ class AVClipDataModule(FaceCropDataModule):
         win_ms: float = 25.0,
         hop_ms: float = 10.0,
         audio_frames: int | None = None,
-        augment: bool = True,
+        augment: Mapping[str, Any] | bool | None = True,
         real_only: bool = False,
         cache: bool = False,
         batch_size: int = 32,
@@ -190,9 +193,15 @@ class AVClipDataModule(FaceCropDataModule):
             test_fraction=test_fraction,
             leak_check=leak_check,
             allow_incomplete=allow_incomplete,
+            augment=augment,
         )
+        if self.batch_mix is not None and modality != "image":
+            raise ValueError(
+                f"augment.batch_mix (MixUp/CutMix) mixes single images, not data.modality={modality!r} clips: "
+                "use modality=image, or an augment preset without mixup/cutmix"
+            )
         self.clips_per_video = clips_per_video  # read by dfd.preprocess (clip mode), not by training
-        self.clip_len, self.modality, self.augment, self.real_only = clip_len, modality, augment, real_only
+        self.clip_len, self.modality, self.real_only = clip_len, modality, real_only
         self.cache = cache
         self.n_mels, self.win_ms, self.hop_ms = n_mels, win_ms, hop_ms
         self.audio_frames = audio_frames
@@ -241,9 +250,10 @@ class AVClipDataModule(FaceCropDataModule):
         frames = self.clip_frames()
         transform = None
         if self.input_spec is not None:
-            augment = split == "train" and self.augment
             transform = (
-                build_train_transform(self.input_spec) if augment else build_eval_transform(self.input_spec)
+                build_train_transform(self.input_spec, self.augment)
+                if split == "train"
+                else build_eval_transform(self.input_spec)
             )
         mel = LogMel(sample_rate, self.n_mels, self.win_ms, self.hop_ms)
         return AVClipDataset(

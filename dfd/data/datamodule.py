@@ -20,6 +20,7 @@ import torch
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from dfd.data.augment import build_batch_mix, check_augment
 from dfd.data.transforms import (
     InputSpec,
     build_eval_transform,
@@ -229,15 +230,18 @@ class FaceCropDataModule(LightningDataModule):
         sampler: factory ``(labels=, video_idx=) -> Sampler`` for the training split (the
             ``sampler/`` group, see :mod:`dfd.data.samplers`); ``None`` shuffles.
         minority_strength: when set, the training class with fewer crops gets augmentation of
-            this strength (``build_train_transform(spec, strength)``, 1.0 is the default).
+            this strength (``augment.strength`` for that class; 1.0 is the default).
         missing_hint: the command that creates the manifest, shown when it is absent.
         raw_dir: the raw dataset folder the manifest is made from (read by ``dfd.preprocess``).
         layout: a no-argument callable listing the raw dataset's records (a partial of a
             ``dfd.data.layouts`` parser); ``dfd.preprocess`` calls it, training does not.
         val_fraction: share of train carved out as validation, stratified by label and grouped
             by ``group``, when the manifest has no ``val`` rows (Celeb-DF, folders).
-        augment_strength: scale of the photometric training augmentations (0 = only random
-            resized crop and horizontal flip); see ``build_train_transform``.
+        augment: the training augmentation (the ``augment=`` config group, see
+            :mod:`dfd.data.augment`); ``None`` is the ``default`` preset. Only the training split
+            is augmented; ``batch_mix`` (MixUp, CutMix) mixes training batches on the device.
+        augment_strength: deprecated spelling of ``augment.strength`` (kept so that runs saved
+            by earlier versions load); overrides it when set.
         label: which label a sample carries: ``video`` (the face is fake; the default for frame
             models), ``audio`` (the voice is fake) or ``any`` (either is). Manifests without per-modality labels (every
             dataset but FakeAVCeleb) have one label, used for all three.
@@ -266,7 +270,8 @@ class FaceCropDataModule(LightningDataModule):
         raw_dir: str | None = None,
         layout: Callable[[], list] | None = None,
         val_fraction: float = 0.1,
-        augment_strength: float = 1.0,
+        augment: Mapping[str, Any] | bool | None = None,
+        augment_strength: float | None = None,
         label: str = "video",
         test_fraction: float | None = None,
         leak_check: str = "refuse",
@@ -292,7 +297,10 @@ class FaceCropDataModule(LightningDataModule):
         self.raw_dir = raw_dir
         self.layout = layout
         self.val_fraction = val_fraction
-        self.augment_strength = augment_strength
+        self.augment = check_augment(augment)
+        if augment_strength is not None:
+            self.augment["strength"] = float(augment_strength)
+        self.batch_mix = build_batch_mix(self.augment)
         self.label = label
         self.test_fraction = test_fraction
         self.leak_check = leak_check
@@ -399,7 +407,7 @@ class FaceCropDataModule(LightningDataModule):
         """The dataset of one split; training gets augmentation (stronger for the minority class
         when ``minority_strength`` is set)."""
         if split == "train":
-            transform = build_train_transform(self.input_spec, strength=self.augment_strength)
+            transform = build_train_transform(self.input_spec, self.augment)
             return FrameDataset(self.root, rows, transform, self._minority_transforms(rows))
         return FrameDataset(self.root, rows, build_eval_transform(self.input_spec))
 
@@ -427,7 +435,9 @@ class FaceCropDataModule(LightningDataModule):
             return {}
         minority = int(counts.idxmin())
         log.info("minority class %d gets augmentation strength %s", minority, self.minority_strength)
-        return {minority: build_train_transform(self.input_spec, strength=self.minority_strength)}
+        return {
+            minority: build_train_transform(self.input_spec, self.augment, strength=self.minority_strength)
+        }
 
     def sample_table(self, split: str) -> pd.DataFrame:
         """One row per sample of ``split``, in dataset order: video id, frame, absolute crop path,
@@ -491,6 +501,50 @@ class FaceCropDataModule(LightningDataModule):
         if done and hasattr(sampler, "skip"):
             sampler.skip = done * self.batch_size
             sampler.resumed_mid_epoch = True
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """MixUp / CutMix of training batches (``augment.batch_mix``), on the device they train on."""
+        trainer = getattr(self, "trainer", None)
+        if self.batch_mix is not None and trainer is not None and trainer.training:
+            batch = self.batch_mix(batch)
+        return batch
+
+    def preview_batch(self, n: int = 8, seed: int = 0) -> dict[str, Any]:
+        """``n`` training crops as the net sees them, with and without augmentation, for a figure.
+
+        Returns ``original`` and ``augmented`` (float ``[n, 3, S, S]`` in [0, 1], un-normalised),
+        ``label`` (hard) and ``target`` (after ``batch_mix``: soft where mixed) and the crops'
+        ``video_id``. Built with pipelines of its own (seeded with ``seed``) and a saved and
+        restored numpy state, so drawing it changes nothing in the training run's random streams.
+        """
+        dataset = self.datasets["train"]
+        spec = self.input_spec
+        idx = np.unique(np.linspace(0, len(dataset) - 1, min(n, len(dataset))).round().astype(int))
+        plain = build_eval_transform(spec)
+        augmented = build_train_transform(spec, self.augment)
+        augmented.set_random_seed(seed)
+        crops = [dataset.load_image(int(i)) for i in idx]
+        mean, std = torch.tensor(spec.mean).view(1, 3, 1, 1), torch.tensor(spec.std).view(1, 3, 1, 1)
+        original = torch.stack([to_tensor(plain(image=c)["image"]) for c in crops])
+        batch = {
+            "image": torch.stack([to_tensor(augmented(image=c)["image"]) for c in crops]),
+            "label": torch.as_tensor(dataset.labels[idx]),
+        }
+        label = batch["label"].clone()
+        if self.batch_mix is not None:
+            state = np.random.get_state()
+            np.random.seed(seed)
+            try:
+                batch = self.batch_mix(batch)
+            finally:
+                np.random.set_state(state)
+        return {
+            "original": (original * std + mean).clamp(0, 1),
+            "augmented": (batch["image"] * std + mean).clamp(0, 1),
+            "label": label,
+            "target": batch["label"],
+            "video_id": [dataset.video_ids[int(i)] for i in idx],
+        }
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

@@ -7,6 +7,7 @@ two cannot disagree. Augmentations use albumentations, which works on uint8 HWC 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,8 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # its import otherwise c
 import albumentations as A  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+
+from dfd.data.augment import augment_pipeline  # noqa: E402
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -38,24 +41,16 @@ def build_eval_transform(spec: InputSpec) -> A.Compose:
     return A.Compose([A.Resize(spec.size, spec.size), A.Normalize(mean=spec.mean, std=spec.std)])
 
 
-def build_train_transform(spec: InputSpec, strength: float = 1.0) -> A.Compose:
-    """Training augmentation: random resized crop, flip, JPEG, blur, noise and colour.
-
-    ``strength`` in [0, 2] scales the probability of the photometric augmentations; the
+def build_train_transform(
+    spec: InputSpec, augment: Mapping[str, Any] | bool | None = None, strength: float | None = None
+) -> A.Compose:
+    """The training transform of an augmentation config (:mod:`dfd.data.augment`), then the
+    model's normalisation. ``augment=None`` is the ``default`` preset: random resized crop, flip,
+    JPEG, blur, noise and colour. ``strength`` (0 to 3) overrides ``augment.strength``; the
     minority-class pipeline uses a larger value.
     """
-    p = float(np.clip(0.3 * strength, 0.0, 1.0))
-    return A.Compose(
-        [
-            A.RandomResizedCrop(size=(spec.size, spec.size), scale=(0.8, 1.0), ratio=(0.9, 1.1)),
-            A.HorizontalFlip(p=0.5),
-            A.ImageCompression(quality_range=(60, 100), p=p),
-            A.GaussianBlur(blur_limit=(3, 5), p=p / 2),
-            A.GaussNoise(std_range=(0.01, 0.04), p=p / 2),
-            A.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2, hue=0.02, p=p),
-            A.Normalize(mean=spec.mean, std=spec.std),
-        ]
-    )
+    ops = augment_pipeline(spec.size, augment, strength)
+    return A.Compose([*ops, A.Normalize(mean=spec.mean, std=spec.std)])
 
 
 def seed_transforms(dataset: Any, seed: int) -> None:

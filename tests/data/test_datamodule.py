@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pandas as pd
 import pytest
 import torch
@@ -105,3 +107,46 @@ def test_train_methods_keep_every_real_and_only_the_named_fakes_in_training(tmp_
     with pytest.raises(ValueError, match=r"data.train_methods names \['Deepfakes'\].*\['m', 'other'\]"):
         bad = FaceCropDataModule(root=str(tmp_path), input_spec=InputSpec(32), train_methods=["Deepfakes"])
         bad.setup()
+
+
+def test_augmentation_reaches_the_training_split_only(folder_tree, tmp_path):
+    records = [r for r in parse_folder(folder_tree) if r.is_image]
+    augment = {"base": "strong", "strength": 3.0, "dct_noise": {"bands": ["high"], "std": 8.0, "p": 1.0},
+               "batch_mix": {"mixup_alpha": 1.0}}  # fmt: skip
+    dm = ImageListDataModule(root=str(tmp_path / "none"), layout=lambda: records, input_spec=InputSpec(48),
+                             augment=augment, val_fraction=0.3)  # fmt: skip
+    dm.setup()
+    train, val = dm.datasets["train"], dm.datasets["val"]
+    assert len(train) and len(val)
+    assert not torch.equal(train[0]["image"], train[0]["image"])  # a fresh draw each time
+    assert torch.equal(val[0]["image"], val[0]["image"])  # resized and normalised only
+    assert [type(t).__name__ for t in val.transform] == ["Resize", "Normalize"]
+    names = [type(t).__name__ for t in train.transform]
+    assert "Rotate" in names and "DCTNoise" in names
+    # MixUp runs on training batches only, after they reach the device
+    batch = {"image": torch.rand(4, 3, 8, 8), "label": torch.tensor([0.0, 1.0, 0.0, 1.0])}
+    dm.trainer = SimpleNamespace(training=False)
+    assert torch.equal(dm.on_after_batch_transfer(dict(batch), 0)["label"], batch["label"])
+    dm.trainer = SimpleNamespace(training=True)
+    mixed = dm.on_after_batch_transfer({k: v.clone() for k, v in batch.items()}, 0)["label"]
+    assert not torch.equal(mixed, batch["label"]) and ((mixed >= 0) & (mixed <= 1)).all()
+
+
+def test_the_augmentation_preview_leaves_the_random_streams_alone(folder_tree, tmp_path):
+    import numpy as np
+
+    records = [r for r in parse_folder(folder_tree) if r.is_image]
+    dm = ImageListDataModule(root=str(tmp_path / "none"), layout=lambda: records, input_spec=InputSpec(40),
+                             augment={"base": "strong", "batch_mix": {"cutmix_alpha": 1.0}})  # fmt: skip
+    dm.setup()
+    torch.manual_seed(0)
+    np.random.seed(0)
+    before = (torch.get_rng_state(), np.random.get_state()[1].copy())
+    preview = dm.preview_batch(4)
+    assert torch.equal(torch.get_rng_state(), before[0]) and np.array_equal(
+        np.random.get_state()[1], before[1]
+    )
+    n = len(preview["label"])
+    assert preview["original"].shape == preview["augmented"].shape == (n, 3, 40, 40)
+    assert 0 <= float(preview["augmented"].min()) and float(preview["augmented"].max()) <= 1
+    assert torch.equal(dm.preview_batch(4)["augmented"], preview["augmented"])  # seeded: the same figure
