@@ -111,17 +111,20 @@ class DCTNoise(A.ImageOnlyTransform):
         if not 0 <= lo <= hi:
             raise ValueError(f"dct_noise std must be >= 0 (a number or a [lo, hi] range), got {std}")
         self.std = (lo, hi)
-        self.d = dct_matrix()
+        self.d = dct_matrix().astype(np.float32)
 
     def apply(self, img: np.ndarray, **params: Any) -> np.ndarray:
         gray = img.ndim == 2
-        x = (img[..., None] if gray else img).astype(np.float64)
-        coeffs = block_dct(x, self.d)
+        x = (img[..., None] if gray else img).astype(np.float32)
+        hb, wb, c = x.shape[0] // 8, x.shape[1] // 8, x.shape[2]
+        if hb == 0 or wb == 0:
+            return img
         std = self.random_generator.uniform(*self.std)
-        coeffs += self.random_generator.normal(0.0, std, coeffs.shape) * self.mask
+        noise = self.random_generator.normal(0.0, std, (hb, wb, c, 8, 8)).astype(np.float32)
+        noise *= self.mask
+        # the DCT is linear: adding noise to the coefficients adds its inverse DCT to the pixels
         out = x.copy()
-        h, w = coeffs.shape[0] * 8, coeffs.shape[1] * 8
-        out[:h, :w] = block_idct(coeffs, self.d)
+        out[: hb * 8, : wb * 8] += block_idct(noise, self.d)
         out = out[..., 0] if gray else out
         if img.dtype == np.uint8:
             return np.clip(np.rint(out), 0, 255).astype(np.uint8)
