@@ -183,7 +183,7 @@ def test_hydra_and_omegaconf_only_in_commands_and_utils() -> None:
 @pytest.mark.parametrize("name", sorted(n for n in MODULES if is_command(n)))
 def test_every_command_is_a_short_main_through_the_shared_wrapper(name: str) -> None:
     source = MODULES[name].read_text()
-    assert re.search(r'^main = entry\("\w+", \w+(, renames=\{.*\})?\)$', source, re.M), (
+    assert re.search(r'^main = entry\("\w+", \w+(, renames=\{.*\})?(, positional="\w+")?\)$', source, re.M), (
         f"{name} has no `main = entry(...)`"
     )
     assert 'if __name__ == "__main__":\n    main()' in source

@@ -131,7 +131,7 @@ def reliability_figure(labels, probs: Mapping[str, np.ndarray | torch.Tensor], n
 Scalars = Mapping[str, Sequence[tuple[int, float]]]
 
 
-def _per_epoch(scalars: Mapping[str, Sequence[tuple[int, float]]], tag: str) -> list[float]:
+def per_epoch(scalars: Mapping[str, Sequence[tuple[int, float]]], tag: str) -> list[float]:
     """Epoch-level values of ``tag``: its ``_epoch`` series when it was also logged per step."""
     points = scalars.get(f"{tag}_epoch") or scalars.get(tag) or []
     return [v for _, v in points]
@@ -142,7 +142,7 @@ def learning_curves_figure(scalars: Mapping[str, Sequence[tuple[int, float]]]) -
     fig, ax = plt.subplots(figsize=(6, 4))
     plotted = False
     for split in ("train", "val"):
-        values = _per_epoch(scalars, f"{split}/loss")
+        values = per_epoch(scalars, f"{split}/loss")
         if values:
             ax.plot(range(1, len(values) + 1), values, marker="o", label=split)
             plotted = True
@@ -173,7 +173,7 @@ def metrics_panel_figure(scalars: Mapping[str, Sequence[tuple[int, float]]]) -> 
         ax.axis("off")
     for ax, name in zip(axes.flat, names, strict=False):
         for split in ("train", "val"):
-            values = _per_epoch(scalars, f"{split}/{name}")
+            values = per_epoch(scalars, f"{split}/{name}")
             if values:
                 ax.plot(range(1, len(values) + 1), values, marker="o", ms=3, label=split)
         ax.set_title(name, fontsize=9)

@@ -11,13 +11,17 @@ library code:
   (:func:`dfd.utils.validate.validate_run_keys`);
 - in a multirun, logs a failed job to ``error.txt`` and returns NaN so the sweep goes on; a
   single run re-raises, so its exit code is non-zero;
-- returns ``optimized_metric`` to sweepers when the task returns metrics.
+- returns ``optimized_metric`` to sweepers when the task returns metrics;
+- optionally takes bare command-line arguments as one list key (``dfd.summarize <dir> <glob>``:
+  :func:`positional_overrides`), which Hydra alone would refuse.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import os
+import re
 import sys
 import traceback
 import warnings
@@ -131,12 +135,82 @@ def rename_overrides(argv: list[str], renames: dict[str, str]) -> list[str]:
     return out
 
 
+#: Hydra's flags that take the next argument as their value (``hydra._internal.utils.get_args_parser``).
+HYDRA_VALUE_FLAGS = frozenset(
+    {"--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd",
+     "--experimental-rerun"}
+)  # fmt: skip
+#: The values ``--info``/``-i`` takes (its value is optional).
+HYDRA_INFO_TOPICS = frozenset(
+    {"aliases", "all", "config", "defaults", "defaults-tree", "plugins", "searchpath"}
+)
+
+
+def quote_override_value(value: str) -> str:
+    """``value`` as a single-quoted string of Hydra's override grammar, read back unchanged (spaces,
+    commas, brackets, quotes, backslashes and ``${`` included)."""
+
+    def escape(m: re.Match) -> str:  # backslashes before a quote, ${ or the end are doubled
+        return m.group(1) * 2 + {"'": "\\'", "${": "\\${", "": ""}[m.group(2)]
+
+    return "'" + re.sub(r"(\\*)('|\$\{|$)", escape, value) + "'"
+
+
+def is_positional(arg: str) -> bool:
+    """Whether a command-line argument is a bare value rather than an override or a flag: no ``=`` and
+    no leading ``-`` or ``~``, or else the name of an existing file or folder (``runs/lr=0.1``)."""
+    if arg.startswith("-"):
+        return False
+    if "=" not in arg and not arg.startswith("~"):
+        return True
+    return os.path.exists(os.path.expanduser(arg))
+
+
+def positional_overrides(argv: list[str], key: str) -> list[str]:
+    """``argv`` with its bare arguments gathered into one ``<key>=[...]`` override, quoted.
+
+    Hydra takes only ``key=value`` overrides and its own flags, so ``dfd.summarize <dir> <glob>`` is
+    turned into ``dfd.summarize runs=['<dir>','<glob>']``; a flag's value (``--cfg job``) stays a
+    flag's value.
+    """
+    rest: list[str] = []
+    bare: list[str] = []
+    flag_value = False
+    for i, arg in enumerate(argv):
+        if flag_value:
+            rest.append(arg)
+            flag_value = False
+        elif arg.startswith("-"):
+            rest.append(arg)
+            following = argv[i + 1] if i + 1 < len(argv) else ""
+            flag_value = arg in HYDRA_VALUE_FLAGS or (
+                arg in ("--info", "-i") and following in HYDRA_INFO_TOPICS
+            )
+        elif is_positional(arg):
+            bare.append(arg)
+        else:
+            rest.append(arg)
+    if not bare:
+        return rest
+    given = [a for a in rest if a.lstrip("+").partition("=")[0] == key]
+    if given:
+        raise ValueError(
+            f"{given[0]} and the bare arguments {bare} both give {key}: give them one way, "
+            f"as bare arguments or as {key}=[a,b]"
+        )
+    return [*rest, f"{key}=[{','.join(quote_override_value(a) for a in bare)}]"]
+
+
 def entry(
-    config_name: str, task: Callable[[DictConfig], Any], renames: dict[str, str] | None = None
+    config_name: str,
+    task: Callable[[DictConfig], Any],
+    renames: dict[str, str] | None = None,
+    positional: str | None = None,
 ) -> Callable[[], Any]:
     """The Hydra main of a command: compose ``conf/<config_name>.yaml`` and run ``task`` on it.
 
-    ``renames`` maps override keys typed on the command line to config keys (:func:`rename_overrides`).
+    ``renames`` maps override keys typed on the command line to config keys (:func:`rename_overrides`);
+    ``positional`` names the list key that takes the bare arguments (:func:`positional_overrides`).
     """
     register_resolvers()
     register_sweeper()  # hparams_search's sweeper (a Hydra plugin outside hydra_plugins/)
@@ -147,12 +221,17 @@ def entry(
         warn_deprecated_choices()
         return run_task(task, cfg)
 
-    if not renames:
+    if not renames and not positional:
         hydra_main.__doc__ = task.__doc__
         return hydra_main
 
     def main() -> Any:
-        sys.argv[1:] = rename_overrides(sys.argv[1:], renames)
+        argv = sys.argv[1:]
+        if positional:
+            argv = positional_overrides(argv, positional)
+        if renames:
+            argv = rename_overrides(argv, renames)
+        sys.argv[1:] = argv
         return hydra_main()
 
     main.__doc__ = task.__doc__

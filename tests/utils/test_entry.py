@@ -67,3 +67,41 @@ def test_rename_overrides_rewrites_only_the_renamed_key() -> None:
     assert entry.rename_overrides(argv, {"model": "ckpt_path"}) == [
         "ckpt_path=/runs/exported", "port=8001", "model.name=x", "hydra.run.dir=model=odd", "--cfg",
     ]  # fmt: skip
+
+
+def test_positional_arguments_become_one_list_override(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs" / "lr=0.1").mkdir(parents=True)  # an existing folder with "=" in its name
+    argv = ["outputs/multiruns/x", "metrics=all", "--cfg", "job", "runs/*", "-m", "runs/lr=0.1",
+            "hydra.run.dir=o"]  # fmt: skip
+    assert entry.positional_overrides(argv, "runs") == [
+        "metrics=all", "--cfg", "job", "-m", "hydra.run.dir=o", "runs=['outputs/multiruns/x','runs/*','runs/lr=0.1']",
+    ]  # fmt: skip
+    # --info takes a value only when it is one of its topics
+    assert entry.positional_overrides(["-i", "config", "a"], "runs") == ["-i", "config", "runs=['a']"]
+    assert entry.positional_overrides(["--info", "a"], "runs") == ["--info", "runs=['a']"]
+    assert entry.positional_overrides(["runs=[a,b]", "~x"], "runs") == ["runs=[a,b]", "~x"]  # nothing bare
+    with pytest.raises(ValueError, match=r"runs=\[a\] and the bare arguments \['b'\] both give runs"):
+        entry.positional_overrides(["runs=[a]", "b"], "runs")
+
+
+def test_the_flags_that_take_a_value_are_hydras() -> None:
+    from hydra._internal.utils import get_args_parser
+
+    actions = [a for a in get_args_parser()._actions if a.option_strings]
+    takes_value = {s for a in actions if a.nargs is None for s in a.option_strings}
+    assert takes_value == entry.HYDRA_VALUE_FLAGS
+    (info,) = [a for a in actions if "--info" in a.option_strings]
+    assert info.nargs == "?" and set(info.choices) == entry.HYDRA_INFO_TOPICS
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["outputs/a b", "it's", "x,y", "[x]", "a=b", "C:\\dir\\", "c\\d", "a\\'b", "${oc.env:HOME}", "a\\${x}",
+     "é/*"],
+)  # fmt: skip
+def test_quoted_paths_read_back_unchanged(path: str) -> None:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    value = OverridesParser.create().parse_override(f"runs=[{entry.quote_override_value(path)}]").value()
+    assert list(OmegaConf.create({"runs": value}).runs) == [path]  # interpolations are not resolved either
