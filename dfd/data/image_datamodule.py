@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from dfd.data.datamodule import FaceCropDataModule
-from dfd.preprocessing.manifest import COLUMNS, MANIFEST_CSV, STATUS_OK, read_manifest
+from dfd.preprocessing.manifest import COLUMNS, STATUS_OK, manifest_exists, read_manifest
 from dfd.raw.records import VideoRecord
 
 
@@ -66,7 +66,7 @@ class ImageListDataModule(FaceCropDataModule):
     def verify(self) -> None:
         records = self.records
         videos = [r for r in records if r.status == STATUS_OK and not r.is_image and not r.frames]
-        if videos and not (Path(self.root) / MANIFEST_CSV).is_file():
+        if videos and not manifest_exists(self.root):
             raise FileNotFoundError(
                 f"{len(videos)} videos (e.g. {videos[0].path}) need face crops first:\n    {self.missing_hint}"
             )
@@ -85,7 +85,7 @@ class ImageListDataModule(FaceCropDataModule):
     def load_rows(self) -> pd.DataFrame:
         if self._rows is None:
             rows = records_to_rows(self.records)
-            if (Path(self.root) / MANIFEST_CSV).is_file():
+            if manifest_exists(self.root):
                 crops, self.meta = read_manifest(self.root)
                 crops["crop_path"] = [
                     str(Path(self.root).resolve() / p) if isinstance(p, str) and p else ""

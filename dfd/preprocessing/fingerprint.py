@@ -14,6 +14,8 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+from dfd.preprocessing.manifest import manifest_file
+
 #: Settings that decide what a crop looks like; a difference in any of them is warned about.
 CROP_KEYS = ("detector", "margin", "crop_size", "detect_max_side", "select", "min_score", "min_face_size", "align", "align_scale",
              "image_format")  # fmt: skip
@@ -33,9 +35,10 @@ CROPPER_KEYS = (
 
 
 def manifest_sha256(root: str | Path) -> str | None:
-    """sha256 of a dataset's ``manifest.csv`` (None when there is none): which crops exactly."""
-    path = Path(root) / "manifest.csv"
-    if not path.is_file():
+    """sha256 of the manifest file training reads (``manifest.parquet``, or the CSV of a dataset
+    made before 0.3; None when there is none): which crops exactly."""
+    path = manifest_file(root)
+    if path is None:
         return None
     digest = hashlib.sha256()
     with path.open("rb") as f:

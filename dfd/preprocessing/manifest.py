@@ -1,7 +1,11 @@
 """The crop manifest: dfd's own on-disk format between preprocessing and training.
 
-One folder per dataset holds the face crops, ``manifest.csv`` with one row per crop, and
-``manifest.json`` recording how it was made (detector, margin, size, frames per video).
+One folder per dataset holds the face crops, the manifest with one row per crop, and
+``manifest.json`` recording how it was made (detector, margin, size, frames per video). The
+manifest is ``manifest.parquet`` (columnar: millions of rows load in about a second, strings
+shared) with ``manifest.csv`` beside it as a readable export; folders written by dfd before 0.3
+have only the CSV, which still loads. A CSV edited after the Parquet was written wins, with a
+log line, so a hand fix is never ignored.
 A video that could not be used gets one row with ``status`` other than ``ok`` and a
 ``reason``: it is never dropped silently.
 
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -22,11 +27,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from dfd.raw.records import BAD_METADATA, MISSING_FILE, STATUS_OK, UNLISTED_FILE, VideoRecord
 
+log = logging.getLogger(__name__)
+
 MANIFEST_CSV = "manifest.csv"
+MANIFEST_PARQUET = "manifest.parquet"
 MANIFEST_META = "manifest.json"
 
 #: Column order of ``manifest.csv``. ``label``: 0 real, 1 fake (either modality); ``label_video``
@@ -70,27 +79,91 @@ TOO_SHORT = "too_short"
 STATUSES = (STATUS_OK, UNREADABLE, NO_FACE, NO_AUDIO, TOO_SHORT, MISSING_FILE, UNLISTED_FILE, BAD_METADATA)
 
 
-def write_manifest(root: str | Path, rows: pd.DataFrame, meta: dict[str, Any]) -> None:
-    """Write ``manifest.csv`` and ``manifest.json`` atomically (temporary file, then rename); the
-    temporary names are per process, so shards finishing together never write into one file."""
+#: Columns read as text (the rest are numbers); empty text is missing, as in a CSV.
+TEXT_COLUMNS = (
+    "video_id", "method", "split", "group", "compression", "crop_path", "landmarks", "audio_path",
+    "source_path", "fake_periods", "status", "reason",
+)  # fmt: skip
+#: Text columns a CSV reader must not guess numbers for (ids such as ``000``).
+CSV_DTYPES = {"video_id": str, "group": str, "method": str, "split": str}
+
+
+def columnar(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` in the manifest's column order with one type per column, as a CSV round trip
+    would give them: text (empty is missing) or numbers."""
+    frame = rows.reindex(columns=COLUMNS)
+    for column in frame.columns:
+        values = frame[column]
+        if column in TEXT_COLUMNS:
+            text = values.astype(object)
+            missing = text.isna() | (text == "")
+            frame[column] = text.where(missing, text.astype(str)).where(~missing, None)
+        else:
+            frame[column] = pd.to_numeric(values, errors="coerce")
+    return frame
+
+
+def write_manifest(root: str | Path, rows: pd.DataFrame, meta: dict[str, Any], csv: bool = True) -> None:
+    """Write ``manifest.parquet`` (and ``manifest.csv``, the readable export, unless ``csv=False``)
+    and ``manifest.json``, each atomically (temporary file, then rename); the temporary names are
+    per process, so shards finishing together never write into one file. The CSV goes first, so
+    a CSV newer than the Parquet is one edited by hand (see :func:`read_manifest`)."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    frame = rows.reindex(columns=COLUMNS)
-    tmp = root / f"{MANIFEST_CSV}.{os.getpid()}.tmp"
-    frame.to_csv(tmp, index=False)
-    os.replace(tmp, root / MANIFEST_CSV)
+    frame = columnar(rows)
+    if csv:
+        tmp = root / f"{MANIFEST_CSV}.{os.getpid()}.tmp"
+        frame.to_csv(tmp, index=False)
+        os.replace(tmp, root / MANIFEST_CSV)
+    else:
+        (root / MANIFEST_CSV).unlink(missing_ok=True)  # a stale export must not shadow the Parquet
+    tmp = root / f"{MANIFEST_PARQUET}.{os.getpid()}.tmp"
+    frame.to_parquet(tmp, index=False, engine="pyarrow")
+    os.replace(tmp, root / MANIFEST_PARQUET)
     tmp = root / f"{MANIFEST_META}.{os.getpid()}.tmp"
     tmp.write_text(json.dumps(meta, indent=2, sort_keys=True))
     os.replace(tmp, root / MANIFEST_META)
 
 
+def manifest_file(root: str | Path) -> Path | None:
+    """The manifest file to read in ``root``: the Parquet, unless a CSV was written after it (a
+    hand edit, or a tool of its own) or there is only a CSV (dfd before 0.3); ``None`` when neither."""
+    root = Path(root)
+    parquet, csv = root / MANIFEST_PARQUET, root / MANIFEST_CSV
+    if parquet.is_file():
+        if csv.is_file() and csv.stat().st_mtime_ns > parquet.stat().st_mtime_ns:
+            log.info("%s is newer than %s: reading the CSV", csv, parquet.name)
+            return csv
+        return parquet
+    return csv if csv.is_file() else None
+
+
+def manifest_exists(root: str | Path) -> bool:
+    """Whether ``root`` holds a crop manifest (Parquet or CSV)."""
+    return manifest_file(root) is not None
+
+
+def read_rows(path: Path) -> pd.DataFrame:
+    """A manifest file's rows, vectorised: Parquet through pyarrow (repeated strings shared, missing
+    text as NaN like the CSV reader gives it), or CSV."""
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        rows = pq.read_table(path).to_pandas(deduplicate_objects=True)
+        for column in rows.columns.intersection(TEXT_COLUMNS):
+            if rows[column].dtype == object:
+                rows[column] = rows[column].fillna(np.nan)
+        return rows
+    return pd.read_csv(path, dtype=CSV_DTYPES)
+
+
 def read_manifest(root: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read a manifest folder; raise ``FileNotFoundError`` naming the file when it is absent."""
     root = Path(root)
-    path = root / MANIFEST_CSV
-    if not path.is_file():
-        raise FileNotFoundError(f"no crop manifest at {path}")
-    rows = pd.read_csv(path, dtype={"video_id": str, "group": str, "method": str, "split": str})
+    path = manifest_file(root)
+    if path is None:
+        raise FileNotFoundError(f"no crop manifest at {root / MANIFEST_PARQUET} (or {MANIFEST_CSV})")
+    rows = read_rows(path)
     meta_path = root / MANIFEST_META
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
     return rows, meta

@@ -3,7 +3,7 @@
 ``python -m dfd.preprocess -m preprocess.shard='range(0,N)' preprocess.num_shards=N`` runs one
 job per shard (in parallel through a launcher such as ``hydra/launcher=slurm_cpu``). Each job
 writes its videos' parts; when the launcher reports every job finished, :class:`MergeShards`
-(a Hydra callback in ``conf/preprocess.yaml``) writes ``manifest.csv`` from all parts, so no
+(a Hydra callback in ``conf/preprocess.yaml``) writes the manifest from all parts, so no
 two shards race to write it. A sweep that does not vary ``preprocess.shard`` is left alone.
 """
 
@@ -37,4 +37,4 @@ class MergeShards(Callback):
             cfg.preprocess.shard = 0
             del cfg["hydra"]
         pending = preprocess(cfg)
-        log.info("merged the shards' parts into %s/manifest.csv (%d videos pending)", cfg.data.root, pending)
+        log.info("merged the shards' parts into %s's manifest (%d videos pending)", cfg.data.root, pending)

@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from dfd.data.av_datamodule import AVClipDataModule
 from dfd.preprocessing.clips import cut_clips
-from dfd.preprocessing.manifest import MANIFEST_CSV, build_atomically, cache_tag, write_manifest
+from dfd.preprocessing.manifest import build_atomically, cache_tag, manifest_exists, write_manifest
 from dfd.raw.audio import SAMPLE_RATE
 
 FAKE_METHODS = ("shift", "swap", "face")
@@ -244,5 +244,5 @@ class SyntheticAVDataModule(AVClipDataModule):
         """Nothing to check: the clips are generated in :meth:`prepare_data` when missing."""
 
     def prepare_data(self) -> None:
-        if not (Path(self.root) / MANIFEST_CSV).is_file():
+        if not manifest_exists(self.root):
             generate_synthetic_av(self.root, **self.generator_args)

@@ -28,7 +28,7 @@ import pandas as pd
 
 from dfd.data.datamodule import FaceCropDataModule
 from dfd.data.transforms import InputSpec
-from dfd.preprocessing.manifest import MANIFEST_CSV, STATUS_OK, build_atomically, cache_tag, write_manifest
+from dfd.preprocessing.manifest import STATUS_OK, build_atomically, cache_tag, manifest_exists, write_manifest
 
 #: Bumped whenever generation changes, so cached datasets of older versions are not reused.
 GENERATOR_VERSION = 1
@@ -280,5 +280,5 @@ class SyntheticDataModule(FaceCropDataModule):
         """Nothing to check: the data is generated in :meth:`prepare_data` when missing."""
 
     def prepare_data(self) -> None:
-        if not (Path(self.root) / MANIFEST_CSV).is_file():
+        if not manifest_exists(self.root):
             generate_synthetic(self.root, **self.generator_args)
