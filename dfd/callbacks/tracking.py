@@ -62,9 +62,8 @@ class AugmentationPreview(L.Callback):
         datamodule = getattr(trainer, "datamodule", None)
         if not trainer.is_global_zero or not hasattr(datamodule, "preview_batch"):
             return
-        try:
-            batch = datamodule.preview_batch(self.n)
-        except KeyError:  # no training split set up (not a crop datamodule)
+        batch = datamodule.preview_batch(self.n)
+        if batch is None:  # nothing to show (clips, or no training split)
             return
         fig = augmentation_figure(batch["original"], batch["augmented"], batch["label"], batch["target"])
         path = Path(self.out_dir) / "augmentations.png" if self.out_dir else None

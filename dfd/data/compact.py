@@ -1,0 +1,94 @@
+"""Columns of millions of strings without a Python object per row.
+
+A dataset that keeps a list of ``str`` (one per crop path, one per video id) makes every
+forked DataLoader worker copy the pages of those objects as it reads them: each access writes
+the object's reference count. Worker memory then grows through the epoch, by tens of GB at DFDC
+scale with 64 workers per node. :class:`PackedStrings` keeps all strings in one UTF-8 byte
+array with an offset array (Arrow's layout, built by pyarrow), and :class:`Coded` keeps a
+column as integer codes into a small packed vocabulary. Reading an item decodes a fresh
+``str``; the shared arrays are never written, so the workers' pages stay shared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+
+
+class PackedStrings(Sequence[str]):
+    """Read-only strings in one ``uint8`` buffer with ``int64`` offsets; missing values are ``""``."""
+
+    def __init__(self, values: Sequence[str] | pd.Series | np.ndarray) -> None:
+        import pyarrow as pa
+
+        series = pd.Series(values, dtype=object) if not isinstance(values, pd.Series) else values
+        array = pa.array(series.fillna("").astype(str), type=pa.large_string(), from_pandas=True)
+        _, offsets, data = array.buffers()
+        n = len(array)
+        self.offsets = np.frombuffer(offsets, dtype=np.int64)[array.offset : array.offset + n + 1].copy()
+        start, end = int(self.offsets[0]), int(self.offsets[-1]) if n else 0
+        self.data = (
+            np.frombuffer(data, dtype=np.uint8)[start:end].copy()
+            if data is not None and n
+            else np.empty(0, np.uint8)
+        )
+        self.offsets -= start
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, i: int) -> str:  # type: ignore[override]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(f"index {i} out of range for {len(self)} strings")
+        return self.data[self.offsets[i] : self.offsets[i + 1]].tobytes().decode("utf-8")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.tolist())
+
+    def tolist(self) -> list[str]:
+        """Every string, as a list (for reports and tables; not for the training loop)."""
+        import pyarrow as pa
+
+        array = pa.LargeStringArray.from_buffers(
+            len(self), pa.py_buffer(self.offsets), pa.py_buffer(self.data)
+        )
+        return array.to_pylist()
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.data.nbytes + self.offsets.nbytes)
+
+
+class Coded(Sequence[str]):
+    """A string column as ``int32`` codes into a packed vocabulary (video ids, methods, splits).
+
+    ``Coded.factorize(values)`` builds it with the vocabulary sorted, so a code's order is the
+    strings' order (dense video indices for metrics under DDP).
+    """
+
+    def __init__(self, codes: np.ndarray, vocabulary: PackedStrings) -> None:
+        self.codes = np.asarray(codes)
+        self.vocabulary = vocabulary
+
+    @classmethod
+    def factorize(cls, values: pd.Series | Sequence[str]) -> Coded:
+        codes, uniques = pd.factorize(pd.Series(values, dtype=object).fillna("").astype(str), sort=True)
+        dtype = np.int32 if len(uniques) < 2**31 else np.int64
+        return cls(codes.astype(dtype), PackedStrings(pd.Series(uniques, dtype=object)))
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, i: int) -> str:  # type: ignore[override]
+        return self.vocabulary[int(self.codes[i])]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.tolist())
+
+    def tolist(self) -> list[str]:
+        names = self.vocabulary.tolist()
+        return [names[c] for c in self.codes.tolist()]
