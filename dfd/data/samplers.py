@@ -4,6 +4,9 @@
 - :class:`WeightedClassSampler`: draws with replacement with weights inversely proportional to
   class frequency, so batches come out about 50/50 real/fake (the classic remedy for class
   imbalance; He & Garcia, "Learning from Imbalanced Data", TKDE 2009).
+- :class:`OncePerEpochSampler`: a fresh permutation, every sample exactly once per epoch over
+  all ranks and workers (no padding): each rank gets the same number of batches, the last one
+  short where the split does not divide.
 - :class:`BalancedVideoSampler`: draws with replacement with weight ``1 / frames of the video``,
   so every video contributes equally whatever its frame count (long videos would otherwise
   dominate a frame-level epoch); optionally also balances the classes at the video level.
@@ -36,7 +39,13 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DistributedSampler
 
-__all__ = ["BalancedVideoSampler", "RandomSampler", "WeightedClassSampler", "epoch_class_counts"]
+__all__ = [
+    "BalancedVideoSampler",
+    "OncePerEpochSampler",
+    "RandomSampler",
+    "WeightedClassSampler",
+    "epoch_class_counts",
+]
 
 
 def _world(num_replicas: int | None, rank: int | None) -> tuple[int, int]:
@@ -129,6 +138,75 @@ class RandomSampler(_RankSharded):
         repeats = math.ceil(self.total_size / n)
         perms = [torch.randperm(n, generator=generator) for _ in range(repeats)]
         return torch.cat(perms)[: self.total_size]
+
+
+def once_per_epoch_sizes(n: int, num_replicas: int, batch_size: int) -> list[int]:
+    """Samples per rank so that the ``n`` samples are split without repeats and every rank runs the
+    same number of batches (DDP needs that: a rank with an extra batch waits forever for the others'
+    gradients). Each rank gets between ``(B - 1) * batch_size + 1`` and ``B * batch_size`` samples,
+    ``B = ceil(n / (num_replicas * batch_size))``; an empty list when no such split exists (a split
+    only just over a multiple of ``num_replicas * batch_size``, with fewer spare samples than ranks)."""
+    batches = max(1, math.ceil(n / (num_replicas * batch_size)))
+    low, high = (batches - 1) * batch_size + 1, batches * batch_size
+    if not num_replicas * low <= n <= num_replicas * high:
+        return []
+    sizes = [low] * num_replicas
+    spare = n - num_replicas * low
+    for r in range(num_replicas):
+        take = min(spare, high - low)
+        sizes[r] += take
+        spare -= take
+    return sizes
+
+
+class OncePerEpochSampler(_RankSharded):
+    """A new permutation every epoch, every sample read exactly once over all ranks and workers.
+
+    Unlike :class:`RandomSampler` (and Lightning's ``DistributedSampler``), nothing is repeated
+    to even out the ranks: the ranks take consecutive slices of one permutation, sized by
+    :func:`once_per_epoch_sizes` so that each runs the same number of batches, and a rank's last
+    batch may be short. In the rare split where no such sizes exist, the fewest samples needed
+    (fewer than the number of ranks) are repeated, and the sampler says so in
+    :attr:`repeated`.
+
+    Args: as :class:`RandomSampler`, plus ``batch_size``: the per-rank batch size (the DataModule
+    passes it).
+    """
+
+    #: the DataModule passes its batch size to samplers that declare this
+    takes_batch_size = True
+
+    def __init__(self, labels, video_idx=None, *, batch_size: int = 1, seed: int = 0,
+                 num_replicas: int | None = None, rank: int | None = None) -> None:  # fmt: skip
+        super().__init__(labels, video_idx, seed=seed, num_replicas=num_replicas, rank=rank)
+        n = len(self.labels)
+        self.batch_size = int(batch_size)
+        sizes = once_per_epoch_sizes(n, self.num_replicas, self.batch_size)
+        #: samples repeated per epoch to keep the ranks' batch counts equal (0 nearly always)
+        self.repeated = 0
+        if not sizes:
+            batches = math.ceil(n / (self.num_replicas * self.batch_size))
+            low = (batches - 1) * self.batch_size + 1
+            self.repeated = self.num_replicas * low - n
+            sizes = [low] * self.num_replicas
+        self.sizes = sizes
+        self.num_samples = sizes[self.rank]
+        self.total_size = sum(sizes)
+
+    def global_indices(self, generator: torch.Generator) -> torch.Tensor:
+        order = torch.randperm(len(self.labels), generator=generator)
+        return order.repeat(math.ceil(self.total_size / len(order)))[: self.total_size]
+
+    def __iter__(self) -> Iterator[int]:
+        generator = torch.Generator()
+        generator.manual_seed(self.seed + self.epoch)
+        indices = self.global_indices(generator)
+        start = sum(self.sizes[: self.rank])
+        mine = indices[start : start + self.sizes[self.rank]].tolist()
+        mine, self.skip = mine[self.skip :], 0
+        if self.tag_epoch:
+            return iter([(self.epoch, i) for i in mine])
+        return iter(mine)
 
 
 class _WeightedSharded(_RankSharded):

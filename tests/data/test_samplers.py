@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from torch.utils.data import DistributedSampler
@@ -131,3 +133,34 @@ def test_real_two_process_gloo_group_draws_disjoint_shares(tmp_path) -> None:
     single.set_epoch(2)
     interleaved = np.stack([draws[0][2:], draws[1][2:]], axis=1).reshape(-1)
     assert interleaved.tolist() == list(single)
+
+
+@pytest.mark.parametrize("n", [1, 7, 8, 9, 44, 97, 100, 1001])
+@pytest.mark.parametrize("ranks", [1, 2, 3])
+def test_once_per_epoch_reads_each_sample_once_with_equal_batch_counts(n, ranks):
+    from dfd.data.samplers import OncePerEpochSampler
+
+    samplers = [
+        OncePerEpochSampler(np.zeros(n, int), batch_size=4, seed=1, num_replicas=ranks, rank=r)
+        for r in range(ranks)
+    ]
+    drawn = [list(s) for s in samplers]
+    batches = {math.ceil(len(d) / 4) for d in drawn}
+    assert len(batches) == 1 and [len(s) for s in samplers] == [len(d) for d in drawn]
+    everything = sum(drawn, [])
+    repeated = samplers[0].repeated
+    assert sorted(set(everything)) == list(range(n)) and len(everything) == n + repeated
+    assert (
+        repeated < ranks
+    )  # only where no exact split exists (e.g. 9 over 3 ranks of batch 4: 3 × 4 ≥ 9 ≥ 3 × 1 holds)
+    samplers[0].set_epoch(1)
+    if n > 8:
+        assert list(samplers[0]) != drawn[0]
+
+
+def test_once_per_epoch_sizes_and_the_rare_repeat():
+    from dfd.data.samplers import OncePerEpochSampler, once_per_epoch_sizes
+
+    assert once_per_epoch_sizes(44, 2, 4) == [23, 21] and once_per_epoch_sizes(33, 2, 4) == []
+    sampler = OncePerEpochSampler(np.zeros(33, int), batch_size=4, num_replicas=2, rank=0)
+    assert sampler.repeated == 1 and sampler.sizes == [17, 17]  # 5 batches each needs 34 samples
