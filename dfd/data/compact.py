@@ -25,6 +25,8 @@ class PackedStrings(Sequence[str]):
 
         series = pd.Series(values, dtype=object) if not isinstance(values, pd.Series) else values
         array = pa.array(series.fillna("").astype(str), type=pa.large_string(), from_pandas=True)
+        if isinstance(array, pa.ChunkedArray):  # Arrow-backed pandas columns arrive in chunks
+            array = array.combine_chunks()
         _, offsets, data = array.buffers()
         n = len(array)
         self.offsets = np.frombuffer(offsets, dtype=np.int64)[array.offset : array.offset + n + 1].copy()

@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from dfd.data.augment import build_batch_mix, check_augment
 from dfd.data.compact import Coded, PackedStrings
+from dfd.data.shards import ShardReader, decode_image, read_pack_meta, samples_digest, shards_root
 from dfd.data.transforms import (
     InputSpec,
     build_eval_transform,
@@ -137,6 +138,30 @@ class FrameDataset(Dataset):
             "video_id": self.video_ids[i],
             "index": torch.tensor(i),
         }
+
+
+class ShardFrameDataset(FrameDataset):
+    """A :class:`FrameDataset` whose crops come from packed LitData shards (``data.format=shards``)
+    instead of one file each; rows, labels, transforms and sample indices are the same."""
+
+    def __init__(
+        self, root: str | Path, rows: pd.DataFrame, transform, label_transforms=None, *, shards: str | Path
+    ) -> None:
+        super().__init__(root, rows, transform, label_transforms)
+        self.reader = ShardReader(shards)
+
+    def load_image(self, i: int) -> np.ndarray:
+        return decode_image(self.reader[i]["image"], f"sample {i} in {self.reader.directory}")
+
+
+#: ``data.format`` choices: crops read from their files, or from packed shards (``dfd.pack``).
+FORMATS = ("files", "shards")
+
+
+def sampler_takes_batch_size(factory: Callable[..., Sampler]) -> bool:
+    """Whether a sampler factory (a class, or a ``functools.partial`` of one) wants the batch size."""
+    target = getattr(factory, "func", factory)
+    return bool(getattr(target, "takes_batch_size", False))
 
 
 def freeze_for_workers() -> None:
@@ -289,6 +314,8 @@ class FaceCropDataModule(LightningDataModule):
         augment: the training augmentation (the ``augment=`` config group, see
             :mod:`dfd.data.augment`); ``None`` is the ``default`` preset. Only the training split
             is augmented; ``batch_mix`` (MixUp, CutMix) mixes training batches on the device.
+        format: ``files`` (each crop from its file) or ``shards`` (from the LitData shards that
+            ``python -m dfd.pack data=<name>`` writes under ``<root>/shards``; same samples).
         augment_strength: deprecated spelling of ``augment.strength`` (kept so that runs saved
             by earlier versions load); overrides it when set.
         label: which label a sample carries: ``video`` (the face is fake; the default for frame
@@ -321,6 +348,7 @@ class FaceCropDataModule(LightningDataModule):
         val_fraction: float = 0.1,
         augment: Mapping[str, Any] | bool | None = None,
         augment_strength: float | None = None,
+        format: str = "files",
         label: str = "video",
         test_fraction: float | None = None,
         leak_check: str = "refuse",
@@ -330,6 +358,8 @@ class FaceCropDataModule(LightningDataModule):
         super().__init__()
         if label not in LABELS:
             raise ValueError(f"data.label={label!r}: expected one of {list(LABELS)}")
+        if format not in FORMATS:
+            raise ValueError(f"data.format={format!r}: expected one of {list(FORMATS)}")
         if leak_check not in ("refuse", "warn", "off"):
             raise ValueError(f"data.leak_check={leak_check!r}: expected refuse, warn or off")
         self.root = str(root)
@@ -350,6 +380,7 @@ class FaceCropDataModule(LightningDataModule):
         if augment_strength is not None:
             self.augment["strength"] = float(augment_strength)
         self.batch_mix = build_batch_mix(self.augment)
+        self.format = format
         self.label = label
         self.test_fraction = test_fraction
         self.leak_check = leak_check
@@ -393,10 +424,23 @@ class FaceCropDataModule(LightningDataModule):
             log.warning(message)
 
     def fingerprint(self) -> dict[str, Any]:
-        """How these crops were made (:mod:`dfd.preprocessing.fingerprint`), for the checkpoint."""
+        """How these crops were made (:mod:`dfd.preprocessing.fingerprint`), for the checkpoint;
+        shards re-encoded as JPEG say so in ``image_format``."""
         self.prepare_data()
         self.load_rows()
-        return fingerprint(self.meta, self.root)
+        out = fingerprint(self.meta, self.root)
+        if self.format == "shards":
+            pack = read_pack_meta(self.root, self.pack_hint)
+            if pack.get("encoding") == "jpeg":
+                out["image_format"] = (
+                    f"jpeg q{pack.get('jpeg_quality')} (packed from {out.get('image_format')})"
+                )
+        return out
+
+    @property
+    def pack_hint(self) -> str:
+        """The command that packs this dataset's shards."""
+        return self.missing_hint.replace("dfd.preprocess", "dfd.pack").split(" data.raw_dir=")[0]
 
     def available_splits(self) -> set[str]:
         """The splits the data has (after carving), read from the manifest without building datasets."""
@@ -455,10 +499,33 @@ class FaceCropDataModule(LightningDataModule):
     def make_dataset(self, split: str, rows: pd.DataFrame) -> Dataset:
         """The dataset of one split; training gets augmentation (stronger for the minority class
         when ``minority_strength`` is set)."""
-        if split == "train":
-            transform = build_train_transform(self.input_spec, self.augment)
-            return FrameDataset(self.root, rows, transform, self._minority_transforms(rows))
-        return FrameDataset(self.root, rows, build_eval_transform(self.input_spec))
+        label_transforms = self._minority_transforms(rows) if split == "train" else None
+        transform = (
+            build_train_transform(self.input_spec, self.augment)
+            if split == "train"
+            else build_eval_transform(self.input_spec)
+        )
+        if self.format == "shards":
+            return self.shard_dataset(split, rows, transform, label_transforms)
+        return FrameDataset(self.root, rows, transform, label_transforms)
+
+    def shard_dataset(self, split: str, rows: pd.DataFrame, transform, label_transforms) -> FrameDataset:
+        """The split read from its shards, refused when they were packed from other samples."""
+        dataset = ShardFrameDataset(
+            self.root, rows, transform, label_transforms, shards=shards_root(self.root) / split
+        )
+        if not len(dataset):
+            return dataset
+        packed = read_pack_meta(self.root, self.pack_hint).get("splits", {}).get(split)
+        if packed is None or packed["digest"] != samples_digest(dataset):
+            counts = "not packed" if packed is None else f"{packed['samples']} packed, {len(dataset)} now"
+            raise RuntimeError(
+                f"the {split} shards under {shards_root(self.root)} hold other samples than data={Path(self.root).name} "
+                f"selects now ({counts}): "
+                f"the manifest or a data.* setting changed since packing. Re-pack with the same settings:\n    "
+                f"{self.pack_hint}"
+            )
+        return dataset
 
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
@@ -506,7 +573,10 @@ class FaceCropDataModule(LightningDataModule):
         if shuffle and self.sampler is not None:
             # rank-aware samplers (DistributedSampler subclasses): Lightning neither wraps them
             # again under DDP nor forgets their set_epoch
-            sampler = self.sampler(labels=dataset.labels.astype(np.int64), video_idx=dataset.video_idx)
+            extra = {"batch_size": self.batch_size} if sampler_takes_batch_size(self.sampler) else {}
+            sampler = self.sampler(
+                labels=dataset.labels.astype(np.int64), video_idx=dataset.video_idx, **extra
+            )
             shuffle = False
         if split == "train":  # augmentation reproducible under seed_everything (see seed_transforms)
             seed_transforms(dataset, int(torch.randint(2**31, ()).item()))

@@ -21,6 +21,15 @@ def test_packed_strings_read_back_exactly():
     assert PackedStrings(pd.Series(["a", None, np.nan])).tolist() == ["a", "", ""]
     assert PackedStrings(pd.Series(["a", "b", "c"]).iloc[1:]).tolist() == ["b", "c"]  # a slice's offsets
     assert PackedStrings([]).tolist() == []
+    arrow = pd.Series(["a", "bb", None], dtype="string[pyarrow]")  # Arrow-backed columns arrive chunked
+    assert PackedStrings(pd.concat([arrow, arrow], ignore_index=True)).tolist() == [
+        "a",
+        "bb",
+        "",
+        "a",
+        "bb",
+        "",
+    ]
     with pytest.raises(IndexError):
         packed[4]
     assert isinstance(packed.data, np.ndarray) and isinstance(packed.offsets, np.ndarray)

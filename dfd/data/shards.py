@@ -1,0 +1,158 @@
+"""Packed training shards for cluster filesystems, through LitData.
+
+On NFS or Lustre, opening hundreds of thousands of small crop files, not decoding them, limits
+a DataLoader. ``python -m dfd.pack data=<name>`` writes each split of a preprocessed dataset
+into LitData chunks (``<root>/shards/<split>/``, tens of MB each), and ``data.format=shards``
+trains from them with everything else unchanged: the same rows, splits, labels, transforms and
+samplers, because a shard item is looked up by the sample's index in the split, as a crop file
+is. LitData (Lightning's streaming format) was chosen over WebDataset by measurement and for its
+random access: see ``docs/performance.md``.
+
+Each item holds the crop's encoded bytes and its index. ``encoding=source`` keeps the crop
+file's own bytes (PNG or JPEG as preprocessing wrote it): training sees the same pixels as from
+the files. ``encoding=jpeg`` re-encodes at ``jpeg_quality``: smaller and faster to decode, but
+lossy, so the fingerprint of models trained on it says so. ``shards/pack.json`` records what was
+packed; a split whose samples differ from it (another ``frames_per_video``, a new manifest) is
+refused with the command that re-packs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+SHARDS_DIR = "shards"
+PACK_META = "pack.json"
+ENCODINGS = ("source", "jpeg")
+
+
+def shards_root(root: str | Path) -> Path:
+    """Where a dataset's shards live: ``<root>/shards``."""
+    return Path(root) / SHARDS_DIR
+
+
+def samples_digest(dataset: Any) -> str:
+    """A digest of a split's samples in order (video, frame, label), independent of where the data
+    folder sits, so a copy of the dataset on a cluster matches its shards."""
+    digest = hashlib.sha256()
+    digest.update("\n".join(dataset.video_ids.vocabulary.tolist()).encode())
+    for array in (dataset.video_idx, dataset.frame_idx, dataset.labels):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def encode_item(job: tuple[int, str], encoding: str = "source", jpeg_quality: int = 95) -> dict[str, Any]:
+    """One shard item: the sample's index and its crop's encoded bytes."""
+    index, path = job
+    if encoding == "source":
+        with open(path, "rb") as f:
+            data = f.read()
+    else:
+        image = cv2.imread(path, cv2.IMREAD_COLOR)
+        if image is None:
+            raise OSError(f"cannot read face crop {path}: re-run preprocessing for this dataset")
+        ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)])
+        if not ok:
+            raise OSError(f"cannot encode {path} as JPEG")
+        data = buffer.tobytes()
+    return {"index": int(index), "image": data}
+
+
+def pack_split(
+    dataset: Any,
+    out: str | Path,
+    encoding: str = "source",
+    jpeg_quality: int = 95,
+    chunk_bytes: str = "64MB",
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Write the crops of one split (a :class:`~dfd.data.datamodule.FrameDataset`) as LitData chunks
+    in ``out`` (replaced), in dataset order, with LitData's chunk writer in this process (packing
+    reads files and writes big ones: one process keeps the disk busy); returns what ``pack.json``
+    records for the split."""
+    from litdata.streaming.writer import BinaryWriter
+    from tqdm import tqdm
+
+    if encoding not in ENCODINGS:
+        raise ValueError(f"encoding={encoding!r}: expected one of {list(ENCODINGS)}")
+    out = Path(out)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    writer = BinaryWriter(str(out), chunk_bytes=chunk_bytes)
+    n = len(dataset)
+    for i in tqdm(range(n), desc=f"packing {out.name}", unit="crop", disable=not progress):
+        writer[i] = encode_item((i, dataset.paths[i]), encoding, jpeg_quality)
+    writer.done()
+    writer.merge()
+    return {"samples": n, "digest": samples_digest(dataset)}
+
+
+def write_pack_meta(root: str | Path, meta: dict[str, Any]) -> Path:
+    """Write ``shards/pack.json`` atomically."""
+    path = shards_root(root) / PACK_META
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{PACK_META}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(meta, indent=2, sort_keys=True))
+    os.replace(tmp, path)
+    return path
+
+
+def read_pack_meta(root: str | Path, hint: str) -> dict[str, Any]:
+    """``shards/pack.json``, or ``FileNotFoundError`` naming the command that writes it."""
+    path = shards_root(root) / PACK_META
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"data.format=shards but {path} does not exist: pack the dataset first with\n    {hint}"
+        )
+    return json.loads(path.read_text())
+
+
+class ShardReader:
+    """Random access to one split's shard items, opened lazily in each process (DataLoader workers
+    included), so a forked worker never shares the parent's open chunk files."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = str(directory)
+        self._dataset: Any = None
+        self._pid: int | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"directory": self.directory, "_dataset": None, "_pid": None}
+
+    def _open(self) -> Any:
+        if self._dataset is None or self._pid != os.getpid():
+            from litdata import StreamingDataset
+
+            self._dataset = StreamingDataset(self.directory)
+            self._pid = os.getpid()
+        return self._dataset
+
+    def __len__(self) -> int:
+        return len(self._open())
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        item = self._open()[int(i)]
+        if int(item["index"]) != int(i):
+            raise RuntimeError(
+                f"shard item {i} of {self.directory} holds sample {item['index']}: the shards are out of date, "
+                "re-pack them (python -m dfd.pack data=<name>)"
+            )
+        return item
+
+
+def decode_image(data: bytes, where: str) -> np.ndarray:
+    """Encoded crop bytes → RGB uint8 HWC."""
+    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise OSError(
+            f"cannot decode the crop of {where}: re-pack the dataset (python -m dfd.pack data=<name>)"
+        )
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)

@@ -1,0 +1,29 @@
+"""dfd.pack as a user runs it: pack the synthetic crops, then train from the shards."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import run_module
+
+DATA = ["data=synthetic", "data.num_videos=24", "data.frames_per_video=4", "data.crop_size=64"]
+
+
+def test_pack_then_train_from_the_shards(tmp_path):
+    common = [*DATA, f"paths.data_dir={tmp_path / 'data'}"]
+    proc = run_module("dfd.pack", [*common, f"hydra.run.dir={tmp_path / 'pack'}"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "train: 56 crops" in proc.stdout and "data.format=shards" in proc.stdout
+    (meta,) = (tmp_path / "data" / "synthetic").glob("*/shards/pack.json")
+    packed = json.loads(meta.read_text())
+    assert packed["encoding"] == "source" and {s: v["samples"] for s, v in packed["splits"].items()} == {
+        "train": 56, "val": 20, "test": 20}  # fmt: skip
+    assert (
+        list((meta.parent / "train").glob("chunk-*.bin")) and (meta.parent / "train" / "index.json").is_file()
+    )
+    proc = run_module("dfd.train", [*common, "data.format=shards", "sampler=once", "+trainer.fast_dev_run=true",
+                                    "trainer.accelerator=cpu", f"hydra.run.dir={tmp_path / 'train'}"])  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = run_module("dfd.train", [*common, "data.format=shards", "+data.max_samples_per_class=16", "+trainer.fast_dev_run=true",
+                                    "trainer.accelerator=cpu", f"hydra.run.dir={tmp_path / 'stale'}"])  # fmt: skip
+    assert proc.returncode != 0 and "Re-pack with the same settings" in proc.stderr
