@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import logging
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from dfd.data.augment import build_batch_mix, check_augment
 from dfd.data.compact import Coded, PackedStrings
+from dfd.data.samplers import RandomSampler
 from dfd.data.shards import ShardReader, decode_image, read_pack_meta, samples_digest, shards_root
 from dfd.data.transforms import (
     InputSpec,
@@ -570,13 +572,16 @@ class FaceCropDataModule(LightningDataModule):
         if len(dataset) == 0:
             raise ValueError(f"split '{split}' of {self.root} is empty: check the manifest's 'split' column")
         sampler = None
-        if shuffle and self.sampler is not None:
+        factory = self.sampler
+        if shuffle and factory is None and self.format == "shards":
+            factory = partial(RandomSampler, seed=self.seed)  # rank-aware, so its batches can be sorted
+        if shuffle and factory is not None:
             # rank-aware samplers (DistributedSampler subclasses): Lightning neither wraps them
             # again under DDP nor forgets their set_epoch
-            extra = {"batch_size": self.batch_size} if sampler_takes_batch_size(self.sampler) else {}
-            sampler = self.sampler(
-                labels=dataset.labels.astype(np.int64), video_idx=dataset.video_idx, **extra
-            )
+            extra = {"batch_size": self.batch_size} if sampler_takes_batch_size(factory) else {}
+            sampler = factory(labels=dataset.labels.astype(np.int64), video_idx=dataset.video_idx, **extra)
+            if self.format == "shards" and hasattr(sampler, "sorted_batches"):
+                sampler.sorted_batches = self.batch_size  # the same batches, read forward through the shards
             shuffle = False
         if split == "train":  # augmentation reproducible under seed_everything (see seed_transforms)
             seed_transforms(dataset, int(torch.randint(2**31, ()).item()))

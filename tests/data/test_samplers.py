@@ -164,3 +164,18 @@ def test_once_per_epoch_sizes_and_the_rare_repeat():
     assert once_per_epoch_sizes(44, 2, 4) == [23, 21] and once_per_epoch_sizes(33, 2, 4) == []
     sampler = OncePerEpochSampler(np.zeros(33, int), batch_size=4, num_replicas=2, rank=0)
     assert sampler.repeated == 1 and sampler.sizes == [17, 17]  # 5 batches each needs 34 samples
+
+
+def test_sorted_batches_hold_the_same_samples_in_ascending_order():
+    from dfd.data.samplers import OncePerEpochSampler
+
+    for sampler in (
+        RandomSampler(np.zeros(50, int), seed=2),
+        OncePerEpochSampler(np.zeros(50, int), batch_size=8, seed=2),
+    ):
+        plain = list(sampler)
+        sampler.sorted_batches = 8
+        ordered = list(sampler)
+        groups = [(plain[i : i + 8], ordered[i : i + 8]) for i in range(0, 50, 8)]
+        assert all(sorted(a) == b for a, b in groups)  # the same batches, each read forward
+        assert ordered != plain
