@@ -12,6 +12,7 @@ column as integer codes into a small packed vocabulary. Reading an item decodes 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,13 +21,21 @@ import pandas as pd
 class PackedStrings(Sequence[str]):
     """Read-only strings in one ``uint8`` buffer with ``int64`` offsets; missing values are ``""``."""
 
-    def __init__(self, values: Sequence[str] | pd.Series | np.ndarray) -> None:
+    def __init__(self, values: Sequence[str] | pd.Series | np.ndarray | Any) -> None:
         import pyarrow as pa
+        import pyarrow.compute as pc
 
-        series = pd.Series(values, dtype=object) if not isinstance(values, pd.Series) else values
-        array = pa.array(series.fillna("").astype(str), type=pa.large_string(), from_pandas=True)
+        if isinstance(values, (pa.Array, pa.ChunkedArray)):
+            array = values
+        else:
+            series = pd.Series(values, dtype=object) if not isinstance(values, pd.Series) else values
+            array = pa.array(series, from_pandas=True)
         if isinstance(array, pa.ChunkedArray):  # Arrow-backed pandas columns arrive in chunks
             array = array.combine_chunks()
+        if not pa.types.is_string(array.type) and not pa.types.is_large_string(array.type):
+            array = pc.cast(array, pa.string()) if len(array) and not pa.types.is_null(array.type) else pa.array(
+                [None] * len(array), pa.string())  # fmt: skip
+        array = pc.fill_null(array.cast(pa.large_string()), "")
         _, offsets, data = array.buffers()
         n = len(array)
         self.offsets = np.frombuffer(offsets, dtype=np.int64)[array.offset : array.offset + n + 1].copy()
@@ -72,15 +81,16 @@ class Coded(Sequence[str]):
     strings' order (dense video indices for metrics under DDP).
     """
 
-    def __init__(self, codes: np.ndarray, vocabulary: PackedStrings) -> None:
+    def __init__(self, codes: np.ndarray, vocabulary: PackedStrings) -> None:  # codes of any integer type
         self.codes = np.asarray(codes)
         self.vocabulary = vocabulary
 
     @classmethod
     def factorize(cls, values: pd.Series | Sequence[str]) -> Coded:
-        codes, uniques = pd.factorize(pd.Series(values, dtype=object).fillna("").astype(str), sort=True)
+        series = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object)
+        codes, uniques = pd.factorize(series.fillna(""), sort=True)  # vectorised, Arrow strings stay Arrow
         dtype = np.int32 if len(uniques) < 2**31 else np.int64
-        return cls(codes.astype(dtype), PackedStrings(pd.Series(uniques, dtype=object)))
+        return cls(codes.astype(dtype), PackedStrings(pd.Series(uniques)))
 
     def __len__(self) -> int:
         return len(self.codes)
@@ -94,3 +104,30 @@ class Coded(Sequence[str]):
     def tolist(self) -> list[str]:
         names = self.vocabulary.tolist()
         return [names[c] for c in self.codes.tolist()]
+
+
+class RootedPaths(Sequence[str]):
+    """Paths stored relative to one ``root`` (packed) and joined on access: a DFDC-sized split
+    does not repeat a cluster's long data prefix millions of times. Absolute stored paths (and
+    empty ones) are returned as they are."""
+
+    def __init__(self, root: str, relative: PackedStrings) -> None:
+        self.root = root.rstrip("/") + "/"
+        self.relative = relative
+
+    def __len__(self) -> int:
+        return len(self.relative)
+
+    def __getitem__(self, i: int) -> str:  # type: ignore[override]
+        path = self.relative[i]
+        return path if not path or path.startswith("/") else self.root + path
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.tolist())
+
+    def tolist(self) -> list[str]:
+        return [p if not p or p.startswith("/") else self.root + p for p in self.relative.tolist()]
+
+    @property
+    def nbytes(self) -> int:
+        return self.relative.nbytes

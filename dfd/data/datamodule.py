@@ -23,7 +23,7 @@ from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from dfd.data.augment import build_batch_mix, check_augment
-from dfd.data.compact import Coded, PackedStrings
+from dfd.data.compact import Coded, PackedStrings, RootedPaths
 from dfd.data.samplers import RandomSampler
 from dfd.data.shards import ShardReader, decode_image, read_pack_meta, samples_digest, shards_root
 from dfd.data.transforms import (
@@ -35,7 +35,7 @@ from dfd.data.transforms import (
     to_tensor,
 )
 from dfd.preprocessing.fingerprint import fingerprint
-from dfd.preprocessing.manifest import MANIFEST_PARQUET, STATUS_OK, manifest_exists, read_manifest
+from dfd.preprocessing.manifest import MANIFEST_PARQUET, STATUS_OK, manifest_exists, read_usable
 from dfd.raw.splits import carve
 
 log = logging.getLogger(__name__)
@@ -49,11 +49,16 @@ cv2.setNumThreads(1)  # DataLoader workers give the parallelism; OpenCV's own th
 SAMPLE_COLUMNS = ("video_id", "frame_idx", "crop_path", "method", "split", "label")
 
 
-def absolute_paths(root: str | Path, relative: pd.Series) -> pd.Series:
-    """``root / p`` for each path of ``relative`` (absolute ones kept), vectorised; missing → ``""``."""
-    relative = relative.fillna("").astype(str)
-    prefix = str(Path(root)).rstrip("/") + "/"
-    return relative.where(relative.str.startswith("/") | (relative == ""), prefix + relative)
+def normalised_paths(relative: pd.Series) -> Any:
+    """A crop-path column as one Arrow string array, missing → ``""`` (vectorised)."""
+    import pyarrow as pa
+
+    array = pa.array(relative, from_pandas=True)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        array = pa.array(relative.astype(object).where(relative.notna(), None), pa.string(), from_pandas=True)
+    return array
 
 
 class FrameDataset(Dataset):
@@ -83,14 +88,15 @@ class FrameDataset(Dataset):
         transform: Callable[..., dict[str, Any]],
         label_transforms: Mapping[int, Callable[..., dict[str, Any]]] | None = None,
     ) -> None:
-        self.paths = PackedStrings(absolute_paths(root, rows["crop_path"]))  # absolute: evidence to open
+        # absolute on access (evidence to open), stored relative to the root
+        self.paths = RootedPaths(str(Path(root)), PackedStrings(normalised_paths(rows["crop_path"])))
         self.labels = rows["label"].to_numpy(dtype=np.float32)
         # a dense index per video (sorted ids), so video-level metrics can be gathered as tensors under DDP
         self.video_ids = Coded.factorize(rows["video_id"])
+        self.video_ids.codes = self.video_idx = self.video_ids.codes.astype(np.int64)  # one array, shared
         self.video_names = self.video_ids.vocabulary
-        self.video_idx = self.video_ids.codes.astype(np.int64)
         frames = rows["frame_idx"] if "frame_idx" in rows else pd.Series(np.zeros(len(rows)))
-        self.frame_idx = pd.to_numeric(frames, errors="coerce").fillna(-1).to_numpy(dtype=np.int64)
+        self.frame_idx = pd.to_numeric(frames, errors="coerce").fillna(-1).to_numpy(dtype=np.int32)
         self.method = Coded.factorize(rows["method"] if "method" in rows else pd.Series([""] * len(rows)))
         self.split = Coded.factorize(rows["split"] if "split" in rows else pd.Series([""] * len(rows)))
         self.transform = transform
@@ -158,6 +164,23 @@ class ShardFrameDataset(FrameDataset):
 
 #: ``data.format`` choices: crops read from their files, or from packed shards (``dfd.pack``).
 FORMATS = ("files", "shards")
+
+
+def release_arrow_memory() -> None:
+    """Return the memory that Arrow's allocator and glibc's keep after large frames are freed (both
+    hold on to it otherwise, and forked workers would inherit it)."""
+    import ctypes
+    import ctypes.util
+
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    libc = ctypes.util.find_library("c")
+    if libc:
+        try:
+            ctypes.CDLL(libc).malloc_trim(0)
+        except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim
+            pass
 
 
 def sampler_takes_batch_size(factory: Callable[..., Sampler]) -> bool:
@@ -283,13 +306,20 @@ def leaked_groups(rows: pd.DataFrame) -> dict[str, list[str]]:
     """``{group: its splits}`` for every group whose videos sit in more than one split."""
     if "group" not in rows or rows.empty:
         return {}
-    groups = rows["group"].fillna(rows["video_id"]).astype(str)
-    counts = rows["split"].groupby(groups.to_numpy()).nunique()
-    leaked = counts.index[counts > 1]
+    groups = rows["group"].fillna(rows["video_id"])
+    group_codes, group_names = pd.factorize(groups)
+    split_codes, split_names = pd.factorize(rows["split"])
+    pairs = np.unique(group_codes.astype(np.int64) * (len(split_names) + 1) + split_codes + 1)
+    per_group = np.bincount(pairs // (len(split_names) + 1), minlength=len(group_names))
+    leaked = np.flatnonzero(per_group > 1)
     if not len(leaked):
         return {}
-    inside = groups.isin(leaked).to_numpy()
-    splits = rows.loc[inside, "split"].groupby(groups[inside].to_numpy()).agg(lambda s: sorted(set(s)))
+    inside = np.isin(group_codes, leaked)
+    splits = (
+        rows.loc[inside, "split"]
+        .groupby(np.asarray(groups[inside]).astype(str))
+        .agg(lambda s: sorted(set(s)))
+    )
     return dict(splits.items())
 
 
@@ -457,19 +487,28 @@ class FaceCropDataModule(LightningDataModule):
     def prepare_data(self) -> None:
         self.verify()
 
+    #: The manifest columns this datamodule reads (None: all); what training, the leak audit and
+    #: ``dfd.stats`` use, not the boxes, landmarks and source paths.
+    manifest_columns: tuple[str, ...] | None = (
+        "video_id", "frame_idx", "track", "label", "label_video", "label_audio", "method", "split", "group",
+        "crop_path", "status", "reason",
+    )  # fmt: skip
+
     def load_rows(self) -> pd.DataFrame:
-        """Usable manifest rows (read once), with the chosen ``label`` and carved splits; unusable
-        ones are kept in :attr:`skipped` for reports, the manifest's metadata in :attr:`meta`."""
+        """Usable manifest rows (read once; read again after :meth:`setup` let them go), with the
+        chosen ``label`` and carved splits; unusable ones are kept in :attr:`skipped` for reports,
+        the manifest's metadata in :attr:`meta`."""
         if self._rows is None:
-            rows, self.meta = read_manifest(self.root)
+            rows, unusable, self.meta = read_usable(self.root, self.manifest_columns)
             self._rows = self.prepare_rows(rows)
+            self.skipped = unusable
         return self._rows
 
     def prepare_rows(self, rows: pd.DataFrame) -> pd.DataFrame:
         """Keep usable rows, choose the label, carve val (and test) splits where the data has none."""
-        ok = rows["status"].fillna(STATUS_OK) == STATUS_OK
+        ok = (rows["status"].fillna(STATUS_OK) == STATUS_OK).to_numpy()
         self.skipped = rows[~ok]
-        rows = choose_label(rows[ok], self.label)
+        rows = choose_label(rows if ok.all() else rows[ok], self.label)
         rows = carve_val_if_missing(rows, self.val_fraction, self.seed)
         return carve_test_if_missing(rows, self.test_fraction, self.seed)
 
@@ -534,6 +573,8 @@ class FaceCropDataModule(LightningDataModule):
             return
         self.check_input_spec()
         rows = self.select_rows(self.load_rows())
+        if self.manifest_columns is not None:  # only what the datasets read: each split's copy is smaller
+            rows = rows[[c for c in SAMPLE_COLUMNS if c in rows]]
         for split in SPLITS:
             part = rows[rows["split"] == split]
             if split == "train":
@@ -545,6 +586,11 @@ class FaceCropDataModule(LightningDataModule):
                     "selected or calibrated on it; use more data or another split",
                     split, self.root, "fake" if int(part["label"].iloc[0]) else "real",
                 )  # fmt: skip
+        # the datasets hold what training needs, packed: let the manifest's frame go (load_rows
+        # reads it again if asked), and hand Arrow's freed buffers back to the system
+        del rows, part
+        self._rows = None
+        release_arrow_memory()
 
     def _minority_transforms(self, rows: pd.DataFrame) -> dict[int, Callable[..., dict[str, Any]]]:
         """``{minority label: stronger transform}`` when ``minority_strength`` is set."""

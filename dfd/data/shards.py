@@ -5,8 +5,11 @@ a DataLoader. ``python -m dfd.pack data=<name>`` writes each split of a preproce
 into LitData chunks (``<root>/shards/<split>/``, tens of MB each), and ``data.format=shards``
 trains from them with everything else unchanged: the same rows, splits, labels, transforms and
 samplers, because a shard item is looked up by the sample's index in the split, as a crop file
-is. LitData (Lightning's streaming format) was chosen over WebDataset by measurement and for its
-random access: see ``docs/performance.md``.
+is; each training batch is read in ascending index order (the same batches), because LitData
+reads forward fast and jumps back slowly. LitData (Lightning's chunked format) was chosen over
+WebDataset because it can be read by index, so the per-video balanced sampler and exactly-once
+DDP epochs (``sampler=once``) keep working, where WebDataset can only stream through a shuffle
+buffer; the throughput of both is in ``benchmarks/bench_shards.py`` and ``docs/performance.md``.
 
 Each item holds the crop's encoded bytes and its index. ``encoding=source`` keeps the crop
 file's own bytes (PNG or JPEG as preprocessing wrote it): training sees the same pixels as from

@@ -22,7 +22,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -143,27 +143,75 @@ def manifest_exists(root: str | Path) -> bool:
     return manifest_file(root) is not None
 
 
-def read_rows(path: Path) -> pd.DataFrame:
-    """A manifest file's rows, vectorised: Parquet through pyarrow (repeated strings shared, missing
-    text as NaN like the CSV reader gives it), or CSV."""
+def read_rows(path: Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """A manifest file's rows (only ``columns`` where given and present), vectorised: Parquet through
+    pyarrow (repeated strings shared, missing text as NaN like the CSV reader gives it), or CSV."""
     if path.suffix == ".parquet":
         import pyarrow.parquet as pq
 
-        rows = pq.read_table(path).to_pandas(deduplicate_objects=True)
+        if columns is not None:
+            present = set(pq.read_schema(path).names)
+            columns = [c for c in columns if c in present]
+        rows = pq.read_table(path, columns=columns).to_pandas(deduplicate_objects=True)
         for column in rows.columns.intersection(TEXT_COLUMNS):
             if rows[column].dtype == object:
                 rows[column] = rows[column].fillna(np.nan)
         return rows
-    return pd.read_csv(path, dtype=CSV_DTYPES)
+    wanted = None if columns is None else set(columns)
+    return pd.read_csv(path, dtype=CSV_DTYPES, usecols=None if wanted is None else lambda c: c in wanted)
 
 
-def read_manifest(root: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Read a manifest folder; raise ``FileNotFoundError`` naming the file when it is absent."""
+def read_usable(
+    root: str | Path, columns: Sequence[str] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """A manifest's usable rows (``status`` ok or empty) and the others apart, and its metadata.
+
+    For a Parquet manifest the split is made in Arrow before conversion, so millions of usable
+    rows are never copied to drop a few unusable ones."""
+    root = Path(root)
+    path = manifest_file(root)
+    if path is None or path.suffix != ".parquet":
+        rows, meta = read_manifest(root, columns)
+        ok = (
+            (rows["status"].fillna(STATUS_OK) == STATUS_OK).to_numpy()
+            if "status" in rows
+            else np.ones(len(rows), bool)
+        )
+        return (rows if ok.all() else rows[ok]), rows[~ok], meta
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    if columns is not None:
+        present = set(pq.read_schema(path).names)
+        columns = [c for c in columns if c in present]
+    table = pq.read_table(path, columns=columns)
+    parts = [table, table.slice(0, 0)]
+    if "status" in table.column_names:
+        ok = pc.equal(pc.fill_null(table["status"], STATUS_OK), STATUS_OK)
+        parts = [table.filter(ok), table.filter(pc.invert(ok))]
+    frames = []
+    for part in parts:
+        frame = part.to_pandas(deduplicate_objects=True)
+        for column in frame.columns.intersection(TEXT_COLUMNS):
+            if frame[column].dtype == object:
+                frame[column] = frame[column].fillna(np.nan)
+        frames.append(frame)
+    meta_path = root / MANIFEST_META
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    return frames[0], frames[1], meta
+
+
+def read_manifest(
+    root: str | Path, columns: Sequence[str] | None = None
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Read a manifest folder (only ``columns`` where given: at DFDC scale the boxes, landmarks and
+    source paths are hundreds of MB that training never reads); raise ``FileNotFoundError`` naming
+    the file when it is absent."""
     root = Path(root)
     path = manifest_file(root)
     if path is None:
         raise FileNotFoundError(f"no crop manifest at {root / MANIFEST_PARQUET} (or {MANIFEST_CSV})")
-    rows = read_rows(path)
+    rows = read_rows(path, columns)
     meta_path = root / MANIFEST_META
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
     return rows, meta
