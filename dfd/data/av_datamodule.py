@@ -206,6 +206,9 @@ class AVClipDataModule(FaceCropDataModule):
         self.n_mels, self.win_ms, self.hop_ms = n_mels, win_ms, hop_ms
         self.audio_frames = audio_frames
 
+    #: clips read their wav and frame rate columns too: the whole manifest
+    manifest_columns = None
+
     def check_input_spec(self) -> None:
         if self.modality != "audio":  # log-mels alone need no image contract
             super().check_input_spec()
