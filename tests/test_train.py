@@ -123,7 +123,7 @@ def test_missing_data_fails_fast_with_the_command(tmp_path: Path) -> None:
     )
     assert proc.returncode != 0
     err = proc.stderr + proc.stdout
-    assert f"{tmp_path}/nodata/ffpp/manifest.csv" in err
+    assert f"{tmp_path}/nodata/ffpp/manifest.parquet" in err and "(or manifest.csv)" in err
     assert "python -m dfd.preprocess data=ffpp" in err
     assert "legacy_xception" not in err  # stopped before any model (or download) was built
 
