@@ -20,8 +20,8 @@ from __future__ import annotations
 import argparse
 import glob
 import shutil
+import sys
 import tempfile
-import time
 from pathlib import Path
 
 import cv2
@@ -29,6 +29,10 @@ import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import DataLoader
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_dataloader import images_per_second  # noqa: E402
 
 from dfd.data.datamodule import FrameDataset, ShardFrameDataset
 from dfd.data.samplers import RandomSampler
@@ -56,21 +60,8 @@ def make_crops(root: Path, n: int, size: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def to_tensor(sample: dict) -> dict:
-    return {"image": torch.from_numpy(np.ascontiguousarray(sample["image"].transpose(2, 0, 1)))}
-
-
 def identity(image):
     return {"image": image}
-
-
-def rate(loader: DataLoader) -> float:
-    it = iter(loader)
-    next(it)  # worker start-up and first reads
-    n, t0 = 0, time.perf_counter()
-    for batch in it:
-        n += len(batch["image"])
-    return n / (time.perf_counter() - t0)
 
 
 def decode_wds(sample: dict) -> dict:
@@ -130,7 +121,7 @@ def main() -> None:
         best = dict.fromkeys(loaders, 0.0)
         for _ in range(args.rounds):
             for name, make in loaders.items():
-                best[name] = max(best[name], rate(make()))
+                best[name] = max(best[name], images_per_second(make(), epochs=1))
         png_bytes = sum(Path(p).stat().st_size for p in files.paths)
         print(
             f"{args.crops} crops of {args.size} px, batch 64, {args.workers} workers, shuffled, best of {args.rounds}"
