@@ -9,6 +9,7 @@ import pytest
 import torch
 from omegaconf import open_dict
 
+from dfd.raw.audio import read_wav
 from dfd.train import train
 from dfd.utils.instantiate import instantiate
 from tests.av_tiny import AV_DATA
@@ -32,15 +33,45 @@ def test_fast_dev_run_avff_on_synthetic_av(make_cfg) -> None:
 
 
 def test_fast_dev_run_avff_stage1(make_cfg) -> None:
+    # the paper's stage 1 (the tiny experiment pins dfd's earlier one): encode then mask, with the
+    # adversarial term, under the experiment's gradient clipping (automatic optimization)
+    paper = [
+        "model.net.mask_before_encoder=false",
+        "model.net.adversarial_weight=0.01",
+        "model.net.cross_weight=0",
+    ]
     cfg = make_cfg(
-        ["experiment=avff_tiny_synthetic_av_pretrain", *AV_DATA, "+trainer.fast_dev_run=true"], tiny=False
+        ["experiment=avff_tiny_synthetic_av_pretrain", *AV_DATA, *paper, "+trainer.fast_dev_run=true"],
+        tiny=False,
     )
+    assert cfg.trainer.gradient_clip_val == 1.0
     metrics = train(cfg)
-    assert {"val/loss", "val/rec_video", "val/rec_audio", "val/contrastive", "val/cross"} <= set(metrics)
-    assert "test/auc" not in metrics
+    terms = {"rec_video", "rec_audio", "contrastive", "adversarial", "discriminator"}
+    assert {"val/loss", *(f"val/{k}" for k in terms)} <= set(metrics)
+    assert "val/cross" not in metrics and "test/auc" not in metrics
     # the closing summary names what the run selected on (stage 1 has no AUC)
     summary = (Path(cfg.paths.output_dir) / "summary.txt").read_text()
     assert "selected on   : val/loss (min)" in summary and "AUC" not in summary
+
+
+def test_time_aligned_audio_window_with_16x16_patches(make_cfg) -> None:
+    """data.hop_ms=null fits data.audio_frames to the clip: 8 frames at 25 fps (320 ms) as 64 mel
+    frames, no silence padding, and 16-frame audio patches, one per pair of video tubelets."""
+    window = ["data.hop_ms=null", "data.audio_frames=64", "model.net.audio_patch_time=16"]
+    cfg = make_cfg(
+        ["data=synthetic_av", "model=avff_tiny", *AV_DATA, *window, "+trainer.fast_dev_run=true"], tiny=False
+    )
+    dm = instantiate(cfg.data)
+    dm.prepare_data()
+    dm.set_input_spec(instantiate(cfg.model.net).input_spec)
+    dm.setup()
+    ds = dm.datasets["val"]
+    assert dm.clip_hop_ms(16_000) * 16 == 5120 // 63  # whole samples per hop: 320 ms / 63 hops, rounded down
+    raw = ds.mel(torch.from_numpy(read_wav(ds.wavs[0])))
+    assert raw.shape[-1] == 64  # the STFT itself yields the window: nothing cropped, nothing padded
+    assert next(iter(dm.val_dataloader()))["audio"].shape[1:] == (1, cfg.model.net.n_mels, 64)
+    metrics = train(cfg)
+    assert np.isfinite(metrics["test/loss"])
 
 
 @pytest.mark.parametrize(

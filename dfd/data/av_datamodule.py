@@ -132,7 +132,11 @@ class AVClipDataModule(FaceCropDataModule):
         input_spec: the model's input contract (crop size, mean, std); not needed for audio.
         clip_len: frames per clip (T); must match the manifest's ``clip_len``.
         modality: ``video`` (tubelets + audio), ``image`` (frame view) or ``audio``.
-        n_mels, win_ms, hop_ms: log-mel settings (AVFF: 128 mels, 25 ms, 10 ms).
+        n_mels, win_ms, hop_ms: log-mel settings (AVFF: 128 mels, 25 ms, 10 ms). ``hop_ms=None``
+            fits the hop to the clip: ``audio_frames`` frames span exactly its duration (at the
+            manifest's fps), so audio and video stay time-aligned, the clip is neither cropped nor
+            padded, and e.g. 128 frames give a 16-frame audio patch per 2-frame video tubelet of a
+            16-frame clip.
         audio_frames: mel frames per clip; default ``clip duration / hop``.
         augment: the training augmentation (the ``augment=`` group, see :mod:`dfd.data.augment`),
             tubelet-consistent (the same draw for every frame of a clip); ``True`` is the
@@ -155,7 +159,7 @@ class AVClipDataModule(FaceCropDataModule):
         modality: str = "video",
         n_mels: int = 128,
         win_ms: float = 25.0,
-        hop_ms: float = 10.0,
+        hop_ms: float | None = 10.0,
         audio_frames: int | None = None,
         augment: Mapping[str, Any] | bool | None = True,
         real_only: bool = False,
@@ -203,6 +207,11 @@ class AVClipDataModule(FaceCropDataModule):
         self.clips_per_video = clips_per_video  # read by dfd.preprocess (clip mode), not by training
         self.clip_len, self.modality, self.real_only = clip_len, modality, real_only
         self.cache = cache
+        if hop_ms is None and not audio_frames:
+            raise ValueError(
+                "data.hop_ms=null fits data.audio_frames mel frames to each clip, but data.audio_frames is "
+                "not set: give it (e.g. 128 for 16-frame audio patches over 8 video tubelets) or set data.hop_ms"
+            )
         self.n_mels, self.win_ms, self.hop_ms = n_mels, win_ms, hop_ms
         self.audio_frames = audio_frames
 
@@ -230,14 +239,37 @@ class AVClipDataModule(FaceCropDataModule):
     def select_rows(self, rows: pd.DataFrame) -> pd.DataFrame:
         return rows[rows["label"] == 0] if self.real_only else rows
 
-    def clip_frames(self) -> int:
-        """Mel frames per clip: ``audio_frames``, or the clip's duration at the manifest's fps."""
+    def _fps(self) -> float:
         fps = self.meta.get("fps")
         if fps is None:
             raise ValueError(
                 f"{self.root}/manifest.json records no fps: re-run preprocessing (clip mode) with this dfd, "
-                "or set data.audio_frames"
+                "or set data.audio_frames (and a data.hop_ms)"
             )
+        return float(fps)
+
+    def clip_hop_ms(self, sample_rate: int) -> float:
+        """The mel hop in ms: ``hop_ms``, or with ``hop_ms=None`` the one that fits ``audio_frames`` to the clip.
+
+        The hop is a whole number of samples, at most ``clip samples / (audio_frames - 1)``, so the
+        centred STFT yields at least ``audio_frames`` frames and frame k sits at k × hop in the clip.
+        """
+        if self.hop_ms is not None:
+            return self.hop_ms
+        samples = round(self.clip_len / self._fps() * sample_rate)
+        hop = samples // max(self.audio_frames - 1, 1)
+        if hop < 1:
+            raise ValueError(
+                f"data.audio_frames={self.audio_frames} is more mel frames than the {samples} samples of a "
+                f"{self.clip_len}-frame clip: lower data.audio_frames or set data.hop_ms"
+            )
+        return hop * 1000 / sample_rate
+
+    def clip_frames(self) -> int:
+        """Mel frames per clip: ``audio_frames``, or the clip's duration at the manifest's fps."""
+        if self.hop_ms is None:  # fitted to the clip (clip_hop_ms)
+            return self.audio_frames
+        fps = self._fps()
         natural = int(round(self.clip_len / float(fps) * 1000 / self.hop_ms))
         if self.audio_frames and abs(self.audio_frames - natural) > 0.1 * natural:
             log.warning(
@@ -258,7 +290,7 @@ class AVClipDataModule(FaceCropDataModule):
                 if split == "train"
                 else build_eval_transform(self.input_spec)
             )
-        mel = LogMel(sample_rate, self.n_mels, self.win_ms, self.hop_ms)
+        mel = LogMel(sample_rate, self.n_mels, self.win_ms, self.clip_hop_ms(sample_rate))
         return AVClipDataset(
             self.root,
             rows,

@@ -8,8 +8,11 @@ baseline): the same losses, the same ``val/`` and ``test/`` metrics and ``eval_o
 :class:`AVFFModule` runs the two stages of AVFF (Oorloff et al., CVPR 2024):
 
 * ``stage=1``: self-supervised pre-training on real videos only (``data.real_only=true``):
-  masked reconstruction of both modalities, A2V/V2A token prediction and InfoNCE. It logs
-  ``train/loss`` and ``val/loss`` (and each term); select checkpoints on ``val/loss``.
+  masked reconstruction of both modalities with its adversarial term, InfoNCE and, when switched
+  on, dfd's A2V/V2A cosine term (:attr:`AVFF.pretrain_terms`). It logs ``train/loss`` and
+  ``val/loss`` (the weighted sum the network minimises) and each term; select checkpoints on
+  ``val/loss``. The patch discriminators train in the same step on their own loss (logged as
+  ``discriminator``), which reaches only them: one optimizer, Lightning's automatic optimization.
 * ``stage=2``: classification, initialised from a stage-1 checkpoint given as
   ``pretrained_ckpt`` (``model.pretrained_ckpt=<run>/checkpoints/last.ckpt``).
 """
@@ -32,6 +35,8 @@ log = logging.getLogger(__name__)
 
 #: Parameters that only stage 2 trains; a stage-1 checkpoint holds them untrained.
 STAGE2_ONLY = ("head.", "video_fuse.", "audio_fuse.")
+#: Parameters that only stage 1 uses (the reconstruction discriminators); stage 2 does not load them.
+STAGE1_ONLY = ("video_disc.", "audio_disc.")
 
 
 class AVDetectorModule(DetectorModule):
@@ -116,7 +121,10 @@ class AVFFModule(AVDetectorModule):
                 f"model.stage={stage}: AVFF has stage 1 (pre-training) and stage 2 (classification)"
             )
         if stage == 1 and pretrained_ckpt:
-            raise ValueError("model.pretrained_ckpt is for stage 2; stage 1 starts from scratch")
+            raise ValueError(
+                "model.pretrained_ckpt is for stage 2; stage 1 starts from MARLIN and AudioMAE "
+                "(model.net.video_weights, model.net.audio_weights) or from scratch"
+            )
         if pretrained_ckpt and kwargs.get("weights_path"):
             raise ValueError(
                 "model.pretrained_ckpt and model.weights_path both set: the stage-1 weights would "
@@ -124,7 +132,7 @@ class AVFFModule(AVDetectorModule):
             )
         self.stage = stage
         self.pretrained_ckpt = pretrained_ckpt
-        self.pretrain_terms = ("rec_video", "rec_audio", "contrastive", "cross")
+        self.pretrain_terms = tuple(net.pretrain_terms)
         # stage-1 validation: mean of each loss term over the split
         self.pretrain_val = nn.ModuleDict({k: MeanMetric() for k in ("loss", *self.pretrain_terms)})
 
@@ -142,7 +150,9 @@ class AVFFModule(AVDetectorModule):
         )
         state = state.get("state_dict", state)
         net_state = {k[4:]: v for k, v in state.items() if k.startswith("net.")}
-        wanted = {k: v for k, v in self.net.state_dict().items() if not k.startswith(STAGE2_ONLY)}
+        wanted = {
+            k: v for k, v in self.net.state_dict().items() if not k.startswith(STAGE2_ONLY + STAGE1_ONLY)
+        }
         missing = sorted(set(wanted) - set(net_state))
         shapes = [k for k in wanted if k in net_state and net_state[k].shape != wanted[k].shape]
         if missing or shapes:
@@ -173,7 +183,8 @@ class AVFFModule(AVDetectorModule):
         self.train_loss(losses["loss"])
         self.log("train/loss", self.train_loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=n)
         self.log_dict({f"train/{k}": losses[k] for k in self.pretrain_terms}, on_epoch=True, batch_size=n)
-        return losses["loss"]
+        # the discriminator loss reaches the discriminators only (see AVFF.pretrain_losses)
+        return losses["loss"] + losses.get("discriminator", 0.0)
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         if self.stage == 2:

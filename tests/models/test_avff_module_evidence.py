@@ -3,6 +3,12 @@
 In synthetic_av only the pairing of mouth motion and audio separates real from fake. AVFF
 (stage 1 on real clips, then stage 2) must reach val AUC >= 0.9; the same stage-2 run with
 the audio input zeroed (``model.net.ablate_audio=true``) must stay near chance.
+
+The tiny experiments pin dfd's earlier stage-1 and head settings (MAE-style masking, the cosine
+A2V/V2A term, no adversarial term, |own − cross| in the head, ImageNet-standardised crops): from
+scratch at this size the paper's settings leave stage 2 at chance (docs/avff.md, "Tiny synthetic
+evidence"). The paper's settings are exercised by the fast tests of tests/test_train_av.py and
+tests/models/.
 """
 
 from __future__ import annotations

@@ -2,20 +2,27 @@
 
 Oorloff, Koppisetti, Bonettini, Solanki, Colon, Bharaj, Kim, "AVFF: Audio-Visual Feature
 Fusion for Video Deepfake Detection", CVPR 2024. No official code exists; this is dfd's
-reference implementation of the method as described in the paper.
+implementation of the method as the paper describes it. Where dfd departs from the paper, the
+choice is a constructor argument whose default is the paper's; ``docs/avff.md`` tabulates each.
 
 Two stages share one network:
 
 * Stage 1 (self-supervised, real videos only, :meth:`AVFF.pretrain_losses`): a ViT visual
-  encoder on face-crop tubelets and a ViT audio encoder on log-mel patches see
-  *complementary* masks: the time segments visible to one modality are masked in the other.
-  The A2V network predicts the masked visual tokens from the visible audio tokens, V2A the
-  masked audio tokens from the visible visual tokens. The predictions are fused with the
-  visible tokens of each modality and MAE-style decoders reconstruct the masked patches.
-  An InfoNCE loss pulls the pooled audio and visual embeddings of the same clip together.
+  encoder on face-crop tubelets (MARLIN's weights with ``pretrained``, see
+  :mod:`dfd.models.nets.avff_weights`) and a ViT audio encoder on log-mel patches (AudioMAE's)
+  encode the whole clip; their tokens are then masked *complementarily*: the time segments
+  visible in one modality are masked in the other (``mask_before_encoder=True`` masks the
+  inputs before the encoders instead, MAE style). The A2V network predicts the masked visual
+  tokens from the visible audio tokens, V2A the masked audio tokens from the visible visual
+  tokens. The predictions are fused with the visible tokens of each modality and MAE-style
+  decoders reconstruct the masked patches; a patch discriminator per modality adds an
+  adversarial term to the reconstruction. An InfoNCE loss pulls the pooled audio and visual
+  embeddings of the same clip together. ``cross_weight`` adds dfd's cosine loss between the
+  A2V/V2A predictions and the encoders' own tokens (off by default: not in the paper).
 * Stage 2 (classification, :meth:`AVFF.forward`): both encoders see the whole clip; each
   modality's tokens are concatenated with the cross-modal tokens predicted from the other
-  modality (A2V, V2A), projected per token, mean-pooled and classified.
+  modality (A2V, V2A), reduced per modality (per-token projection, mean over tokens) and
+  classified. ``fuse_difference`` adds dfd's |token − prediction| to the concatenation.
 
 Positions use fixed sine-cosine embeddings computed for the actual token grid, with time in
 one unit shared by both modalities (video temporal tokens), so the A2V/V2A cross-attention can
@@ -27,14 +34,17 @@ float[B, 1, n_mels, frames] log-mel (see :class:`dfd.data.mel.LogMel`).
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from timm.models.vision_transformer import Block
 from torch import nn
+from torch.func import functional_call
 
 from dfd.data.transforms import InputSpec
+from dfd.models.nets.avff_weights import AUDIOMAE, MARLIN, load_encoder_weights
 
 
 def sincos_1d(positions: torch.Tensor, dim: int) -> torch.Tensor:
@@ -78,6 +88,7 @@ class Tokens(NamedTuple):
     aseg: torch.Tensor  # long [Na]
     vgrid: tuple[int, int, int]  # time, height, width patches
     agrid: tuple[int, int]  # time, frequency patches
+    segments: int  # time segments: gcd of the two modalities' time patch counts
 
 
 class Encoder(nn.Module):
@@ -145,25 +156,68 @@ class MAEDecoder(nn.Module):
         return self.head(self.blocks(self.embed(tokens) + pos))
 
 
+class PatchDiscriminator(nn.Module):
+    """A MARLIN-style reconstruction discriminator: an MLP scoring each patch (one logit, real > 0)."""
+
+    def __init__(self, patch_dim: int, hidden: int) -> None:
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(patch_dim, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, 1))
+
+    def forward(self, patches: torch.Tensor) -> torch.Tensor:
+        return self.mlp(patches)
+
+
+def adversarial_terms(
+    disc: nn.Module, fake: torch.Tensor, real: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(generator, discriminator)`` losses of one training step on patches [N, P] (logistic GAN).
+
+    Both are minimised by one optimizer in one backward pass, each reaching only its own side:
+    the discriminator loss sees the reconstructions detached, so it trains the discriminator
+    alone; the generator loss scores them through a copy of the discriminator's weights with
+    their gradient cut, so it trains the reconstruction path alone (non-saturating form: the
+    reconstructions are pushed to be scored real). This is what two optimizers would do in
+    alternation, without Lightning's manual optimization.
+    """
+    frozen = {name: p.detach() for name, p in disc.named_parameters()}
+    g_logits = functional_call(disc, frozen, (fake,))
+    generator = F.binary_cross_entropy_with_logits(g_logits, torch.ones_like(g_logits))
+    d_real, d_fake = disc(real), disc(fake.detach())
+    discriminator = 0.5 * (
+        F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
+        + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
+    )
+    return generator, discriminator
+
+
 class AVFF(nn.Module):
     """The AVFF network; see the module docstring. Sizes are plain constructor values.
 
     Args:
         num_classes: 1 (one fake logit) or 2 (softmax, column 1 = fake).
-        pretrained: must be false: AVFF starts from its own stage-1 pre-training
-            (``model.pretrained_ckpt``), not from downloadable weights.
+        pretrained: start the encoders from the public MARLIN (``video_weights``) and AudioMAE
+            (``audio_weights``) checkpoints, local files (no download). At least one must be set.
         dropout: before the classifier.
         input_size: face-crop side in px (declared in :attr:`input_spec`).
+        video_weights, audio_weights: paths of those checkpoints (see
+            :mod:`dfd.models.nets.avff_weights`); read only with ``pretrained``.
+        allow_pickle: read weight files that need pickle (``allow_pickle=true``).
         dim, depth, heads: width, depth and attention heads of each modality encoder.
         decoder_dim, decoder_depth, decoder_heads: the MAE decoders.
         cross_depth: decoder layers in each of A2V and V2A.
         tubelet, patch: video patch of ``tubelet`` frames × ``patch`` × ``patch`` px.
         n_mels, audio_patch_freq, audio_patch_time: audio patch of mel bins × frames.
         mask_ratio: share of time segments masked in the video (the audio gets the rest).
+        mask_before_encoder: stage 1 masks the inputs before the encoders (MAE style, dfd's earlier
+            behaviour) instead of masking the tokens of the whole encoded clip (the paper).
         temperature: InfoNCE temperature.
-        cross_weight: weight of the A2V/V2A token-prediction loss in stage 1.
+        rec_video_weight, rec_audio_weight, contrastive_weight, adversarial_weight, cross_weight:
+            stage-1 loss weights; an ``adversarial_weight`` or ``cross_weight`` of 0 leaves that
+            term (and, for the adversarial one, its discriminators) out.
+        fuse_difference: stage 2 also feeds |token − cross-modal prediction| to the per-modality
+            reduction (dfd's ablation; the paper concatenates the two only).
         ablate_audio / ablate_video: zero that input (for the modality ablation).
-        mean, std: the face crops' normalisation (ImageNet's).
+        mean, std: the face crops' normalisation (MARLIN reads pixels in [0, 1]: mean 0, std 1).
     """
 
     def __init__(
@@ -173,6 +227,9 @@ class AVFF(nn.Module):
         dropout: float = 0.0,
         input_size: int = 224,
         *,
+        video_weights: str | None = None,
+        audio_weights: str | None = None,
+        allow_pickle: bool = False,
         dim: int = 768,
         depth: int = 12,
         heads: int = 12,
@@ -187,18 +244,24 @@ class AVFF(nn.Module):
         audio_patch_freq: int = 16,
         audio_patch_time: int = 16,
         mask_ratio: float = 0.5,
+        mask_before_encoder: bool = False,
         temperature: float = 0.07,
-        cross_weight: float = 1.0,
+        rec_video_weight: float = 1.0,
+        rec_audio_weight: float = 1.0,
+        contrastive_weight: float = 1.0,
+        adversarial_weight: float = 0.01,
+        cross_weight: float = 0.0,
+        fuse_difference: bool = False,
         ablate_audio: bool = False,
         ablate_video: bool = False,
         mean: tuple[float, float, float] = (0.485, 0.456, 0.406),
         std: tuple[float, float, float] = (0.229, 0.224, 0.225),
     ) -> None:
         super().__init__()
-        if pretrained:
+        if pretrained and not (video_weights or audio_weights):
             raise ValueError(
-                "AVFF has no downloadable pretrained weights: set model.net.pretrained=false and initialise "
-                "stage 2 from a stage-1 run with model.pretrained_ckpt=<run>/checkpoints/last.ckpt"
+                "model.net.pretrained=true but neither model.net.video_weights (MARLIN) nor "
+                "model.net.audio_weights (AudioMAE) names a file: set them, or model.net.pretrained=false"
             )
         if input_size % patch:
             raise ValueError(f"input_size={input_size} is not a multiple of patch={patch} (model.net.patch)")
@@ -206,12 +269,24 @@ class AVFF(nn.Module):
             raise ValueError(f"n_mels={n_mels} is not a multiple of audio_patch_freq={audio_patch_freq}")
         if not 0.0 < mask_ratio < 1.0:
             raise ValueError(f"mask_ratio must be in (0, 1), got {mask_ratio} (model.net.mask_ratio)")
+        weights = dict(
+            rec_video=rec_video_weight,
+            rec_audio=rec_audio_weight,
+            contrastive=contrastive_weight,
+            adversarial=adversarial_weight,
+            cross=cross_weight,
+        )
+        negative = {k: w for k, w in weights.items() if w < 0}
+        if negative:
+            raise ValueError(f"stage-1 loss weights must be >= 0, got {negative} (model.net.<term>_weight)")
         self.input_spec = InputSpec(input_size, tuple(mean), tuple(std))
         self.num_classes, self.num_features = num_classes, 2 * dim
         self.dim, self.decoder_dim = dim, decoder_dim
         self.tubelet, self.patch = tubelet, patch
         self.n_mels, self.audio_patch = n_mels, (audio_patch_freq, audio_patch_time)
-        self.mask_ratio, self.temperature, self.cross_weight = mask_ratio, temperature, cross_weight
+        self.mask_ratio, self.mask_before_encoder = mask_ratio, mask_before_encoder
+        self.temperature, self.loss_weights = temperature, weights
+        self.fuse_difference = fuse_difference
         self.ablate_audio, self.ablate_video = ablate_audio, ablate_video
 
         self.video_embed = nn.Conv3d(3, dim, (tubelet, patch, patch), stride=(tubelet, patch, patch))
@@ -222,21 +297,31 @@ class AVFF(nn.Module):
         self.audio_encoder = Encoder(dim, depth, heads, mlp_ratio)
         self.a2v = CrossModalPredictor(dim, cross_depth, heads, mlp_ratio)
         self.v2a = CrossModalPredictor(dim, cross_depth, heads, mlp_ratio)
+        video_patch_dim, audio_patch_dim = 3 * tubelet * patch**2, audio_patch_freq * audio_patch_time
         self.video_decoder = MAEDecoder(
-            dim, decoder_dim, decoder_depth, decoder_heads, mlp_ratio, 3 * tubelet * patch**2
+            dim, decoder_dim, decoder_depth, decoder_heads, mlp_ratio, video_patch_dim
         )
         self.audio_decoder = MAEDecoder(
-            dim, decoder_dim, decoder_depth, decoder_heads, mlp_ratio, audio_patch_freq * audio_patch_time
+            dim, decoder_dim, decoder_depth, decoder_heads, mlp_ratio, audio_patch_dim
         )
+        if adversarial_weight > 0:  # stage 1 only; MARLIN's width: the decoder's MLP width
+            hidden = int(decoder_dim * mlp_ratio)
+            self.video_disc = PatchDiscriminator(video_patch_dim, hidden)
+            self.audio_disc = PatchDiscriminator(audio_patch_dim, hidden)
         self.video_proj = nn.Linear(dim, dim)  # contrastive projections
         self.audio_proj = nn.Linear(dim, dim)
-        # Stage-2 head: per-token fusion of own and cross-modal tokens, then pooled.
-        self.video_fuse = nn.Sequential(nn.Linear(3 * dim, dim), nn.GELU())
-        self.audio_fuse = nn.Sequential(nn.Linear(3 * dim, dim), nn.GELU())
+        # Stage-2 head: per-modality reduction of own ⊕ cross-modal tokens, then the classifier.
+        fused = (3 if fuse_difference else 2) * dim
+        self.video_fuse = nn.Sequential(nn.Linear(fused, dim), nn.GELU())
+        self.audio_fuse = nn.Sequential(nn.Linear(fused, dim), nn.GELU())
         self.head = nn.Sequential(nn.LayerNorm(2 * dim), nn.Dropout(dropout), nn.Linear(2 * dim, num_classes))
         self.apply(self._init_weights)
         for p in (self.video_type, self.audio_type, self.a2v.query, self.v2a.query):
             nn.init.trunc_normal_(p, std=0.02)
+        if pretrained and video_weights:
+            load_encoder_weights(self, video_weights, MARLIN, allow_pickle)
+        if pretrained and audio_weights:
+            load_encoder_weights(self, audio_weights, AUDIOMAE, allow_pickle)
 
     @staticmethod
     def _init_weights(m: nn.Module) -> None:
@@ -247,6 +332,16 @@ class AVFF(nn.Module):
         elif isinstance(m, nn.LayerNorm):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
+
+    @property
+    def pretrain_terms(self) -> tuple[str, ...]:
+        """Names of the stage-1 terms :meth:`pretrain_losses` returns besides ``loss``."""
+        terms = ["rec_video", "rec_audio", "contrastive"]
+        if self.loss_weights["cross"] > 0:
+            terms.append("cross")
+        if self.loss_weights["adversarial"] > 0:
+            terms += ["adversarial", "discriminator"]
+        return tuple(terms)
 
     # ---------------------------------------------------------------- tokens and positions
     def _grids(
@@ -265,22 +360,24 @@ class AVFF(nn.Module):
                 f"{self.audio_patch[1]}-frame patches: set data.n_mels and data.audio_frames"
             )
         vt, at = t // self.tubelet, fr // self.audio_patch[1]
-        if at % vt:
+        if math.gcd(vt, at) < 2:
             raise ValueError(
-                f"{at} audio time patches are not a multiple of {vt} video time patches: complementary "
-                "masking pairs time segments; change data.audio_frames or model.net.audio_patch_time"
+                f"{at} audio time patches and {vt} video time patches share fewer than 2 time segments "
+                "(their greatest common divisor): complementary masking pairs segments; change "
+                "data.audio_frames (data.hop_ms=null fits that many mel frames to the clip) or "
+                "model.net.audio_patch_time"
             )
         return (vt, h // self.patch, w // self.patch), (at, f // self.audio_patch[0])
 
     def _positions(
-        self, vgrid: tuple[int, int, int], agrid: tuple[int, int], device: torch.device
+        self, vgrid: tuple[int, int, int], agrid: tuple[int, int], device: torch.device, dim: int
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Position embeddings [Nv, D], [Na, D]; time is in video-temporal-token units for both."""
+        """Position embeddings [Nv, dim], [Na, dim]; time is in video-temporal-token units for both."""
         vt, vh, vw = vgrid
         at, af = agrid
         ar = lambda n: torch.arange(n, device=device, dtype=torch.float32) + 0.5  # noqa: E731
-        vpos = sincos_grid(ar(vt), [ar(vh), ar(vw)], self.dim)
-        apos = sincos_grid(ar(at) * vt / at, [ar(af)], self.dim)
+        vpos = sincos_grid(ar(vt), [ar(vh), ar(vw)], dim)
+        apos = sincos_grid(ar(at) * vt / at, [ar(af)], dim)
         return vpos, apos
 
     def _ablate(self, video: torch.Tensor, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -291,14 +388,25 @@ class AVFF(nn.Module):
 
     def _tokens(self, video: torch.Tensor, audio: torch.Tensor) -> Tokens:
         vgrid, agrid = self._grids(video, audio)
-        vpos, apos = self._positions(vgrid, agrid, video.device)
+        vpos, apos = self._positions(vgrid, agrid, video.device, self.dim)
         v = self.video_embed(video.transpose(1, 2)).flatten(2).transpose(1, 2)  # [B, vt*vh*vw, D]
         a = self.audio_embed(audio).transpose(2, 3).flatten(2).transpose(1, 2)  # [B, at*af, D], time major
-        segments = vgrid[0]  # one time segment per video time patch
-        vseg = torch.arange(segments, device=v.device).repeat_interleave(vgrid[1] * vgrid[2])
+        # a segment spans whole time patches of both modalities: vt/S video and at/S audio ones
+        segments = math.gcd(vgrid[0], agrid[0])
+        vseg = (torch.arange(vgrid[0], device=v.device) * segments // vgrid[0]).repeat_interleave(
+            vgrid[1] * vgrid[2]
+        )
         aseg = (torch.arange(agrid[0], device=v.device) * segments // agrid[0]).repeat_interleave(agrid[1])
         return Tokens(
-            v + vpos + self.video_type, a + apos + self.audio_type, vpos, apos, vseg, aseg, vgrid, agrid
+            v + vpos + self.video_type,
+            a + apos + self.audio_type,
+            vpos,
+            apos,
+            vseg,
+            aseg,
+            vgrid,
+            agrid,
+            segments,
         )
 
     # ---------------------------------------------------------------- stage 2
@@ -307,17 +415,20 @@ class AVFF(nn.Module):
         video, audio = self._ablate(video, audio)
         tk = self._tokens(video, audio)
         ev, ea = self.video_encoder(tk.video), self.audio_encoder(tk.audio)
-        b, s = len(ev), tk.vgrid[0]
+        b, s = len(ev), tk.segments
         vseg, aseg = tk.vseg.expand(b, -1), tk.aseg.expand(b, -1)
         a2v = self.a2v(tk.vpos.expand(b, -1, -1), vseg, ea, aseg, s)
         v2a = self.v2a(tk.apos.expand(b, -1, -1), aseg, ev, vseg, s)
-        # |token - cross-modal prediction| exposes their disagreement to a linear layer. When
-        # only the correspondence is broken, neither modality alone separates real from fake,
-        # and a bare concatenation leaves an XOR-like problem that gradient descent is slow to
-        # find; stage 1 trains A2V/V2A to predict the encoders' own tokens, so this is ~0 on
-        # real clips.
-        fv = self.video_fuse(torch.cat([ev, a2v, (ev - a2v).abs()], dim=-1)).mean(1)
-        fa = self.audio_fuse(torch.cat([ea, v2a, (ea - v2a).abs()], dim=-1)).mean(1)
+        own_cross_v, own_cross_a = [ev, a2v], [ea, v2a]
+        if self.fuse_difference:
+            # |token - cross-modal prediction| exposes their disagreement to a linear layer. When
+            # only the correspondence is broken, neither modality alone separates real from fake,
+            # and a bare concatenation leaves an XOR-like problem that gradient descent is slow to
+            # find; stage 1 trains A2V/V2A to predict the encoders' tokens, so this is ~0 on real clips.
+            own_cross_v.append((ev - a2v).abs())
+            own_cross_a.append((ea - v2a).abs())
+        fv = self.video_fuse(torch.cat(own_cross_v, dim=-1)).mean(1)
+        fa = self.audio_fuse(torch.cat(own_cross_a, dim=-1)).mean(1)
         return torch.cat([fv, fa], dim=-1)
 
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:
@@ -332,16 +443,20 @@ class AVFF(nn.Module):
     def complementary_masks(
         self, batch: int, vgrid: tuple[int, int, int], agrid: tuple[int, int], device: torch.device
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Token masks (True = masked) [B, Nv], [B, Na]; a segment masked in one is visible in the other."""
-        segments = vgrid[0]
-        n_masked = min(max(1, round(self.mask_ratio * segments)), segments - 1) if segments > 1 else 0
-        if n_masked == 0:
-            raise ValueError("complementary masking needs at least 2 video time patches; raise data.clip_len")
+        """Token masks (True = masked) [B, Nv], [B, Na]; a segment masked in one is visible in the other.
+
+        A time segment spans ``vt / S`` video and ``at / S`` audio time patches, S = gcd(vt, at).
+        """
+        (vt, vh, vw), (at, af) = vgrid, agrid
+        segments = math.gcd(vt, at)
+        if segments < 2:
+            raise ValueError("complementary masking needs at least 2 time segments; raise data.clip_len")
+        n_masked = min(max(1, round(self.mask_ratio * segments)), segments - 1)
         order = torch.rand(batch, segments, device=device).argsort(dim=1)
         seg_masked = torch.zeros(batch, segments, dtype=torch.bool, device=device)
         seg_masked.scatter_(1, order[:, :n_masked], True)
-        vmask = seg_masked.repeat_interleave(vgrid[1] * vgrid[2], dim=1)
-        amask = (~seg_masked).repeat_interleave((agrid[0] // segments) * agrid[1], dim=1)
+        vmask = seg_masked.repeat_interleave((vt // segments) * vh * vw, dim=1)
+        amask = (~seg_masked).repeat_interleave((at // segments) * af, dim=1)
         return vmask, amask
 
     def video_patches(self, video: torch.Tensor) -> torch.Tensor:
@@ -359,20 +474,25 @@ class AVFF(nn.Module):
         return x.permute(0, 3, 1, 2, 4).reshape(b, (fr // pt) * (f // pf), pf * pt)
 
     @staticmethod
-    def _masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, norm: bool) -> torch.Tensor:
-        if norm:  # per-patch normalised targets (MAE's norm_pix_loss)
-            mean, var = target.mean(-1, keepdim=True), target.var(-1, keepdim=True)
-            target = (target - mean) / (var + 1e-6).sqrt()
-        per_token = ((pred - target) ** 2).mean(-1)
-        return (per_token * mask).sum() / mask.sum().clamp_min(1)
+    def _norm_patches(target: torch.Tensor) -> torch.Tensor:
+        """Per-patch normalised targets (MAE's norm_pix_loss)."""
+        mean, var = target.mean(-1, keepdim=True), target.var(-1, keepdim=True)
+        return (target - mean) / (var + 1e-6).sqrt()
 
     def pretrain_losses(self, video: torch.Tensor, audio: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Stage-1 losses ``rec_video``, ``rec_audio`` (MAE), ``contrastive`` (InfoNCE), ``cross``
-        (A2V/V2A token prediction) and their weighted sum ``loss``."""
+        """Stage-1 terms (:attr:`pretrain_terms`) and their weighted sum ``loss``.
+
+        Terms: ``rec_video``, ``rec_audio`` (masked reconstruction), ``contrastive`` (InfoNCE),
+        with ``cross_weight`` ``cross`` (cosine A2V/V2A token prediction), with
+        ``adversarial_weight`` ``adversarial`` (the reconstructions' generator loss) and
+        ``discriminator`` (the patch discriminators' own loss). ``loss`` is the weighted sum the
+        encoders, A2V/V2A and decoders minimise; train with ``loss + discriminator`` (the
+        discriminator loss reaches the discriminators only, see :func:`adversarial_terms`).
+        """
         video, audio = self._ablate(video, audio)
         tk = self._tokens(video, audio)
         v, a, vgrid, agrid = tk.video, tk.audio, tk.vgrid, tk.agrid
-        b, d, s = len(v), self.dim, vgrid[0]
+        b, d, s = len(v), self.dim, tk.segments
         vmask, amask = self.complementary_masks(b, vgrid, agrid, v.device)
 
         def pick(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -380,8 +500,12 @@ class AVFF(nn.Module):
             x = x.expand(b, *x.shape[-2:]) if x.ndim == 3 else x.expand(b, -1)
             return x[mask].reshape(b, -1, *x.shape[2:])
 
-        ev = self.video_encoder(pick(v, ~vmask))
-        ea = self.audio_encoder(pick(a, ~amask))
+        # The whole clip's tokens give the contrastive embeddings and the targets of the cross term.
+        full_v, full_a = self.video_encoder(v), self.audio_encoder(a)
+        if self.mask_before_encoder:  # MAE style: the encoders see the visible tokens only
+            ev, ea = self.video_encoder(pick(v, ~vmask)), self.audio_encoder(pick(a, ~amask))
+        else:  # the paper: encode the whole clip, then mask its tokens
+            ev, ea = pick(full_v, ~vmask), pick(full_a, ~amask)
         vseg, aseg = tk.vseg[None], tk.aseg[None]
         # masked video tokens from the visible audio, masked audio tokens from the visible video
         a2v = self.a2v(pick(tk.vpos[None], vmask), pick(vseg, vmask), ea, pick(aseg, ~amask), s)
@@ -390,43 +514,32 @@ class AVFF(nn.Module):
         fused_v[~vmask], fused_v[vmask] = ev.reshape(-1, d), a2v.reshape(-1, d)
         fused_a = torch.empty_like(a)
         fused_a[~amask], fused_a[amask] = ea.reshape(-1, d), v2a.reshape(-1, d)
-        vdec_pos, adec_pos = self._decoder_positions(vgrid, agrid, v.device)
-        pred_v = self.video_decoder(fused_v, vdec_pos)
-        pred_a = self.audio_decoder(fused_a, adec_pos)
+        vdec_pos, adec_pos = self._positions(vgrid, agrid, v.device, self.decoder_dim)
+        pred_v = self.video_decoder(fused_v, vdec_pos)[vmask]  # [masked tokens, patch]
+        pred_a = self.audio_decoder(fused_a, adec_pos)[amask]
         # Video targets are normalised per patch (MAE); audio targets are not, because a mel
         # patch's loudness is exactly what the face predicts (the log-mel is already standardised).
-        rec_video = self._masked_mse(pred_v, self.video_patches(video), vmask, norm=True)
-        rec_audio = self._masked_mse(pred_a, self.audio_patches(audio), amask, norm=False)
-        # The unmasked encoders give the contrastive embeddings (whole clip) and the token
-        # targets of A2V/V2A (stop-gradient, so the targets do not chase the predictions).
-        full_v, full_a = self.video_encoder(v), self.audio_encoder(a)
-        # cosine distance: the encoders' token scale drifts during training, their direction is the content
-        cross = (1 - F.cosine_similarity(a2v, pick(full_v.detach(), vmask), dim=-1)).mean() + (
-            1 - F.cosine_similarity(v2a, pick(full_a.detach(), amask), dim=-1)
-        ).mean()
-        contrastive = info_nce(
-            self.audio_proj(full_a.mean(1)), self.video_proj(full_v.mean(1)), self.temperature
-        )
-        loss = rec_video + rec_audio + contrastive + self.cross_weight * cross
-        return {
-            "loss": loss,
-            "rec_video": rec_video,
-            "rec_audio": rec_audio,
-            "contrastive": contrastive,
-            "cross": cross,
+        target_v = self._norm_patches(self.video_patches(video))[vmask]
+        target_a = self.audio_patches(audio)[amask]
+        terms = {
+            "rec_video": ((pred_v - target_v) ** 2).mean(),
+            "rec_audio": ((pred_a - target_a) ** 2).mean(),
+            "contrastive": info_nce(
+                self.audio_proj(full_a.mean(1)), self.video_proj(full_v.mean(1)), self.temperature
+            ),
         }
+        if self.loss_weights["cross"] > 0:
+            # cosine distance to the whole clip's tokens (stop-gradient, so the targets do not chase
+            # the predictions): the encoders' token scale drifts during training, their direction is the content
+            terms["cross"] = (1 - F.cosine_similarity(a2v, pick(full_v.detach(), vmask), dim=-1)).mean() + (
+                1 - F.cosine_similarity(v2a, pick(full_a.detach(), amask), dim=-1)
+            ).mean()
+        if self.loss_weights["adversarial"] > 0:
+            gen_v, disc_v = adversarial_terms(self.video_disc, pred_v, target_v)
+            gen_a, disc_a = adversarial_terms(self.audio_disc, pred_a, target_a)
+            terms["adversarial"], terms["discriminator"] = gen_v + gen_a, disc_v + disc_a
+        loss = sum(self.loss_weights[k] * terms[k] for k in terms if k != "discriminator")
+        return {"loss": loss, **terms}
 
-    def _decoder_positions(
-        self, vgrid: tuple[int, int, int], agrid: tuple[int, int], device: torch.device
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Position embeddings of the decoders' width, on the same grids as :meth:`_positions`."""
-        vt, vh, vw = vgrid
-        at, af = agrid
-        ar = lambda n: torch.arange(n, device=device, dtype=torch.float32) + 0.5  # noqa: E731
-        return (
-            sincos_grid(ar(vt), [ar(vh), ar(vw)], self.decoder_dim),
-            sincos_grid(ar(at) * vt / at, [ar(af)], self.decoder_dim),
-        )
 
-
-__all__ = ["AVFF", "info_nce", "sincos_grid"]
+__all__ = ["AVFF", "PatchDiscriminator", "adversarial_terms", "info_nce", "sincos_grid"]
