@@ -67,6 +67,28 @@ def test_shards_give_the_files_samples_and_pixels(tmp_path):
     assert json.loads((tmp_path / "shards" / "pack.json").read_text())["splits"]["train"]["samples"] == 24
 
 
+def test_raw_shards_hold_the_decoded_pixels(tmp_path):
+    make_crops(tmp_path)
+    files = pack(tmp_path, encoding="raw")
+    shards = FaceCropDataModule(root=str(tmp_path), input_spec=InputSpec(24), format="shards")
+    shards.setup()
+    a, b = files.datasets["train"], shards.datasets["train"]
+    item = b.reader[5]["image"]
+    assert item.shape == (24, 24, 3) and item.dtype == np.uint8  # stored decoded, not as PNG bytes
+    assert all(np.array_equal(a.load_image(i), b.load_image(i)) for i in range(len(a)))
+    assert shards.fingerprint()["image_format"] == files.fingerprint()["image_format"]  # lossless
+
+
+def test_random_order_reads_give_each_index_its_own_item(tmp_path):
+    make_crops(tmp_path, n_videos=20)
+    files = pack(tmp_path, encoding="source")
+    shards = FaceCropDataModule(root=str(tmp_path), input_spec=InputSpec(24), format="shards")
+    shards.setup()
+    a, b = files.datasets["train"], shards.datasets["train"]
+    for i in np.random.default_rng(1).permutation(len(a)):  # backwards and forwards through the chunks
+        assert np.array_equal(a.load_image(int(i)), b.load_image(int(i)))
+
+
 def test_jpeg_shards_are_close_and_say_so_in_the_fingerprint(tmp_path):
     make_crops(tmp_path)
     files = pack(tmp_path, encoding="jpeg")
@@ -87,6 +109,12 @@ def test_stale_or_missing_shards_are_refused_with_the_fix(tmp_path):
     )
     with pytest.raises(RuntimeError, match=r"(?s)24 packed, 12 now.*dfd.pack"):
         fewer.setup()
+    meta_path = tmp_path / "shards" / "pack.json"
+    old_meta = json.loads(meta_path.read_text())
+    old_meta.pop("format_version")  # as the first dfd.pack wrote it (items as bytes)
+    meta_path.write_text(json.dumps(old_meta))
+    with pytest.raises(RuntimeError, match=r"(?s)older dfd.pack.*format 1.*dfd.pack"):
+        FaceCropDataModule(root=str(tmp_path), input_spec=InputSpec(24), format="shards").setup()
     with pytest.raises(ValueError, match="data.format='tar'"):
         FaceCropDataModule(root=str(tmp_path), format="tar")
 
