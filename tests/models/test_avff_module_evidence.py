@@ -28,6 +28,7 @@ def epochs(experiment: str) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)  # three trainings, 26 epochs: ~5 min alone, over 15 when the machine is shared
 def test_avff_needs_the_audio(make_cfg, tmp_path: Path) -> None:
     stage1 = tmp_path / "stage1"
     name = "avff_tiny_synthetic_av_pretrain"
