@@ -13,7 +13,8 @@ manifest load + ``prepare_data()`` + ``setup()`` in seconds; main-process RSS af
 memory (USS) growth of each of the 2 training DataLoader workers over a shuffled pass of
 ``--samples`` crops (copy-on-write of touched reference counts); PNG images/s over that pass.
 Targets: setup >= 5x faster, main RSS <= 1/3, worker growth < 20 MB per pass at 4M rows, packed
-shards >= 1.5x the PNG images/s (both dfd.pack encodings: the crop files' own bytes, and JPEG q95).
+shards >= 1.5x the PNG images/s (each dfd.pack encoding: the crop files' own bytes, the decoded pixels,
+and JPEG q95).
 
 python benchmarks/bench_data_scale.py [--sizes 100000,1000000,4000000] [--samples 200000] [--repeats 1] [--quick]
 
@@ -306,8 +307,8 @@ def measure(side: str, root: str, samples: int, batch_size: int, workers: int) -
 def shard_images_per_s(root: str, samples: int, batch_size: int, workers: int) -> dict[str, float] | None:
     """Training-loader images/s over the same kind of pass read from packed shards of ``root``'s
     training crops (``data.format=shards``: ``ShardFrameDataset``, sorted batches of the shuffled
-    order, the default training transform), in this fresh process, for both ``dfd.pack``
-    encodings. The first ``samples`` training crops are packed, outside the timing."""
+    order, the default training transform), in this fresh process, for each ``dfd.pack``
+    encoding. The first ``samples`` training crops are packed, outside the timing."""
     import torch
 
     from dfd.data.datamodule import FaceCropDataModule, ShardFrameDataset
@@ -324,7 +325,7 @@ def shard_images_per_s(root: str, samples: int, batch_size: int, workers: int) -
     rows = train.sample_table().iloc[:n].copy()
     rows["crop_path"] = [train.paths.relative[i] for i in range(n)]
     out: dict[str, float] = {}
-    for encoding in ("source", "jpeg"):
+    for encoding in ("source", "raw", "jpeg"):
         shards = Path(root) / f"shards_{encoding}"
         dataset = ShardFrameDataset(root, rows, build_train_transform(InputSpec(SIZE)), shards=shards)
         pack_split(dataset, shards, encoding, progress=False)

@@ -6,7 +6,8 @@ augmentation: the comparison is of storage, not of transforms). Side by side in 
 
 - baseline: ``FrameDataset``, one PNG file per crop (``data.format=files``);
 - ``ShardFrameDataset`` over LitData shards holding the same PNG bytes (``dfd.pack``, the default
-  ``encoding=source``) and over JPEG q95 re-encodings (``encoding=jpeg``), by index, so every dfd
+  ``encoding=source``), over the decoded pixels (``encoding=raw``) and over JPEG q95 re-encodings
+  (``encoding=jpeg``), by index, so every dfd
   sampler works: the same shuffled batches, each read in ascending index order (what
   ``data.format=shards`` does), and, to show why, in the sampler's own order;
 - WebDataset tar shards of the same PNG bytes, streamed with a 1000-sample shuffle buffer (the
@@ -82,7 +83,7 @@ def main() -> None:
         rows = make_crops(tmp, args.crops, args.size)
         files = FrameDataset(tmp, rows, identity)
         sizes = {}
-        for encoding in ("source", "jpeg"):
+        for encoding in ("source", "raw", "jpeg"):
             pack_split(files, tmp / f"shards_{encoding}", encoding, progress=False)
             sizes[encoding] = sum(p.stat().st_size for p in (tmp / f"shards_{encoding}").glob("*.bin"))
         import webdataset as wds
@@ -112,6 +113,7 @@ def main() -> None:
         loaders = {
             "PNG files (baseline)": lambda: DataLoader(Wrapped(files), batch_size=64, shuffle=True, num_workers=args.workers),
             "LitData PNG, batches sorted": lambda: shards("shards_source", True),
+            "LitData raw pixels, sorted": lambda: shards("shards_raw", True),
             "LitData JPEG q95, sorted": lambda: shards("shards_jpeg", True),
             "LitData PNG, unsorted": lambda: shards("shards_source", False),
             "WebDataset tars, PNG bytes": lambda: DataLoader(
@@ -127,7 +129,7 @@ def main() -> None:
             f"{args.crops} crops of {args.size} px, batch 64, {args.workers} workers, shuffled, best of {args.rounds}"
         )
         print(f"bytes: PNG files {png_bytes / 2**20:.1f} MB, LitData PNG {sizes['source'] / 2**20:.1f} MB, "
-              f"LitData JPEG {sizes['jpeg'] / 2**20:.1f} MB")  # fmt: skip
+              f"LitData raw {sizes['raw'] / 2**20:.1f} MB, LitData JPEG {sizes['jpeg'] / 2**20:.1f} MB")  # fmt: skip
         base = best["PNG files (baseline)"]
         for name, value in best.items():
             print(f"{name:<30}{value:>10.1f} crops/s{value / base:>8.2f}x")
