@@ -32,7 +32,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
-from dfd.utils.instantiate import register_resolvers
+from dfd.utils.instantiate import register_resolvers, trusted_targets
 from dfd.utils.sweeper import register_sweeper
 from dfd.utils.validate import validate_run_keys
 
@@ -215,7 +215,9 @@ def entry(
     register_resolvers()
     register_sweeper()  # hparams_search's sweeper (a Hydra plugin outside hydra_plugins/)
 
-    @hydra.main(config_path=CONF_DIR, config_name=config_name)
+    # the trusted targets also cover the callbacks Hydra builds itself (hydra.callbacks: MergeShards,
+    # OptunaSummaryCallback), which Hydra 1.4 warns about when no whitelist is given
+    @hydra.main(config_path=CONF_DIR, config_name=config_name, execution_whitelist=trusted_targets())
     def hydra_main(cfg: DictConfig) -> Any:
         quiet()
         warn_deprecated_choices()

@@ -105,3 +105,37 @@ def test_quoted_paths_read_back_unchanged(path: str) -> None:
 
     value = OverridesParser.create().parse_override(f"runs=[{entry.quote_override_value(path)}]").value()
     assert list(OmegaConf.create({"runs": value}).runs) == [path]  # interpolations are not resolved either
+
+
+@pytest.mark.parametrize(
+    ("config_name", "overrides", "callback"),
+    [("preprocess", [], "MergeShards"), ("train", ["hparams_search=loss_sampler"], "OptunaSummaryCallback")],
+)
+def test_the_callbacks_hydra_builds_itself_are_trusted_without_a_warning(config_name, overrides, callback) -> None:
+    """Hydra instantiates ``hydra.callbacks`` itself, outside dfd's ``instantiate``; under the whitelist
+    every command's ``hydra.main`` passes, it builds them silently, where without one Hydra 1.4 warns
+    that the call will be an error in Hydra 1.5."""
+    import warnings
+
+    from hydra import compose, initialize_config_dir
+    from hydra._internal.callbacks import Callbacks
+    from hydra._internal.execution_policy import execution_whitelist
+    from hydra.core.global_hydra import GlobalHydra
+
+    from dfd.utils.instantiate import trusted_targets
+
+    entry.register_resolvers()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONF)):
+            cfg = compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
+    finally:
+        GlobalHydra.instance().clear()
+    with warnings.catch_warnings(record=True) as unguarded:
+        warnings.simplefilter("always")
+        Callbacks(cfg)
+    assert any("Hydra 1.5" in str(w.message) for w in unguarded)  # what users saw before
+    with execution_whitelist(trusted_targets()), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        built = Callbacks(cfg).callbacks
+    assert callback in [type(c).__name__ for c in built]
