@@ -71,6 +71,8 @@ class ThresholdCalibration(L.Callback):
         if trainer.sanity_checking:  # two batches of an untrained model: nothing worth storing
             return
         outputs = getattr(pl_module, "eval_outputs", {}).get(self.stage)
+        if not getattr(pl_module, "scores_samples", True):  # AVFF stage 1: no scores to calibrate
+            return
         if not outputs or "logits" not in outputs:
             rank_zero_warn(
                 f"ThresholdCalibration found no module.eval_outputs[{self.stage!r}] with logits; "

@@ -580,7 +580,8 @@ class FaceCropDataModule(LightningDataModule):
             if split == "train":
                 part = cap_per_class(self.keep_train_methods(part), self.max_samples_per_class, self.seed)
             self.datasets[split] = self.make_dataset(split, part.reset_index(drop=True))
-            if split != "train" and len(part) and part["label"].nunique() < 2:
+            real_only = getattr(self, "real_only", False)  # AVFF stage 1 wants only real clips
+            if split != "train" and len(part) and part["label"].nunique() < 2 and not real_only:
                 log.warning(
                     "the %s split of %s has only %s samples: its AUC is undefined (NaN), so nothing can be "
                     "selected or calibrated on it; use more data or another split",

@@ -131,6 +131,8 @@ class AVFFModule(AVDetectorModule):
                 "overwrite the loaded ones when fitting starts; keep one of them"
             )
         self.stage = stage
+        #: stage 1 reconstructs and scores no sample: calibration has nothing to fit, and says nothing
+        self.scores_samples = stage == 2
         self.pretrained_ckpt = pretrained_ckpt
         self.pretrain_terms = tuple(net.pretrain_terms)
         # stage-1 validation: mean of each loss term over the split
