@@ -14,7 +14,7 @@ buffer; the throughput of both is in ``benchmarks/bench_shards.py`` and ``docs/p
 Each item holds the sample's index and its crop as a uint8 array. ``encoding=source`` keeps the
 crop file's own bytes (PNG or JPEG as preprocessing wrote it): training sees the same pixels as
 from the files. ``encoding=raw`` stores the decoded RGB pixels: the same pixels with no decoding
-at all, the fastest to read, but larger (about 1.2x a 64 px PNG crop, 2x at 224 px).
+at all, the fastest to read, but larger (1.7x the bytes of 224 px PNG crops in ``benchmarks/bench_shards.py``).
 ``encoding=jpeg`` re-encodes at ``jpeg_quality``: the smallest and faster to decode than PNG,
 but lossy, so the fingerprint of models trained on it says so. ``shards/pack.json`` records what
 was packed; a split whose samples differ from it (another ``frames_per_video``, a new manifest)
