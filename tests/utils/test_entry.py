@@ -111,7 +111,9 @@ def test_quoted_paths_read_back_unchanged(path: str) -> None:
     ("config_name", "overrides", "callback"),
     [("preprocess", [], "MergeShards"), ("train", ["hparams_search=loss_sampler"], "OptunaSummaryCallback")],
 )
-def test_the_callbacks_hydra_builds_itself_are_trusted_without_a_warning(config_name, overrides, callback) -> None:
+def test_the_callbacks_hydra_builds_itself_are_trusted_without_a_warning(
+    config_name, overrides, callback
+) -> None:
     """Hydra instantiates ``hydra.callbacks`` itself, outside dfd's ``instantiate``; under the whitelist
     every command's ``hydra.main`` passes, it builds them silently, where without one Hydra 1.4 warns
     that the call will be an error in Hydra 1.5."""
