@@ -26,7 +26,7 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from dfd.data.datamodule import SAMPLE_COLUMNS, FaceCropDataModule
+from dfd.data.datamodule import SAMPLE_COLUMNS, FaceCropDataModule, seed_for_sample, split_key
 from dfd.data.mel import LogMel, fit_frames
 from dfd.data.transforms import InputSpec, build_eval_transform, build_train_transform, to_tensor
 from dfd.preprocessing.clips import read_strip
@@ -38,7 +38,16 @@ MODALITIES = ("video", "image", "audio")
 
 
 class AVClipDataset(Dataset):
-    """Clips listed by clip-manifest rows; what a sample holds depends on ``modality``."""
+    """Clips listed by clip-manifest rows; what a sample holds depends on ``modality``.
+
+    As in :class:`~dfd.data.datamodule.FrameDataset`, a key may be ``(epoch, index)`` (dfd's
+    training samplers with ``tag_epoch``): the sample's augmentation (one draw for the whole clip,
+    or for one frame in the frame view) is then seeded from ``(augment_seed, epoch, index)``, so it
+    is the same whichever worker, rank or resumed run loads it.
+    """
+
+    #: keys may be ``(epoch, index)`` pairs (see the class docstring)
+    takes_epoch = True
 
     def __init__(
         self,
@@ -67,6 +76,7 @@ class AVClipDataset(Dataset):
         index = {v: i for i, v in enumerate(self.video_names)}
         self.video_idx = np.array([index[v] for v in self.video_ids], dtype=np.int64)
         self.clip_len, self.modality, self.transform = clip_len, modality, transform
+        self.augment_seed: int | None = None
         if modality == "image":  # per-sample arrays (samplers read them): each clip gives clip_len frames
             self.labels = np.repeat(self.labels, clip_len)
             self.video_idx = np.repeat(self.video_idx, clip_len)
@@ -105,7 +115,8 @@ class AVClipDataset(Dataset):
             self.cache[i] = (strip, mel)
         return strip, mel
 
-    def __getitem__(self, k: int) -> dict[str, Any]:
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
+        epoch, k = split_key(key)
         i, t = divmod(k, self.clip_len) if self.modality == "image" else (k, 0)  # clip, frame
         sample: dict[str, Any] = {
             "label": torch.tensor(self.labels[k]),
@@ -114,11 +125,12 @@ class AVClipDataset(Dataset):
             "index": torch.tensor(k),
         }
         strip, mel = self._load(i)
+        transform = seed_for_sample(self.transform, self.augment_seed, epoch, k)
         if self.modality == "image":
-            sample["image"] = to_tensor(self.transform(image=strip[t])["image"])
+            sample["image"] = to_tensor(transform(image=strip[t])["image"])
             return sample
         if self.modality == "video":
-            frames = self.transform(images=strip)["images"]
+            frames = transform(images=strip)["images"]
             sample["video"] = torch.from_numpy(np.ascontiguousarray(frames.transpose(0, 3, 1, 2)))
         sample["audio"] = mel
         return sample

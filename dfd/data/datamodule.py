@@ -133,11 +133,11 @@ class FrameDataset(Dataset):
         return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
-        epoch, i = key if isinstance(key, tuple) else (None, key)
+        epoch, i = split_key(key)
         label = self.labels[i]
-        transform = self.label_transforms.get(int(label), self.transform)
-        if epoch is not None and self.augment_seed is not None and isinstance(transform, A.Compose):
-            transform.set_random_seed(sample_seed(self.augment_seed, epoch, i))
+        transform = seed_for_sample(
+            self.label_transforms.get(int(label), self.transform), self.augment_seed, epoch, i
+        )
         image = transform(image=self.load_image(i))["image"]
         return {
             "image": to_tensor(image),
@@ -211,6 +211,24 @@ def sample_seed(seed: int, epoch: int, index: int) -> int:
     """The augmentation seed of one sample in one epoch: a hash of the three, not a sum, so that
     neighbouring samples and epochs get unrelated streams."""
     return int(np.random.SeedSequence([seed, epoch, index]).generate_state(1)[0])
+
+
+def split_key(key: int | tuple[int, int]) -> tuple[int | None, int]:
+    """``(epoch, index)`` of a dataset key: a sampler's ``(epoch, index)`` pair (``tag_epoch``), or
+    a plain index, whose epoch is unknown (``None``)."""
+    if isinstance(key, tuple):
+        epoch, index = key
+        return int(epoch), int(index)
+    return None, int(key)
+
+
+def seed_for_sample(transform: Any, augment_seed: int | None, epoch: int | None, index: int) -> Any:
+    """``transform``, its random state set from :func:`sample_seed` when the epoch and the dataset's
+    ``augment_seed`` are known and it is an albumentations pipeline (otherwise left as it is, drawing
+    on from its own stream). Every dataset with ``takes_epoch`` seeds its samples through this."""
+    if epoch is not None and augment_seed is not None and isinstance(transform, A.Compose):
+        transform.set_random_seed(sample_seed(augment_seed, epoch, index))
+    return transform
 
 
 def subsample_frames(rows: pd.DataFrame, frames_per_video: int | None) -> pd.DataFrame:

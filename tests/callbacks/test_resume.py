@@ -218,3 +218,22 @@ def test_bf16_mixed_precision_trains_and_resumes_on_cpu(tmp_path):
     assert (epoch, step) == (3, 21) and all(torch.isfinite(v.float()).all() for v in state.values())
     losses = pd.read_csv(run / "csv" / "metrics.csv").dropna(subset=["train/loss_epoch"])["train/loss_epoch"]
     assert len(losses) == 3 and losses.notna().all()
+
+
+def test_an_audio_visual_run_killed_after_its_second_epoch_resumes_bit_for_bit(tmp_path):
+    """AVFF on synthetic audio-visual clips, augmented and shuffled: each clip's augmentation is
+    seeded from (seed, epoch, index) as a face crop's is, so the resumed run's last epoch is the
+    uninterrupted run's."""
+    data = tmp_path / "data"
+    av = ["data=synthetic_av", "model=avff_tiny", "data.num_videos=40", "data.frames_per_video=16",
+          "data.crop_size=32", "model.net.input_size=32", "trainer.max_epochs=3", "logger=csv"]  # fmt: skip
+    reference = _train(tmp_path / "reference", data, *av)
+    assert reference.returncode == 0, reference.stderr[-3000:]
+    run = tmp_path / "killed"
+    killed = _train(run, data, *av, *KILL, "+callbacks.kill.epoch=2")
+    assert killed.returncode == -9
+    resumed = _train(run, data, *av, "ckpt_path=auto")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    (ref, ref_epoch, ref_step), (got, epoch, step) = _weights(tmp_path / "reference"), _weights(run)
+    assert (epoch, step) == (ref_epoch, ref_step) == (3, 9)
+    assert _max_difference(ref, got) == 0.0

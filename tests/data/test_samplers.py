@@ -1,8 +1,11 @@
-"""Samplers: class ratios over an epoch on a 1:5 dataset, video balance, DDP disjointness, set_epoch."""
+"""Samplers: class ratios over an epoch on a 1:5 dataset, video balance, DDP disjointness, set_epoch,
+resume (mid-epoch and at an epoch boundary, per rank)."""
 
 from __future__ import annotations
 
 import math
+from functools import partial
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -179,3 +182,53 @@ def test_sorted_batches_hold_the_same_samples_in_ascending_order():
         groups = [(plain[i : i + 8], ordered[i : i + 8]) for i in range(0, 50, 8)]
         assert all(sorted(a) == b for a, b in groups)  # the same batches, each read forward
         assert ordered != plain
+
+
+def _resumed_trainer(epoch: int, batches_done: int) -> SimpleNamespace:
+    """What the datamodule reads of a trainer restored from a checkpoint: its epoch, and the batches
+    of that epoch already done (0 at an epoch boundary)."""
+    progress = SimpleNamespace(current=SimpleNamespace(completed=batches_done))
+    return SimpleNamespace(
+        current_epoch=epoch, fit_loop=SimpleNamespace(epoch_loop=SimpleNamespace(batch_progress=progress))
+    )
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        partial(WeightedClassSampler, num_samples=50),
+        partial(BalancedVideoSampler, balance_classes=True),
+    ],
+    ids=["weighted", "balanced_video"],
+)
+@pytest.mark.parametrize("epoch, batches_done", [(1, 3), (2, 0)], ids=["mid_epoch", "epoch_boundary"])
+def test_a_resumed_sampler_yields_what_the_uninterrupted_run_had_left_on_each_rank(
+    make, epoch: int, batches_done: int
+) -> None:
+    """A new sampler in a resumed process, put in place by the datamodule (``set_epoch`` and
+    ``skip``) from the restored trainer, yields exactly the ``(epoch, index)`` keys that rank had
+    still to draw in an uninterrupted run, and the full epochs after it."""
+    from dfd.data.datamodule import FaceCropDataModule
+
+    labels = np.array([0] * 10 + [1] * 35)  # 1:3.5, 45 samples: odd, so the ranks pad
+    video_idx = np.repeat(np.arange(9), [1, 2, 3, 4, 5, 6, 7, 8, 9])
+    batch_size = 4
+    datamodule = FaceCropDataModule(root="unused", batch_size=batch_size)
+    for rank in (0, 1):
+        uninterrupted = make(labels, video_idx, seed=11, num_replicas=2, rank=rank)
+        uninterrupted.tag_epoch = True
+        epochs = []
+        for e in range(4):
+            uninterrupted.set_epoch(e)
+            epochs.append(list(uninterrupted))
+        assert len({tuple(i for _, i in draws) for draws in epochs}) == 4  # every epoch draws anew
+
+        resumed = make(labels, video_idx, seed=11, num_replicas=2, rank=rank)
+        resumed.tag_epoch = True
+        datamodule.trainer = _resumed_trainer(epoch, batches_done)
+        datamodule._resume_sampler(resumed)
+        assert list(resumed) == epochs[epoch][batches_done * batch_size :]
+        assert resumed.resumed_mid_epoch == bool(batches_done)
+        for e in range(epoch + 1, 4):  # the skip is spent: later epochs are whole
+            resumed.set_epoch(e)
+            assert list(resumed) == epochs[e]
