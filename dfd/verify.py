@@ -46,6 +46,9 @@ def verify(cfg: DictConfig) -> Verification:
         result = verify_records(records, expected_counts(target, **args), root)
     except (FileNotFoundError, ValueError) as err:  # a required file missing or damaged
         result.layout_error = str(err)
+    except Exception as err:  # a parser tripping on metadata it did not foresee: still write the report
+        log.debug("the layout %s failed", target, exc_info=True)
+        result.layout_error = f"{target} failed with {type(err).__name__}: {err}"
     result.files = check_official_files(root, OFFICIAL_FILES.get(target, []))
     if cfg.get("checksums"):
         result.checksums = check_checksums(root, Path(str(cfg.checksums)).expanduser())

@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path, PurePath
 
-from dfd.raw.records import MISSING_FILE, VideoRecord, read_json
+from dfd.raw.records import MISSING_FILE, MetadataError, VideoRecord, read_json
 from dfd.raw.splits import assign_splits
 
 log = logging.getLogger(__name__)
@@ -58,8 +58,11 @@ def parse_deepfakebench(
     json_path = Path(json_path)
     frames_root = Path(frames_root)
     data = read_json(json_path, "DeepfakeBench dataset JSON (data.json_path)")
-    if len(data) != 1:
-        raise ValueError(f"{json_path}: expected one top-level dataset key, got {list(data)}")
+    if not isinstance(data, dict) or len(data) != 1:
+        raise MetadataError(
+            json_path,
+            f"expected one top-level dataset key, got {list(data) if isinstance(data, dict) else type(data).__name__}",
+        )
     dataset, labels = next(iter(data.items()))
     records: list[VideoRecord] = []
     split_videos: dict[str, set[str]] = {s: set() for s in SPLITS}
