@@ -81,3 +81,13 @@ def test_df40_style_leaks_are_counted_val_overlapping_test_and_frames_in_two_spl
     assert "1 videos are in both val and test (val 1, test 3)" in caplog.text
     # v1's frames are in train (b) and test (d), v3's in train (e) and test (f); v2's in val and test (c)
     assert "6 of 8 frames sit in two splits (test+train: 4, test+val: 2)" in caplog.text
+
+
+def test_a_json_that_is_not_one_dataset_object_is_named(tmp_path):
+    import pytest
+
+    from dfd.raw.records import MetadataError
+
+    (tmp_path / "FF.json").write_text("[]")
+    with pytest.raises(MetadataError, match=r"FF.json: expected one top-level dataset key, got list"):
+        parse_deepfakebench(tmp_path / "FF.json", tmp_path)
