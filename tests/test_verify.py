@@ -93,3 +93,19 @@ def test_any_layout_failure_becomes_the_layout_error_and_the_report_is_still_wri
     assert "cannot read the layout: dfd.raw.layouts.dfdc.parse_dfdc failed with KeyError" in out
     assert "dfdc_train_part_0/metadata.json" in out  # the official files are still checked
     assert (tmp_path / "missing.txt").read_text() == "" and json.loads((tmp_path / "verify.json").read_text())
+
+
+def test_df40_says_its_json_is_the_expectation_and_counts_its_missing_frames(deepfakebench_tree, tmp_path):
+    from dfd.utils.instantiate import register_resolvers
+    from dfd.verify import verify
+    from tests.conftest import compose_config
+
+    register_resolvers()
+    json_path = deepfakebench_tree / "dataset_json" / "FaceForensics++.json"
+    cfg = compose_config("verify", ["data=df40", f"data.raw_dir={deepfakebench_tree}", "data_name=df40",
+                                    f"data.layout.json_path={json_path}", f"out_dir={tmp_path}",
+                                    f"paths.output_dir={tmp_path}"])  # fmt: skip
+    result = verify(cfg)
+    assert result.counts == [] and not result.layout_error
+    assert "the dataset JSON (data.layout.json_path) is the expectation" in "\n".join(result.lines())
+    assert "no published counts for this layout" not in "\n".join(result.lines())

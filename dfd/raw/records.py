@@ -1,8 +1,9 @@
 """What a layout parser returns: one :class:`VideoRecord` per video of a raw dataset.
 
-Parsers (:mod:`dfd.raw.layouts`) read the folders exactly as the dataset owners ship them (see
-``DATASETS.md``) and return plain records: no Hydra, no decoding. A required file that is missing raises
-``FileNotFoundError`` naming it. Inconsistencies between metadata and disk (an entry with no
+Parsers (:mod:`dfd.raw.layouts`) read the folders exactly as the dataset owners ship them (each
+parser's docstring cites the dataset's paper) and return plain records: no Hydra, no decoding. A
+required file that is missing raises ``FileNotFoundError`` naming it, a malformed one
+:class:`MetadataError` naming the file and the line. Inconsistencies between metadata and disk (an entry with no
 file, a file with no entry) are not errors: they come back as records whose ``status`` says
 so, and preprocessing writes them into the manifest so that nothing is dropped silently.
 """
