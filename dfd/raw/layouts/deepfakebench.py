@@ -57,7 +57,7 @@ def parse_deepfakebench(
     """List the videos of one DeepfakeBench dataset JSON with their (resolved) frame paths."""
     json_path = Path(json_path)
     frames_root = Path(frames_root)
-    data = read_json(json_path, "DeepfakeBench dataset JSON (data.json_path)")
+    data = read_json(json_path, "DeepfakeBench dataset JSON (data.layout.json_path)")
     if not isinstance(data, dict) or len(data) != 1:
         raise MetadataError(
             json_path,
@@ -92,7 +92,7 @@ def parse_deepfakebench(
                         status="ok" if frames else MISSING_FILE,
                         reason=""
                         if frames
-                        else f"frame {video.get('frames', ['?'])[0]!r} not found under {frames_root} (data.frames_root)",
+                        else f"frame {video.get('frames', ['?'])[0]!r} not found under {frames_root} (data.layout.frames_root)",
                     )
                 )
     if split_videos["val"] and split_videos["val"] != split_videos["test"]:

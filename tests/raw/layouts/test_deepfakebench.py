@@ -51,7 +51,7 @@ def test_deepfakebench_unresolvable_frames_are_reported(deepfakebench_tree, tmp_
     path.write_text(json.dumps(data))
     records = parse_deepfakebench(path, tmp_path / "elsewhere")
     assert {r.status for r in records} == {MISSING_FILE}
-    assert "data.frames_root" in records[0].reason
+    assert "data.layout.frames_root" in records[0].reason
 
 
 def test_df40_style_leaks_are_counted_val_overlapping_test_and_frames_in_two_splits(tmp_path, caplog):
