@@ -1,8 +1,9 @@
 """Mini raw datasets: small trees in every raw layout dfd reads, with real H.264 video.
 
 The real datasets are licensed by request, so tests and the demo run on trees generated here,
-laid out exactly like FF++, Celeb-DF, DFDC, FakeAVCeleb, plain folders and DeepfakeBench
-(see ``DATASETS.md``), from the media of :mod:`dfd.data.synthetic.mini.media`. Corrupt files
+laid out exactly like FF++, DFD, Celeb-DF, Celeb-DF++, DFDC, DFDCP, DeeperForensics-1.0,
+WildDeepfake, UADFV, FakeAVCeleb, LAV-DF and AV-Deepfake1M, plain folders and DeepfakeBench (each as
+its parser in :mod:`dfd.raw.layouts` reads it), from the media of :mod:`dfd.data.synthetic.mini.media`. Corrupt files
 (zero-byte, truncated, no face, no audio, metadata entry without file, file without entry) are
 added on request. ``python -m dfd.generate mini=<layout>`` writes one.
 """
