@@ -91,3 +91,24 @@ def test_a_json_that_is_not_one_dataset_object_is_named(tmp_path):
     (tmp_path / "FF.json").write_text("[]")
     with pytest.raises(MetadataError, match=r"FF.json: expected one top-level dataset key, got list"):
         parse_deepfakebench(tmp_path / "FF.json", tmp_path)
+
+
+def test_a_df40_mini_tree_loads_with_its_faults_reported_and_real_faces_in_its_crops(
+    tmp_path, caplog, cropper
+):
+    import cv2
+
+    from dfd.data.synthetic.mini import make_df40
+    from tests.conftest import SPEC
+
+    root = make_df40(tmp_path / "DF40", n_videos=4, frames_per_video=2, spec=SPEC)
+    with caplog.at_level("WARNING"):
+        records = parse_deepfakebench(root / "dataset_json" / "FSAll_ff.json", root / "rgb", val_fraction=0.3)
+    assert all(r.status == "ok" for r in records) and len(records) == 3 * 4 + 1  # + 000_again
+    assert Counter(r.method for r in records) == {"FF-real": 5, "simswap_Fake": 4, "e4s_Fake": 4}
+    assert "val split equals its test split" in caplog.text
+    # 000_again lists 000's 2 frames in test while 000 is in train (or the val carved from it)
+    assert "2 of 24 frames sit in two splits (test+" in caplog.text
+    # the crops are faces the preprocessing detector finds, not placeholder bytes
+    image = cv2.cvtColor(cv2.imread(str(records[0].frames[0])), cv2.COLOR_BGR2RGB)
+    assert image.shape == (128, 128, 3) and cropper.crop_image(image) is not None

@@ -2,8 +2,8 @@
 
 :mod:`~dfd.data.synthetic.mini.media` makes the frames, fakes and audio;
 :mod:`~dfd.data.synthetic.mini.trees` lays them out as FF++, DFD, Celeb-DF, Celeb-DF++, DFDC,
-DFDCP, DeeperForensics-1.0, WildDeepfake, UADFV, FakeAVCeleb, LAV-DF and AV-Deepfake1M, folders
-and DeepfakeBench (:data:`MAKERS`, one per ``conf/mini/`` file). ``python -m dfd.generate
+DFDCP, DeeperForensics-1.0, WildDeepfake, UADFV, FakeAVCeleb, LAV-DF and AV-Deepfake1M, folders,
+DeepfakeBench and DF40 (:data:`MAKERS`, one per ``conf/mini/`` file). ``python -m dfd.generate
 mini=<layout>`` is the command.
 """
 
@@ -17,6 +17,7 @@ from dfd.data.synthetic.mini.trees import (
     make_celebdfpp,
     make_deeperforensics,
     make_deepfakebench,
+    make_df40,
     make_dfd,
     make_dfdc,
     make_dfdcp,
@@ -38,6 +39,7 @@ __all__ = [
     "make_celebdfpp",
     "make_deeperforensics",
     "make_deepfakebench",
+    "make_df40",
     "make_dfd",
     "make_dfdc",
     "make_dfdcp",
