@@ -18,7 +18,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from dfd.raw.expected import OFFICIAL_FILES, expected_counts
+from dfd.raw.expected import NO_COUNTS_NOTE, OFFICIAL_FILES, expected_counts
 from dfd.raw.verify import Verification, check_checksums, check_official_files, verify_records
 from dfd.utils.entry import entry
 from dfd.utils.instantiate import instantiate
@@ -39,13 +39,16 @@ def verify(cfg: DictConfig) -> Verification:
         raise FileNotFoundError(f"data.raw_dir={root} is not a folder")
     target = str(layout._target_)
     args = {k: v for k, v in OmegaConf.to_container(layout, resolve=True).items() if not k.startswith("_")}
-    args.pop("root", None)
     result = Verification()
     try:
         records = instantiate(layout)()
         result = verify_records(records, expected_counts(target, **args), root)
     except (FileNotFoundError, ValueError) as err:  # a required file missing or damaged
         result.layout_error = str(err)
+    except Exception as err:  # a parser tripping on metadata it did not foresee: still write the report
+        log.debug("the layout %s failed", target, exc_info=True)
+        result.layout_error = f"{target} failed with {type(err).__name__}: {err}"
+    result.note = NO_COUNTS_NOTE.get(target, "")
     result.files = check_official_files(root, OFFICIAL_FILES.get(target, []))
     if cfg.get("checksums"):
         result.checksums = check_checksums(root, Path(str(cfg.checksums)).expanduser())

@@ -25,3 +25,26 @@ def test_generate_a_celebdf_tree_that_its_parser_reads(tmp_path: Path) -> None:
     assert {r.label for r in records} == {0, 1} and {r.split for r in records} == {"train", "test"}
     assert all(r.status == "ok" for r in records)
     assert video_timing(records[0].path) == (6, 12.0)
+
+
+def test_every_mini_layout_and_preprocessable_dataset_is_listed_where_users_look():
+    import re
+
+    from dfd.data.synthetic import mini
+    from tests.conftest import CONF
+
+    layouts = set(mini.MAKERS)
+    assert layouts == {p.stem for p in (CONF / "mini").glob("*.yaml")}
+    readme = (CONF.parent / "README.md").read_text()
+    (listed,) = re.findall(r"python -m dfd\.generate mini=<([^>]+)>", readme)
+    assert set(listed.split("|")) == layouts
+    comment = (CONF / "generate.yaml").read_text().split("- mini:")[0]
+    assert all(re.search(rf"\b{name}\b", comment) for name in layouts), comment
+    # every data config that preprocess turns into crops (a layout, FaceCropDataModule's base)
+    preprocessable = {
+        p.stem
+        for p in (CONF / "data").glob("*.yaml")
+        if "base/crops" in (text := p.read_text()) and "layout:" in text and "\n_target_:" not in text
+    }
+    (listed,) = re.findall(r"python -m dfd\.preprocess data=<([^>]+)>", readme)
+    assert preprocessable and preprocessable <= set(listed.split("|"))

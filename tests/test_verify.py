@@ -47,3 +47,65 @@ def test_a_truncated_split_file_is_named_with_its_line_by_verify_and_by_preproce
     assert pre.returncode != 0
     assert f"{val}: line 2, column 1: FF++ split file (val) is not valid JSON" in pre.stderr
     assert "JSONDecodeError" not in pre.stderr
+
+
+def _verify_in_process(tree: Path, out: Path, *overrides: str):
+    from dfd.utils.instantiate import register_resolvers
+    from dfd.verify import verify
+    from tests.conftest import compose_config
+
+    register_resolvers()
+    cfg = compose_config("verify", ["data=dfdc", f"data.raw_dir={tree}", "data_name=dfdc", f"out_dir={out}",
+                                    f"paths.output_dir={out}", *overrides])  # fmt: skip
+    return verify(cfg)
+
+
+def test_malformed_dfdc_metadata_is_reported_and_the_table_and_missing_txt_still_written(dfdc_tree, tmp_path):
+    tree = shutil.copytree(dfdc_tree, tmp_path / "dfdc")
+    part1 = tree / "dfdc_train_part_1" / "metadata.json"
+    part1.write_text(json.dumps(list(json.loads(part1.read_text()))))  # valid JSON, but a list
+    result = _verify_in_process(tree, tmp_path / "out", "data.layout.val_parts=[1]")
+    # part 1's videos are listed as sitting in damaged metadata; part 0 and the test set are counted
+    assert result.bad_metadata == sorted(str(p.relative_to(tree)) for p in part1.parent.glob("*.mp4"))
+    assert [(c.what, c.found) for c in result.counts][-1] == ("public test set", 2)
+    assert (tmp_path / "out" / "missing.txt").read_text().splitlines() == [
+        "dfdc_train_part_0/ghost.mp4",
+        *result.bad_metadata,
+    ]
+    labels = tree / "test" / "labels.csv"
+    labels.write_text(labels.read_text().rstrip("\n").rsplit(",", 1)[0] + "\n")  # truncated mid-row
+    result = _verify_in_process(tree, tmp_path / "out2")
+    assert result.layout_error.startswith(f"{labels}: line 3: ")
+    assert {f.path: f.status for f in result.files}["test/labels.csv"] == "broken"
+    assert (tmp_path / "out2" / "missing.txt").is_file() and (tmp_path / "out2" / "verify.json").is_file()
+
+
+def test_any_layout_failure_becomes_the_layout_error_and_the_report_is_still_written(
+    dfdc_tree, tmp_path, capsys, monkeypatch
+):
+    def explode(test_dir: Path) -> list:  # a parser tripping on something nobody foresaw
+        raise KeyError("label")
+
+    monkeypatch.setattr("dfd.raw.layouts.dfdc._parse_test", explode)
+    result = _verify_in_process(dfdc_tree, tmp_path)
+    assert result.layout_error == "dfd.raw.layouts.dfdc.parse_dfdc failed with KeyError: 'label'"
+    out = capsys.readouterr().out
+    assert "cannot read the layout: dfd.raw.layouts.dfdc.parse_dfdc failed with KeyError" in out
+    assert "dfdc_train_part_0/metadata.json" in out  # the official files are still checked
+    assert (tmp_path / "missing.txt").read_text() == "" and json.loads((tmp_path / "verify.json").read_text())
+
+
+def test_df40_says_its_json_is_the_expectation_and_counts_its_missing_frames(deepfakebench_tree, tmp_path):
+    from dfd.utils.instantiate import register_resolvers
+    from dfd.verify import verify
+    from tests.conftest import compose_config
+
+    register_resolvers()
+    json_path = deepfakebench_tree / "dataset_json" / "FaceForensics++.json"
+    cfg = compose_config("verify", ["data=df40", f"data.raw_dir={deepfakebench_tree}", "data_name=df40",
+                                    f"data.layout.json_path={json_path}", f"out_dir={tmp_path}",
+                                    f"paths.output_dir={tmp_path}"])  # fmt: skip
+    result = verify(cfg)
+    assert result.counts == [] and not result.layout_error
+    assert "the dataset JSON (data.layout.json_path) is the expectation" in "\n".join(result.lines())
+    assert "no published counts for this layout" not in "\n".join(result.lines())

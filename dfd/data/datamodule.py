@@ -377,7 +377,10 @@ class FaceCropDataModule(LightningDataModule):
             an FF++ pair, a source video) has videos in two splits.
         allow_incomplete: train on a manifest whose preprocessing has videos still pending.
         train_methods: train on the fakes of these manipulation methods only (with every real);
-            validation and test keep all methods. ``None`` trains on all.
+            test keeps all methods. ``None`` trains on all.
+        val_follows_train_methods: validation keeps only the fakes of ``train_methods`` too, so
+            that a method left out of training (FF++'s FaceShifter) is unseen until test, also
+            by checkpoint selection. Off: validation keeps all methods.
     """
 
     def __init__(
@@ -404,6 +407,7 @@ class FaceCropDataModule(LightningDataModule):
         leak_check: str = "refuse",
         allow_incomplete: bool = False,
         train_methods: list[str] | None = None,
+        val_follows_train_methods: bool = False,
     ) -> None:
         super().__init__()
         if label not in LABELS:
@@ -436,6 +440,7 @@ class FaceCropDataModule(LightningDataModule):
         self.leak_check = leak_check
         self.allow_incomplete = allow_incomplete
         self.train_methods = list(train_methods) if train_methods else None
+        self.val_follows_train_methods = val_follows_train_methods
         self._rows: pd.DataFrame | None = None
         self.datasets: dict[str, Dataset] = {}
         self.skipped: pd.DataFrame | None = None
@@ -542,13 +547,14 @@ class FaceCropDataModule(LightningDataModule):
         """The rows this module trains and evaluates on (every split): ``frames_per_video`` of each video."""
         return subsample_frames(rows, self.frames_per_video)
 
-    def keep_train_methods(self, rows: pd.DataFrame) -> pd.DataFrame:
-        """The training rows without the fakes of methods outside ``train_methods``."""
+    def keep_train_methods(self, rows: pd.DataFrame, check: bool = True) -> pd.DataFrame:
+        """The rows without the fakes of methods outside ``train_methods``; ``check``: refuse a
+        method that none of these fakes has (a typo), as for the training rows."""
         if not self.train_methods:
             return rows
         fake_methods = set(rows.loc[rows["label"] == 1, "method"].astype(str))
         unknown = sorted(set(self.train_methods) - fake_methods)
-        if unknown:
+        if unknown and check:
             raise ValueError(
                 f"data.train_methods names {unknown}, which no training fake has; the training fakes' methods "
                 f"are {sorted(fake_methods)}"
@@ -597,6 +603,8 @@ class FaceCropDataModule(LightningDataModule):
             part = rows[rows["split"] == split]
             if split == "train":
                 part = cap_per_class(self.keep_train_methods(part), self.max_samples_per_class, self.seed)
+            elif split == "val" and self.val_follows_train_methods:
+                part = self.keep_train_methods(part, check=False)
             self.datasets[split] = self.make_dataset(split, part.reset_index(drop=True))
             real_only = getattr(self, "real_only", False)  # AVFF stage 1 wants only real clips
             if split != "train" and len(part) and part["label"].nunique() < 2 and not real_only:

@@ -12,6 +12,7 @@ shortfall there is reported but is not a failure under ``strict=true``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from dfd.raw.records import VideoRecord
 
@@ -87,8 +88,10 @@ def _dfdc(**_: object) -> list[Expect]:
 
 def _dfdcp(**_: object) -> list[Expect]:
     # Dolhansky et al., "The Deepfake Detection Challenge (DFDC) Preview Dataset", arXiv:1910.08854
-    # (2019): 5,214 videos (1,131 original, 4,113 fake from methods A and B). The test set of
-    # dataset.json is about 276 real and 501 fake (DATASETS.md; as DeepfakeBench reports it).
+    # (2019): 5,214 videos (1,131 original, 4,113 fake from methods A and B). The paper gives no
+    # test-set size: 276 real and 501 fake are the "set": "test" entries of the released
+    # dataset.json as DeepfakeBench (Yan et al., NeurIPS 2023 Datasets and Benchmarks,
+    # github.com/SCLBD/DeepfakeBench) counts its DFDCP test set; approximate.
     return [
         Expect("originals (all sets)", 1131, None, ("original",), approx=True),
         Expect("fakes, methods A and B (all sets)", 4113, None, ("method_A", "method_B"), approx=True),
@@ -117,10 +120,25 @@ def _uadfv(**_: object) -> list[Expect]:
     ]
 
 
+#: The 11 folders of manipulated_videos/ in the official release, 1,000 videos each.
+DEEPERFORENSICS_LEVELS = (
+    "end_to_end",
+    "reenact_postprocess",
+    *(f"end_to_end_level_{i}" for i in range(1, 6)),
+    "end_to_end_random_level",
+    *(f"end_to_end_mix_{j}_distortions" for j in range(2, 5)),
+)
+
+
 def _deeperforensics(levels: list[str] | None = None, **_: object) -> list[Expect]:
-    # Jiang et al., CVPR 2020: 1,000 manipulated videos per perturbation folder, split 7:1:2 by
-    # target id (700/100/200) in the official lists/splits.
-    return [Expect(f"{level} (all splits)", 1000, None, (level,), approx=True) for level in levels or ()]
+    # Jiang et al., CVPR 2020, and the dataset page github.com/EndlessSora/DeeperForensics-1.0
+    # (dataset/README.md, "Manipulated videos"): 11,000 manipulated videos in 11 folders
+    # (end_to_end, reenact_postprocess, end_to_end_level_1..5, end_to_end_random_level,
+    # end_to_end_mix_2..4_distortions), "each type of variants ... contains 1,000 videos"; the
+    # official lists/splits hold them 7:1:2 by target id. levels=null (every level) expects all 11.
+    return [
+        Expect(f"{level} (all splits)", 1000, None, (level,)) for level in levels or DEEPERFORENSICS_LEVELS
+    ]
 
 
 def _wilddeepfake(**_: object) -> list[Expect]:
@@ -131,15 +149,16 @@ def _wilddeepfake(**_: object) -> list[Expect]:
     ]
 
 
-def _avdeepfake(**_: object) -> list[Expect]:
+def _avdeepfake(root: str | None = None, **_: object) -> list[Expect]:
+    # One parser reads both; the tree says which: LAV-DF ships one metadata.json, AV-Deepfake1M
+    # {train,val,test}_metadata.json.
+    if root is not None and not (Path(root) / "metadata.json").is_file():
+        # AV-Deepfake1M (Cai et al., ACM MM 2024, arXiv:2311.15308, dataset statistics): 746,180
+        # train and 57,340 validation videos; the 343,240 test videos come without labels, and the
+        # parser skips them, so they are not counted here.
+        return [Expect("train", 746180, "train"), Expect("val", 57340, "val")]
     # LAV-DF (Cai et al., DICTA 2022): 136,304 videos, 78,703 train, 31,501 dev, 26,100 test.
-    # For AV-Deepfake1M (Cai et al., ACM MM 2024: 746,180 train, 57,340 val) these do not apply:
-    # a copy of it is reported against LAV-DF's numbers, marked approximate.
-    return [
-        Expect("train", 78703, "train", approx=True),
-        Expect("dev (val)", 31501, "val", approx=True),
-        Expect("test", 26100, "test", approx=True),
-    ]
+    return [Expect("train", 78703, "train"), Expect("dev (val)", 31501, "val"), Expect("test", 26100, "test")]
 
 
 def _celebdfpp(**_: object) -> list[Expect]:
@@ -193,6 +212,17 @@ OFFICIAL_FILES: dict[str, list[tuple[str, bool]]] = {
         ("lists/splits/test.txt", True),
     ],
     "dfd.raw.layouts.avdeepfake.parse_avdeepfake": [("metadata.json", False), ("*_metadata.json", False)],
+}
+
+
+#: layout config target → what stands in for published counts, printed by verify instead of a table
+NO_COUNTS_NOTE = {
+    # DF40 (Yan et al., NeurIPS 2024) and DeepfakeBench's other JSONs publish no per-file video
+    # counts: each dataset JSON lists its videos and frames, so it is the expectation.
+    "dfd.raw.layouts.deepfakebench.parse_deepfakebench": (
+        "no published video counts for DeepfakeBench-format data (DF40 among them): the dataset JSON "
+        "(data.layout.json_path) is the expectation; a video whose frames are not on disk is missing"
+    ),
 }
 
 

@@ -1,14 +1,16 @@
 """What a layout parser returns: one :class:`VideoRecord` per video of a raw dataset.
 
-Parsers (:mod:`dfd.raw.layouts`) read the folders exactly as the dataset owners ship them (see
-``DATASETS.md``) and return plain records: no Hydra, no decoding. A required file that is missing raises
-``FileNotFoundError`` naming it. Inconsistencies between metadata and disk (an entry with no
+Parsers (:mod:`dfd.raw.layouts`) read the folders exactly as the dataset owners ship them (each
+parser's docstring cites the dataset's paper) and return plain records: no Hydra, no decoding. A
+required file that is missing raises ``FileNotFoundError`` naming it, a malformed one
+:class:`MetadataError` naming the file and the line. Inconsistencies between metadata and disk (an entry with no
 file, a file with no entry) are not errors: they come back as records whose ``status`` says
 so, and preprocessing writes them into the manifest so that nothing is dropped silently.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,3 +109,31 @@ def read_json(path: Path, what: str) -> Any:
             f"line {err.lineno}, column {err.colno}: {what} is not valid JSON ({err.msg}); "
             "the file is truncated or damaged: download it again",
         ) from None
+
+
+def read_csv(path: Path, what: str, columns: set[str]) -> list[tuple[int, dict[str, str]]]:
+    """``(line number, row)`` for every row of the CSV file ``path`` (``what`` it is, for messages).
+
+    A missing file raises ``FileNotFoundError``. A header without ``columns``, a row that stops
+    before one of them (a truncated download leaves such a last line) or a line the CSV reader
+    cannot parse raises :class:`MetadataError` naming the file and the line."""
+    require_file(path, what)
+    rows = []
+    with path.open(newline="", encoding="utf-8", errors="replace") as f:
+        reader = csv.DictReader(f)
+        try:
+            header = reader.fieldnames or []
+            if absent := sorted(columns - set(header)):
+                raise MetadataError(path, f"line 1: {what} has no column {absent} (header: {header})")
+            for row in reader:
+                if short := sorted(c for c in columns if row.get(c) is None):
+                    raise MetadataError(
+                        path,
+                        f"line {reader.line_num}: {what} has {sum(v is not None for v in row.values())} "
+                        f"fields where the header has {len(header)} (no {short}); the file is truncated "
+                        "or damaged: download it again",
+                    )
+                rows.append((reader.line_num, row))
+        except csv.Error as err:
+            raise MetadataError(path, f"line {reader.line_num}: {what} is not valid CSV ({err})") from None
+    return rows

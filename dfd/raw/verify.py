@@ -68,6 +68,8 @@ class Verification:
     unlisted: int = 0
     checksums: dict[str, list[str]] = field(default_factory=dict)
     layout_error: str = ""
+    #: printed instead of "no published counts" when the layout's expectation is its own metadata
+    note: str = ""
 
     def problems(self) -> list[str]:
         """What makes the copy incomplete (approximate counts excepted)."""
@@ -101,7 +103,7 @@ class Verification:
                 )
             out += ["", *_table(table)]
         elif not self.layout_error:
-            out += ["", "no published counts for this layout: only its files were checked"]
+            out += ["", self.note or "no published counts for this layout: only its files were checked"]
         if self.unlisted:
             out.append(f"{self.unlisted} files on disk are in no metadata or split file (unlisted)")
         if self.checksums:

@@ -107,6 +107,15 @@ def test_train_methods_keep_every_real_and_only_the_named_fakes_in_training(tmp_
     with pytest.raises(ValueError, match=r"data.train_methods names \['Deepfakes'\].*\['m', 'other'\]"):
         bad = FaceCropDataModule(root=str(tmp_path), input_spec=InputSpec(32), train_methods=["Deepfakes"])
         bad.setup()
+    # checkpoint selection can be kept blind to the left-out method too; test still has every method
+    rows.loc[rows["video_id"].str.startswith("g3_"), "split"] = "test"
+    write_manifest(tmp_path, rows, {})
+    dm = FaceCropDataModule(
+        root=str(tmp_path), input_spec=InputSpec(32), train_methods=["m"], val_follows_train_methods=True
+    )
+    dm.setup()
+    assert set(dm.datasets["val"].sample_table()["method"]) == {"real", "m"}
+    assert set(dm.datasets["test"].sample_table()["method"]) == {"real", "m", "other"}
 
 
 def test_augmentation_reaches_the_training_split_only(folder_tree, tmp_path):

@@ -80,3 +80,27 @@ def test_checksums_sort_files_into_ok_mismatch_and_absent(tmp_path):
         "mismatch": ["b.mp4"],
         "absent": ["c.mp4"],
     }
+
+
+def test_deeperforensics_with_every_level_expects_the_eleven_published_folders():
+    target = "dfd.raw.layouts.deeperforensics.parse_deeperforensics"
+    expects = expected_counts(target, levels=None)
+    assert len(expects) == 11 and {e.n for e in expects} == {1000} and not any(e.approx for e in expects)
+    assert {"end_to_end", "reenact_postprocess", "end_to_end_level_5", "end_to_end_mix_4_distortions"} <= {
+        e.methods[0] for e in expects
+    }
+    assert [e.what for e in expected_counts(target, levels=["end_to_end"])] == ["end_to_end (all splits)"]
+
+
+def test_av_deepfake1m_is_held_to_its_own_counts_and_lavdf_to_its_own(tmp_path):
+    target = "dfd.raw.layouts.avdeepfake.parse_avdeepfake"
+    (tmp_path / "lavdf").mkdir()
+    (tmp_path / "lavdf" / "metadata.json").write_text("[]")
+    (tmp_path / "av1m").mkdir()
+    (tmp_path / "av1m" / "train_metadata.json").write_text("[]")
+    lavdf = {e.what: e.n for e in expected_counts(target, root=str(tmp_path / "lavdf"))}
+    assert lavdf == {"train": 78703, "dev (val)": 31501, "test": 26100}
+    assert {e.what: e.n for e in expected_counts(target, root=str(tmp_path / "av1m"))} == {
+        "train": 746180,
+        "val": 57340,
+    }

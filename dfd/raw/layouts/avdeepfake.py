@@ -26,18 +26,23 @@ SPLIT_NAMES = {"train": "train", "dev": "val", "val": "val", "test": "test"}
 PER_SPLIT_FILES = ("train_metadata.json", "val_metadata.json", "test_metadata.json")
 
 
+def _entry_list(path: Path, what: str) -> list:
+    meta = read_json(path, what)
+    if not isinstance(meta, list):
+        raise MetadataError(path, f"expected a list of per-video entries, got a {type(meta).__name__}")
+    return meta
+
+
 def _entries(root: Path) -> list[tuple[Path, dict, str]]:
     """(metadata file, entry, split from the file name or '') for every entry."""
     single = root / "metadata.json"
     if single.is_file():
-        meta = read_json(single, "LAV-DF metadata")
-        return [(single, e, "") for e in (meta if isinstance(meta, list) else [])]
+        return [(single, e, "") for e in _entry_list(single, "LAV-DF metadata")]
     out = []
     for name in PER_SPLIT_FILES:
         path = root / name
         if path.is_file():
-            meta = read_json(path, "AV-Deepfake1M metadata")
-            out += [(path, e, name.split("_")[0]) for e in (meta if isinstance(meta, list) else [])]
+            out += [(path, e, name.split("_")[0]) for e in _entry_list(path, "AV-Deepfake1M metadata")]
     if not out:
         raise FileNotFoundError(
             f"no metadata.json (LAV-DF) or {'/'.join(PER_SPLIT_FILES)} (AV-Deepfake1M) under {root} (check data.raw_dir)"

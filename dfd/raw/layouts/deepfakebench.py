@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path, PurePath
 
-from dfd.raw.records import MISSING_FILE, VideoRecord, read_json
+from dfd.raw.records import MISSING_FILE, MetadataError, VideoRecord, read_json
 from dfd.raw.splits import assign_splits
 
 log = logging.getLogger(__name__)
@@ -57,9 +57,12 @@ def parse_deepfakebench(
     """List the videos of one DeepfakeBench dataset JSON with their (resolved) frame paths."""
     json_path = Path(json_path)
     frames_root = Path(frames_root)
-    data = read_json(json_path, "DeepfakeBench dataset JSON (data.json_path)")
-    if len(data) != 1:
-        raise ValueError(f"{json_path}: expected one top-level dataset key, got {list(data)}")
+    data = read_json(json_path, "DeepfakeBench dataset JSON (data.layout.json_path)")
+    if not isinstance(data, dict) or len(data) != 1:
+        raise MetadataError(
+            json_path,
+            f"expected one top-level dataset key, got {list(data) if isinstance(data, dict) else type(data).__name__}",
+        )
     dataset, labels = next(iter(data.items()))
     records: list[VideoRecord] = []
     split_videos: dict[str, set[str]] = {s: set() for s in SPLITS}
@@ -89,7 +92,7 @@ def parse_deepfakebench(
                         status="ok" if frames else MISSING_FILE,
                         reason=""
                         if frames
-                        else f"frame {video.get('frames', ['?'])[0]!r} not found under {frames_root} (data.frames_root)",
+                        else f"frame {video.get('frames', ['?'])[0]!r} not found under {frames_root} (data.layout.frames_root)",
                     )
                 )
     if split_videos["val"] and split_videos["val"] != split_videos["test"]:

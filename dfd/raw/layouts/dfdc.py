@@ -11,7 +11,6 @@ its original always share a split.
 
 from __future__ import annotations
 
-import csv
 import logging
 import re
 from dataclasses import replace
@@ -25,8 +24,8 @@ from dfd.raw.records import (
     MetadataError,
     VideoRecord,
     list_files,
+    read_csv,
     read_json,
-    require_file,
 )
 
 log = logging.getLogger(__name__)
@@ -52,45 +51,17 @@ def parse_dfdc(
         split = "val" if number in set(val_parts) else "train"
         files = {p.name: p for p in list_files(part, VIDEO_EXTENSIONS)}
         try:
-            meta = read_json(part / "metadata.json", "DFDC part metadata")
+            part_records = _parse_part(part, split, files)
         except (MetadataError, FileNotFoundError) as err:
             # one damaged part of 50 must not stop the others: its videos are kept with the reason
             broken.append(err)
             log.warning("%s: skipping the %d videos of %s", err, len(files), part.name)
             records += [_unusable(path, BAD_METADATA, str(err)) for path in files.values()]
             continue
-        for name, entry in sorted(meta.items()):
-            label_name = str(entry.get("label", "")).upper()
-            if label_name not in ("REAL", "FAKE"):
-                raise ValueError(
-                    f"{part / 'metadata.json'}: entry {name!r} has label {label_name!r}, expected REAL or FAKE"
-                )
-            original = entry.get("original") or name
-            path = files.get(name, part / name)
-            status, reason = (
-                ("ok", "")
-                if name in files
-                else (MISSING_FILE, f"in {part.name}/metadata.json but {path} is missing")
-            )
-            records.append(
-                VideoRecord(
-                    path=path,
-                    video_id=Path(name).stem,
-                    label=int(label_name == "FAKE"),
-                    method="DFDC" if label_name == "FAKE" else "original",
-                    split=split,
-                    group=Path(original).stem,
-                    has_audio=True,
-                    status=status,
-                    reason=reason,
-                )
-            )
-            split_of.setdefault(Path(original).stem, split)
-        for name, path in sorted(files.items()):
-            if name not in meta:
-                records.append(
-                    _unusable(path, UNLISTED_FILE, f"file has no entry in {part.name}/metadata.json")
-                )
+        records += part_records
+        for r in part_records:
+            if r.status != UNLISTED_FILE:
+                split_of.setdefault(r.group, split)
     if len(broken) == len(parts):
         raise broken[0]  # nothing readable: the first part's problem, with its file and line
     # A fake whose original sits in another part follows its original's split.
@@ -106,6 +77,54 @@ def parse_dfdc(
     return records
 
 
+def _parse_part(part: Path, split: str, files: dict[str, Path]) -> list[VideoRecord]:
+    """The records of one training part; a ``metadata.json`` that is missing, not JSON, not an
+    object of entries, or has an entry without a REAL/FAKE label raises naming the file."""
+    meta_path = part / "metadata.json"
+    meta = read_json(meta_path, "DFDC part metadata")
+    if not isinstance(meta, dict):
+        raise MetadataError(
+            meta_path,
+            f"expected an object mapping file names to {{label, original}}, got a {type(meta).__name__}",
+        )
+    records = []
+    for name, entry in sorted(meta.items()):
+        label_name = str(entry.get("label", "")).upper() if isinstance(entry, dict) else ""
+        if label_name not in ("REAL", "FAKE"):
+            raise MetadataError(
+                meta_path,
+                f"line {_line_of(meta_path, name)}: entry {name!r} has no label REAL or FAKE ({str(entry)[:80]})",
+            )
+        original = entry.get("original") or name
+        path = files.get(name, part / name)
+        present = name in files
+        records.append(
+            VideoRecord(
+                path=path,
+                video_id=Path(name).stem,
+                label=int(label_name == "FAKE"),
+                method="DFDC" if label_name == "FAKE" else "original",
+                split=split,
+                group=Path(str(original)).stem,
+                has_audio=True,
+                status="ok" if present else MISSING_FILE,
+                reason="" if present else f"in {part.name}/metadata.json but {path} is missing",
+            )
+        )
+    records += [
+        _unusable(path, UNLISTED_FILE, f"file has no entry in {part.name}/metadata.json")
+        for name, path in sorted(files.items())
+        if name not in meta
+    ]
+    return records
+
+
+def _line_of(path: Path, key: str) -> int:
+    """The line where ``"key"`` first appears in the JSON file ``path`` (1 for one-line files)."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    return text.count("\n", 0, max(text.find(f'"{key}"'), 0)) + 1
+
+
 def _unusable(path: Path, status: str, reason: str) -> VideoRecord:
     """A training-part file that cannot be used (no entry, damaged metadata): kept with its reason."""
     return VideoRecord(path=path, video_id=path.stem, label=0, method="unknown", split="", group=path.stem,
@@ -113,24 +132,27 @@ def _unusable(path: Path, status: str, reason: str) -> VideoRecord:
 
 
 def _parse_test(test_dir: Path) -> list[VideoRecord]:
-    labels_path = require_file(test_dir / "labels.csv", "DFDC test labels (test/labels.csv)")
-    with labels_path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    if rows and not {"filename", "label"} <= set(rows[0]):
-        raise ValueError(f"{labels_path}: expected columns filename,label, got {list(rows[0])}")
+    labels_path = test_dir / "labels.csv"
+    rows = read_csv(labels_path, "DFDC test labels (test/labels.csv)", {"filename", "label"})
     files = {p.name: p for p in list_files(test_dir, VIDEO_EXTENSIONS)}
     records = []
     listed = set()
-    for row in rows:
+    for line, row in rows:
         name = row["filename"]
+        try:
+            label = float(row["label"])
+        except ValueError:
+            label = -1.0
+        if label not in (0.0, 1.0):
+            raise MetadataError(labels_path, f"line {line}: label {row['label']!r} of {name!r} is not 0 or 1")
         listed.add(name)
         present = name in files
         records.append(
             VideoRecord(
                 path=files.get(name, test_dir / name),
                 video_id=f"test/{Path(name).stem}",
-                label=int(float(row["label"])),
-                method="DFDC" if int(float(row["label"])) else "original",
+                label=int(label),
+                method="DFDC" if label else "original",
                 split="test",
                 group=f"test/{Path(name).stem}",
                 has_audio=True,

@@ -12,15 +12,15 @@ grouped by source identity and stratified by label.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from dfd.raw.records import (
     MISSING_FILE,
     UNLISTED_FILE,
     VIDEO_EXTENSIONS,
+    MetadataError,
     VideoRecord,
-    require_file,
+    read_csv,
 )
 from dfd.raw.splits import assign_splits
 
@@ -61,17 +61,15 @@ def parse_fakeavceleb(
 ) -> list[VideoRecord]:
     """List FakeAVCeleb videos from ``meta_data.csv`` with splits grouped by source identity."""
     root = Path(root)
-    meta = require_file(root / META, "FakeAVCeleb metadata")
-    with meta.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    if rows and not REQUIRED_COLUMNS <= set(rows[0]):
-        raise ValueError(f"{meta}: missing columns {sorted(REQUIRED_COLUMNS - set(rows[0]))}")
+    meta = root / META
     found, missing = [], []
     listed = set()
-    for row in rows:
+    for line, row in read_csv(meta, "FakeAVCeleb metadata", REQUIRED_COLUMNS):
         category = row["category"].strip().upper()
         if category not in CATEGORY_FOLDERS:
-            raise ValueError(f"{meta}: category {category!r} is not one of {sorted(CATEGORY_FOLDERS)}")
+            raise MetadataError(
+                meta, f"line {line}: category {category!r} is not one of {sorted(CATEGORY_FOLDERS)}"
+            )
         path = _resolve(root, row)
         listed.add(path.resolve())
         code, fake_video, fake_audio = CATEGORIES[category]

@@ -43,3 +43,15 @@ def test_the_fake_segments_reach_the_manifest(tmp_path, cropper):
     assert len(ok) and ok["audio_path"].str.endswith(".wav").all()
     periods = ok.groupby("video_id")["fake_periods"].first().map(json.loads)
     assert periods.map(len).tolist().count(1) == 3 and periods.map(len).tolist().count(0) == 1
+
+
+def test_metadata_that_is_not_a_list_of_entries_is_named(tmp_path):
+    import pytest
+
+    from dfd.raw.records import MetadataError
+
+    (tmp_path / "metadata.json").write_text('{"file": "train/0.mp4"}')  # an object, not [entries]
+    with pytest.raises(
+        MetadataError, match="metadata.json: expected a list of per-video entries, got a dict"
+    ):
+        parse_avdeepfake(tmp_path)

@@ -51,7 +51,7 @@ def test_deepfakebench_unresolvable_frames_are_reported(deepfakebench_tree, tmp_
     path.write_text(json.dumps(data))
     records = parse_deepfakebench(path, tmp_path / "elsewhere")
     assert {r.status for r in records} == {MISSING_FILE}
-    assert "data.frames_root" in records[0].reason
+    assert "data.layout.frames_root" in records[0].reason
 
 
 def test_df40_style_leaks_are_counted_val_overlapping_test_and_frames_in_two_splits(tmp_path, caplog):
@@ -81,3 +81,34 @@ def test_df40_style_leaks_are_counted_val_overlapping_test_and_frames_in_two_spl
     assert "1 videos are in both val and test (val 1, test 3)" in caplog.text
     # v1's frames are in train (b) and test (d), v3's in train (e) and test (f); v2's in val and test (c)
     assert "6 of 8 frames sit in two splits (test+train: 4, test+val: 2)" in caplog.text
+
+
+def test_a_json_that_is_not_one_dataset_object_is_named(tmp_path):
+    import pytest
+
+    from dfd.raw.records import MetadataError
+
+    (tmp_path / "FF.json").write_text("[]")
+    with pytest.raises(MetadataError, match=r"FF.json: expected one top-level dataset key, got list"):
+        parse_deepfakebench(tmp_path / "FF.json", tmp_path)
+
+
+def test_a_df40_mini_tree_loads_with_its_faults_reported_and_real_faces_in_its_crops(
+    tmp_path, caplog, cropper
+):
+    import cv2
+
+    from dfd.data.synthetic.mini import make_df40
+    from tests.conftest import SPEC
+
+    root = make_df40(tmp_path / "DF40", n_videos=4, frames_per_video=2, spec=SPEC)
+    with caplog.at_level("WARNING"):
+        records = parse_deepfakebench(root / "dataset_json" / "FSAll_ff.json", root / "rgb", val_fraction=0.3)
+    assert all(r.status == "ok" for r in records) and len(records) == 3 * 4 + 1  # + 000_again
+    assert Counter(r.method for r in records) == {"FF-real": 5, "simswap_Fake": 4, "e4s_Fake": 4}
+    assert "val split equals its test split" in caplog.text
+    # 000_again lists 000's 2 frames in test while 000 is in train (or the val carved from it)
+    assert "2 of 24 frames sit in two splits (test+" in caplog.text
+    # the crops are faces the preprocessing detector finds, not placeholder bytes
+    image = cv2.cvtColor(cv2.imread(str(records[0].frames[0])), cv2.COLOR_BGR2RGB)
+    assert image.shape == (128, 128, 3) and cropper.crop_image(image) is not None

@@ -65,3 +65,47 @@ def test_a_truncated_part_metadata_is_reported_and_the_other_parts_are_read(
     rows, _ = read_manifest(tmp_path / "crops")
     assert set(rows["status"]) == {BAD_METADATA} and len(rows) == len(part0) == summary.statuses[BAD_METADATA]
     assert rows["reason"].str.contains("dfdc_train_part_0/metadata.json: line").all()
+
+
+def _copy(tree, tmp_path):
+    import shutil
+
+    return shutil.copytree(tree, tmp_path / "dfdc")
+
+
+def test_a_truncated_test_labels_csv_is_named_with_its_line(dfdc_tree, tmp_path):
+    from dfd.raw.records import MetadataError
+
+    tree = _copy(dfdc_tree, tmp_path)
+    labels = tree / "test" / "labels.csv"
+    labels.write_text(labels.read_text().rstrip("\n").rsplit(",", 1)[0] + "\n")  # the last label cut off
+    with pytest.raises(MetadataError, match=rf"{labels}: line 3: .* 1 fields where the header has 2"):
+        parse_dfdc(tree, val_parts=[1])
+    labels.write_text("filename,label\nt000.mp4,0\nt001.mp4,yes\n")
+    with pytest.raises(MetadataError, match=rf"{labels}: line 3: label 'yes' of 't001.mp4' is not 0 or 1"):
+        parse_dfdc(tree, val_parts=[1])
+
+
+@pytest.mark.parametrize("damage", ["a list", "a bad label"])
+def test_a_part_with_unusable_metadata_is_marked_and_the_others_are_read(dfdc_tree, tmp_path, damage):
+    import json
+
+    from dfd.raw.records import BAD_METADATA
+
+    tree = _copy(dfdc_tree, tmp_path)
+    meta = tree / "dfdc_train_part_1" / "metadata.json"
+    entries = json.loads(meta.read_text())
+    if damage == "a list":
+        meta.write_text(json.dumps([{"file": k, **v} for k, v in entries.items()]))
+        reason = f"{meta}: expected an object mapping file names to {{label, original}}, got a list"
+    else:
+        entries["p1fake01.mp4"]["label"] = "MAYBE"
+        meta.write_text(json.dumps(entries, indent=1))
+        line = meta.read_text().splitlines().index(' "p1fake01.mp4": {') + 1
+        reason = f"{meta}: line {line}: entry 'p1fake01.mp4' has no label REAL or FAKE"
+    records = parse_dfdc(tree, val_parts=[1])
+    bad = [r for r in records if r.status == BAD_METADATA]
+    assert sorted(r.video_id for r in bad) == sorted(p.stem for p in meta.parent.glob("*.mp4"))
+    assert all(r.reason.startswith(reason) for r in bad), bad[0].reason
+    # part 0 (train) and the test set are read as usual
+    assert {r.split for r in records if r.status == "ok"} == {"train", "test"}

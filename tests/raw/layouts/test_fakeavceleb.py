@@ -39,3 +39,21 @@ def test_each_record_says_which_modality_is_fake(fakeavceleb_tree):
     assert by_category["FakeVideo-RealAudio"] == {(1, 1, 0, "FVRA")}
     assert by_category["FakeVideo-FakeAudio"] == {(1, 1, 1, "FVFA")}
     assert {r.method for r in records if r.label} >= {"RVFA:rtvc", "FVFA:faceswap-wav2lip"}
+
+
+def test_a_truncated_meta_data_csv_is_named_with_its_line(fakeavceleb_tree, tmp_path):
+    import shutil
+
+    import pytest
+
+    from dfd.raw.records import MetadataError
+
+    tree = shutil.copytree(fakeavceleb_tree, tmp_path / "fakeavceleb")
+    meta = tree / "meta_data.csv"
+    lines = meta.read_text().splitlines()
+    meta.write_text("\n".join(lines[:-1] + [lines[-1].split(",")[0]]) + "\n")  # a download cut mid-row
+    with pytest.raises(MetadataError, match=rf"{meta}: line {len(lines)}: FakeAVCeleb metadata has 1 fields"):
+        parse_fakeavceleb(tree)
+    meta.write_text("\n".join(lines[:-1] + [lines[-1].replace(",A,", ",Z,")]) + "\n")
+    with pytest.raises(MetadataError, match=rf"{meta}: line {len(lines)}: category 'Z'"):
+        parse_fakeavceleb(tree)

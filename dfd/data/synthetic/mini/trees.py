@@ -1,10 +1,11 @@
 """Mini raw datasets: small trees in every raw layout dfd reads, with real H.264 video.
 
 The real datasets are licensed by request, so tests and the demo run on trees generated here,
-laid out exactly like FF++, Celeb-DF, DFDC, FakeAVCeleb, plain folders and DeepfakeBench
-(see ``DATASETS.md``), from the media of :mod:`dfd.data.synthetic.mini.media`. Corrupt files
-(zero-byte, truncated, no face, no audio, metadata entry without file, file without entry) are
-added on request. ``python -m dfd.generate mini=<layout>`` writes one.
+laid out exactly like FF++, DFD, Celeb-DF, Celeb-DF++, DFDC, DFDCP, DeeperForensics-1.0,
+WildDeepfake, UADFV, FakeAVCeleb, LAV-DF and AV-Deepfake1M, plain folders, DeepfakeBench and DF40
+(each as its parser in :mod:`dfd.raw.layouts` reads it), from the media of
+:mod:`dfd.data.synthetic.mini.media`. Corrupt files (zero-byte, truncated, no face, no audio,
+metadata entry without file, file without entry) are added on request. ``python -m dfd.generate mini=<layout>`` writes one.
 """
 
 from __future__ import annotations
@@ -449,6 +450,57 @@ def make_deepfakebench(
     return root
 
 
+def make_df40(
+    out: str | Path,
+    n_videos: int = 4,
+    frames_per_video: int = 4,
+    methods: tuple[str, ...] | list[str] = ("simswap", "e4s"),
+    leaks: bool = True,
+    spec: VideoSpec = VideoSpec(),
+) -> Path:
+    """DF40 data (Yan et al., "DF40: Toward Next-Generation Deepfake Detection", NeurIPS 2024) as
+    DeepfakeBench ships it: face crops under ``rgb/`` and ``dataset_json/FSAll_ff.json`` (the FF++
+    reals and one ``<method>_Fake`` label per face-swap method), frame paths from another machine.
+    With ``leaks`` it has DF40's reported faults: val equal to test, and one real video's frames
+    listed in train and again in test."""
+    root = Path(out)
+    foreign = "/home/someone/DF40/rgb"
+    swaps = list(MANIPULATIONS)
+
+    def frames(folder: str, name: str, ident: int, seed: int, method: str | None) -> list[str]:
+        (root / "rgb" / folder / name).mkdir(parents=True, exist_ok=True)
+        paths = []
+        for k, crop in enumerate(face_crop_images(ident, frames_per_video, seed, spec, method)):
+            cv2.imwrite(
+                str(root / "rgb" / folder / name / f"{k:03d}.png"), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR)
+            )
+            paths.append(f"{foreign}/{folder}/{name}/{k:03d}.png")
+        return paths
+
+    labels = ["FF-real", *(f"{m}_Fake" for m in methods)]
+    data: dict = {label: {"train": {}, "val": {}, "test": {}} for label in labels}
+    for i in range(n_videos):
+        split = "test" if i == n_videos - 1 else "val" if i == n_videos - 2 and not leaks else "train"
+        real = f"{i:03d}"
+        data["FF-real"][split][real] = {
+            "label": "FF-real",
+            "frames": frames("FF-real", real, i, 90 + i, None),
+        }
+        for j, method in enumerate(methods):
+            fake = f"{i:03d}_{i + 1:03d}"
+            data[f"{method}_Fake"][split][fake] = {
+                "label": f"{method}_Fake",
+                "frames": frames(method, fake, i, 90 + i, swaps[j % len(swaps)]),
+            }
+    if leaks:
+        data["FF-real"]["test"]["000_again"] = data["FF-real"]["train"]["000"]
+        for label in labels:
+            data[label]["val"] = dict(data[label]["test"])
+    (root / "dataset_json").mkdir(parents=True, exist_ok=True)
+    (root / "dataset_json" / "FSAll_ff.json").write_text(json.dumps({"FSAll_ff": data}))
+    return root
+
+
 # ----------------------------------------------------------------------------- more datasets
 
 
@@ -631,6 +683,7 @@ MAKERS: dict[str, Callable[..., Path]] = {
     "fakeavceleb": make_fakeavceleb,
     "folder": make_folder,
     "deepfakebench": make_deepfakebench,
+    "df40": make_df40,
     "uadfv": make_uadfv,
     "dfdcp": make_dfdcp,
     "wilddeepfake": make_wilddeepfake,
