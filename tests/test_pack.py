@@ -16,7 +16,7 @@ def test_pack_then_train_from_the_shards(tmp_path):
     assert "train: 56 crops" in proc.stdout and "data.format=shards" in proc.stdout
     (meta,) = (tmp_path / "data" / "synthetic").glob("*/shards/pack.json")
     packed = json.loads(meta.read_text())
-    assert packed["encoding"] == "source" and {s: v["samples"] for s, v in packed["splits"].items()} == {
+    assert packed["encoding"] == "raw" and {s: v["samples"] for s, v in packed["splits"].items()} == {
         "train": 56, "val": 20, "test": 20}  # fmt: skip
     assert (
         list((meta.parent / "train").glob("chunk-*.bin")) and (meta.parent / "train" / "index.json").is_file()

@@ -11,14 +11,19 @@ WebDataset because it can be read by index, so the per-video balanced sampler an
 DDP epochs (``sampler=once``) keep working, where WebDataset can only stream through a shuffle
 buffer; the throughput of both is in ``benchmarks/bench_shards.py`` and ``docs/performance.md``.
 
-Each item holds the sample's index and its crop as a uint8 array. ``encoding=source`` keeps the
-crop file's own bytes (PNG or JPEG as preprocessing wrote it): training sees the same pixels as
-from the files. ``encoding=raw`` stores the decoded RGB pixels: the same pixels with no decoding
-at all, the fastest to read, but larger (1.7x the bytes of 224 px PNG crops in ``benchmarks/bench_shards.py``).
-``encoding=jpeg`` re-encodes at ``jpeg_quality``: the smallest and faster to decode than PNG,
-but lossy, so the fingerprint of models trained on it says so. ``shards/pack.json`` records what
-was packed; a split whose samples differ from it (another ``frames_per_video``, a new manifest)
-is refused with the command that re-packs, and so are shards written by an older ``dfd.pack``.
+Each item holds the sample's index and its crop as a uint8 array, in one of three encodings:
+
+- ``raw`` (the default): the decoded RGB pixels. The same pixels as the crop files with nothing
+  to decode, so the fastest to read, but larger (1.7x the bytes of 224 px PNG crops in
+  ``benchmarks/bench_shards.py``).
+- ``source``: the crop file's own bytes (PNG or JPEG as preprocessing wrote it), decoded as the
+  files are: the same pixels at the same size.
+- ``jpeg``: re-encoded at ``jpeg_quality``: the smallest and faster to decode than PNG, but
+  lossy, so the fingerprint of models trained on it says so.
+
+``shards/pack.json`` records what was packed; a split whose samples differ from it (another
+``frames_per_video``, a new manifest) is refused with the command that re-packs, and so are
+shards written by an older ``dfd.pack``.
 
 Reading: items are stored as arrays, not ``bytes``, because LitData stores a record of plain
 scalars and bytes as Arrow rows and decodes a window of 256 of them on every change of chunk,
@@ -63,7 +68,7 @@ def samples_digest(dataset: Any) -> str:
     return digest.hexdigest()
 
 
-def encode_item(job: tuple[int, str], encoding: str = "source", jpeg_quality: int = 95) -> dict[str, Any]:
+def encode_item(job: tuple[int, str], encoding: str = "raw", jpeg_quality: int = 95) -> dict[str, Any]:
     """One shard item: the sample's index and its crop, as encoded bytes in a 1-D uint8 array
     (``source``, ``jpeg``) or as RGB pixels, H x W x 3 (``raw``)."""
     index, path = job
@@ -86,7 +91,7 @@ def encode_item(job: tuple[int, str], encoding: str = "source", jpeg_quality: in
 def pack_split(
     dataset: Any,
     out: str | Path,
-    encoding: str = "source",
+    encoding: str = "raw",
     jpeg_quality: int = 95,
     chunk_bytes: str = "64MB",
     progress: bool = True,
