@@ -3,7 +3,8 @@
 Crops every face exactly as the model's training crops were made (its preprocessing
 fingerprint) with the same ``FaceCropper`` code as ``dfd.preprocess``, scores the crops, and
 decides each input with the threshold and video aggregation calibrated on validation. One row
-per input goes to ``output`` as soon as it is scored (a crash loses nothing before it);
+per input goes to ``output`` as soon as it is scored (a crash loses nothing before it); an
+ensemble's rows add ``agreement`` and ``low_agreement``;
 ``per_frame=true`` adds one row per face crop; ``visualize=true`` saves a PNG per input: the
 sampled frames with face boxes and scores, and the deciding face's crops under their Grad-CAM
 heatmap (:mod:`dfd.inference.explain`). The steps are :mod:`dfd.inference.predictor`.
@@ -23,7 +24,7 @@ from tqdm import tqdm
 from dfd.inference.detector import TorchDetector, resolve_device
 from dfd.inference.explain import Explainer, explain_prediction
 from dfd.inference.inputs import expand_inputs
-from dfd.inference.predictor import COLUMNS, FRAME_COLUMNS, make_predictor
+from dfd.inference.predictor import make_predictor
 from dfd.preprocessing.fingerprint import describe
 from dfd.utils.entry import entry
 from dfd.utils.runs import load_detector
@@ -64,12 +65,12 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
     counts: dict[str, int] = {}
     with ExitStack() as stack:
         handles = [stack.enter_context(out.open("w", newline=""))]
-        rows = csv.DictWriter(handles[0], fieldnames=COLUMNS)
+        rows = csv.DictWriter(handles[0], fieldnames=predictor.columns)
         rows.writeheader()
         frame_rows = None
         if frames_out is not None:
             handles.append(stack.enter_context(frames_out.open("w", newline="")))
-            frame_rows = csv.DictWriter(handles[1], fieldnames=FRAME_COLUMNS)
+            frame_rows = csv.DictWriter(handles[1], fieldnames=predictor.frame_columns)
             frame_rows.writeheader()
         for number, path in enumerate(tqdm(paths, desc="predict", unit="input", dynamic_ncols=True)):
             prediction = predictor.predict(path)

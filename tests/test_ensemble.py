@@ -128,11 +128,12 @@ def test_the_exported_ensemble_predicts_as_the_in_memory_one(
         "dfd.export", [f"ckpt_path={run}", f"out_dir={exported}", f"hydra.run.dir={tmp_path / 'x'}"]
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "(2 members)" in proc.stdout and (exported / "dfd_ensemble.json").is_file()
+    assert "(2 members)" in proc.stdout
+    assert json.loads((exported / "dfd_ensemble.json").read_text())["agreement_threshold"] == 0.75
     Image.fromarray(data.astronaut()).save(tmp_path / "astronaut.jpg")
     video = next((ffpp_tree / "original_sequences/youtube/c23/videos").glob("*.mp4"))
     (tmp_path / "inputs.txt").write_text(f"{tmp_path / 'astronaut.jpg'}\n{video}\n")
-    scores = {}
+    scores, agreement = {}, {}
     for name, model in (("in_memory", run), ("exported", exported)):
         out = tmp_path / name / "predictions.csv"
         proc = run_module("dfd.predict", [f"ckpt_path={model}", f"input={tmp_path / 'inputs.txt'}", f"output={out}",
@@ -141,7 +142,11 @@ def test_the_exported_ensemble_predicts_as_the_in_memory_one(
         rows = pd.read_csv(out)
         assert rows["status"].tolist() == ["ok", "ok"]
         scores[name] = rows["score"].to_numpy()
+        agreement[name] = rows["agreement"].to_numpy()
+        assert rows["agreement"].between(0, 1).all()
+        assert (rows["low_agreement"] == (rows["agreement"] < 0.75)).all()
     assert np.abs(scores["in_memory"] - scores["exported"]).max() < 1e-4
+    assert np.abs(agreement["in_memory"] - agreement["exported"]).max() < 1e-6
     # dfd.serve runs the exported ensemble like one model
     import requests
 
@@ -150,6 +155,7 @@ def test_the_exported_ensemble_predicts_as_the_in_memory_one(
             answer = requests.post(f"{url}/predict", files={"file": ("astronaut.jpg", f)}, timeout=120)
     assert answer.status_code == 200, answer.text
     assert answer.json()["score"] == pytest.approx(scores["exported"][0], abs=1e-5)
+    assert answer.json()["agreement"] == pytest.approx(agreement["exported"][0])
 
 
 @pytest.mark.slow

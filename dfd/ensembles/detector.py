@@ -3,15 +3,18 @@
 :class:`EnsembleDetector` runs each member on the same crops (each with its own transform),
 fuses the members' fake logits with the fitted rule and returns the fused fake probability, so
 :class:`~dfd.inference.predictor.Predictor` (``dfd.predict``, ``dfd.serve``) runs it like one
-model, with the ensemble's own calibration.
+model, with the ensemble's own calibration. It also gives each crop's agreement (the share of
+members on the ensemble's side, each member at its own calibrated threshold), which
+``dfd.predict`` reports with ``low_agreement`` under the run's ``agreement_threshold``.
 
 An exported ensemble is one folder:
 
 - ``members/<k>_<name>/``: each member as a ``dfd.export`` folder (ONNX, safetensors, its own
   ``dfd_model.json``, card);
 - ``dfd_ensemble.json``: the members (folder, name, net, input size), the fitted fusion rule as
-  plain data, the ensemble's calibration, the preprocessing fingerprint, the validation and test
-  figures, the versions, and the sha256 of every file in the folder, members' included;
+  plain data, the ensemble's calibration, the ``agreement_threshold``, the preprocessing
+  fingerprint, the validation and test figures, the versions, and the sha256 of every file in
+  the folder, members' included;
 - ``MODEL_CARD.md``.
 
 :func:`load_ensemble` verifies every checksum and loads the members without unpickling. Members
@@ -32,7 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from dfd.ensembles.fusion import Fusion, fusion_from_state, sigmoid
+from dfd.ensembles.fusion import Fusion, agreement, fusion_from_state, sigmoid
 from dfd.inference.detector import Detector, ModelInfo, TorchDetector
 from dfd.inference.export import (
     load_exported,
@@ -41,7 +44,7 @@ from dfd.inference.export import (
     verify_files,
     versions,
 )
-from dfd.metrics.calibration import Calibration
+from dfd.metrics.calibration import Calibration, resolve_threshold
 from dfd.metrics.detection import fake_logit
 from dfd.reports.model_card import model_card
 
@@ -50,6 +53,8 @@ FORMAT_VERSION = 1
 ENSEMBLE_JSON = "dfd_ensemble.json"
 CARD_FILE = "MODEL_CARD.md"
 MEMBERS_DIR = "members"
+#: ``agreement_threshold`` of folders exported before it was written (``conf/ensemble.yaml``'s default)
+DEFAULT_AGREEMENT_THRESHOLD = 0.75
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +63,17 @@ class EnsembleDetector(Detector):
     """Members' fake logits on the same crops → the fitted fusion rule → one fake probability."""
 
     def __init__(
-        self, members: Sequence[tuple[str, Detector]], fusion: Fusion, info: ModelInfo, batch_size: int = 32
+        self,
+        members: Sequence[tuple[str, Detector]],
+        fusion: Fusion,
+        info: ModelInfo,
+        batch_size: int = 32,
+        agreement_threshold: float = DEFAULT_AGREEMENT_THRESHOLD,
     ):
         super().__init__(info, batch_size)
         self.members = list(members)
         self.fusion = fusion
+        self.agreement_threshold = agreement_threshold
         if fusion.needs_features and not all(isinstance(d, TorchDetector) for _, d in self.members):
             raise ValueError(f"the {fusion.name} rule reads member embeddings: its members must run in torch")
 
@@ -84,13 +95,35 @@ class EnsembleDetector(Detector):
         return np.stack(zs, axis=1).astype(np.float64), (feats if self.fusion.needs_features else None)
 
     def score(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        return self._score(crops)[0]
+
+    def score_with_agreement(
+        self, crops: Sequence[np.ndarray], threshold: str | float = "f1"
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Fused fake probabilities and each crop's agreement ``float[N]``: the share of members
+        on the ensemble's side, each member at its own calibrated ``threshold`` and the ensemble
+        at its own (0.5 for one without calibration), as ``dfd.ensemble`` measures it."""
+        probs, member_probs = self._score(crops)
         if len(crops) == 0:
-            return np.zeros(0, dtype=np.float32)
-        out = []
+            return probs, np.zeros(0, dtype=np.float32)
+        cuts = [_frame_threshold(threshold, d.info.calibration) for _, d in self.members]
+        agree = agreement(member_probs, cuts, probs, _frame_threshold(threshold, self.info.calibration))
+        return probs, agree.astype(np.float32)
+
+    def _score(self, crops: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Fused probabilities ``float[N]`` and member probabilities ``float[N, M]``, one pass."""
+        if len(crops) == 0:
+            return np.zeros(0, dtype=np.float32), np.zeros((0, len(self.members)))
+        out, members = [], []
         for start in range(0, len(crops), self.batch_size):
             z, feats = self.member_logits(crops[start : start + self.batch_size])
             out.append(sigmoid(self.fusion.fuse(z, feats)).astype(np.float32))
-        return np.concatenate(out)
+            members.append(sigmoid(z))
+        return np.concatenate(out), np.concatenate(members)
+
+
+def _frame_threshold(choice: str | float, calibration: Calibration | None) -> float:
+    return resolve_threshold(choice, calibration, "frame") if calibration is not None else 0.5
 
 
 def write_ensemble_folder(
@@ -102,6 +135,7 @@ def write_ensemble_folder(
     training: dict[str, Any],
     weights: Sequence[float],
     name: str,
+    agreement_threshold: float = DEFAULT_AGREEMENT_THRESHOLD,
 ) -> Path:
     """Write ``dfd_ensemble.json`` and ``MODEL_CARD.md`` beside the members already exported under
     ``out_dir/members/`` (see the module docstring); return the folder."""
@@ -123,6 +157,8 @@ def write_ensemble_folder(
         "members": members,
         "fusion": fusion.state(),
         "calibration": calibration.to_dict() if calibration else None,
+        # samples with fewer members on the ensemble's side are flagged low_agreement
+        "agreement_threshold": float(agreement_threshold),
         "preprocessing": preprocessing,
         "training": training,
         "versions": versions(),
@@ -171,4 +207,5 @@ def load_ensemble(
         name=d.get("name", "dfd ensemble"),
         extra={"training": d.get("training", {}), "members": d["members"]},
     )
-    return EnsembleDetector(members, fusion, info, batch_size)
+    threshold = d.get("agreement_threshold", DEFAULT_AGREEMENT_THRESHOLD)
+    return EnsembleDetector(members, fusion, info, batch_size, agreement_threshold=float(threshold))

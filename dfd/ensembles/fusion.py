@@ -17,8 +17,10 @@ fit uses validation data only.
   out-of-fold ones, so calibration never sees in-sample predictions.
 - ``attention``: a small gating network maps the member logits (and, with ``use_features``,
   each member's embedding reduced by PCA) to per-sample member weights; the fused logit is the
-  weighted sum of member logits. Each fold trains with early stopping on its held-out videos;
-  the final net trains on all of validation for the median best epoch count.
+  weighted sum of member logits. Each fold trains with early stopping on a grouped inner split of
+  its training part (never on its held-out videos, whose out-of-fold predictions feed
+  calibration and the validation figures); the final net trains on all of validation for the
+  median best epoch count.
 
 Rules are stored as plain data (:meth:`Fusion.state`, JSON), so an exported ensemble holds no
 pickle.
@@ -404,16 +406,37 @@ class AttentionFusion(Fusion):
             torch.from_numpy(np.clip(z, -20, 20).astype(np.float32)),
             torch.from_numpy(y.astype(np.float32)),
         )
+        groups = np.asarray([str(g) for g in groups])
         self.folds = grouped_folds(y, groups, self.k, self.seed)
         oof, best_epochs = np.zeros(len(y)), []
         for tr, te in self.folds:
-            gate, epoch = self._train(x[tr], zt[tr], yt[tr], self.max_epochs, (x[te], zt[te], yt[te]))
+            fit_part, stop_part = self._stopping_split(tr, y, groups)
+            held = (x[stop_part], zt[stop_part], yt[stop_part]) if len(stop_part) else None
+            gate, epoch = self._train(x[fit_part], zt[fit_part], yt[fit_part], self.max_epochs, held)
             with torch.no_grad():
                 oof[te] = (gate(x[te]) * zt[te]).sum(dim=1).numpy()
             best_epochs.append(epoch)
         self.epochs = int(np.median(best_epochs))
         self.gate, _ = self._train(x, zt, yt, self.epochs)
         return oof
+
+    def _stopping_split(
+        self, tr: np.ndarray, y: np.ndarray, groups: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """A fold's training indices split by video into (fit, early stopping): one fold of a
+        grouped k-fold split of the training part. Stopping on the fold's held-out videos would
+        make its out-of-fold predictions optimistic. Too few videos for an inner split: no early
+        stopping (``max_epochs``), with a warning."""
+        try:
+            inner_tr, inner_stop = grouped_folds(y[tr], groups[tr], self.k, self.seed + 1)[0]
+        except ValueError:
+            log.warning(
+                "too few videos in a fold's training part for an early-stopping split: it trains "
+                "max_epochs=%d epochs (ensemble.max_epochs)",
+                self.max_epochs,
+            )
+            return tr, tr[:0]
+        return tr[inner_tr], tr[inner_stop]
 
     def weights(self, z: np.ndarray, features: list[np.ndarray] | None = None) -> np.ndarray:
         if self.gate is None:

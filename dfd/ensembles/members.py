@@ -4,19 +4,23 @@ Each member applies its own evaluation transform (its ``input_spec``: size, mean
 same RGB crops, so nets with different input sizes and normalisations score exactly the crops
 the others see. The crops are read once per batch and every member that is not cached yet
 scores that batch ("batched members"). A member's outputs on a split (fake logits, pooled
-embeddings) are cached under ``cache_dir`` by the member file's sha256 and the split's samples
-(their paths, in order), so trying another fusion rule costs no second forward pass; the cache
-is safetensors, read without unpickling.
+embeddings) are cached under ``cache_dir`` by the member file's sha256, the split's samples
+(their paths, in order) and the data's preprocessing fingerprint (crop settings and the
+manifest's sha256), so trying another fusion rule costs no second forward pass, while crops
+regenerated in place under the same paths (a new manifest) are scored again; the cache is
+safetensors, read without unpickling.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -47,9 +51,14 @@ def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def samples_key(paths: Sequence[str]) -> str:
-    """A digest of a split's samples, in order (what a cached output must match)."""
-    return hashlib.sha256("\n".join(paths).encode()).hexdigest()
+def samples_key(paths: Sequence[str], data_fingerprint: dict[str, Any] | None = None) -> str:
+    """A digest of a split's samples, in order, and of how their crops were made (the data's
+    fingerprint, ``manifest_sha256`` included): what a cached output must match. Paths alone
+    would let crops regenerated in place under the same names reuse stale outputs."""
+    digest = hashlib.sha256(json.dumps(data_fingerprint or {}, sort_keys=True, default=str).encode())
+    digest.update(b"\n")
+    digest.update("\n".join(paths).encode())
+    return digest.hexdigest()
 
 
 class _Crops(Dataset):
@@ -86,13 +95,15 @@ def score_members(
     batch_size: int = 64,
     num_workers: int = 0,
     desc: str = "members",
+    data_fingerprint: dict[str, Any] | None = None,
 ) -> dict[str, dict[str, np.ndarray]]:
     """``{member name: {"logits": float[N], "features": float[N, F]}}`` on every sample of
     ``dataset`` (a ``FrameDataset``), from the cache when there, else scored (batched members)
-    and cached."""
+    and cached. ``data_fingerprint`` (the datamodule's ``fingerprint()``, with the manifest's
+    sha256) is part of the cache key: pass it whenever ``cache_dir`` is set."""
     from safetensors.numpy import load_file, save_file
 
-    key = samples_key(dataset.paths)
+    key = samples_key(dataset.paths, data_fingerprint)
     cache = Path(cache_dir) if cache_dir else None
     out: dict[str, dict[str, np.ndarray]] = {}
     pending = []

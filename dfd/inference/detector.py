@@ -50,6 +50,9 @@ class ModelInfo:
 class Detector(ABC):
     """Scores batches of face crops; see the module docstring."""
 
+    #: the agreement under which an ensemble flags a sample (``low_agreement``); None for one net
+    agreement_threshold: float | None = None
+
     def __init__(self, info: ModelInfo, batch_size: int = 32) -> None:
         self.info = info
         self.batch_size = batch_size
@@ -76,6 +79,13 @@ class Detector(ABC):
             )
             out.append(torch.sigmoid(z).numpy())
         return np.concatenate(out)
+
+    def score_with_agreement(
+        self, crops: Sequence[np.ndarray], threshold: str | float = "f1"
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """:meth:`score` and, for an ensemble, the share of its members on its side of each crop
+        at the decision ``threshold`` (a choice as in ``dfd.predict``); None for one net."""
+        return self.score(crops), None
 
 
 class TorchDetector(Detector):

@@ -10,6 +10,11 @@ uses the threshold fitted on validation for that aggregation (video level) or fo
 
 Every input gets one row, whatever happens to it: unreadable files, images or videos without a
 face and videos too short say so in ``status`` and ``reason``; nothing stops the run.
+
+An ensemble's rows also say how far its members agree (:data:`AGREEMENT_COLUMNS`): a crop's
+agreement is the share of members on the ensemble's side, an input's that of the face that
+decided it (an image), or the mean over the deciding track's crops (a video); ``low_agreement``
+is 1 under the ensemble's ``agreement_threshold``. Single models have no such columns.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ COLUMNS = ("path", "kind", "score", "decision", "threshold", "aggregation", "fra
            "tracks", "status", "reason")  # fmt: skip
 #: One row per scored face crop (``per_frame=true``).
 FRAME_COLUMNS = ("path", "frame_idx", "track", "x1", "y1", "x2", "y2", "face_score", "score")
+#: Added to an ensemble's rows (``agreement`` alone to its frame rows).
+AGREEMENT_COLUMNS = ("agreement", "low_agreement")
 TRACK_RULES = ("max", "largest", "longest")
 
 
@@ -131,9 +138,13 @@ class Predictor:
         cal = detector.info.calibration
         self.aggregation = self.options.aggregation or (cal.video_aggregation if cal else "mean")
         self.confident = cal.confident_strategy() if cal else ConfidentStrategy()
-        choice = self.options.threshold if cal is not None else 0.5
-        self.frame_threshold = resolve_threshold(choice, cal, "frame")
-        self.video_threshold = resolve_threshold(choice, cal, "video", self.aggregation)
+        self.choice = self.options.threshold if cal is not None else 0.5
+        self.frame_threshold = resolve_threshold(self.choice, cal, "frame")
+        self.video_threshold = resolve_threshold(self.choice, cal, "video", self.aggregation)
+        self.agreement_threshold = detector.agreement_threshold
+        ensemble = self.agreement_threshold is not None
+        self.columns = COLUMNS + AGREEMENT_COLUMNS if ensemble else COLUMNS
+        self.frame_columns = FRAME_COLUMNS + AGREEMENT_COLUMNS[:1] if ensemble else FRAME_COLUMNS
 
     # -- one input --------------------------------------------------------------------------------
     def predict(self, path: str | Path) -> Prediction:
@@ -145,12 +156,13 @@ class Predictor:
         staged: list[Prediction | _Pending] = [self._stage(Path(p)) for p in paths]
         pending = [s for s in staged if isinstance(s, _Pending)]
         crops = [c for s in pending for c in s.crops]
-        scores = self.detector.score(crops)
+        scores, agree = self.detector.score_with_agreement(crops, self.choice)
         start = 0
         out = []
         for item in staged:
             if isinstance(item, _Pending):
-                out.append(self._finish(item, scores[start : start + len(item.crops)]))
+                part = slice(start, start + len(item.crops))
+                out.append(self._finish(item, scores[part], None if agree is None else agree[part]))
                 start += len(item.crops)
             else:
                 out.append(item)
@@ -164,7 +176,7 @@ class Predictor:
         )
 
     def _row(self, path: Path, kind: str, **values: Any) -> dict[str, Any]:
-        row: dict[str, Any] = {c: None for c in COLUMNS}
+        row: dict[str, Any] = {c: None for c in self.columns}
         row.update(path=str(path), kind=kind, score=float("nan"), decision="", tracks=0, frames_sampled=0,
                    faces_found=0, reason="")  # fmt: skip
         row.update(values)
@@ -230,12 +242,15 @@ class Predictor:
         return [t for t in tracks if len(t.faces) >= self.options.min_track_share * longest]
 
     # -- scores to a decision --------------------------------------------------------------------
-    def _finish(self, item: _Pending, scores: np.ndarray) -> Prediction:
+    def _finish(self, item: _Pending, scores: np.ndarray, agree: np.ndarray | None = None) -> Prediction:
         frames = [
             {"path": str(item.path), "frame_idx": idx, "track": track, "x1": face.box[0], "y1": face.box[1],
              "x2": face.box[2], "y2": face.box[3], "face_score": face.score, "score": float(p)}
             for (idx, track, face), p in zip(item.faces, scores, strict=True)
         ]  # fmt: skip
+        if agree is not None:
+            for frame, a in zip(frames, agree, strict=True):
+                frame["agreement"] = float(a)
         if item.kind == "image":
             pick = int(np.argmax(scores))
             score, threshold, aggregation, n_tracks = (
@@ -267,6 +282,12 @@ class Predictor:
         row = self._row(item.path, item.kind, score=score, decision="fake" if score > threshold else "real",
                         threshold=threshold, aggregation=aggregation, frames_sampled=item.frames_sampled,
                         faces_found=item.faces_found, tracks=n_tracks, status="ok")  # fmt: skip
+        if agree is not None and self.agreement_threshold is not None:
+            if item.kind == "image":
+                share = float(agree[pick])
+            else:  # the deciding track's crops
+                share = float(agree[np.array([track for _, track, _ in item.faces]) == pick].mean())
+            row.update(agreement=share, low_agreement=int(share < self.agreement_threshold))
         return Prediction(row, frames, pick, self._media(item) if item.images is not None else None)
 
     @staticmethod

@@ -50,6 +50,12 @@ def model_card(d: dict[str, Any]) -> str:
             f"Fusion rule `{d['fusion']['rule']}`, fitted on validation only: {d['fusion']['params']}.",
             "",
         ]
+        if d.get("agreement_threshold") is not None:
+            lines += [
+                f"Predictions flag `low_agreement` where under {d['agreement_threshold']:.0%} of the members "
+                "side with the ensemble (`agreement`).",
+                "",
+            ]
     lines += ["## Training data", ""]
     for key in ("data", "run", "checkpoint", "epoch"):
         if training.get(key) is not None:

@@ -164,7 +164,8 @@ def run_ensemble(cfg: DictConfig) -> dict[str, float]:
     datamodule.verify()
     datamodule.set_input_spec(members[0].detector.info.input_spec)
     datamodule.setup("test")
-    check_fingerprints(members, datamodule.fingerprint(), refuse=cfg.check_fingerprints)
+    data_fingerprint = datamodule.fingerprint()
+    check_fingerprints(members, data_fingerprint, refuse=cfg.check_fingerprints)
     data_name = data_root(data_cfg).name
     if cfg.split not in ("val", "test"):
         raise ValueError(f"split={cfg.split!r}: expected val or test")
@@ -179,11 +180,14 @@ def run_ensemble(cfg: DictConfig) -> dict[str, float]:
                 f"the {split} split of {data_name} needs real and fake crops to fit and evaluate an ensemble"
             )
     cache = cfg.cache_dir or None
-    out_val = score_members(members, val, cache, cfg.batch_size, cfg.num_workers, desc="val")
+    # the fingerprint (with the manifest's sha256) keys the cache: crops regenerated in place miss it
+    out_val = score_members(members, val, cache, cfg.batch_size, cfg.num_workers, "val", data_fingerprint)
     out_eval = (
         out_val
         if cfg.split == "val"
-        else score_members(members, evald, cache, cfg.batch_size, cfg.num_workers, desc=cfg.split)
+        else score_members(
+            members, evald, cache, cfg.batch_size, cfg.num_workers, cfg.split, data_fingerprint
+        )
     )
 
     fusion = make_fusion(**fusion_params(cfg, members))

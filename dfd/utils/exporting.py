@@ -16,7 +16,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from dfd.ensembles.detector import MEMBERS_DIR, write_ensemble_folder
+from dfd.ensembles.detector import DEFAULT_AGREEMENT_THRESHOLD, MEMBERS_DIR, write_ensemble_folder
 from dfd.ensembles.fusion import fusion_from_state
 from dfd.inference.detector import TorchDetector
 from dfd.inference.export import export_model, read_description
@@ -127,5 +127,6 @@ def export_ensemble_run(
     return write_ensemble_folder(
         out, member_dirs, fusion_from_state(record["fusion"]), Calibration.from_dict(record["calibration"]),
         record.get("preprocessing"), training, weights,
+        agreement_threshold=record.get("agreement_threshold", DEFAULT_AGREEMENT_THRESHOLD),
         name=name or f"ensemble ({record['fusion']['rule']}) of {', '.join(m['name'] for m in record['members'])}",
     )  # fmt: skip

@@ -16,7 +16,12 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from dfd.callbacks.calibration import load_calibration
-from dfd.ensembles.detector import EnsembleDetector, is_ensemble_folder, load_ensemble
+from dfd.ensembles.detector import (
+    DEFAULT_AGREEMENT_THRESHOLD,
+    EnsembleDetector,
+    is_ensemble_folder,
+    load_ensemble,
+)
 from dfd.ensembles.fusion import fusion_from_state
 from dfd.ensembles.members import file_sha256
 from dfd.inference.detector import Detector, ModelInfo, TorchDetector, resolve_device
@@ -159,7 +164,8 @@ def load_ensemble_run(
         name=f"ensemble {run_dir.name}",
         extra={"record": record},
     )
-    return EnsembleDetector(members, fusion_from_state(record["fusion"]), info, batch_size)
+    return EnsembleDetector(members, fusion_from_state(record["fusion"]), info, batch_size,
+                            agreement_threshold=float(record.get("agreement_threshold", DEFAULT_AGREEMENT_THRESHOLD)))  # fmt: skip
 
 
 def is_ensemble_run(path: str | Path) -> bool:

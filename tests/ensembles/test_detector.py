@@ -4,6 +4,7 @@ without pickle, and refuses an edited file."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -112,3 +113,69 @@ def test_a_rule_reading_embeddings_runs_its_members_in_torch(members, tmp_path) 
     loaded = load_ensemble(folder, "onnx")
     assert all(isinstance(d, TorchDetector) for _, d in loaded.members)
     assert loaded.score(CROPS).shape == (5,)
+
+
+@dataclass
+class _Face:
+    box: tuple[int, int, int, int]
+    score: float = 0.99
+
+
+class _TwoFaces:
+    """A stand-in for the MTCNN cropper: two fixed faces per image, cropped by slicing."""
+
+    min_score = 0.9
+
+    def detect_all(self, frames: np.ndarray) -> list[list[_Face]]:
+        return [[_Face((0, 0, 70, 70)), _Face((30, 30, 100, 100))] for _ in frames]
+
+    def crop(self, image: np.ndarray, face: _Face) -> np.ndarray:
+        x1, y1, x2, y2 = face.box
+        return image[y1:y2, x1:x2]
+
+
+def test_an_exported_ensemble_reports_its_members_agreement_and_flags_low_agreement(
+    members, tmp_path
+) -> None:
+    """The agreement threshold travels in dfd_ensemble.json, and predictions of the loaded folder get
+    per-input agreement (each member at its own threshold: 0.5 here, as they have no calibration;
+    the ensemble at its own) and low_agreement; a single model's rows have neither column."""
+    import shutil
+
+    from PIL import Image
+
+    from dfd.inference.predictor import COLUMNS, PredictOptions, Predictor
+
+    out, detectors = members
+    folder = tmp_path / "agree"
+    shutil.copytree(out / "members", folder / "members")
+    # the random members put every crop a little above 0.5 (fake at 0.5); the fused probability
+    # is fake at youden 0.4, real at f1 0.9
+    cuts = {"f1": 0.9, "youden": 0.4, "precision": 0.95}
+    cal = Calibration(thresholds=cuts, video_thresholds={"mean": cuts})
+    write_ensemble_folder(folder, [("m0", folder / "members/00_m0"), ("m1", folder / "members/01_m1")],
+                          _fitted_weighted(), cal, None, {}, [0.3, 0.7], name="two mesos",
+                          agreement_threshold=0.6)  # fmt: skip
+    assert json.loads((folder / ENSEMBLE_JSON).read_text())["agreement_threshold"] == 0.6
+    loaded = load_ensemble(folder, "onnx")
+    assert loaded.agreement_threshold == 0.6
+    z, _ = loaded.member_logits(CROPS)
+    assert (sigmoid(z) > 0.5).all()  # the premise: both members say fake on every crop
+    for choice, expected in (("youden", 1.0), ("f1", 0.0)):
+        probs, agree = loaded.score_with_agreement(CROPS, choice)
+        assert np.array_equal(probs, loaded.score(CROPS)) and np.all(agree == expected)
+
+    image = tmp_path / "two.png"
+    Image.fromarray(np.random.default_rng(9).integers(0, 256, (100, 100, 3), dtype=np.uint8)).save(image)
+    for choice, agreement, low in (("youden", 1.0, 0), ("f1", 0.0, 1)):
+        predictor = Predictor(loaded, _TwoFaces(), PredictOptions(threshold=choice))  # type: ignore[arg-type]
+        prediction = predictor.predict(image)
+        assert predictor.columns == (*COLUMNS, "agreement", "low_agreement")
+        assert list(prediction.row) == list(predictor.columns)
+        assert prediction.row["agreement"] == agreement and prediction.row["low_agreement"] == low
+        assert [f["agreement"] for f in prediction.frames] == [agreement, agreement]
+        # an input that was not scored has the columns, empty
+        missing = predictor.predict(tmp_path / "absent.png").row
+        assert missing["status"] == "missing" and missing["agreement"] is None
+    single = Predictor(detectors[0], _TwoFaces())  # type: ignore[arg-type]
+    assert single.columns == COLUMNS and "agreement" not in single.predict(image).row

@@ -152,3 +152,31 @@ def test_unknown_rule_names_the_choices() -> None:
 def test_logit_and_sigmoid_are_inverse() -> None:
     p = np.array([0.01, 0.5, 0.99])
     assert np.allclose(sigmoid(logit(p)), p)
+
+
+def test_attention_early_stops_on_videos_of_the_folds_training_part_never_its_held_out_ones(
+    monkeypatch,
+) -> None:
+    """Each fold's early stopping reads an inner grouped split of its training part: no held-out
+    video (whose out-of-fold predictions calibrate the ensemble) and no video the gate trains on."""
+    z, y, groups = complementary(n_videos=40)
+    seen: list[
+        tuple[np.ndarray, np.ndarray | None]
+    ] = []  # per call: the rows trained on, the rows stopped on
+    rows = {tuple(r): i for i, r in enumerate(np.clip(z, -20, 20).astype(np.float32))}
+    train = AttentionFusion._train
+
+    def recording(self, x, zt, yt, epochs, held=None):
+        stop = None if held is None else np.array([rows[tuple(r)] for r in held[1].numpy()])
+        seen.append((np.array([rows[tuple(r)] for r in zt.numpy()]), stop))
+        return train(self, x, zt, yt, epochs, held)
+
+    monkeypatch.setattr(AttentionFusion, "_train", recording)
+    fusion = AttentionFusion(k=4, max_epochs=30, patience=5)
+    fusion.fit(z, y, groups)
+    assert len(seen) == len(fusion.folds) + 1 and seen[-1][1] is None  # the final fit stops on nothing
+    for (tr, te), (fitted, stop) in zip(fusion.folds, seen, strict=False):
+        assert stop is not None and len(stop) > 0
+        assert set(stop) <= set(tr) and not set(stop) & set(te)
+        assert not set(groups[stop]) & set(groups[te]) and not set(groups[stop]) & set(groups[fitted])
+        assert set(fitted) | set(stop) == set(tr) and {0, 1} <= set(y[stop])

@@ -16,6 +16,8 @@ from dfd.data.transforms import InputSpec, build_eval_transform
 from dfd.ensembles import members as members_module
 from dfd.ensembles.members import Member, score_members
 from dfd.inference.detector import ModelInfo, TorchDetector
+from dfd.preprocessing.fingerprint import fingerprint
+from dfd.preprocessing.manifest import write_manifest
 
 
 class MeanPixel(nn.Module):
@@ -89,3 +91,26 @@ def test_other_samples_or_another_checkpoint_miss_the_cache(crops, tmp_path) -> 
     retrained = Member("a", member.path, member.detector, sha256="f" * 64)
     score_members([retrained], crops, cache_dir=tmp_path / "cache")
     assert len(list((tmp_path / "cache").glob("*.safetensors"))) == 3
+
+
+def test_crops_regenerated_in_place_under_a_new_manifest_miss_the_cache(crops, tmp_path, monkeypatch) -> None:
+    """Same member, same crop paths: a changed manifest (crops made again) must be scored again."""
+    member = _member("a", InputSpec(size=8))
+    rows = crops.sample_table().assign(crop_path=[f"{k}.png" for k in range(len(crops))], x1=0.0)
+    meta = {"detector": "facenet-pytorch MTCNN", "margin": 0.2, "crop_size": 40}
+    write_manifest(tmp_path, rows, meta)
+    first = score_members([member], crops, tmp_path / "cache", data_fingerprint=fingerprint(meta, tmp_path))
+    # unchanged manifest: the cache answers
+    calls = []
+    real = members_module.member_outputs
+    monkeypatch.setattr(members_module, "member_outputs", lambda *a: calls.append(1) or real(*a))
+    score_members([member], crops, tmp_path / "cache", data_fingerprint=fingerprint(meta, tmp_path))
+    assert calls == []
+    # the crops are made again (other boxes, other pixels) under the same paths
+    for k in range(len(crops)):
+        cv2.imwrite(str(tmp_path / f"{k}.png"), np.full((40, 40, 3), 10 * k, dtype=np.uint8))
+    write_manifest(tmp_path, rows.assign(x1=3.0), meta)
+    again = score_members([member], crops, tmp_path / "cache", data_fingerprint=fingerprint(meta, tmp_path))
+    assert calls, "the stale cached outputs were read"
+    assert not np.allclose(again["a"]["logits"], first["a"]["logits"])
+    assert len(list((tmp_path / "cache").glob("*.safetensors"))) == 2
