@@ -209,6 +209,16 @@ def test_eval_guard_is_off_by_default_and_documented():
     assert "### Model-selection protocol" in readme and "guard.enabled=true" in readme
 
 
+def test_readme_names_the_manifest_check_keys_the_data_configs_have():
+    """The README's keys for the manifest checks exist, with the values it lists."""
+    readme = (CONF.parent / "README.md").read_text()
+    crops = OmegaConf.load(CONF / "data" / "base" / "crops.yaml")
+    for key, shown in (("leak_check", "refuse|warn|off"), ("label", "video|audio|any"),
+                       ("allow_incomplete", "true"), ("test_fraction", "<share>")):  # fmt: skip
+        assert key in crops, key
+        assert f"`data.{key}={shown}`" in readme, key
+
+
 # -- one dialect ---------------------------------------------------------------------------------
 def _leaves(node, prefix=""):
     if isinstance(node, dict) and node:
