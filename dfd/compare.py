@@ -16,6 +16,7 @@ from typing import Any
 import lightning as L
 from omegaconf import DictConfig
 
+from dfd.callbacks.calibration import load_calibration
 from dfd.metrics.comparison import compare_outputs
 from dfd.reports.tables import comparison_markdown
 from dfd.utils.entry import entry
@@ -31,9 +32,13 @@ def compare(cfg: DictConfig) -> dict[str, Any]:
     ckpts = {k: resolve_checkpoint(cfg[f"ckpt_{k}"], key=f"ckpt_{k}") for k in ("a", "b")}
     data_run = run_config_for(ckpts["a"])  # B is scored on A's data unless data=<name>
     outputs = {k: score_split(cfg, path, data_run_cfg=data_run) for k, path in ckpts.items()}
+    # each run's own `confident` parameters, stored with its calibration (defaults without one)
+    calibrations = {k: load_calibration(path, bool(cfg.get("allow_pickle"))) for k, path in ckpts.items()}
+    confident = {k: cal.confident_strategy() if cal else None for k, cal in calibrations.items()}
     result = compare_outputs(
-        outputs["a"], outputs["b"], cfg.n_boot, cfg.alpha, cfg.seed, cfg.video_aggregation
-    )
+        outputs["a"], outputs["b"], cfg.n_boot, cfg.alpha, cfg.seed, cfg.video_aggregation,
+        confident_a=confident["a"], confident_b=confident["b"],
+    )  # fmt: skip
     result.update(ckpt_a=str(ckpts["a"]), ckpt_b=str(ckpts["b"]), split=cfg.split)
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -3,8 +3,8 @@
 Evaluates every checkpoint (rows: the data it was trained on) on the split of every dataset
 (columns) with :func:`dfd.utils.evaluation.evaluate` (what ``dfd.eval`` runs), and writes, per metric, the matrix as markdown, CSV
 and a heatmap PNG, plus ``cross_eval.json`` with every run's metrics (and the checkpoint of each
-row, which ``dfd.export cross_eval=...`` reads into the model card), and the by-method matrix
-(``cross_dataset_by_method_frame_auc.*``: each method's fakes against the dataset's reals). Each cell's own report
+row, which ``dfd.export cross_eval=...`` reads into the model card), and the by-method matrices
+(``cross_dataset_by_method_frame_{auc,ap,acc}.*``: each method's fakes against the dataset's reals). Each cell's own report
 goes to ``out_dir/<row>_on_<column>/``.
 """
 
@@ -58,25 +58,34 @@ def cross_eval(cfg: DictConfig) -> dict[str, Any]:
     record = {"checkpoints": checkpoints, "datasets": list(cfg.datasets), "split": cfg.split, "runs": runs}
     (out / "cross_eval.json").write_text(json.dumps(record, indent=2, sort_keys=True))
     frames = {m: write_cross_dataset(res, out, metric=m.replace("/", "_")) for m, res in results.items()}
-    by_method = method_results(runs, cfg.checkpoints, cfg.datasets)
-    if by_method:  # columns <dataset>/<method>: AUC of each method's fakes against the dataset's reals
-        frames["frame/by_method/auc"] = write_cross_dataset(by_method, out, metric="by_method_frame_auc")
+    # columns <dataset>/<method>: each method's fakes against the dataset's reals, at frame level
+    for key in METHOD_METRICS:
+        by_method = method_results(runs, cfg.checkpoints, cfg.datasets, key)
+        if by_method:
+            frames[f"frame/by_method/{key}"] = write_cross_dataset(
+                by_method, out, metric=f"by_method_frame_{key}"
+            )
     for m, frame in frames.items():
         print(f"{m}\n{frame.to_string(float_format=lambda v: f'{v:.4f}')}\n", flush=True)
     return frames
 
 
+#: The by-method matrices written: AUC and AP of each method's fakes against all reals, and the
+#: accuracy on those samples at the calibrated threshold.
+METHOD_METRICS = ("auc", "ap", "acc")
+
+
 def method_results(
-    runs: dict[str, dict[str, float]], rows: Any, columns: Any
+    runs: dict[str, dict[str, float]], rows: Any, columns: Any, metric: str = "auc"
 ) -> dict[tuple[str, str], float]:
-    """``{(trained on, "<dataset>/<method>"): frame AUC}`` from every cell's by-method metrics."""
+    """``{(trained on, "<dataset>/<method>"): frame <metric>}`` from every cell's by-method metrics."""
     out = {}
+    prefix, suffix = "frame/by_method/", f"/{metric}"
     for row in rows:
         for col in columns:
             for key, value in runs[f"{row}_on_{col}"].items():
-                if key.startswith("frame/by_method/") and key.endswith("/auc"):
-                    method = key[len("frame/by_method/") : -len("/auc")]
-                    out[(str(row), f"{col}/{method}")] = value
+                if key.startswith(prefix) and key.endswith(suffix):
+                    out[(str(row), f"{col}/{key[len(prefix) : -len(suffix)]}")] = value
     return out
 
 

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+import torch
+from omegaconf import OmegaConf
+from sklearn.metrics import roc_auc_score
 
+import dfd.compare
+from dfd.metrics.calibration import calibrate
+from dfd.metrics.detection import ConfidentStrategy, aggregate_video
 from tests.conftest import run_module
 
-pytestmark = pytest.mark.slow
 
-
+@pytest.mark.slow
 def test_compare_entry_point(trained_runs, data_dir, tmp_path):
     root, _ = trained_runs
     a, b = (root / r / "checkpoints" / "best.ckpt" for r in ("a", "b"))
@@ -27,3 +33,37 @@ def test_compare_entry_point(trained_runs, data_dir, tmp_path):
     assert frame["delong"]["auc_a"] == pytest.approx(frame["bootstrap_a"]["auc"])
     assert 0 <= frame["delong"]["p_value"] <= 1 and frame["n"] == summary_a["n_samples"]
     assert "DeLong's test" in (tmp_path / "compare.md").read_text()
+
+
+def test_confident_aggregation_uses_each_runs_own_parameters(tmp_path, monkeypatch):
+    """Run A was calibrated with its own `confident` parameters, run B with none stored: compare
+    aggregates A's videos with A's and B's with the defaults (scoring is stubbed)."""
+    g = torch.Generator().manual_seed(0)
+    video_idx = torch.arange(60).repeat_interleave(8)
+    labels = (torch.arange(60) % 2)[video_idx]
+    scores = {k: {"logits": (1.5 * labels.float() - 0.75 + 1.5 * torch.randn(480, generator=g))[:, None],
+                  "labels": labels, "video_idx": video_idx} for k in ("a.ckpt", "b.ckpt")}  # fmt: skip
+    own = ConfidentStrategy(fake_threshold=0.6, real_threshold=0.4, fake_fraction=0.25)
+    cal = calibrate(scores["a.ckpt"]["logits"], labels, video_idx, confident=own)
+    torch.save({"calibration": cal.to_dict()}, tmp_path / "a.ckpt")
+    torch.save({}, tmp_path / "b.ckpt")
+    monkeypatch.setattr(dfd.compare, "resolve_checkpoint", lambda path, key: Path(path))
+    monkeypatch.setattr(dfd.compare, "run_config_for", lambda path: None)
+    monkeypatch.setattr(dfd.compare, "score_split", lambda cfg, path, data_run_cfg: scores[path.name])
+    cfg = OmegaConf.create(
+        {"seed": 0, "ckpt_a": str(tmp_path / "a.ckpt"), "ckpt_b": str(tmp_path / "b.ckpt"), "split": "test",
+         "n_boot": 50, "alpha": 0.05, "video_aggregation": "confident", "out_dir": str(tmp_path / "out"),
+         "allow_pickle": False}
+    )  # fmt: skip
+    video = dfd.compare.compare(cfg)["video"]
+
+    def video_auc(key: str, confident: ConfidentStrategy) -> float:
+        probs = torch.sigmoid(scores[key]["logits"][:, 0])
+        vp, vl, _ = aggregate_video(probs, labels, video_idx, "confident", confident)
+        return roc_auc_score(vl.numpy(), vp.numpy())
+
+    assert video["bootstrap_a"]["auc"] == pytest.approx(video_auc("a.ckpt", own))
+    # the parameters matter on these scores: the defaults would have given A another AUC
+    assert video_auc("a.ckpt", own) != pytest.approx(video_auc("a.ckpt", ConfidentStrategy()))
+    assert video["bootstrap_b"]["auc"] == pytest.approx(video_auc("b.ckpt", ConfidentStrategy()))
+    assert video["confident_a"]["fake_threshold"] == 0.6 and video["confident_b"]["fake_threshold"] == 0.8

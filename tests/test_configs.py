@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from lightning.pytorch import Callback, LightningDataModule, LightningModule, Trainer
@@ -156,6 +157,27 @@ SEARCHES = sorted(p.stem for p in (CONF / "hparams_search").glob("*.yaml"))
 CHOICES = [[]] + [[f"experiment={e}"] for e in EXPERIMENTS] + [[f"hparams_search={s}"] for s in SEARCHES]
 
 
+def _eval_outputs(seed: int) -> dict:
+    """Overlapping logits of 4-frame videos, a different draw (and size) for each seed."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    n = 64 + 16 * seed
+    labels = (torch.arange(n) // 4) % 2
+    logits = torch.randn(n, 1, generator=g) + labels[:, None].float()
+    return {"logits": logits, "labels": labels, "video_idx": torch.arange(n) // 4}
+
+
+def _calibrate_like(callback, outputs: dict):
+    from dfd.metrics.calibration import calibrate
+
+    return calibrate(
+        outputs["logits"], outputs["labels"], outputs["video_idx"],
+        precision_target=callback.precision_target, temperature=callback.temperature,
+        video_aggregation=callback.video_aggregation, confident=callback.confident,
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize("overrides", CHOICES, ids=lambda o: o[0] if o else "defaults")
 def test_selection_uses_validation_metrics_only(overrides):
     cfg = compose_config("train", ["paths.output_dir=/tmp/unused", *overrides])
@@ -164,9 +186,18 @@ def test_selection_uses_validation_metrics_only(overrides):
     assert callbacks.model_checkpoint.monitor.startswith("val/")
     if callbacks.get("early_stopping"):
         assert callbacks.early_stopping.monitor.startswith("val/")
-    # the thresholds and temperature are fitted on what the callback is built to read: validation
+    # the thresholds and temperature are fitted on validation outputs, not on test's, which the
+    # module also holds (after trainer.test) and which here would fit different thresholds
     calibration = instantiate(callbacks.threshold_calibration)
-    assert calibration.stage == "val"
+    val, test = _eval_outputs(0), _eval_outputs(1)
+    module = SimpleNamespace(eval_outputs={"test": test, "val": val})
+    trainer = SimpleNamespace(sanity_checking=False, current_epoch=0, global_step=1, loggers=[])
+    calibration.on_validation_end(trainer, module)
+    fitted = calibration.calibration
+    assert fitted.val["n"] == val["labels"].numel() != test["labels"].numel()
+    assert fitted.thresholds == pytest.approx(_calibrate_like(calibration, val).thresholds)
+    assert fitted.thresholds != pytest.approx(_calibrate_like(calibration, test).thresholds)
+    assert fitted.temperature == pytest.approx(_calibrate_like(calibration, val).temperature)
     # the report's calibrated column uses thresholds fitted on validation, never re-fitted on test
     assert callbacks.evaluation_report._target_.endswith("EvaluationReport")
 
@@ -176,6 +207,16 @@ def test_eval_guard_is_off_by_default_and_documented():
     assert cfg.guard.enabled is False and list(cfg.guard.data) == []
     readme = (CONF.parent / "README.md").read_text()
     assert "### Model-selection protocol" in readme and "guard.enabled=true" in readme
+
+
+def test_readme_names_the_manifest_check_keys_the_data_configs_have():
+    """The README's keys for the manifest checks exist, with the values it lists."""
+    readme = (CONF.parent / "README.md").read_text()
+    crops = OmegaConf.load(CONF / "data" / "base" / "crops.yaml")
+    for key, shown in (("leak_check", "refuse|warn|off"), ("label", "video|audio|any"),
+                       ("allow_incomplete", "true"), ("test_fraction", "<share>")):  # fmt: skip
+        assert key in crops, key
+        assert f"`data.{key}={shown}`" in readme, key
 
 
 # -- one dialect ---------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from dfd.metrics.detection import ConfidentStrategy
 from dfd.safe_load import load_torch_file
 
 CHECKPOINT_KEY = "calibration"
+STAGE = "val"  # the only key of ``module.eval_outputs`` the callback reads
 
 
 class ThresholdCalibration(L.Callback):
@@ -43,7 +44,6 @@ class ThresholdCalibration(L.Callback):
             ``confident``); video thresholds are fitted for each of them.
         confident: parameters of the ``confident`` aggregation
             (:class:`~dfd.metrics.detection.ConfidentStrategy`), stored with the thresholds.
-        stage: key of ``module.eval_outputs`` to calibrate on; only validation is honest.
     """
 
     def __init__(
@@ -52,7 +52,6 @@ class ThresholdCalibration(L.Callback):
         temperature: bool = True,
         video_aggregation: str = "mean",
         confident: dict[str, float] | None = None,
-        stage: str = "val",
     ) -> None:
         if not 0 < precision_target <= 1:
             raise ValueError(
@@ -63,19 +62,19 @@ class ThresholdCalibration(L.Callback):
         self.temperature = temperature
         self.video_aggregation = video_aggregation
         self.confident = ConfidentStrategy(**dict(confident or {}))
-        self.stage = stage
         self.calibration: Calibration | None = None
         self._warned_temperature = False
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking:  # two batches of an untrained model: nothing worth storing
             return
-        outputs = getattr(pl_module, "eval_outputs", {}).get(self.stage)
         if not getattr(pl_module, "scores_samples", True):  # AVFF stage 1: no scores to calibrate
             return
+        # validation only: thresholds and temperature fitted on test would grade their own homework
+        outputs = getattr(pl_module, "eval_outputs", {}).get(STAGE)
         if not outputs or "logits" not in outputs:
             rank_zero_warn(
-                f"ThresholdCalibration found no module.eval_outputs[{self.stage!r}] with logits; "
+                f"ThresholdCalibration found no module.eval_outputs[{STAGE!r}] with logits; "
                 "the LightningModule must keep its gathered validation outputs (see DetectorModule)"
             )
             return
@@ -99,9 +98,9 @@ class ThresholdCalibration(L.Callback):
             self._warned_temperature = True
         self.calibration.epoch = int(trainer.current_epoch)
         cal = self.calibration
-        metrics = {f"{self.stage}/threshold_{k}": v for k, v in cal.thresholds.items()}
-        metrics[f"{self.stage}/temperature"] = cal.temperature
-        metrics[f"{self.stage}/nll_temperature"] = cal.val["nll_temperature"]
+        metrics = {f"{STAGE}/threshold_{k}": v for k, v in cal.thresholds.items()}
+        metrics[f"{STAGE}/temperature"] = cal.temperature
+        metrics[f"{STAGE}/nll_temperature"] = cal.val["nll_temperature"]
         # the step Lightning logs this validation's val/* metrics at, so they share a point (and a
         # resumed run, which purges from its checkpoint's step, keeps them)
         step = max(trainer.global_step - 1, 0)

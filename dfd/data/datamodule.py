@@ -471,8 +471,9 @@ class FaceCropDataModule(LightningDataModule):
             examples = "; ".join(f"{g} in {'+'.join(splits)}" for g, splits in list(leaks.items())[:5])
             message = (
                 f"{self.root}: {len(leaks)} groups (identity, pair or source video) have videos in more than "
-                f"one split, e.g. {examples}. Re-run preprocessing with the current layout parser, or accept "
-                "it with data.leak_check=warn"
+                f"one split, e.g. {examples}. Re-run preprocessing, whose layout parser splits by group:\n"
+                f"    {self.missing_hint}\nor accept the overlap with data.leak_check=warn "
+                "(python -m dfd.stats with the same data and data.leak_check=warn lists what the splits share)"
             )
             if self.leak_check == "refuse":
                 raise RuntimeError(message)

@@ -23,7 +23,7 @@ import torch
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
-from dfd.metrics.detection import aggregate_video, fake_logit
+from dfd.metrics.detection import ConfidentStrategy, aggregate_video, fake_logit
 
 
 def _as_numpy(x) -> np.ndarray:
@@ -152,8 +152,13 @@ def compare_outputs(
     alpha: float = 0.05,
     seed: int = 0,
     video_aggregation: str = "mean",
+    confident_a: ConfidentStrategy | None = None,
+    confident_b: ConfidentStrategy | None = None,
 ) -> dict[str, Any]:
-    """Bootstrap intervals and DeLong's test for two detectors' outputs on the same samples."""
+    """Bootstrap intervals and DeLong's test for two detectors' outputs on the same samples.
+
+    ``confident_a`` and ``confident_b`` are each detector's ``confident`` parameters (those its
+    run was calibrated with), used when ``video_aggregation`` is ``confident``."""
     labels = a["labels"].long()
     if not torch.equal(labels, b["labels"].long()) or not torch.equal(a["video_idx"], b["video_idx"]):
         raise ValueError(
@@ -162,8 +167,8 @@ def compare_outputs(
         )
     pa, pb = torch.sigmoid(fake_logit(a["logits"])), torch.sigmoid(fake_logit(b["logits"]))
     levels = {"frame": (pa, pb, labels)}
-    va, vl, _ = aggregate_video(pa, labels, a["video_idx"], video_aggregation)  # type: ignore[arg-type]
-    vb, _, _ = aggregate_video(pb, labels, b["video_idx"], video_aggregation)  # type: ignore[arg-type]
+    va, vl, _ = aggregate_video(pa, labels, a["video_idx"], video_aggregation, confident_a)  # type: ignore[arg-type]
+    vb, _, _ = aggregate_video(pb, labels, b["video_idx"], video_aggregation, confident_b)  # type: ignore[arg-type]
     levels["video"] = (va, vb, vl)
     out: dict[str, Any] = {}
     for level, (x, y, t) in levels.items():
@@ -175,4 +180,8 @@ def compare_outputs(
             "bootstrap_b": ci_b.to_dict(),
             "delong": delong_test(x, y, t, alpha=alpha).to_dict(),
         }
+    out["video"]["aggregation"] = video_aggregation
+    if video_aggregation == "confident":  # what each detector's videos were aggregated with
+        for key, confident in (("confident_a", confident_a), ("confident_b", confident_b)):
+            out["video"][key] = asdict(confident or ConfidentStrategy())
     return out

@@ -18,7 +18,7 @@ import torch
 from lightning.pytorch import LightningModule
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import nn
-from torchmetrics import MaxMetric, MeanMetric, MetricCollection
+from torchmetrics import MaxMetric, MeanMetric, Metric, MetricCollection
 from torchmetrics.aggregation import CatMetric
 from torchmetrics.classification import (
     BinaryAccuracy,
@@ -28,6 +28,7 @@ from torchmetrics.classification import (
     BinaryPrecision,
     BinaryRecall,
 )
+from torchmetrics.utilities import dim_zero_cat
 
 from dfd.losses import BCELoss, ClassCountAware
 from dfd.metrics.detection import detection_metrics
@@ -127,6 +128,26 @@ def once_per_sample(outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]
     return {k: v[keep] for k, v in outputs.items()}
 
 
+class IdCat(Metric):
+    """Integer ids (sample and video indices) concatenated across batches and ranks, as int64.
+
+    ``CatMetric`` casts to float32, whose 24-bit mantissa merges neighbouring ids above 2**24
+    (16.7M crops: DFDC-scale splits), and merged ids would drop samples as duplicates.
+    """
+
+    full_state_update = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_state("values", default=[], dist_reduce_fx="cat")
+
+    def update(self, ids: torch.Tensor) -> None:
+        self.values.append(ids.detach().flatten().long())
+
+    def compute(self) -> torch.Tensor:
+        return dim_zero_cat(self.values) if len(self.values) else torch.zeros(0, dtype=torch.long)
+
+
 class EvalStore(nn.Module):
     """Per-split accumulators of logits, labels, video and sample indices, gathered across ranks."""
 
@@ -134,8 +155,8 @@ class EvalStore(nn.Module):
         super().__init__()
         self.logits = CatMetric()
         self.labels = CatMetric()
-        self.video_idx = CatMetric()
-        self.index = CatMetric()
+        self.video_idx = IdCat()
+        self.index = IdCat()
         self._count = 0  # samples seen on this rank, the stand-in index of batches without one
 
     def update(
@@ -150,8 +171,8 @@ class EvalStore(nn.Module):
         self._count += len(labels)
         self.logits.update(logits.detach().float())
         self.labels.update(labels.detach().float())
-        self.video_idx.update(video_idx.detach().float())
-        self.index.update(index.detach().float())
+        self.video_idx.update(video_idx)
+        self.index.update(index)
 
     def compute(self) -> dict[str, torch.Tensor]:
         logits = self.logits.compute().cpu()
@@ -159,8 +180,8 @@ class EvalStore(nn.Module):
             {
                 "logits": logits.reshape(-1, logits.shape[-1]) if logits.ndim > 1 else logits[:, None],
                 "labels": self.labels.compute().cpu(),
-                "video_idx": self.video_idx.compute().cpu().long(),
-                "index": self.index.compute().cpu().long(),
+                "video_idx": self.video_idx.compute().cpu(),
+                "index": self.index.compute().cpu(),
             }
         )
 

@@ -12,8 +12,9 @@
   ``reliability`` and, given the run folder, ``learning_curves`` and ``training_metrics``.
 
 "Calibrated" means: decisions at the chosen fitted threshold (frame thresholds for frames, video
-thresholds for videos) and log-loss of the temperature-scaled probabilities. AUC, AP and EER
-do not depend on a threshold, so they are equal in both columns.
+thresholds for videos) and log-loss of the temperature-scaled probabilities (unscaled, temperature
+1, when validation supported no fit; the report says why). AUC, AP and EER do not depend on a
+threshold, so they are equal in both columns.
 """
 
 from __future__ import annotations
@@ -230,8 +231,10 @@ def _markdown(summary: dict[str, Any], figures: list[str], title: str) -> str:
                 f"{cal['val']['nll_temperature']:.4f}, ECE {cal['val']['ece']:.4f} -> {cal['val']['ece_temperature']:.4f})"
                 + (f"; {summary['temperature_note']}" if summary["temperature_note"] else "")
             )
-        else:
-            parts.append(f"- **no temperature**: {summary['temperature_note']}")
+        else:  # the temperature used is still a number: 1, with why none was fitted
+            parts.append(
+                f"- **temperature {summary['temperature']:.3f} (not fitted: {summary['temperature_note']})**"
+            )
         if not cal["precision_reached"]:
             parts.append(f"- precision target {cal['precision_target']} was not reached on validation")
     else:
@@ -240,7 +243,7 @@ def _markdown(summary: dict[str, Any], figures: list[str], title: str) -> str:
     scaling = (
         "log-loss after temperature scaling"
         if summary["temperature_fitted"]
-        else "log-loss unscaled (no temperature)"
+        else f"log-loss unscaled (temperature {summary['temperature']:.3f}, not fitted)"
     )
     parts += [
         "",

@@ -73,8 +73,13 @@ def test_training_refuses_pending_preprocessing_with_the_fix(tmp_path):
 def test_a_group_in_two_splits_is_refused_or_warned(tmp_path, caplog):
     videos = {"r0": "train", "f0": "train", "r1": "test", "f1": "test"}
     _manifest(tmp_path, videos, groups={"r0": "id7", "f0": "id7", "r1": "id7", "f1": "id9"})
-    with pytest.raises(RuntimeError, match=r"1 groups .* id7 in test\+train\. .* data.leak_check=warn"):
-        FaceCropDataModule(str(tmp_path)).verify()
+    hint = "python -m dfd.preprocess data=x data.raw_dir=/raw"
+    with pytest.raises(RuntimeError) as refused:
+        FaceCropDataModule(str(tmp_path), missing_hint=hint).verify()
+    message = str(refused.value)
+    assert "1 groups" in message and "id7 in test+train" in message
+    # the command that re-splits, on a line of its own to copy, and the override that accepts it
+    assert f"\n    {hint}\n" in message and "data.leak_check=warn" in message
     FaceCropDataModule(str(tmp_path), leak_check="warn").verify()
     assert "id7 in test+train" in caplog.text
     _manifest(tmp_path, videos)  # every video its own group: nothing leaks

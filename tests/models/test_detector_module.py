@@ -35,3 +35,25 @@ def test_channels_last_keeps_weights_and_inputs_nhwc_and_the_outputs() -> None:
         lambda _m, args: seen.append(args[0].is_contiguous(memory_format=torch.channels_last))
     )
     assert torch.allclose(module(x), expected, atol=1e-5) and seen == [True]
+
+
+def test_eval_store_keeps_sample_and_video_ids_above_2_pow_24() -> None:
+    """Ids past float32's 24-bit mantissa stay distinct: as float32, 2**24 + 1 became 2**24 and
+    2**24 + 3 became 2**24 + 4, so distinct samples were dropped as padding copies."""
+    from dfd.models.detector_module import EvalStore
+
+    big = 2**24
+    store = EvalStore()
+    index = torch.tensor([big, big + 1, big + 3])
+    store.update(torch.zeros(3, 1), torch.tensor([0, 1, 1]), torch.tensor([big + 1, big + 2, big + 3]), index)
+    store.update(
+        torch.ones(1, 1), torch.tensor([1]), torch.tensor([big + 2]), torch.tensor([big + 1])
+    )  # a copy
+    out = store.compute()
+    assert out["index"].dtype == out["video_idx"].dtype == torch.int64
+    assert out["index"].tolist() == [big, big + 1, big + 3]
+    assert out["video_idx"].tolist() == [big + 1, big + 2, big + 3]
+    assert out["logits"][:, 0].tolist() == [0.0, 0.0, 0.0]  # the copy is dropped, not a sample
+    store.reset()
+    store.update(torch.zeros(2, 1), torch.tensor([0, 1]), torch.tensor([7, 8]))  # no index: a running count
+    assert store.compute()["index"].tolist() == [0, 1]

@@ -136,3 +136,54 @@ def test_results_by_method_compare_each_methods_fakes_with_all_reals(tmp_path):
     # each prediction row names its own sample
     assert (predictions["crop_path"] == [f"crops/{k}.png" for k in predictions["index"]]).all()
     assert (predictions["method"] == methods).all() and (predictions["label"] == labels).all()
+
+
+def _four_frame_videos(seed: int, n_videos: int = 40):
+    g = torch.Generator().manual_seed(seed)
+    video_idx = torch.arange(n_videos).repeat_interleave(4)
+    labels = (torch.arange(n_videos) % 2)[video_idx]
+    return g, video_idx, labels
+
+
+def test_separable_validation_reports_the_temperature_it_used(tmp_path):
+    """The demo's case: validation is separable, so no temperature is fitted; the report gives the
+    temperature the calibrated column used (1, a finite number) and why it was not fitted."""
+    g, video_idx, labels = _four_frame_videos(6)
+    val = (2 * labels.float() - 1) * (0.5 + torch.rand(labels.numel(), generator=g))  # margin 0.5
+    cal = calibrate(val[:, None], labels, video_idx)
+    test = {"logits": ((2 * labels.float() - 1) + torch.randn(labels.numel(), generator=g))[:, None],
+            "labels": labels, "video_idx": video_idx}  # fmt: skip
+    summary = write_report(test, tmp_path, cal)
+    assert summary["temperature"] == 1.0 and not summary["temperature_fitted"]
+    # unscaled: the calibrated log-loss is the raw one, so nothing is flagged as worse
+    assert summary["frame"]["calibrated"]["log_loss"] == pytest.approx(summary["frame"]["at_0.5"]["log_loss"])
+    assert summary["warnings"] == []
+    md = (tmp_path / "report.md").read_text()
+    assert "temperature 1.000 (not fitted: validation is perfectly separable" in md
+    assert "log-loss unscaled (temperature 1.000, not fitted)" in md
+    assert "no temperature**" not in md
+
+
+def test_a_temperature_that_makes_test_log_loss_worse_is_flagged(report, tmp_path):
+    """A sharpening temperature fitted on near-separable validation, applied to a noisy test split:
+    the report warns instead of presenting the worse log-loss as calibration."""
+    g, video_idx, labels = _four_frame_videos(5)
+    val = (2 * labels.float() - 1) * (0.5 + torch.rand(labels.numel(), generator=g))
+    val[0], labels[0] = 3.0, 0  # one wrong pair: a fitted temperature well below 1
+    cal = calibrate(val[:, None], labels, video_idx)
+    assert cal.temperature_fitted and cal.temperature < 0.5
+    noisy = (2 * labels.float() - 1) * 0.3 + torch.randn(labels.numel(), generator=g)
+    summary = write_report(
+        {"logits": noisy[:, None], "labels": labels, "video_idx": video_idx}, tmp_path, cal
+    )
+    frame = summary["frame"]
+    assert frame["calibrated"]["log_loss"] > 1.1 * frame["at_0.5"]["log_loss"]
+    assert any(w.startswith("frame log-loss is worse after temperature scaling") for w in summary["warnings"])
+    md = (tmp_path / "report.md").read_text()
+    assert (
+        f"- **warning**: frame log-loss is worse after temperature scaling ({frame['calibrated']['log_loss']:.4f}"
+        in md
+    )
+    assert f"- temperature {cal.temperature:.3f} (val NLL" in md
+    # where the temperature helps (the biased split of the shared report) nothing is flagged
+    assert not any("worse after temperature" in w for w in report[1]["warnings"])
