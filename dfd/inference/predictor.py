@@ -14,6 +14,7 @@ face and videos too short say so in ``status`` and ``reason``; nothing stops the
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,13 +24,15 @@ import numpy as np
 import torch
 
 from dfd.inference.detector import Detector
-from dfd.inference.inputs import kind_of
+from dfd.inference.inputs import UnreadableImage, kind_of, read_image
 from dfd.metrics.calibration import resolve_threshold
 from dfd.metrics.detection import AGGREGATIONS, ConfidentStrategy, aggregate_video
 from dfd.preprocessing.faces import FaceCropper
 from dfd.preprocessing.fingerprint import cropper_settings, differences
 from dfd.preprocessing.tracks import Track, track_faces
 from dfd.raw.video import UnreadableVideo, read_frames
+
+log = logging.getLogger(__name__)
 
 #: One row per input, in this order (``predictions.csv``, the server's JSON).
 COLUMNS = ("path", "kind", "score", "decision", "threshold", "aggregation", "frames_sampled", "faces_found",
@@ -173,7 +176,8 @@ class Predictor:
     def _stage(self, path: Path) -> Prediction | _Pending:
         kind = kind_of(path)
         if not path.is_file():
-            return self._failed(path, kind, "missing", f"{path} does not exist")
+            what = "is a folder, not a file" if path.is_dir() else "does not exist"
+            return self._failed(path, kind, "missing", f"{path} {what}")
         if kind == "unsupported":
             return self._failed(
                 path, kind, "unsupported", f"{path.suffix or 'no extension'} is neither an image nor a video"
@@ -182,19 +186,31 @@ class Predictor:
             if kind == "image":
                 return self._stage_image(path)
             return self._stage_video(path)
-        except (UnreadableVideo, OSError, ValueError) as err:
-            return self._failed(
-                path, kind, "unreadable", str(err).splitlines()[0] if str(err) else type(err).__name__
-            )
+        except Exception as err:  # whatever a file does, the run goes on (Ctrl-C still stops it)
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            if not isinstance(err, UnreadableVideo | UnreadableImage | OSError | ValueError):
+                log.warning("%s could not be scored", path, exc_info=True)
+                reason = f"{type(err).__name__}: {reason}"
+            return self._failed(path, kind, "unreadable", reason)
+
+    def _too_small(self, height: int, width: int, what: str) -> str | None:
+        """Why a frame of this size can hold no detectable face, or None when it can."""
+        if self.cropper.can_detect(height, width):
+            return None
+        dh, dw = self.cropper.detect_size(height, width)
+        scaled = (
+            f", {dw}x{dh} px scaled to detect_max_side={self.cropper.detect_max_side}"
+            if (dh, dw) != (height, width)
+            else ""
+        )
+        return (f"{what} too small ({width}x{height} px{scaled}) for face detection: faces smaller than "
+                f"cropper.min_face_size={self.cropper.min_face_size} px are not looked for")  # fmt: skip
 
     def _stage_image(self, path: Path) -> Prediction | _Pending:
-        from PIL import Image, UnidentifiedImageError
-
-        try:
-            with Image.open(path) as img:
-                image = np.asarray(img.convert("RGB"))
-        except (UnidentifiedImageError, OSError) as err:
-            raise ValueError(f"{path} is not a readable image ({err})") from err
+        image = read_image(path)
+        too_small = self._too_small(*image.shape[:2], "image")
+        if too_small:
+            return self._failed(path, "image", "no_face", too_small, sampled=1)
         (faces,) = self.cropper.detect_all(image[None])
         if not faces:
             return self._failed(

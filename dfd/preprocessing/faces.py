@@ -145,14 +145,29 @@ class FaceCropper:
             "align_scale": self.align_scale,
         }
 
+    def detect_size(self, height: int, width: int) -> tuple[int, int]:
+        """``(height, width)`` of a frame as the detector sees it (downscaled to ``detect_max_side``)."""
+        scale = min(1.0, self.detect_max_side / max(height, width))
+        return (
+            (max(1, round(height * scale)), max(1, round(width * scale))) if scale < 1.0 else (height, width)
+        )
+
+    def can_detect(self, height: int, width: int) -> bool:
+        """Whether a frame of this size can hold a face of ``min_face_size`` px once downscaled
+        (MTCNN's first scale, as facenet-pytorch computes it); MTCNN fails on smaller frames."""
+        return min(self.detect_size(height, width)) * (12.0 / self.min_face_size) >= 12
+
     @torch.inference_mode()
     def detect_all(self, frames: np.ndarray | Sequence[np.ndarray]) -> list[list[Face]]:
         """Every face scored at least ``min_score`` in each RGB uint8 frame (frames share one size),
-        most confident first; boxes in full-frame pixels."""
+        most confident first; boxes in full-frame pixels. Frames too small to hold a face of
+        ``min_face_size`` px (:meth:`can_detect`) have none."""
         frames = np.asarray(frames)
         if frames.ndim == 3:
             frames = frames[None]
         n, h, w = frames.shape[:3]
+        if not self.can_detect(h, w):
+            return [[] for _ in range(n)]
         scale = min(1.0, self.detect_max_side / max(h, w))
         faces: list[list[Face]] = []
         for start in range(0, n, self.batch_size):
