@@ -30,7 +30,14 @@ from dfd.metrics.detection import AGGREGATIONS, ConfidentStrategy, aggregate_vid
 from dfd.preprocessing.faces import FaceCropper
 from dfd.preprocessing.fingerprint import cropper_settings, differences
 from dfd.preprocessing.tracks import Track, track_faces
-from dfd.raw.video import UnreadableVideo, read_frames
+from dfd.raw.video import (
+    UnreadableVideo,
+    frame_size,
+    read_decodable_frames,
+    read_frames,
+    sample_indices,
+    video_timing,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +61,8 @@ class PredictOptions:
             biggest face) or ``longest`` (seen in most frames).
         min_track_share: tracks seen in fewer frames than this share of the longest one are
             ignored (detector false positives, passers-by).
-        min_frames: a video with fewer decodable sampled frames is ``too_short``.
+        min_frames: a video with fewer decodable sampled frames is ``too_short`` (at most
+            ``num_frames`` are asked for: a video giving all the sampled frames is long enough).
     """
 
     num_frames: int = 32
@@ -63,7 +71,7 @@ class PredictOptions:
     aggregation: str | None = None
     track_rule: str = "max"
     min_track_share: float = 0.25
-    min_frames: int = 1
+    min_frames: int = 4
 
     def __post_init__(self) -> None:
         if self.track_rule not in TRACK_RULES:
@@ -115,6 +123,7 @@ class _Pending:
     tracks: list[Track] = field(default_factory=list)
     images: np.ndarray | None = None  # the sampled frames, kept when the predictor keeps media
     indices: list[int] = field(default_factory=list)
+    note: str = ""  # the reason column of a scored input (e.g. frames that did not decode)
 
 
 class Predictor:
@@ -221,10 +230,30 @@ class Predictor:
                         images=image[None] if self.keep_media else None, indices=[0])  # fmt: skip
 
     def _stage_video(self, path: Path) -> Prediction | _Pending:
-        indices, frames = read_frames(path, num_frames=self.options.num_frames, stride=self.options.stride)
-        if len(indices) < self.options.min_frames:
-            return self._failed(path, "video", "too_short", f"{len(indices)} decodable sampled frames, fewer than "
-                                f"min_frames={self.options.min_frames}", sampled=len(indices))  # fmt: skip
+        opts = self.options
+        lost = 0
+        try:
+            indices, frames = read_frames(path, num_frames=opts.num_frames, stride=opts.stride)
+        except UnreadableVideo:
+            # the container may open with some frames, or all, that do not decode: keep those that do
+            n, _ = video_timing(path)  # UnreadableVideo when the file itself does not open
+            size = frame_size(path)
+            too_small = self._too_small(*size, "frames") if size else None
+            if too_small:  # decord fails on some tiny frame sizes; no face would be found anyway
+                return self._failed(path, "video", "no_face", too_small)
+            wanted = sample_indices(n, opts.num_frames, opts.stride)
+            indices, frames = read_decodable_frames(path, wanted)
+            lost = len(wanted) - len(indices)
+        needed = min(opts.min_frames, opts.num_frames) if opts.num_frames > 0 else opts.min_frames
+        corrupt = f"{lost} of {len(indices) + lost} sampled frames do not decode" if lost else ""
+        if len(indices) < needed:
+            count = f"{len(indices)} decodable frame{'' if len(indices) == 1 else 's'}"
+            count += f" ({corrupt})" if corrupt else ""
+            reason = f"{count}, fewer than min_frames={needed}"
+            return self._failed(path, "video", "too_short", reason, sampled=len(indices))
+        too_small = self._too_small(*frames.shape[1:3], "frames")
+        if too_small:
+            return self._failed(path, "video", "no_face", too_small, sampled=len(indices))
         detected = self.cropper.detect_all(frames)
         found = sum(len(f) for f in detected)
         tracks = self._kept_tracks(track_faces(detected))
@@ -237,7 +266,8 @@ class Predictor:
                 crops.append(self.cropper.crop(frames[t], face))
                 faces.append((int(indices[t]), k, face))
         return _Pending(path, "video", crops, faces, len(indices), found, tracks,
-                        images=frames if self.keep_media else None, indices=[int(i) for i in indices])  # fmt: skip
+                        images=frames if self.keep_media else None, indices=[int(i) for i in indices],
+                        note=corrupt)  # fmt: skip
 
     def _kept_tracks(self, tracks: Sequence[Track]) -> list[Track]:
         if not tracks:
@@ -282,7 +312,7 @@ class Predictor:
             )
         row = self._row(item.path, item.kind, score=score, decision="fake" if score > threshold else "real",
                         threshold=threshold, aggregation=aggregation, frames_sampled=item.frames_sampled,
-                        faces_found=item.faces_found, tracks=n_tracks, status="ok")  # fmt: skip
+                        faces_found=item.faces_found, tracks=n_tracks, status="ok", reason=item.note)  # fmt: skip
         return Prediction(row, frames, pick, self._media(item) if item.images is not None else None)
 
     @staticmethod

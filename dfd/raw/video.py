@@ -72,6 +72,45 @@ def read_frames(
     return indices, frames
 
 
+def read_decodable_frames(path: str | Path, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Decode ``indices`` one at a time and keep the frames that decode: the fallback for a video
+    that opens but whose batch decode fails (some frames corrupt). ``(indices, frames)`` as
+    :func:`read_frames` returns them, possibly fewer; :class:`UnreadableVideo` when the file does not open."""
+    from decord import DECORDError, VideoReader, cpu
+
+    try:
+        reader = VideoReader(str(path), ctx=cpu(0), num_threads=1)
+    except (DECORDError, RuntimeError) as err:
+        raise UnreadableVideo(
+            f"{path}: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        ) from err
+    kept, frames = [], []
+    for i in np.asarray(indices, dtype=np.int64):
+        try:
+            frame = reader[int(i)].asnumpy()
+        except (DECORDError, RuntimeError, IndexError):
+            continue
+        if frame.ndim == 3 and frame.shape[2] == 3:
+            kept.append(i)
+            frames.append(frame)
+    return np.asarray(kept, dtype=np.int64), (
+        np.stack(frames) if frames else np.zeros((0, 1, 1, 3), np.uint8)
+    )
+
+
+def frame_size(path: str | Path) -> tuple[int, int] | None:
+    """``(height, width)`` of a video's frames from its stream header (OpenCV), without decoding;
+    None when it cannot be read."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    try:
+        h, w = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+    finally:
+        cap.release()
+    return (h, w) if h > 0 and w > 0 else None
+
+
 def video_timing(path: str | Path) -> tuple[int, float]:
     """Frame count and average frame rate (frames/s) of a video; :class:`UnreadableVideo` on failure."""
     from decord import DECORDError, VideoReader, cpu
