@@ -73,29 +73,37 @@ def read_frames(
 
 
 def read_decodable_frames(path: str | Path, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Decode ``indices`` one at a time and keep the frames that decode: the fallback for a video
-    that opens but whose batch decode fails (some frames corrupt). ``(indices, frames)`` as
-    :func:`read_frames` returns them, possibly fewer; :class:`UnreadableVideo` when the file does not open."""
-    from decord import DECORDError, VideoReader, cpu
+    """The frames of ``indices`` that decode, ``(indices, frames)`` as :func:`read_frames` returns
+    them, possibly fewer: the fallback for a video that opens but whose batch decode fails (some
+    frames corrupt). Decoded in order with PyAV, since decord's threaded decoder gives another set
+    of frames on each try over corrupt data; a frame's index is its timestamp times the average
+    frame rate. :class:`UnreadableVideo` when the file does not open."""
+    import av
 
+    wanted = {int(i) for i in indices}
+    kept: dict[int, np.ndarray] = {}
     try:
-        reader = VideoReader(str(path), ctx=cpu(0), num_threads=1)
-    except (DECORDError, RuntimeError) as err:
-        raise UnreadableVideo(
-            f"{path}: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
-        ) from err
-    kept, frames = [], []
-    for i in np.asarray(indices, dtype=np.int64):
-        try:
-            frame = reader[int(i)].asnumpy()
-        except (DECORDError, RuntimeError, IndexError):
-            continue
-        if frame.ndim == 3 and frame.shape[2] == 3:
-            kept.append(i)
-            frames.append(frame)
-    return np.asarray(kept, dtype=np.int64), (
-        np.stack(frames) if frames else np.zeros((0, 1, 1, 3), np.uint8)
-    )
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            rate, start = stream.average_rate or stream.guessed_rate, stream.start_time or 0
+            for packet in container.demux(stream):
+                try:
+                    decoded = packet.decode()
+                except av.error.FFmpegError:  # a corrupt packet: the frames after it may still decode
+                    continue
+                for frame in decoded:
+                    if frame.pts is None or rate is None:
+                        continue
+                    idx = round(float((frame.pts - start) * stream.time_base * rate))
+                    if idx in wanted and idx not in kept:
+                        kept[idx] = frame.to_ndarray(format="rgb24")
+                if len(kept) == len(wanted):
+                    break
+    except (av.error.FFmpegError, IndexError) as err:  # IndexError: no video stream
+        raise UnreadableVideo(f"{path}: {type(err).__name__}: {err}") from err
+    order = sorted(kept)
+    frames = np.stack([kept[i] for i in order]) if order else np.zeros((0, 1, 1, 3), np.uint8)
+    return np.asarray(order, dtype=np.int64), frames
 
 
 def frame_size(path: str | Path) -> tuple[int, int] | None:
