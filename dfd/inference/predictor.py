@@ -15,6 +15,7 @@ face and videos too short say so in ``status`` and ``reason``; nothing stops the
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,7 @@ from dfd.inference.detector import Detector
 from dfd.inference.inputs import UnreadableImage, kind_of, read_image
 from dfd.metrics.calibration import resolve_threshold
 from dfd.metrics.detection import AGGREGATIONS, ConfidentStrategy, aggregate_video
-from dfd.preprocessing.faces import FaceCropper
+from dfd.preprocessing.faces import JPEG_QUALITY, Face, FaceCropper, is_jpeg, jpeg_round_trip
 from dfd.preprocessing.fingerprint import cropper_settings, differences
 from dfd.preprocessing.tracks import Track, track_faces
 from dfd.raw.video import (
@@ -146,6 +147,15 @@ class Predictor:
         choice = self.options.threshold if cal is not None else 0.5
         self.frame_threshold = resolve_threshold(choice, cal, "frame")
         self.video_threshold = resolve_threshold(choice, cal, "video", self.aggregation)
+        self.jpeg_qualities = jpeg_round_trips(detector.info.preprocessing or {})
+
+    def crop(self, frame: np.ndarray, face: Face) -> np.ndarray:
+        """The face crop as training saw it: cropped, then saved and read back as the training crops
+        were (:func:`jpeg_round_trips`; PNG crops are kept as they are)."""
+        crop = self.cropper.crop(frame, face)
+        for quality in self.jpeg_qualities:
+            crop = jpeg_round_trip(crop, quality)
+        return crop
 
     # -- one input --------------------------------------------------------------------------------
     def predict(self, path: str | Path) -> Prediction:
@@ -225,7 +235,7 @@ class Predictor:
             return self._failed(
                 path, "image", "no_face", f"no face with score >= {self.cropper.min_score}", sampled=1
             )
-        crops = [self.cropper.crop(image, face) for face in faces]
+        crops = [self.crop(image, face) for face in faces]
         return _Pending(path, "image", crops, [(0, k, f) for k, f in enumerate(faces)], 1, len(faces),
                         images=image[None] if self.keep_media else None, indices=[0])  # fmt: skip
 
@@ -263,7 +273,7 @@ class Predictor:
         crops, faces = [], []
         for k, track in enumerate(tracks):
             for t, face in track.faces:
-                crops.append(self.cropper.crop(frames[t], face))
+                crops.append(self.crop(frames[t], face))
                 faces.append((int(indices[t]), k, face))
         return _Pending(path, "video", crops, faces, len(indices), found, tracks,
                         images=frames if self.keep_media else None, indices=[int(i) for i in indices],
@@ -324,6 +334,20 @@ class Predictor:
         size = (round(item.images.shape[2] * scale), round(item.images.shape[1] * scale))
         images = [cv2.resize(f, size, interpolation=cv2.INTER_AREA) if scale < 1 else f for f in item.images]
         return Media(images, item.indices, scale, item.crops)
+
+
+def jpeg_round_trips(fp: dict[str, Any]) -> list[int]:
+    """The JPEG qualities a training crop went through before the net saw it, in order: preprocessing's
+    (``image_format`` jpg, at ``jpeg_quality``), then ``dfd.pack``'s (``jpeg q<Q> (packed from <format>)``).
+    Empty for PNG crops, which are lossless."""
+    image_format = str(fp.get("image_format", "png"))
+    packed = re.fullmatch(r"jpeg q(\d+) \(packed from (.+)\)", image_format)
+    qualities = (
+        [int(fp.get("jpeg_quality") or JPEG_QUALITY)]
+        if is_jpeg(packed[2] if packed else image_format)
+        else []
+    )
+    return qualities + ([int(packed[1])] if packed else [])
 
 
 def make_predictor(

@@ -267,6 +267,30 @@ class FaceCropper:
         return None if result is None else result[0]
 
 
+#: Quality of the JPEG crops preprocessing writes (``preprocess.image_ext=.jpg``): OpenCV's default,
+#: which crops written before it was recorded in the manifest (``jpeg_quality``) used too.
+JPEG_QUALITY = 95
+
+
+def is_jpeg(image_format: str) -> bool:
+    """Whether crops saved as ``image_format`` (``jpg``, ``.jpeg``, ``png``...) are lossy JPEG."""
+    return image_format.lower().lstrip(".") in ("jpg", "jpeg")
+
+
+def jpeg_params(image_format: str, quality: int = JPEG_QUALITY) -> list[int]:
+    """OpenCV's write parameters for a crop saved as ``image_format``."""
+    return [cv2.IMWRITE_JPEG_QUALITY, int(quality)] if is_jpeg(image_format) else []
+
+
+def jpeg_round_trip(crop: np.ndarray, quality: int = JPEG_QUALITY) -> np.ndarray:
+    """An RGB crop saved as JPEG and read back: encoded as preprocessing (and ``dfd.pack``) write
+    it, decoded as the data modules read it (OpenCV), so the pixels are those training saw."""
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), jpeg_params("jpg", quality))
+    if not ok:
+        raise ValueError(f"OpenCV could not encode a {crop.shape} crop as JPEG")
+    return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
 def crop_video(
     path: str | Path, cropper: FaceCropper, num_frames: int = 32, stride: int = 0
 ) -> list[tuple[int, np.ndarray, Face]]:
