@@ -60,6 +60,47 @@ def test_bad_requests_get_4xx_with_the_reason_and_the_server_keeps_serving(serve
     assert requests.get(f"{server}/health", timeout=5).text == "ok"
 
 
+def test_bad_images_are_refused_with_the_reason_naming_the_upload(server, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from dfd.data.synthetic.mini import write_video
+    from tests.bad_media import bomb_png, truncated_jpeg
+
+    cases = {  # 68 bytes claiming 30000x30000 px: refused before decoding, not a 500
+        bomb_png(tmp_path / "bomb.png"): (413, "bomb.png is too large to decode"),
+        truncated_jpeg(tmp_path / "cut.jpg"): (
+            422,
+            "cut.jpg cannot be decoded as an image (image file is truncated",
+        ),
+    }
+    for path, (status, reason) in cases.items():
+        r = _post(server, path)
+        assert r.status_code == status and reason in r.json()["detail"], (path.name, r.text)
+        assert "dfd-serve" not in r.text  # the server's copy of the upload is never named
+    # readable, but too small to hold a face: an answer (as dfd.predict gives it), not an error
+    Image.fromarray(np.zeros((1, 1, 3), np.uint8)).save(tmp_path / "dot.png")
+    write_video(tmp_path / "tiny.mp4", np.full((4, 16, 16, 3), 90, np.uint8), fps=8)
+    for name, reason in (
+        ("dot.png", "image too small (1x1 px)"),
+        ("tiny.mp4", "frames too small (16x16 px)"),
+    ):
+        r = _post(server, tmp_path / name)
+        assert r.status_code == 200 and r.json()["status"] == "no_face", r.text
+        assert r.json()["reason"].startswith(reason) and r.json()["path"] == name
+    assert requests.get(f"{server}/health", timeout=5).text == "ok"
+
+
+def test_a_bad_upload_does_not_fail_the_requests_batched_with_it(server, ffpp_tree, tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    video = ffpp_tree / "original_sequences/youtube/c23/videos/000.mp4"
+    uploads = [video, tmp_path / "notes.txt"] * 4  # max_batch_size=4: bad and good share batches
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda p: _post(server, p), uploads))
+    assert [a.status_code for a in answers] == [200, 415] * 4, [a.text for a in answers]
+    assert all(a.json()["path"] == "000.mp4" for a in answers[::2])
+
+
 def test_concurrent_requests_are_all_answered_in_bounded_time(server, ffpp_tree):
     videos = sorted((ffpp_tree / "manipulated_sequences").rglob("*.mp4"))[:4] * 2
     start = time.monotonic()

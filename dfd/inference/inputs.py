@@ -1,9 +1,14 @@
-"""What ``dfd.predict input=...`` may name: a file, a folder, a glob, or a ``.txt`` list of paths."""
+"""What ``dfd.predict input=...`` may name (a file, a folder, a glob, or a ``.txt`` list of paths),
+and how an input image is decoded (:func:`read_image`, shared by ``dfd.predict`` and ``dfd.serve``)."""
 
 from __future__ import annotations
 
 import glob
+import warnings
 from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
 
 from dfd.raw.records import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
@@ -44,3 +49,56 @@ def expand_inputs(spec: str | Path) -> list[Path]:
     if any(ch in spec for ch in "*?["):
         return sorted(Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
     return [path]
+
+
+class UnreadableImage(ValueError):
+    """An image that cannot be decoded (empty, truncated, corrupt)."""
+
+
+class NotAnImage(UnreadableImage):
+    """Bytes that no image format recognises."""
+
+
+class OversizedImage(UnreadableImage):
+    """An image whose header claims more pixels than PIL's decompression-bomb limit."""
+
+
+#: 16-bit greyscale modes of PIL (a 16-bit PNG opens as one of them).
+_GREY16 = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+
+
+def read_image(source: str | Path | BinaryIO, name: str | None = None, strict: bool = False) -> np.ndarray:
+    """Decode an image whole into RGB uint8 ``[H, W, 3]``; ``name`` is what errors call it.
+
+    16-bit greyscale keeps its high byte, as OpenCV reads it (PIL's own conversion would clip
+    everything above 255 to white); alpha is dropped. Raises :class:`NotAnImage`,
+    :class:`OversizedImage` (above twice ``PIL.Image.MAX_IMAGE_PIXELS``, or above it with
+    ``strict``: a server decodes no more than that) or :class:`UnreadableImage`.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    name = name or str(source)
+    if isinstance(source, str | Path) and Path(source).is_file() and Path(source).stat().st_size == 0:
+        raise NotAnImage(f"{name} is empty (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            if strict:
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(source) as img:
+                img.load()  # decode it all now: a truncated file fails here, not halfway through scoring
+                if img.mode in _GREY16:
+                    grey = (np.asarray(img).astype(np.uint32).clip(0, 65535) >> 8).astype(np.uint8)
+                    return np.repeat(grey[..., None], 3, axis=2)
+                if img.mode == "F":
+                    raise UnreadableImage(f"{name} has floating-point samples (PIL mode F), which have no "
+                                          "8-bit scale: save it as an 8-bit image")  # fmt: skip
+                return np.asarray(img.convert("RGB"))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise OversizedImage(f"{name} is too large to decode: {err}") from None
+    except UnidentifiedImageError:
+        raise NotAnImage(f"{name} is not an image any decoder recognises") from None
+    except UnreadableImage:
+        raise
+    except Exception as err:  # PIL raises OSError, SyntaxError, EOFError, struct.error... on corrupt files
+        detail = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise UnreadableImage(f"{name} cannot be decoded as an image ({detail})") from None

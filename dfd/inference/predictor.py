@@ -19,6 +19,8 @@ is 1 under the ensemble's ``agreement_threshold``. Single models have no such co
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,13 +30,22 @@ import numpy as np
 import torch
 
 from dfd.inference.detector import Detector
-from dfd.inference.inputs import kind_of
+from dfd.inference.inputs import UnreadableImage, kind_of, read_image
 from dfd.metrics.calibration import resolve_threshold
 from dfd.metrics.detection import AGGREGATIONS, ConfidentStrategy, aggregate_video
-from dfd.preprocessing.faces import FaceCropper
+from dfd.preprocessing.faces import JPEG_QUALITY, Face, FaceCropper, is_jpeg, jpeg_round_trip
 from dfd.preprocessing.fingerprint import cropper_settings, differences
 from dfd.preprocessing.tracks import Track, track_faces
-from dfd.raw.video import UnreadableVideo, read_frames
+from dfd.raw.video import (
+    UnreadableVideo,
+    frame_size,
+    read_decodable_frames,
+    read_frames,
+    sample_indices,
+    video_timing,
+)
+
+log = logging.getLogger(__name__)
 
 #: One row per input, in this order (``predictions.csv``, the server's JSON).
 COLUMNS = ("path", "kind", "score", "decision", "threshold", "aggregation", "frames_sampled", "faces_found",
@@ -58,7 +69,8 @@ class PredictOptions:
             biggest face) or ``longest`` (seen in most frames).
         min_track_share: tracks seen in fewer frames than this share of the longest one are
             ignored (detector false positives, passers-by).
-        min_frames: a video with fewer decodable sampled frames is ``too_short``.
+        min_frames: a video with fewer decodable sampled frames is ``too_short`` (at most
+            ``num_frames`` are asked for: a video giving all the sampled frames is long enough).
     """
 
     num_frames: int = 32
@@ -67,7 +79,7 @@ class PredictOptions:
     aggregation: str | None = None
     track_rule: str = "max"
     min_track_share: float = 0.25
-    min_frames: int = 1
+    min_frames: int = 4
 
     def __post_init__(self) -> None:
         if self.track_rule not in TRACK_RULES:
@@ -119,6 +131,7 @@ class _Pending:
     tracks: list[Track] = field(default_factory=list)
     images: np.ndarray | None = None  # the sampled frames, kept when the predictor keeps media
     indices: list[int] = field(default_factory=list)
+    note: str = ""  # the reason column of a scored input (e.g. frames that did not decode)
 
 
 class Predictor:
@@ -145,6 +158,15 @@ class Predictor:
         ensemble = self.agreement_threshold is not None
         self.columns = COLUMNS + AGREEMENT_COLUMNS if ensemble else COLUMNS
         self.frame_columns = FRAME_COLUMNS + AGREEMENT_COLUMNS[:1] if ensemble else FRAME_COLUMNS
+        self.jpeg_qualities = jpeg_round_trips(detector.info.preprocessing or {})
+
+    def crop(self, frame: np.ndarray, face: Face) -> np.ndarray:
+        """The face crop as training saw it: cropped, then saved and read back as the training crops
+        were (:func:`jpeg_round_trips`; PNG crops are kept as they are)."""
+        crop = self.cropper.crop(frame, face)
+        for quality in self.jpeg_qualities:
+            crop = jpeg_round_trip(crop, quality)
+        return crop
 
     # -- one input --------------------------------------------------------------------------------
     def predict(self, path: str | Path) -> Prediction:
@@ -185,7 +207,8 @@ class Predictor:
     def _stage(self, path: Path) -> Prediction | _Pending:
         kind = kind_of(path)
         if not path.is_file():
-            return self._failed(path, kind, "missing", f"{path} does not exist")
+            what = "is a folder, not a file" if path.is_dir() else "does not exist"
+            return self._failed(path, kind, "missing", f"{path} {what}")
         if kind == "unsupported":
             return self._failed(
                 path, kind, "unsupported", f"{path.suffix or 'no extension'} is neither an image nor a video"
@@ -194,33 +217,65 @@ class Predictor:
             if kind == "image":
                 return self._stage_image(path)
             return self._stage_video(path)
-        except (UnreadableVideo, OSError, ValueError) as err:
-            return self._failed(
-                path, kind, "unreadable", str(err).splitlines()[0] if str(err) else type(err).__name__
-            )
+        except Exception as err:  # whatever a file does, the run goes on (Ctrl-C still stops it)
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            if not isinstance(err, UnreadableVideo | UnreadableImage | OSError | ValueError):
+                log.warning("%s could not be scored", path, exc_info=True)
+                reason = f"{type(err).__name__}: {reason}"
+            return self._failed(path, kind, "unreadable", reason)
+
+    def _too_small(self, height: int, width: int, what: str) -> str | None:
+        """Why a frame of this size can hold no detectable face, or None when it can."""
+        if self.cropper.can_detect(height, width):
+            return None
+        dh, dw = self.cropper.detect_size(height, width)
+        scaled = (
+            f", {dw}x{dh} px scaled to detect_max_side={self.cropper.detect_max_side}"
+            if (dh, dw) != (height, width)
+            else ""
+        )
+        return (f"{what} too small ({width}x{height} px{scaled}) for face detection: faces smaller than "
+                f"cropper.min_face_size={self.cropper.min_face_size} px are not looked for")  # fmt: skip
 
     def _stage_image(self, path: Path) -> Prediction | _Pending:
-        from PIL import Image, UnidentifiedImageError
-
-        try:
-            with Image.open(path) as img:
-                image = np.asarray(img.convert("RGB"))
-        except (UnidentifiedImageError, OSError) as err:
-            raise ValueError(f"{path} is not a readable image ({err})") from err
+        image = read_image(path)
+        too_small = self._too_small(*image.shape[:2], "image")
+        if too_small:
+            return self._failed(path, "image", "no_face", too_small, sampled=1)
         (faces,) = self.cropper.detect_all(image[None])
         if not faces:
             return self._failed(
                 path, "image", "no_face", f"no face with score >= {self.cropper.min_score}", sampled=1
             )
-        crops = [self.cropper.crop(image, face) for face in faces]
+        crops = [self.crop(image, face) for face in faces]
         return _Pending(path, "image", crops, [(0, k, f) for k, f in enumerate(faces)], 1, len(faces),
                         images=image[None] if self.keep_media else None, indices=[0])  # fmt: skip
 
     def _stage_video(self, path: Path) -> Prediction | _Pending:
-        indices, frames = read_frames(path, num_frames=self.options.num_frames, stride=self.options.stride)
-        if len(indices) < self.options.min_frames:
-            return self._failed(path, "video", "too_short", f"{len(indices)} decodable sampled frames, fewer than "
-                                f"min_frames={self.options.min_frames}", sampled=len(indices))  # fmt: skip
+        opts = self.options
+        lost = 0
+        try:
+            indices, frames = read_frames(path, num_frames=opts.num_frames, stride=opts.stride)
+        except UnreadableVideo:
+            # the container may open with some frames, or all, that do not decode: keep those that do
+            n, _ = video_timing(path)  # UnreadableVideo when the file itself does not open
+            size = frame_size(path)
+            too_small = self._too_small(*size, "frames") if size else None
+            if too_small:  # decord fails on some tiny frame sizes; no face would be found anyway
+                return self._failed(path, "video", "no_face", too_small)
+            wanted = sample_indices(n, opts.num_frames, opts.stride)
+            indices, frames = read_decodable_frames(path, wanted)
+            lost = len(wanted) - len(indices)
+        needed = min(opts.min_frames, opts.num_frames) if opts.num_frames > 0 else opts.min_frames
+        corrupt = f"{lost} of {len(indices) + lost} sampled frames do not decode" if lost else ""
+        if len(indices) < needed:
+            count = f"{len(indices)} decodable frame{'' if len(indices) == 1 else 's'}"
+            count += f" ({corrupt})" if corrupt else ""
+            reason = f"{count}, fewer than min_frames={needed}"
+            return self._failed(path, "video", "too_short", reason, sampled=len(indices))
+        too_small = self._too_small(*frames.shape[1:3], "frames")
+        if too_small:
+            return self._failed(path, "video", "no_face", too_small, sampled=len(indices))
         detected = self.cropper.detect_all(frames)
         found = sum(len(f) for f in detected)
         tracks = self._kept_tracks(track_faces(detected))
@@ -230,10 +285,11 @@ class Predictor:
         crops, faces = [], []
         for k, track in enumerate(tracks):
             for t, face in track.faces:
-                crops.append(self.cropper.crop(frames[t], face))
+                crops.append(self.crop(frames[t], face))
                 faces.append((int(indices[t]), k, face))
         return _Pending(path, "video", crops, faces, len(indices), found, tracks,
-                        images=frames if self.keep_media else None, indices=[int(i) for i in indices])  # fmt: skip
+                        images=frames if self.keep_media else None, indices=[int(i) for i in indices],
+                        note=corrupt)  # fmt: skip
 
     def _kept_tracks(self, tracks: Sequence[Track]) -> list[Track]:
         if not tracks:
@@ -281,7 +337,7 @@ class Predictor:
             )
         row = self._row(item.path, item.kind, score=score, decision="fake" if score > threshold else "real",
                         threshold=threshold, aggregation=aggregation, frames_sampled=item.frames_sampled,
-                        faces_found=item.faces_found, tracks=n_tracks, status="ok")  # fmt: skip
+                        faces_found=item.faces_found, tracks=n_tracks, status="ok", reason=item.note)  # fmt: skip
         if agree is not None and self.agreement_threshold is not None:
             if item.kind == "image":
                 share = float(agree[pick])
@@ -299,6 +355,20 @@ class Predictor:
         size = (round(item.images.shape[2] * scale), round(item.images.shape[1] * scale))
         images = [cv2.resize(f, size, interpolation=cv2.INTER_AREA) if scale < 1 else f for f in item.images]
         return Media(images, item.indices, scale, item.crops)
+
+
+def jpeg_round_trips(fp: dict[str, Any]) -> list[int]:
+    """The JPEG qualities a training crop went through before the net saw it, in order: preprocessing's
+    (``image_format`` jpg, at ``jpeg_quality``), then ``dfd.pack``'s (``jpeg q<Q> (packed from <format>)``).
+    Empty for PNG crops, which are lossless."""
+    image_format = str(fp.get("image_format", "png"))
+    packed = re.fullmatch(r"jpeg q(\d+) \(packed from (.+)\)", image_format)
+    qualities = (
+        [int(fp.get("jpeg_quality") or JPEG_QUALITY)]
+        if is_jpeg(packed[2] if packed else image_format)
+        else []
+    )
+    return qualities + ([int(packed[1])] if packed else [])
 
 
 def make_predictor(

@@ -6,10 +6,14 @@ status, reason); ``GET /health`` answers ``ok``. Requests that arrive together a
 together: LitServe batches up to ``max_batch_size`` of them, and their face crops go through
 the net in one batch (:meth:`Predictor.predict_many`).
 
-Every upload is checked on arrival, so one bad request never fails a batch: a request without
-``file`` gets 400, a file that is neither an image nor a video 415, one that cannot be decoded
-422, and LitServe refuses uploads above ``max_upload_mb`` with 413. A readable input without a
-face is an answer (200, ``status: no_face``), not an error. The server keeps serving.
+Every upload is checked on arrival (an image is decoded whole), and a refusal is that request's
+answer alone, never its batch's: a request without ``file`` gets 400, a file that is neither an
+image nor a video 415, an image whose header claims more pixels than PIL's decompression-bomb
+limit 413, one that cannot be decoded 422, and LitServe refuses uploads above ``max_upload_mb``
+with 413. An input the predictor finds unreadable gets 422 too. A readable input without a
+scorable face (``no_face``, also for images too small to hold one) or a video with too few
+decodable frames (``too_short``) is an answer (200), not an error. Reasons name the uploaded
+file, never the server's copy of it. The server keeps serving.
 """
 
 from __future__ import annotations
@@ -26,24 +30,30 @@ from typing import Any
 
 import litserve as ls
 from fastapi import HTTPException
+from fastapi.responses import JSONResponse
 
 from dfd.inference.detector import Detector
 from dfd.inference.export import load_exported
-from dfd.inference.inputs import kind_of
+from dfd.inference.inputs import NotAnImage, OversizedImage, UnreadableImage, kind_of, read_image
 from dfd.inference.predictor import make_predictor
 from dfd.raw.video import UnreadableVideo, video_timing
 
 
 def sniff(data: bytes, filename: str) -> str:
-    """``image`` or ``video`` by content (the filename's extension can lie or be missing); raises 415."""
-    from PIL import Image, UnidentifiedImageError
+    """``image`` or ``video`` by content (the filename's extension can lie or be missing).
 
+    An image is decoded whole here. Raises 415 for neither, 413 for an image above PIL's
+    decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``), 422 for one that does not decode.
+    """
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            img.verify()
+        read_image(io.BytesIO(data), filename, strict=True)
         return "image"
-    except (UnidentifiedImageError, OSError, ValueError):
+    except OversizedImage as err:
+        raise HTTPException(status_code=413, detail=str(err)) from None
+    except NotAnImage:
         pass
+    except UnreadableImage as err:
+        raise HTTPException(status_code=422, detail=str(err)) from None
     # ISO media (mp4, mov), Matroska/WebM and AVI signatures
     if data[4:8] == b"ftyp" or data[:4] in (b"\x1aE\xdf\xa3", b"RIFF"):
         return "video"
@@ -74,9 +84,16 @@ class DetectorAPI(ls.LitAPI):
         )  # fmt: skip
         self.uploads = Path(tempfile.mkdtemp(prefix="dfd-serve-"))
 
-    def decode_request(
-        self, request, **kwargs: Any
-    ) -> tuple[str, str]:  # unannotated: LitServe then passes the form
+    # ``request`` unannotated: LitServe then passes the form
+    def decode_request(self, request, **kwargs: Any) -> tuple[str, str] | HTTPException:
+        """The upload saved to a temporary file, ``(path, name)``; or the refusal answering it
+        (returned, not raised: LitServe would give a raised one to every request of the batch)."""
+        try:
+            return self._save(request)
+        except HTTPException as refusal:
+            return refusal
+
+    def _save(self, request: Any) -> tuple[str, str]:
         upload = request.get("file") if hasattr(request, "get") else None
         if upload is None or not hasattr(upload, "file"):
             raise HTTPException(
@@ -90,41 +107,54 @@ class DetectorAPI(ls.LitAPI):
         suffix = (
             Path(name).suffix.lower() if kind_of(name) == kind else (".png" if kind == "image" else ".mp4")
         )
-        path = Path(tempfile.mkstemp(dir=self.uploads, suffix=suffix)[1])
+        handle, tmp = tempfile.mkstemp(dir=self.uploads, suffix=suffix)
+        os.close(handle)  # one descriptor per request would run the worker out of them
+        path = Path(tmp)
         path.write_bytes(data)
         if kind == "video":
             try:
-                frames, _ = video_timing(path)
+                video_timing(path)
             except UnreadableVideo as err:
                 path.unlink(missing_ok=True)
+                detail = str(err).replace(str(path), name)
                 raise HTTPException(
-                    status_code=422, detail=f"{name} cannot be decoded as a video: {err}"
+                    status_code=422, detail=f"{name} cannot be decoded as a video: {detail}"
                 ) from None
-            if frames == 0:
-                path.unlink(missing_ok=True)
-                raise HTTPException(status_code=422, detail=f"{name} has no video frames")
         return str(path), name
 
-    def batch(self, inputs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    def batch(self, inputs: list[Any]) -> list[Any]:
         return inputs
 
-    def unbatch(self, output: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def unbatch(self, output: list[Any]) -> list[Any]:
         return output
 
     def predict(self, x: Any, **kwargs: Any) -> Any:
-        single = isinstance(x, tuple)
-        items = [x] if single else list(x)
+        single = not isinstance(x, list)
+        items = [x] if single else x
+        uploads = [item for item in items if not isinstance(item, HTTPException)]
         try:
-            predictions = self.predictor.predict_many([path for path, _ in items])
+            predictions = iter(self.predictor.predict_many([path for path, _ in uploads]))
         finally:
-            for path, _ in items:
+            for path, _ in uploads:
                 Path(path).unlink(missing_ok=True)
-        rows = []
-        for (_, name), prediction in zip(items, predictions, strict=True):
-            rows.append({**prediction.row, "path": name})
-        return rows[0] if single else rows
+        out = [
+            item if isinstance(item, HTTPException) else self._answer(item, next(predictions))
+            for item in items
+        ]
+        return out[0] if single else out
 
-    def encode_response(self, output: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    @staticmethod
+    def _answer(upload: tuple[str, str], prediction: Any) -> dict[str, Any] | HTTPException:
+        """The row of one upload, named as the client named it; a refusal when it was unreadable."""
+        path, name = upload
+        row = {**prediction.row, "path": name, "reason": str(prediction.row["reason"]).replace(path, name)}
+        if row["status"] == "unreadable":
+            return HTTPException(status_code=422, detail=row["reason"])
+        return row
+
+    def encode_response(self, output: dict[str, Any] | HTTPException, **kwargs: Any) -> dict[str, Any]:
+        if isinstance(output, HTTPException):  # FastAPI sends a Response as it is: this request's refusal
+            return JSONResponse({"detail": output.detail}, status_code=output.status_code)  # type: ignore[return-value]
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in output.items()}
 
     def teardown(self) -> None:  # LitServe calls it when a worker stops (not every version does)

@@ -145,14 +145,29 @@ class FaceCropper:
             "align_scale": self.align_scale,
         }
 
+    def detect_size(self, height: int, width: int) -> tuple[int, int]:
+        """``(height, width)`` of a frame as the detector sees it (downscaled to ``detect_max_side``)."""
+        scale = min(1.0, self.detect_max_side / max(height, width))
+        return (
+            (max(1, round(height * scale)), max(1, round(width * scale))) if scale < 1.0 else (height, width)
+        )
+
+    def can_detect(self, height: int, width: int) -> bool:
+        """Whether a frame of this size can hold a face of ``min_face_size`` px once downscaled
+        (MTCNN's first scale, as facenet-pytorch computes it); MTCNN fails on smaller frames."""
+        return min(self.detect_size(height, width)) * (12.0 / self.min_face_size) >= 12
+
     @torch.inference_mode()
     def detect_all(self, frames: np.ndarray | Sequence[np.ndarray]) -> list[list[Face]]:
         """Every face scored at least ``min_score`` in each RGB uint8 frame (frames share one size),
-        most confident first; boxes in full-frame pixels."""
+        most confident first; boxes in full-frame pixels. Frames too small to hold a face of
+        ``min_face_size`` px (:meth:`can_detect`) have none."""
         frames = np.asarray(frames)
         if frames.ndim == 3:
             frames = frames[None]
         n, h, w = frames.shape[:3]
+        if not self.can_detect(h, w):
+            return [[] for _ in range(n)]
         scale = min(1.0, self.detect_max_side / max(h, w))
         faces: list[list[Face]] = []
         for start in range(0, n, self.batch_size):
@@ -250,6 +265,30 @@ class FaceCropper:
             image = np.asarray(Image.open(image).convert("RGB"))
         (result,) = self.crop_frames(image[None])
         return None if result is None else result[0]
+
+
+#: Quality of the JPEG crops preprocessing writes (``preprocess.image_ext=.jpg``): OpenCV's default,
+#: which crops written before it was recorded in the manifest (``jpeg_quality``) used too.
+JPEG_QUALITY = 95
+
+
+def is_jpeg(image_format: str) -> bool:
+    """Whether crops saved as ``image_format`` (``jpg``, ``.jpeg``, ``png``...) are lossy JPEG."""
+    return image_format.lower().lstrip(".") in ("jpg", "jpeg")
+
+
+def jpeg_params(image_format: str, quality: int = JPEG_QUALITY) -> list[int]:
+    """OpenCV's write parameters for a crop saved as ``image_format``."""
+    return [cv2.IMWRITE_JPEG_QUALITY, int(quality)] if is_jpeg(image_format) else []
+
+
+def jpeg_round_trip(crop: np.ndarray, quality: int = JPEG_QUALITY) -> np.ndarray:
+    """An RGB crop saved as JPEG and read back: encoded as preprocessing (and ``dfd.pack``) write
+    it, decoded as the data modules read it (OpenCV), so the pixels are those training saw."""
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), jpeg_params("jpg", quality))
+    if not ok:
+        raise ValueError(f"OpenCV could not encode a {crop.shape} crop as JPEG")
+    return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
 def crop_video(

@@ -18,7 +18,7 @@ from dfd.preprocessing.manifest import manifest_file
 
 #: Settings that decide what a crop looks like; a difference in any of them is warned about.
 CROP_KEYS = ("detector", "margin", "crop_size", "detect_max_side", "select", "min_score", "min_face_size", "align", "align_scale",
-             "image_format")  # fmt: skip
+             "image_format", "jpeg_quality")  # fmt: skip
 #: How frames were sampled from a video (frame mode) or cut into clips (clip mode).
 SAMPLING_KEYS = ("mode", "frames_per_video", "stride", "trim_leading_silence", "clip_len", "clips_per_video")
 #: The FaceCropper arguments among :data:`CROP_KEYS`.

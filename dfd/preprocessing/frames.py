@@ -31,7 +31,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from dfd.preprocessing.faces import Face, FaceCropper
+from dfd.preprocessing.faces import Face, FaceCropper, jpeg_params
 from dfd.preprocessing.manifest import (
     NO_AUDIO,
     NO_FACE,
@@ -61,7 +61,7 @@ def write_image(path: Path, rgb: np.ndarray) -> None:
     """Write an RGB crop atomically (temporary name, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp" + path.suffix)
-    if not cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
+    if not cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), jpeg_params(path.suffix)):
         raise OSError(f"could not write {tmp}")
     os.replace(tmp, path)
 

@@ -22,7 +22,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from dfd.preprocessing.clips import process_video_clips
-from dfd.preprocessing.faces import FaceCropper
+from dfd.preprocessing.faces import JPEG_QUALITY, FaceCropper, is_jpeg
 from dfd.preprocessing.frames import process_video_frames
 from dfd.preprocessing.manifest import COLUMNS, STATUS_OK, part_path, read_part, write_manifest
 from dfd.preprocessing.options import PreprocessOptions
@@ -185,6 +185,7 @@ def run_preprocessing(
             "frames_per_video": options.num_frames,
             "stride": options.stride,
             "image_format": options.image_ext.lstrip("."),
+            **({"jpeg_quality": JPEG_QUALITY} if is_jpeg(options.image_ext) else {}),
             "audio_rate_hz": SAMPLE_RATE,
             "reuse_source_boxes": options.reuse_source_boxes,
             "trim_leading_silence": options.trim_leading_silence,

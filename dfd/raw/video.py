@@ -72,6 +72,53 @@ def read_frames(
     return indices, frames
 
 
+def read_decodable_frames(path: str | Path, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The frames of ``indices`` that decode, ``(indices, frames)`` as :func:`read_frames` returns
+    them, possibly fewer: the fallback for a video that opens but whose batch decode fails (some
+    frames corrupt). Decoded in order with PyAV, since decord's threaded decoder gives another set
+    of frames on each try over corrupt data; a frame's index is its timestamp times the average
+    frame rate. :class:`UnreadableVideo` when the file does not open."""
+    import av
+
+    wanted = {int(i) for i in indices}
+    kept: dict[int, np.ndarray] = {}
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            rate, start = stream.average_rate or stream.guessed_rate, stream.start_time or 0
+            for packet in container.demux(stream):
+                try:
+                    decoded = packet.decode()
+                except av.error.FFmpegError:  # a corrupt packet: the frames after it may still decode
+                    continue
+                for frame in decoded:
+                    if frame.pts is None or rate is None:
+                        continue
+                    idx = round(float((frame.pts - start) * stream.time_base * rate))
+                    if idx in wanted and idx not in kept:
+                        kept[idx] = frame.to_ndarray(format="rgb24")
+                if len(kept) == len(wanted):
+                    break
+    except (av.error.FFmpegError, IndexError) as err:  # IndexError: no video stream
+        raise UnreadableVideo(f"{path}: {type(err).__name__}: {err}") from err
+    order = sorted(kept)
+    frames = np.stack([kept[i] for i in order]) if order else np.zeros((0, 1, 1, 3), np.uint8)
+    return np.asarray(order, dtype=np.int64), frames
+
+
+def frame_size(path: str | Path) -> tuple[int, int] | None:
+    """``(height, width)`` of a video's frames from its stream header (OpenCV), without decoding;
+    None when it cannot be read."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    try:
+        h, w = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+    finally:
+        cap.release()
+    return (h, w) if h > 0 and w > 0 else None
+
+
 def video_timing(path: str | Path) -> tuple[int, float]:
     """Frame count and average frame rate (frames/s) of a video; :class:`UnreadableVideo` on failure."""
     from decord import DECORDError, VideoReader, cpu

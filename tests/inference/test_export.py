@@ -66,11 +66,8 @@ def test_the_folder_describes_itself_and_refuses_tampering(tmp_path: Path) -> No
         "kwargs": {"input_size": 64, "pretrained": False},
     }
     assert d["input_spec"] == {"size": 64, "mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0]}
-    assert (
-        d["preprocessing"]["margin"] == 0.2
-        and d["versions"]["torch"] == torch.__version__.split("+")[0]
-        or True
-    )
+    assert d["preprocessing"]["margin"] == 0.2
+    assert d["versions"]["torch"] == torch.__version__.split("+")[0]  # no local tag (+cu130)
     assert set(d["files"]) == {"model.onnx", "model.safetensors", "MODEL_CARD.md"}
     card = (out / "MODEL_CARD.md").read_text()
     assert "## Intended use" in card and "val/auc | 0.9700" in card and "## Known limits" in card

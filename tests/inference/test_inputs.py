@@ -26,3 +26,34 @@ def test_folders_globs_and_lists(tmp_path):
     ]
     assert expand_inputs(tmp_path / "nowhere.mp4") == [tmp_path / "nowhere.mp4"]  # its row will say so
     assert [kind_of(p) for p in ("v.MOV", "i.webp", "n.md")] == ["video", "image", "unsupported"]
+
+
+def test_images_decode_whole_and_bad_ones_say_why(tmp_path):
+    import numpy as np
+    import pytest
+    from PIL import Image
+
+    from dfd.inference.inputs import NotAnImage, OversizedImage, UnreadableImage, read_image
+    from tests.bad_media import bomb_png, grey16_png, truncated_jpeg
+
+    grey = np.arange(64 * 48, dtype=np.uint32).reshape(48, 64) % 256
+    Image.fromarray(grey.astype(np.uint8)).save(tmp_path / "grey8.png")
+    sixteen = read_image(grey16_png(tmp_path / "grey16.png", grey))
+    assert Image.open(tmp_path / "grey16.png").mode.startswith("I")  # really 16 bits per sample
+    assert sixteen.dtype == np.uint8 and sixteen.shape == (48, 64, 3)
+    assert np.array_equal(sixteen, read_image(tmp_path / "grey8.png"))  # the high byte, not clipped to 255
+    with pytest.raises(OversizedImage, match="bomb.png is too large to decode"):
+        read_image(bomb_png(tmp_path / "bomb.png"))
+    large = bomb_png(tmp_path / "large.png", side=10000)  # above MAX_IMAGE_PIXELS, below twice it
+    with pytest.raises(OversizedImage):
+        read_image(large, strict=True)
+    with pytest.raises(
+        UnreadableImage, match=r"cut.jpg cannot be decoded as an image \(image file is truncated"
+    ):
+        read_image(truncated_jpeg(tmp_path / "cut.jpg"))
+    (tmp_path / "text.png").write_text("hello")
+    with pytest.raises(NotAnImage, match="text.png is not an image"):
+        read_image(tmp_path / "text.png")
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    with pytest.raises(NotAnImage, match=r"empty.jpg is empty \(0 bytes\)"):
+        read_image(tmp_path / "empty.jpg")

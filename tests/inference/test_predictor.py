@@ -35,17 +35,31 @@ def test_predicts_crop_of_a_frame_equals_preprocessings_crop_of_that_frame(predi
 
 def test_every_input_gets_one_row(predictor, ffpp_tree, tmp_path):
     from PIL import Image
-    from skimage import data
+    from skimage import color, data
+
+    from tests.bad_media import bomb_png, grey16_png, truncated_jpeg
 
     Image.fromarray(data.astronaut()).save(tmp_path / "astronaut.jpg")
     Image.fromarray(np.full((120, 160, 3), 90, np.uint8)).save(tmp_path / "wall.png")
     (tmp_path / "broken.mp4").write_bytes(b"\x00" * 100)
     (tmp_path / "notes.md").write_text("not media")
+    grey = (color.rgb2gray(data.astronaut()) * 255).round().astype(np.uint8)
+    Image.fromarray(grey).save(tmp_path / "grey8.png")
+    Image.fromarray(np.zeros((1, 1, 3), np.uint8)).save(tmp_path / "dot.png")
     video = ffpp_tree / "original_sequences/youtube/c23/videos/000.mp4"
     paths = [video, tmp_path / "astronaut.jpg", tmp_path / "wall.png", tmp_path / "broken.mp4",
-             tmp_path / "notes.md", tmp_path / "absent.mp4"]  # fmt: skip
+             tmp_path / "notes.md", tmp_path / "absent.mp4", bomb_png(tmp_path / "bomb.png"),
+             truncated_jpeg(tmp_path / "cut.jpg"), tmp_path / "dot.png", tmp_path / "grey8.png",
+             grey16_png(tmp_path / "grey16.png", grey)]  # fmt: skip
     rows = [p.row for p in predictor.predict_many(paths)]
-    assert [r["status"] for r in rows] == ["ok", "ok", "no_face", "unreadable", "unsupported", "missing"]
+    assert [r["status"] for r in rows] == ["ok", "ok", "no_face", "unreadable", "unsupported", "missing",
+                                           "unreadable", "unreadable", "no_face", "ok", "ok"]  # fmt: skip
+    # a 68-byte PNG claiming 30000x30000 px is refused before decoding, and the run goes on
+    assert "bomb.png is too large to decode" in rows[6]["reason"]
+    assert "cut.jpg cannot be decoded as an image (image file is truncated" in rows[7]["reason"]
+    assert rows[8]["reason"].startswith("image too small (1x1 px) for face detection")
+    # a 16-bit photo is read as its 8-bit version (not clipped to white), and scored the same
+    assert rows[10]["faces_found"] == 1 and rows[10]["score"] == pytest.approx(rows[9]["score"], abs=1e-6)
     ok = rows[0]
     assert (
         ok["kind"] == "video" and ok["frames_sampled"] == 4 and ok["faces_found"] == 4 and ok["tracks"] == 1
@@ -57,7 +71,7 @@ def test_every_input_gets_one_row(predictor, ffpp_tree, tmp_path):
         and rows[1]["faces_found"] == 1
         and rows[1]["threshold"] == predictor.frame_threshold
     )
-    assert all(r["reason"] for r in rows[2:]) and np.isnan(rows[3]["score"])
+    assert all(r["reason"] for r in rows[2:9]) and np.isnan(rows[3]["score"])
 
 
 def test_two_people_are_scored_per_track_and_the_most_fake_decides(predictor, ffpp_tree, tmp_path):

@@ -38,6 +38,16 @@ def test_no_face_gives_none(cropper):
     assert cropper.detect(frames) == [None, None]
 
 
+def test_frames_too_small_for_a_face_have_none_instead_of_failing(cropper):
+    # MTCNN fails (torch.cat of no tensors) on frames whose shorter side, once downscaled to
+    # detect_max_side, is under min_face_size (40 px): a 1x1 photo, a 16x16 video, a 30x1000 strip
+    for h, w in ((1, 1), (16, 16), (39, 200), (40, 1000)):
+        assert not cropper.can_detect(h, w)
+        assert cropper.detect_all(np.full((2, h, w, 3), 128, np.uint8)) == [[], []]
+    assert cropper.can_detect(40, 40) and cropper.can_detect(45, 700)  # 45x700 is 41x640 when detected
+    assert cropper.detect_all(np.full((1, 40, 40, 3), 128, np.uint8)) == [[]]
+
+
 def test_video_crop_equals_inference_crop(ffpp_tree, cropper):
     """What inference crops from a video is bit-identical to what preprocessing saves."""
     path = ffpp_tree / "original_sequences/youtube/c23/videos/000.mp4"
