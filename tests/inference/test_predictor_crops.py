@@ -18,7 +18,7 @@ from dfd.preprocessing.options import PreprocessOptions
 from dfd.preprocessing.runner import run_preprocessing
 from dfd.raw.records import VideoRecord
 from dfd.raw.video import read_frames
-from tests.inference.test_bad_inputs import Constant
+from tests.inference.test_predictor_bad_inputs import Constant
 
 
 def test_the_jpeg_round_trips_follow_the_fingerprint():
