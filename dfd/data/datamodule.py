@@ -383,6 +383,10 @@ class FaceCropDataModule(LightningDataModule):
             by checkpoint selection. Off: validation keeps all methods.
     """
 
+    #: keep only real samples in every split (the clip module's AVFF stage 1); one-class splits are then
+    #: the design, not a warning
+    real_only = False
+
     def __init__(
         self,
         root: str,
@@ -607,8 +611,7 @@ class FaceCropDataModule(LightningDataModule):
             elif split == "val" and self.val_follows_train_methods:
                 part = self.keep_train_methods(part, check=False)
             self.datasets[split] = self.make_dataset(split, part.reset_index(drop=True))
-            real_only = getattr(self, "real_only", False)  # AVFF stage 1 wants only real clips
-            if split != "train" and len(part) and part["label"].nunique() < 2 and not real_only:
+            if split != "train" and len(part) and part["label"].nunique() < 2 and not self.real_only:
                 log.warning(
                     "the %s split of %s has only %s samples: its AUC is undefined (NaN), so nothing can be "
                     "selected or calibrated on it; use more data or another split",
