@@ -1,4 +1,5 @@
-# dfd: every target creates .venv when missing and reinstalls only when pyproject.toml changed.
+# dfd: every target creates .venv when missing and reinstalls only when pyproject.toml or constraints.txt changed.
+# pyproject.toml takes version ranges; constraints.txt pins the exact versions make and CI test with.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -11,10 +12,10 @@ export PYTHONUNBUFFERED := 1
 
 .PHONY: demo test test-fast bench lint install
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt setup.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade --quiet pip
-	$(PY) -m pip install --quiet -e '.[dev,smote]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,smote]'
 	@touch $(STAMP)
 
 install: $(STAMP)
