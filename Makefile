@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 export NO_ALBUMENTATIONS_UPDATE := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo test test-fast bench lint install
+.PHONY: demo test test-fast bench bench-full lint install
 
 $(STAMP): pyproject.toml constraints.txt setup.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -54,9 +54,14 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
-## bench: every benchmarks/bench_*.py; each prints a ratio against its named baseline
+## bench: every benchmarks/bench_*.py at its default size (about 10 minutes here); each prints a ratio
+## against its named baseline. bench-full: the sizes the targets are read off (bench_data_scale to 4M rows, ~1 h)
 bench: $(STAMP)
-	@set -e; for b in benchmarks/bench_*.py; do echo "== $$b"; HF_HUB_OFFLINE=1 $(PY) $$b; done
+	@set -e; for b in benchmarks/bench_*.py; do echo "== $$b"; HF_HUB_OFFLINE=1 PYTHONPATH=. $(PY) $$b; done
+
+bench-full: $(STAMP)
+	@set -e; for b in benchmarks/bench_*.py; do echo "== $$b"; \
+		full=$$(grep -q -- '"--full"' $$b && echo --full || true); HF_HUB_OFFLINE=1 PYTHONPATH=. $(PY) $$b $$full; done
 
 lint: $(STAMP)
 	$(PY) -m ruff check dfd tests benchmarks
