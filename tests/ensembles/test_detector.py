@@ -72,7 +72,7 @@ def test_the_exported_folder_gives_the_in_memory_scores_and_checks_every_file(me
                           {"margin": 0.2}, {"data": "synthetic"}, [0.3, 0.7], name="two mesos")  # fmt: skip
     assert is_ensemble_folder(out)
     description = json.loads((out / ENSEMBLE_JSON).read_text())
-    assert {"members/00_m0/model.onnx", "members/01_m1/model.safetensors", "MODEL_CARD.md"} <= set(
+    assert {"members/00_m0/model.onnx", "members/01_m1/model.safetensors", "members/00_m0/MODEL_CARD.md"} <= set(
         description["files"]
     )
     assert "| m1 | MesoInception4 | 48 px | 0.7000 |" in (out / "MODEL_CARD.md").read_text()
