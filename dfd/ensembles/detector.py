@@ -48,6 +48,7 @@ from dfd.inference.export import (
     check_calibration,
     check_digest,
     check_files,
+    check_preprocessing,
     folder_digest,
     folder_files,
     load_exported,
@@ -216,6 +217,7 @@ def read_ensemble_description(model_dir: str | Path, digest: str | None = None) 
     check_files(path, description, required=required, nested=True)
     verify_files(model_dir, description, "ensemble")
     check_calibration(path, description.get("calibration"))
+    check_preprocessing(path, description.get("preprocessing"))
     if not isinstance(description.get("fusion"), dict):
         raise InvalidModel(
             f"{path}: fusion={description.get('fusion')!r}: expected the fitted rule (rule, params, fitted)"

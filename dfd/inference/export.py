@@ -84,6 +84,12 @@ PREPROCESSING_CONTRACT = {
     "max_pixel_value": 255.0,
     "normalize": "(pixel / max_pixel_value - mean) / std",
 }
+#: Bounds of the preprocessing fingerprint's sizes and counts a folder may state: ``dfd.predict``
+#: crops and samples with them, so a crafted ``crop_size: 100000`` would allocate 30 GB per face.
+PREPROCESSING_BOUNDS = {
+    "crop_size": (1, 2048), "detect_max_side": (1, 8192), "frames_per_video": (1, 1024), "stride": (1, 10000),
+    "clip_len": (1, 1024), "clips_per_video": (1, 1024), "margin": (0, 10), "align_scale": (0, 10),
+}  # fmt: skip
 DIGEST_PATTERN = re.compile(r"sha256:[0-9a-f]{64}")
 
 
@@ -91,9 +97,10 @@ class ExportError(RuntimeError):
     """The net cannot be exported, and why."""
 
 
-class TamperedModel(RuntimeError):
+class TamperedModel(RuntimeError, ValueError):
     """A file of an exported model folder is missing or differs from its recorded checksum, or the
-    folder's digest is not the pinned one."""
+    folder's digest is not the pinned one (a ``ValueError`` too: a refusal of the folder given,
+    not a bug)."""
 
 
 class InvalidModel(ValueError):
@@ -457,6 +464,19 @@ def check_calibration(path: Path, cal: Any, key: str = "calibration") -> None:
             raise _fail(path, f"{key}.confident.{name}", value, f"a number for one of {sorted(strategy)}")
 
 
+def check_preprocessing(path: Path, pre: Any, key: str = "preprocessing") -> None:
+    """The preprocessing fingerprint of a folder's JSON: a mapping whose sizes and counts are in
+    :data:`PREPROCESSING_BOUNDS` (null where a setting was not recorded)."""
+    if pre is None:
+        return
+    if not isinstance(pre, dict):
+        raise _fail(path, key, pre, "a mapping (the training crops' settings) or null")
+    for name, (low, high) in PREPROCESSING_BOUNDS.items():
+        value = pre.get(name)
+        if value is not None and not _number(value, low, high):
+            raise _fail(path, f"{key}.{name}", value, f"a number from {low} to {high}, or null")
+
+
 def validate_description(path: Path, d: dict[str, Any]) -> None:
     """``dfd_model.json`` against its schema: every key dfd reads, its type and range. Raises
     :class:`InvalidModel` naming the file and key."""
@@ -505,9 +525,7 @@ def validate_description(path: Path, d: dict[str, Any]) -> None:
         if not isinstance(onnx_spec.get(name), str):
             raise _fail(path, f"onnx.{name}", onnx_spec.get(name), "the name of the graph's " + name)
     check_calibration(path, d.get("calibration"))
-    for name in ("preprocessing",):
-        if d.get(name) is not None and not isinstance(d[name], dict):
-            raise _fail(path, name, d[name], "a mapping or null")
+    check_preprocessing(path, d.get("preprocessing"))
     for name in ("training", "cross_dataset", "versions"):
         if not isinstance(d.get(name, {}), dict):
             raise _fail(path, name, d[name], "a mapping")
@@ -585,14 +603,21 @@ def model_info(description: dict[str, Any]) -> ModelInfo:
 
 
 def build_net(net_spec: dict[str, Any]) -> nn.Module:
-    """The net an exported folder names, built without weights; only ``dfd.models.nets`` classes."""
+    """The net an exported folder names, built without weights: only an ``nn.Module`` class defined
+    in a ``dfd.models.nets`` module (never a function or another module's name imported there)."""
     target = net_spec["target"]
     if not target.startswith("dfd.models.nets."):
         raise ValueError(f"net target {target!r} is not a dfd net (dfd.models.nets.*): refusing to build it")
-    module, _, cls = target.rpartition(".")
-    return getattr(importlib.import_module(module), cls)(
-        **{**net_spec.get("kwargs", {}), "pretrained": False}
-    )
+    module, _, name = target.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        raise ValueError(f"net target {target!r} names no dfd net") from None
+    if not (isinstance(cls, type) and issubclass(cls, nn.Module) and cls.__module__ == module):
+        raise ValueError(
+            f"net target {target!r} is not a net class defined in {module}: refusing to build it"
+        )
+    return cls(**{**net_spec.get("kwargs", {}), "pretrained": False})
 
 
 def load_exported(

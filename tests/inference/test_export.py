@@ -123,6 +123,11 @@ def test_only_dfd_nets_can_be_rebuilt(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError, match="not a dfd net"):
         build_net({"target": "os.system", "kwargs": {}})
+    # a function a net module imports is not a net of it (timm_net imports create_timm_model)
+    with pytest.raises(ValueError, match="is not a net class defined in dfd.models.nets.timm_net"):
+        build_net({"target": "dfd.models.nets.timm_net.create_timm_model", "kwargs": {}})
+    with pytest.raises(ValueError, match="names no dfd net"):
+        build_net({"target": "dfd.models.nets.nothing.Here", "kwargs": {}})
 
 
 @pytest.fixture(scope="module")
@@ -238,9 +243,10 @@ def test_files_must_be_plain_names_inside_the_folder_and_list_the_model(
         (lambda d: d["onnx"].update(output="probs"), r"onnx.output='probs' does not match model.onnx's outputs \['logits'\]"),
         (lambda d: d.update(num_classes=2), r"num_classes=2 does not match model.onnx's output logits batchx1"),
         (lambda d: d["net"].update(target="torch.load"), r"net.target='torch.load': expected a dfd net"),
+        (lambda d: d.update(preprocessing={"crop_size": 100000}), r"preprocessing.crop_size=100000: expected a number from 1 to 2048"),
     ],
     ids=["size_vs_graph", "huge_size", "zero_std", "resize", "calibration_string", "threshold_string",
-         "threshold_range", "temperature", "unknown_key", "input_name", "output_name", "classes", "target"],
+         "threshold_range", "temperature", "unknown_key", "input_name", "output_name", "classes", "target", "crop_size"],
 )  # fmt: skip
 def test_the_description_is_validated_against_its_schema_and_the_graph(
     exported, tmp_path, edit, message
