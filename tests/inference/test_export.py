@@ -363,3 +363,22 @@ def test_the_readme_client_reproduces_the_crop_scores(tmp_path: Path) -> None:
     assert pillow != blocks[0]  # the line the replacement targets is in the block
     exec(compile(pillow, "README.md", "exec"), namespace)
     assert np.abs(namespace["score_crops"](str(out), crops) - ours).max() > 1e-4
+
+
+def test_a_folder_exported_before_the_contract_keys_still_loads(exported: Path, tmp_path: Path) -> None:
+    """Older folders: no preprocessing contract in input_spec, no onnx.score, the card checksummed."""
+    from dfd.inference.export import sha256
+
+    folder = _copy(exported, tmp_path)
+
+    def older(d: dict) -> None:
+        d["input_spec"] = {k: d["input_spec"][k] for k in ("size", "mean", "std")}
+        d["onnx"].pop("score")
+        d["files"]["MODEL_CARD.md"] = sha256(folder / "MODEL_CARD.md")
+
+    _edit(folder, older)
+    crops = _crops(64, 3)
+    assert np.array_equal(load_exported(folder).score(crops), load_exported(exported).score(crops))
+    (folder / "MODEL_CARD.md").write_text("edited")  # listed, so still checked
+    with pytest.raises(TamperedModel, match="MODEL_CARD.md differs from the file that was exported"):
+        load_exported(folder)
