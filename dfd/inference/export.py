@@ -84,12 +84,15 @@ PREPROCESSING_CONTRACT = {
     "max_pixel_value": 255.0,
     "normalize": "(pixel / max_pixel_value - mean) / std",
 }
-#: Bounds of the preprocessing fingerprint's sizes and counts a folder may state: ``dfd.predict``
-#: crops and samples with them, so a crafted ``crop_size: 100000`` would allocate 30 GB per face.
+#: Bounds of the preprocessing fingerprint's sizes a folder may state (px, and the margin's share
+#: of the face box): ``dfd.predict`` crops with them, so a crafted ``crop_size: 100000`` would
+#: allocate 30 GB per face. Frame counts are bounded where videos are decoded.
 PREPROCESSING_BOUNDS = {
-    "crop_size": (1, 2048), "detect_max_side": (1, 8192), "frames_per_video": (1, 1024), "stride": (1, 10000),
-    "clip_len": (1, 1024), "clips_per_video": (1, 1024), "margin": (0, 10), "align_scale": (0, 10),
-}  # fmt: skip
+    "crop_size": (1, 2048),
+    "detect_max_side": (1, 8192),
+    "margin": (0, 10),
+    "align_scale": (0, 10),
+}
 DIGEST_PATTERN = re.compile(r"sha256:[0-9a-f]{64}")
 
 
@@ -465,7 +468,7 @@ def check_calibration(path: Path, cal: Any, key: str = "calibration") -> None:
 
 
 def check_preprocessing(path: Path, pre: Any, key: str = "preprocessing") -> None:
-    """The preprocessing fingerprint of a folder's JSON: a mapping whose sizes and counts are in
+    """The preprocessing fingerprint of a folder's JSON: a mapping whose sizes are in
     :data:`PREPROCESSING_BOUNDS` (null where a setting was not recorded)."""
     if pre is None:
         return
