@@ -94,6 +94,8 @@ PREPROCESSING_BOUNDS = {
     "align_scale": (0, 10),
 }
 DIGEST_PATTERN = re.compile(r"sha256:[0-9a-f]{64}")
+#: Largest JSON file read from a folder (bytes): dfd's own are kilobytes.
+MAX_JSON_BYTES = 64 << 20
 
 
 class ExportError(RuntimeError):
@@ -114,6 +116,10 @@ def read_json(path: str | Path) -> dict[str, Any]:
     """A JSON object read from a file dfd may not have written; one-line errors that name the file,
     and the line and column of a syntax error."""
     path = Path(path)
+    if path.stat().st_size > MAX_JSON_BYTES:
+        raise InvalidModel(
+            f"{path}: {path.stat().st_size} bytes: expected a JSON file of at most {MAX_JSON_BYTES}"
+        )
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as err:
@@ -171,6 +177,8 @@ def folder_files(folder: str | Path) -> list[str]:
                     f"{path} is a symbolic link: an exported folder holds plain files only; copy the folder "
                     "again with links dereferenced, or re-export it"
                 )
+            if any(c in name for c in "\n\r\\"):  # the listing is line-based (sha256sum escapes these)
+                raise TamperedModel(f"{path!r}: a file name with a line break or backslash is not dfd's")
             if name in files and not path.is_file():
                 raise TamperedModel(
                     f"{path} is not a regular file: an exported folder holds plain files only"

@@ -195,6 +195,10 @@ def test_a_pinned_digest_refuses_any_change_naming_the_file(exported: Path, tmp_
     with pytest.raises(TamperedModel, match="notes.txt was added"):
         load_exported(folder, digest=digest)
     (folder / "notes.txt").unlink()
+    (folder / "x\n0000  model.onnx").write_text("a name that would forge a line of the listing")
+    with pytest.raises(TamperedModel, match="a file name with a line break"):
+        load_exported(folder, digest=digest)
+    (folder / "x\n0000  model.onnx").unlink()
     (folder / "MODEL_CARD.md").write_text("the card is documentation, outside the digest")
     assert load_exported(folder, digest=digest)
     weights = folder / "model.safetensors"
