@@ -139,7 +139,7 @@ def test_the_exported_ensemble_predicts_as_the_in_memory_one(
     (tmp_path / "inputs.txt").write_text(f"{tmp_path / 'astronaut.jpg'}\n{video}\n")
     scores, agreement = {}, {}
     for name, model in (("in_memory", run), ("exported", exported)):
-        out = tmp_path / name / "predictions.csv"
+        out = tmp_path / f"{name}_predictions" / "predictions.csv"  # never inside the pinned folder
         pin = [f"digest={digest}"] if name == "exported" else []
         proc = run_module("dfd.predict", [f"ckpt_path={model}", *pin, f"input={tmp_path / 'inputs.txt'}", f"output={out}",
                                           "cropper.margin=0.2", "cropper.crop_size=64", f"hydra.run.dir={out.parent}"])  # fmt: skip
