@@ -15,8 +15,10 @@ from typing import Any
 
 import torch
 
+from dfd.errors import DfdError
 
-class UnsafeCheckpoint(pickle.UnpicklingError):
+
+class UnsafeCheckpoint(DfdError, pickle.UnpicklingError):
     """A torch file that holds more than plain data, refused without an explicit opt-in."""
 
 

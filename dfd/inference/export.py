@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from dfd.data.transforms import InputSpec
+from dfd.errors import DfdError
 from dfd.inference.detector import Detector, ModelInfo, OnnxDetector, TorchDetector
 from dfd.metrics.calibration import Calibration
 from dfd.reports.model_card import model_card
@@ -47,11 +48,11 @@ PARITY_ATOL = 1e-4
 BACKENDS = ("onnx", "torch")
 
 
-class ExportError(RuntimeError):
+class ExportError(DfdError, RuntimeError):
     """The net cannot be exported, and why."""
 
 
-class TamperedModel(RuntimeError):
+class TamperedModel(DfdError, RuntimeError):
     """A file of an exported model folder is missing or differs from its recorded checksum."""
 
 
