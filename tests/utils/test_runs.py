@@ -25,7 +25,8 @@ from torch import nn
 import dfd.models.nets as nets_pkg
 from dfd.utils.instantiate import TRUSTED_TARGETS, UntrustedTarget, instantiate
 from dfd.utils.runs import RUN_NETS, UnsafeRun, load_detector, load_model
-from tests.conftest import CONF, base_overrides, compose_config
+from tests.conftest import CONF, compose_config
+from tests.fake_runs import make_model_run
 
 
 class Payload:
@@ -48,24 +49,9 @@ def run(tmp_path: Path, monkeypatch) -> Path:
     """A Meso4 run folder at 64 px (``config.yaml`` as dfd.train writes it, and ``checkpoints/best.ckpt``)
     beside ``evil.pth``; ``run.parent / "marker"`` appears if the payload ever runs."""
     monkeypatch.delenv("DFD_TRUSTED_TARGETS", raising=False)  # other tests trust tests.*
-    from dfd.models.detector_module import DetectorModule
-    from dfd.models.nets.mesonet import Meso4
-
     torch.save(Payload(tmp_path / "marker"), tmp_path / "evil.pth")
     run = tmp_path / "run"
-    (run / "checkpoints").mkdir(parents=True)
-    cfg = compose_config(
-        "train",
-        base_overrides(run, tmp_path / "data")
-        + ["model.net.input_size=64", f"data.root={tmp_path / 'data'}"],
-    )
-    from omegaconf import OmegaConf
-
-    (run / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-    module = DetectorModule(Meso4(input_size=64), optimizer=None)
-    torch.save(
-        {"state_dict": module.state_dict(), "epoch": 0, "global_step": 0}, run / "checkpoints" / "best.ckpt"
-    )
+    make_model_run(run)
     return run
 
 
