@@ -250,3 +250,27 @@ def test_nothing_trusted_reads_a_file_by_pickle(tmp_path: Path, monkeypatch) -> 
                                           "weights_only": False} if target != "numpy.load" else
                                          {"_target_": target, "file": str(tmp_path / "evil.pth"), "allow_pickle": True}))  # fmt: skip
     assert not (tmp_path / "marker").exists()
+
+
+MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_every_model_config_loads_from_plain_values(name: str, tmp_path: Path) -> None:
+    """What dfd.train writes for each conf/model file is loadable by build_module (module, net and loss
+    from dfd's lists), with pretrained weights off."""
+    from omegaconf import OmegaConf
+
+    from dfd.utils.runs import RUN_MODULES, build_module
+    from tests.conftest import base_overrides
+
+    extra = {"avff": ["data=synthetic_av"], "avff_tiny": ["data=synthetic_av"],
+             "audio_only": ["data=synthetic_av", "data.modality=audio"]}.get(name, [])  # fmt: skip
+    loss = ["loss=ce"] if name == "mesonet" else []
+    cfg = compose_config("train", base_overrides(tmp_path, tmp_path) + [f"model={name}", *extra, *loss])
+    run_cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    module = build_module(run_cfg, tmp_path / "config.yaml")
+    assert f"{type(module).__module__}.{type(module).__name__}" in RUN_MODULES
+    assert f"{type(module.net).__module__}.{type(module.net).__name__}" in RUN_NETS
+    assert module.optimizer_factory is None and module.scheduler_factory is None
+    assert type(module.loss_fn).__name__ == ("CrossEntropyLoss" if loss else "BCELoss")
