@@ -62,8 +62,9 @@ def instantiate_loggers(cfg: DictConfig | None, purge_step: int | None = None) -
 #: Every callable a config may name as ``_target_``: each one by its full name (no ``pkg.*``
 #: wildcards), every ``_target_`` under ``conf/`` and the Optuna samplers the sweeper's
 #: ``hydra/sweeper/sampler`` group picks. Nothing here reads a file by pickle (``torch.load``,
-#: ``numpy.load``, ``dfd.safe_load.*`` and the like stay off it), so no config can make dfd
-#: unpickle a file. Add your own with the environment variable
+#: ``numpy.load``, ``dfd.safe_load.*`` and the like stay off it): a config can make dfd unpickle a
+#: weights file only through the documented ``allow_pickle=true`` opt-in, which loading a run folder
+#: never takes from the folder. Add your own with the environment variable
 #: ``DFD_TRUSTED_TARGETS=mypkg.*,otherpkg.Thing``.
 TRUSTED_TARGETS = [
     "dfd.callbacks.calibration.ThresholdCalibration",
