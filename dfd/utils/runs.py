@@ -122,10 +122,16 @@ def locate(target: Any, allowed: tuple[str, ...], key: str, source: Path | str) 
     return getattr(importlib.import_module(module), name)
 
 
-def plain_config(cfg: Any, key: str, source: Path | str) -> Any:
-    """``cfg`` (a config node or value) resolved to plain Python data, checked by :func:`check_plain`."""
-    value = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig | ListConfig) else cfg
-    return check_plain(value, key, source)
+def plain_kwargs(
+    node: DictConfig, key: str, source: Path | str, skip: tuple[str, ...] = ("_target_",)
+) -> dict:
+    """The entries of a config node but ``skip`` as constructor arguments of plain values (a Hydra key
+    such as ``_args_`` or ``_partial_`` is refused like a nested ``_target_``)."""
+    values = {
+        str(k): OmegaConf.to_container(v, resolve=True) if isinstance(v, DictConfig | ListConfig) else v
+        for k, v in ((k, node[k]) for k in (node or {}) if k not in skip)
+    }
+    return check_plain(values, key, source)
 
 
 def build_module(run_cfg: DictConfig, source: Path | str, allow_pickle: bool = False) -> Any:
@@ -144,9 +150,7 @@ def build_module(run_cfg: DictConfig, source: Path | str, allow_pickle: bool = F
     if not isinstance(net_node, DictConfig):
         raise UnsafeRun(f"{source}: model.net is {net_node!r}, not a net config with a _target_")
     net_cls = locate(net_node.get("_target_"), RUN_NETS, "model.net._target_", source)
-    net_cfg = {
-        str(k): plain_config(net_node[k], f"model.net.{k}", source) for k in net_node if k != "_target_"
-    }
+    net_cfg = plain_kwargs(net_node, "model.net", source)
     if "pretrained" in net_cfg:
         net_cfg["pretrained"] = False  # every weight comes from the checkpoint
     for key in ("video_weights", "audio_weights"):
@@ -154,9 +158,7 @@ def build_module(run_cfg: DictConfig, source: Path | str, allow_pickle: bool = F
             net_cfg[key] = None  # likewise: no weights files are read
     if "allow_pickle" in net_cfg:
         net_cfg["allow_pickle"] = allow_pickle
-    kwargs = {
-        str(k): plain_config(model_cfg[k], f"model.{k}", source) for k in model_cfg if k not in BUILT_KEYS
-    }
+    kwargs = plain_kwargs(model_cfg, "model", source, skip=BUILT_KEYS)
     for key in ("weights_path", "pretrained_ckpt"):
         if kwargs.get(key):
             kwargs[key] = None  # the run's initial weights are not needed either
@@ -175,7 +177,7 @@ def run_loss(run_cfg: DictConfig, source: Path | str) -> Any:
     loss_cfg = run_cfg.get("loss")
     target = loss_cfg.get("_target_") if isinstance(loss_cfg, DictConfig) else None
     if isinstance(target, str) and (target in RUN_LOSSES or user_trusted(target)):
-        kwargs = {str(k): plain_config(loss_cfg[k], f"loss.{k}", source) for k in loss_cfg if k != "_target_"}
+        kwargs = plain_kwargs(loss_cfg, "loss", source)
         return locate(target, RUN_LOSSES, "loss._target_", source)(**kwargs)
     num_classes = OmegaConf.select(run_cfg, "model.net.num_classes", default=1)
     return CrossEntropyLoss() if num_classes == 2 else BCELoss()

@@ -107,6 +107,8 @@ REFUSED = {
     "model.net._target_": "torch.load",
     "model._target_": "torch.load",
     "model.net.dropout": "payload",
+    "model.net._args_": "payload",
+    "model._partial_": "payload",
     "model.net.input_size": "payload",
     "model.freeze_backbone": "payload",
     "loss.gamma": "payload",
