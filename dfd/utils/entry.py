@@ -296,7 +296,13 @@ def entry(
     def main() -> Any:
         argv = sys.argv[1:]
         if positional:
-            argv = positional_overrides(argv, positional)
+            try:
+                argv = positional_overrides(argv, positional)
+            except ValueError as err:  # the arguments contradict each other: a refusal, before Hydra
+                if os.environ.get("HYDRA_FULL_ERROR") == "1":
+                    raise
+                report_refusal(f"dfd.{config_name}", err)
+                raise SystemExit(1) from None
         if renames:
             argv = rename_overrides(argv, renames)
         sys.argv[1:] = argv

@@ -237,3 +237,15 @@ def test_run_task_prints_a_refusal_and_exits_1(capsys) -> None:
     assert stopped.value.code == 1
     err = capsys.readouterr().err.splitlines()
     assert err == ["dfd.eval: error: model.x=3 is not allowed: set model.x=1", entry.TRACEBACK_HINT]
+
+
+def test_contradicting_bare_arguments_are_refused_in_two_lines(monkeypatch, capsys) -> None:
+    main = entry.entry("summarize", lambda cfg: None, positional="runs")
+    monkeypatch.setattr(sys, "argv", ["dfd.summarize", "runs=[a]", "b"])
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    with pytest.raises(SystemExit) as stopped:
+        main()
+    assert stopped.value.code == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["dfd.summarize: error: runs=[a] and the bare arguments ['b'] both give runs: give them one way, "
+                   "as bare arguments or as runs=[a,b]", entry.TRACEBACK_HINT]  # fmt: skip
