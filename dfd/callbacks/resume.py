@@ -44,6 +44,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from dfd.callbacks.checkpoint import ModelCheckpoint, flush_loggers
 from dfd.errors import DfdError
+from dfd.safe_load import load_torch_file
 
 log = logging.getLogger(__name__)
 
@@ -99,9 +100,9 @@ def epochs_done(checkpoint: dict[str, Any]) -> int | None:
     return int(done) if isinstance(done, int) else None
 
 
-def check_epochs_left(checkpoint: dict[str, Any], max_epochs: Any, max_steps: Any, ckpt_path: Any) -> None:
-    """Refuse a resume that has nothing left to train (:class:`NothingToTrain`), before any data is built:
-    Lightning would return at once and the run end without a metric."""
+def check_epochs_left(checkpoint: dict[str, Any], max_epochs: Any, ckpt_path: Any) -> None:
+    """Refuse a resume that has nothing left to train (:class:`NothingToTrain`): Lightning would return
+    at once and the run end without a metric."""
     done = epochs_done(checkpoint)
     if done is not None and isinstance(max_epochs, int) and max_epochs != -1 and done >= max_epochs:
         raise NothingToTrain(
@@ -110,12 +111,15 @@ def check_epochs_left(checkpoint: dict[str, Any], max_epochs: Any, max_steps: An
             "extend_schedule=true, which re-plans the learning-rate cosine from the restored epoch and rate to the "
             "new last epoch (without it the checkpoint's schedule is kept); to score it, use dfd.eval ckpt_path=<it>"
         )
-    step = checkpoint.get("global_step")
-    if isinstance(max_steps, int) and max_steps != -1 and isinstance(step, int) and step >= max_steps:
-        raise NothingToTrain(
-            f"nothing left to train: {ckpt_path} reached step {step} and trainer.max_steps={max_steps}; "
-            f"to train on, set trainer.max_steps above {step} (or trainer.max_steps=-1)"
-        )
+
+
+def resume_step(ckpt_path: str | Path, max_epochs: Any, fit: bool, allow_pickle: bool = False) -> int:
+    """The global step a resume starts from, read from its checkpoint before anything else is built;
+    with ``fit``, a checkpoint with nothing left to train is refused first (:func:`check_epochs_left`)."""
+    checkpoint = load_torch_file(ckpt_path, allow_pickle)
+    if fit:
+        check_epochs_left(checkpoint, max_epochs, ckpt_path)
+    return int(checkpoint.get("global_step", 0))
 
 
 def fresh_epoch(fit_loop: dict[str, Any] | None) -> None:
