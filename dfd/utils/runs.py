@@ -116,7 +116,7 @@ def locate(target: Any, allowed: tuple[str, ...], key: str, source: Path | str) 
     if not isinstance(target, str) or not (target in allowed or user_trusted(target)):
         raise UnsafeRun(
             f"{source}: {key}={target!r} is not one of dfd's own ({', '.join(allowed)}), and a run folder may "
-            f"name nothing else; if you wrote that class and trust it, run with DFD_TRUSTED_TARGETS={target}"
+            "name nothing else (a class of your own that you trust loads with DFD_TRUSTED_TARGETS=<module.Class>)"
         )
     module, _, name = target.rpartition(".")
     return getattr(importlib.import_module(module), name)
