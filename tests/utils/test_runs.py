@@ -276,3 +276,21 @@ def test_every_model_config_loads_from_plain_values(name: str, tmp_path: Path) -
     assert f"{type(module.net).__module__}.{type(module.net).__name__}" in RUN_NETS
     assert module.optimizer_factory is None and module.scheduler_factory is None
     assert type(module.loss_fn).__name__ == ("CrossEntropyLoss" if loss else "BCELoss")
+
+
+def test_a_net_of_the_users_own_loads_only_when_trusted(tmp_path: Path, run: Path, monkeypatch) -> None:
+    from tests.tiny_detector import TinyNet
+
+    plant(run, "model.net", {"_target_": "tests.tiny_detector.TinyNet", "num_classes": 1, "input_size": 64})
+    model = TinyNet(input_size=64)
+    from dfd.models.detector_module import DetectorModule
+
+    torch.save(
+        {"state_dict": DetectorModule(model, optimizer=None).state_dict()}, run / "checkpoints" / "best.ckpt"
+    )
+    with pytest.raises(
+        UnsafeRun, match="model.net._target_='tests.tiny_detector.TinyNet' is not one of dfd's own"
+    ):
+        load_model(run / "checkpoints" / "best.ckpt")
+    monkeypatch.setenv("DFD_TRUSTED_TARGETS", "tests.*")
+    assert isinstance(load_model(run / "checkpoints" / "best.ckpt").net, TinyNet)
