@@ -20,7 +20,7 @@ from dfd.data.transforms import build_eval_transform
 from dfd.models.linear_probe import evaluate_probe, extract_embeddings, fit_linear_probe
 from dfd.utils.entry import entry
 from dfd.utils.instantiate import instantiate
-from dfd.utils.runs import load_model, resolve_checkpoint, run_config_for
+from dfd.utils.runs import check_run_data, load_model, resolve_checkpoint, run_config_for, run_dir_of
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,7 @@ def linear_probe(cfg: DictConfig) -> dict[str, dict[str, float]]:
         model = load_model(ckpt, allow_pickle=cfg.allow_pickle)
         if cfg.data_from_run:
             data_cfg = run_config_for(ckpt).data
+            check_run_data(data_cfg, run_dir_of(ckpt) / "config.yaml")  # a run folder names only dfd's data
     else:
         model = instantiate(cfg.model, loss=instantiate(cfg.loss))
     datamodule = instantiate(data_cfg)

@@ -15,8 +15,10 @@ from typing import Any
 
 import torch
 
+from dfd.errors import DfdError
 
-class UnsafeCheckpoint(pickle.UnpicklingError):
+
+class UnsafeCheckpoint(DfdError, pickle.UnpicklingError):
     """A torch file that holds more than plain data, refused without an explicit opt-in."""
 
 
@@ -36,6 +38,8 @@ def load_torch_file(path: str | Path, allow_pickle: bool = False, opt_in: str = 
             (line for line in reason if "Unsupported global" in line or "GLOBAL" in line),
             reason[0] if reason else "",
         )
+        # torch's own advice (add_safe_globals) is for the file's author, not for whoever was handed it
+        detail = detail.split(" was not an allowed global")[0].split(". Please use")[0]
         raise UnsafeCheckpoint(
             f"{path} holds more than tensors and plain data ({detail.strip()}), so opening it could run code "
             f"from whoever made it. dfd refused it. If you made the file or trust its source, add {opt_in}"

@@ -16,7 +16,7 @@ import lightning as L
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig
 
-from dfd.callbacks.resume import EXIT_PREEMPTED, ResumeState
+from dfd.callbacks.resume import EXIT_PREEMPTED, ResumeState, resume_step
 from dfd.models.detector_module import count_parameters
 from dfd.reports.run_summary import selection_of, write_summary
 from dfd.utils.entry import entry
@@ -27,7 +27,7 @@ from dfd.utils.instantiate import (
     save_resolved_config,
     to_container,
 )
-from dfd.utils.runs import auto_resume_checkpoint, load_checkpoint
+from dfd.utils.runs import auto_resume_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,12 @@ def train(cfg: DictConfig, extra_callbacks: list[L.Callback] | None = None) -> d
     """
     L.seed_everything(cfg.seed, workers=True)
     out = Path(cfg.paths.output_dir)
+    ckpt_path = resume_path(cfg)  # read first: nothing left to train is refused before data is built
+    start_step = (
+        resume_step(ckpt_path, cfg.trainer.get("max_epochs"), cfg.train, cfg.allow_pickle)
+        if ckpt_path
+        else None
+    )
 
     sampler = instantiate(cfg.sampler) if cfg.get("sampler") else None
     datamodule = instantiate(cfg.data, sampler=sampler)
@@ -73,13 +79,9 @@ def train(cfg: DictConfig, extra_callbacks: list[L.Callback] | None = None) -> d
     model.preprocessing = datamodule.fingerprint()  # kept in every checkpoint
     datamodule.set_input_spec(model.net.input_spec)
 
-    ckpt_path = resume_path(cfg)
-    resume_step = (
-        int(load_checkpoint(ckpt_path, cfg.allow_pickle).get("global_step", 0)) if ckpt_path else None
-    )
     callbacks = instantiate_callbacks(cfg.get("callbacks")) + list(extra_callbacks or [])
     # a resumed run's loggers drop what the interrupted one logged after its checkpoint: every epoch once
-    loggers = instantiate_loggers(cfg.get("logger"), purge_step=resume_step)
+    loggers = instantiate_loggers(cfg.get("logger"), purge_step=start_step)
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
 
     params = count_parameters(model.net)

@@ -91,3 +91,26 @@ def make_sweep(root: Path, aucs: list[float], extra: list[str] | None = None, fa
         make_run(root / str(i), [f"seed={i + 1}", *common], None, curves(0.6, epochs=1),
                  error="Traceback (most recent call last):\n  ...\nRuntimeError: CUDA out of memory\n")  # fmt: skip
     return root
+
+
+def make_model_run(path: Path, preprocessing: dict | None = None) -> Path:
+    """A loadable run directory without training: ``config.yaml`` as ``dfd.train`` writes it (Meso4 at
+    64 px on synthetic crops) and ``checkpoints/best.ckpt`` with untrained weights and the given
+    preprocessing fingerprint; returns the checkpoint."""
+    import torch
+    from omegaconf import OmegaConf
+
+    from dfd.models.detector_module import DetectorModule
+    from dfd.models.nets.mesonet import Meso4
+    from tests.conftest import base_overrides, compose_config
+
+    (path / "checkpoints").mkdir(parents=True)
+    cfg = compose_config("train", base_overrides(path, path.parent / "data") + ["model.net.input_size=64"])
+    (path / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    module = DetectorModule(Meso4(input_size=64), optimizer=None)
+    ckpt = path / "checkpoints" / "best.ckpt"
+    torch.save(
+        {"state_dict": module.state_dict(), "epoch": 0, "global_step": 0, "preprocessing": preprocessing},
+        ckpt,
+    )
+    return ckpt

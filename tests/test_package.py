@@ -48,8 +48,13 @@ LAYERS = {
         "safe_load",
     },
 }
+#: ``dfd.errors`` (the refusals' base class) comes before every area: any of them may import it.
+LAYERS["errors"] = set()
+for _area, _deps in LAYERS.items():
+    if _area != "errors":
+        _deps.add("errors")
 #: Top-level modules that are not commands (`cli` is the `dfd <command>` dispatcher).
-LIBRARY_TOP = {"__init__", "__main__", "cli", "losses", "safe_load"}
+LIBRARY_TOP = {"__init__", "__main__", "cli", "errors", "losses", "safe_load"}
 #: Test files that cover something other than one module: the package as a whole (``test_package``),
 #: the config tree, the cluster launcher presets and the notebooks.
 NOT_MODULE_TESTS = {"test_package", "test_configs", "test_clusters", "test_notebooks"}

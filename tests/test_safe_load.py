@@ -30,9 +30,11 @@ def crafted(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_a_crafted_pickle_is_refused_not_run(tmp_path):
     path, marker = crafted(tmp_path)
-    with pytest.raises(UnsafeCheckpoint, match=r"could run code .* add model.allow_pickle=true"):
+    with pytest.raises(UnsafeCheckpoint, match=r"could run code .* add model.allow_pickle=true") as refused:
         load_torch_file(path, opt_in="model.allow_pickle=true")
     assert not marker.exists()
+    assert "GLOBAL posix.system" in str(refused.value)  # what the file asks for, named
+    assert "add_safe_globals" not in str(refused.value)  # torch's advice is for the file's author
 
 
 def test_plain_data_loads_and_the_opt_in_unpickles(tmp_path):

@@ -194,6 +194,29 @@ def test_failed_multirun_job_is_logged_and_sweep_continues(tmp_path: Path, data_
     assert (jobs[1] / "metrics.json").is_file()
 
 
+def test_resume_past_max_epochs_is_refused_before_any_data(make_cfg, tmp_path: Path, monkeypatch) -> None:
+    """Resuming at or past trainer.max_epochs ended in ``KeyError: optimized_metric=val/auc_best was not
+    logged`` (issue #23): it says there is nothing left to train, and how to go on, before building data."""
+    import dfd.train as train_module
+    from dfd.callbacks.resume import NothingToTrain
+
+    train(make_cfg(["trainer.max_epochs=2", "test=false"]))
+    last = tmp_path / "checkpoints" / "last.ckpt"
+
+    def no_data(*args, **kwargs):
+        raise AssertionError("the refusal came after building data")
+
+    monkeypatch.setattr(train_module, "instantiate", no_data)
+    for max_epochs in (1, 2):
+        with pytest.raises(NothingToTrain) as refused:
+            train(make_cfg([f"trainer.max_epochs={max_epochs}", "test=false", f"ckpt_path={last}"]))
+        message = str(refused.value)
+        assert f"finished epoch 2 and trainer.max_epochs={max_epochs}" in message
+        assert "trainer.max_epochs above 2" in message and "extend_schedule=true" in message
+    with pytest.raises(AssertionError, match="after building data"):  # more epochs: it goes on to build
+        train(make_cfg(["trainer.max_epochs=3", "test=false", f"ckpt_path={last}"]))
+
+
 def test_resume_with_the_same_schedule_does_not_warn(make_cfg, tmp_path: Path) -> None:
     import warnings
 

@@ -43,6 +43,8 @@ import torch
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from dfd.callbacks.checkpoint import ModelCheckpoint, flush_loggers
+from dfd.errors import DfdError
+from dfd.safe_load import load_torch_file
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,40 @@ def set_rng_state(state: dict[str, Any]) -> None:
     random.setstate((p["version"], tuple(p["internal"]), p["gauss_next"]))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class NothingToTrain(DfdError, ValueError):
+    """A resume whose checkpoint already reached ``trainer.max_epochs`` (or ``trainer.max_steps``)."""
+
+
+def epochs_done(checkpoint: dict[str, Any]) -> int | None:
+    """The epochs a Lightning checkpoint finished (the count Lightning compares with ``max_epochs``:
+    ``fit_loop.epoch_progress.current.processed``), or ``None`` when it does not say."""
+    progress = (checkpoint.get("loops") or {}).get("fit_loop", {}).get("epoch_progress", {})
+    done = (progress.get("current") or {}).get("processed")
+    return int(done) if isinstance(done, int) else None
+
+
+def check_epochs_left(checkpoint: dict[str, Any], max_epochs: Any, ckpt_path: Any) -> None:
+    """Refuse a resume that has nothing left to train (:class:`NothingToTrain`): Lightning would return
+    at once and the run end without a metric."""
+    done = epochs_done(checkpoint)
+    if done is not None and isinstance(max_epochs, int) and max_epochs != -1 and done >= max_epochs:
+        raise NothingToTrain(
+            f"nothing left to train: {ckpt_path} finished epoch {done} and trainer.max_epochs={max_epochs}. "
+            f"To train on, set trainer.max_epochs above {done} (e.g. trainer.max_epochs={done + max(done, 1)}) with "
+            "extend_schedule=true, which re-plans the learning-rate cosine from the restored epoch and rate to the "
+            "new last epoch (without it the checkpoint's schedule is kept); to score it, use dfd.eval ckpt_path=<it>"
+        )
+
+
+def resume_step(ckpt_path: str | Path, max_epochs: Any, fit: bool, allow_pickle: bool = False) -> int:
+    """The global step a resume starts from, read from its checkpoint before anything else is built;
+    with ``fit``, a checkpoint with nothing left to train is refused first (:func:`check_epochs_left`)."""
+    checkpoint = load_torch_file(ckpt_path, allow_pickle)
+    if fit:
+        check_epochs_left(checkpoint, max_epochs, ckpt_path)
+    return int(checkpoint.get("global_step", 0))
 
 
 def fresh_epoch(fit_loop: dict[str, Any] | None) -> None:

@@ -56,6 +56,7 @@ import torch
 from torch import nn
 
 from dfd.data.transforms import InputSpec
+from dfd.errors import DfdError
 from dfd.inference.detector import Detector, ModelInfo, OnnxDetector, TorchDetector
 from dfd.metrics.calibration import Calibration
 from dfd.metrics.detection import AGGREGATIONS, ConfidentStrategy
@@ -98,17 +99,17 @@ DIGEST_PATTERN = re.compile(r"sha256:[0-9a-f]{64}")
 MAX_JSON_BYTES = 64 << 20
 
 
-class ExportError(RuntimeError):
+class ExportError(DfdError, RuntimeError):
     """The net cannot be exported, and why."""
 
 
-class TamperedModel(RuntimeError, ValueError):
+class TamperedModel(DfdError, RuntimeError, ValueError):
     """A file of an exported model folder is missing or differs from its recorded checksum, or the
     folder's digest is not the pinned one (a ``ValueError`` too: a refusal of the folder given,
     not a bug)."""
 
 
-class InvalidModel(ValueError):
+class InvalidModel(DfdError, ValueError):
     """A model folder's JSON is malformed, breaks its schema, or disagrees with its ONNX graph."""
 
 

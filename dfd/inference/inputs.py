@@ -10,6 +10,7 @@ from typing import BinaryIO
 
 import numpy as np
 
+from dfd.errors import DfdError
 from dfd.raw.records import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
 MEDIA_EXTENSIONS = IMAGE_EXTENSIONS + VIDEO_EXTENSIONS
@@ -51,7 +52,7 @@ def expand_inputs(spec: str | Path) -> list[Path]:
     return [path]
 
 
-class UnreadableImage(ValueError):
+class UnreadableImage(DfdError, ValueError):
     """An image that cannot be decoded (empty, truncated, corrupt)."""
 
 

@@ -20,15 +20,17 @@ from pathlib import Path
 
 import numpy as np
 
+from dfd.errors import DfdError
+
 SAMPLE_RATE = 16_000  # Hz, the rate every audio track is resampled to at preprocessing
 SILENCE_THRESHOLD_DB = -40.0  # dB below the loudest 10 ms window
 
 
-class NoAudioTrack(RuntimeError):
+class NoAudioTrack(DfdError, RuntimeError):
     """The video has no audio stream."""
 
 
-class UnreadableAudio(RuntimeError):
+class UnreadableAudio(DfdError, RuntimeError):
     """The audio stream cannot be decoded."""
 
 

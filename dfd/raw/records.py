@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dfd.errors import DfdError
+
 #: ``VideoRecord.status`` values; they are also manifest ``status`` values.
 STATUS_OK = "ok"
 MISSING_FILE = "missing_file"
@@ -88,7 +90,7 @@ def list_files(folder: Path, extensions: tuple[str, ...]) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in extensions)
 
 
-class MetadataError(ValueError):
+class MetadataError(DfdError, ValueError):
     """A dataset's metadata file that cannot be read; the message names the file and the line."""
 
     def __init__(self, path: Path, message: str) -> None:

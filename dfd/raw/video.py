@@ -11,8 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
+from dfd.errors import DfdError
 
-class UnreadableVideo(RuntimeError):
+
+class UnreadableVideo(DfdError, RuntimeError):
     """The file cannot be decoded (zero bytes, truncated, not a video)."""
 
 

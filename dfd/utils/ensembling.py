@@ -42,7 +42,7 @@ from dfd.reports.plots import save
 from dfd.reports.report import flatten_summary, write_report
 from dfd.utils.instantiate import instantiate
 from dfd.utils.runs import ENSEMBLE_RUN_FILE as RUN_FILE
-from dfd.utils.runs import data_root, load_detector, run_config_for, run_dir_of
+from dfd.utils.runs import check_run_data, data_root, load_detector, run_config_for, run_dir_of
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,9 @@ def member_data_config(members: list[Member], data: DictConfig | None) -> DictCo
         return OmegaConf.create(OmegaConf.to_container(data, resolve=True))  # type: ignore[return-value]
     for m in members:
         if m.path.is_file():
-            return OmegaConf.create(OmegaConf.to_container(run_config_for(m.path).data, resolve=True))  # type: ignore[return-value]
+            data = run_config_for(m.path).data
+            check_run_data(data, run_dir_of(m.path) / "config.yaml")  # a run folder names only dfd's data
+            return OmegaConf.create(OmegaConf.to_container(data, resolve=True))  # type: ignore[return-value]
     raise ValueError(
         "every member is an exported folder, which does not carry its data config: give data=<name>"
     )

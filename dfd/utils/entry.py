@@ -10,7 +10,10 @@ library code:
 - validates the run keys a user types most before any data or model is built
   (:func:`dfd.utils.validate.validate_run_keys`);
 - in a multirun, logs a failed job to ``error.txt`` and returns NaN so the sweep goes on; a
-  single run re-raises, so its exit code is non-zero;
+  single run stops with a non-zero exit code: an expected refusal (:func:`is_refusal`: a bad
+  config value, an unsafe file, a tampered folder, missing data, nothing left to train) prints
+  ``dfd.<verb>: error: <reason>`` and a hint in two lines, without a traceback, and exits with 1
+  (``HYDRA_FULL_ERROR=1`` brings the traceback back); any other exception keeps Hydra's report;
 - returns ``optimized_metric`` to sweepers when the task returns metrics;
 - optionally takes bare command-line arguments as one list key (``dfd.summarize <dir> <glob>``:
   :func:`positional_overrides`), which Hydra alone would refuse.
@@ -18,6 +21,7 @@ library code:
 
 from __future__ import annotations
 
+import linecache
 import logging
 import math
 import os
@@ -30,13 +34,17 @@ from pathlib import Path
 from typing import Any
 
 import hydra
+from hydra.errors import InstantiationException
 from omegaconf import DictConfig
+from omegaconf.errors import MissingMandatoryValue
 
+from dfd.errors import DfdError
 from dfd.utils.instantiate import register_resolvers, trusted_targets
 from dfd.utils.sweeper import register_sweeper
 from dfd.utils.validate import validate_run_keys
 
 log = logging.getLogger(__name__)
+
 
 def find_conf_dir() -> str:
     """The config tree: ``dfd/conf`` inside an installed wheel (package data), else the checkout's
@@ -106,18 +114,77 @@ def warn_deprecated_choices() -> None:
         )
 
 
+#: The package's folder: a refusal is raised by a ``raise`` statement in a file under it.
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+#: Exception types that are refusals when dfd's own code raises them on purpose (:func:`is_refusal`).
+REFUSAL_TYPES = (
+    ValueError, KeyError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError, PermissionError,
+)  # fmt: skip
+#: The hint under a refusal's one-line reason.
+TRACEBACK_HINT = "(set HYDRA_FULL_ERROR=1 for the traceback)"
+
+
+def refusal_cause(err: BaseException) -> BaseException:
+    """The error a Hydra ``InstantiationException`` wraps (a constructor's refusal), else ``err``."""
+    while isinstance(err, InstantiationException) and err.__cause__ is not None:
+        err = err.__cause__
+    return err
+
+
+def is_refusal(err: BaseException) -> bool:
+    """Whether ``err`` is an expected refusal rather than a bug: a :class:`~dfd.errors.DfdError`, a
+    missing mandatory config value (``???``), or one of :data:`REFUSAL_TYPES` raised by a ``raise``
+    statement in dfd's own code (whose messages name the bad value and the key that fixes it)."""
+    err = refusal_cause(err)
+    if isinstance(err, DfdError | MissingMandatoryValue):
+        return True
+    if not isinstance(err, REFUSAL_TYPES):
+        return False
+    tb = err.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return False
+    filename = Path(tb.tb_frame.f_code.co_filename).resolve()
+    if not filename.is_relative_to(PACKAGE_DIR):
+        return False
+    return linecache.getline(str(filename), tb.tb_lineno).lstrip().startswith("raise ")
+
+
+def refusal_message(err: BaseException) -> str:
+    """The reason of a refusal on one line (a ``KeyError``'s message without its quotes)."""
+    err = refusal_cause(err)
+    if isinstance(err, KeyError) and len(err.args) == 1 and isinstance(err.args[0], str):
+        text = err.args[0]
+    elif isinstance(err, MissingMandatoryValue):
+        key = err.full_key or "a key"
+        text = f"{key} has no value (??? in the config): set {key}=<value> on the command line"
+    else:
+        text = str(err)
+    return " ".join(line.strip() for line in text.strip().splitlines() if line.strip())
+
+
+def report_refusal(command: str, err: BaseException) -> None:
+    """Print ``<command>: error: <reason>`` and :data:`TRACEBACK_HINT` to stderr."""
+    print(f"{command}: error: {refusal_message(err)}\n{TRACEBACK_HINT}", file=sys.stderr, flush=True)
+
+
 def run_task(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
     """Run ``task(cfg)``; return ``cfg.optimized_metric`` of its metrics for sweepers (else its result).
 
     In a multirun, an exception is logged (and written to ``error.txt`` in the job's folder)
     and the job returns NaN, which Optuna records as a failed trial; the sweep goes on.
-    A single run re-raises, so the exit code is non-zero.
+    In a single run, a refusal (:func:`is_refusal`) is printed in two lines and exits with
+    status 1 (``HYDRA_FULL_ERROR=1``: re-raised, with its traceback); anything else re-raises.
     """
     try:
         validate_run_keys(cfg)
         result = task(cfg)
-    except Exception:
+    except Exception as err:
         if not is_multirun():
+            if is_refusal(err) and os.environ.get("HYDRA_FULL_ERROR") != "1":
+                report_refusal(f"dfd.{cfg.get('task_name') or 'command'}", err)
+                raise SystemExit(1) from None
             raise
         log.exception("job failed; the sweep continues")
         out = Path(cfg.paths.output_dir)
@@ -244,7 +311,13 @@ def entry(
     def main() -> Any:
         argv = sys.argv[1:]
         if positional:
-            argv = positional_overrides(argv, positional)
+            try:
+                argv = positional_overrides(argv, positional)
+            except ValueError as err:  # the arguments contradict each other: a refusal, before Hydra
+                if os.environ.get("HYDRA_FULL_ERROR") == "1":
+                    raise
+                report_refusal(f"dfd.{config_name}", err)
+                raise SystemExit(1) from None
         if renames:
             argv = rename_overrides(argv, renames)
         sys.argv[1:] = argv

@@ -23,16 +23,30 @@ from dfd.callbacks.calibration import load_calibration
 from dfd.preprocessing.fingerprint import describe, differences
 from dfd.reports.report import flatten_summary, write_report
 from dfd.utils.instantiate import instantiate, instantiate_loggers
-from dfd.utils.runs import data_root, load_model, resolve_checkpoint, run_config_for, run_dir_of
+from dfd.utils.runs import (
+    check_run_data,
+    data_root,
+    load_model,
+    resolve_checkpoint,
+    run_config_for,
+    run_dir_of,
+)
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("val", "test")
 
 
-def eval_data_config(cfg: DictConfig, run_cfg: DictConfig) -> DictConfig:
-    """The data config to evaluate: ``cfg.data`` when given, else the run's, detached and resolved."""
-    source = cfg.data if cfg.get("data") is not None else run_cfg.data
+def eval_data_config(
+    cfg: DictConfig, run_cfg: DictConfig, run_source: str | Path = "the run's config.yaml"
+) -> DictConfig:
+    """The data config to evaluate: ``cfg.data`` when given, else the run's (``run_source``), detached
+    and resolved; a run's data config may name only a dfd DataModule and raw layouts (:func:`check_run_data`)."""
+    if cfg.get("data") is not None:
+        source = cfg.data
+    else:
+        source = run_cfg.data
+        check_run_data(source, run_source)
     data_cfg = OmegaConf.create(OmegaConf.to_container(source, resolve=True))
     if cfg.get("batch_size"):
         data_cfg.batch_size = cfg.batch_size
@@ -74,7 +88,10 @@ def load_for_eval(
         raise ValueError(f"split={cfg.split!r} is not one of {SPLITS}")
     run_cfg = run_config_for(ckpt_path)
     model = load_model(ckpt_path, run_cfg, allow_pickle=bool(cfg.get("allow_pickle")))
-    data_cfg = eval_data_config(cfg, data_run_cfg if data_run_cfg is not None else run_cfg)
+    data_run_source = (
+        run_dir_of(ckpt_path) / "config.yaml" if data_run_cfg is None else "the data run's config.yaml"
+    )
+    data_cfg = eval_data_config(cfg, data_run_cfg if data_run_cfg is not None else run_cfg, data_run_source)
     datamodule = instantiate(data_cfg)
     datamodule.verify()
     datamodule.set_input_spec(model.net.input_spec)

@@ -19,6 +19,8 @@ from lightning.pytorch import Callback
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from dfd.errors import DfdError
+
 log = logging.getLogger(__name__)
 
 
@@ -57,19 +59,104 @@ def instantiate_loggers(cfg: DictConfig | None, purge_step: int | None = None) -
     return instantiate_dict(cfg, "logger")
 
 
-#: Packages whose classes and functions configs may name as ``_target_``. Add your own with
-#: the environment variable ``DFD_TRUSTED_TARGETS=mypkg.*,otherpkg.Thing``.
+#: Every callable a config may name as ``_target_``: each one by its full name (no ``pkg.*``
+#: wildcards), every ``_target_`` under ``conf/`` and the Optuna samplers the sweeper's
+#: ``hydra/sweeper/sampler`` group picks. Nothing here reads a file by pickle (``torch.load``,
+#: ``numpy.load``, ``dfd.safe_load.*`` and the like stay off it): a config can make dfd unpickle a
+#: weights file only through the documented ``allow_pickle=true`` opt-in, which loading a run folder
+#: never takes from the folder. Add your own with the environment variable
+#: ``DFD_TRUSTED_TARGETS=mypkg.*,otherpkg.Thing``.
 TRUSTED_TARGETS = [
-    "dfd.*",
-    "torch.*",
-    "torchvision.*",
-    "torchaudio.*",
-    "lightning.*",
-    "timm.*",
-    "torchmetrics.*",
-    "albumentations.*",
-    "optuna.*",
-    "functools.partial",
+    "dfd.callbacks.calibration.ThresholdCalibration",
+    "dfd.callbacks.checkpoint.ModelCheckpoint",
+    "dfd.callbacks.dataset_stats.DatasetStats",
+    "dfd.callbacks.loggers.CSVLogger",
+    "dfd.callbacks.report.EvaluationReport",
+    "dfd.callbacks.resume.ResumeState",
+    "dfd.callbacks.tracking.AugmentationPreview",
+    "dfd.callbacks.tracking.ParameterHistograms",
+    "dfd.callbacks.tracking.ValidationMistakes",
+    "dfd.callbacks.training_plots.TrainingPlots",
+    "dfd.data.av_datamodule.AVClipDataModule",
+    "dfd.data.datamodule.FaceCropDataModule",
+    "dfd.data.image_datamodule.ImageListDataModule",
+    "dfd.data.samplers.BalancedVideoSampler",
+    "dfd.data.samplers.OncePerEpochSampler",
+    "dfd.data.samplers.RandomSampler",
+    "dfd.data.samplers.WeightedClassSampler",
+    "dfd.data.synthetic.av.SyntheticAVDataModule",
+    "dfd.data.synthetic.crops.SyntheticDataModule",
+    "dfd.data.synthetic.mini.media.VideoSpec",
+    "dfd.data.synthetic.mini.trees.make_avdeepfake",
+    "dfd.data.synthetic.mini.trees.make_celebdf",
+    "dfd.data.synthetic.mini.trees.make_celebdfpp",
+    "dfd.data.synthetic.mini.trees.make_deeperforensics",
+    "dfd.data.synthetic.mini.trees.make_deepfakebench",
+    "dfd.data.synthetic.mini.trees.make_df40",
+    "dfd.data.synthetic.mini.trees.make_dfd",
+    "dfd.data.synthetic.mini.trees.make_dfdc",
+    "dfd.data.synthetic.mini.trees.make_dfdcp",
+    "dfd.data.synthetic.mini.trees.make_fakeavceleb",
+    "dfd.data.synthetic.mini.trees.make_ffpp",
+    "dfd.data.synthetic.mini.trees.make_folder",
+    "dfd.data.synthetic.mini.trees.make_uadfv",
+    "dfd.data.synthetic.mini.trees.make_wilddeepfake",
+    "dfd.losses.BCELoss",
+    "dfd.losses.CrossEntropyLoss",
+    "dfd.losses.FocalLoss",
+    "dfd.losses.WeightedBCELoss",
+    "dfd.metrics.robustness.Attack",
+    "dfd.metrics.robustness.BrightnessContrast",
+    "dfd.metrics.robustness.Downscale",
+    "dfd.metrics.robustness.GaussianBlur",
+    "dfd.metrics.robustness.GaussianNoise",
+    "dfd.metrics.robustness.JpegCompression",
+    "dfd.models.avff_module.AVDetectorModule",
+    "dfd.models.avff_module.AVFFModule",
+    "dfd.models.detector_module.DetectorModule",
+    "dfd.models.nets.audio_cnn.AudioCNN",
+    "dfd.models.nets.avff.AVFF",
+    "dfd.models.nets.f3net.F3Net",
+    "dfd.models.nets.hybrid_vit_cnn.HybridViTCNN",
+    "dfd.models.nets.mesonet.Meso4",
+    "dfd.models.nets.mesonet.MesoInception4",
+    "dfd.models.nets.timm_net.TimmNet",
+    "dfd.models.nets.xception.Xception",
+    "dfd.models.schedulers.cosine_with_warmup",
+    "dfd.preprocessing.faces.FaceCropper",
+    "dfd.raw.layouts.avdeepfake.parse_avdeepfake",
+    "dfd.raw.layouts.celebdf.parse_celebdf",
+    "dfd.raw.layouts.celebdfpp.parse_celebdfpp",
+    "dfd.raw.layouts.deeperforensics.parse_deeperforensics",
+    "dfd.raw.layouts.deepfakebench.parse_deepfakebench",
+    "dfd.raw.layouts.dfdc.parse_dfdc",
+    "dfd.raw.layouts.dfdcp.parse_dfdcp",
+    "dfd.raw.layouts.fakeavceleb.parse_fakeavceleb",
+    "dfd.raw.layouts.ffpp.parse_dfd",
+    "dfd.raw.layouts.ffpp.parse_ffpp",
+    "dfd.raw.layouts.folder.parse_folder",
+    "dfd.raw.layouts.uadfv.parse_uadfv",
+    "dfd.raw.layouts.wilddeepfake.parse_wilddeepfake",
+    "dfd.utils.optuna_summary.OptunaSummaryCallback",
+    "dfd.utils.shards.MergeShards",
+    "dfd.utils.sweeper.SharedStudySweeper",
+    "lightning.pytorch.callbacks.DeviceStatsMonitor",
+    "lightning.pytorch.callbacks.EarlyStopping",
+    "lightning.pytorch.callbacks.LearningRateMonitor",
+    "lightning.pytorch.callbacks.RichProgressBar",
+    "lightning.pytorch.loggers.TensorBoardLogger",
+    "lightning.pytorch.trainer.Trainer",
+    "optuna.samplers.CmaEsSampler",
+    "optuna.samplers.GPSampler",
+    "optuna.samplers.GridSampler",
+    "optuna.samplers.QMCSampler",
+    "optuna.samplers.RandomSampler",
+    "optuna.samplers.TPESampler",
+    "torch.optim.Adam",
+    "torch.optim.AdamW",
+    "torch.optim.SGD",
+    "torch.optim.lr_scheduler.CosineAnnealingLR",
+    "torch.optim.lr_scheduler.StepLR",
 ]
 
 
@@ -78,7 +165,7 @@ def trusted_targets() -> list[str]:
     return TRUSTED_TARGETS + [t.strip() for t in extra.split(",") if t.strip()]
 
 
-class UntrustedTarget(ValueError):
+class UntrustedTarget(DfdError, ValueError):
     """A config names a ``_target_`` outside :data:`TRUSTED_TARGETS`."""
 
 

@@ -5,14 +5,22 @@ A run directory is what ``dfd.train`` writes: ``<run>/config.yaml`` (the resolve
 used) and ``<run>/checkpoints/*.ckpt``. :func:`load_model` rebuilds the LightningModule from
 that config and loads a checkpoint's weights into it, without downloading pretrained weights
 (the checkpoint holds every weight).
+
+A run folder may come from anyone (a cluster share, a tarball, a model hub), so its
+``config.yaml`` is read as data, never executed: the module is one of dfd's own
+(:data:`RUN_MODULES`), its net one of dfd's registered nets (:data:`RUN_NETS`, or a class the
+user trusts through ``DFD_TRUSTED_TARGETS``), the loss one of dfd's losses chosen by name
+(:data:`RUN_LOSSES`), and every argument a plain value (numbers, strings, lists and mappings
+of them). The run's optimizer, scheduler, callbacks and any other ``_target_`` are never built.
 """
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from dfd.callbacks.calibration import load_calibration
 from dfd.ensembles.detector import (
@@ -23,14 +31,185 @@ from dfd.ensembles.detector import (
 )
 from dfd.ensembles.fusion import fusion_from_state
 from dfd.ensembles.members import file_sha256
+from dfd.errors import DfdError
 from dfd.inference.detector import Detector, ModelInfo, TorchDetector, resolve_device
 from dfd.inference.export import check_calibration, load_exported, parse_digest, read_json
 from dfd.metrics.calibration import Calibration
 from dfd.safe_load import load_torch_file
-from dfd.utils.instantiate import instantiate
+from dfd.utils.instantiate import TRUSTED_TARGETS, trusted_targets
 
 #: What a ``dfd.ensemble`` run writes: its members, fitted rule and calibration.
 ENSEMBLE_RUN_FILE = "ensemble.json"
+
+#: The LightningModules a run's ``model._target_`` may name when dfd loads the run.
+RUN_MODULES = (
+    "dfd.models.detector_module.DetectorModule",
+    "dfd.models.avff_module.AVDetectorModule",
+    "dfd.models.avff_module.AVFFModule",
+)
+#: dfd's registered nets (every net class in ``dfd/models/nets/``): the ``model.net._target_`` a
+#: run may name, besides classes the user trusts with ``DFD_TRUSTED_TARGETS``.
+RUN_NETS = (
+    "dfd.models.nets.audio_cnn.AudioCNN",
+    "dfd.models.nets.avff.AVFF",
+    "dfd.models.nets.f3net.F3Net",
+    "dfd.models.nets.hybrid_vit_cnn.HybridViTCNN",
+    "dfd.models.nets.mesonet.Meso4",
+    "dfd.models.nets.mesonet.MesoInception4",
+    "dfd.models.nets.timm_net.TimmNet",
+    "dfd.models.nets.xception.Xception",
+)
+#: dfd's losses, chosen by the name in a run's ``loss._target_`` (for the evaluation loss only).
+RUN_LOSSES = (
+    "dfd.losses.BCELoss",
+    "dfd.losses.CrossEntropyLoss",
+    "dfd.losses.FocalLoss",
+    "dfd.losses.WeightedBCELoss",
+)
+#: The DataModules a run's ``data._target_`` may name when an evaluation reuses the run's data,
+#: and the only nested targets its data config may hold (the raw layouts' parsers).
+RUN_DATAMODULES = (
+    "dfd.data.datamodule.FaceCropDataModule",
+    "dfd.data.image_datamodule.ImageListDataModule",
+    "dfd.data.av_datamodule.AVClipDataModule",
+    "dfd.data.synthetic.crops.SyntheticDataModule",
+    "dfd.data.synthetic.av.SyntheticAVDataModule",
+)
+RUN_DATA_LAYOUTS = tuple(t for t in TRUSTED_TARGETS if t.startswith("dfd.raw.layouts."))
+#: Config keys of a module that build objects, which loading a run never reads.
+BUILT_KEYS = ("_target_", "net", "loss", "optimizer", "scheduler")
+
+
+class UnsafeRun(DfdError, ValueError):
+    """A run's ``config.yaml`` that asks for more than dfd's own classes with plain values."""
+
+
+def user_trusted(target: str) -> bool:
+    """Whether ``DFD_TRUSTED_TARGETS`` (the user's own additions) names ``target``."""
+    for pattern in trusted_targets()[len(TRUSTED_TARGETS) :]:
+        if target == pattern or (pattern.endswith(".*") and target.startswith(pattern[:-1])):
+            return True
+    return False
+
+
+def check_plain(value: Any, key: str, source: Path | str) -> Any:
+    """``value`` if it holds only plain data (None, bools, numbers, strings, and lists and string-keyed
+    mappings of them, with no Hydra ``_target_``/``_args_``/``_partial_`` keys); :class:`UnsafeRun` else."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list | tuple):
+        return [check_plain(v, f"{key}[{i}]", source) for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        for k in value:
+            if not isinstance(k, str) or (k.startswith("_") and k.endswith("_")):
+                raise UnsafeRun(
+                    f"{source}: {key}.{k} asks Hydra to build an object; loading a run reads plain values only "
+                    "(dfd never instantiates what a run folder names): remove it from the run's config.yaml"
+                )
+        return {k: check_plain(v, f"{key}.{k}", source) for k, v in value.items()}
+    raise UnsafeRun(f"{source}: {key} is a {type(value).__name__}, not a plain value")
+
+
+def locate(target: Any, allowed: tuple[str, ...], key: str, source: Path | str) -> Any:
+    """The class named ``target`` if ``allowed`` or ``DFD_TRUSTED_TARGETS`` lists it; :class:`UnsafeRun` else."""
+    if not isinstance(target, str) or not (target in allowed or user_trusted(target)):
+        raise UnsafeRun(
+            f"{source}: {key}={target!r} is not one of dfd's own ({', '.join(allowed)}), and a run folder may "
+            "name nothing else (a class of your own that you trust loads with DFD_TRUSTED_TARGETS=<module.Class>)"
+        )
+    module, _, name = target.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def plain_kwargs(
+    node: DictConfig, key: str, source: Path | str, skip: tuple[str, ...] = ("_target_",)
+) -> dict:
+    """The entries of a config node but ``skip`` as constructor arguments of plain values (a Hydra key
+    such as ``_args_`` or ``_partial_`` is refused like a nested ``_target_``)."""
+    values = {
+        str(k): OmegaConf.to_container(v, resolve=True) if isinstance(v, DictConfig | ListConfig) else v
+        for k, v in ((k, node[k]) for k in (node or {}) if k not in skip)
+    }
+    return check_plain(values, key, source)
+
+
+def build_module(run_cfg: DictConfig, source: Path | str, allow_pickle: bool = False) -> Any:
+    """The run's LightningModule with fresh weights, built from plain values of ``run_cfg`` only.
+
+    The module is one of :data:`RUN_MODULES`; the net one of :data:`RUN_NETS` with
+    ``pretrained=False`` (every weight comes from the checkpoint) and no weights files; the loss
+    one of :data:`RUN_LOSSES` by name (else the default loss for the net's outputs). The run's
+    optimizer and scheduler are never read; ``allow_pickle`` is the command's, never the run's.
+    """
+    model_cfg = run_cfg.get("model")
+    if not isinstance(model_cfg, DictConfig):
+        raise UnsafeRun(f"{source}: model is {model_cfg!r}, not a model config")
+    module_cls = locate(model_cfg.get("_target_"), RUN_MODULES, "model._target_", source)
+    net_node = model_cfg.get("net")
+    if not isinstance(net_node, DictConfig):
+        raise UnsafeRun(f"{source}: model.net is {net_node!r}, not a net config with a _target_")
+    net_cls = locate(net_node.get("_target_"), RUN_NETS, "model.net._target_", source)
+    net_cfg = plain_kwargs(net_node, "model.net", source)
+    if "pretrained" in net_cfg:
+        net_cfg["pretrained"] = False  # every weight comes from the checkpoint
+    for key in ("video_weights", "audio_weights"):
+        if key in net_cfg:
+            net_cfg[key] = None  # likewise: no weights files are read
+    if "allow_pickle" in net_cfg:
+        net_cfg["allow_pickle"] = allow_pickle
+    kwargs = plain_kwargs(model_cfg, "model", source, skip=BUILT_KEYS)
+    for key in ("weights_path", "pretrained_ckpt"):
+        if kwargs.get(key):
+            kwargs[key] = None  # the run's initial weights are not needed either
+    if "allow_pickle" in kwargs:
+        kwargs["allow_pickle"] = allow_pickle
+    net = net_cls(**net_cfg)
+    return module_cls(net=net, optimizer=None, loss=run_loss(run_cfg, source), scheduler=None, **kwargs)
+
+
+def run_loss(run_cfg: DictConfig, source: Path | str) -> Any:
+    """The run's loss for evaluation: one of :data:`RUN_LOSSES` named by ``loss._target_`` with its plain
+    arguments, or, for any other name, the default loss for ``model.net.num_classes`` outputs (never
+    what the name says)."""
+    from dfd.losses import BCELoss, CrossEntropyLoss
+
+    loss_cfg = run_cfg.get("loss")
+    target = loss_cfg.get("_target_") if isinstance(loss_cfg, DictConfig) else None
+    if isinstance(target, str) and (target in RUN_LOSSES or user_trusted(target)):
+        kwargs = plain_kwargs(loss_cfg, "loss", source)
+        return locate(target, RUN_LOSSES, "loss._target_", source)(**kwargs)
+    num_classes = OmegaConf.select(run_cfg, "model.net.num_classes", default=1)
+    return CrossEntropyLoss() if num_classes == 2 else BCELoss()
+
+
+def check_run_data(data_cfg: DictConfig | dict, source: Path | str) -> None:
+    """Refuse a run's data config (reused by an evaluation) that names more than a dfd DataModule
+    (:data:`RUN_DATAMODULES`) with plain values and raw-layout parsers (:data:`RUN_DATA_LAYOUTS`)."""
+    data = OmegaConf.to_container(data_cfg, resolve=True) if isinstance(data_cfg, DictConfig) else data_cfg
+    if not isinstance(data, dict):
+        raise UnsafeRun(f"{source}: data is {data!r}, not a data config")
+    locate(data.get("_target_"), RUN_DATAMODULES, "data._target_", source)
+
+    def walk(value: Any, key: str) -> None:
+        if isinstance(value, dict):
+            target = value.get("_target_")
+            if target is not None and target not in RUN_DATA_LAYOUTS and not user_trusted(str(target)):
+                raise UnsafeRun(
+                    f"{source}: {key}._target_={target!r} is not a raw layout parser of dfd, and a run's data "
+                    "config may name nothing else; pass data=<name> to evaluate on data of your own config"
+                )
+            for k, v in value.items():
+                if k not in ("_target_", "_partial_"):
+                    walk(v, f"{key}.{k}")
+                elif k == "_partial_" and not isinstance(v, bool):
+                    raise UnsafeRun(f"{source}: {key}._partial_ is {v!r}, not true or false")
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(v, f"{key}[{i}]")
+        elif not (value is None or isinstance(value, bool | int | float | str)):
+            raise UnsafeRun(f"{source}: {key} is a {type(value).__name__}, not a plain value")
+
+    walk({k: v for k, v in data.items() if k != "_target_"}, "data")
 
 
 def resolve_checkpoint(path: str | Path, key: str = "ckpt_path") -> Path:
@@ -80,20 +259,14 @@ def load_checkpoint(ckpt_path: str | Path, allow_pickle: bool = False) -> dict[s
 
 def load_model(ckpt_path: str | Path, run_cfg: DictConfig | None = None, allow_pickle: bool = False) -> Any:
     """Rebuild the LightningModule of a dfd run and load the checkpoint's weights (as plain data),
-    and its preprocessing fingerprint."""
+    and its preprocessing fingerprint. Nothing the run's config names runs (:func:`build_module`);
+    ``allow_pickle`` opens a checkpoint that needs pickle, nothing else."""
     ckpt_path = Path(ckpt_path)
     checkpoint = load_checkpoint(
         ckpt_path, allow_pickle
     )  # first: an unsafe file is refused before anything else
     run_cfg = run_cfg if run_cfg is not None else run_config_for(ckpt_path)
-    model_cfg = run_cfg.model.copy()
-    with open_dict(model_cfg):
-        if "pretrained" in model_cfg.net:
-            model_cfg.net.pretrained = False  # every weight comes from the checkpoint
-        for key in ("weights_path", "pretrained_ckpt"):
-            if model_cfg.get(key):
-                model_cfg[key] = None  # likewise: the run's initial weights are not needed
-    model = instantiate(model_cfg, loss=instantiate(run_cfg.loss))
+    model = build_module(run_cfg, run_dir_of(ckpt_path) / "config.yaml")  # plain values only: see RUN_NETS
     model.load_state_dict(checkpoint["state_dict"])
     model.on_load_checkpoint(checkpoint)  # the preprocessing fingerprint
     return model

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import lightning as L
@@ -10,7 +13,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from dfd.utils import entry
-from tests.conftest import CONF, run_module
+from tests.conftest import CONF, ROOT, run_module
 
 TIP_LOGGER = "lightning.pytorch.utilities.rank_zero"
 
@@ -141,3 +144,108 @@ def test_the_callbacks_hydra_builds_itself_are_trusted_without_a_warning(
         warnings.simplefilter("error")
         built = Callbacks(cfg).callbacks
     assert callback in [type(c).__name__ for c in built]
+
+
+# -- refusals: one reason, no traceback ---------------------------------------------------------
+def nonblank(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def test_a_missing_checkpoint_is_refused_in_two_lines(tmp_path: Path) -> None:
+    args = [f"ckpt_path={tmp_path}/missing.ckpt", f"input={tmp_path}", f"hydra.run.dir={tmp_path}/run"]
+    proc = run_module("dfd.predict", args, timeout=300)
+    assert proc.returncode == 1
+    lines = nonblank(proc.stderr)
+    assert len(lines) <= 2, proc.stderr
+    assert (
+        lines[0].startswith("dfd.predict: error: invalid run keys") and f"{tmp_path}/missing.ckpt" in lines[0]
+    )
+    assert "HYDRA_FULL_ERROR=1" in lines[-1]
+    assert "Traceback" not in proc.stderr + proc.stdout and "Error executing job" not in proc.stderr
+
+    full = subprocess.run(
+        [sys.executable, "-m", "dfd.predict", *args], cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, HYDRA_FULL_ERROR="1", HF_HUB_OFFLINE="1", PYTHONWARNINGS="ignore"),
+    )  # fmt: skip
+    assert full.returncode == 1
+    assert "Traceback" in full.stderr and "invalid run keys" in full.stderr
+
+
+def test_cropping_photos_for_a_model_of_generated_crops_is_refused_in_two_lines(tmp_path: Path) -> None:
+    """The refusal of issue #23: 17-34 lines of traceback before; its reason and the hint now."""
+    from PIL import Image
+
+    from tests.fake_runs import make_model_run
+
+    ckpt = make_model_run(tmp_path / "run", preprocessing={"detector": "none (generated crops)"})
+    Image.new("RGB", (96, 96), (128, 90, 60)).save(tmp_path / "photo.png")
+    proc = run_module(
+        "dfd.predict",
+        [
+            f"ckpt_path={ckpt}",
+            f"input={tmp_path / 'photo.png'}",
+            "device=cpu",
+            f"hydra.run.dir={tmp_path}/out",
+        ],
+        timeout=300,
+    )
+    assert proc.returncode == 1
+    lines = nonblank(proc.stderr)
+    assert len(lines) <= 2, proc.stderr
+    assert lines[0].startswith(
+        "dfd.predict: error: the model's training crops were not made by dfd's MTCNN cropper"
+    )
+    assert "cropper.margin=0.2 cropper.crop_size=256" in lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+def test_refusals_and_bugs_are_told_apart(tmp_path: Path) -> None:
+    from hydra.errors import InstantiationException
+
+    from dfd.errors import DfdError
+    from dfd.utils.runs import load_ensemble_run, resolve_checkpoint
+
+    def caught(fn, *args):
+        try:
+            fn(*args)
+        except Exception as err:  # noqa: BLE001 - the test inspects whatever it raised
+            return err
+        raise AssertionError("nothing raised")
+
+    assert entry.is_refusal(caught(resolve_checkpoint, tmp_path / "none.ckpt"))  # dfd's own raise
+    (tmp_path / "ensemble.json").write_text("{}")
+    bug = caught(load_ensemble_run, tmp_path)  # record["members"]: a lookup that failed, not a refusal
+    assert isinstance(bug, KeyError) and not entry.is_refusal(bug)
+    assert not entry.is_refusal(caught(lambda: int("x")))  # raised outside dfd
+    assert entry.is_refusal(DfdError("a refusal"))
+    try:
+        raise InstantiationException("Error in call to target") from DfdError("wrapped")
+    except InstantiationException as err:
+        assert entry.is_refusal(err) and entry.refusal_message(err) == "wrapped"
+    assert entry.refusal_message(KeyError("no such key\n  and more")) == "no such key and more"
+
+
+def test_run_task_prints_a_refusal_and_exits_1(capsys) -> None:
+    from dfd.errors import DfdError
+
+    def task(cfg):
+        raise DfdError("model.x=3 is not allowed: set model.x=1")
+
+    cfg = OmegaConf.create({"task_name": "eval", "paths": {"output_dir": "."}})
+    with pytest.raises(SystemExit) as stopped:
+        entry.run_task(task, cfg)
+    assert stopped.value.code == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["dfd.eval: error: model.x=3 is not allowed: set model.x=1", entry.TRACEBACK_HINT]
+
+
+def test_contradicting_bare_arguments_are_refused_in_two_lines(monkeypatch, capsys) -> None:
+    main = entry.entry("summarize", lambda cfg: None, positional="runs")
+    monkeypatch.setattr(sys, "argv", ["dfd.summarize", "runs=[a]", "b"])
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    with pytest.raises(SystemExit) as stopped:
+        main()
+    assert stopped.value.code == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["dfd.summarize: error: runs=[a] and the bare arguments ['b'] both give runs: give them one way, "
+                   "as bare arguments or as runs=[a,b]", entry.TRACEBACK_HINT]  # fmt: skip

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 from omegaconf import OmegaConf
 
+from dfd.losses import BCELoss
 from dfd.utils.instantiate import UntrustedTarget, instantiate, resume_run_dir
 
 CALLS: list[str] = []
@@ -27,14 +27,14 @@ def test_a_foreign_target_is_refused_with_the_way_to_allow_it(monkeypatch) -> No
     # nested targets are checked too
     with pytest.raises(UntrustedTarget, match="builtins.eval"):
         instantiate(
-            OmegaConf.create({"_target_": "torch.nn.Sequential", "_args_": [{"_target_": "builtins.eval"}]})
+            OmegaConf.create({"_target_": "dfd.losses.BCELoss", "pos_weight": {"_target_": "builtins.eval"}})
         )
 
 
 def test_trusted_targets_and_the_environment_allow_list(monkeypatch) -> None:
-    assert torch.equal(
-        instantiate(OmegaConf.create({"_target_": "torch.zeros", "_args_": [2]})), torch.zeros(2)
-    )
+    assert isinstance(instantiate(OmegaConf.create({"_target_": "dfd.losses.BCELoss"})), BCELoss)
+    with pytest.raises(UntrustedTarget, match="torch.zeros"):  # single callables, not all of torch
+        instantiate(OmegaConf.create({"_target_": "torch.zeros", "_args_": [2]}))
     monkeypatch.setenv("DFD_TRUSTED_TARGETS", "os.path.join")
     assert instantiate(OmegaConf.create({"_target_": "os.path.join", "_args_": ["a", "b"]})) == "a/b"
 

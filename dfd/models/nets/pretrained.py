@@ -28,6 +28,7 @@ import timm
 import torch
 from torch import nn
 
+from dfd.errors import DfdError
 from dfd.safe_load import load_torch_file
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ REACHABILITY_TIMEOUT_S = 3.0
 STRIP_PREFIXES = ("module.", "model.", "net.", "_orig_mod.")
 
 
-class PretrainedWeightsUnavailable(RuntimeError):
+class PretrainedWeightsUnavailable(DfdError, RuntimeError):
     """Pretrained weights were requested but cannot be obtained (offline, or no cache)."""
 
 
