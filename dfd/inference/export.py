@@ -60,6 +60,7 @@ from dfd.errors import DfdError
 from dfd.inference.detector import Detector, ModelInfo, OnnxDetector, TorchDetector
 from dfd.metrics.calibration import Calibration
 from dfd.metrics.detection import AGGREGATIONS, ConfidentStrategy
+from dfd.models.nets import NETS
 from dfd.reports.model_card import model_card
 
 FORMAT = "dfd-model"
@@ -615,11 +616,13 @@ def model_info(description: dict[str, Any]) -> ModelInfo:
 
 
 def build_net(net_spec: dict[str, Any]) -> nn.Module:
-    """The net an exported folder names, built without weights: only an ``nn.Module`` class defined
-    in a ``dfd.models.nets`` module (never a function or another module's name imported there)."""
+    """The net an exported folder names, built without weights: only a class of dfd's registry
+    (:data:`dfd.models.nets.NETS`), never a function, a helper layer or another module's name."""
     target = net_spec["target"]
-    if not target.startswith("dfd.models.nets."):
-        raise ValueError(f"net target {target!r} is not a dfd net (dfd.models.nets.*): refusing to build it")
+    if target not in NETS:
+        raise ValueError(
+            f"net target {target!r} is not one of dfd's nets ({', '.join(NETS)}): refusing to build it"
+        )
     module, _, name = target.rpartition(".")
     try:
         cls = getattr(importlib.import_module(module), name)

@@ -35,6 +35,7 @@ from dfd.errors import DfdError
 from dfd.inference.detector import Detector, ModelInfo, TorchDetector, resolve_device
 from dfd.inference.export import check_calibration, load_exported, parse_digest, read_json
 from dfd.metrics.calibration import Calibration
+from dfd.models.nets import NETS
 from dfd.safe_load import load_torch_file
 from dfd.utils.instantiate import TRUSTED_TARGETS, trusted_targets
 
@@ -47,18 +48,9 @@ RUN_MODULES = (
     "dfd.models.avff_module.AVDetectorModule",
     "dfd.models.avff_module.AVFFModule",
 )
-#: dfd's registered nets (every net class in ``dfd/models/nets/``): the ``model.net._target_`` a
-#: run may name, besides classes the user trusts with ``DFD_TRUSTED_TARGETS``.
-RUN_NETS = (
-    "dfd.models.nets.audio_cnn.AudioCNN",
-    "dfd.models.nets.avff.AVFF",
-    "dfd.models.nets.f3net.F3Net",
-    "dfd.models.nets.hybrid_vit_cnn.HybridViTCNN",
-    "dfd.models.nets.mesonet.Meso4",
-    "dfd.models.nets.mesonet.MesoInception4",
-    "dfd.models.nets.timm_net.TimmNet",
-    "dfd.models.nets.xception.Xception",
-)
+#: dfd's registered nets (:data:`dfd.models.nets.NETS`): the ``model.net._target_`` a run may name,
+#: besides classes the user trusts with ``DFD_TRUSTED_TARGETS``.
+RUN_NETS = NETS
 #: dfd's losses, chosen by the name in a run's ``loss._target_`` (for the evaluation loss only).
 RUN_LOSSES = (
     "dfd.losses.BCELoss",

@@ -121,13 +121,15 @@ def test_a_net_that_cannot_export_says_why(tmp_path: Path) -> None:
 def test_only_dfd_nets_can_be_rebuilt(tmp_path: Path) -> None:
     from dfd.inference.export import build_net
 
-    with pytest.raises(ValueError, match="not a dfd net"):
-        build_net({"target": "os.system", "kwargs": {}})
-    # a function a net module imports is not a net of it (timm_net imports create_timm_model)
-    with pytest.raises(ValueError, match="is not a net class defined in dfd.models.nets.timm_net"):
-        build_net({"target": "dfd.models.nets.timm_net.create_timm_model", "kwargs": {}})
-    with pytest.raises(ValueError, match="names no dfd net"):
-        build_net({"target": "dfd.models.nets.nothing.Here", "kwargs": {}})
+    from dfd.models.nets import NETS
+
+    # only the registry: not os.system, not a function a net module imports (timm_net imports
+    # create_timm_model), not a helper layer defined beside a net, not a module that does not exist
+    for target in ("os.system", "dfd.models.nets.timm_net.create_timm_model",
+                   "dfd.models.nets.mesonet.InceptionLayer", "dfd.models.nets.nothing.Here"):  # fmt: skip
+        with pytest.raises(ValueError, match="is not one of dfd's nets"):
+            build_net({"target": target, "kwargs": {}})
+    assert type(build_net({"target": NETS[4], "kwargs": {"input_size": 64}})).__name__ == "Meso4"
 
 
 @pytest.fixture(scope="module")

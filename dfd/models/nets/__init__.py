@@ -10,3 +10,18 @@ normalisation the data side must produce (``None`` for nets that read no face cr
 per family; configs in ``conf/model/``. ``tests/models/nets/test_package.py`` holds every net to
 this contract.
 """
+
+#: The registry: every net class of dfd, by the dotted name configs, runs and exported folders use.
+#: Loading a run (``dfd.utils.runs``) or an exported folder (``dfd.inference.export``) builds only
+#: these (and classes a user names in ``DFD_TRUSTED_TARGETS`` for runs);
+#: ``tests/models/nets/test_package.py`` checks it lists every net class in this package.
+NETS = (
+    "dfd.models.nets.audio_cnn.AudioCNN",
+    "dfd.models.nets.avff.AVFF",
+    "dfd.models.nets.f3net.F3Net",
+    "dfd.models.nets.hybrid_vit_cnn.HybridViTCNN",
+    "dfd.models.nets.mesonet.Meso4",
+    "dfd.models.nets.mesonet.MesoInception4",
+    "dfd.models.nets.timm_net.TimmNet",
+    "dfd.models.nets.xception.Xception",
+)
