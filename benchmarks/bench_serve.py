@@ -6,10 +6,11 @@ shape (128 px crops, MTCNN at 640 px, 8 frames per video); the uploads are a 640
 generated real face and a 2 s 640x360 H.264 clip of one. Each client posts its uploads one after
 another on its own keep-alive connection. Every run is bounded (``--requests`` per scenario and
 ``--max-seconds`` per scenario), and the server is stopped at the end.
-Baselines, measured side by side in the same run: the goal (p95 under 1 s with 8 concurrent
-image clients), and 1 client (8 clients' throughput over 1 client's).
+Baselines, measured side by side in the same run: the server as it was before issue #23
+(``threads=null``: torch's default intra-op threads, every core), the goal (p95 under 1 s with 8
+concurrent image clients), and 1 client (8 clients' throughput over 1 client's).
 
-    python benchmarks/bench_serve.py [--requests 64] [--max-seconds 120]
+    python benchmarks/bench_serve.py [--requests 32] [--max-seconds 120] [dfd.serve overrides]
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ def load(url: str, upload: Path, clients: int, n: int, max_seconds: float) -> di
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=64, help="posts per scenario (default 64)")
+    parser.add_argument("--requests", type=int, default=32, help="posts per scenario (default 32)")
     parser.add_argument("--max-seconds", type=float, default=120, help="time cap per scenario (s)")
     parser.add_argument("overrides", nargs="*", help="dfd.serve overrides, e.g. max_batch_size=1")
     args = parser.parse_args()
@@ -134,24 +135,34 @@ def main() -> None:
         cv2.imwrite(str(image), frame, [cv2.IMWRITE_JPEG_QUALITY, 90])
         export_model(Meso4(input_size=128), {"target": "dfd.models.nets.mesonet.Meso4", "kwargs": {"input_size": 128}},
                      tmp / "model", preprocessing=FINGERPRINT)  # fmt: skip
-        proc, url = start(tmp / "model", tmp / "run", *args.overrides)
-        try:
-            results = {}
-            for kind, upload in (("image", image), ("video", video)):
-                load(url, upload, 1, 4, args.max_seconds)  # warm-up
-                for clients in (1, 8):
-                    results[kind, clients] = load(url, upload, clients, args.requests, args.max_seconds)
-        finally:
-            stop(proc)
-    print(f"dfd.serve on 127.0.0.1, Meso4 128 px, {os.cpu_count()} CPUs; overrides: {args.overrides or 'none'}")
-    print(f"{'upload':<30} {'clients':>7} {'n':>4} {'p50 s':>7} {'p95 s':>7} {'req/s':>7}")
+        results = {}
+        for label, overrides in (("baseline threads=null", ["threads=null"]), ("dfd", args.overrides)):
+            proc, url = start(tmp / "model", tmp / f"run-{len(results)}", *overrides)
+            try:
+                for kind, upload in (("image", image), ("video", video)):
+                    load(url, upload, 1, 4, args.max_seconds)  # warm-up
+                    for clients in (1, 8):
+                        results[label, kind, clients] = load(
+                            url, upload, clients, args.requests, args.max_seconds
+                        )
+            finally:
+                stop(proc)
+    print(
+        f"dfd.serve on 127.0.0.1, Meso4 128 px, {os.cpu_count()} CPUs; dfd overrides: {args.overrides or 'none'}"
+    )
+    print(f"{'server':<22} {'upload':<26} {'clients':>7} {'n':>4} {'p50 s':>7} {'p95 s':>7} {'req/s':>7}")
     names = {"image": "image (640x360 JPEG)", "video": "video (2 s 640x360 H.264)"}
-    for (kind, clients), r in results.items():
-        print(f"{names[kind]:<30} {clients:>7} {r['n']:>4} {r['p50']:>7.3f} {r['p95']:>7.3f} {r['rps']:>7.2f}")
-    p95 = results["image", 8]["p95"]
+    for (label, kind, clients), r in results.items():
+        print(
+            f"{label:<22} {names[kind]:<26} {clients:>7} {r['n']:>4} {r['p50']:>7.3f} {r['p95']:>7.3f} {r['rps']:>7.2f}"
+        )
+    p95 = results["dfd", "image", 8]["p95"]
     print(f"ratio p95 (8 image clients) / goal {GOAL_P95:.0f} s: {p95 / GOAL_P95:.2f}")
     for kind in ("image", "video"):
-        print(f"ratio req/s 8 clients / 1 client ({kind}): {results[kind, 8]['rps'] / results[kind, 1]['rps']:.2f}")
+        base, ours = results["baseline threads=null", kind, 8], results["dfd", kind, 8]
+        print(f"ratio p95 baseline/dfd ({kind}, 8 clients): {base['p95'] / ours['p95']:.2f}; "
+              f"req/s dfd/baseline: {ours['rps'] / base['rps']:.2f}; "
+              f"dfd req/s 8 clients / 1 client: {ours['rps'] / results['dfd', kind, 1]['rps']:.2f}")  # fmt: skip
 
 
 if __name__ == "__main__":
