@@ -269,3 +269,25 @@ def test_expose_info_and_the_uploads_folder_removed_on_sigterm(exported_model, t
     finally:
         stop_server(proc)
     assert list(tmp.glob("dfd-serve-*")) == []
+
+
+def test_each_worker_scores_with_one_intra_op_thread_by_default(exported_model, tmp_path):
+    """torch's default (a thread per core in each worker) made 8 concurrent clients wait 11 s at
+    p95 on 2 cores (docs/performance.md): a worker sets ``threads``, 1 unless configured."""
+    import torch
+
+    from dfd.inference.server import DetectorAPI
+    from tests.conftest import compose_config
+
+    assert compose_config("serve", [f"ckpt_path={exported_model}"]).threads == 1
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        api = DetectorAPI(str(exported_model), uploads=str(tmp_path / "uploads"), threads=1)
+        api.setup("cpu")
+        assert torch.get_num_threads() == 1
+        assert api.uploads == tmp_path / "uploads" and api.uploads.is_dir()
+        api.teardown()
+        assert api.uploads.is_dir()  # the main process's folder: it removes it, not a worker
+    finally:
+        torch.set_num_threads(before)
