@@ -16,10 +16,11 @@ Targets: setup >= 5x faster, main RSS <= 1/3, worker growth < 20 MB per pass at 
 shards >= 1.5x the PNG images/s (each dfd.pack encoding: the crop files' own bytes, the decoded pixels,
 and JPEG q95).
 
-python benchmarks/bench_data_scale.py [--sizes 100000,1000000,4000000] [--samples 200000] [--repeats 1] [--quick]
+python benchmarks/bench_data_scale.py [--full] [--sizes 100000,1000000,4000000] [--samples 200000] [--repeats 1]
 
-``--quick`` is 20k and 100k rows and 20,000-sample passes (a few minutes). The 4M-row baseline holds
-several GB in its main process.
+The default (``make bench``) is 20k and 100k rows and 20,000-sample passes (a few minutes);
+``--full`` (``make bench-full``) is 100k, 1M and 4M rows with 200,000-sample passes (about an hour),
+where the targets are read off. The 4M-row baseline holds several GB in its main process.
 """
 
 from __future__ import annotations
@@ -510,9 +511,10 @@ def child_main(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sizes", default="100000,1000000,4000000", help="manifest rows, comma-separated")
-    parser.add_argument("--samples", type=int, default=None, help="crops per training pass (default 200000)")
-    parser.add_argument("--quick", action="store_true", help="20k and 100k rows, 20,000-sample passes")
+    parser.add_argument("--sizes", default=None, help="manifest rows, comma-separated (overrides the tier)")
+    parser.add_argument("--samples", type=int, default=None, help="crops per training pass")
+    parser.add_argument("--full", action="store_true", help="100k, 1M and 4M rows, 200,000-sample passes")
+    parser.add_argument("--quick", action="store_true", help="the default tier (kept for old command lines)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=1, help="runs per side, interleaved; medians shown")
@@ -523,11 +525,12 @@ def main() -> None:
     parser.add_argument("--pool", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.samples is None:
-        args.samples = 20_000 if args.quick else 200_000
+        args.samples = 200_000 if args.full else 20_000
     if args.child:
         child_main(args)
         return
-    sizes = [20_000, 100_000] if args.quick else [int(s) for s in args.sizes.split(",")]
+    default_sizes = "100000,1000000,4000000" if args.full else "20000,100000"
+    sizes = [int(s) for s in (args.sizes or default_sizes).split(",")]
     print(f"in-tree code: {code_state()}; baseline: legacy_data.py (commit 3180967)")
     print(f"{SIZE} px PNG crops, batch {args.batch_size}, {args.workers} workers, passes of up to "
           f"{args.samples:,} shuffled training samples; every run in a fresh subprocess, median of "

@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 def predict(cfg: DictConfig) -> dict[str, Any]:
     """Score every input of ``cfg.input``; write the rows; return counts per decision and status."""
     device = resolve_device(cfg.device)
-    detector = load_detector(cfg.ckpt_path, cfg.backend, cfg.batch_size, device, cfg.allow_pickle)
+    digest = cfg.get("digest")
+    detector = load_detector(cfg.ckpt_path, cfg.backend, cfg.batch_size, device, cfg.allow_pickle, digest)
     predictor, diff = make_predictor(
         detector, OmegaConf.to_container(cfg.cropper), cfg.num_frames, cfg.stride, device,
         threshold=cfg.threshold, aggregation=cfg.aggregation, track_rule=cfg.track_rule,
@@ -46,7 +47,7 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
         torch_detector = (
             detector
             if isinstance(detector, TorchDetector)
-            else load_detector(cfg.ckpt_path, "torch", device=device)
+            else load_detector(cfg.ckpt_path, "torch", device=device, digest=digest)
         )
         if not isinstance(torch_detector, TorchDetector):
             raise ValueError(

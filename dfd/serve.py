@@ -11,6 +11,8 @@ spellings work.
 
 from __future__ import annotations
 
+from functools import partial
+
 from omegaconf import DictConfig, OmegaConf
 
 from dfd.inference.server import serve as run_server
@@ -28,7 +30,8 @@ def serve(cfg: DictConfig) -> None:
     )
     run_server(
         str(cfg.ckpt_path), cfg.host, cfg.port, cfg.backend, options,
-        cfg.max_batch_size, cfg.batch_timeout, cfg.max_upload_mb, cfg.timeout, load_detector,
+        cfg.max_batch_size, cfg.batch_timeout, cfg.max_upload_mb, cfg.timeout,
+        partial(load_detector, digest=cfg.get("digest")),  # every worker checks the pinned digest
         expose_info=cfg.expose_info, timeout_keep_alive=cfg.timeout_keep_alive, timeout_idle=cfg.timeout_idle,
         workers=cfg.workers, threads=cfg.threads,
     )  # fmt: skip

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
@@ -33,6 +34,19 @@ TINY_DATA = [
     "data.crop_size=64",
     "data.batch_size=8",
 ]
+
+
+def manifest_rows(n_groups: int = 12, videos_per_group: int = 3, frames: int = 2) -> pd.DataFrame:
+    """Manifest rows of ``n_groups`` identities with ``videos_per_group`` videos each (the first real,
+    the rest fake) of ``frames`` crops; group 0 is the test split, the rest train."""
+    rows = []
+    for g in range(n_groups):
+        for v in range(videos_per_group):
+            for f in range(frames):
+                rows.append({"video_id": f"g{g}_v{v}", "frame_idx": f, "label": int(v > 0), "method": "m",
+                             "split": "test" if g == 0 else "train", "group": f"id{g}",
+                             "crop_path": f"crops/g{g}_v{v}/{f}.png", "status": "ok", "reason": ""})  # fmt: skip
+    return pd.DataFrame(rows)
 
 
 def base_overrides(tmp: Path, data_dir: Path) -> list[str]:

@@ -130,13 +130,18 @@ def test_the_exported_ensemble_predicts_as_the_in_memory_one(
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "(2 members)" in proc.stdout
     assert json.loads((exported / "dfd_ensemble.json").read_text())["agreement_threshold"] == 0.75
+    from dfd.inference.export import folder_digest
+
+    digest = folder_digest(exported)  # members included; pinned below
+    assert proc.stdout.strip().splitlines()[-1] == f"digest: {digest}"
     Image.fromarray(data.astronaut()).save(tmp_path / "astronaut.jpg")
     video = next((ffpp_tree / "original_sequences/youtube/c23/videos").glob("*.mp4"))
     (tmp_path / "inputs.txt").write_text(f"{tmp_path / 'astronaut.jpg'}\n{video}\n")
     scores, agreement = {}, {}
     for name, model in (("in_memory", run), ("exported", exported)):
-        out = tmp_path / name / "predictions.csv"
-        proc = run_module("dfd.predict", [f"ckpt_path={model}", f"input={tmp_path / 'inputs.txt'}", f"output={out}",
+        out = tmp_path / f"{name}_predictions" / "predictions.csv"  # never inside the pinned folder
+        pin = [f"digest={digest}"] if name == "exported" else []
+        proc = run_module("dfd.predict", [f"ckpt_path={model}", *pin, f"input={tmp_path / 'inputs.txt'}", f"output={out}",
                                           "cropper.margin=0.2", "cropper.crop_size=64", f"hydra.run.dir={out.parent}"])  # fmt: skip
         assert proc.returncode == 0, proc.stderr[-3000:]
         rows = pd.read_csv(out)

@@ -20,6 +20,9 @@ TESTS = ROOT / "tests"
 
 #: Library areas in pipeline order, each with the areas it may import (besides itself).
 LAYERS = {
+    # the dispatcher imports commands by name at run time (importlib), nothing statically
+    "cli": set(),
+    "__main__": {"cli"},
     "raw": set(),
     "preprocessing": {"raw"},
     "data": {"raw", "preprocessing"},
@@ -45,8 +48,8 @@ LAYERS = {
         "safe_load",
     },
 }
-#: Top-level modules that are not commands.
-LIBRARY_TOP = {"__init__", "losses", "safe_load"}
+#: Top-level modules that are not commands (`cli` is the `dfd <command>` dispatcher).
+LIBRARY_TOP = {"__init__", "__main__", "cli", "losses", "safe_load"}
 #: Test files that cover something other than one module: the package as a whole (``test_package``),
 #: the config tree, the cluster launcher presets and the notebooks.
 NOT_MODULE_TESTS = {"test_package", "test_configs", "test_clusters", "test_notebooks"}

@@ -60,11 +60,14 @@ def test_a_tampered_export_is_refused_with_the_reason(exported_model, tmp_path):
 
     copy = tmp_path / "model"
     shutil.copytree(exported_model, copy)
-    (copy / "MODEL_CARD.md").write_text("edited")
+    weights = copy / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF  # one flipped bit pattern in the last weight
+    weights.write_bytes(bytes(data))
     proc = run_module(
         "dfd.predict", [f"ckpt_path={copy}", f"input={tmp_path}", f"hydra.run.dir={tmp_path / 'run'}"]
     )
-    assert proc.returncode != 0 and "MODEL_CARD.md differs from the file that was exported" in proc.stderr
+    assert proc.returncode != 0 and "model.safetensors differs from the file that was exported" in proc.stderr
 
 
 def test_other_crop_settings_are_warned_about(ffpp_run, ffpp_tree, tmp_path):

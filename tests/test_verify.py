@@ -8,6 +8,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import FFPP_METHODS, run_module
 
 METHODS = f"data.layout.methods=[{','.join(FFPP_METHODS)}]"
@@ -109,3 +111,39 @@ def test_df40_says_its_json_is_the_expectation_and_counts_its_missing_frames(dee
     assert result.counts == [] and not result.layout_error
     assert "the dataset JSON (data.layout.json_path) is the expectation" in "\n".join(result.lines())
     assert "no published counts for this layout" not in "\n".join(result.lines())
+
+
+def _verify_ffpp_in_process(tree: Path, out: Path, *overrides: str):
+    from dfd.utils.instantiate import register_resolvers
+    from dfd.verify import verify
+    from tests.conftest import compose_config
+
+    register_resolvers()
+    cfg = compose_config("verify", ["data=ffpp", f"data.raw_dir={tree}", "data_name=ffpp", f"out_dir={out}",
+                                    f"paths.output_dir={out}", *overrides])  # fmt: skip
+    return verify(cfg)
+
+
+def test_a_partial_ffpp_download_counts_the_absent_methods_as_none_of_their_videos(ffpp_tree: Path, tmp_path):
+    # data=ffpp asks for all five methods; the mini tree has Deepfakes and FaceSwap only
+    result = _verify_ffpp_in_process(ffpp_tree, tmp_path / "out")
+    assert result.layout_error == ""
+    found = {c.what: (c.expected, c.found) for c in result.counts}
+    for method in ("Face2Face", "NeuralTextures", "FaceShifter"):
+        assert found[f"{method} train"] == (720, 0) and found[f"{method} test"] == (140, 0)
+    assert found["Deepfakes train"][1] > 0 and found["original train"][1] > 0  # present methods still counted
+    assert "Face2Face train: 720 of 720 missing" in result.problems()
+    missing = (tmp_path / "out" / "missing.txt").read_text().splitlines()
+    assert "manipulated_sequences/NeuralTextures/c23/videos/991_990.mp4" in missing
+
+
+def test_preprocessing_still_refuses_absent_methods_and_names_the_override(ffpp_tree: Path):
+    from dfd.raw.layouts.ffpp import parse_ffpp
+
+    with pytest.raises(FileNotFoundError, match=r"data.layout.methods=\[Deepfakes,FaceSwap\]"):
+        parse_ffpp(ffpp_tree, methods=("Deepfakes", "FaceSwap", "FaceShifter"))
+
+
+def test_a_tree_at_another_compression_is_still_a_layout_error_with_the_fix(ffpp_tree: Path, tmp_path):
+    result = _verify_ffpp_in_process(ffpp_tree, tmp_path / "out", "data.layout.compression=c40")
+    assert "data.layout.compression=c23" in result.layout_error

@@ -15,9 +15,12 @@ An exported ensemble is one folder:
   plain data, the ensemble's calibration, the ``agreement_threshold``, the preprocessing
   fingerprint, the validation and test figures, the versions, and the sha256 of every file in
   the folder, members' included;
-- ``MODEL_CARD.md``.
+- ``MODEL_CARD.md``, with the folder's digest (:func:`dfd.inference.export.folder_digest`: every
+  file but this top-level card, members' cards included).
 
-:func:`load_ensemble` verifies every checksum and loads the members without unpickling. Members
+:func:`load_ensemble` checks the pinned digest (when given), every checksum, the schema of
+``dfd_ensemble.json`` (member folders inside ``members/``, each member's files checksummed, the
+calibration) and loads the members without unpickling. Members
 run in ONNX Runtime by default; a rule that reads member embeddings (``attention`` with
 ``use_features``) runs them in torch from their safetensors, since their ONNX graphs output
 logits only.
@@ -38,8 +41,20 @@ import torch
 from dfd.ensembles.fusion import Fusion, agreement, fusion_from_state, sigmoid
 from dfd.inference.detector import Detector, ModelInfo, TorchDetector
 from dfd.inference.export import (
+    MODEL_JSON,
+    ONNX_FILE,
+    WEIGHTS_FILE,
+    InvalidModel,
+    check_calibration,
+    check_digest,
+    check_files,
+    check_preprocessing,
+    folder_digest,
+    folder_files,
     load_exported,
     read_description,
+    read_json,
+    readable,
     sha256,
     verify_files,
     versions,
@@ -163,22 +178,53 @@ def write_ensemble_folder(
         "training": training,
         "versions": versions(),
     }
-    (out / CARD_FILE).write_text(model_card(description))
-    files = sorted(p for p in out.rglob("*") if p.is_file() and p.name != ENSEMBLE_JSON)
-    description["files"] = {str(p.relative_to(out)): sha256(p) for p in files}
+    (out / CARD_FILE).unlink(missing_ok=True)  # written last, with the digest
+    description["files"] = {f: sha256(out / f) for f in folder_files(out) if f != ENSEMBLE_JSON}
     tmp = out / (ENSEMBLE_JSON + ".tmp")
     tmp.write_text(json.dumps(description, indent=2, sort_keys=True))
     os.replace(tmp, out / ENSEMBLE_JSON)
+    (out / CARD_FILE).write_text(model_card(description, folder_digest(out)))
+    for f in [*folder_files(out), CARD_FILE]:
+        readable(out / f)
     return out
 
 
-def read_ensemble_description(model_dir: str | Path) -> dict[str, Any]:
-    """``dfd_ensemble.json`` after verifying the checksum of every file it lists."""
+def read_ensemble_description(model_dir: str | Path, digest: str | None = None) -> dict[str, Any]:
+    """``dfd_ensemble.json`` after checking the pinned ``digest`` (when given), the checksum of every
+    file it lists and its schema."""
     model_dir = Path(model_dir)
-    description = json.loads((model_dir / ENSEMBLE_JSON).read_text())
+    path = model_dir / ENSEMBLE_JSON
+    if digest is not None:
+        check_digest(model_dir, digest, ENSEMBLE_JSON, "ensemble")
+    description = read_json(path)
     if description.get("format") != FORMAT:
-        raise ValueError(f"{model_dir / ENSEMBLE_JSON} is not a {FORMAT} description")
+        raise InvalidModel(f"{path}: format={description.get('format')!r}: expected {FORMAT!r}")
+    members = description.get("members")
+    if not isinstance(members, list) or not members or not all(isinstance(m, dict) for m in members):
+        raise InvalidModel(f"{path}: members={members!r}: expected a list of member folders")
+    dirs = []
+    for k, m in enumerate(members):
+        folder = m.get("dir")
+        parts = folder.split("/") if isinstance(folder, str) else []
+        if len(parts) != 2 or parts[0] != MEMBERS_DIR or parts[1] in ("", ".", "..") or "\\" in folder:
+            raise InvalidModel(
+                f"{path}: members[{k}].dir={folder!r}: expected {MEMBERS_DIR}/<name>, inside the folder"
+            )
+        if not isinstance(m.get("name"), str):
+            raise InvalidModel(f"{path}: members[{k}].name={m.get('name')!r}: expected a string")
+        dirs.append(folder)
+    required = tuple(f"{d}/{f}" for d in dirs for f in (MODEL_JSON, ONNX_FILE, WEIGHTS_FILE))
+    check_files(path, description, required=required, nested=True)
     verify_files(model_dir, description, "ensemble")
+    check_calibration(path, description.get("calibration"))
+    check_preprocessing(path, description.get("preprocessing"))
+    if not isinstance(description.get("fusion"), dict):
+        raise InvalidModel(
+            f"{path}: fusion={description.get('fusion')!r}: expected the fitted rule (rule, params, fitted)"
+        )
+    threshold = description.get("agreement_threshold", DEFAULT_AGREEMENT_THRESHOLD)
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 <= threshold <= 1:
+        raise InvalidModel(f"{path}: agreement_threshold={threshold!r}: expected a share in [0, 1]")
     return description
 
 
@@ -187,12 +233,22 @@ def is_ensemble_folder(path: str | Path) -> bool:
 
 
 def load_ensemble(
-    model_dir: str | Path, backend: str = "onnx", batch_size: int = 32, device: str = "cpu"
+    model_dir: str | Path,
+    backend: str = "onnx",
+    batch_size: int = 32,
+    device: str = "cpu",
+    digest: str | None = None,
 ) -> EnsembleDetector:
-    """The :class:`EnsembleDetector` of an exported ensemble folder (checksums verified first)."""
+    """The :class:`EnsembleDetector` of an exported ensemble folder (the pinned ``digest``, when
+    given, and checksums verified first)."""
     model_dir = Path(model_dir)
-    d = read_ensemble_description(model_dir)
-    fusion = fusion_from_state(d["fusion"])
+    d = read_ensemble_description(model_dir, digest)
+    try:
+        fusion = fusion_from_state(d["fusion"])
+    except (KeyError, TypeError, ValueError, IndexError) as err:
+        raise InvalidModel(
+            f"{model_dir / ENSEMBLE_JSON}: fusion is not a fitted rule dfd can rebuild ({type(err).__name__}: {err})"
+        ) from None
     if fusion.needs_features and backend != "torch":
         log.info("the %s rule reads member embeddings: members run in torch (safetensors)", fusion.name)
         backend = "torch"

@@ -16,8 +16,9 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def model_card(d: dict[str, Any]) -> str:
-    """The markdown card of a model description."""
+def model_card(d: dict[str, Any], digest: str | None = None) -> str:
+    """The markdown card of a model description; ``digest`` is the folder's (every file but this
+    card, :func:`dfd.inference.export.folder_digest`)."""
     training = d.get("training", {})
     members = d.get("members")
     if members:  # an ensemble (dfd.ensembles.export)
@@ -57,7 +58,7 @@ def model_card(d: dict[str, Any]) -> str:
                 "",
             ]
     lines += ["## Training data", ""]
-    for key in ("data", "run", "checkpoint", "epoch"):
+    for key in ("data", "run", "checkpoint", "epoch", "config_sha256"):
         if training.get(key) is not None:
             lines.append(f"- {key}: `{training[key]}`")
     pre = d.get("preprocessing") or {}
@@ -120,6 +121,19 @@ def model_card(d: dict[str, Any]) -> str:
         "lower accuracy, and `dfd.predict` warns when asked to use them.",
         "- One face per track and frame is scored; faces MTCNN misses are not scored.",
         "",
+    ]
+    if digest:
+        lines += [
+            "## Integrity",
+            "",
+            f"digest: `{digest}`",
+            "",
+            'The sha256 over every file of this folder but this card (README, "Exported model folders"). '
+            f"Pin it to run exactly this model: `dfd.predict ckpt_path=<folder> digest={digest} ...` "
+            "(or `dfd.serve`) refuses a folder whose digest differs.",
+            "",
+        ]
+    lines += [
         "## Versions",
         "",
         ", ".join(f"{k} {v}" for k, v in d.get("versions", {}).items()),

@@ -38,8 +38,22 @@ from dfd.utils.validate import validate_run_keys
 
 log = logging.getLogger(__name__)
 
-#: The config tree, beside the package (``<repo>/conf``).
-CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")
+def find_conf_dir() -> str:
+    """The config tree: ``dfd/conf`` inside an installed wheel (package data), else the checkout's
+    top-level ``<repo>/conf`` (editable installs and ``python -m`` from the repository)."""
+    package = Path(__file__).resolve().parents[1]
+    for candidate in (package / "conf", package.parent / "conf"):
+        if (candidate / "train.yaml").is_file():
+            return str(candidate)
+    raise FileNotFoundError(
+        f"dfd's configs are neither in {package / 'conf'} (a wheel) nor in {package.parent / 'conf'} "
+        "(a checkout): reinstall dfd with pip install dfd, or pip install -e . from the repository"
+    )
+
+
+#: The config tree (:func:`find_conf_dir`). Add your own config folders with ``--config-dir <dir>``
+#: or ``hydra.searchpath=[file://<dir>]``.
+CONF_DIR = find_conf_dir()
 
 #: Old experiment names kept as aliases for one release (conf/experiment/<old>.yaml): old → new.
 EXPERIMENT_ALIASES = {

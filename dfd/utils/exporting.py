@@ -5,11 +5,13 @@
 :func:`export_ensemble_run` writes one ensemble folder (:mod:`dfd.ensembles.detector`): each
 member exported (or copied, checksums verified, when it already was) under ``members/``, then
 the fitted rule, the ensemble's calibration and card.
+
+Exported folders get shared: they name the run by its folder name, the checkpoint by its path
+inside the run and the training config by its sha256, never a path of the exporting machine.
 """
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from dfd.ensembles.detector import DEFAULT_AGREEMENT_THRESHOLD, MEMBERS_DIR, write_ensemble_folder
 from dfd.ensembles.fusion import fusion_from_state
 from dfd.inference.detector import TorchDetector
-from dfd.inference.export import export_model, read_description
+from dfd.inference.export import export_model, read_description, read_json, sha256
 from dfd.metrics.calibration import Calibration
 from dfd.utils.runs import (
     ENSEMBLE_RUN_FILE,
@@ -33,14 +35,21 @@ from dfd.utils.runs import (
 
 
 def training_record(ckpt: Path, run_cfg: DictConfig, allow_pickle: bool) -> dict[str, Any]:
-    """What the model card says of training: data, run, checkpoint epoch, the run's validation metrics."""
+    """What the model card says of training: data, run (its folder name), checkpoint (its path in
+    the run), the sha256 of the run's ``config.yaml``, epoch, the run's validation metrics."""
     run = run_dir_of(ckpt)
     metrics_file = run / "metrics.json"
-    metrics = json.loads(metrics_file.read_text()).get("metrics", {}) if metrics_file.is_file() else {}
+    metrics = read_json(metrics_file).get("metrics", {}) if metrics_file.is_file() else {}
+    config = run / "config.yaml"
+    try:
+        checkpoint = ckpt.relative_to(run).as_posix()
+    except ValueError:
+        checkpoint = ckpt.name
     return {
         "data": data_root(run_cfg.data).name,
-        "run": str(run),
-        "checkpoint": str(ckpt),
+        "run": run.name,
+        "checkpoint": checkpoint,
+        "config_sha256": sha256(config) if config.is_file() else None,
         "epoch": load_checkpoint(ckpt, allow_pickle).get("epoch"),
         "metrics": {k: v for k, v in metrics.items() if k.startswith("val/")},
     }
@@ -52,7 +61,7 @@ def cross_dataset_row(cross_eval: str | None, ckpt: Path) -> dict[str, dict[str,
         return {}
     path = Path(cross_eval).expanduser()
     path = path / "cross_eval.json" if path.is_dir() else path
-    record = json.loads(path.read_text())
+    record = read_json(path)
     rows = [row for row, c in record.get("checkpoints", {}).items() if Path(c) == ckpt]
     if not rows:
         raise ValueError(
@@ -102,7 +111,7 @@ def export_ensemble_run(
 ) -> Path:
     """Export a ``dfd.ensemble`` run (its members, rule, weights and calibration) to one folder."""
     run_dir = Path(run_dir)
-    record = json.loads((run_dir / ENSEMBLE_RUN_FILE).read_text())
+    record = read_json(run_dir / ENSEMBLE_RUN_FILE)
     out = Path(out_dir)
     members_root = out / MEMBERS_DIR
     if members_root.exists():
@@ -119,7 +128,7 @@ def export_ensemble_run(
     metrics = record.get("metrics", {})
     training = {
         "data": record.get("data"),
-        "run": str(run_dir),
+        "run": run_dir.resolve().name,
         "metrics": {f"val/log_loss/{k}": v for k, v in record.get("val_log_loss", {}).items()},
         "test_metrics": {k: v for k, v in metrics.items() if k.startswith(("frame/auc", "video/auc"))},
     }

@@ -9,7 +9,6 @@ that config and loads a checkpoint's weights into it, without downloading pretra
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from dfd.ensembles.detector import (
 from dfd.ensembles.fusion import fusion_from_state
 from dfd.ensembles.members import file_sha256
 from dfd.inference.detector import Detector, ModelInfo, TorchDetector, resolve_device
-from dfd.inference.export import load_exported
+from dfd.inference.export import check_calibration, load_exported, parse_digest, read_json
 from dfd.metrics.calibration import Calibration
 from dfd.safe_load import load_torch_file
 from dfd.utils.instantiate import instantiate
@@ -111,18 +110,29 @@ def load_detector(
     batch_size: int = 32,
     device: str = "cpu",
     allow_pickle: bool = False,
+    digest: str | None = None,
 ) -> Detector:
     """A :class:`~dfd.inference.detector.Detector` for a dfd checkpoint (``<run>/checkpoints/x.ckpt``,
     scored with torch), an exported model or ensemble folder (``backend=onnx|torch``) or a
-    ``dfd.ensemble`` run folder; ``device=auto`` picks the GPU when there is one."""
+    ``dfd.ensemble`` run folder; ``device=auto`` picks the GPU when there is one. ``digest``
+    (``sha256:<hex>``, as ``dfd.export`` prints it) pins an exported folder: one whose digest
+    differs is refused."""
     device = resolve_device(device)
+    if digest is not None:
+        digest = parse_digest(digest)
     path = Path(str(path)).expanduser().resolve()
     if path.is_dir():
         if is_ensemble_folder(path):
-            return load_ensemble(path, backend, batch_size, device)
-        if is_ensemble_run(path):
-            return load_ensemble_run(path, batch_size, device, allow_pickle)
-        return load_exported(path, backend, batch_size, device)
+            return load_ensemble(path, backend, batch_size, device, digest=digest)
+        if not is_ensemble_run(path):
+            return load_exported(path, backend, batch_size, device, digest=digest)
+    if digest is not None:
+        raise ValueError(
+            f"digest={digest} pins an exported folder (dfd.export prints its digest), and {path} is a "
+            "training checkpoint or run: export it with dfd.export, or drop digest"
+        )
+    if path.is_dir():
+        return load_ensemble_run(path, batch_size, device, allow_pickle)
     ckpt = resolve_checkpoint(path)
     model = load_model(ckpt, allow_pickle=allow_pickle)
     if (
@@ -147,7 +157,8 @@ def load_ensemble_run(
 ) -> EnsembleDetector:
     """The :class:`EnsembleDetector` a ``dfd.ensemble`` run describes (its members read from where they were)."""
     run_dir = Path(run_dir)
-    record = json.loads((run_dir / ENSEMBLE_RUN_FILE).read_text())
+    record = read_json(run_dir / ENSEMBLE_RUN_FILE)
+    check_calibration(run_dir / ENSEMBLE_RUN_FILE, record.get("calibration"))
     members = []
     for m in record["members"]:
         path = Path(m["path"])

@@ -13,20 +13,11 @@ from dfd.data.image_datamodule import ImageListDataModule
 from dfd.data.transforms import InputSpec
 from dfd.preprocessing.manifest import write_manifest
 from dfd.raw.layouts.folder import parse_folder
-
-
-def _rows(n_groups: int = 12, videos_per_group: int = 3, frames: int = 2) -> pd.DataFrame:
-    rows = []
-    for g in range(n_groups):
-        for v in range(videos_per_group):
-            for f in range(frames):
-                rows.append({"video_id": f"g{g}_v{v}", "frame_idx": f, "label": int(v > 0), "method": "m", "split": "test" if g == 0 else "train",
-                             "group": f"id{g}", "crop_path": f"crops/g{g}_v{v}/{f}.png", "status": "ok", "reason": ""})  # fmt: skip
-    return pd.DataFrame(rows)
+from tests.conftest import manifest_rows
 
 
 def test_face_crop_datamodule_carves_val_when_manifest_has_none(tmp_path):
-    write_manifest(tmp_path, _rows(), {})
+    write_manifest(tmp_path, manifest_rows(), {})
     dm = FaceCropDataModule(root=str(tmp_path), input_spec=InputSpec(32), val_fraction=0.25)
     dm.setup()
     train_groups = {v.split("_")[0] for v in dm.datasets["train"].video_ids}
@@ -98,7 +89,7 @@ def test_a_missing_test_split_is_carved_by_group_only_when_asked(tmp_path):
 
 
 def test_train_methods_keep_every_real_and_only_the_named_fakes_in_training(tmp_path):
-    rows = _rows(n_groups=12, videos_per_group=3)
+    rows = manifest_rows(n_groups=12, videos_per_group=3)
     rows.loc[rows["video_id"].str.endswith("_v2"), "method"] = "other"  # v1: method m, v2: other, v0: real
     rows.loc[rows["label"] == 0, "method"] = "real"
     rows.loc[rows["video_id"].str.startswith(("g1_", "g2_")), "split"] = "val"

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 
 from dfd.data.image_datamodule import ImageListDataModule
 from dfd.data.transforms import InputSpec
 from dfd.raw.layouts.deepfakebench import parse_deepfakebench
 from dfd.raw.layouts.folder import parse_folder
-
-
-def _rows(n_groups: int = 12, videos_per_group: int = 3, frames: int = 2) -> pd.DataFrame:
-    rows = []
-    for g in range(n_groups):
-        for v in range(videos_per_group):
-            for f in range(frames):
-                rows.append({"video_id": f"g{g}_v{v}", "frame_idx": f, "label": int(v > 0), "method": "m", "split": "test" if g == 0 else "train",
-                             "group": f"id{g}", "crop_path": f"crops/g{g}_v{v}/{f}.png", "status": "ok", "reason": ""})  # fmt: skip
-    return pd.DataFrame(rows)
 
 
 def test_folder_images_load_directly_with_video_ids(folder_tree, tmp_path):

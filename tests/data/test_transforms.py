@@ -3,20 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import torch
 
 from dfd.data.transforms import InputSpec
-
-
-def _rows(n_groups: int = 12, videos_per_group: int = 3, frames: int = 2) -> pd.DataFrame:
-    rows = []
-    for g in range(n_groups):
-        for v in range(videos_per_group):
-            for f in range(frames):
-                rows.append({"video_id": f"g{g}_v{v}", "frame_idx": f, "label": int(v > 0), "method": "m", "split": "test" if g == 0 else "train",
-                             "group": f"id{g}", "crop_path": f"crops/g{g}_v{v}/{f}.png", "status": "ok", "reason": ""})  # fmt: skip
-    return pd.DataFrame(rows)
 
 
 class _SameImage(torch.utils.data.Dataset):

@@ -72,9 +72,11 @@ def test_the_exported_folder_gives_the_in_memory_scores_and_checks_every_file(me
                           {"margin": 0.2}, {"data": "synthetic"}, [0.3, 0.7], name="two mesos")  # fmt: skip
     assert is_ensemble_folder(out)
     description = json.loads((out / ENSEMBLE_JSON).read_text())
-    assert {"members/00_m0/model.onnx", "members/01_m1/model.safetensors", "MODEL_CARD.md"} <= set(
-        description["files"]
-    )
+    assert {
+        "members/00_m0/model.onnx",
+        "members/01_m1/model.safetensors",
+        "members/00_m0/MODEL_CARD.md",
+    } <= set(description["files"])
     assert "| m1 | MesoInception4 | 48 px | 0.7000 |" in (out / "MODEL_CARD.md").read_text()
     in_memory = EnsembleDetector(
         [("m0", detectors[0]), ("m1", detectors[1])], fusion, ModelInfo(detectors[0].info.input_spec)
@@ -182,3 +184,70 @@ def test_an_exported_ensemble_reports_its_members_agreement_and_flags_low_agreem
         assert missing["status"] == "missing" and missing["agreement"] is None
     single = Predictor(detectors[0], _TwoFaces())  # type: ignore[arg-type]
     assert single.columns == COLUMNS and "agreement" not in single.predict(image).row
+
+
+def _ensemble(members, folder: Path) -> Path:
+    import shutil
+
+    out, _ = members
+    shutil.copytree(out / "members", folder / "members")
+    return write_ensemble_folder(folder, [("m0", folder / "members/00_m0"), ("m1", folder / "members/01_m1")],
+                                 _fitted_weighted(), None, None, {}, [0.3, 0.7], name="pinned")  # fmt: skip
+
+
+def _edit(folder: Path, edit) -> None:
+    d = json.loads((folder / ENSEMBLE_JSON).read_text())
+    edit(d)
+    (folder / ENSEMBLE_JSON).write_text(json.dumps(d))
+
+
+def test_an_exported_ensemble_has_a_digest_that_pins_it_members_included(members, tmp_path) -> None:
+    from dfd.inference.export import folder_digest
+
+    folder = _ensemble(members, tmp_path / "e")
+    digest = folder_digest(folder)
+    assert f"digest: `{digest}`" in (folder / "MODEL_CARD.md").read_text()
+    assert load_ensemble(folder, digest=digest).score(CROPS).shape == (5,)
+    # a member's calibration edited, and its checksum in dfd_ensemble.json redone: schema-valid
+    member_json = folder / "members/00_m0/dfd_model.json"
+    d = json.loads(member_json.read_text())
+    d["calibration"] = {"thresholds": {"f1": 0.0, "youden": 0.0, "precision": 0.0}}
+    member_json.write_text(json.dumps(d))
+    from dfd.inference.export import sha256
+
+    _edit(folder, lambda e: e["files"].update({"members/00_m0/dfd_model.json": sha256(member_json)}))
+    assert load_ensemble(folder).members[0][1].info.calibration.thresholds["f1"] == 0.0
+    with pytest.raises(TamperedModel, match="is not the pinned digest.*dfd_ensemble.json itself changed"):
+        load_ensemble(folder, digest=digest)
+    folder = _ensemble(members, tmp_path / "f")
+    (folder / "members/01_m1/extra.onnx").write_bytes(b"x")
+    with pytest.raises(TamperedModel, match="members/01_m1/extra.onnx was added"):
+        load_ensemble(folder, digest=digest)
+
+
+def test_an_ensemble_folder_lists_only_files_inside_it(members, tmp_path) -> None:
+    from dfd.inference.export import InvalidModel, sha256
+
+    folder = _ensemble(members, tmp_path / "e")
+    (tmp_path / "secret").write_text("outside")
+    _edit(folder, lambda e: e["files"].update({"members/../../secret": sha256(tmp_path / "secret")}))
+    with pytest.raises(
+        InvalidModel, match="files has the entry 'members/../../secret': expected a plain file"
+    ):
+        load_ensemble(folder)
+    folder = _ensemble(members, tmp_path / "f")
+    _edit(folder, lambda e: e["members"][0].update(dir="../f/members/00_m0"))
+    with pytest.raises(InvalidModel, match=r"members\[0\].dir='../f/members/00_m0': expected members/<name>"):
+        load_ensemble(folder)
+    folder = _ensemble(members, tmp_path / "g")
+    _edit(folder, lambda e: e["files"].pop("members/01_m1/model.onnx"))
+    with pytest.raises(InvalidModel, match="files lists no checksum for members/01_m1/model.onnx"):
+        load_ensemble(folder)
+    _edit(folder, lambda e: e.update(fusion={"rule": "weighted", "fitted": {"weights": "x"}}))
+    (folder / ENSEMBLE_JSON).write_text((folder / ENSEMBLE_JSON).read_text()[:-1])
+    with pytest.raises(InvalidModel, match=r"g/dfd_ensemble.json: invalid JSON at line 1, column \d+"):
+        load_ensemble(folder)
+    folder = _ensemble(members, tmp_path / "h")
+    _edit(folder, lambda e: e.update(fusion={"rule": "weighted", "fitted": {"weights": "x"}}))
+    with pytest.raises(InvalidModel, match="dfd_ensemble.json: fusion is not a fitted rule dfd can rebuild"):
+        load_ensemble(folder)

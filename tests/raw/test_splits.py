@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from dfd.data.datamodule import carve_val_if_missing
 from dfd.raw.splits import assign_splits, carve
-
-
-def _rows(n_groups: int = 12, videos_per_group: int = 3, frames: int = 2) -> pd.DataFrame:
-    rows = []
-    for g in range(n_groups):
-        for v in range(videos_per_group):
-            for f in range(frames):
-                rows.append({"video_id": f"g{g}_v{v}", "frame_idx": f, "label": int(v > 0), "method": "m", "split": "test" if g == 0 else "train",
-                             "group": f"id{g}", "crop_path": f"crops/g{g}_v{v}/{f}.png", "status": "ok", "reason": ""})  # fmt: skip
-    return pd.DataFrame(rows)
+from tests.conftest import manifest_rows
 
 
 def test_carved_val_keeps_groups_whole_and_both_labels():
-    rows = carve_val_if_missing(_rows(), val_fraction=0.25, seed=3)
+    rows = carve_val_if_missing(manifest_rows(), val_fraction=0.25, seed=3)
     splits_per_group = rows.groupby("group")["split"].nunique()
     assert (splits_per_group == 1).all()
     val = rows[rows["split"] == "val"]

@@ -43,16 +43,25 @@ def parse_deeperforensics(
     ffpp_originals: str | Path | None = None,
     include_source_videos: bool = False,
     seed: int = 0,
+    absent_ok: bool = False,
 ) -> list[VideoRecord]:
-    """List DeeperForensics fakes (of ``levels``, default all), and the chosen reals, split 7:1:2."""
+    """List DeeperForensics fakes (of ``levels``, default all), and the chosen reals, split 7:1:2.
+
+    A chosen level whose folder is absent is an error, except with ``absent_ok`` (``dfd.verify``
+    on a partial download), where it counts as empty."""
     root = Path(root)
     manipulated = require_dir(root / "manipulated_videos", "DeeperForensics manipulated_videos/")
     have = sorted(d.name for d in manipulated.iterdir() if d.is_dir())
     chosen = list(levels) if levels else have
     absent = sorted(set(chosen) - set(have))
-    if absent:
+    if absent and not absent_ok:
         raise FileNotFoundError(f"perturbation levels {absent} not in {manipulated}; this copy has {have}")
-    fakes = [(level, p) for level in chosen for p in list_files(manipulated / level, VIDEO_EXTENSIONS)]
+    fakes = [
+        (level, p)
+        for level in chosen
+        if level in have
+        for p in list_files(manipulated / level, VIDEO_EXTENSIONS)
+    ]
     split_of = _official_lists(root) or {}
     targets = sorted({p.stem.split("_")[0] for _, p in fakes})
     if not split_of:

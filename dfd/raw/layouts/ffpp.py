@@ -47,11 +47,15 @@ def parse_ffpp(
     methods: tuple[str, ...] | list[str] = FFPP_METHODS,
     compression: str = "c23",
     include_dfd: bool = False,
+    absent_ok: bool = False,
 ) -> list[VideoRecord]:
     """List FF++ originals and fakes of ``methods`` at ``compression`` with their official split.
 
     Videos named in a split file but absent on disk come back with status ``missing_file``;
-    videos on disk in no split come back with status ``unlisted_file``.
+    videos on disk in no split come back with status ``unlisted_file``. A method (or the
+    originals) whose folder is absent is an error naming the fix, except with ``absent_ok``
+    (``dfd.verify`` on a partial download), where its videos are all ``missing_file``; a tree
+    with none of the folders at ``compression`` is an error either way.
     """
     root = Path(root)
     unknown = set(methods) - set(FFPP_METHODS)
@@ -61,7 +65,11 @@ def parse_ffpp(
         )
     pairs = read_split_pairs(root)
     originals_dir = root / "original_sequences" / "youtube" / compression / "videos"
-    if not originals_dir.is_dir():
+    folders = {ORIGINAL: originals_dir}
+    for method in methods:
+        folders[method] = root / "manipulated_sequences" / method / compression / "videos"
+    some_present = any(folder.is_dir() for folder in folders.values())
+    if not originals_dir.is_dir() and not (absent_ok and some_present):
         have = sorted(p.parent.name for p in (root / "original_sequences" / "youtube").glob("*/videos"))
         raise FileNotFoundError(
             f"FF++ originals at compression {compression!r} not found: {originals_dir}. "
@@ -82,11 +90,8 @@ def parse_ffpp(
                 for vid in (f"{a}_{b}", f"{b}_{a}"):
                     expected[(method, vid)] = (split, group)
 
-    folders = {ORIGINAL: originals_dir}
-    for method in methods:
-        folders[method] = root / "manipulated_sequences" / method / compression / "videos"
     absent = [m for m in methods if not folders[m].is_dir()]
-    if absent:
+    if absent and not absent_ok:
         have = [m for m in methods if m not in absent]
         fix = (
             f"To use the methods this copy has, add 'data.layout.methods=[{','.join(have)}]'"
@@ -97,7 +102,12 @@ def parse_ffpp(
             f"FF++ {', '.join(absent)} videos at compression {compression!r} not found "
             f"(e.g. {folders[absent[0]]}). {fix}"
         )
-    on_disk = {(m, p.stem): p for m, folder in folders.items() for p in list_files(folder, VIDEO_EXTENSIONS)}
+    on_disk = {
+        (m, p.stem): p
+        for m, folder in folders.items()
+        if folder.is_dir()
+        for p in list_files(folder, VIDEO_EXTENSIONS)
+    }
 
     records = []
     for (method, vid), (split, group) in sorted(expected.items()):

@@ -3,6 +3,8 @@ FF++ originals as reals in their target's split."""
 
 from __future__ import annotations
 
+import pytest
+
 from dfd.data.synthetic.mini import make_deeperforensics
 from dfd.raw.layouts.deeperforensics import parse_deeperforensics
 from tests.conftest import SPEC
@@ -32,3 +34,12 @@ def test_without_the_lists_targets_are_carved_whole(tmp_path, caplog):
         "test",
     }
     assert sum(r.method == "source" for r in records) == 5
+
+
+def test_an_absent_level_is_an_error_unless_verify_counts_a_partial_download(tmp_path):
+    root = make_deeperforensics(tmp_path / "DF1", n_targets=2, spec=SPEC)
+    levels = ["end_to_end", "end_to_end_level_5"]  # level 5 was not downloaded
+    with pytest.raises(FileNotFoundError, match="end_to_end_level_5"):
+        parse_deeperforensics(root, levels=levels)
+    records = parse_deeperforensics(root, levels=levels, absent_ok=True)
+    assert {r.method for r in records} == {"end_to_end"} and len(records) == 2
