@@ -2,7 +2,8 @@
 
 ``POST /predict`` with a multipart upload in field ``file`` (an image or a short video) answers
 with the JSON of a ``dfd.predict`` row; ``GET /health`` answers ``ok``. Requests are batched, bad
-uploads get a 4xx with the reason, and oversized ones 413. The server is
+uploads and malformed requests get a 4xx with the reason, and oversized ones 413; ``/info`` and
+``/docs`` are off unless ``expose_info=true``. The server is
 :mod:`dfd.inference.server` (LitServe). ``model=`` is read as the config key ``ckpt_path`` (the
 name ``dfd.predict`` uses; ``model`` is the model config group of the other commands), so both
 spellings work.
@@ -31,6 +32,8 @@ def serve(cfg: DictConfig) -> None:
         str(cfg.ckpt_path), cfg.host, cfg.port, cfg.backend, options,
         cfg.max_batch_size, cfg.batch_timeout, cfg.max_upload_mb, cfg.timeout,
         partial(load_detector, digest=cfg.get("digest")),  # every worker checks the pinned digest
+        expose_info=cfg.expose_info, timeout_keep_alive=cfg.timeout_keep_alive, timeout_idle=cfg.timeout_idle,
+        workers=cfg.workers, threads=cfg.threads,
     )  # fmt: skip
 
 

@@ -1,5 +1,5 @@
 """dfd.serve: a real server on 127.0.0.1, real HTTP requests (good, corrupt, not media, oversized,
-concurrent), and the server still serving after every bad one."""
+malformed, concurrent, idle), and the server still serving after every bad one."""
 
 from __future__ import annotations
 
@@ -18,7 +18,11 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def server(exported_model, tmp_path_factory):
     with serving(
-        exported_model, tmp_path_factory.mktemp("serve"), "max_upload_mb=1", "max_batch_size=4"
+        exported_model,
+        tmp_path_factory.mktemp("serve"),
+        "max_upload_mb=1",
+        "max_batch_size=4",
+        "timeout_idle=2",
     ) as url:
         yield url
 
@@ -136,3 +140,154 @@ def test_sigterm_stops_the_server_and_every_process_it_started(exported_model, t
             requests.get(f"{url}/health", timeout=2)
     finally:
         stop_server(proc)
+
+
+def _raw(url: str, payload: bytes, timeout: float = 30) -> bytes:
+    """``payload`` sent on a fresh connection; everything the server answers until it closes it
+    (a socket timeout, the server holding the connection, fails the test)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=timeout) as sock:
+        sock.sendall(payload)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+        return answer
+
+
+def test_malformed_requests_get_4xx_with_the_reason_never_500(server, tmp_path):
+    """LitServe answers its own parse errors 500: each of these got ``Internal server error``."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(buf, "PNG")
+    png = buf.getvalue()
+    form = "POST multipart/form-data with the image or video in field 'file'"
+    cases = {
+        "no body": (lambda: requests.post(f"{server}/predict", timeout=30), 400, "the request has no body"),
+        "json body": (
+            lambda: requests.post(f"{server}/predict", json={"file": "x.png"}, timeout=30),
+            415,
+            "Content-Type is application/json",
+        ),
+        "no boundary": (
+            lambda: requests.post(
+                f"{server}/predict", data=b"x", headers={"Content-Type": "multipart/form-data"}, timeout=30
+            ),
+            400,
+            "no boundary",
+        ),
+        "garbage multipart": (
+            lambda: requests.post(
+                f"{server}/predict",
+                data=b"garbage",
+                headers={"Content-Type": "multipart/form-data; boundary=xyz"},
+                timeout=30,
+            ),
+            400,
+            "malformed multipart/form-data",
+        ),
+        "5000-character name": (
+            lambda: requests.post(
+                f"{server}/predict", files={"file": ("a" * 5000 + ".png", png)}, timeout=30
+            ),
+            400,
+            "Maximum header size exceeded",
+        ),
+        "300-character name": (
+            lambda: requests.post(f"{server}/predict", files={"file": ("a" * 296 + ".png", png)}, timeout=30),
+            400,
+            "the file name is 300 bytes long",
+        ),
+        "1001 file parts": (
+            lambda: requests.post(f"{server}/predict", files=[("file", ("a.png", png))] * 1001, timeout=30),
+            400,
+            "Too many files. Maximum number of files is 1",
+        ),
+    }
+    for name, (send, status, reason) in cases.items():
+        r = send()
+        assert r.status_code == status and reason in r.json()["detail"], (name, r.status_code, r.text[:300])
+        if status == 400 and name != "300-character name":
+            assert form in r.json()["detail"], name
+    # chunked transfer, broken inside a part's headers
+    body = b"--xyz\r\nContent-Disp\x00garbage\r\n\r\n\x01\x02"
+    raw = (
+        b"POST /predict HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        b"Content-Type: multipart/form-data; boundary=xyz\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + f"{len(body):x}".encode()
+        + b"\r\n"
+        + body
+        + b"\r\n0\r\n\r\n"
+    )
+    answer = _raw(server, raw)
+    assert answer.startswith(b"HTTP/1.1 400") and b"malformed multipart/form-data" in answer, answer[:300]
+    ok = requests.post(f"{server}/predict", files={"file": ("dot.png", png)}, timeout=60)
+    assert ok.status_code == 200 and ok.json()["status"] == "no_face"  # and the server keeps serving
+
+
+def test_idle_and_half_open_connections_are_closed(server):
+    """timeout_idle=2: a connection that sends nothing, or stops inside its headers or its body,
+    is closed (uvicorn alone held each of these open for ever); a kept-alive one after a response."""
+    head = b"POST /predict HTTP/1.1\r\nHost: x\r\n"
+    stalled_body = head + (
+        b"Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n--b\r\n"
+    )
+    for payload in (b"", head, stalled_body):
+        assert b"200 OK" not in _raw(server, payload), payload  # closed, not answered
+    answer = _raw(server, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")  # keep-alive: closed after 5 s
+    assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"ok")
+
+
+def test_info_and_docs_are_off_unless_expose_info(server):
+    for path in ("/info", "/docs", "/redoc", "/openapi.json"):
+        assert requests.get(f"{server}{path}", timeout=5).status_code == 404, path
+
+
+def test_expose_info_and_the_uploads_folder_removed_on_sigterm(exported_model, tmp_path, monkeypatch):
+    """expose_info=true brings /info and /docs back; the uploads folder (in TMPDIR) goes with the
+    server on SIGTERM (each SIGTERM left an empty ``dfd-serve-*`` folder behind)."""
+    import signal
+
+    from tests.conftest import start_server, stop_server
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    proc, url = start_server(exported_model, tmp_path / "run", "expose_info=true")
+    try:
+        assert requests.get(f"{url}/info", timeout=5).json()["server"]["max_payload_size"] > 0
+        assert requests.get(f"{url}/docs", timeout=5).status_code == 200
+        assert len(list(tmp.glob("dfd-serve-*"))) == 1  # the uploads folder, while serving
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    finally:
+        stop_server(proc)
+    assert list(tmp.glob("dfd-serve-*")) == []
+
+
+def test_each_worker_scores_with_one_intra_op_thread_by_default(exported_model, tmp_path):
+    """torch's default (a thread per core in each worker) made 8 concurrent clients wait 11 s at
+    p95 on 2 cores (docs/performance.md): a worker sets ``threads``, 1 unless configured."""
+    import torch
+
+    from dfd.inference.server import DetectorAPI
+    from tests.conftest import compose_config
+
+    assert compose_config("serve", [f"ckpt_path={exported_model}"]).threads == 1
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        api = DetectorAPI(str(exported_model), uploads=str(tmp_path / "uploads"), threads=1)
+        api.setup("cpu")
+        assert torch.get_num_threads() == 1
+        assert api.uploads == tmp_path / "uploads" and api.uploads.is_dir()
+        api.teardown()
+        assert api.uploads.is_dir()  # the main process's folder: it removes it, not a worker
+    finally:
+        torch.set_num_threads(before)

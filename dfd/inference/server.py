@@ -14,10 +14,21 @@ with 413. An input the predictor finds unreadable gets 422 too. A readable input
 scorable face (``no_face``, also for images too small to hold one) or a video with too few
 decodable frames (``too_short``) is an answer (200), not an error. Reasons name the uploaded
 file, never the server's copy of it. The server keeps serving.
+
+A malformed request is answered 4xx with the reason too, before it reaches a worker: no body
+(400), a body that is not ``multipart/form-data`` (415; a url-encoded form without ``file``
+400), a multipart body without a boundary, broken, with more than one file or too many fields
+(400), and a file name longer than :data:`MAX_NAME_BYTES` (400). A connection that sends nothing
+for ``timeout_idle`` seconds while a request is incomplete (an idle or half-open one) is closed,
+as is a kept-alive one after ``timeout_keep_alive`` seconds. Uploads wait in one ``dfd-serve-*``
+folder of the system temp directory, made and removed by the main process (on Ctrl-C and SIGTERM
+too). ``/info`` (the server's configuration), ``/docs``, ``/redoc`` and ``/openapi.json`` are
+404 unless ``expose_info=true``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
 import math
 import os
@@ -29,14 +40,26 @@ from pathlib import Path
 from typing import Any
 
 import litserve as ls
-from fastapi import HTTPException
+from fastapi import HTTPException, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from litserve.server import RegularRequestHandler
+from python_multipart.multipart import parse_options_header
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from dfd.inference.detector import Detector
 from dfd.inference.export import load_exported
 from dfd.inference.inputs import NotAnImage, OversizedImage, UnreadableImage, kind_of, read_image
 from dfd.inference.predictor import make_predictor
 from dfd.raw.video import UnreadableVideo, video_timing
+
+#: How to call the server, the reason of every refusal of the request's form.
+FORM = "POST multipart/form-data with the image or video in field 'file'"
+#: Longest upload file name accepted (bytes of UTF-8; a file system's name limit).
+MAX_NAME_BYTES = 255
+#: Text fields accepted beside the file (each at most ``MAX_FIELD_BYTES``).
+MAX_FIELDS, MAX_FIELD_BYTES = 16, 64 * 1024
 
 
 def sniff(data: bytes, filename: str) -> str:
@@ -68,12 +91,17 @@ class DetectorAPI(ls.LitAPI):
 
     def __init__(self, model_dir: str, backend: str = "onnx", options: dict[str, Any] | None = None,
                  max_batch_size: int = 8, batch_timeout: float = 0.05,
-                 loader: Callable[..., Detector] = load_exported) -> None:  # fmt: skip
+                 loader: Callable[..., Detector] = load_exported, uploads: str | None = None,
+                 threads: int | None = None) -> None:  # fmt: skip
         super().__init__(max_batch_size=max_batch_size, batch_timeout=batch_timeout)
         self.model_dir, self.backend, self.options = model_dir, backend, dict(options or {})
-        self.loader = loader
+        self.loader, self.upload_dir, self.threads = loader, uploads, threads
 
     def setup(self, device: str) -> None:
+        if self.threads:  # torch's default (every core, in every worker) oversubscribes the CPU
+            import torch
+
+            torch.set_num_threads(self.threads)
         options = dict(self.options)
         if options.get("device", "auto") == "auto":
             options["device"] = device  # LitServe's pick for this worker
@@ -82,7 +110,11 @@ class DetectorAPI(ls.LitAPI):
             detector, options.pop("cropper", None), options.pop("num_frames", None), options.pop("stride", None),
             **options,
         )  # fmt: skip
-        self.uploads = Path(tempfile.mkdtemp(prefix="dfd-serve-"))
+        if self.upload_dir:  # made by the main process, which removes it however the server stops
+            self.uploads = Path(self.upload_dir)
+            self.uploads.mkdir(parents=True, exist_ok=True)
+        else:
+            self.uploads = Path(tempfile.mkdtemp(prefix="dfd-serve-"))
 
     # ``request`` unannotated: LitServe then passes the form
     def decode_request(self, request, **kwargs: Any) -> tuple[str, str] | HTTPException:
@@ -101,6 +133,12 @@ class DetectorAPI(ls.LitAPI):
             )
         data = upload.file.read()
         name = Path(upload.filename or "upload").name
+        if len(name.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
+            raise HTTPException(
+                status_code=400,
+                detail=f"the file name is {len(name.encode('utf-8', 'surrogateescape'))} bytes long "
+                f"({name[:40]}...); at most {MAX_NAME_BYTES} are accepted: rename the file",
+            )
         if not data:
             raise HTTPException(status_code=422, detail=f"{name} is empty (0 bytes)")
         kind = sniff(data, name)
@@ -158,7 +196,86 @@ class DetectorAPI(ls.LitAPI):
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in output.items()}
 
     def teardown(self) -> None:  # LitServe calls it when a worker stops (not every version does)
-        shutil.rmtree(getattr(self, "uploads", ""), ignore_errors=True)
+        if not self.upload_dir:
+            shutil.rmtree(getattr(self, "uploads", ""), ignore_errors=True)
+
+
+class UploadHandler(RegularRequestHandler):
+    """LitServe's handler of ``POST /predict``, with the form read under limits: a malformed
+    request is answered 4xx with the reason here (LitServe answers its parse errors 500)."""
+
+    async def _prepare_request(self, request: Any, request_type: Any) -> Any:
+        header = request.headers.get("content-type", "")
+        content_type, params = parse_options_header(header)
+        has_body = request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
+        if not has_body:
+            raise HTTPException(status_code=400, detail=f"the request has no body: {FORM}")
+        if content_type not in (b"multipart/form-data", b"application/x-www-form-urlencoded"):
+            raise HTTPException(status_code=415, detail=f"Content-Type is {header or 'missing'}: {FORM}")
+        if content_type == b"multipart/form-data" and not params.get(b"boundary"):
+            raise HTTPException(
+                status_code=400, detail=f"the multipart body has no boundary in its Content-Type: {FORM}"
+            )
+        try:
+            return await request.form(max_files=1, max_fields=MAX_FIELDS, max_part_size=MAX_FIELD_BYTES)
+        except HTTPException:  # LitServe's 413 for a body above max_upload_mb
+            raise
+        except StarletteHTTPException as err:  # the form parser's 400, which LitServe turns into a 500
+            parse_error = err.__context__  # starlette's MultiPartException, from python-multipart's reason
+            cause = parse_error.__cause__ if parse_error is not None else None
+            reason = f"{err.detail} ({cause})" if cause else err.detail
+            raise HTTPException(
+                status_code=400, detail=f"malformed multipart/form-data: {reason}: {FORM}"
+            ) from None
+        except ClientDisconnect:
+            raise HTTPException(
+                status_code=400, detail="the client closed the connection before the body ended"
+            ) from None
+
+
+def idle_timeout_protocol(timeout_idle: float) -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol, closing a connection that sends nothing for ``timeout_idle`` s
+    while a request is incomplete (uvicorn times out only kept-alive connections, after a response:
+    one that connects and sends nothing, or part of a request, would be held for ever)."""
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as Base
+    except ImportError:  # uvicorn's "auto" falls back to h11 alike
+        from uvicorn.protocols.http.h11_impl import H11Protocol as Base
+
+    class IdleTimeoutProtocol(Base):
+        _idle_timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
+            super().connection_made(transport)  # type: ignore[arg-type]
+            self._arm_idle()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            self._arm_idle()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
+            super().connection_lost(exc)
+
+        def _arm_idle(self) -> None:
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
+            self._idle_timer = self.loop.call_later(timeout_idle, self._idle)
+
+        def _idle(self) -> None:
+            self._idle_timer = None
+            if self.transport.is_closing():
+                return
+            cycle = self.cycle
+            if cycle is not None and not cycle.response_complete and not cycle.more_body:
+                return  # the request is in and being answered; then the keep-alive timeout applies
+            if self.flow.read_paused:  # the server is slow to read the body, not the client to send it
+                self._arm_idle()
+                return
+            self.transport.close()
+
+    return IdleTimeoutProtocol
 
 
 def serve(
@@ -172,18 +289,21 @@ def serve(
     max_upload_mb: float = 50,
     timeout: float = 120,
     loader: Callable[..., Detector] = load_exported,
+    expose_info: bool = False,
+    timeout_keep_alive: float = 5,
+    timeout_idle: float = 15,
+    workers: int = 1,
+    threads: int | None = 1,
 ) -> None:
     """Run the server until it is stopped (Ctrl-C or SIGTERM). ``loader(model_dir, backend, device=)``
-    loads the model in each worker (``dfd.serve`` passes one that also reads exported ensembles)."""
+    loads the model in each worker (``dfd.serve`` passes one that also reads exported ensembles).
+    ``workers`` inference processes per device score requests side by side, each with ``threads``
+    intra-op threads (None: torch's default, every core)."""
     loader(
         model_dir, backend, device="cpu"
     )  # fail here, before the workers start, on a bad or tampered folder
-    api = DetectorAPI(model_dir, backend, options, max_batch_size, batch_timeout, loader)
     device = (options or {}).get("device", "auto")
     accelerator = "auto" if device == "auto" else ("cuda" if str(device).startswith("cuda") else "cpu")
-    server = ls.LitServer(
-        api, accelerator=accelerator, timeout=timeout, max_payload_size=int(max_upload_mb * 1024 * 1024)
-    )
     # LitServe shuts its workers down on Ctrl-C; a service manager's SIGTERM would kill this process
     # alone and leave them running: take SIGTERM as Ctrl-C
     main_pid = os.getpid()
@@ -195,7 +315,39 @@ def serve(
         os.kill(os.getpid(), signal.SIGTERM)
 
     previous = signal.signal(signal.SIGTERM, interrupt)
+    uploads = None
     try:
-        server.run(host=host, port=port, generate_client_file=False)
+        uploads = tempfile.mkdtemp(prefix="dfd-serve-")  # removed below, however the server stops
+        api = DetectorAPI(
+            model_dir, backend, options, max_batch_size, batch_timeout, loader, uploads, threads
+        )
+        server = ls.LitServer(
+            api, accelerator=accelerator, timeout=timeout, max_payload_size=int(max_upload_mb * 1024 * 1024),
+            workers_per_device=workers, disable_openapi_url=not expose_info,
+        )  # fmt: skip
+        _strict_routes(server, api, expose_info)
+        server.run(
+            host=host, port=port, generate_client_file=False, timeout_keep_alive=timeout_keep_alive,
+            http=idle_timeout_protocol(timeout_idle),
+        )  # fmt: skip
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if uploads is not None:
+            shutil.rmtree(uploads, ignore_errors=True)
+
+
+def _strict_routes(server: ls.LitServer, api: DetectorAPI, expose_info: bool) -> None:
+    """``POST /predict`` through :class:`UploadHandler`; ``/info`` gone unless ``expose_info``."""
+    routes = server.app.router.routes
+    (predict,) = [r for r in routes if isinstance(r, APIRoute) and r.path == api.api_path]
+    routes[:] = [
+        r
+        for r in routes
+        if r is not predict and (expose_info or getattr(r, "path", None) != server.info_path)
+    ]
+    handler = UploadHandler(api, server)
+
+    async def endpoint(request: Request) -> Response:  # module-level names: FastAPI resolves them
+        return await handler.handle_request(request, Request)
+
+    server.app.add_api_route(api.api_path, endpoint, methods=["POST"], dependencies=predict.dependencies)
