@@ -39,7 +39,8 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
     predictor, diff = make_predictor(
         detector, OmegaConf.to_container(cfg.cropper), cfg.num_frames, cfg.stride, device,
         threshold=cfg.threshold, aggregation=cfg.aggregation, track_rule=cfg.track_rule,
-        min_track_share=cfg.min_track_share, min_frames=cfg.min_frames, keep_media=cfg.visualize,
+        min_track_share=cfg.min_track_share, min_frames=cfg.min_frames, max_pixels=cfg.max_pixels,
+        keep_media=cfg.visualize,
     )  # fmt: skip
     explainer = None
     if cfg.visualize:  # Grad-CAM needs gradients: ONNX models are explained through their safetensors
