@@ -50,7 +50,8 @@ def expand_inputs(spec: str | Path) -> list[Path]:
         return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in MEDIA_EXTENSIONS)
     if path.suffix.lower() == ".txt" and path.is_file():
         out = []
-        for line in path.read_text().splitlines():
+        # surrogateescape: a listed name that is not UTF-8 reaches the file as its own bytes
+        for line in path.read_text(encoding="utf-8", errors="surrogateescape").splitlines():
             line = line.strip()
             if line and not line.startswith("#"):
                 entry = Path(line).expanduser()
