@@ -136,3 +136,22 @@ def test_sigterm_stops_the_server_and_every_process_it_started(exported_model, t
             requests.get(f"{url}/health", timeout=2)
     finally:
         stop_server(proc)
+
+
+def test_media_above_the_pixel_budget_get_413_before_decoding(server, tmp_path):
+    from tests.bad_media import flat_png, flat_video
+
+    cases = {  # kilobytes that would decode to hundreds of MB: refused from their header
+        flat_video(
+            tmp_path / "wide.mp4", 8192, 4320, frames=1
+        ): "wide.mp4 is too large to decode: 8192x4320 px",
+        flat_png(tmp_path / "big.png", 9400, 9400): "big.png is too large to decode: 9400x9400 px",
+    }
+    for path, reason in cases.items():
+        r = _post(server, path)
+        assert r.status_code == 413 and reason in r.json()["detail"], (path.name, r.text)
+        assert "above max_pixels=16777216" in r.json()["detail"]
+    # at the budget (4096x4096): decoded and answered; its black frames hold no face
+    square = _post(server, flat_video(tmp_path / "square.mp4", 4096, 4096, frames=4))
+    assert square.status_code == 200 and square.json()["status"] == "no_face", square.text
+    assert requests.get(f"{server}/health", timeout=5).text == "ok"
