@@ -111,3 +111,13 @@ def test_every_input_gets_a_row_whatever_its_name(exported_model, ffpp_tree, tmp
     listed = pd.read_csv(tmp_path / "q.csv")
     assert listed["path"].tolist() == ["'=cmd|calc!A0.jpg"] and listed["status"].tolist() == ["missing"]
     assert listed["reason"].tolist() == ["'=cmd|calc!A0.jpg does not exist"]
+    # its picture too: titled with the escape as text, saved under the input's own bytes
+    odd = shutil.copy(inputs / names[6], (tmp_path / "one").mkdir() or tmp_path / "one")  # caf\xe9_06.jpg
+    _predict(
+        exported_model,
+        tmp_path / "one",
+        tmp_path / "v.csv",
+        "visualize=true",
+        f"visualize_dir={tmp_path / 'vis'}",
+    )
+    assert [p.name for p in (tmp_path / "vis").iterdir()] == [f"0000_{Path(odd).stem}.png"]
