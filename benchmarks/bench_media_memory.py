@@ -6,11 +6,15 @@ video, the peak RSS is reset (``/proc/self/clear_refs``), then the server's path
 or ``Predictor.predict`` (dfd.predict) runs, and the growth of the peak over the warm RSS is
 reported. The net is a constant stub: memory goes to decoding, not to scoring a few crops.
 
+``--server <exported model>`` measures the real ``dfd.serve`` instead: started on 127.0.0.1 for each
+checkout, warmed up, then each crafted file is posted by ``--clients`` concurrent clients, and the
+growth is the sum over the server's processes of their peak RSS above their RSS at the reset.
+
 Baseline, measured side by side: the same code with ``max_pixels=None`` (no budget: images and
 frames decoded whole, a video's sampled frames all at once), and, with ``--against <checkout>``,
 another checkout's code (e.g. main before the budget). Goal: under 400 MB growth per case.
 
-PYTHONPATH=. python benchmarks/bench_media_memory.py [--against /path/to/main]
+PYTHONPATH=. python benchmarks/bench_media_memory.py [--against /path/to/main] [--server <model> --clients 4]
 """
 
 from __future__ import annotations
@@ -76,6 +80,80 @@ def measure(code: Path, mode: str, media: Path, warm: tuple[Path, Path], budget:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def _session(leader: int) -> list[int]:
+    """The processes of the session ``leader`` started (the server and its workers)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.getsid(int(entry.name)) == leader:
+                    pids.append(int(entry.name))
+            except (ProcessLookupError, PermissionError):
+                pass
+    return pids
+
+
+def _kb(pid: int, key: str) -> int:
+    return int(Path(f"/proc/{pid}/status").read_text().split(key + ":")[1].split()[0])
+
+
+def measure_server(
+    code: Path, model: Path, media: Path, warm: tuple[Path, Path], clients: int, run_dir: Path
+) -> dict:
+    """Peak RSS growth of a real ``dfd.serve`` of ``code`` while ``clients`` post ``media`` at once."""
+    import signal
+    import socket
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(code), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dfd.serve", f"model={model}", f"port={port}", f"hydra.run.dir={run_dir}",
+         "max_upload_mb=50"], cwd=code, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+
+    def post(path: Path) -> requests.Response:
+        with path.open("rb") as f:
+            return requests.post(f"{url}/predict", files={"file": (path.name, f)}, timeout=600)
+
+    try:
+        for _ in range(240):
+            try:
+                if requests.get(f"{url}/health", timeout=1).text == "ok":
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.5)
+        for path in warm:
+            post(path)
+        pids = _session(proc.pid)
+        base = {}
+        for pid in pids:
+            Path(f"/proc/{pid}/clear_refs").write_text("5")
+            base[pid] = _kb(pid, "VmRSS")
+        with ThreadPoolExecutor(clients) as pool:
+            answers = list(pool.map(post, [media] * clients))
+        growth = sum(max(0, _kb(pid, "VmHWM") - base[pid]) for pid in pids if Path(f"/proc/{pid}").exists())
+        first = answers[0]
+        detail = first.json().get("detail") or first.json().get("status")
+        return {
+            "growth_mb": growth / 1024,
+            "answer": [",".join(str(a.status_code) for a in answers), str(detail)],
+        }
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)  # the session this function started
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
 def main() -> None:
     from PIL import Image
     from skimage import data
@@ -85,6 +163,8 @@ def main() -> None:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--against", type=Path, help="another checkout to measure side by side (e.g. main)")
+    parser.add_argument("--server", type=Path, help="an exported model: measure the real dfd.serve")
+    parser.add_argument("--clients", type=int, default=1, help="concurrent uploads of each file (--server)")
     args = parser.parse_args()
     here = Path(__file__).resolve().parents[1]
     with tempfile.TemporaryDirectory() as tmp:
@@ -96,11 +176,20 @@ def main() -> None:
         )
         cases = [
             ("serve", "4096x4096 H.264 MP4, 3 frames", flat_video(tmp / "square.mp4", 4096, 4096, 3)),
+            (
+                "serve",
+                "4096x3072 H.264 MP4, 3 frames (at the budget)",
+                flat_video(tmp / "at.mp4", 4096, 3072, 3),
+            ),
+            ("serve", "3840x2160 H.264 MP4, 40 frames (4K)", flat_video(tmp / "uhd.mp4", 3840, 2160, 40)),
             ("serve", "8192x4320 H.264 MP4, 3 frames", flat_video(tmp / "wide.mp4", 8192, 4320, 3)),
             ("serve", "9400x9400 1-bit PNG", flat_png(tmp / "big.png", 9400, 9400)),
             ("predict", "12000x12000 1-bit PNG", flat_png(tmp / "huge.png", 12000, 12000)),
         ]
         runs = [("budget (default)", here, "default"), ("max_pixels=None", here, "none")]
+        if args.server:  # the real server takes its budget from its config: no max_pixels=None run
+            runs = runs[:1]
+            cases = [c for c in cases if c[0] == "serve"]
         if args.against:
             runs.append((f"{args.against}", args.against.resolve(), "default"))
         print(
@@ -110,7 +199,12 @@ def main() -> None:
         )
         print("|---|---|" + "---|" * (len(runs) + 1))
         for mode, label, media in cases:
-            got = [measure(code, mode, media, warm, budget) for _, code, budget in runs]
+            got = [
+                measure_server(code, args.server.resolve(), media, warm, args.clients, tmp / "run")
+                if args.server
+                else measure(code, mode, media, warm, budget)
+                for _, code, budget in runs
+            ]
             cells = [f"{g['growth_mb']:.0f}, {g['answer'][0]} {g['answer'][1][:60]}" for g in got]
             ratio = got[0]["growth_mb"] / max(1.0, got[-1]["growth_mb"])
             print(

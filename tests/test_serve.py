@@ -146,12 +146,15 @@ def test_media_above_the_pixel_budget_get_413_before_decoding(server, tmp_path):
             tmp_path / "wide.mp4", 8192, 4320, frames=1
         ): "wide.mp4 is too large to decode: 8192x4320 px",
         flat_png(tmp_path / "big.png", 9400, 9400): "big.png is too large to decode: 9400x9400 px",
+        flat_video(
+            tmp_path / "square.mp4", 4096, 4096, frames=1
+        ): "square.mp4 is too large to decode: 4096x4096",
     }
     for path, reason in cases.items():
         r = _post(server, path)
         assert r.status_code == 413 and reason in r.json()["detail"], (path.name, r.text)
-        assert "above max_pixels=16777216" in r.json()["detail"]
-    # at the budget (4096x4096): decoded and answered; its black frames hold no face
-    square = _post(server, flat_video(tmp_path / "square.mp4", 4096, 4096, frames=4))
-    assert square.status_code == 200 and square.json()["status"] == "no_face", square.text
+        assert "above max_pixels=12582912" in r.json()["detail"]
+    # a 4K video is within the budget: decoded and answered; its black frames hold no face
+    uhd = _post(server, flat_video(tmp_path / "uhd.mp4", 3840, 2160, frames=4))
+    assert uhd.status_code == 200 and uhd.json()["status"] == "no_face", uhd.text
     assert requests.get(f"{server}/health", timeout=5).text == "ok"

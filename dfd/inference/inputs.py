@@ -20,9 +20,10 @@ import numpy as np
 from dfd.raw.records import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
 MEDIA_EXTENSIONS = IMAGE_EXTENSIONS + VIDEO_EXTENSIONS
-#: Default pixel budget of an image or a video frame (``max_pixels``): 4096x4096, above a 12 MP
-#: photo and a 4K (3840x2160 or 4096x2160) frame.
-MAX_PIXELS = 4096 * 4096
+#: Default pixel budget of an image or a video frame (``max_pixels``): 4096x3072 (12.6 MP) holds a
+#: 12 MP photo (4032x3024) and a 4K frame (3840x2160 or 4096x2160); one such video frame costs
+#: decord about 250 MB to decode, so a 4096x4096 one (about 310 MB) is refused.
+MAX_PIXELS = 4096 * 3072
 
 
 def kind_of(path: str | Path) -> str:

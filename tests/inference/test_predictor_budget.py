@@ -36,17 +36,17 @@ def test_media_above_the_budget_get_a_too_large_row_before_decoding(detector, tm
     monkeypatch.setattr(predictor_module, "read_frame_chunks", no_decoding)
     monkeypatch.setattr(predictor_module, "iter_decodable_frames", no_decoding)
     predictor = make_predictor(detector)[0]
-    assert predictor.options.max_pixels == 4096 * 4096  # the default budget
+    assert predictor.options.max_pixels == 4096 * 3072  # the default budget
     wide = flat_video(tmp_path / "wide.mp4", 8192, 4320, frames=1)
     png = flat_png(tmp_path / "big.png", 9400, 9400)
     rows = [p.row for p in predictor.predict_many([wide, png])]
     assert [(r["status"], r["kind"]) for r in rows] == [("too_large", "video"), ("too_large", "image")]
     assert (
-        "wide.mp4 is too large to decode: 8192x4320 px frames (35.4 MP), above max_pixels=16777216"
+        "wide.mp4 is too large to decode: 8192x4320 px frames (35.4 MP), above max_pixels=12582912"
         in (rows[0]["reason"])
     )
     assert (
-        "big.png is too large to decode: 9400x9400 px (88.4 MP), above max_pixels=16777216"
+        "big.png is too large to decode: 9400x9400 px (88.4 MP), above max_pixels=12582912"
         in rows[1]["reason"]
     )
     with pytest.raises(ValueError, match="max_pixels=0: expected a positive pixel count"):
