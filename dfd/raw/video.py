@@ -116,7 +116,12 @@ def read_frame_chunks(
             step = min(step, max_chunk or step)
             for at in range(0, len(indices), step):
                 part = indices[at : at + step]
-                yield part, reader.get_batch(part.tolist()).asnumpy()
+                if len(part) == 1 and chunk_pixels is not None:
+                    # one large frame at a time: decord's get_batch keeps memory per call (about 7 MB per
+                    # 4K frame read), its single-frame read does not; the frames are the same
+                    yield part, reader[int(part[0])].asnumpy()[None]
+                else:
+                    yield part, reader.get_batch(part.tolist()).asnumpy()
         except (DECORDError, RuntimeError, ValueError, IndexError) as err:
             if isinstance(err, UnreadableVideo):
                 raise
