@@ -5,14 +5,14 @@ fingerprint) with the same ``FaceCropper`` code as ``dfd.preprocess``, scores th
 decides each input with the threshold and video aggregation calibrated on validation. One row
 per input goes to ``output`` as soon as it is scored (a crash loses nothing before it); an
 ensemble's rows add ``agreement`` and ``low_agreement``;
-``per_frame=true`` adds one row per face crop; ``visualize=true`` saves a PNG per input: the
+``per_frame=true`` adds one row per face crop (rows are written as :mod:`dfd.inference.outputs`
+says: every input named, none run by a spreadsheet); ``visualize=true`` saves a PNG per input: the
 sampled frames with face boxes and scores, and the deciding face's crops under their Grad-CAM
 heatmap (:mod:`dfd.inference.explain`). The steps are :mod:`dfd.inference.predictor`.
 """
 
 from __future__ import annotations
 
-import csv
 import logging
 from contextlib import ExitStack
 from pathlib import Path
@@ -24,6 +24,7 @@ from tqdm import tqdm
 from dfd.inference.detector import TorchDetector, resolve_device
 from dfd.inference.explain import Explainer, explain_prediction
 from dfd.inference.inputs import expand_inputs
+from dfd.inference.outputs import RowWriter
 from dfd.inference.predictor import make_predictor
 from dfd.preprocessing.fingerprint import describe
 from dfd.utils.entry import entry
@@ -40,7 +41,8 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
     predictor, diff = make_predictor(
         detector, OmegaConf.to_container(cfg.cropper), cfg.num_frames, cfg.stride, device,
         threshold=cfg.threshold, aggregation=cfg.aggregation, track_rule=cfg.track_rule,
-        min_track_share=cfg.min_track_share, min_frames=cfg.min_frames, keep_media=cfg.visualize,
+        min_track_share=cfg.min_track_share, min_frames=cfg.min_frames, max_pixels=cfg.max_pixels,
+        keep_media=cfg.visualize,
     )  # fmt: skip
     explainer = None
     if cfg.visualize:  # Grad-CAM needs gradients: ONNX models are explained through their safetensors
@@ -65,25 +67,19 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
     frames_out = out.with_name(f"{out.stem}_frames.csv") if cfg.per_frame else None
     counts: dict[str, int] = {}
     with ExitStack() as stack:
-        handles = [stack.enter_context(out.open("w", newline=""))]
-        rows = csv.DictWriter(handles[0], fieldnames=predictor.columns)
-        rows.writeheader()
-        frame_rows = None
-        if frames_out is not None:
-            handles.append(stack.enter_context(frames_out.open("w", newline="")))
-            frame_rows = csv.DictWriter(handles[1], fieldnames=predictor.frame_columns)
-            frame_rows.writeheader()
+        rows = stack.enter_context(RowWriter(out, predictor.columns))
+        frame_rows = (
+            stack.enter_context(RowWriter(frames_out, predictor.frame_columns)) if frames_out else None
+        )
         for number, path in enumerate(tqdm(paths, desc="predict", unit="input", dynamic_ncols=True)):
             prediction = predictor.predict(path)
             if explainer is not None:
                 explain_prediction(
                     explainer, prediction, Path(cfg.visualize_dir) / f"{number:04d}_{path.stem}.png"
                 )
-            rows.writerow(prediction.row)
+            rows.write([prediction.row])
             if frame_rows is not None:
-                frame_rows.writerows(prediction.frames)
-            for handle in handles:  # a crash or kill keeps every row written so far
-                handle.flush()
+                frame_rows.write(prediction.frames)
             key = prediction.row["decision"] or prediction.row["status"]
             counts[key] = counts.get(key, 0) + 1
     print(

@@ -23,7 +23,7 @@ from dfd.utils.runs import load_detector
 def serve(cfg: DictConfig) -> None:
     """Run the server for the exported model or ensemble ``cfg.ckpt_path`` until it is stopped."""
     options = {"threshold": cfg.threshold, "aggregation": cfg.aggregation, "track_rule": cfg.track_rule,
-               "num_frames": cfg.num_frames, "device": cfg.device,
+               "num_frames": cfg.num_frames, "device": cfg.device, "max_pixels": cfg.max_pixels,
                "cropper": OmegaConf.to_container(cfg.cropper)}  # fmt: skip
     print(
         f"serving {cfg.ckpt_path} on http://{cfg.host}:{cfg.port}/predict (POST a file), /health", flush=True

@@ -42,3 +42,34 @@ def grey16_png(path: Path, grey: np.ndarray) -> Path:
 
     Image.fromarray(grey.astype(np.uint16) * 257).save(path)
     return path
+
+
+def flat_png(path: Path, width: int, height: int) -> Path:
+    """A real, decodable black 1-bit PNG of ``width``×``height`` px that compresses to kilobytes
+    (a 9400² one is 11 KB, yet 265 MB as RGB): written row by row, never held whole."""
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1 bit per pixel, greyscale
+    packer = zlib.compressobj(9)
+    row = b"\x00" * (1 + (width + 7) // 8)  # filter byte, then the row's bits
+    data = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", data) + _chunk(b"IEND", b"")
+    )
+    return path
+
+
+def flat_video(path: Path, width: int, height: int, frames: int = 2) -> Path:
+    """A real black H.264 MP4 of ``width``×``height`` px frames that weighs kilobytes (a 4096²
+    one of 3 frames is 50 KB, an 8192×4320 one 105 KB)."""
+    import av
+
+    black = np.zeros((height, width, 3), np.uint8)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=8)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": "ultrafast", "crf": "51"}
+        for _ in range(frames):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(black, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path

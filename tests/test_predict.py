@@ -76,3 +76,51 @@ def test_other_crop_settings_are_warned_about(ffpp_run, ffpp_tree, tmp_path):
                                       "cropper.margin=0.4", f"hydra.run.dir={tmp_path}"])  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "cropping unlike the model's training crops (margin 0.2 → 0.4)" in proc.stdout + proc.stderr
+
+
+def test_every_input_gets_a_row_whatever_its_name(exported_model, ffpp_tree, tmp_path):
+    import os
+    import shutil
+
+    from PIL import Image
+    from skimage import data
+
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    videos = sorted((ffpp_tree / "original_sequences/youtube/c23/videos").glob("*.mp4"))[:5]
+    photo = Image.fromarray(data.astronaut()).resize((256, 256))
+    names = []
+    for k in range(25):  # 9 of the 25 named in Latin-1 bytes, not UTF-8 (as old cameras and zips do)
+        raw = (b"caf\xe9_%02d" if k % 3 == 0 else b"clip_%02d") % k + (b".mp4" if k < 5 else b".jpg")
+        name = os.fsdecode(raw)
+        if k < 5:
+            shutil.copy(videos[k], inputs / name)
+        else:
+            photo.save(inputs / name, format="JPEG")
+        names.append(name)
+    out = tmp_path / "p.csv"
+    rows = _predict(exported_model, inputs, out, "per_frame=true")
+    assert len(rows) == 25 and (rows["status"] == "ok").all(), rows[["path", "status", "reason"]]
+    written = sorted(Path(p).name for p in rows["path"])
+    assert written == sorted(n.encode("utf-8", "backslashreplace").decode() for n in names)
+    assert sum("caf\\udce9_" in p for p in rows["path"]) == 9  # the surrogate escape, as text
+    frames = pd.read_csv(tmp_path / "p_frames.csv")
+    assert set(frames["path"]) == set(rows["path"])
+    # a listed path a spreadsheet would run as a formula is written with a leading quote
+    (tmp_path / "list.txt").write_text("=cmd|calc!A0.jpg\n")
+    proc = run_module("dfd.predict", [f"ckpt_path={exported_model}", "input=list.txt", "output=q.csv",
+                                      f"hydra.run.dir={tmp_path}"], cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    listed = pd.read_csv(tmp_path / "q.csv")
+    assert listed["path"].tolist() == ["'=cmd|calc!A0.jpg"] and listed["status"].tolist() == ["missing"]
+    assert listed["reason"].tolist() == ["'=cmd|calc!A0.jpg does not exist"]
+    # its picture too: titled with the escape as text, saved under the input's own bytes
+    odd = shutil.copy(inputs / names[6], (tmp_path / "one").mkdir() or tmp_path / "one")  # caf\xe9_06.jpg
+    _predict(
+        exported_model,
+        tmp_path / "one",
+        tmp_path / "v.csv",
+        "visualize=true",
+        f"visualize_dir={tmp_path / 'vis'}",
+    )
+    assert [p.name for p in (tmp_path / "vis").iterdir()] == [f"0000_{Path(odd).stem}.png"]

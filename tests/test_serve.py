@@ -291,3 +291,25 @@ def test_each_worker_scores_with_one_intra_op_thread_by_default(exported_model, 
         assert api.uploads.is_dir()  # the main process's folder: it removes it, not a worker
     finally:
         torch.set_num_threads(before)
+
+
+def test_media_above_the_pixel_budget_get_413_before_decoding(server, tmp_path):
+    from tests.bad_media import flat_png, flat_video
+
+    cases = {  # kilobytes that would decode to hundreds of MB: refused from their header
+        flat_video(
+            tmp_path / "wide.mp4", 8192, 4320, frames=1
+        ): "wide.mp4 is too large to decode: 8192x4320 px",
+        flat_png(tmp_path / "big.png", 9400, 9400): "big.png is too large to decode: 9400x9400 px",
+        flat_video(
+            tmp_path / "square.mp4", 4096, 4096, frames=1
+        ): "square.mp4 is too large to decode: 4096x4096",
+    }
+    for path, reason in cases.items():
+        r = _post(server, path)
+        assert r.status_code == 413 and reason in r.json()["detail"], (path.name, r.text)
+        assert "above max_pixels=12582912" in r.json()["detail"]
+    # a 4K video is within the budget: decoded and answered; its black frames hold no face
+    uhd = _post(server, flat_video(tmp_path / "uhd.mp4", 3840, 2160, frames=4))
+    assert uhd.status_code == 200 and uhd.json()["status"] == "no_face", uhd.text
+    assert requests.get(f"{server}/health", timeout=5).text == "ok"

@@ -134,8 +134,10 @@ def explain_prediction(
         CropPanel(media.crops[k], m, label) for k, m, label in zip(chosen, maps, labels, strict=True)
     ]
     how = f", {row['aggregation']} over face track {prediction.track}" if row["kind"] == "video" else ""
+    # a name that is not UTF-8 holds surrogate escapes, which no font draws: show them as \udcXX text
+    name = Path(row["path"]).name.encode("utf-8", "backslashreplace").decode("utf-8")
     title = (
-        f"{Path(row['path']).name}: {row['decision']} (score {row['score']:.3f}, threshold "
+        f"{name}: {row['decision']} (score {row['score']:.3f}, threshold "
         f"{row['threshold']:.3f}{how}; {plural(row['faces_found'], 'face')} in {plural(row['frames_sampled'], 'frame')})"
     )
     return save_explanation(path, title, frame_panels, crop_panels, row["threshold"])

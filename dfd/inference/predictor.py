@@ -9,7 +9,13 @@ uses the threshold fitted on validation for that aggregation (video level) or fo
 (images). An image is scored per face and takes its most fake face.
 
 Every input gets one row, whatever happens to it: unreadable files, images or videos without a
-face and videos too short say so in ``status`` and ``reason``; nothing stops the run.
+face, videos too short and media above the pixel budget (``too_large``) say so in ``status`` and
+``reason``; nothing stops the run.
+
+Memory is bounded by ``max_pixels`` (:mod:`dfd.inference.inputs`) whatever the input: an image
+or a video frame above it is refused from its header (a JPEG is decoded reduced instead), and a
+video's sampled frames are decoded a few at a time (at most ``max_pixels`` pixels together), each
+chunk detected and cropped before the next is decoded; only the crops are kept.
 
 An ensemble's rows also say how far its members agree (:data:`AGREEMENT_COLUMNS`): a crop's
 agreement is the share of members on the ensemble's side, an input's that of the face that
@@ -30,17 +36,19 @@ import numpy as np
 import torch
 
 from dfd.inference.detector import Detector
-from dfd.inference.inputs import UnreadableImage, kind_of, read_image
+from dfd.inference.inputs import MAX_PIXELS, OversizedImage, UnreadableImage, kind_of, read_image
 from dfd.metrics.calibration import resolve_threshold
 from dfd.metrics.detection import AGGREGATIONS, ConfidentStrategy, aggregate_video
 from dfd.preprocessing.faces import JPEG_QUALITY, Face, FaceCropper, is_jpeg, jpeg_round_trip
 from dfd.preprocessing.fingerprint import cropper_settings, differences
 from dfd.preprocessing.tracks import Track, track_faces
 from dfd.raw.video import (
+    OversizedVideo,
     UnreadableVideo,
+    check_frame_size,
     frame_size,
-    read_decodable_frames,
-    read_frames,
+    iter_decodable_frames,
+    read_frame_chunks,
     sample_indices,
     video_timing,
 )
@@ -71,6 +79,8 @@ class PredictOptions:
             ignored (detector false positives, passers-by).
         min_frames: a video with fewer decodable sampled frames is ``too_short`` (at most
             ``num_frames`` are asked for: a video giving all the sampled frames is long enough).
+        max_pixels: the pixel budget of an image or a video frame, and of the frames decoded at
+            once (``None``: no budget); inputs above it are ``too_large``.
     """
 
     num_frames: int = 32
@@ -80,8 +90,13 @@ class PredictOptions:
     track_rule: str = "max"
     min_track_share: float = 0.25
     min_frames: int = 4
+    max_pixels: int | None = MAX_PIXELS
 
     def __post_init__(self) -> None:
+        if self.max_pixels is not None and int(self.max_pixels) < 1:
+            raise ValueError(
+                f"max_pixels={self.max_pixels}: expected a positive pixel count, or null for no budget"
+            )
         if self.track_rule not in TRACK_RULES:
             raise ValueError(f"track_rule={self.track_rule!r}: expected one of {list(TRACK_RULES)}")
         if self.aggregation is not None and self.aggregation not in AGGREGATIONS:
@@ -119,6 +134,28 @@ class Prediction:
 
 
 @dataclass
+class _Scan:
+    """A video's sampled frames after detection: their faces and crops (by ``id`` of the face),
+    the frames' size, and the frames at :data:`MEDIA_MAX_SIDE` when media are kept."""
+
+    indices: list[int] = field(default_factory=list)
+    detected: list[list[Face]] = field(default_factory=list)
+    crops: list[dict[int, np.ndarray]] = field(default_factory=list)
+    shape: tuple[int, ...] = (0, 0)
+    images: list[np.ndarray] | None = None
+    scale: float = 1.0
+
+
+def _media_frames(frames: np.ndarray) -> tuple[float, list[np.ndarray]]:
+    """``(scale, frames)``: the frames downscaled to at most :data:`MEDIA_MAX_SIDE` px."""
+    import cv2
+
+    scale = min(1.0, MEDIA_MAX_SIDE / max(frames.shape[1:3]))
+    size = (round(frames.shape[2] * scale), round(frames.shape[1] * scale))
+    return scale, [cv2.resize(f, size, interpolation=cv2.INTER_AREA) if scale < 1 else f for f in frames]
+
+
+@dataclass
 class _Pending:
     """An input decoded and cropped, waiting for its crops' scores."""
 
@@ -129,7 +166,8 @@ class _Pending:
     frames_sampled: int
     faces_found: int
     tracks: list[Track] = field(default_factory=list)
-    images: np.ndarray | None = None  # the sampled frames, kept when the predictor keeps media
+    images: list[np.ndarray] | None = None  # the sampled frames at MEDIA_MAX_SIDE, kept with media
+    scale: float = 1.0  # of ``images``
     indices: list[int] = field(default_factory=list)
     note: str = ""  # the reason column of a scored input (e.g. frames that did not decode)
 
@@ -222,7 +260,8 @@ class Predictor:
             if not isinstance(err, UnreadableVideo | UnreadableImage | OSError | ValueError):
                 log.warning("%s could not be scored", path, exc_info=True)
                 reason = f"{type(err).__name__}: {reason}"
-            return self._failed(path, kind, "unreadable", reason)
+            status = "too_large" if isinstance(err, OversizedImage | OversizedVideo) else "unreadable"
+            return self._failed(path, kind, status, reason)
 
     def _too_small(self, height: int, width: int, what: str) -> str | None:
         """Why a frame of this size can hold no detectable face, or None when it can."""
@@ -238,7 +277,7 @@ class Predictor:
                 f"cropper.min_face_size={self.cropper.min_face_size} px are not looked for")  # fmt: skip
 
     def _stage_image(self, path: Path) -> Prediction | _Pending:
-        image = read_image(path)
+        image = read_image(path, max_pixels=self.options.max_pixels)
         too_small = self._too_small(*image.shape[:2], "image")
         if too_small:
             return self._failed(path, "image", "no_face", too_small, sampled=1)
@@ -248,14 +287,17 @@ class Predictor:
                 path, "image", "no_face", f"no face with score >= {self.cropper.min_score}", sampled=1
             )
         crops = [self.crop(image, face) for face in faces]
+        scale, images = _media_frames(image[None]) if self.keep_media else (1.0, None)
         return _Pending(path, "image", crops, [(0, k, f) for k, f in enumerate(faces)], 1, len(faces),
-                        images=image[None] if self.keep_media else None, indices=[0])  # fmt: skip
+                        images=images, scale=scale, indices=[0])  # fmt: skip
 
     def _stage_video(self, path: Path) -> Prediction | _Pending:
         opts = self.options
+        check_frame_size(path, opts.max_pixels)  # before any frame is decoded
         lost = 0
         try:
-            indices, frames = read_frames(path, num_frames=opts.num_frames, stride=opts.stride)
+            scan = self._scan(read_frame_chunks(path, num_frames=opts.num_frames, stride=opts.stride,
+                                                chunk_pixels=opts.max_pixels, max_chunk=self.cropper.batch_size))  # fmt: skip
         except UnreadableVideo:
             # the container may open with some frames, or all, that do not decode: keep those that do
             n, _ = video_timing(path)  # UnreadableVideo when the file itself does not open
@@ -264,8 +306,9 @@ class Predictor:
             if too_small:  # decord fails on some tiny frame sizes; no face would be found anyway
                 return self._failed(path, "video", "no_face", too_small)
             wanted = sample_indices(n, opts.num_frames, opts.stride)
-            indices, frames = read_decodable_frames(path, wanted)
-            lost = len(wanted) - len(indices)
+            scan = self._scan(self._chunked(iter_decodable_frames(path, wanted), size))
+            lost = len(wanted) - len(scan.indices)
+        indices = scan.indices
         needed = min(opts.min_frames, opts.num_frames) if opts.num_frames > 0 else opts.min_frames
         corrupt = f"{lost} of {len(indices) + lost} sampled frames do not decode" if lost else ""
         if len(indices) < needed:
@@ -273,23 +316,54 @@ class Predictor:
             count += f" ({corrupt})" if corrupt else ""
             reason = f"{count}, fewer than min_frames={needed}"
             return self._failed(path, "video", "too_short", reason, sampled=len(indices))
-        too_small = self._too_small(*frames.shape[1:3], "frames")
+        too_small = self._too_small(*scan.shape, "frames")
         if too_small:
             return self._failed(path, "video", "no_face", too_small, sampled=len(indices))
-        detected = self.cropper.detect_all(frames)
-        found = sum(len(f) for f in detected)
-        tracks = self._kept_tracks(track_faces(detected))
+        found = sum(len(f) for f in scan.detected)
+        tracks = self._kept_tracks(track_faces(scan.detected))
         if not tracks:
             return self._failed(path, "video", "no_face", f"no face with score >= {self.cropper.min_score} in "
                                 f"{len(indices)} sampled frames", sampled=len(indices))  # fmt: skip
         crops, faces = [], []
         for k, track in enumerate(tracks):
             for t, face in track.faces:
-                crops.append(self.crop(frames[t], face))
+                crops.append(scan.crops[t][id(face)])
                 faces.append((int(indices[t]), k, face))
-        return _Pending(path, "video", crops, faces, len(indices), found, tracks,
-                        images=frames if self.keep_media else None, indices=[int(i) for i in indices],
-                        note=corrupt)  # fmt: skip
+        return _Pending(path, "video", crops, faces, len(indices), found, tracks, images=scan.images,
+                        scale=scan.scale, indices=[int(i) for i in indices], note=corrupt)  # fmt: skip
+
+    def _chunked(
+        self, frames: Iterable[tuple[int, np.ndarray]], size: tuple[int, int] | None
+    ) -> Iterable[tuple[np.ndarray, np.ndarray]]:
+        """``(index, frame)`` pairs grouped into chunks as :func:`read_frame_chunks` groups them."""
+        budget = self.options.max_pixels
+        step = self.cropper.batch_size
+        if budget is not None and size is not None:
+            step = max(1, min(step, int(budget) // max(1, size[0] * size[1])))
+        chunk: list[tuple[int, np.ndarray]] = []
+        for item in frames:
+            chunk.append(item)
+            if len(chunk) == step:
+                yield np.array([i for i, _ in chunk], np.int64), np.stack([f for _, f in chunk])
+                chunk = []
+        if chunk:
+            yield np.array([i for i, _ in chunk], np.int64), np.stack([f for _, f in chunk])
+
+    def _scan(self, chunks: Iterable[tuple[np.ndarray, np.ndarray]]) -> _Scan:
+        """Detect and crop every face of each chunk of frames, holding one chunk at a time; frames
+        too small for detection keep no faces (the caller says why)."""
+        scan = _Scan()
+        for indices, frames in chunks:
+            scan.shape = frames.shape[1:3]
+            scan.indices.extend(int(i) for i in indices)
+            detected = self.cropper.detect_all(frames)
+            for frame, found in zip(frames, detected, strict=True):
+                scan.detected.append(found)
+                scan.crops.append({id(face): self.crop(frame, face) for face in found})
+            if self.keep_media:
+                scan.scale, images = _media_frames(frames)
+                scan.images = (scan.images or []) + images
+        return scan
 
     def _kept_tracks(self, tracks: Sequence[Track]) -> list[Track]:
         if not tracks:
@@ -348,13 +422,8 @@ class Predictor:
 
     @staticmethod
     def _media(item: _Pending) -> Media:
-        import cv2
-
         assert item.images is not None
-        scale = min(1.0, MEDIA_MAX_SIDE / max(item.images.shape[1:3]))
-        size = (round(item.images.shape[2] * scale), round(item.images.shape[1] * scale))
-        images = [cv2.resize(f, size, interpolation=cv2.INTER_AREA) if scale < 1 else f for f in item.images]
-        return Media(images, item.indices, scale, item.crops)
+        return Media(item.images, item.indices, item.scale, item.crops)
 
 
 def jpeg_round_trips(fp: dict[str, Any]) -> list[int]:

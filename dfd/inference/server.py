@@ -8,8 +8,9 @@ the net in one batch (:meth:`Predictor.predict_many`).
 
 Every upload is checked on arrival (an image is decoded whole), and a refusal is that request's
 answer alone, never its batch's: a request without ``file`` gets 400, a file that is neither an
-image nor a video 415, an image whose header claims more pixels than PIL's decompression-bomb
-limit 413, one that cannot be decoded 422, and LitServe refuses uploads above ``max_upload_mb``
+image nor a video 415, an image or a video whose header claims more pixels than ``max_pixels``
+(the budget ``dfd.predict`` shares) or PIL's decompression-bomb limit 413, read from the header
+before any pixel is decoded, one that cannot be decoded 422, and LitServe refuses uploads above ``max_upload_mb``
 with 413. An input the predictor finds unreadable gets 422 too. A readable input without a
 scorable face (``no_face``, also for images too small to hold one) or a video with too few
 decodable frames (``too_short``) is an answer (200), not an error. Reasons name the uploaded
@@ -52,7 +53,7 @@ from dfd.inference.detector import Detector
 from dfd.inference.export import load_exported
 from dfd.inference.inputs import NotAnImage, OversizedImage, UnreadableImage, kind_of, read_image
 from dfd.inference.predictor import make_predictor
-from dfd.raw.video import UnreadableVideo, video_timing
+from dfd.raw.video import OversizedVideo, UnreadableVideo, check_frame_size, video_timing
 
 #: How to call the server, the reason of every refusal of the request's form.
 FORM = "POST multipart/form-data with the image or video in field 'file'"
@@ -62,14 +63,14 @@ MAX_NAME_BYTES = 255
 MAX_FIELDS, MAX_FIELD_BYTES = 16, 64 * 1024
 
 
-def sniff(data: bytes, filename: str) -> str:
+def sniff(data: bytes, filename: str, max_pixels: int | None = None) -> str:
     """``image`` or ``video`` by content (the filename's extension can lie or be missing).
 
-    An image is decoded whole here. Raises 415 for neither, 413 for an image above PIL's
-    decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``), 422 for one that does not decode.
+    An image is decoded whole here. Raises 415 for neither, 413 for an image above ``max_pixels``
+    or PIL's decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``), 422 for one that does not decode.
     """
     try:
-        read_image(io.BytesIO(data), filename, strict=True)
+        read_image(io.BytesIO(data), filename, strict=True, max_pixels=max_pixels)
         return "image"
     except OversizedImage as err:
         raise HTTPException(status_code=413, detail=str(err)) from None
@@ -141,7 +142,8 @@ class DetectorAPI(ls.LitAPI):
             )
         if not data:
             raise HTTPException(status_code=422, detail=f"{name} is empty (0 bytes)")
-        kind = sniff(data, name)
+        max_pixels = self.predictor.options.max_pixels
+        kind = sniff(data, name, max_pixels)
         suffix = (
             Path(name).suffix.lower() if kind_of(name) == kind else (".png" if kind == "image" else ".mp4")
         )
@@ -151,7 +153,11 @@ class DetectorAPI(ls.LitAPI):
         path.write_bytes(data)
         if kind == "video":
             try:
+                check_frame_size(path, max_pixels, name)  # from the header, before any frame is decoded
                 video_timing(path)
+            except OversizedVideo as err:
+                path.unlink(missing_ok=True)
+                raise HTTPException(status_code=413, detail=str(err)) from None
             except UnreadableVideo as err:
                 path.unlink(missing_ok=True)
                 detail = str(err).replace(str(path), name)
@@ -186,8 +192,10 @@ class DetectorAPI(ls.LitAPI):
         """The row of one upload, named as the client named it; a refusal when it was unreadable."""
         path, name = upload
         row = {**prediction.row, "path": name, "reason": str(prediction.row["reason"]).replace(path, name)}
-        if row["status"] == "unreadable":
-            return HTTPException(status_code=422, detail=row["reason"])
+        if row["status"] in ("unreadable", "too_large"):
+            return HTTPException(
+                status_code=422 if row["status"] == "unreadable" else 413, detail=row["reason"]
+            )
         return row
 
     def encode_response(self, output: dict[str, Any] | HTTPException, **kwargs: Any) -> dict[str, Any]:

@@ -2,11 +2,18 @@
 
 Decoding only the sampled frames keeps preprocessing and inference time and memory independent
 of video length: decord seeks to each requested frame instead of decoding the whole stream.
-Audio tracks are decoded by :mod:`dfd.raw.audio`.
+:func:`read_frame_chunks` also bounds memory by frame size: ``dfd.predict`` and ``dfd.serve``
+refuse a video whose header claims frames above their pixel budget before any frame is decoded
+(:func:`check_frame_size`) and hold the sampled frames a few at a time. Audio tracks are decoded
+by :mod:`dfd.raw.audio`.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +23,26 @@ from dfd.errors import DfdError
 
 class UnreadableVideo(DfdError, RuntimeError):
     """The file cannot be decoded (zero bytes, truncated, not a video)."""
+
+
+class OversizedVideo(UnreadableVideo):
+    """A video whose frames hold more pixels than the decoding budget (``max_pixels``)."""
+
+
+@contextmanager
+def _decodable_name(path: Path) -> Iterator[str]:
+    """A name of ``path`` that decord can open: decord passes names to C as UTF-8, so a name that
+    is not valid UTF-8 (surrogate-escaped by Python) is reached through a symlink with a plain name."""
+    name = str(path)
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        with tempfile.TemporaryDirectory(prefix="dfd-video-") as tmp:
+            link = Path(tmp) / f"video{path.suffix.encode('ascii', 'ignore').decode()}"
+            os.symlink(path.resolve(), link)
+            yield str(link)
+        return
+    yield name
 
 
 def sample_indices(n_frames: int, num_frames: int = 32, stride: int = 0, start: int = 0) -> np.ndarray:
@@ -48,30 +75,61 @@ def read_frames(
     they come from :func:`sample_indices`, from ``start_s`` seconds on. Raises
     :class:`UnreadableVideo` on any decode error.
     """
+    chunks = list(read_frame_chunks(path, indices, num_frames, stride, start_s))
+    if len(chunks) == 1:
+        return chunks[0]
+    return np.concatenate([c[0] for c in chunks]), np.concatenate([c[1] for c in chunks])
+
+
+def read_frame_chunks(
+    path: str | Path,
+    indices: np.ndarray | None = None,
+    num_frames: int = 32,
+    stride: int = 0,
+    start_s: float = 0.0,
+    chunk_pixels: int | None = None,
+    max_chunk: int | None = None,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The frames :func:`read_frames` decodes, as ``(indices, frames)`` chunks in order: each chunk
+    holds at most ``chunk_pixels`` pixels (and ``max_chunk`` frames), at least one frame; ``None``
+    gives one chunk. Only one chunk is held at a time. Raises :class:`UnreadableVideo` on any
+    decode error, possibly after some chunks were given."""
     from decord import DECORDError, VideoReader, cpu
 
     path = Path(path)
     if not path.is_file() or path.stat().st_size == 0:
         raise UnreadableVideo(f"{path} is missing or empty (0 bytes)")
-    try:
-        reader = VideoReader(str(path), ctx=cpu(0), num_threads=1)
-        n = len(reader)
-        if indices is None:
-            start = int(np.ceil(start_s * reader.get_avg_fps() - 1e-6)) if start_s > 0 else 0
-            indices = sample_indices(n, num_frames, stride, start)
-        else:
-            indices = np.asarray(indices, dtype=np.int64)
-            indices = indices[indices < n]
-        if len(indices) == 0:
-            raise UnreadableVideo(f"{path} has no decodable frames")
-        frames = reader.get_batch(indices.tolist()).asnumpy()
-    except (DECORDError, RuntimeError, ValueError, IndexError) as err:
-        if isinstance(err, UnreadableVideo):
-            raise
-        raise UnreadableVideo(
-            f"{path}: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
-        ) from err
-    return indices, frames
+    with _decodable_name(path) as name:
+        try:
+            reader = VideoReader(name, ctx=cpu(0), num_threads=1)
+            n = len(reader)
+            if indices is None:
+                start = int(np.ceil(start_s * reader.get_avg_fps() - 1e-6)) if start_s > 0 else 0
+                indices = sample_indices(n, num_frames, stride, start)
+            else:
+                indices = np.asarray(indices, dtype=np.int64)
+                indices = indices[indices < n]
+            if len(indices) == 0:
+                raise UnreadableVideo(f"{path} has no decodable frames")
+            step = len(indices)
+            size = frame_size(path) if chunk_pixels is not None else None
+            if size is not None and chunk_pixels is not None:
+                step = max(1, int(chunk_pixels) // max(1, size[0] * size[1]))
+            step = min(step, max_chunk or step)
+            for at in range(0, len(indices), step):
+                part = indices[at : at + step]
+                if len(part) == 1 and chunk_pixels is not None:
+                    # one large frame at a time: decord's get_batch keeps memory per call (about 7 MB per
+                    # 4K frame read), its single-frame read does not; the frames are the same
+                    yield part, reader[int(part[0])].asnumpy()[None]
+                else:
+                    yield part, reader.get_batch(part.tolist()).asnumpy()
+        except (DECORDError, RuntimeError, ValueError, IndexError) as err:
+            if isinstance(err, UnreadableVideo):
+                raise
+            raise UnreadableVideo(
+                f"{path}: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+            ) from err
 
 
 def read_decodable_frames(path: str | Path, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -80,10 +138,19 @@ def read_decodable_frames(path: str | Path, indices: np.ndarray) -> tuple[np.nda
     frames corrupt). Decoded in order with PyAV, since decord's threaded decoder gives another set
     of frames on each try over corrupt data; a frame's index is its timestamp times the average
     frame rate. :class:`UnreadableVideo` when the file does not open."""
+    kept = dict(iter_decodable_frames(path, indices))
+    order = sorted(kept)
+    frames = np.stack([kept[i] for i in order]) if order else np.zeros((0, 1, 1, 3), np.uint8)
+    return np.asarray(order, dtype=np.int64), frames
+
+
+def iter_decodable_frames(path: str | Path, indices: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    """``(index, frame)`` for each frame of ``indices`` that decodes, one at a time as
+    :func:`read_decodable_frames` finds them (each index once)."""
     import av
 
     wanted = {int(i) for i in indices}
-    kept: dict[int, np.ndarray] = {}
+    seen: set[int] = set()
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
@@ -97,28 +164,42 @@ def read_decodable_frames(path: str | Path, indices: np.ndarray) -> tuple[np.nda
                     if frame.pts is None or rate is None:
                         continue
                     idx = round(float((frame.pts - start) * stream.time_base * rate))
-                    if idx in wanted and idx not in kept:
-                        kept[idx] = frame.to_ndarray(format="rgb24")
-                if len(kept) == len(wanted):
+                    if idx in wanted and idx not in seen:
+                        seen.add(idx)
+                        yield idx, frame.to_ndarray(format="rgb24")
+                if len(seen) == len(wanted):
                     break
     except (av.error.FFmpegError, IndexError) as err:  # IndexError: no video stream
         raise UnreadableVideo(f"{path}: {type(err).__name__}: {err}") from err
-    order = sorted(kept)
-    frames = np.stack([kept[i] for i in order]) if order else np.zeros((0, 1, 1, 3), np.uint8)
-    return np.asarray(order, dtype=np.int64), frames
 
 
 def frame_size(path: str | Path) -> tuple[int, int] | None:
-    """``(height, width)`` of a video's frames from its stream header (OpenCV), without decoding;
-    None when it cannot be read."""
-    import cv2
+    """``(height, width)`` of a video's frames from its stream header (PyAV), without decoding
+    them; None when it cannot be read."""
+    import av
 
-    cap = cv2.VideoCapture(str(path))
     try:
-        h, w = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
-    finally:
-        cap.release()
+        with av.open(str(path)) as container:
+            codec = container.streams.video[0].codec_context
+            h, w = int(codec.height or 0), int(codec.width or 0)
+    except (av.error.FFmpegError, IndexError, OSError, ValueError):  # IndexError: no video stream
+        return None
     return (h, w) if h > 0 and w > 0 else None
+
+
+def check_frame_size(path: str | Path, max_pixels: int | None, name: str | None = None) -> None:
+    """Refuse a video whose header claims frames above ``max_pixels`` (:class:`OversizedVideo`),
+    before any frame is decoded; ``name`` is what the error calls the file. ``None`` or 0: no limit."""
+    if not max_pixels:
+        return
+    size = frame_size(path)
+    if size is not None and size[0] * size[1] > max_pixels:
+        h, w = size
+        raise OversizedVideo(
+            f"{name or path} is too large to decode: {w}x{h} px frames ({w * h / 1e6:.1f} MP), above "
+            f"max_pixels={max_pixels} "
+            f"({max_pixels / 1e6:.1f} MP): scale the video down, or raise max_pixels"
+        )
 
 
 def video_timing(path: str | Path) -> tuple[int, float]:
@@ -129,8 +210,9 @@ def video_timing(path: str | Path) -> tuple[int, float]:
     if not path.is_file() or path.stat().st_size == 0:
         raise UnreadableVideo(f"{path} is missing or empty (0 bytes)")
     try:
-        reader = VideoReader(str(path), ctx=cpu(0), num_threads=1)
-        return len(reader), float(reader.get_avg_fps())
+        with _decodable_name(path) as name:
+            reader = VideoReader(name, ctx=cpu(0), num_threads=1)
+            return len(reader), float(reader.get_avg_fps())
     except (DECORDError, RuntimeError) as err:
         raise UnreadableVideo(
             f"{path}: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"

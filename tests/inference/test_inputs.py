@@ -57,3 +57,46 @@ def test_images_decode_whole_and_bad_ones_say_why(tmp_path):
     (tmp_path / "empty.jpg").write_bytes(b"")
     with pytest.raises(NotAnImage, match=r"empty.jpg is empty \(0 bytes\)"):
         read_image(tmp_path / "empty.jpg")
+
+
+def test_images_above_the_pixel_budget_are_refused_from_their_header(tmp_path, monkeypatch):
+    import pytest
+    from PIL import ImageFile
+
+    from dfd.inference.inputs import MAX_PIXELS, OversizedImage, read_image
+    from tests.bad_media import flat_png
+
+    big = flat_png(tmp_path / "big.png", 9400, 9400)  # 10.8 KB on disk, 265 MB as RGB
+    assert big.stat().st_size < 20_000
+
+    def no_decoding(self):
+        raise AssertionError("pixels decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    with pytest.raises(OversizedImage, match=r"big.png is too large to decode: 9400x9400 px \(88.4 MP\), "
+                       r"above max_pixels=12582912 \(12.6 MP\)"):  # fmt: skip
+        read_image(big, max_pixels=MAX_PIXELS)
+    with pytest.raises(OversizedImage, match="max_pixels=1000 "):
+        read_image(big, strict=True, max_pixels=1000)  # the server's path
+
+
+def test_a_jpeg_above_the_budget_decodes_reduced_and_other_formats_are_refused(tmp_path):
+    import numpy as np
+    import pytest
+    from PIL import Image
+
+    from dfd.inference.inputs import OversizedImage, read_image
+
+    rng = np.random.default_rng(0)
+    picture = rng.integers(0, 256, (300, 400, 3), dtype=np.uint8)
+    Image.fromarray(picture).save(tmp_path / "p.jpg", quality=95)
+    Image.fromarray(picture).save(tmp_path / "p.png")
+    assert read_image(tmp_path / "p.jpg", max_pixels=400 * 300).shape == (300, 400, 3)  # within: whole
+    assert read_image(tmp_path / "p.png", max_pixels=400 * 300).shape == (300, 400, 3)
+    # 1/2 scale (200x150 = 30000 px) is above 10000 px: libjpeg decodes at 1/4 scale
+    assert read_image(tmp_path / "p.jpg", max_pixels=100 * 100).shape == (75, 100, 3)
+    assert read_image(tmp_path / "p.jpg", max_pixels=200 * 150).shape == (150, 200, 3)
+    with pytest.raises(OversizedImage, match=r"p.png is too large to decode: 400x300 px"):
+        read_image(tmp_path / "p.png", max_pixels=200 * 150)
+    with pytest.raises(OversizedImage, match=r"p.jpg is too large to decode: 400x300 px"):
+        read_image(tmp_path / "p.jpg", max_pixels=10)  # even 1/8 scale (50x38 px) is above it

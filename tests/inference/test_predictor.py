@@ -53,7 +53,7 @@ def test_every_input_gets_one_row(predictor, ffpp_tree, tmp_path):
              grey16_png(tmp_path / "grey16.png", grey)]  # fmt: skip
     rows = [p.row for p in predictor.predict_many(paths)]
     assert [r["status"] for r in rows] == ["ok", "ok", "no_face", "unreadable", "unsupported", "missing",
-                                           "unreadable", "unreadable", "no_face", "ok", "ok"]  # fmt: skip
+                                           "too_large", "unreadable", "no_face", "ok", "ok"]  # fmt: skip
     # a 68-byte PNG claiming 30000x30000 px is refused before decoding, and the run goes on
     assert "bomb.png is too large to decode" in rows[6]["reason"]
     assert "cut.jpg cannot be decoded as an image (image file is truncated" in rows[7]["reason"]
