@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 export NO_ALBUMENTATIONS_UPDATE := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo test test-fast bench bench-full lint install
+.PHONY: demo test test-fast coverage bench bench-full lint install
 
 $(STAMP): pyproject.toml constraints.txt setup.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,13 +46,20 @@ demo: $(STAMP)
 	@echo "pictures      : outputs/demo/explanations (frames, face boxes, Grad-CAM)"
 	@cut -d, -f1-5,7,8,10 outputs/demo/predictions.csv | column -s, -t
 
-## test: the whole suite, slow tests included (tests never reach a model hub)
+## test: the whole suite, slow tests included (tests never reach a model hub), on PYTEST_WORKERS
+## pytest-xdist workers of one torch thread each; budgets and tiers: docs/testing.md
+PYTEST_WORKERS ?= 2
 test: $(STAMP)
-	HF_HUB_OFFLINE=1 $(PY) -m pytest $(PYTEST_ARGS)
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 ## test-fast: skip the tests marked slow
 test-fast: $(STAMP)
-	HF_HUB_OFFLINE=1 $(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -n $(PYTEST_WORKERS) -m "not slow" $(PYTEST_ARGS)
+
+## coverage: the whole suite with line coverage of dfd/ (terminal summary and htmlcov/)
+coverage: $(STAMP)
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -n $(PYTEST_WORKERS) --cov=dfd --cov-report=term:skip-covered \
+		--cov-report=html $(PYTEST_ARGS)
 
 ## bench: every benchmarks/bench_*.py at its default size (about 10 minutes here); each prints a ratio
 ## against its named baseline. bench-full: the sizes the targets are read off (bench_data_scale to 4M rows, ~1 h)

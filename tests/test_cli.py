@@ -44,6 +44,7 @@ def test_an_unknown_command_is_named_with_the_list(capsys) -> None:
     assert "unknown command 'trian'" in err and "train" in err
 
 
+@pytest.mark.slow
 def test_dfd_verb_runs_the_same_hydra_app_as_python_m(tmp_path: Path) -> None:
     env = dict(os.environ, HF_HUB_OFFLINE="1", NO_ALBUMENTATIONS_UPDATE="1")
     args = ["verify", "data=ffpp", "--cfg", "job"]
@@ -112,6 +113,7 @@ def test_the_wheel_installs_and_runs_from_another_directory(tmp_path: Path) -> N
     assert (work / "run_module" / "checkpoints" / "last.ckpt").is_file()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["--config-dir", "hydra.searchpath"])
 def test_a_users_own_config_folder_is_found_as_the_readme_shows(tmp_path: Path, how: str) -> None:
     mine = tmp_path / "my_dfd_conf" / "data"

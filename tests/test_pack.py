@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.conftest import run_module
 
 DATA = ["data=synthetic", "data.num_videos=24", "data.frames_per_video=4", "data.crop_size=64"]
 
 
+@pytest.mark.slow
 def test_pack_then_train_from_the_shards(tmp_path):
     common = [*DATA, f"paths.data_dir={tmp_path / 'data'}"]
     proc = run_module("dfd.pack", [*common, f"hydra.run.dir={tmp_path / 'pack'}"])
