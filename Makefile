@@ -61,7 +61,7 @@ coverage: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -n $(PYTEST_WORKERS) --cov=dfd --cov-report=term:skip-covered \
 		--cov-report=html $(PYTEST_ARGS)
 
-## bench: every benchmarks/bench_*.py at its default size (about 10 minutes here); each prints a ratio
+## bench: every benchmarks/bench_*.py at its default size (the target: about 10 minutes here); each prints a ratio
 ## against its named baseline. bench-full: the sizes the targets are read off (bench_data_scale to 4M rows, ~1 h)
 bench: $(STAMP)
 	@set -e; for b in benchmarks/bench_*.py; do echo "== $$b"; HF_HUB_OFFLINE=1 PYTHONPATH=. $(PY) $$b; done

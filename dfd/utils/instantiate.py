@@ -20,6 +20,7 @@ from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from dfd.errors import DfdError
+from dfd.models.nets import NETS
 
 log = logging.getLogger(__name__)
 
@@ -114,14 +115,7 @@ TRUSTED_TARGETS = [
     "dfd.models.avff_module.AVDetectorModule",
     "dfd.models.avff_module.AVFFModule",
     "dfd.models.detector_module.DetectorModule",
-    "dfd.models.nets.audio_cnn.AudioCNN",
-    "dfd.models.nets.avff.AVFF",
-    "dfd.models.nets.f3net.F3Net",
-    "dfd.models.nets.hybrid_vit_cnn.HybridViTCNN",
-    "dfd.models.nets.mesonet.Meso4",
-    "dfd.models.nets.mesonet.MesoInception4",
-    "dfd.models.nets.timm_net.TimmNet",
-    "dfd.models.nets.xception.Xception",
+    *NETS,  # every registered net (dfd.models.nets.NETS)
     "dfd.models.schedulers.cosine_with_warmup",
     "dfd.preprocessing.faces.FaceCropper",
     "dfd.raw.layouts.avdeepfake.parse_avdeepfake",

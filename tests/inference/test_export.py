@@ -120,7 +120,6 @@ def test_a_net_that_cannot_export_says_why(tmp_path: Path) -> None:
 
 def test_only_dfd_nets_can_be_rebuilt(tmp_path: Path) -> None:
     from dfd.inference.export import build_net
-
     from dfd.models.nets import NETS
 
     # only the registry: not os.system, not a function a net module imports (timm_net imports
