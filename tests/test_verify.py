@@ -15,6 +15,7 @@ from tests.conftest import FFPP_METHODS, run_module
 METHODS = f"data.layout.methods=[{','.join(FFPP_METHODS)}]"
 
 
+@pytest.mark.slow  # dfd.verify (and dfd.preprocess) subprocesses
 def test_a_mini_ffpp_tree_is_reported_short_with_its_missing_file_listed(ffpp_tree: Path, tmp_path):
     args = ["data=ffpp", f"data.raw_dir={ffpp_tree}", METHODS, "data.layout.include_dfd=true",
             f"out_dir={tmp_path}", f"hydra.run.dir={tmp_path / 'run'}"]  # fmt: skip
@@ -32,6 +33,7 @@ def test_a_mini_ffpp_tree_is_reported_short_with_its_missing_file_listed(ffpp_tr
     assert strict.returncode != 0 and "strict: " in strict.stderr and "is incomplete" in strict.stderr
 
 
+@pytest.mark.slow  # dfd.verify (and dfd.preprocess) subprocesses
 def test_a_truncated_split_file_is_named_with_its_line_by_verify_and_by_preprocess(ffpp_tree: Path, tmp_path):
     tree = tmp_path / "ffpp"
     shutil.copytree(ffpp_tree, tree)

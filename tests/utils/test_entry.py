@@ -151,6 +151,7 @@ def nonblank(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.strip()]
 
 
+@pytest.mark.slow  # a dfd.predict subprocess
 def test_a_missing_checkpoint_is_refused_in_two_lines(tmp_path: Path) -> None:
     args = [f"ckpt_path={tmp_path}/missing.ckpt", f"input={tmp_path}", f"hydra.run.dir={tmp_path}/run"]
     proc = run_module("dfd.predict", args, timeout=300)
@@ -171,6 +172,7 @@ def test_a_missing_checkpoint_is_refused_in_two_lines(tmp_path: Path) -> None:
     assert "Traceback" in full.stderr and "invalid run keys" in full.stderr
 
 
+@pytest.mark.slow  # a dfd.predict subprocess
 def test_cropping_photos_for_a_model_of_generated_crops_is_refused_in_two_lines(tmp_path: Path) -> None:
     """The refusal of issue #23: 17-34 lines of traceback before; its reason and the hint now."""
     from PIL import Image
