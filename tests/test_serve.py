@@ -256,19 +256,42 @@ def test_expose_info_and_the_uploads_folder_removed_on_sigterm(exported_model, t
 
     from tests.conftest import start_server, stop_server
 
-    tmp = tmp_path / "tmp"
-    tmp.mkdir()
+    import shutil
+    import tempfile
+
+    # a short TMPDIR: the worker sockets live in it, and pytest's tmp_path can be too long for them
+    tmp = Path(tempfile.mkdtemp(prefix="dfd-t", dir="/tmp"))
     monkeypatch.setenv("TMPDIR", str(tmp))
-    proc, url = start_server(exported_model, tmp_path / "run", "expose_info=true")
     try:
-        assert requests.get(f"{url}/info", timeout=5).json()["server"]["max_payload_size"] > 0
-        assert requests.get(f"{url}/docs", timeout=5).status_code == 200
-        assert len(list(tmp.glob("dfd-serve-*"))) == 1  # the uploads folder, while serving
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
+        proc, url = start_server(exported_model, tmp_path / "run", "expose_info=true")
+        try:
+            assert requests.get(f"{url}/info", timeout=5).json()["server"]["max_payload_size"] > 0
+            assert requests.get(f"{url}/docs", timeout=5).status_code == 200
+            assert len(list(tmp.glob("dfd-serve-*"))) == 1  # the uploads folder, while serving
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+        finally:
+            stop_server(proc)
+        assert list(tmp.glob("dfd-serve-*")) == []
     finally:
-        stop_server(proc)
-    assert list(tmp.glob("dfd-serve-*")) == []
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_a_tmpdir_too_long_for_the_worker_sockets_is_refused_before_starting(monkeypatch, tmp_path):
+    """Under a TMPDIR of 76 bytes multiprocessing failed with ``AF_UNIX path too long`` and a bare
+    EOFError after the model had loaded; now one line names TMPDIR and the fix."""
+    import tempfile
+
+    from dfd.errors import DfdError
+    from dfd.inference.server import check_tmpdir
+
+    long_dir = tmp_path / ("x" * max(1, 80 - len(str(tmp_path))))
+    long_dir.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(long_dir))
+    with pytest.raises(DfdError, match=r"TMPDIR=.* bytes long.*TMPDIR=/tmp"):
+        check_tmpdir()
+    monkeypatch.setattr(tempfile, "tempdir", "/tmp")
+    check_tmpdir()
 
 
 def test_each_worker_scores_with_one_intra_op_thread_by_default(exported_model, tmp_path):

@@ -49,6 +49,7 @@ from python_multipart.multipart import parse_options_header
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
+from dfd.errors import DfdError
 from dfd.inference.detector import Detector
 from dfd.inference.export import load_exported
 from dfd.inference.inputs import NotAnImage, OversizedImage, UnreadableImage, kind_of, read_image
@@ -286,6 +287,24 @@ def idle_timeout_protocol(timeout_idle: float) -> type[asyncio.Protocol]:
     return IdleTimeoutProtocol
 
 
+# the server's processes talk over Unix sockets at <TMPDIR>/pymp-XXXXXXXX/listener-XXXXXXXX, and a
+# socket path holds at most 107 bytes on Linux
+SOCKET_PATH_MAX = 107
+SOCKET_NAME_LEN = len("/pymp-XXXXXXXX/listener-XXXXXXXX")
+
+
+def check_tmpdir() -> None:
+    """Refuse a TMPDIR too long for the worker sockets, before the server starts (multiprocessing
+    failed later with ``OSError: AF_UNIX path too long`` and a bare ``EOFError``)."""
+    tmp = tempfile.gettempdir()
+    longest = SOCKET_PATH_MAX - SOCKET_NAME_LEN
+    if len(os.fsencode(tmp)) > longest:
+        raise DfdError(
+            f"TMPDIR={tmp} is {len(os.fsencode(tmp))} bytes long; the server's worker sockets need a "
+            f"TMPDIR of at most {longest} bytes: start it with TMPDIR=/tmp (or another short folder)"
+        )
+
+
 def serve(
     model_dir: str,
     host: str = "127.0.0.1",
@@ -307,6 +326,7 @@ def serve(
     loads the model in each worker (``dfd.serve`` passes one that also reads exported ensembles).
     ``workers`` inference processes per device score requests side by side, each with ``threads``
     intra-op threads (None: torch's default, every core)."""
+    check_tmpdir()
     loader(
         model_dir, backend, device="cpu"
     )  # fail here, before the workers start, on a bad or tampered folder
