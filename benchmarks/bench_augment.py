@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_dataloader import SIZE, make_crops  # noqa: E402
 
+from dfd.core.input_spec import InputSpec  # noqa: E402
 from dfd.data.datamodule import FaceCropDataModule  # noqa: E402
-from dfd.data.transforms import InputSpec  # noqa: E402
 
 #: preset name → augment config (as conf/augment/ composes them)
 PRESETS = {

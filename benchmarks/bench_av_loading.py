@@ -16,8 +16,8 @@ import time
 
 import torch
 
+from dfd.core.input_spec import InputSpec
 from dfd.data.synthetic.av import SyntheticAVDataModule
-from dfd.data.transforms import InputSpec
 
 
 def clips_per_second(dm: SyntheticAVDataModule) -> float:

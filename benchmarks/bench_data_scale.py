@@ -243,7 +243,7 @@ def measure(side: str, root: str, samples: int, batch_size: int, workers: int) -
     """Setup time, main RSS, worker USS growth and images/s of one side, in this (fresh) process."""
     import torch
 
-    from dfd.data.transforms import InputSpec
+    from dfd.core.input_spec import InputSpec
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
@@ -312,10 +312,11 @@ def shard_images_per_s(root: str, samples: int, batch_size: int, workers: int) -
     encoding. The first ``samples`` training crops are packed, outside the timing."""
     import torch
 
+    from dfd.core.input_spec import InputSpec
     from dfd.data.datamodule import FaceCropDataModule, ShardFrameDataset
     from dfd.data.samplers import RandomSampler
     from dfd.data.shards import pack_split
-    from dfd.data.transforms import InputSpec, build_train_transform
+    from dfd.data.transforms import build_train_transform
 
     torch.set_num_threads(1)
     dm = FaceCropDataModule(root=root, input_spec=InputSpec(SIZE), val_fraction=0.1)

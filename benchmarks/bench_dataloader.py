@@ -22,9 +22,9 @@ from torch.utils.data import DataLoader
 from torchvision import datasets
 from torchvision.transforms import v2
 
+from dfd.core.input_spec import IMAGENET_MEAN, IMAGENET_STD, InputSpec
 from dfd.data.datamodule import FaceCropDataModule
 from dfd.data.synthetic import mini
-from dfd.data.transforms import IMAGENET_MEAN, IMAGENET_STD, InputSpec
 from dfd.preprocessing.manifest import write_manifest
 
 SIZE = 224

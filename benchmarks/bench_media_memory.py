@@ -31,7 +31,7 @@ CHILD = r"""
 import inspect, json, sys, numpy as np, torch
 from pathlib import Path
 torch.set_num_threads(1)
-from dfd.data.transforms import InputSpec
+from dfd.core.input_spec import InputSpec
 from dfd.inference.detector import Detector, ModelInfo
 from dfd.inference.server import DetectorAPI
 

@@ -20,7 +20,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 
-from dfd.utils.instantiate import instantiate
+from dfd.config.instantiate import instantiate
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 MODELS = ["mesonet", "meso_inception", "xception", "efficientnet_b4", "f3net", "hybrid_vit_cnn"]

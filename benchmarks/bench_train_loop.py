@@ -27,10 +27,10 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from dfd.losses import BCELoss
+from dfd.config.entry import quiet
 from dfd.models.detector_module import DetectorModule
+from dfd.models.losses import BCELoss
 from dfd.models.nets.mesonet import Meso4
-from dfd.utils.entry import quiet
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -120,7 +120,7 @@ def user_config(out: Path, epochs: int):
 
 def dfd_train(out: Path, epochs: int) -> float:
     """Seconds of one ``dfd.train`` run (data already generated)."""
-    from dfd.train import train
+    from dfd.training.tasks import train
 
     shutil.rmtree(out / "run", ignore_errors=True)
     cfg = user_config(out, epochs)
@@ -133,7 +133,7 @@ def bare_train(out: Path, epochs: int) -> float:
     """Seconds of a bare loop over the same DataLoaders: train, then validation AUC, every epoch."""
     from sklearn.metrics import roc_auc_score
 
-    from dfd.utils.instantiate import instantiate
+    from dfd.config.instantiate import instantiate
 
     cfg = user_config(out, epochs)
     torch.manual_seed(0)

@@ -6,13 +6,13 @@ split, cached; the fusion rule (``mean``, ``weighted``, ``confidence``, ``stacki
 report on the test split shows every member against the ensemble. ``python -m dfd.export
 ckpt_path=<this run's folder>`` then writes one folder that ``dfd.predict`` and ``dfd.serve``
 run like a single model. ``setup=<name>`` loads a named set-up (``conf/ensemble_setup/``). The
-steps are :mod:`dfd.utils.ensembling`.
+steps are :mod:`dfd.ensembles.tasks`.
 """
 
 from __future__ import annotations
 
-from dfd.utils.ensembling import run_ensemble
-from dfd.utils.entry import entry
+from dfd.config.entry import entry
+from dfd.ensembles.tasks import run_ensemble
 
 main = entry("ensemble", run_ensemble, renames={"method": "ensemble", "setup": "ensemble_setup"})
 

@@ -7,13 +7,13 @@ is evaluated at frame and video level, at 0.5 and at the threshold fitted on val
 The report (figures, ``summary.json``, ``report.md``) and ``metrics.<data>.<split>.<threshold>.json``
 go to the evaluation's own directory, ``out_dir``. ``data=a,b,c -m`` evaluates several
 datasets, one job each; ``python -m dfd.cross_eval`` builds the cross-dataset matrix.
-The steps are :func:`dfd.utils.evaluation.evaluate`.
+The steps are :func:`dfd.evaluation.scoring.evaluate`.
 """
 
 from __future__ import annotations
 
-from dfd.utils.entry import entry
-from dfd.utils.evaluation import evaluate
+from dfd.config.entry import entry
+from dfd.evaluation.tasks import evaluate
 
 main = entry("eval", evaluate)
 

@@ -13,11 +13,11 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from dfd.config.entry import entry
+from dfd.config.instantiate import instantiate
+from dfd.core.input_spec import InputSpec
 from dfd.data.shards import pack_split, shards_root, write_pack_meta
-from dfd.data.transforms import InputSpec
 from dfd.preprocessing.fingerprint import manifest_sha256
-from dfd.utils.entry import entry
-from dfd.utils.instantiate import instantiate
 
 log = logging.getLogger(__name__)
 

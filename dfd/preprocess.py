@@ -6,14 +6,14 @@ Shard across machines with ``preprocess.shard=i preprocess.num_shards=n``; a rer
 finished videos. As one SLURM job per shard through Hydra's submitit launcher:
 ``python -m dfd.preprocess -m hydra/launcher=slurm_cpu preprocess.shard='range(0,N)' preprocess.num_shards=N``;
 when every shard is done, the sweep writes the final manifest once
-(:class:`dfd.utils.shards.MergeShards`, or by hand: ``preprocess.merge_only=true``). The work is
+(:class:`dfd.preprocessing.tasks.MergeShards`, or by hand: ``preprocess.merge_only=true``). The work is
 done by :mod:`dfd.preprocessing.runner`; this entry point only reads the config.
 """
 
 from __future__ import annotations
 
-from dfd.utils.entry import entry
-from dfd.utils.preprocessing import preprocess
+from dfd.config.entry import entry
+from dfd.preprocessing.tasks import preprocess
 
 main = entry("preprocess", preprocess)
 

@@ -11,31 +11,8 @@ spellings work.
 
 from __future__ import annotations
 
-from functools import partial
-
-from omegaconf import DictConfig, OmegaConf
-
-from dfd.inference.server import serve as run_server
-from dfd.utils.entry import entry
-from dfd.utils.runs import load_detector
-
-
-def serve(cfg: DictConfig) -> None:
-    """Run the server for the exported model or ensemble ``cfg.ckpt_path`` until it is stopped."""
-    options = {"threshold": cfg.threshold, "aggregation": cfg.aggregation, "track_rule": cfg.track_rule,
-               "num_frames": cfg.num_frames, "device": cfg.device, "max_pixels": cfg.max_pixels,
-               "cropper": OmegaConf.to_container(cfg.cropper)}  # fmt: skip
-    print(
-        f"serving {cfg.ckpt_path} on http://{cfg.host}:{cfg.port}/predict (POST a file), /health", flush=True
-    )
-    run_server(
-        str(cfg.ckpt_path), cfg.host, cfg.port, cfg.backend, options,
-        cfg.max_batch_size, cfg.batch_timeout, cfg.max_upload_mb, cfg.timeout,
-        partial(load_detector, digest=cfg.get("digest")),  # every worker checks the pinned digest
-        expose_info=cfg.expose_info, timeout_keep_alive=cfg.timeout_keep_alive, timeout_idle=cfg.timeout_idle,
-        workers=cfg.workers, threads=cfg.threads,
-    )  # fmt: skip
-
+from dfd.config.entry import entry
+from dfd.inference.tasks import serve
 
 main = entry("serve", serve, renames={"model": "ckpt_path"})
 

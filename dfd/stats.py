@@ -7,22 +7,8 @@ run directory. The tables are :mod:`dfd.reports.dataset`.
 
 from __future__ import annotations
 
-from omegaconf import DictConfig
-
-from dfd.reports.dataset import report
-from dfd.utils.entry import entry
-from dfd.utils.instantiate import instantiate
-
-
-def stats(cfg: DictConfig) -> str:
-    """Print and return the statistics of ``cfg.data``."""
-    datamodule = instantiate(cfg.data)
-    datamodule.verify()
-    rows = datamodule.load_rows()
-    text = report(rows, datamodule.skipped, datamodule.root, cfg.out_dir, cfg.audit_sample)
-    print(text, flush=True)
-    return text
-
+from dfd.config.entry import entry
+from dfd.reports.tasks import stats
 
 main = entry("stats", stats)
 

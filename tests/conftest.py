@@ -293,8 +293,8 @@ def cropper():
 @pytest.fixture(scope="module")
 def av_clips(tmp_path_factory: pytest.TempPathFactory):
     """Synthetic audio-visual clips at test size (40 videos, 32 mel bins, 32 px), set up."""
+    from dfd.core.input_spec import InputSpec
     from dfd.data.synthetic.av import SyntheticAVDataModule
-    from dfd.data.transforms import InputSpec
 
     dm = SyntheticAVDataModule(
         str(tmp_path_factory.mktemp("av")), num_videos=40, n_mels=32, input_spec=InputSpec(32), augment=False
@@ -321,7 +321,7 @@ TINY_RUN = [
 
 def train_tiny(run_dir: Path, data_dir: Path, epochs: int, seed: int):
     """Train TinyNet on the synthetic crops into ``run_dir`` (the evaluation tests' runs)."""
-    from dfd.train import train
+    from dfd.training.tasks import train
 
     cfg = compose_config(
         "train",
@@ -376,7 +376,7 @@ def eval_cfg(run_root: Path, data_dir: Path, out: Path, *overrides: str):
 def ffpp_run(ffpp_out, data_dir, tmp_path_factory):
     """Meso4 at 64 px trained two epochs on the preprocessed mini FF++ crops: a checkpoint whose
     preprocessing fingerprint is dfd's MTCNN cropper (margin 0.2, 96 px crops, 4 frames)."""
-    from dfd.train import train
+    from dfd.training.tasks import train
 
     _, crops, _ = ffpp_out
     run = tmp_path_factory.mktemp("ffpp_run")
@@ -404,7 +404,7 @@ def ffpp_run(ffpp_out, data_dir, tmp_path_factory):
 @pytest.fixture(scope="session")
 def exported_model(ffpp_run, tmp_path_factory):
     """:func:`ffpp_run` exported (model.onnx, model.safetensors, dfd_model.json, MODEL_CARD.md)."""
-    from dfd.export import export
+    from dfd.artifacts.tasks import export
 
     out = tmp_path_factory.mktemp("exported") / "model"
     export(

@@ -91,7 +91,7 @@ def test_the_wheel_installs_and_runs_from_another_directory(tmp_path: Path) -> N
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.update(HF_HUB_OFFLINE="1", NO_ALBUMENTATIONS_UPDATE="1", PYTHONWARNINGS="ignore")
-    where = subprocess.run([str(python), "-c", "import dfd.utils.entry as e; print(e.__file__, e.CONF_DIR)"],
+    where = subprocess.run([str(python), "-c", "import dfd.config.entry as e; print(e.__file__, e.CONF_DIR)"],
                            capture_output=True, text=True, cwd=work, env=env, timeout=120)  # fmt: skip
     module_file, conf_dir = where.stdout.split()
     assert module_file.startswith(purelib) and conf_dir == str(Path(purelib) / "dfd" / "conf")

@@ -13,7 +13,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
-from dfd.utils.instantiate import register_resolvers
+from dfd.config.instantiate import register_resolvers
 from tests.conftest import CONF
 
 

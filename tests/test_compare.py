@@ -10,7 +10,7 @@ import torch
 from omegaconf import OmegaConf
 from sklearn.metrics import roc_auc_score
 
-import dfd.compare
+import dfd.evaluation.tasks
 from dfd.metrics.calibration import calibrate
 from dfd.metrics.detection import ConfidentStrategy, aggregate_video
 from tests.conftest import run_module
@@ -47,15 +47,17 @@ def test_confident_aggregation_uses_each_runs_own_parameters(tmp_path, monkeypat
     cal = calibrate(scores["a.ckpt"]["logits"], labels, video_idx, confident=own)
     torch.save({"calibration": cal.to_dict()}, tmp_path / "a.ckpt")
     torch.save({}, tmp_path / "b.ckpt")
-    monkeypatch.setattr(dfd.compare, "resolve_checkpoint", lambda path, key: Path(path))
-    monkeypatch.setattr(dfd.compare, "run_config_for", lambda path: None)
-    monkeypatch.setattr(dfd.compare, "score_split", lambda cfg, path, data_run_cfg: scores[path.name])
+    monkeypatch.setattr(dfd.evaluation.tasks, "resolve_checkpoint", lambda path, key: Path(path))
+    monkeypatch.setattr(dfd.evaluation.tasks, "run_config_for", lambda path: None)
+    monkeypatch.setattr(
+        dfd.evaluation.tasks, "score_split", lambda cfg, path, data_run_cfg: scores[path.name]
+    )
     cfg = OmegaConf.create(
         {"seed": 0, "ckpt_a": str(tmp_path / "a.ckpt"), "ckpt_b": str(tmp_path / "b.ckpt"), "split": "test",
          "n_boot": 50, "alpha": 0.05, "video_aggregation": "confident", "out_dir": str(tmp_path / "out"),
          "allow_pickle": False}
     )  # fmt: skip
-    video = dfd.compare.compare(cfg)["video"]
+    video = dfd.evaluation.tasks.compare(cfg)["video"]
 
     def video_auc(key: str, confident: ConfidentStrategy) -> float:
         probs = torch.sigmoid(scores[key]["logits"][:, 0])

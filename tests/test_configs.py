@@ -10,7 +10,7 @@ from lightning.pytorch import Callback, LightningDataModule, LightningModule, Tr
 from lightning.pytorch.loggers import Logger
 from omegaconf import OmegaConf, open_dict
 
-from dfd.utils.instantiate import instantiate, instantiate_callbacks, instantiate_loggers, register_resolvers
+from dfd.config.instantiate import instantiate, instantiate_callbacks, instantiate_loggers, register_resolvers
 from tests.conftest import CONF, compose_config
 
 register_resolvers()

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
-import dfd.cross_eval
+import dfd.evaluation.tasks
 from tests.conftest import run_module
 
 
@@ -51,14 +51,14 @@ def test_by_method_matrices_hold_auc_ap_and_accuracy_per_method(tmp_path, monkey
                 metrics[f"frame/by_method/{data}_{method}/{key}"] = base + 0.1 * i + 0.001 * j
         return metrics
 
-    monkeypatch.setattr(dfd.cross_eval, "compose", lambda config_name, overrides: overrides)
-    monkeypatch.setattr(dfd.cross_eval, "evaluate", evaluate)
+    monkeypatch.setattr(dfd.evaluation.tasks, "compose", lambda config_name, overrides: overrides)
+    monkeypatch.setattr(dfd.evaluation.tasks, "evaluate", evaluate)
     cfg = OmegaConf.create(
         {"checkpoints": {"A": "a.ckpt", "B": "b.ckpt"}, "datasets": ["x", "y"], "split": "test",
          "out_dir": str(tmp_path), "paths": {"root_dir": ".", "data_dir": ".", "log_dir": "."},
          "batch_size": None, "eval_overrides": [], "metrics": ["frame/auc"]}
     )  # fmt: skip
-    frames = dfd.cross_eval.cross_eval(cfg)
+    frames = dfd.evaluation.tasks.cross_eval(cfg)
     for j, key in enumerate(("auc", "ap", "acc")):
         table = pd.read_csv(tmp_path / f"cross_dataset_by_method_frame_{key}.csv", index_col=0)
         assert table.equals(frames[f"frame/by_method/{key}"].rename_axis(table.index.name))

@@ -27,7 +27,7 @@ COMPLEMENTARY_DATA = [
 def ensemble_members(data_dir, tmp_path_factory) -> tuple[list[Path], Path]:
     """Meso4 at 64 px trained on the colour fakes only, MesoInception4 at 48 px on the texture fakes
     only (12 epochs each): each member sees one cue, so they are complementary."""
-    from dfd.train import train
+    from dfd.training.tasks import train
 
     root = tmp_path_factory.mktemp("members")
     ckpts = []

@@ -6,14 +6,14 @@ import json
 
 import pytest
 
-from dfd.callbacks.calibration import load_calibration
+from dfd.metrics.calibration import load_calibration
 from tests.conftest import eval_cfg, run_module
 
 pytestmark = pytest.mark.slow
 
 
 def test_eval_uses_the_chosen_calibrated_threshold(trained_runs, data_dir, tmp_path):
-    from dfd.utils.evaluation import evaluate
+    from dfd.evaluation.tasks import evaluate
 
     root, _ = trained_runs
     before = sorted(p.name for p in (root / "a" / "checkpoints").iterdir())

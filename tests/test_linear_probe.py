@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dfd.linear_probe import linear_probe
+from dfd.evaluation.tasks import linear_probe
 from tests.conftest import ROOT, compose_config
 
 

@@ -18,43 +18,36 @@ from tests.conftest import ROOT
 PKG = ROOT / "dfd"
 TESTS = ROOT / "tests"
 
-#: Library areas in pipeline order, each with the areas it may import (besides itself).
+#: Library areas in pipeline order, each with the areas it may import (besides itself and ``core``).
 LAYERS = {
     # the dispatcher imports commands by name at run time (importlib), nothing statically
     "cli": set(),
     "__main__": {"cli"},
+    "core": set(),
     "raw": set(),
     "preprocessing": {"raw"},
     "data": {"raw", "preprocessing"},
-    "losses": set(),
-    "safe_load": set(),
     "metrics": set(),
-    "models": {"raw", "preprocessing", "data", "losses", "metrics", "safe_load"},
+    "models": {"raw", "preprocessing", "data", "metrics"},
     "reports": {"metrics"},
-    "callbacks": {"metrics", "reports", "safe_load"},
+    "callbacks": {"metrics", "reports"},
     "inference": {"raw", "preprocessing", "data", "models", "metrics", "reports"},
     "ensembles": {"data", "metrics", "reports", "inference"},
-    "utils": {
-        "ensembles",
-        "raw",
-        "preprocessing",
-        "data",
-        "losses",
-        "models",
-        "metrics",
-        "reports",
-        "callbacks",
-        "inference",
-        "safe_load",
-    },
+    # the top floor, which knows Hydra: configuration, then run and model folders, training, evaluation
+    "config": {"models", "callbacks"},
 }
-#: ``dfd.errors`` (the refusals' base class) comes before every area: any of them may import it.
-LAYERS["errors"] = set()
+LAYERS["artifacts"] = {"config", "raw", "preprocessing", "data", "metrics", "models", "reports", "callbacks",
+                       "inference", "ensembles"}  # fmt: skip
+LAYERS["training"] = LAYERS["artifacts"] | {"artifacts"}
+LAYERS["evaluation"] = LAYERS["training"] | {"training"}
+#: ``dfd.core`` (errors, InputSpec, the torch-file reader, moved paths) comes before every area.
 for _area, _deps in LAYERS.items():
-    if _area != "errors":
-        _deps.add("errors")
-#: Top-level modules that are not commands (`cli` is the `dfd <command>` dispatcher).
-LIBRARY_TOP = {"__init__", "__main__", "cli", "errors", "losses", "safe_load"}
+    if _area != "core":
+        _deps.add("core")
+#: The top-level modules that are not commands: the ``dfd`` command's dispatcher and entry point.
+LIBRARY_TOP = {"__init__", "__main__", "cli"}
+#: The areas whose modules may import Hydra and OmegaConf (besides the commands and ``tasks`` modules).
+HYDRA_AREAS = {"config", "artifacts", "training", "evaluation"}
 #: Test files that cover something other than one module: the package as a whole (``test_package``),
 #: the config tree, the cluster launcher presets and the notebooks.
 NOT_MODULE_TESTS = {"test_package", "test_configs", "test_clusters", "test_notebooks"}
@@ -112,6 +105,11 @@ def is_command(name: str) -> bool:
     return name.count(".") == 1 and MODULES[name].parent == PKG and area(name) not in LIBRARY_TOP
 
 
+def is_tasks(name: str) -> bool:
+    """A stage's ``tasks`` module: the commands' tasks, the top floor of its area."""
+    return name.endswith(".tasks") and name.count(".") == 2
+
+
 def test_the_import_graph_has_no_cycles() -> None:
     index: dict[str, int] = {}
     low: dict[str, int] = {}
@@ -148,9 +146,15 @@ def test_the_import_graph_has_no_cycles() -> None:
 
 
 def test_library_areas_import_only_earlier_stages() -> None:
+    """Each area imports only the areas before it; a ``tasks`` module (the commands' tasks) may import
+    any area, and only commands and other ``tasks`` modules import it."""
     bad = []
     for name, edges in GRAPH.items():
         if is_command(name) or name == "dfd":
+            continue
+        bad += [(name, e) for e in edges if is_tasks(e) and not is_tasks(name)]
+        if is_tasks(name):
+            bad += [(name, e) for e in edges if is_command(e)]
             continue
         allowed = LAYERS[area(name)] | {area(name)}
         bad += [(name, e) for e in edges if e != "dfd" and area(e) not in allowed]
@@ -177,15 +181,42 @@ def test_no_module_imports_another_modules_private_names() -> None:
     assert not bad, bad
 
 
-def test_hydra_and_omegaconf_only_in_commands_and_utils() -> None:
+def test_hydra_and_omegaconf_only_on_the_top_floor() -> None:
     bad = []
     for name in MODULES:
-        if is_command(name) or area(name) == "utils":
+        if is_command(name) or is_tasks(name) or area(name) in HYDRA_AREAS:
             continue
         for module, _, line in imports_of(name):
             if module.split(".")[0] in ("hydra", "omegaconf"):
                 bad.append(f"{name}:{line} imports {module}")
     assert not bad, bad
+
+
+def test_only_commands_live_beside_the_commands() -> None:
+    """``ls dfd/`` shows the commands and the stages' folders: every other top-level module is the
+    ``dfd`` command itself (``cli``, ``__main__``) or the package's ``__init__``."""
+    top = {p.stem for p in PKG.glob("*.py")}
+    commands = {n.split(".")[1] for n in MODULES if is_command(n)}
+    assert top - commands == LIBRARY_TOP
+    folders = {p.name for p in PKG.iterdir() if p.is_dir() and not p.name.startswith("__")}
+    assert folders == set(LAYERS) - {"cli", "__main__"}, folders
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if is_command(n)))
+def test_every_command_only_composes_its_config_and_calls_its_task(name: str) -> None:
+    """A command is its docstring, ``main = entry("<config>", <task>)`` and the ``__main__`` guard;
+    its task comes from ``dfd.<stage>.tasks``, the one place each verb's logic lives."""
+    tree = ast.parse(MODULES[name].read_text())
+    body = tree.body[1:]  # after the docstring
+    imports = [n for n in body if isinstance(n, ast.ImportFrom) and n.module != "__future__"]
+    modules = sorted(n.module for n in imports)
+    assert len(imports) == 2 and "dfd.config.entry" in modules, f"{name} imports {modules}"
+    (task_import,) = [n for n in imports if n.module != "dfd.config.entry"]
+    task_module, task = task_import.module, task_import.names[0].name
+    assert is_tasks(task_module) and task_module in MODULES, task_module
+    others = [n for n in body if not isinstance(n, ast.ImportFrom)]
+    assert len(others) == 2 and isinstance(others[0], ast.Assign) and isinstance(others[1], ast.If), name
+    assert ast.unparse(others[0].value.args[1]) == task
 
 
 @pytest.mark.parametrize("name", sorted(n for n in MODULES if is_command(n)))

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_robustness_auc_falls_with_severity(trained_runs, data_dir):
-    from dfd.utils.evaluation import load_for_eval
+    from dfd.evaluation.scoring import load_for_eval
 
     root, _ = trained_runs
     ckpt = root / "a" / "checkpoints" / "best.ckpt"

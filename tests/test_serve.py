@@ -252,12 +252,11 @@ def test_info_and_docs_are_off_unless_expose_info(server):
 def test_expose_info_and_the_uploads_folder_removed_on_sigterm(exported_model, tmp_path, monkeypatch):
     """expose_info=true brings /info and /docs back; the uploads folder (in TMPDIR) goes with the
     server on SIGTERM (each SIGTERM left an empty ``dfd-serve-*`` folder behind)."""
+    import shutil
     import signal
+    import tempfile
 
     from tests.conftest import start_server, stop_server
-
-    import shutil
-    import tempfile
 
     # a short TMPDIR: the worker sockets live in it, and pytest's tmp_path can be too long for them
     tmp = Path(tempfile.mkdtemp(prefix="dfd-t", dir="/tmp"))
@@ -282,7 +281,7 @@ def test_a_tmpdir_too_long_for_the_worker_sockets_is_refused_before_starting(mon
     EOFError after the model had loaded; now one line names TMPDIR and the fix."""
     import tempfile
 
-    from dfd.errors import DfdError
+    from dfd.core.errors import DfdError
     from dfd.inference.server import check_tmpdir
 
     long_dir = tmp_path / ("x" * max(1, 80 - len(str(tmp_path))))

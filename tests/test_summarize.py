@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dfd.summarize import summarize
+from dfd.reports.tasks import summarize
 from tests.conftest import ROOT, cli_overrides, compose_config, run_module
 from tests.fake_runs import curves, make_run, make_sweep
 

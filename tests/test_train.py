@@ -11,7 +11,7 @@ from lightning.pytorch import Callback
 from omegaconf import open_dict
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from dfd.train import train
+from dfd.training.tasks import train
 from tests.conftest import cli_overrides, run_module
 
 
@@ -197,7 +197,7 @@ def test_failed_multirun_job_is_logged_and_sweep_continues(tmp_path: Path, data_
 def test_resume_past_max_epochs_is_refused_before_any_data(make_cfg, tmp_path: Path, monkeypatch) -> None:
     """Resuming at or past trainer.max_epochs ended in ``KeyError: optimized_metric=val/auc_best was not
     logged`` (issue #23): it says there is nothing left to train, and how to go on, before building data."""
-    import dfd.train as train_module
+    import dfd.training.tasks as train_module
     from dfd.callbacks.resume import NothingToTrain
 
     train(make_cfg(["trainer.max_epochs=2", "test=false"]))

@@ -9,9 +9,9 @@ import pytest
 import torch
 from omegaconf import open_dict
 
+from dfd.config.instantiate import instantiate
 from dfd.raw.audio import read_wav
-from dfd.train import train
-from dfd.utils.instantiate import instantiate
+from dfd.training.tasks import train
 from tests.av_tiny import AV_DATA
 
 

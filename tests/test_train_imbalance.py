@@ -11,11 +11,11 @@ from lightning.pytorch import Callback
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from dfd.callbacks.dataset_stats import format_class_counts, imbalance_ratio
+from dfd.config.instantiate import instantiate
 from dfd.data.samplers import WeightedClassSampler
-from dfd.losses import WeightedBCELoss
+from dfd.models.losses import WeightedBCELoss
 from dfd.models.schedulers import cosine_with_warmup
-from dfd.train import train
-from dfd.utils.instantiate import instantiate
+from dfd.training.tasks import train
 from tests.conftest import CONF
 
 

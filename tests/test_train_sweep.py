@@ -14,7 +14,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from dfd.utils.optuna_summary import trials_table
+from dfd.config.optuna_summary import trials_table
 from tests.conftest import ROOT, cli_overrides, run_module
 
 
@@ -116,7 +116,7 @@ def _job_values(tmp: Path, name: str) -> list[float]:
 
 @pytest.mark.slow
 def test_two_workers_started_at_once_share_one_postgres_study_without_collisions(tmp_path, postgres):
-    from dfd.utils.study_storage import storage_url
+    from dfd.config.study_storage import storage_url
 
     workers = {
         name: _worker(
@@ -147,7 +147,7 @@ def test_two_workers_started_at_once_share_one_postgres_study_without_collisions
 
 @pytest.mark.slow
 def test_a_killed_workers_trial_is_marked_failed_by_the_next_worker(tmp_path, postgres):
-    from dfd.utils.study_storage import storage_url
+    from dfd.config.study_storage import storage_url
 
     beat = ["optuna_heartbeat.interval_s=1", "optuna_heartbeat.grace_period_s=3", "hydra.sweeper.n_trials=1"]
     doomed = _worker(tmp_path, "doomed", postgres, *beat, "trainer.max_epochs=200")

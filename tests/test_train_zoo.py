@@ -12,11 +12,11 @@ import torch
 from lightning.pytorch import Callback
 from omegaconf import open_dict
 
+from dfd.config.instantiate import instantiate
+from dfd.core.input_spec import InputSpec
 from dfd.data.datamodule import FaceCropDataModule
-from dfd.data.transforms import InputSpec
 from dfd.models.detector_module import count_parameters
-from dfd.train import train
-from dfd.utils.instantiate import instantiate
+from dfd.training.tasks import train
 from tests.conftest import CONF
 
 #: Small but valid input sizes (px) per model, so CPU runs stay short.
@@ -123,7 +123,7 @@ def test_hybrid_experiment_trains_as_seed_001(make_cfg, tmp_path: Path) -> None:
     (group,) = state["optimizer_states"][0]["param_groups"]
     assert group["lr"] == 1e-4 and "betas" in group  # Adam, still at its lr after two epochs
     assert state["lr_schedulers"] == []
-    assert cfg.loss._target_ == "dfd.losses.BCELoss"
+    assert cfg.loss._target_ == "dfd.models.losses.BCELoss"
 
 
 def test_hybrid_experiment_augments_with_crop_and_flip_only(make_cfg) -> None:

@@ -54,8 +54,8 @@ def test_a_truncated_split_file_is_named_with_its_line_by_verify_and_by_preproce
 
 
 def _verify_in_process(tree: Path, out: Path, *overrides: str):
-    from dfd.utils.instantiate import register_resolvers
-    from dfd.verify import verify
+    from dfd.config.instantiate import register_resolvers
+    from dfd.raw.tasks import verify
     from tests.conftest import compose_config
 
     register_resolvers()
@@ -100,8 +100,8 @@ def test_any_layout_failure_becomes_the_layout_error_and_the_report_is_still_wri
 
 
 def test_df40_says_its_json_is_the_expectation_and_counts_its_missing_frames(deepfakebench_tree, tmp_path):
-    from dfd.utils.instantiate import register_resolvers
-    from dfd.verify import verify
+    from dfd.config.instantiate import register_resolvers
+    from dfd.raw.tasks import verify
     from tests.conftest import compose_config
 
     register_resolvers()
@@ -116,8 +116,8 @@ def test_df40_says_its_json_is_the_expectation_and_counts_its_missing_frames(dee
 
 
 def _verify_ffpp_in_process(tree: Path, out: Path, *overrides: str):
-    from dfd.utils.instantiate import register_resolvers
-    from dfd.verify import verify
+    from dfd.config.instantiate import register_resolvers
+    from dfd.raw.tasks import verify
     from tests.conftest import compose_config
 
     register_resolvers()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dfd.data.transforms import InputSpec
+from dfd.core.input_spec import InputSpec
 
 
 def _block(c_in: int, c_out: int) -> nn.Sequential:

@@ -19,18 +19,15 @@ the outputs and before ``ModelCheckpoint`` saves (Lightning runs checkpoint call
 from __future__ import annotations
 
 import inspect
-from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
 from lightning.pytorch.utilities import rank_zero_warn
 
-from dfd.metrics.calibration import Calibration, calibrate
+from dfd.metrics.calibration import CHECKPOINT_KEY, Calibration, calibrate
 from dfd.metrics.detection import ConfidentStrategy
-from dfd.safe_load import load_torch_file
 
-CHECKPOINT_KEY = "calibration"
 STAGE = "val"  # the only key of ``module.eval_outputs`` the callback reads
 
 
@@ -141,12 +138,3 @@ class ThresholdCalibration(L.Callback):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         if state_dict.get(CHECKPOINT_KEY):
             self.calibration = Calibration.from_dict(state_dict[CHECKPOINT_KEY])
-
-
-def load_calibration(
-    ckpt_path: str | Path, allow_pickle: bool = False, opt_in: str = "allow_pickle=true"
-) -> Calibration | None:
-    """The calibration stored in a checkpoint, or ``None`` when it was trained without one."""
-    checkpoint = load_torch_file(ckpt_path, allow_pickle, opt_in)
-    data = checkpoint.get(CHECKPOINT_KEY)
-    return Calibration.from_dict(data) if data else None

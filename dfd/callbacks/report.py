@@ -18,8 +18,8 @@ import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
 
-from dfd.callbacks.calibration import ThresholdCalibration, load_calibration
-from dfd.metrics.calibration import Calibration
+from dfd.callbacks.calibration import ThresholdCalibration
+from dfd.metrics.calibration import Calibration, load_calibration
 from dfd.reports.report import scalar_metrics, write_report
 
 

@@ -43,8 +43,8 @@ import torch
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from dfd.callbacks.checkpoint import ModelCheckpoint, flush_loggers
-from dfd.errors import DfdError
-from dfd.safe_load import load_torch_file
+from dfd.core.errors import DfdError
+from dfd.core.safe_load import load_torch_file
 
 log = logging.getLogger(__name__)
 

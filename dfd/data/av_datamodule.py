@@ -26,9 +26,10 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from dfd.core.input_spec import InputSpec
 from dfd.data.datamodule import SAMPLE_COLUMNS, FaceCropDataModule, seed_for_sample, split_key
 from dfd.data.mel import LogMel, fit_frames
-from dfd.data.transforms import InputSpec, build_eval_transform, build_train_transform, to_tensor
+from dfd.data.transforms import build_eval_transform, build_train_transform, to_tensor
 from dfd.preprocessing.clips import read_strip
 from dfd.raw.audio import SAMPLE_RATE, read_wav
 

@@ -2,7 +2,7 @@
 
 Every image dataset in dfd (the synthetic one, FF++, Celeb-DF, DFDC, folders) ends up as a
 manifest (see :mod:`dfd.preprocessing.manifest`); this module turns one into DataLoaders. The model's
-declared :class:`~dfd.data.transforms.InputSpec` decides size and normalisation.
+declared :class:`~dfd.core.input_spec.InputSpec` decides size and normalisation.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Image transforms built from a model's declared input contract.
 
-A model declares its :class:`InputSpec` once (size, mean, std); the data side reads it, so the
+A model declares its :class:`~dfd.core.input_spec.InputSpec` once (size, mean, std); the data side reads it, so the
 two cannot disagree. Augmentations use albumentations, which works on uint8 HWC numpy arrays.
 """
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # its import otherwise calls the network
@@ -17,23 +16,8 @@ import albumentations as A  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from dfd.core.input_spec import InputSpec  # noqa: E402
 from dfd.data.augment import augment_pipeline  # noqa: E402
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-@dataclass(frozen=True)
-class InputSpec:
-    """What a network expects: square ``size`` in px, and per-channel ``mean``/``std`` on [0, 1]."""
-
-    size: int
-    mean: tuple[float, float, float] = IMAGENET_MEAN
-    std: tuple[float, float, float] = IMAGENET_STD
-
-    def __post_init__(self) -> None:
-        if self.size <= 0:
-            raise ValueError(f"InputSpec.size must be positive, got {self.size}")
 
 
 def build_eval_transform(spec: InputSpec) -> A.Compose:

@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from dfd.data.transforms import InputSpec, build_eval_transform
+from dfd.core.input_spec import InputSpec
+from dfd.data.transforms import build_eval_transform
 from dfd.metrics.calibration import Calibration
 from dfd.metrics.detection import fake_logit
 

@@ -55,8 +55,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from dfd.data.transforms import InputSpec
-from dfd.errors import DfdError
+from dfd.core.errors import DfdError
+from dfd.core.input_spec import InputSpec
 from dfd.inference.detector import Detector, ModelInfo, OnnxDetector, TorchDetector
 from dfd.metrics.calibration import Calibration
 from dfd.metrics.detection import AGGREGATIONS, ConfidentStrategy

@@ -49,7 +49,7 @@ from python_multipart.multipart import parse_options_header
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from dfd.errors import DfdError
+from dfd.core.errors import DfdError
 from dfd.inference.detector import Detector
 from dfd.inference.export import load_exported
 from dfd.inference.inputs import NotAnImage, OversizedImage, UnreadableImage, kind_of, read_image

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -32,6 +33,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torchmetrics.functional.classification import binary_calibration_error
 
+from dfd.core.safe_load import load_torch_file
 from dfd.metrics.detection import AGGREGATIONS, ConfidentStrategy, aggregate_video, fake_logit
 
 #: The threshold choices understood by :func:`resolve_threshold` besides a number.
@@ -359,3 +361,16 @@ def resolve_threshold(
             "or with threshold=<number>"
         )
     return float(table[choice])
+
+
+#: where a checkpoint keeps its calibration (written by :class:`~dfd.callbacks.calibration.ThresholdCalibration`)
+CHECKPOINT_KEY = "calibration"
+
+
+def load_calibration(
+    ckpt_path: str | Path, allow_pickle: bool = False, opt_in: str = "allow_pickle=true"
+) -> Calibration | None:
+    """The calibration stored in a checkpoint, or ``None`` when it was trained without one."""
+    checkpoint = load_torch_file(ckpt_path, allow_pickle, opt_in)
+    data = checkpoint.get(CHECKPOINT_KEY)
+    return Calibration.from_dict(data) if data else None

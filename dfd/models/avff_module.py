@@ -28,8 +28,8 @@ import torch
 from torch import nn
 from torchmetrics import MeanMetric
 
+from dfd.core.safe_load import load_torch_file
 from dfd.models.detector_module import DetectorModule, binary_metrics
-from dfd.safe_load import load_torch_file
 
 log = logging.getLogger(__name__)
 

@@ -30,9 +30,9 @@ from torchmetrics.classification import (
 )
 from torchmetrics.utilities import dim_zero_cat
 
-from dfd.losses import BCELoss, ClassCountAware
 from dfd.metrics.detection import detection_metrics
 from dfd.models.finetune import backbone_of, param_groups, set_trainable
+from dfd.models.losses import BCELoss, ClassCountAware
 from dfd.models.nets.pretrained import load_weights
 from dfd.models.schedulers import ContinuedCosine, continued_from_state
 

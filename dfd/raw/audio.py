@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dfd.errors import DfdError
+from dfd.core.errors import DfdError
 
 SAMPLE_RATE = 16_000  # Hz, the rate every audio track is resampled to at preprocessing
 SILENCE_THRESHOLD_DB = -40.0  # dB below the loudest 10 ms window

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dfd.errors import DfdError
+from dfd.core.errors import DfdError
 
 #: ``VideoRecord.status`` values; they are also manifest ``status`` values.
 STATUS_OK = "ok"

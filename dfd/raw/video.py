@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dfd.errors import DfdError
+from dfd.core.errors import DfdError
 
 
 class UnreadableVideo(DfdError, RuntimeError):

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dfd.callbacks.calibration import load_calibration
-from dfd.metrics.calibration import calibrate
+from dfd.metrics.calibration import calibrate, load_calibration
 
 
 def test_calibration_matches_the_last_validation_outputs(fitted):

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from dfd.callbacks.calibration import load_calibration
+from dfd.metrics.calibration import load_calibration
 from tests.callbacks.conftest import toy_loader
 
 

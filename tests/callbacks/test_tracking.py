@@ -10,7 +10,7 @@ from omegaconf import open_dict
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from dfd.callbacks.tracking import ValidationMistakes
-from dfd.train import train
+from dfd.training.tasks import train
 
 
 def _tags(run: Path) -> dict[str, dict[str, list[int]]]:

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from dfd.core.input_spec import InputSpec
 from dfd.data.augment import (
     DCT_BANDS,
     BatchMix,
@@ -19,7 +20,7 @@ from dfd.data.augment import (
     check_augment,
     dct_matrix,
 )
-from dfd.data.transforms import InputSpec, build_train_transform
+from dfd.data.transforms import build_train_transform
 from tests.conftest import compose_config
 
 RNG = np.random.default_rng(0)

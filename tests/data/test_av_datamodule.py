@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from dfd.core.input_spec import InputSpec
 from dfd.data.samplers import RandomSampler
 from dfd.data.synthetic.av import SyntheticAVDataModule
-from dfd.data.transforms import InputSpec
 
 #: what each modality's augmented input is called in a sample
 AUGMENTED = {"video": "video", "image": "image"}

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 import torch
 
+from dfd.core.input_spec import InputSpec
 from dfd.data.datamodule import FaceCropDataModule
 from dfd.data.image_datamodule import ImageListDataModule
-from dfd.data.transforms import InputSpec
 from dfd.preprocessing.manifest import write_manifest
 from dfd.raw.layouts.folder import parse_folder
 from tests.conftest import manifest_rows

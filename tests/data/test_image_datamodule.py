@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from dfd.core.input_spec import InputSpec
 from dfd.data.image_datamodule import ImageListDataModule
-from dfd.data.transforms import InputSpec
 from dfd.raw.layouts.deepfakebench import parse_deepfakebench
 from dfd.raw.layouts.folder import parse_folder
 

@@ -16,10 +16,10 @@ import pytest
 import torch
 import torch.distributed as dist
 
+from dfd.core.input_spec import InputSpec
 from dfd.data.datamodule import FaceCropDataModule
 from dfd.data.samplers import OncePerEpochSampler
 from dfd.data.shards import pack_split, write_pack_meta
-from dfd.data.transforms import InputSpec
 from dfd.preprocessing.manifest import write_manifest
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from dfd.data.transforms import InputSpec
+from dfd.core.input_spec import InputSpec
 
 
 class _SameImage(torch.utils.data.Dataset):

@@ -11,8 +11,9 @@ import pytest
 import torch
 from torch import nn
 
+from dfd.core.input_spec import InputSpec
 from dfd.data.datamodule import FrameDataset
-from dfd.data.transforms import InputSpec, build_eval_transform
+from dfd.data.transforms import build_eval_transform
 from dfd.ensembles import members as members_module
 from dfd.ensembles.members import Member, score_members
 from dfd.inference.detector import ModelInfo, TorchDetector

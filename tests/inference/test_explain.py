@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from dfd.data.transforms import InputSpec
+from dfd.core.input_spec import InputSpec
 from dfd.inference.detector import ModelInfo, TorchDetector
 from dfd.inference.explain import Explainer, FakeLogitTarget, cam_layer, explain_prediction
 from dfd.inference.predictor import Media, Prediction

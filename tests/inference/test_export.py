@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from dfd.data.transforms import InputSpec
+from dfd.core.input_spec import InputSpec
 from dfd.inference.export import (
     PARITY_ATOL,
     ExportError,
@@ -301,8 +301,8 @@ def test_the_onnx_graph_is_checked_for_external_data_files_does_not_list(
 def test_exported_files_are_readable_by_all_and_name_no_path_of_this_machine(tmp_path: Path) -> None:
     from omegaconf import OmegaConf
 
+    from dfd.artifacts.exporting import training_record
     from dfd.models.nets.mesonet import Meso4
-    from dfd.utils.exporting import training_record
 
     run = tmp_path / "outputs" / "train" / "runs" / "2026-12-01_meso"
     (run / "checkpoints").mkdir(parents=True)

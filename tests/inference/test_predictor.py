@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
+from dfd.artifacts.runs import load_detector
 from dfd.inference.predictor import PredictOptions, make_predictor
-from dfd.utils.runs import load_detector
 
 pytestmark = pytest.mark.slow
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dfd.core.input_spec import InputSpec
 from dfd.data.synthetic.mini import write_video
-from dfd.data.transforms import InputSpec
 from dfd.inference.detector import Detector, ModelInfo
 from dfd.inference.predictor import make_predictor
 from dfd.raw.video import UnreadableVideo, read_frames, video_timing

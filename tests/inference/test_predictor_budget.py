@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from dfd.core.input_spec import InputSpec
 from dfd.data.synthetic.mini.media import VideoSpec
 from dfd.data.synthetic.mini.trees import Mini
-from dfd.data.transforms import InputSpec
 from dfd.inference.detector import ModelInfo
 from dfd.inference.predictor import make_predictor
 from tests.inference.test_predictor_bad_inputs import FINGERPRINT, Constant

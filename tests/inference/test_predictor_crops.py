@@ -6,9 +6,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from dfd.core.input_spec import InputSpec
 from dfd.data.synthetic.mini.media import VideoSpec
 from dfd.data.synthetic.mini.trees import Mini
-from dfd.data.transforms import InputSpec
 from dfd.inference.detector import ModelInfo
 from dfd.inference.predictor import jpeg_round_trips, make_predictor
 from dfd.preprocessing.faces import FaceCropper

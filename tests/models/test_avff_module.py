@@ -101,7 +101,7 @@ def test_stage2_starts_from_the_stage1_weights(tmp_path: Path) -> None:
 def test_avff_weighted_loss_gets_the_training_class_counts() -> None:
     from types import SimpleNamespace
 
-    from dfd.losses import WeightedBCELoss
+    from dfd.models.losses import WeightedBCELoss
 
     module = AVFFModule(tiny_net(), optimizer=torch.optim.Adam, loss=WeightedBCELoss())
     module.trainer = SimpleNamespace(datamodule=SimpleNamespace(class_counts=lambda split: {0: 300, 1: 100}))

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from dfd.reports.scalars import read_scalars
-from dfd.train import train
+from dfd.training.tasks import train
 from tests.conftest import compose_config
 
 

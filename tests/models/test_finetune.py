@@ -10,10 +10,10 @@ import pytest
 import torch
 from lightning.pytorch import Callback
 
+from dfd.config.instantiate import instantiate
 from dfd.models.detector_module import DetectorModule, count_parameters
 from dfd.models.nets.mesonet import Meso4, MesoInception4
-from dfd.train import train
-from dfd.utils.instantiate import instantiate
+from dfd.training.tasks import train
 
 
 def _module(**kwargs) -> DetectorModule:

@@ -11,7 +11,7 @@ import torch
 from dfd.preprocessing.clips import cut_clips, read_strip
 from dfd.preprocessing.manifest import read_manifest
 from dfd.raw.audio import read_wav
-from dfd.train import train
+from dfd.training.tasks import train
 from tests.conftest import compose_config
 
 
@@ -41,7 +41,7 @@ def test_cut_clips_aligns_audio_and_reports_short_videos(tmp_path: Path) -> None
 def test_mini_dfdc_clip_mode_preprocess_and_fast_dev_run(make_cfg, tmp_path: Path) -> None:
     """Preprocessing in clip mode on a generated DFDC tree, then AVFF with audio on it."""
     from dfd.data.synthetic.mini import make_dfdc
-    from dfd.preprocess import preprocess
+    from dfd.preprocessing.tasks import preprocess
 
     raw = make_dfdc(tmp_path / "raw", n_parts=2, originals_per_part=1, fakes_per_original=2, n_test=2)
     data = [
@@ -75,7 +75,7 @@ def test_mini_dfdc_clip_mode_preprocess_and_fast_dev_run(make_cfg, tmp_path: Pat
 def test_mini_fakeavceleb_clips_start_after_the_leading_silence(tmp_path: Path) -> None:
     """FakeAVCeleb's fake audio starts with 0.3 s of silence; trimmed clips start after it, in sync."""
     from dfd.data.synthetic.mini import make_fakeavceleb
-    from dfd.preprocess import preprocess
+    from dfd.preprocessing.tasks import preprocess
 
     raw = make_fakeavceleb(tmp_path / "raw", n_ids=2)
     paths = [f"paths.{k}={tmp_path}" for k in ("root_dir", "data_dir", "log_dir", "output_dir", "work_dir")]

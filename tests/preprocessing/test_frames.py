@@ -33,8 +33,8 @@ def test_trimming_moves_frames_and_audio_past_the_leading_silence(fakeavceleb_tr
 
 def test_fakeavceleb_in_frame_mode_labels_real_faces_real(fakeavceleb_tree, cropper, tmp_path: Path):
     """Category B is a real face with a fake voice: frame models train on what they see."""
+    from dfd.core.input_spec import InputSpec
     from dfd.data.datamodule import FaceCropDataModule
-    from dfd.data.transforms import InputSpec
     from dfd.preprocessing.runner import run_preprocessing
 
     records = parse_fakeavceleb(fakeavceleb_tree, val_fraction=0.2, test_fraction=0.2)

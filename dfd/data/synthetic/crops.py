@@ -26,8 +26,8 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from dfd.core.input_spec import InputSpec
 from dfd.data.datamodule import FaceCropDataModule
-from dfd.data.transforms import InputSpec
 from dfd.preprocessing.manifest import STATUS_OK, build_atomically, cache_tag, manifest_exists, write_manifest
 
 #: Bumped whenever generation changes, so cached datasets of older versions are not reused.

@@ -12,7 +12,7 @@ this contract.
 """
 
 #: The registry: every net class of dfd, by the dotted name configs, runs and exported folders use.
-#: Loading a run (``dfd.utils.runs``) or an exported folder (``dfd.inference.export``) builds only
+#: Loading a run (``dfd.artifacts.runs``) or an exported folder (``dfd.inference.export``) builds only
 #: these (and classes a user names in ``DFD_TRUSTED_TARGETS`` for runs);
 #: ``tests/models/nets/test_package.py`` checks it lists every net class in this package.
 NETS = (

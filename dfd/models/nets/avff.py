@@ -43,7 +43,7 @@ from timm.models.vision_transformer import Block
 from torch import nn
 from torch.func import functional_call
 
-from dfd.data.transforms import InputSpec
+from dfd.core.input_spec import InputSpec
 from dfd.models.nets.avff_weights import AUDIOMAE, MARLIN, load_encoder_weights
 
 

@@ -33,8 +33,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from dfd.core.safe_load import load_torch_file
 from dfd.models.nets.pretrained import extract_state_dict
-from dfd.safe_load import load_torch_file
 
 log = logging.getLogger(__name__)
 

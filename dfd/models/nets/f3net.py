@@ -50,7 +50,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dfd.data.transforms import InputSpec
+from dfd.core.input_spec import InputSpec
 from dfd.models.nets.pretrained import create_timm_model
 
 #: F3-Net feeds Xception: 299 px, mean = std = 0.5 (pixels in [-1, 1]).

@@ -22,7 +22,7 @@ import math
 import torch
 from torch import nn
 
-from dfd.data.transforms import InputSpec
+from dfd.core.input_spec import InputSpec
 
 #: MesoNet reads pixels rescaled to [0, 1] (Keras ``rescale=1/255``), without normalisation.
 MESONET_INPUT_SPEC = InputSpec(size=256, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))

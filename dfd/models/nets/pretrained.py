@@ -28,8 +28,8 @@ import timm
 import torch
 from torch import nn
 
-from dfd.errors import DfdError
-from dfd.safe_load import load_torch_file
+from dfd.core.errors import DfdError
+from dfd.core.safe_load import load_torch_file
 
 log = logging.getLogger(__name__)
 

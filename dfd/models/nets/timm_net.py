@@ -16,7 +16,7 @@ import timm
 import torch
 from torch import nn
 
-from dfd.data.transforms import InputSpec
+from dfd.core.input_spec import InputSpec
 from dfd.models.nets.pretrained import create_timm_model
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dfd.core.input_spec import InputSpec
 from dfd.data.synthetic.av import FAKE_METHODS, SyntheticAVDataModule, make_video
-from dfd.data.transforms import InputSpec
 from dfd.preprocessing.manifest import read_manifest
 
 

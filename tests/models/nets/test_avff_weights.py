@@ -14,9 +14,9 @@ import torch
 import torch.nn.functional as F
 from omegaconf import open_dict
 
+from dfd.config.instantiate import instantiate
 from dfd.models.nets.avff import AVFF
 from dfd.models.nets.avff_weights import MARLIN, load_encoder_weights
-from dfd.utils.instantiate import instantiate
 
 #: conf/model/avff_tiny.yaml's sizes, with 16 × 16 audio patches as AudioMAE's
 SIZES = dict(

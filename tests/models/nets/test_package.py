@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 import dfd.models.nets as nets_pkg
-from dfd.data.transforms import InputSpec
+from dfd.core.input_spec import InputSpec
 from dfd.models.nets.audio_cnn import AudioCNN
 from dfd.models.nets.avff import AVFF
 from dfd.models.nets.f3net import F3Net

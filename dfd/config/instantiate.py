@@ -1,0 +1,264 @@
+"""Building objects from configs: Hydra's ``instantiate`` restricted to trusted targets, and dfd's resolvers.
+
+With :mod:`dfd.config.entry` (the commands' wrapper), :mod:`dfd.artifacts.runs` (loading runs) and
+:mod:`dfd.evaluation.scoring` (scoring a checkpoint), the only library code that knows Hydra.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra.errors import InstantiationException
+from lightning.pytorch import Callback
+from lightning.pytorch.loggers import Logger
+from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
+
+from dfd.core.errors import DfdError
+from dfd.core.moved import current_target
+from dfd.models.nets import NETS
+
+log = logging.getLogger(__name__)
+
+
+def instantiate_dict(cfg: DictConfig | None, kind: str) -> list[Any]:
+    """Instantiate every ``_target_`` entry of a mapping (callbacks or loggers), skipping nulls."""
+    built: list[Any] = []
+    if not cfg:
+        return built
+    if not isinstance(cfg, DictConfig):
+        raise TypeError(f"the {kind} config must be a mapping of name → object, got {type(cfg).__name__}")
+    for name, sub in cfg.items():
+        if isinstance(sub, DictConfig) and "_target_" in sub:
+            log.info("Instantiating %s <%s>", kind, sub._target_)
+            built.append(instantiate(sub))
+        elif sub is not None:
+            raise ValueError(f"{kind} entry '{name}' has no _target_: {OmegaConf.to_yaml(sub)}")
+    return built
+
+
+def instantiate_callbacks(cfg: DictConfig | None) -> list[Callback]:
+    return instantiate_dict(cfg, "callback")
+
+
+def instantiate_loggers(cfg: DictConfig | None, purge_step: int | None = None) -> list[Logger]:
+    """The configured loggers; with ``purge_step`` (a resumed run's starting step), those that can
+    drop what an interrupted run logged from that step on are told to."""
+    if purge_step is None or not cfg:
+        return instantiate_dict(cfg, "logger")
+    from dfd.callbacks.loggers import PURGEABLE
+
+    cfg = cfg.copy()
+    with open_dict(cfg):
+        for sub in cfg.values():
+            if isinstance(sub, DictConfig) and sub.get("_target_") in PURGEABLE:
+                sub.purge_step = purge_step
+    return instantiate_dict(cfg, "logger")
+
+
+#: Every callable a config may name as ``_target_``: each one by its full name (no ``pkg.*``
+#: wildcards), every ``_target_`` under ``conf/`` and the Optuna samplers the sweeper's
+#: ``hydra/sweeper/sampler`` group picks. Nothing here reads a file by pickle (``torch.load``,
+#: ``numpy.load``, ``dfd.core.safe_load.*`` and the like stay off it): a config can make dfd unpickle a
+#: weights file only through the documented ``allow_pickle=true`` opt-in, which loading a run folder
+#: never takes from the folder. Add your own with the environment variable
+#: ``DFD_TRUSTED_TARGETS=mypkg.*,otherpkg.Thing``.
+TRUSTED_TARGETS = [
+    "dfd.callbacks.calibration.ThresholdCalibration",
+    "dfd.callbacks.checkpoint.ModelCheckpoint",
+    "dfd.callbacks.dataset_stats.DatasetStats",
+    "dfd.callbacks.loggers.CSVLogger",
+    "dfd.callbacks.report.EvaluationReport",
+    "dfd.callbacks.resume.ResumeState",
+    "dfd.callbacks.tracking.AugmentationPreview",
+    "dfd.callbacks.tracking.ParameterHistograms",
+    "dfd.callbacks.tracking.ValidationMistakes",
+    "dfd.callbacks.training_plots.TrainingPlots",
+    "dfd.data.av_datamodule.AVClipDataModule",
+    "dfd.data.datamodule.FaceCropDataModule",
+    "dfd.data.image_datamodule.ImageListDataModule",
+    "dfd.data.samplers.BalancedVideoSampler",
+    "dfd.data.samplers.OncePerEpochSampler",
+    "dfd.data.samplers.RandomSampler",
+    "dfd.data.samplers.WeightedClassSampler",
+    "dfd.data.synthetic.av.SyntheticAVDataModule",
+    "dfd.data.synthetic.crops.SyntheticDataModule",
+    "dfd.data.synthetic.mini.media.VideoSpec",
+    "dfd.data.synthetic.mini.trees.make_avdeepfake",
+    "dfd.data.synthetic.mini.trees.make_celebdf",
+    "dfd.data.synthetic.mini.trees.make_celebdfpp",
+    "dfd.data.synthetic.mini.trees.make_deeperforensics",
+    "dfd.data.synthetic.mini.trees.make_deepfakebench",
+    "dfd.data.synthetic.mini.trees.make_df40",
+    "dfd.data.synthetic.mini.trees.make_dfd",
+    "dfd.data.synthetic.mini.trees.make_dfdc",
+    "dfd.data.synthetic.mini.trees.make_dfdcp",
+    "dfd.data.synthetic.mini.trees.make_fakeavceleb",
+    "dfd.data.synthetic.mini.trees.make_ffpp",
+    "dfd.data.synthetic.mini.trees.make_folder",
+    "dfd.data.synthetic.mini.trees.make_uadfv",
+    "dfd.data.synthetic.mini.trees.make_wilddeepfake",
+    "dfd.models.losses.BCELoss",
+    "dfd.models.losses.CrossEntropyLoss",
+    "dfd.models.losses.FocalLoss",
+    "dfd.models.losses.WeightedBCELoss",
+    "dfd.metrics.robustness.Attack",
+    "dfd.metrics.robustness.BrightnessContrast",
+    "dfd.metrics.robustness.Downscale",
+    "dfd.metrics.robustness.GaussianBlur",
+    "dfd.metrics.robustness.GaussianNoise",
+    "dfd.metrics.robustness.JpegCompression",
+    "dfd.models.avff_module.AVDetectorModule",
+    "dfd.models.avff_module.AVFFModule",
+    "dfd.models.detector_module.DetectorModule",
+    *NETS,  # every registered net (dfd.models.nets.NETS)
+    "dfd.models.schedulers.cosine_with_warmup",
+    "dfd.preprocessing.faces.FaceCropper",
+    "dfd.raw.layouts.avdeepfake.parse_avdeepfake",
+    "dfd.raw.layouts.celebdf.parse_celebdf",
+    "dfd.raw.layouts.celebdfpp.parse_celebdfpp",
+    "dfd.raw.layouts.deeperforensics.parse_deeperforensics",
+    "dfd.raw.layouts.deepfakebench.parse_deepfakebench",
+    "dfd.raw.layouts.dfdc.parse_dfdc",
+    "dfd.raw.layouts.dfdcp.parse_dfdcp",
+    "dfd.raw.layouts.fakeavceleb.parse_fakeavceleb",
+    "dfd.raw.layouts.ffpp.parse_dfd",
+    "dfd.raw.layouts.ffpp.parse_ffpp",
+    "dfd.raw.layouts.folder.parse_folder",
+    "dfd.raw.layouts.uadfv.parse_uadfv",
+    "dfd.raw.layouts.wilddeepfake.parse_wilddeepfake",
+    "dfd.config.optuna_summary.OptunaSummaryCallback",
+    "dfd.preprocessing.tasks.MergeShards",
+    "dfd.config.sweeper.SharedStudySweeper",
+    "lightning.pytorch.callbacks.DeviceStatsMonitor",
+    "lightning.pytorch.callbacks.EarlyStopping",
+    "lightning.pytorch.callbacks.LearningRateMonitor",
+    "lightning.pytorch.callbacks.RichProgressBar",
+    "lightning.pytorch.loggers.TensorBoardLogger",
+    "lightning.pytorch.trainer.Trainer",
+    "optuna.samplers.CmaEsSampler",
+    "optuna.samplers.GPSampler",
+    "optuna.samplers.GridSampler",
+    "optuna.samplers.QMCSampler",
+    "optuna.samplers.RandomSampler",
+    "optuna.samplers.TPESampler",
+    "torch.optim.Adam",
+    "torch.optim.AdamW",
+    "torch.optim.SGD",
+    "torch.optim.lr_scheduler.CosineAnnealingLR",
+    "torch.optim.lr_scheduler.StepLR",
+]
+
+
+def trusted_targets() -> list[str]:
+    extra = os.environ.get("DFD_TRUSTED_TARGETS", "")
+    return TRUSTED_TARGETS + [t.strip() for t in extra.split(",") if t.strip()]
+
+
+class UntrustedTarget(DfdError, ValueError):
+    """A config names a ``_target_`` outside :data:`TRUSTED_TARGETS`."""
+
+
+def with_current_targets(cfg: Any) -> Any:
+    """``cfg``, with every ``_target_`` that names a module of an earlier dfd version rewritten in
+    place to its new path (:mod:`dfd.core.moved`). In place, so that interpolations into the rest
+    of the config still resolve."""
+    nodes = [cfg] if isinstance(cfg, DictConfig | ListConfig) else []
+    while nodes:
+        node = nodes.pop()
+        keys = list(node.keys()) if isinstance(node, DictConfig) else range(len(node))
+        for key in keys:
+            value = node._get_node(key)
+            if isinstance(value, DictConfig | ListConfig):
+                nodes.append(value)
+            elif key == "_target_" and current_target(node[key]) != node[key]:
+                with read_write(node):
+                    node[key] = current_target(node[key])
+    return cfg
+
+
+def instantiate(cfg: DictConfig, **kwargs: Any) -> Any:
+    """``hydra.utils.instantiate`` restricted to :data:`TRUSTED_TARGETS`.
+
+    A config (say, a checkpoint's ``config.yaml`` from someone else) cannot make dfd call an
+    arbitrary function: a foreign ``_target_`` raises :class:`UntrustedTarget`, naming it and the
+    environment variable that allows it.
+    """
+    cfg = with_current_targets(cfg)
+    try:
+        return hydra.utils.instantiate(cfg, _execution_whitelist_=trusted_targets(), **kwargs)
+    except InstantiationException as err:
+        match = re.search(r"Target '([^']+)' (is not in|cannot be authorized by)\s+the\s+Hydra", str(err))
+        if match is None:
+            raise
+        target = match.group(1)
+        if match.group(2).startswith("cannot"):
+            raise UntrustedTarget(
+                f"_target_: {target} can run arbitrary code from a config, which dfd never allows; "
+                "call a narrow function of your own instead"
+            ) from None
+        raise UntrustedTarget(
+            f"_target_: {target} is not a trusted target (dfd allows {', '.join(trusted_targets())}); "
+            f"if you trust it, run with DFD_TRUSTED_TARGETS={target}"
+        ) from None
+
+
+# -- run-directory resolvers ---------------------------------------------------------------
+def resume_run_dir(ckpt_path: str | None) -> str | None:
+    """The run directory owning ``ckpt_path`` (``<run>/checkpoints/x.ckpt``), if it is a dfd run."""
+    if not ckpt_path:
+        return None
+    ckpt = Path(str(ckpt_path)).expanduser().resolve()
+    run = ckpt.parent.parent
+    if ckpt.parent.name == "checkpoints" and (run / ".hydra").is_dir():
+        return str(run)
+    return None
+
+
+def _run_dir(ckpt_path: str | None, default: str) -> str:
+    """Resuming continues in the original run directory, so logs and checkpoints stay together."""
+    return resume_run_dir(ckpt_path) or default
+
+
+def _hydra_subdir(ckpt_path: str | None) -> str:
+    """Keep the original ``.hydra/`` config of a resumed run; the resume's goes beside it."""
+    if resume_run_dir(ckpt_path) is None:
+        return ".hydra"
+    return f".hydra/resume_{datetime.now():%Y-%m-%d_%H-%M-%S}"
+
+
+def _count(value: Any, key: str) -> int:
+    """A positive whole number the cluster needs (``${dfd_count:${trainer.devices},trainer.devices}``
+    in the SLURM launcher presets), or an error naming the key to set."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if number < 1 or str(number) != str(value).strip():
+        raise ValueError(
+            f"the SLURM job is sized from {key}, which is {value!r}: set {key}=<a number>, e.g. "
+            "trainer.devices=4 for four GPUs per node"
+        )
+    return number
+
+
+def register_resolvers() -> None:
+    """Register dfd's OmegaConf resolvers (idempotent)."""
+    for name, fn in {"dfd_run_dir": _run_dir, "dfd_hydra_subdir": _hydra_subdir, "dfd_count": _count}.items():
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_resolver(name, fn)
+
+
+def save_resolved_config(cfg: DictConfig, path: Any) -> None:
+    """Write the fully resolved config (what the run actually used) as YAML."""
+    OmegaConf.save(cfg, path, resolve=True)
+
+
+def to_container(cfg: DictConfig) -> dict:
+    """The resolved config as plain Python containers (for loggers and checkpoints)."""
+    return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]

@@ -1,0 +1,98 @@
+"""Where modules of earlier dfd versions went, so that what those versions wrote keeps working.
+
+Run folders keep their ``config.yaml``, sweeps and notebooks keep their imports. A config's
+``_target_`` under an old path is read as the new one (:func:`current_target`, used by
+:func:`dfd.config.instantiate.instantiate` and by the run loader), and ``import dfd.<old path>``
+gives the module at its new home with a :class:`DeprecationWarning` (:func:`install`, run when
+``dfd`` is imported). A move must add its line here; ``tests/core/test_moved.py`` checks each one.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.util
+import sys
+import warnings
+from typing import Any
+
+#: old module -> its home since the package layout of 2026-12 (issue 24)
+MOVED_MODULES = {
+    "dfd.errors": "dfd.core.errors",
+    "dfd.safe_load": "dfd.core.safe_load",
+    "dfd.losses": "dfd.models.losses",
+    "dfd.utils.entry": "dfd.config.entry",
+    "dfd.utils.instantiate": "dfd.config.instantiate",
+    "dfd.utils.validate": "dfd.config.validate",
+    "dfd.utils.sweeper": "dfd.config.sweeper",
+    "dfd.utils.study_storage": "dfd.config.study_storage",
+    "dfd.utils.optuna_summary": "dfd.config.optuna_summary",
+    "dfd.utils.runs": "dfd.artifacts.runs",
+    "dfd.utils.exporting": "dfd.artifacts.exporting",
+    "dfd.utils.evaluation": "dfd.evaluation.scoring",
+    "dfd.utils.protocol": "dfd.evaluation.protocol",
+    "dfd.utils.ensembling": "dfd.ensembles.tasks",
+    "dfd.utils.preprocessing": "dfd.preprocessing.tasks",
+    "dfd.utils.shards": "dfd.preprocessing.tasks",
+}
+#: old ``module.name`` -> new, for names that left their module's new home (none need it today
+#: beyond the modules above; listed names win over the module table)
+MOVED_NAMES: dict[str, str] = {
+    "dfd.utils.evaluation.evaluate": "dfd.evaluation.tasks.evaluate",
+    "dfd.utils.protocol.run_protocol": "dfd.evaluation.tasks.run_protocol",
+    "dfd.callbacks.calibration.load_calibration": "dfd.metrics.calibration.load_calibration",
+    "dfd.data.transforms.IMAGENET_MEAN": "dfd.core.input_spec.IMAGENET_MEAN",
+    "dfd.data.transforms.IMAGENET_STD": "dfd.core.input_spec.IMAGENET_STD",
+}
+
+
+def current_target(target: Any) -> Any:
+    """``target`` (a ``_target_`` string) at its current path; anything else unchanged."""
+    if not isinstance(target, str) or not target.startswith("dfd."):
+        return target
+    if target in MOVED_NAMES:
+        return MOVED_NAMES[target]
+    module, _, name = target.rpartition(".")
+    if module in MOVED_MODULES:
+        return f"{MOVED_MODULES[module]}.{name}"
+    return target
+
+
+def current_targets(node: Any) -> Any:
+    """A copy of plain config data (dicts and lists) with every ``_target_`` at its current path."""
+    if isinstance(node, dict):
+        return {k: current_target(v) if k == "_target_" else current_targets(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [current_targets(v) for v in node]
+    return node
+
+
+class _MovedFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Imports an old module path as its new module, with a deprecation warning."""
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname in MOVED_MODULES:
+            return importlib.util.spec_from_loader(fullname, self)
+        if fullname == "dfd.utils":  # the old package itself, so that its submodules can be found
+            return importlib.util.spec_from_loader(fullname, self, is_package=True)
+        return None
+
+    def create_module(self, spec: Any) -> Any:
+        if spec.name == "dfd.utils":
+            return None  # an empty package module
+        warnings.warn(
+            f"{spec.name} moved to {MOVED_MODULES[spec.name]}; import it from there",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return importlib.import_module(MOVED_MODULES[spec.name])
+
+    def exec_module(self, module: Any) -> None:
+        if module.__name__ == "dfd.utils":
+            module.__path__ = []
+
+
+def install() -> None:
+    """Put the finder for old module paths on ``sys.meta_path`` (once)."""
+    if not any(isinstance(f, _MovedFinder) for f in sys.meta_path):
+        sys.meta_path.append(_MovedFinder())

@@ -1,0 +1,148 @@
+"""Scoring a checkpoint on a split: the shared steps of ``dfd.eval``, ``dfd.cross_eval``,
+``dfd.compare`` and ``dfd.robustness``.
+
+:func:`load_for_eval` rebuilds the model from its run, prepares the data (the run's own, or
+``data=<name>``), checks the split and applies the selection guard; :func:`score_split` runs
+the split through Lightning and returns the gathered outputs; :func:`evaluate` does all of it
+and writes the report and the metrics JSON into the evaluation's own directory (``out_dir``),
+never into the training run.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from dfd.artifacts.runs import (
+    check_run_data,
+    data_root,
+    load_model,
+    run_config_for,
+    run_dir_of,
+)
+from dfd.config.instantiate import instantiate
+from dfd.preprocessing.fingerprint import describe, differences
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("val", "test")
+
+
+def eval_data_config(
+    cfg: DictConfig, run_cfg: DictConfig, run_source: str | Path = "the run's config.yaml"
+) -> DictConfig:
+    """The data config to evaluate: ``cfg.data`` when given, else the run's (``run_source``), detached
+    and resolved; a run's data config may name only a dfd DataModule and raw layouts (:func:`check_run_data`)."""
+    if cfg.get("data") is not None:
+        source = cfg.data
+    else:
+        source = run_cfg.data
+        check_run_data(source, run_source)
+    data_cfg = OmegaConf.create(OmegaConf.to_container(source, resolve=True))
+    if cfg.get("batch_size"):
+        data_cfg.batch_size = cfg.batch_size
+    return data_cfg  # type: ignore[return-value]
+
+
+def check_selection_guard(cfg: DictConfig, run_cfg: DictConfig, data_cfg: DictConfig) -> None:
+    """With ``guard.enabled``, refuse ``split=test`` on data used for model selection.
+
+    Selection data are the folders (or folder names) in ``guard.data``, or, when that list is
+    empty, the data the run was trained and selected on.
+    """
+    guard = cfg.get("guard")
+    if not guard or not guard.get("enabled") or cfg.split != "test":
+        return
+    root = data_root(data_cfg)
+    listed = [str(d) for d in guard.get("data") or []]
+    if listed:  # folders, or bare dataset folder names such as "ffpp"
+        reserved = any(root == Path(d).expanduser().resolve() or root.name == d for d in listed)
+    else:
+        reserved = root == data_root(run_cfg.data)
+    if reserved:
+        raise PermissionError(
+            f"guard.enabled=true: {root} was used for model selection, so its test split is reserved for the "
+            "final report. Evaluate split=val while developing; for the one final evaluation run with guard.enabled=false."
+        )
+
+
+def load_for_eval(
+    cfg: DictConfig, ckpt_path: Path, data_run_cfg: DictConfig | None = None
+) -> tuple[DictConfig, L.LightningModule, L.LightningDataModule, DictConfig]:
+    """``(run config, model, datamodule, data config)`` to score ``cfg.split`` with a checkpoint.
+
+    Checks ``cfg.split``, rebuilds the model from its run, prepares the data (``cfg.data`` or,
+    when null, that of ``data_run_cfg``, by default the checkpoint's own run) and applies the
+    selection guard.
+    """
+    if cfg.split not in SPLITS:
+        raise ValueError(f"split={cfg.split!r} is not one of {SPLITS}")
+    run_cfg = run_config_for(ckpt_path)
+    model = load_model(ckpt_path, run_cfg, allow_pickle=bool(cfg.get("allow_pickle")))
+    data_run_source = (
+        run_dir_of(ckpt_path) / "config.yaml" if data_run_cfg is None else "the data run's config.yaml"
+    )
+    data_cfg = eval_data_config(cfg, data_run_cfg if data_run_cfg is not None else run_cfg, data_run_source)
+    datamodule = instantiate(data_cfg)
+    datamodule.verify()
+    datamodule.set_input_spec(model.net.input_spec)
+    check_selection_guard(cfg, run_cfg, data_cfg)
+    warn_if_cropped_differently(getattr(model, "preprocessing", None), datamodule)
+    return run_cfg, model, datamodule, data_cfg
+
+
+def warn_if_cropped_differently(trained: dict[str, Any] | None, datamodule: Any) -> dict[str, tuple]:
+    """Warn, naming the settings, when the data was cropped unlike the model's training crops."""
+    diff = differences(trained, datamodule.fingerprint() if trained else None)
+    if diff:
+        log.warning(
+            "the model was trained on crops made differently from these (%s): expect lower scores than "
+            "on data cropped as in training; re-run dfd.preprocess with the training settings",
+            describe(diff),
+        )
+    return diff
+
+
+def run_split(
+    trainer: L.Trainer, model: L.LightningModule, datamodule: Any, split: str, **kwargs: Any
+) -> list:
+    """``trainer.validate`` for ``split=val``, ``trainer.test`` for ``split=test``."""
+    return (trainer.validate if split == "val" else trainer.test)(model, datamodule=datamodule, **kwargs)
+
+
+def score_split(
+    cfg: DictConfig, ckpt_path: Path, data_run_cfg: DictConfig | None = None
+) -> dict[str, torch.Tensor]:
+    """Score ``cfg.split`` with the checkpoint; return its gathered ``logits``, ``labels``, ``video_idx``.
+
+    The data is ``cfg.data`` or, when that is null, the data of ``data_run_cfg`` (default: the
+    checkpoint's own run).
+    """
+    _, model, datamodule, _ = load_for_eval(cfg, ckpt_path, data_run_cfg)
+    trainer: L.Trainer = instantiate(cfg.trainer, logger=False)
+    run_split(trainer, model, datamodule, cfg.split, verbose=False)
+    return model.eval_outputs[cfg.split]
+
+
+def metrics_file_name(data: str, split: str, threshold: Any) -> str:
+    """``metrics.<data>.<split>.<threshold>.json``: evaluations with other choices never overwrite it."""
+    return f"metrics.{data}.{split}.{threshold}.json"
+
+
+def summary_lines(metrics_path: Path, out_dir: Path, summary: dict[str, Any]) -> str:
+    """The closing lines of an evaluation: where its files are and the headline numbers."""
+    lines = [f"metrics written to {metrics_path}", f"report in {out_dir}"]
+    for level in ("frame", "video"):
+        if level in summary:
+            s = summary[level]
+            lines.append(
+                f"{level}: AUC {s['at_0.5']['auc']:.4f} | at 0.5: acc {s['at_0.5']['acc']:.4f} F1 {s['at_0.5']['f1']:.4f}"
+                f" | at {summary['threshold_choice']} ({s['threshold']:.3f}): acc {s['calibrated']['acc']:.4f}"
+                f" F1 {s['calibrated']['f1']:.4f}"
+            )
+    return "\n".join(lines)

@@ -1,0 +1,316 @@
+"""The tasks of the evaluation stage's commands: each is what ``dfd <verb>`` runs once its config is composed."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import pandas as pd
+import torch
+from hydra import compose
+from omegaconf import DictConfig, OmegaConf
+from torch.utils.data import DataLoader
+
+from dfd.artifacts.runs import (
+    check_run_data,
+    data_root,
+    load_model,
+    resolve_checkpoint,
+    run_config_for,
+    run_dir_of,
+)
+from dfd.config.instantiate import instantiate, instantiate_loggers
+from dfd.core.errors import DfdError
+from dfd.data.transforms import build_eval_transform
+from dfd.evaluation.protocol import bootstrap, display, path_overrides, present, table
+from dfd.evaluation.scoring import load_for_eval, metrics_file_name, run_split, score_split, summary_lines
+from dfd.metrics.calibration import load_calibration
+from dfd.metrics.comparison import compare_outputs
+from dfd.metrics.robustness import evaluate_robustness, robustness_markdown
+from dfd.models.linear_probe import evaluate_probe, extract_embeddings, fit_linear_probe
+from dfd.reports import plots
+from dfd.reports.report import flatten_summary, write_report
+from dfd.reports.tables import comparison_markdown, to_markdown, write_cross_dataset
+from dfd.training.tasks import train
+
+log = logging.getLogger(__name__)
+
+
+def compare(cfg: DictConfig) -> dict[str, Any]:
+    """Score both checkpoints and write the comparison."""
+    L.seed_everything(cfg.seed, workers=True)
+    ckpts = {k: resolve_checkpoint(cfg[f"ckpt_{k}"], key=f"ckpt_{k}") for k in ("a", "b")}
+    data_run = run_config_for(ckpts["a"])  # B is scored on A's data unless data=<name>
+    outputs = {k: score_split(cfg, path, data_run_cfg=data_run) for k, path in ckpts.items()}
+    # each run's own `confident` parameters, stored with its calibration (defaults without one)
+    calibrations = {k: load_calibration(path, bool(cfg.get("allow_pickle"))) for k, path in ckpts.items()}
+    confident = {k: cal.confident_strategy() if cal else None for k, cal in calibrations.items()}
+    result = compare_outputs(
+        outputs["a"], outputs["b"], cfg.n_boot, cfg.alpha, cfg.seed, cfg.video_aggregation,
+        confident_a=confident["a"], confident_b=confident["b"],
+    )  # fmt: skip
+    result.update(ckpt_a=str(ckpts["a"]), ckpt_b=str(ckpts["b"]), split=cfg.split)
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "compare.json").write_text(json.dumps(result, indent=2))
+    md = comparison_markdown(result)
+    (out / "compare.md").write_text(md)
+    print(md + f"\nwritten to {out}", flush=True)
+    return result
+
+
+def cross_eval(cfg: DictConfig) -> dict[str, Any]:
+    """Evaluate the grid; return ``{metric: DataFrame}`` and write the tables."""
+    if not cfg.checkpoints:
+        raise ValueError("no checkpoints given: add +checkpoints.<trained_on>=<run>/checkpoints/best.ckpt")
+    out = Path(cfg.out_dir)
+    runs: dict[str, dict[str, float]] = {}
+    results: dict[str, dict[tuple[str, str], float]] = {m: {} for m in cfg.metrics}
+    for row, ckpt in cfg.checkpoints.items():
+        for col in cfg.datasets:
+            overrides = [
+                f"data={col}",
+                f"ckpt_path={ckpt}",
+                f"split={cfg.split}",
+                f"out_dir={out / f'{row}_on_{col}'}",
+                # the same folders as this run (overrides such as paths.data_dir=... carry over)
+                *(f"paths.{k}={cfg.paths[k]}" for k in ("root_dir", "data_dir", "log_dir")),
+                *([f"batch_size={cfg.batch_size}"] if cfg.batch_size else []),
+                *cfg.eval_overrides,
+            ]
+            log.info("cross_eval: %s on %s", row, col)
+            metrics = evaluate(compose(config_name="eval", overrides=overrides))
+            runs[f"{row}_on_{col}"] = metrics
+            for m in cfg.metrics:
+                if m not in metrics:
+                    raise KeyError(f"metric {m!r} is not among dfd.eval's keys: {sorted(metrics)}")
+                results[m][(str(row), str(col))] = metrics[m]
+    out.mkdir(parents=True, exist_ok=True)
+    checkpoints = {
+        str(row): str(Path(str(ckpt)).expanduser().resolve()) for row, ckpt in cfg.checkpoints.items()
+    }
+    record = {"checkpoints": checkpoints, "datasets": list(cfg.datasets), "split": cfg.split, "runs": runs}
+    (out / "cross_eval.json").write_text(json.dumps(record, indent=2, sort_keys=True))
+    frames = {m: write_cross_dataset(res, out, metric=m.replace("/", "_")) for m, res in results.items()}
+    # columns <dataset>/<method>: each method's fakes against the dataset's reals, at frame level
+    for key in METHOD_METRICS:
+        by_method = method_results(runs, cfg.checkpoints, cfg.datasets, key)
+        if by_method:
+            frames[f"frame/by_method/{key}"] = write_cross_dataset(
+                by_method, out, metric=f"by_method_frame_{key}"
+            )
+    for m, frame in frames.items():
+        print(f"{m}\n{frame.to_string(float_format=lambda v: f'{v:.4f}')}\n", flush=True)
+    return frames
+
+
+#: The by-method matrices written: AUC and AP of each method's fakes against all reals, and the
+#: accuracy on those samples at the calibrated threshold.
+METHOD_METRICS = ("auc", "ap", "acc")
+
+
+def method_results(
+    runs: dict[str, dict[str, float]], rows: Any, columns: Any, metric: str = "auc"
+) -> dict[tuple[str, str], float]:
+    """``{(trained on, "<dataset>/<method>"): frame <metric>}`` from every cell's by-method metrics."""
+    out = {}
+    prefix, suffix = "frame/by_method/", f"/{metric}"
+    for row in rows:
+        for col in columns:
+            for key, value in runs[f"{row}_on_{col}"].items():
+                if key.startswith(prefix) and key.endswith(suffix):
+                    out[(str(row), f"{col}/{key[len(prefix) : -len(suffix)]}")] = value
+    return out
+
+
+def linear_probe(cfg: DictConfig) -> dict[str, dict[str, float]]:
+    """Fit and score the probes; return ``{"<plain|smote>/<split>": metrics}``."""
+    L.seed_everything(cfg.seed)
+    data_cfg = cfg.data
+    if cfg.ckpt_path:
+        ckpt = resolve_checkpoint(cfg.ckpt_path)
+        model = load_model(ckpt, allow_pickle=cfg.allow_pickle)
+        if cfg.data_from_run:
+            data_cfg = run_config_for(ckpt).data
+            check_run_data(data_cfg, run_dir_of(ckpt) / "config.yaml")  # a run folder names only dfd's data
+    else:
+        model = instantiate(cfg.model, loss=instantiate(cfg.loss))
+    datamodule = instantiate(data_cfg)
+    datamodule.verify()
+    spec = model.net.input_spec
+    datamodule.set_input_spec(spec)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    print(f"Training split class counts: {datamodule.class_counts('train')}")
+
+    embeddings = {}
+    for split in ("train", "val", "test"):
+        dataset = datamodule.datasets[split]
+        # every split, train included, is embedded without augmentation
+        dataset.transform, dataset.label_transforms = build_eval_transform(spec), {}
+        loader = DataLoader(
+            dataset, batch_size=datamodule.batch_size, shuffle=False, num_workers=datamodule.num_workers
+        )
+        embeddings[split] = extract_embeddings(model.net, loader, device=cfg.device)
+
+    x_train, y_train = embeddings["train"]
+    variants = {"plain": False, **({"smote": True} if cfg.probe.smote else {})}
+    results: dict[str, dict[str, float]] = {}
+    for name, smote in variants.items():
+        probe = fit_linear_probe(
+            x_train, y_train, smote=smote, k_neighbors=cfg.probe.k_neighbors, c=cfg.probe.c, seed=cfg.seed
+        )
+        for split in ("val", "test"):
+            results[f"{name}/{split}"] = vars(evaluate_probe(probe, *embeddings[split]))
+    header = f"{'probe/split':<12}" + "".join(f"{k:>18}" for k in next(iter(results.values())))
+    print(header)
+    for key, metrics in results.items():
+        print(f"{key:<12}" + "".join(f"{v:>18.4f}" for v in metrics.values()))
+    out = Path(cfg.paths.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "linear_probe.json").write_text(json.dumps(results, indent=2))
+    return results
+
+
+def robustness(cfg: DictConfig) -> pd.DataFrame:
+    """Run the suite for ``cfg.ckpt_path``; return the table (one row per perturbation level)."""
+    L.seed_everything(cfg.seed, workers=True)
+    ckpt_path = resolve_checkpoint(cfg.ckpt_path)
+    _, model, datamodule, _ = load_for_eval(cfg, ckpt_path)
+    datamodule.setup("test" if cfg.split == "test" else "validate")
+    loader = datamodule.test_dataloader() if cfg.split == "test" else datamodule.val_dataloader()
+    corruptions = [instantiate(c) for c in (cfg.get("corruptions") or {}).values() if c is not None]
+    attacks = [instantiate(a) for a in (cfg.get("attacks") or {}).values() if a is not None]
+    device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    spec = model.net.input_spec
+    table = evaluate_robustness(
+        model.net, loader, spec.mean, spec.std, corruptions, attacks,
+        device=device, max_batches=cfg.get("max_batches"), seed=cfg.seed,
+    )  # fmt: skip
+
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / "robustness.csv", index=False)
+    md = f"# Robustness of `{ckpt_path}` ({cfg.split} split)\n\n" + robustness_markdown(table, cfg.metric)
+    (out / "robustness.md").write_text(md)
+    clean = float(table.loc[table.perturbation == "clean", cfg.metric].iloc[0])
+    curves = {
+        name: (group.level.tolist(), group[cfg.metric].tolist())
+        for name, group in table[table.perturbation != "clean"].groupby("perturbation", sort=False)
+    }
+    plots.save(plots.severity_figure(curves, clean, ylabel=cfg.metric), out / "robustness.png")
+    print(md + f"\nwritten to {out}", flush=True)
+    return table
+
+
+def evaluate(cfg: DictConfig) -> dict[str, float]:
+    """Evaluate ``cfg.ckpt_path`` on ``cfg.split``; write the report and metrics to ``cfg.out_dir``."""
+    L.seed_everything(cfg.seed, workers=True)
+    ckpt_path = resolve_checkpoint(cfg.ckpt_path)
+    _, model, datamodule, data_cfg = load_for_eval(cfg, ckpt_path)
+
+    loggers = instantiate_loggers(cfg.get("logger"))
+    trainer: L.Trainer = instantiate(cfg.trainer, logger=loggers or False)
+    results = run_split(trainer, model, datamodule, cfg.split)[0]
+    metrics = {k: float(v) for k, v in results.items()}
+
+    calibration = load_calibration(ckpt_path, allow_pickle=bool(cfg.get("allow_pickle")))
+    if calibration is None:
+        log.warning("%s holds no calibration: the calibrated column uses threshold 0.5", ckpt_path)
+    data_name = data_root(data_cfg).name
+    out = Path(cfg.out_dir)
+    threshold = cfg.get("threshold", "f1")
+    if not trainer.is_global_zero:
+        return metrics
+    writer = next((lg.experiment for lg in loggers if hasattr(lg.experiment, "add_figure")), None)
+    run_dir = run_dir_of(ckpt_path)
+    summary = write_report(
+        model.eval_outputs[cfg.split],
+        out,
+        calibration,
+        threshold=threshold,
+        video_aggregation=cfg.get("video_aggregation"),
+        run_dir=run_dir,
+        tb_writer=writer,
+        title=f"{run_dir.name}: {data_name} {cfg.split}",
+        meta={"checkpoint": ckpt_path, "data": data_name, "split": cfg.split},
+        samples=datamodule.sample_table(cfg.split),
+    )
+    metrics.update(flatten_summary(summary))
+    payload = {
+        "checkpoint": str(ckpt_path),
+        "data": OmegaConf.to_container(data_cfg, resolve=True),
+        "split": cfg.split,
+        "threshold": str(threshold),
+        "calibration": calibration.to_dict() if calibration else None,
+        "metrics": metrics,
+    }
+    path = out / metrics_file_name(data_name, cfg.split, threshold)
+    path.write_text(json.dumps(payload, indent=2, sort_keys=True))
+    print(summary_lines(path, out, summary), flush=True)
+    return metrics
+
+
+def train_run(cfg: DictConfig, out: Path) -> Path:
+    """Train the protocol's model in ``out/train`` with the training task, in this process, from the
+    ``train`` config composed with the protocol's overrides; return its best checkpoint."""
+    run = out / "train"
+    overrides = [
+        *cfg.protocol.train,
+        *cfg.train_overrides,
+        *path_overrides(cfg),
+        f"paths.output_dir={run}",
+        f"seed={cfg.seed}",
+    ]
+    log.info("protocol %s: dfd train %s", cfg.protocol.name, " ".join(overrides))
+    train_cfg = compose(config_name="train", overrides=overrides)
+    strategy = str(train_cfg.trainer.get("strategy", "auto"))
+    if "ddp" in strategy and "spawn" not in strategy:
+        raise DfdError(
+            f"the training strategy {strategy!r} relaunches the command in every rank, which would run the whole "
+            "protocol there: train with `dfd train` first and give the protocol its ckpt_path=<best.ckpt>"
+        )
+    train(train_cfg)
+    best = run / "checkpoints" / "best.ckpt"
+    if not best.is_file():
+        raise RuntimeError(
+            f"training for protocol {cfg.protocol.name} saved no best checkpoint; its log: {run}"
+        )
+    return best
+
+
+def run_protocol(cfg: DictConfig) -> dict[str, Any]:
+    """Train (unless ``ckpt_path``), evaluate every present dataset, write ``protocol.md``/``.json``/``.csv``."""
+    out = Path(str(cfg.out_dir))
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt = Path(str(cfg.ckpt_path)).expanduser() if cfg.get("ckpt_path") else train_run(cfg, out)
+    results: dict[str, dict[str, float]] = {}
+    skipped: dict[str, str] = {}
+    for name in cfg.protocol.evaluate_on:
+        why = present(cfg, name)
+        if why:
+            skipped[name] = why
+            print(f"skipped {name}: {why}", flush=True)
+            continue
+        overrides = [f"data={name}", f"ckpt_path={ckpt}", f"split={cfg.protocol.split}", f"out_dir={out / name}",
+                     *path_overrides(cfg), *cfg.dataset_overrides.get(name, []), *cfg.eval_overrides]  # fmt: skip
+        log.info("protocol %s: evaluating on %s", cfg.protocol.name, name)
+        metrics = evaluate(compose(config_name="eval", overrides=overrides))
+        metrics.update(bootstrap(out / name / "predictions.csv", int(cfg.n_boot), int(cfg.seed)))
+        results[name] = metrics
+    frame = table(results)
+    frame.to_csv(out / "protocol.csv", index=False)
+    text = "\n".join([
+        f"# Protocol {cfg.protocol.name}", "", f"checkpoint: `{ckpt}`", f"split: {cfg.protocol.split}; intervals: "
+        f"95% paired stratified bootstrap ({cfg.n_boot} replicates)", "", to_markdown(display(frame), fmt=""),
+        *([""] + [f"- skipped {k}: {v}" for k, v in skipped.items()] if skipped else []),
+    ])  # fmt: skip
+    (out / "protocol.md").write_text(text + "\n")
+    record = {"protocol": OmegaConf.to_container(cfg.protocol, resolve=True), "checkpoint": str(ckpt),
+              "results": results, "skipped": skipped}  # fmt: skip
+    (out / "protocol.json").write_text(json.dumps(record, indent=2, default=float))
+    print(text, flush=True)
+    return record

@@ -1,0 +1,50 @@
+"""Building objects from configs: only trusted targets, and the run-directory resolvers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from dfd.config.instantiate import UntrustedTarget, instantiate, resume_run_dir
+from dfd.models.losses import BCELoss
+
+CALLS: list[str] = []
+
+
+def record_call() -> None:
+    """A target outside dfd's allow-list: it must never run."""
+    CALLS.append("ran")
+
+
+def test_a_foreign_target_is_refused_with_the_way_to_allow_it(monkeypatch) -> None:
+    monkeypatch.delenv("DFD_TRUSTED_TARGETS", raising=False)  # other tests trust tests.*
+    target = f"{__name__}.record_call"
+    with pytest.raises(UntrustedTarget, match=rf"_target_: {target} .* DFD_TRUSTED_TARGETS={target}"):
+        instantiate(OmegaConf.create({"_target_": target}))
+    assert not CALLS  # refused before it ran
+    # nested targets are checked too
+    with pytest.raises(UntrustedTarget, match="builtins.eval"):
+        instantiate(
+            OmegaConf.create(
+                {"_target_": "dfd.models.losses.BCELoss", "pos_weight": {"_target_": "builtins.eval"}}
+            )
+        )
+
+
+def test_trusted_targets_and_the_environment_allow_list(monkeypatch) -> None:
+    assert isinstance(instantiate(OmegaConf.create({"_target_": "dfd.models.losses.BCELoss"})), BCELoss)
+    with pytest.raises(UntrustedTarget, match="torch.zeros"):  # single callables, not all of torch
+        instantiate(OmegaConf.create({"_target_": "torch.zeros", "_args_": [2]}))
+    monkeypatch.setenv("DFD_TRUSTED_TARGETS", "os.path.join")
+    assert instantiate(OmegaConf.create({"_target_": "os.path.join", "_args_": ["a", "b"]})) == "a/b"
+
+
+def test_resume_run_dir_only_for_checkpoints_of_a_dfd_run(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    (run / ".hydra").mkdir(parents=True)
+    (run / "checkpoints").mkdir()
+    assert resume_run_dir(str(run / "checkpoints" / "last.ckpt")) == str(run)
+    assert resume_run_dir(str(tmp_path / "elsewhere" / "last.ckpt")) is None
+    assert resume_run_dir(None) is None

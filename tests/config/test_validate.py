@@ -1,0 +1,55 @@
+"""Start-up checks: the run keys users type most are validated before any work, naming the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dfd.config.validate import validate_run_keys
+from tests.conftest import compose_config
+
+
+def test_valid_defaults_pass_for_every_command() -> None:
+    for config, extra in [("train", []), ("eval", []), ("preprocess", []), ("stats", []), ("generate", [])]:
+        validate_run_keys(compose_config(config, extra))
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("trainer.max_epochs=abc", "trainer.max_epochs='abc': expected an integer >= -1"),
+        ("trainer.max_epochs=2.5", "trainer.max_epochs=2.5: expected an integer"),
+        ("data.batch_size=0", "data.batch_size=0: expected an integer >= 1"),
+        ("trainer.precision=17", "trainer.precision=17: expected one of"),
+        ("+trainer.limit_val_batches=1.5", "trainer.limit_val_batches=1.5: expected a batch count"),
+        ("trainer.devices=zero", "trainer.devices='zero'"),
+        ("model.optimizer.lr=-1", "model.optimizer.lr=-1: expected a number > 0.0"),
+        ("seed=x", "seed='x': expected an integer >= 0"),
+    ],
+)
+def test_a_bad_value_names_its_key_and_what_was_expected(override: str, expected: str) -> None:
+    with pytest.raises(ValueError) as err:
+        validate_run_keys(compose_config("train", [override]))
+    assert expected in str(err.value)
+
+
+def test_a_missing_checkpoint_is_named_and_every_problem_reported_at_once(tmp_path: Path) -> None:
+    cfg = compose_config("train", [f"ckpt_path={tmp_path}/nope/last.ckpt", "data.num_workers=-1"])
+    with pytest.raises(ValueError) as err:
+        validate_run_keys(cfg)
+    text = str(err.value)
+    assert (
+        f"ckpt_path='{tmp_path}/nope/last.ckpt': expected a checkpoint file, an exported model or ensemble folder"
+        in text
+    )
+    assert "data.num_workers=-1" in text
+    (tmp_path / "last.ckpt").write_bytes(b"x")
+    validate_run_keys(compose_config("train", [f"ckpt_path={tmp_path}/last.ckpt"]))
+
+
+def test_accepted_forms_of_the_lightning_keys() -> None:
+    for override in ["trainer.devices=auto", "trainer.devices=[0,1]", "trainer.devices=-1", "trainer.max_epochs=-1",
+                     "+trainer.limit_val_batches=0.25", "+trainer.limit_val_batches=3", "trainer.precision=bf16-mixed",
+                     "trainer.gradient_clip_val=1"]:  # fmt: skip
+        validate_run_keys(compose_config("train", [override]))
