@@ -1,7 +1,7 @@
 """Ships the top-level ``conf/`` tree inside the wheel as ``dfd/conf`` (package data).
 
 ``conf/`` stays at the repository's top level, where a checkout (and an editable install) reads
-it; ``dfd.utils.entry.CONF_DIR`` prefers the packaged copy when there is one. Everything else
+it; ``dfd.config.entry.CONF_DIR`` prefers the packaged copy when there is one. Everything else
 about the package is in pyproject.toml.
 """
 
