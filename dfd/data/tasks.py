@@ -1,0 +1,51 @@
+"""The commands' tasks of the data stage: ``dfd.pack`` writes a preprocessed dataset's crops as LitData
+chunks (:mod:`dfd.data.packed`) for ``data.format=packed``."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from omegaconf import DictConfig
+
+from dfd.data.packed import pack_split, packed_root, write_pack_meta
+from dfd.data.transforms import InputSpec
+from dfd.preprocessing.fingerprint import manifest_sha256
+from dfd.utils.instantiate import instantiate
+
+log = logging.getLogger(__name__)
+
+
+def pack(cfg: DictConfig) -> dict[str, Any]:
+    """Pack the configured splits under ``<data.root>/packed`` and write ``pack.json``; returns it."""
+    datamodule = instantiate(cfg.data)
+    datamodule.prepare_data()  # checks the manifest (generators write theirs here)
+    datamodule.set_input_spec(InputSpec(64))  # transforms are not applied when packing
+    datamodule.setup()
+    meta: dict[str, Any] = {
+        "encoding": cfg.encoding,
+        "jpeg_quality": int(cfg.jpeg_quality) if cfg.encoding == "jpeg" else None,
+        "chunk_bytes": str(cfg.chunk_bytes),
+        "manifest_sha256": manifest_sha256(datamodule.root),
+        "splits": {},
+    }
+    for split in cfg.splits:
+        dataset = datamodule.datasets[split]
+        if not len(dataset):
+            log.warning("the %s split is empty: nothing to pack", split)
+            continue
+        start = time.perf_counter()
+        out = packed_root(datamodule.root) / split
+        meta["splits"][split] = pack_split(dataset, out, cfg.encoding, cfg.jpeg_quality, str(cfg.chunk_bytes))
+        size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+        print(
+            f"{split}: {len(dataset)} crops → {out} ({size / 2**20:.1f} MB, {time.perf_counter() - start:.1f} s)",
+            flush=True,
+        )
+    path = write_pack_meta(datamodule.root, meta)
+    print(
+        f"packed: {path}\ntrain from the pack with: python -m dfd.train data=<name> data.format=packed",
+        flush=True,
+    )
+    return meta
