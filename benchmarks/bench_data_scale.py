@@ -13,7 +13,7 @@ manifest load + ``prepare_data()`` + ``setup()`` in seconds; main-process RSS af
 memory (USS) growth of each of the 2 training DataLoader workers over a shuffled pass of
 ``--samples`` crops (copy-on-write of touched reference counts); PNG images/s over that pass.
 Targets: setup >= 5x faster, main RSS <= 1/3, worker growth < 20 MB per pass at 4M rows, packed
-shards >= 1.5x the PNG images/s (each dfd.pack encoding: the crop files' own bytes, the decoded pixels,
+crops >= 1.5x the PNG images/s (each dfd.pack encoding: the crop files' own bytes, the decoded pixels,
 and JPEG q95).
 
 python benchmarks/bench_data_scale.py [--full] [--sizes 100000,1000000,4000000] [--samples 200000] [--repeats 1]
@@ -305,17 +305,17 @@ def measure(side: str, root: str, samples: int, batch_size: int, workers: int) -
     return out
 
 
-def shard_images_per_s(root: str, samples: int, batch_size: int, workers: int) -> dict[str, float] | None:
-    """Training-loader images/s over the same kind of pass read from packed shards of ``root``'s
-    training crops (``data.format=shards``: ``ShardFrameDataset``, sorted batches of the shuffled
+def packed_images_per_s(root: str, samples: int, batch_size: int, workers: int) -> dict[str, float] | None:
+    """Training-loader images/s over the same kind of pass read from a pack of ``root``'s
+    training crops (``data.format=packed``: ``PackedFrameDataset``, sorted batches of the shuffled
     order, the default training transform), in this fresh process, for each ``dfd.pack``
     encoding. The first ``samples`` training crops are packed, outside the timing."""
     import torch
 
     from dfd.core.input_spec import InputSpec
-    from dfd.data.datamodule import FaceCropDataModule, ShardFrameDataset
+    from dfd.data.datamodule import FaceCropDataModule, PackedFrameDataset
+    from dfd.data.packed import pack_split
     from dfd.data.samplers import RandomSampler
-    from dfd.data.shards import pack_split
     from dfd.data.transforms import build_train_transform
 
     torch.set_num_threads(1)
@@ -328,9 +328,9 @@ def shard_images_per_s(root: str, samples: int, batch_size: int, workers: int) -
     rows["crop_path"] = [train.paths.relative[i] for i in range(n)]
     out: dict[str, float] = {}
     for encoding in ("source", "raw", "jpeg"):
-        shards = Path(root) / f"shards_{encoding}"
-        dataset = ShardFrameDataset(root, rows, build_train_transform(InputSpec(SIZE)), shards=shards)
-        pack_split(dataset, shards, encoding, progress=False)
+        packed = Path(root) / f"packed_{encoding}"
+        dataset = PackedFrameDataset(root, rows, build_train_transform(InputSpec(SIZE)), packed=packed)
+        pack_split(dataset, packed, encoding, progress=False)
         sampler = RandomSampler(dataset.labels.astype(np.int64), seed=0)
         sampler.sorted_batches = batch_size
         loader = torch.utils.data.DataLoader(
@@ -401,7 +401,7 @@ def compare(legacy: Any, current: Any, better: str) -> str:
     return f"{current / legacy:.2f}x"
 
 
-def print_table(n_rows: int, info: dict[str, Any], res: dict[str, dict[str, Any]], shards: Any) -> None:
+def print_table(n_rows: int, info: dict[str, Any], res: dict[str, dict[str, Any]], packed: Any) -> None:
     leg, cur = res["legacy"], res["current"]
     print(f"\n== {n_rows:,} rows: {info['videos']:,} videos, {info['train']:,} train / {info['val']:,} val / "
           f"{info['test']:,} test crops, {info['fake_share']:.0%} fake; manifest.csv {info['csv_mb']:.0f} MB, "
@@ -437,11 +437,11 @@ def print_table(n_rows: int, info: dict[str, Any], res: dict[str, dict[str, Any]
     for name, a, b, better, digits in rows:
         print(f"   {name:<34}{fmt(a, digits):>12}{fmt(b, digits):>12}   {compare(a, b, better)}")
     png = cur.get("images_per_s")
-    if not shards:
-        print("   shards: not measured")
+    if not packed:
+        print("   packed: not measured")
     else:
-        for encoding, rate in shards.items():
-            print(f"   shards ({encoding}) images/s {rate:,.0f}: {compare(png, rate, 'ratio')} PNG (current)")
+        for encoding, rate in packed.items():
+            print(f"   packed ({encoding}) images/s {rate:,.0f}: {compare(png, rate, 'ratio')} PNG (current)")
 
 
 def print_goals(results: list[tuple[int, dict[str, dict[str, Any]], Any]]) -> None:
@@ -475,13 +475,13 @@ def print_goals(results: list[tuple[int, dict[str, dict[str, Any]], Any]]) -> No
     f = last("worker_growth_mb")
     note = "" if f is None or f[0] >= 4_000_000 else " [goal is at 4,000,000 rows]"
     line("worker growth < 20 MB per pass" + note, f, f and f"{f[2]:.1f} MB", f and f[2] < 20)
-    n, res, shards = results[-1] if results else (0, {}, None)
+    n, res, packed = results[-1] if results else (0, {}, None)
     png = res.get("current", {}).get("images_per_s") if res else None
-    if not shards or not png:
-        print("   shards >= 1.5x PNG images/s: not measured")
+    if not packed or not png:
+        print("   packed >= 1.5x PNG images/s: not measured")
     else:
-        for encoding, rate in shards.items():
-            print(f"   shards ({encoding}) >= 1.5x PNG images/s: {rate / png:.2f}x at {n:,} rows "
+        for encoding, rate in packed.items():
+            print(f"   packed ({encoding}) >= 1.5x PNG images/s: {rate / png:.2f}x at {n:,} rows "
                   f"({'met' if rate / png >= 1.5 else 'not met'})")  # fmt: skip
 
 
@@ -503,8 +503,8 @@ def code_state() -> str:
 def child_main(args: argparse.Namespace) -> None:
     if args.child == "gen":
         out = make_manifest(Path(args.root), args.rows, Path(args.pool))
-    elif args.child == "shards":
-        out = {"images_per_s": shard_images_per_s(args.root, args.samples, args.batch_size, args.workers)}
+    elif args.child == "packed":
+        out = {"images_per_s": packed_images_per_s(args.root, args.samples, args.batch_size, args.workers)}
     else:
         out = measure(args.child, args.root, args.samples, args.batch_size, args.workers)
     print(MARK + json.dumps(out), flush=True)
@@ -520,7 +520,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=1, help="runs per side, interleaved; medians shown")
     parser.add_argument("--timeout", type=float, default=7200, help="s, per subprocess")
-    parser.add_argument("--child", choices=["gen", "shards", *SIDES], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["gen", "packed", *SIDES], help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
     parser.add_argument("--rows", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--pool", help=argparse.SUPPRESS)
@@ -555,9 +555,9 @@ def main() -> None:
                     runs[side].append(run_child(side, args, root))
                     print(f"-- {n_rows:,} rows: {side} done in {runs[side][-1]['wall_s']:.1f} s", flush=True)
             res = {side: median_of(runs[side]) for side in SIDES}
-            shards = run_child("shards", args, root).get("images_per_s")
-            print_table(n_rows, info, res, shards)
-            results.append((n_rows, res, shards))
+            packed = run_child("packed", args, root).get("images_per_s")
+            print_table(n_rows, info, res, packed)
+            results.append((n_rows, res, packed))
             shutil.rmtree(root, ignore_errors=True)
         print_goals(results)
     finally:

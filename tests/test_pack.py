@@ -1,4 +1,4 @@
-"""dfd.pack as a user runs it: pack the synthetic crops, then train from the shards."""
+"""dfd.pack as a user runs it: pack the synthetic crops, then train from the pack."""
 
 from __future__ import annotations
 
@@ -12,21 +12,21 @@ DATA = ["data=synthetic", "data.num_videos=24", "data.frames_per_video=4", "data
 
 
 @pytest.mark.slow
-def test_pack_then_train_from_the_shards(tmp_path):
+def test_pack_then_train_from_the_pack(tmp_path):
     common = [*DATA, f"paths.data_dir={tmp_path / 'data'}"]
     proc = run_module("dfd.pack", [*common, f"hydra.run.dir={tmp_path / 'pack'}"])
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "train: 56 crops" in proc.stdout and "data.format=shards" in proc.stdout
-    (meta,) = (tmp_path / "data" / "synthetic").glob("*/shards/pack.json")
+    assert "train: 56 crops" in proc.stdout and "data.format=packed" in proc.stdout
+    (meta,) = (tmp_path / "data" / "synthetic").glob("*/packed/pack.json")
     packed = json.loads(meta.read_text())
     assert packed["encoding"] == "raw" and {s: v["samples"] for s, v in packed["splits"].items()} == {
         "train": 56, "val": 20, "test": 20}  # fmt: skip
     assert (
         list((meta.parent / "train").glob("chunk-*.bin")) and (meta.parent / "train" / "index.json").is_file()
     )
-    proc = run_module("dfd.train", [*common, "data.format=shards", "sampler=once", "+trainer.fast_dev_run=true",
+    proc = run_module("dfd.train", [*common, "data.format=packed", "sampler=once", "+trainer.fast_dev_run=true",
                                     "trainer.accelerator=cpu", f"hydra.run.dir={tmp_path / 'train'}"])  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
-    proc = run_module("dfd.train", [*common, "data.format=shards", "+data.max_samples_per_class=16", "+trainer.fast_dev_run=true",
+    proc = run_module("dfd.train", [*common, "data.format=packed", "+data.max_samples_per_class=16", "+trainer.fast_dev_run=true",
                                     "trainer.accelerator=cpu", f"hydra.run.dir={tmp_path / 'stale'}"])  # fmt: skip
     assert proc.returncode != 0 and "Re-pack with the same settings" in proc.stderr

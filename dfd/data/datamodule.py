@@ -24,8 +24,8 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from dfd.data.augment import build_batch_mix, check_augment
 from dfd.data.compact import Coded, PackedStrings, RootedPaths
+from dfd.data.packed import PackedReader, decode_image, find_packed, read_pack_meta, samples_digest
 from dfd.data.samplers import RandomSampler
-from dfd.data.shards import ShardReader, decode_image, read_pack_meta, samples_digest, shards_root
 from dfd.data.transforms import (
     InputSpec,
     build_eval_transform,
@@ -148,22 +148,24 @@ class FrameDataset(Dataset):
         }
 
 
-class ShardFrameDataset(FrameDataset):
-    """A :class:`FrameDataset` whose crops come from packed LitData shards (``data.format=shards``)
-    instead of one file each; rows, labels, transforms and sample indices are the same."""
+class PackedFrameDataset(FrameDataset):
+    """A :class:`FrameDataset` whose crops come from a LitData pack (``data.format=packed``) instead
+    of one file each; rows, labels, transforms and sample indices are the same."""
 
     def __init__(
-        self, root: str | Path, rows: pd.DataFrame, transform, label_transforms=None, *, shards: str | Path
+        self, root: str | Path, rows: pd.DataFrame, transform, label_transforms=None, *, packed: str | Path
     ) -> None:
         super().__init__(root, rows, transform, label_transforms)
-        self.reader = ShardReader(shards)
+        self.reader = PackedReader(packed)
 
     def load_image(self, i: int) -> np.ndarray:
         return decode_image(self.reader[i]["image"], f"sample {i} in {self.reader.directory}")
 
 
-#: ``data.format`` choices: crops read from their files, or from packed shards (``dfd.pack``).
-FORMATS = ("files", "shards")
+#: ``data.format`` choices: crops read from their files, or from their pack (``dfd.pack``).
+FORMATS = ("files", "packed")
+#: ``data.format`` values of earlier versions (kept in their runs' config.yaml) → today's
+FORMAT_ALIASES = {"shards": "packed"}
 
 
 def release_arrow_memory() -> None:
@@ -364,8 +366,9 @@ class FaceCropDataModule(LightningDataModule):
         augment: the training augmentation (the ``augment=`` config group, see
             :mod:`dfd.data.augment`); ``None`` is the ``default`` preset. Only the training split
             is augmented; ``batch_mix`` (MixUp, CutMix) mixes training batches on the device.
-        format: ``files`` (each crop from its file) or ``shards`` (from the LitData shards that
-            ``python -m dfd.pack data=<name>`` writes under ``<root>/shards``; same samples).
+        format: ``files`` (each crop from its file) or ``packed`` (from the LitData chunks that
+            ``python -m dfd.pack data=<name>`` writes under ``<root>/packed``; same samples).
+            ``shards``, its name in earlier versions, is read as ``packed`` with a warning.
         augment_strength: deprecated spelling of ``augment.strength`` (kept so that runs saved
             by earlier versions load); overrides it when set.
         label: which label a sample carries: ``video`` (the face is fake; the default for frame
@@ -416,6 +419,9 @@ class FaceCropDataModule(LightningDataModule):
         super().__init__()
         if label not in LABELS:
             raise ValueError(f"data.label={label!r}: expected one of {list(LABELS)}")
+        if format in FORMAT_ALIASES:
+            log.warning("data.format=%s is deprecated: use data.format=%s", format, FORMAT_ALIASES[format])
+            format = FORMAT_ALIASES[format]
         if format not in FORMATS:
             raise ValueError(f"data.format={format!r}: expected one of {list(FORMATS)}")
         if leak_check not in ("refuse", "warn", "off"):
@@ -485,11 +491,11 @@ class FaceCropDataModule(LightningDataModule):
 
     def fingerprint(self) -> dict[str, Any]:
         """How these crops were made (:mod:`dfd.preprocessing.fingerprint`), for the checkpoint;
-        shards re-encoded as JPEG say so in ``image_format``."""
+        crops packed as JPEG say so in ``image_format``."""
         self.prepare_data()
         self.load_rows()
         out = fingerprint(self.meta, self.root)
-        if self.format == "shards":
+        if self.format == "packed":
             pack = read_pack_meta(self.root, self.pack_hint)
             if pack.get("encoding") == "jpeg":
                 out["image_format"] = (
@@ -499,7 +505,7 @@ class FaceCropDataModule(LightningDataModule):
 
     @property
     def pack_hint(self) -> str:
-        """The command that packs this dataset's shards."""
+        """The command that packs this dataset's crops."""
         return self.missing_hint.replace("dfd.preprocess", "dfd.pack").split(" data.raw_dir=")[0]
 
     def available_splits(self) -> set[str]:
@@ -575,22 +581,21 @@ class FaceCropDataModule(LightningDataModule):
             if split == "train"
             else build_eval_transform(self.input_spec)
         )
-        if self.format == "shards":
-            return self.shard_dataset(split, rows, transform, label_transforms)
+        if self.format == "packed":
+            return self.packed_dataset(split, rows, transform, label_transforms)
         return FrameDataset(self.root, rows, transform, label_transforms)
 
-    def shard_dataset(self, split: str, rows: pd.DataFrame, transform, label_transforms) -> FrameDataset:
-        """The split read from its shards, refused when they were packed from other samples."""
-        dataset = ShardFrameDataset(
-            self.root, rows, transform, label_transforms, shards=shards_root(self.root) / split
-        )
+    def packed_dataset(self, split: str, rows: pd.DataFrame, transform, label_transforms) -> FrameDataset:
+        """The split read from its pack, refused when it was packed from other samples."""
+        folder = find_packed(self.root)
+        dataset = PackedFrameDataset(self.root, rows, transform, label_transforms, packed=folder / split)
         if not len(dataset):
             return dataset
         packed = read_pack_meta(self.root, self.pack_hint).get("splits", {}).get(split)
         if packed is None or packed["digest"] != samples_digest(dataset):
             counts = "not packed" if packed is None else f"{packed['samples']} packed, {len(dataset)} now"
             raise RuntimeError(
-                f"the {split} shards under {shards_root(self.root)} hold other samples than data={Path(self.root).name} "
+                f"the {split} split packed under {folder} holds other samples than data={Path(self.root).name} "
                 f"selects now ({counts}): "
                 f"the manifest or a data.* setting changed since packing. Re-pack with the same settings:\n    "
                 f"{self.pack_hint}"
@@ -650,15 +655,15 @@ class FaceCropDataModule(LightningDataModule):
             raise ValueError(f"split '{split}' of {self.root} is empty: check the manifest's 'split' column")
         sampler = None
         factory = self.sampler
-        if shuffle and factory is None and self.format == "shards":
+        if shuffle and factory is None and self.format == "packed":
             factory = partial(RandomSampler, seed=self.seed)  # rank-aware, so its batches can be sorted
         if shuffle and factory is not None:
             # rank-aware samplers (DistributedSampler subclasses): Lightning neither wraps them
             # again under DDP nor forgets their set_epoch
             extra = {"batch_size": self.batch_size} if sampler_takes_batch_size(factory) else {}
             sampler = factory(labels=dataset.labels.astype(np.int64), video_idx=dataset.video_idx, **extra)
-            if self.format == "shards" and hasattr(sampler, "sorted_batches"):
-                sampler.sorted_batches = self.batch_size  # the same batches, read forward through the shards
+            if self.format == "packed" and hasattr(sampler, "sorted_batches"):
+                sampler.sorted_batches = self.batch_size  # the same batches, read forward through the pack
             shuffle = False
         if split == "train":  # augmentation reproducible under seed_everything (see seed_transforms)
             seed_transforms(dataset, int(torch.randint(2**31, ()).item()))

@@ -108,7 +108,7 @@ class _RankSharded(DistributedSampler):
         #: set by the datamodule when it prepared ``skip`` for a run resumed mid-epoch
         self.resumed_mid_epoch = False
         #: when set (to the batch size), each batch's indices come in ascending order: the same
-        #: batches, read forward through packed shards (``data.format=shards``), where a backward
+        #: batches, read forward through a pack (``data.format=packed``), where a backward
         #: jump costs milliseconds
         self.sorted_batches = 0
 

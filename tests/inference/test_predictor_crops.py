@@ -1,5 +1,5 @@
 """Predict crops as training saw them: a model trained on JPEG crops (preprocess.image_ext=.jpg, or
-shards packed as JPEG) scores crops that went through the same JPEG round trips."""
+crops packed as JPEG by dfd.pack) scores crops that went through the same JPEG round trips."""
 
 from __future__ import annotations
 

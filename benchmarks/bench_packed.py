@@ -1,19 +1,19 @@
-"""Crops per second from PNG files against packed shards, and LitData against WebDataset.
+"""Crops per second from PNG files against their LitData pack, and LitData against WebDataset.
 
 One set of face crops (``--size`` px PNG, as preprocessing writes them), read by a DataLoader
 with ``--workers`` workers in a shuffled order, decoded and turned into tensors (no
 augmentation: the comparison is of storage, not of transforms). Side by side in one run:
 
 - baseline: ``FrameDataset``, one PNG file per crop (``data.format=files``);
-- ``ShardFrameDataset`` over LitData shards holding the same PNG bytes (``dfd.pack``, the default
+- ``PackedFrameDataset`` over LitData packs holding the same PNG bytes (``dfd.pack``, the default
   ``encoding=source``), over the decoded pixels (``encoding=raw``) and over JPEG q95 re-encodings
   (``encoding=jpeg``), by index, so every dfd
   sampler works: the same shuffled batches, each read in ascending index order (what
-  ``data.format=shards`` does), and, to show why, in the sampler's own order;
+  ``data.format=packed`` does), and, to show why, in the sampler's own order;
 - WebDataset tar shards of the same PNG bytes, streamed with a 1000-sample shuffle buffer (the
   other common choice; it can only stream).
 
-python benchmarks/bench_shards.py [--crops 3000] [--size 224] [--workers 2] [--rounds 2]
+python benchmarks/bench_packed.py [--crops 3000] [--size 224] [--workers 2] [--rounds 2]
 """
 
 from __future__ import annotations
@@ -35,9 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_dataloader import images_per_second  # noqa: E402
 
-from dfd.data.datamodule import FrameDataset, ShardFrameDataset
+from dfd.data.datamodule import FrameDataset, PackedFrameDataset
+from dfd.data.packed import pack_split
 from dfd.data.samplers import RandomSampler
-from dfd.data.shards import pack_split
 from dfd.data.synthetic import mini
 
 
@@ -84,15 +84,19 @@ def main() -> None:
         files = FrameDataset(tmp, rows, identity)
         sizes = {}
         for encoding in ("source", "raw", "jpeg"):
-            pack_split(files, tmp / f"shards_{encoding}", encoding, progress=False)
-            sizes[encoding] = sum(p.stat().st_size for p in (tmp / f"shards_{encoding}").glob("*.bin"))
-        import webdataset as wds
-
-        (tmp / "wds").mkdir()
-        with wds.ShardWriter(str(tmp / "wds" / "s-%05d.tar"), maxsize=64e6, verbose=0) as writer:
-            for i in range(len(files)):
-                writer.write({"__key__": f"{i:07d}", "png": Path(files.paths[i]).read_bytes()})
-        tars = sorted(glob.glob(str(tmp / "wds" / "*.tar")))
+            pack_split(files, tmp / f"packed_{encoding}", encoding, progress=False)
+            sizes[encoding] = sum(p.stat().st_size for p in (tmp / f"packed_{encoding}").glob("*.bin"))
+        try:  # not one of dfd's dependencies: the comparison row is skipped without it
+            import webdataset as wds
+        except ImportError:
+            wds = None
+            print("WebDataset tars: not measured (pip install webdataset)")
+        if wds is not None:
+            (tmp / "wds").mkdir()
+            with wds.ShardWriter(str(tmp / "wds" / "s-%05d.tar"), maxsize=64e6, verbose=0) as writer:
+                for i in range(len(files)):
+                    writer.write({"__key__": f"{i:07d}", "png": Path(files.paths[i]).read_bytes()})
+            tars = sorted(glob.glob(str(tmp / "wds" / "*.tar")))
 
         class Wrapped(torch.utils.data.Dataset):
             def __init__(self, inner):
@@ -104,22 +108,25 @@ def main() -> None:
             def __getitem__(self, i):
                 return {"image": torch.from_numpy(self.inner.load_image(i).transpose(2, 0, 1).copy())}
 
-        def shards(name: str, sorted_batches: bool) -> DataLoader:
-            dataset = Wrapped(ShardFrameDataset(tmp, rows, identity, shards=tmp / name))
+        def packed(name: str, sorted_batches: bool) -> DataLoader:
+            dataset = Wrapped(PackedFrameDataset(tmp, rows, identity, packed=tmp / name))
             sampler = RandomSampler(np.zeros(len(rows), int), seed=0)
             sampler.sorted_batches = 64 if sorted_batches else 0
             return DataLoader(dataset, batch_size=64, sampler=sampler, num_workers=args.workers)
 
         loaders = {
-            "PNG files (baseline)": lambda: DataLoader(Wrapped(files), batch_size=64, shuffle=True, num_workers=args.workers),
-            "LitData PNG, batches sorted": lambda: shards("shards_source", True),
-            "LitData raw pixels, sorted": lambda: shards("shards_raw", True),
-            "LitData JPEG q95, sorted": lambda: shards("shards_jpeg", True),
-            "LitData PNG, unsorted": lambda: shards("shards_source", False),
-            "WebDataset tars, PNG bytes": lambda: DataLoader(
+            "PNG files (baseline)": lambda: DataLoader(
+                Wrapped(files), batch_size=64, shuffle=True, num_workers=args.workers
+            ),
+            "LitData PNG, batches sorted": lambda: packed("packed_source", True),
+            "LitData raw pixels, sorted": lambda: packed("packed_raw", True),
+            "LitData JPEG q95, sorted": lambda: packed("packed_jpeg", True),
+            "LitData PNG, unsorted": lambda: packed("packed_source", False),
+        }
+        if wds is not None:
+            loaders["WebDataset tars, PNG bytes"] = lambda: DataLoader(
                 wds.WebDataset(tars, shardshuffle=False, empty_check=False).shuffle(1000).map(decode_wds),
-                batch_size=64, num_workers=args.workers),
-        }  # fmt: skip
+                batch_size=64, num_workers=args.workers)  # fmt: skip
         best = dict.fromkeys(loaders, 0.0)
         for _ in range(args.rounds):
             for name, make in loaders.items():

@@ -1,29 +1,34 @@
-"""Packed training shards for cluster filesystems, through LitData.
+"""Packed training crops for cluster filesystems, through LitData.
 
 On NFS or Lustre, opening hundreds of thousands of small crop files, not decoding them, limits
-a DataLoader. ``python -m dfd.pack data=<name>`` writes each split of a preprocessed dataset
-into LitData chunks (``<root>/shards/<split>/``, tens of MB each), and ``data.format=shards``
+a DataLoader. ``python -m dfd.pack data=<name>`` (``dfd pack``) writes each split of a preprocessed
+dataset into LitData chunks (``<root>/packed/<split>/``, tens of MB each), and ``data.format=packed``
 trains from them with everything else unchanged: the same rows, splits, labels, transforms and
-samplers, because a shard item is looked up by the sample's index in the split, as a crop file
+samplers, because a packed item is looked up by the sample's index in the split, as a crop file
 is; each training batch is read in ascending index order (the same batches), because LitData
 reads forward fast and jumps back slowly. LitData (Lightning's chunked format) was chosen over
 WebDataset because it can be read by index, so the per-video balanced sampler and exactly-once
 DDP epochs (``sampler=once``) keep working, where WebDataset can only stream through a shuffle
-buffer; the throughput of both is in ``benchmarks/bench_shards.py`` and ``docs/performance.md``.
+buffer; the throughput of both is in ``benchmarks/bench_packed.py`` and ``docs/performance.md``.
+
+"Packed" is this format's one name; "shard" is the preprocessing work split
+(``preprocess.shard=i``). Earlier versions called the packed data shards: ``data.format=shards``
+is still read as ``packed`` (with a warning), and a pack they wrote under ``<root>/shards`` is still
+found (:func:`find_packed`; a warning names that folder) until the dataset is re-packed.
 
 Each item holds the sample's index and its crop as a uint8 array, in one of three encodings:
 
 - ``raw`` (the default): the decoded RGB pixels. The same pixels as the crop files with nothing
   to decode, so the fastest to read, but larger (1.7x the bytes of 224 px PNG crops in
-  ``benchmarks/bench_shards.py``).
+  ``benchmarks/bench_packed.py``).
 - ``source``: the crop file's own bytes (PNG or JPEG as preprocessing wrote it), decoded as the
   files are: the same pixels at the same size.
 - ``jpeg``: re-encoded at ``jpeg_quality``: the smallest and faster to decode than PNG, but
   lossy, so the fingerprint of models trained on it says so.
 
-``shards/pack.json`` records what was packed; a split whose samples differ from it (another
+``packed/pack.json`` records what was packed; a split whose samples differ from it (another
 ``frames_per_video``, a new manifest) is refused with the command that re-packs, and so are
-shards written by an older ``dfd.pack``.
+packs written by an older ``dfd.pack``.
 
 Reading: items are stored as arrays, not ``bytes``, because LitData stores a record of plain
 scalars and bytes as Arrow rows and decodes a window of 256 of them on every change of chunk,
@@ -36,6 +41,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -44,23 +50,48 @@ from typing import Any
 import cv2
 import numpy as np
 
-SHARDS_DIR = "shards"
+log = logging.getLogger(__name__)
+
+#: where ``dfd.pack`` writes: ``<root>/packed``
+PACKED_DIR = "packed"
+#: where ``dfd.pack`` wrote before the format was named "packed"; still read
+LEGACY_PACKED_DIR = "shards"
 PACK_META = "pack.json"
 ENCODINGS = ("source", "raw", "jpeg")
-#: bumped when the item layout changes; shards of another version are refused with the re-pack command
+#: bumped when the item layout changes; packs of another version are refused with the re-pack command
 FORMAT_VERSION = 2
 #: chunk files kept memory-mapped per reader (LitData's LRU; it shrinks it to fit the RAM)
 CHUNKS_MAPPED = 64
+#: the legacy folders already named in a warning by this process
+_LEGACY_WARNED: set[Path] = set()
 
 
-def shards_root(root: str | Path) -> Path:
-    """Where a dataset's shards live: ``<root>/shards``."""
-    return Path(root) / SHARDS_DIR
+def packed_root(root: str | Path) -> Path:
+    """Where ``dfd.pack`` writes a dataset's packed crops: ``<root>/packed``."""
+    return Path(root) / PACKED_DIR
+
+
+def find_packed(root: str | Path) -> Path:
+    """The folder a dataset's packed crops are read from: ``<root>/packed``, or ``<root>/shards`` when
+    only an earlier ``dfd.pack`` wrote there (a warning names it); ``<root>/packed`` when neither has
+    a ``pack.json`` (so that the refusal names where the pack belongs)."""
+    new, legacy = packed_root(root), Path(root) / LEGACY_PACKED_DIR
+    if not (new / PACK_META).is_file() and (legacy / PACK_META).is_file():
+        if legacy not in _LEGACY_WARNED:  # once per folder, not once per split
+            _LEGACY_WARNED.add(legacy)
+            log.warning(
+                "reading the crops an earlier dfd.pack packed under %s (this version packs into %s; "
+                "re-pack with dfd pack to move them)",
+                legacy,
+                new,
+            )
+        return legacy
+    return new
 
 
 def samples_digest(dataset: Any) -> str:
     """A digest of a split's samples in order (video, frame, label), independent of where the data
-    folder sits, so a copy of the dataset on a cluster matches its shards."""
+    folder sits, so a copy of the dataset on a cluster matches its pack."""
     digest = hashlib.sha256()
     digest.update("\n".join(dataset.video_ids.vocabulary.tolist()).encode())
     for array in (dataset.video_idx, dataset.frame_idx, dataset.labels):
@@ -69,7 +100,7 @@ def samples_digest(dataset: Any) -> str:
 
 
 def encode_item(job: tuple[int, str], encoding: str = "raw", jpeg_quality: int = 95) -> dict[str, Any]:
-    """One shard item: the sample's index and its crop, as encoded bytes in a 1-D uint8 array
+    """One packed item: the sample's index and its crop, as encoded bytes in a 1-D uint8 array
     (``source``, ``jpeg``) or as RGB pixels, H x W x 3 (``raw``)."""
     index, path = job
     if encoding == "source":
@@ -119,9 +150,9 @@ def pack_split(
 
 
 def write_pack_meta(root: str | Path, meta: dict[str, Any]) -> Path:
-    """Write ``shards/pack.json`` atomically."""
+    """Write ``packed/pack.json`` atomically."""
     meta = {**meta, "format_version": FORMAT_VERSION}
-    path = shards_root(root) / PACK_META
+    path = packed_root(root) / PACK_META
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{PACK_META}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(meta, indent=2, sort_keys=True))
@@ -130,23 +161,24 @@ def write_pack_meta(root: str | Path, meta: dict[str, Any]) -> Path:
 
 
 def read_pack_meta(root: str | Path, hint: str) -> dict[str, Any]:
-    """``shards/pack.json``, or ``FileNotFoundError`` naming the command that writes it."""
-    path = shards_root(root) / PACK_META
+    """The ``pack.json`` of :func:`find_packed`, or ``FileNotFoundError`` naming the command that
+    writes it."""
+    path = find_packed(root) / PACK_META
     if not path.is_file():
         raise FileNotFoundError(
-            f"data.format=shards but {path} does not exist: pack the dataset first with\n    {hint}"
+            f"data.format=packed but {path} does not exist: pack the dataset first with\n    {hint}"
         )
     meta = json.loads(path.read_text())
     if meta.get("format_version") != FORMAT_VERSION:
         raise RuntimeError(
-            f"{path} was written by an older dfd.pack (shard format {meta.get('format_version', 1)}, this dfd reads "
+            f"{path} was written by an older dfd.pack (pack format {meta.get('format_version', 1)}, this dfd reads "
             f"{FORMAT_VERSION}): re-pack the dataset with\n    {hint}"
         )
     return meta
 
 
-class ShardReader:
-    """Random access to one split's shard items, opened lazily in each process (DataLoader workers
+class PackedReader:
+    """Random access to one split's packed items, opened lazily in each process (DataLoader workers
     included), so a forked worker never shares the parent's open chunk files."""
 
     def __init__(self, directory: str | Path) -> None:
@@ -173,14 +205,14 @@ class ShardReader:
         item = self._open()[int(i)]
         if int(item["index"]) != int(i):
             raise RuntimeError(
-                f"shard item {i} of {self.directory} holds sample {item['index']}: the shards are out of date, "
-                "re-pack them (python -m dfd.pack data=<name>)"
+                f"packed item {i} of {self.directory} holds sample {item['index']}: the pack is out of date, "
+                "re-pack the dataset (python -m dfd.pack data=<name>)"
             )
         return item
 
 
 def decode_image(data: np.ndarray, where: str) -> np.ndarray:
-    """A shard item's crop → RGB uint8 HWC: raw pixels as they are, encoded bytes decoded."""
+    """A packed item's crop → RGB uint8 HWC: raw pixels as they are, encoded bytes decoded."""
     if data.ndim == 3:
         return np.array(data, dtype=np.uint8)  # own, writable copy
     image = cv2.imdecode(np.asarray(data, dtype=np.uint8), cv2.IMREAD_COLOR)
