@@ -34,6 +34,7 @@ MOVED_MODULES = {
     "dfd.utils.ensembling": "dfd.ensembles.tasks",
     "dfd.utils.preprocessing": "dfd.preprocessing.tasks",
     "dfd.utils.shards": "dfd.preprocessing.tasks",
+    "dfd.data.shards": "dfd.data.packed",
 }
 #: old ``module.name`` -> new, for names that left their module's new home (none need it today
 #: beyond the modules above; listed names win over the module table)
@@ -43,6 +44,8 @@ MOVED_NAMES: dict[str, str] = {
     "dfd.callbacks.calibration.load_calibration": "dfd.metrics.calibration.load_calibration",
     "dfd.data.transforms.IMAGENET_MEAN": "dfd.core.input_spec.IMAGENET_MEAN",
     "dfd.data.transforms.IMAGENET_STD": "dfd.core.input_spec.IMAGENET_STD",
+    "dfd.data.shards.ShardReader": "dfd.data.packed.PackedReader",
+    "dfd.data.shards.shards_root": "dfd.data.packed.packed_root",
 }
 
 

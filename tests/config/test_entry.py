@@ -10,9 +10,9 @@ from pathlib import Path
 
 import lightning as L
 import pytest
-from dfd.utils import entry
 from omegaconf import OmegaConf
 
+from dfd.config import entry
 from tests.conftest import CONF, ROOT, run_module
 
 TIP_LOGGER = "lightning.pytorch.utilities.rank_zero"

@@ -155,9 +155,8 @@ def test_a_run_of_an_earlier_version_trained_on_shards_still_evaluates(
 ):
     """A run whose config.yaml says ``format: shards``, with its pack under ``<root>/shards``, as
     earlier versions wrote both: ``dfd.eval`` scores it from that pack, as it scores the crop files."""
-    from dfd.utils.evaluation import evaluate
-
     from dfd.data.tasks import pack as pack_task
+    from dfd.evaluation.tasks import evaluate
 
     root, metrics = trained_runs
     shutil.copytree(root / "a", tmp_path / "old" / "a")

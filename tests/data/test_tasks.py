@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from dfd.utils.instantiate import instantiate
 
+from dfd.config.instantiate import instantiate
 from dfd.data.tasks import pack
 from dfd.data.transforms import InputSpec
 from tests.conftest import compose_config
