@@ -6,18 +6,9 @@ import torch
 
 from dfd.models.nets.avff import AVFF
 
-TINY = dict(
-    dim=32,
-    depth=1,
-    heads=2,
-    decoder_dim=16,
-    decoder_depth=1,
-    decoder_heads=2,
-    input_size=32,
-    patch=16,
-    n_mels=32,
-)
-TINY_AUDIO_PATCH = dict(audio_patch_freq=16, audio_patch_time=4)
+#: AVFF at its test size (``AVFF.small_config``): the encoder sizes, and the audio patch
+TINY_AUDIO_PATCH = {k: AVFF.small_config[k] for k in ("audio_patch_freq", "audio_patch_time")}
+TINY = {k: v for k, v in AVFF.small_config.items() if k not in TINY_AUDIO_PATCH}
 #: synthetic_av at test size: 40 videos (8 val, 8 test), 32 mel bins to match TINY
 AV_DATA = ["data.num_videos=40", "data.batch_size=8", "data.num_workers=0"]
 

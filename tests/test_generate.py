@@ -38,8 +38,9 @@ def test_every_mini_layout_and_preprocessable_dataset_is_listed_where_users_look
     readme = (CONF.parent / "README.md").read_text()
     (listed,) = re.findall(r"python -m dfd\.generate mini=<([^>]+)>", readme)
     assert set(listed.split("|")) == layouts
+    # generate.yaml points at Hydra's help, which lists the conf/mini files, instead of a second list
     comment = (CONF / "generate.yaml").read_text().split("- mini:")[0]
-    assert all(re.search(rf"\b{name}\b", comment) for name in layouts), comment
+    assert "conf/mini/" in comment and "python -m dfd.generate --help" in comment, comment
     # every data config that preprocess turns into crops (a layout, FaceCropDataModule's base)
     preprocessable = {
         p.stem

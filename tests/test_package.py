@@ -34,7 +34,7 @@ LAYERS = {
     "inference": {"raw", "preprocessing", "data", "models", "metrics", "reports"},
     "ensembles": {"data", "metrics", "reports", "inference"},
     # the top floor, which knows Hydra: configuration, then run and model folders, training, evaluation
-    "config": {"models", "callbacks"},
+    "config": {"raw", "models", "callbacks"},
 }
 LAYERS["artifacts"] = {"config", "raw", "preprocessing", "data", "metrics", "models", "reports", "callbacks",
                        "inference", "ensembles"}  # fmt: skip

@@ -16,37 +16,36 @@ from dfd.config.instantiate import instantiate
 from dfd.core.input_spec import InputSpec
 from dfd.data.datamodule import FaceCropDataModule
 from dfd.models.detector_module import count_parameters
+from dfd.models.nets import net_class
 from dfd.training.tasks import train
+from tests.conf_files import group_config
 from tests.conftest import CONF
+from tests.models.nets.test_package import MODEL_NETS
 
-#: Small but valid input sizes (px) per model, so CPU runs stay short.
-SMALL_SIZE = {
-    "mesonet": 64,
-    "meso_inception": 64,
-    "xception": 64,
-    "efficientnet_b4": 64,
-    "f3net": 64,
-    "hybrid_vit_cnn": 32,
-    "timm": 64,
-}
+#: Model configs of frame detectors (DetectorModule): every one trains here. The audio-visual
+#: ones (AVFFModule, AVDetectorModule) are covered by tests/test_train_av.py and tests/models.
+FRAME_MODELS = sorted(
+    m
+    for m in MODEL_NETS
+    if group_config("model", m)["_target_"] == "dfd.models.detector_module.DetectorModule"
+)
+#: Each frame model at its net's test size (``small_config``, px), so CPU runs stay short.
+SMALL_SIZE = {m: net_class(MODEL_NETS[m]).small_config["input_size"] for m in FRAME_MODELS}
 #: Over ~10 s each on the 2-core CI machine (98M and 48M parameters): run in the slow job,
 #: and only once, through their experiment file, which builds the same model config.
 HEAVY = {"f3net", "hybrid_vit_cnn"}
-#: Audio-visual models and clip data configs: covered by tests/test_avff.py (frame view included).
-AV_MODELS = {"avff", "avff_tiny", "audio_only"}
 FRAME_DATA = sorted(p.stem for p in (CONF / "data").glob("*.yaml") if not p.stem.endswith("_av"))
-EXPERIMENTS = {
-    "hybrid_vit_cnn_ffpp": "hybrid_vit_cnn",
-    "xception_ffpp": "xception",
-    "efficientnet_b4_ffpp": "efficientnet_b4",
-    "f3net_ffpp": "f3net",
-    "mesonet_ffpp": "mesonet",
-}
+#: The zoo experiments: each frame model's FF++ recipe, ``<model>_ffpp``.
+EXPERIMENTS = {f"{m}_ffpp": m for m in FRAME_MODELS if (CONF / "experiment" / f"{m}_ffpp.yaml").is_file()}
 
 
 def test_every_model_config_is_covered() -> None:
-    assert {p.stem for p in (CONF / "model").glob("*.yaml")} - AV_MODELS == set(SMALL_SIZE)
-    assert set(EXPERIMENTS) <= {p.stem for p in (CONF / "experiment").glob("*.yaml")}
+    # a model config not trained here is an audio-visual one
+    others = set(MODEL_NETS) - set(FRAME_MODELS)
+    assert others and all(
+        group_config("model", m)["_target_"].startswith("dfd.models.avff_module.") for m in others
+    )
+    assert {"mesonet", "xception", "efficientnet_b4"} <= set(EXPERIMENTS.values())
     # every model gets a run: directly, or (the heavy ones) through its experiment
     assert HEAVY <= set(EXPERIMENTS.values())
 
@@ -86,7 +85,7 @@ def _one_step_run(make_cfg, tmp_path: Path, overrides: list[str], model: str) ->
     assert checkpoint["hyper_parameters"]["freeze_backbone"] is False
 
 
-@pytest.mark.parametrize("model", [m for m in SMALL_SIZE if m not in HEAVY])
+@pytest.mark.parametrize("model", [m for m in FRAME_MODELS if m not in HEAVY])
 def test_one_step_of_every_model(make_cfg, tmp_path: Path, model: str) -> None:
     _one_step_run(make_cfg, tmp_path, [f"model={model}"], model)
 
@@ -138,7 +137,7 @@ def test_hybrid_experiment_augments_with_crop_and_flip_only(make_cfg) -> None:
 #: Every model with the default data, and every data config with one model whose normalisation
 #: is not the default (Xception: mean = std = 0.5): data code never branches on a model's name
 #: (tests/test_package.py keeps data below models), so the pairs in between add nothing.
-CONTRACT = sorted({(m, "synthetic") for m in SMALL_SIZE} | {("xception", d) for d in FRAME_DATA})
+CONTRACT = sorted({(m, "synthetic") for m in FRAME_MODELS} | {("xception", d) for d in FRAME_DATA})
 
 
 @pytest.mark.parametrize(("model", "data"), CONTRACT)

@@ -22,6 +22,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
 from dfd.core.errors import DfdError
 from dfd.core.moved import current_target
 from dfd.models.nets import NETS
+from dfd.raw.layouts import LAYOUTS, MINI_TREES
 
 log = logging.getLogger(__name__)
 
@@ -89,24 +90,7 @@ TRUSTED_TARGETS = [
     "dfd.data.synthetic.av.SyntheticAVDataModule",
     "dfd.data.synthetic.crops.SyntheticDataModule",
     "dfd.data.synthetic.mini.media.VideoSpec",
-    "dfd.data.synthetic.mini.trees.make_avdeepfake",
-    "dfd.data.synthetic.mini.trees.make_celebdf",
-    "dfd.data.synthetic.mini.trees.make_celebdfpp",
-    "dfd.data.synthetic.mini.trees.make_deeperforensics",
-    "dfd.data.synthetic.mini.trees.make_deepfakebench",
-    "dfd.data.synthetic.mini.trees.make_df40",
-    "dfd.data.synthetic.mini.trees.make_dfd",
-    "dfd.data.synthetic.mini.trees.make_dfdc",
-    "dfd.data.synthetic.mini.trees.make_dfdcp",
-    "dfd.data.synthetic.mini.trees.make_fakeavceleb",
-    "dfd.data.synthetic.mini.trees.make_ffpp",
-    "dfd.data.synthetic.mini.trees.make_folder",
-    "dfd.data.synthetic.mini.trees.make_uadfv",
-    "dfd.data.synthetic.mini.trees.make_wilddeepfake",
-    "dfd.models.losses.BCELoss",
-    "dfd.models.losses.CrossEntropyLoss",
-    "dfd.models.losses.FocalLoss",
-    "dfd.models.losses.WeightedBCELoss",
+    *MINI_TREES.values(),  # each registered layout's mini tree (dfd.raw.layouts.MINI_TREES)
     "dfd.metrics.robustness.Attack",
     "dfd.metrics.robustness.BrightnessContrast",
     "dfd.metrics.robustness.Downscale",
@@ -116,22 +100,14 @@ TRUSTED_TARGETS = [
     "dfd.models.avff_module.AVDetectorModule",
     "dfd.models.avff_module.AVFFModule",
     "dfd.models.detector_module.DetectorModule",
+    "dfd.models.losses.BCELoss",
+    "dfd.models.losses.CrossEntropyLoss",
+    "dfd.models.losses.FocalLoss",
+    "dfd.models.losses.WeightedBCELoss",
     *NETS,  # every registered net (dfd.models.nets.NETS)
     "dfd.models.schedulers.cosine_with_warmup",
     "dfd.preprocessing.faces.FaceCropper",
-    "dfd.raw.layouts.avdeepfake.parse_avdeepfake",
-    "dfd.raw.layouts.celebdf.parse_celebdf",
-    "dfd.raw.layouts.celebdfpp.parse_celebdfpp",
-    "dfd.raw.layouts.deeperforensics.parse_deeperforensics",
-    "dfd.raw.layouts.deepfakebench.parse_deepfakebench",
-    "dfd.raw.layouts.dfdc.parse_dfdc",
-    "dfd.raw.layouts.dfdcp.parse_dfdcp",
-    "dfd.raw.layouts.fakeavceleb.parse_fakeavceleb",
-    "dfd.raw.layouts.ffpp.parse_dfd",
-    "dfd.raw.layouts.ffpp.parse_ffpp",
-    "dfd.raw.layouts.folder.parse_folder",
-    "dfd.raw.layouts.uadfv.parse_uadfv",
-    "dfd.raw.layouts.wilddeepfake.parse_wilddeepfake",
+    *sorted(set(LAYOUTS.values())),  # every registered layout parser (dfd.raw.layouts.LAYOUTS)
     "dfd.config.optuna_summary.OptunaSummaryCallback",
     "dfd.preprocessing.tasks.MergeShards",
     "dfd.config.sweeper.SharedStudySweeper",

@@ -8,8 +8,8 @@ import json
 import numpy as np
 
 from dfd.config.instantiate import instantiate
+from dfd.core.input_spec import InputSpec
 from dfd.data.tasks import pack
-from dfd.data.transforms import InputSpec
 from tests.conftest import compose_config
 
 DATA = [

@@ -22,12 +22,12 @@ from dfd.inference.export import (
     read_description,
 )
 from dfd.models.nets.audio_cnn import AudioCNN
-from tests.models.nets.test_package import ZOO
+from dfd.models.nets.base import Net
+from tests.models.nets.test_package import ZOO, small
 
-IMAGE_NETS = [cls for cls in ZOO if cls.__name__ not in ("AVFF", "AudioCNN")]
-#: Small test sizes; the hybrid with a ViT-Ti so its ONNX file stays small (the class is the same).
-KWARGS = {cls: {**ZOO[cls][0], **({"vit_name": "vit_tiny_patch16_224"} if cls.__name__ == "HybridViTCNN" else {})}
-          for cls in IMAGE_NETS}  # fmt: skip
+#: Every registered net that reads one batch of face crops (Net's own example_inputs), the
+#: exportable ones, at its small_config.
+IMAGE_NETS = [cls for cls in ZOO if cls.example_inputs is Net.example_inputs]
 
 
 def _crops(size: int, n: int = 5) -> list[np.ndarray]:
@@ -39,8 +39,8 @@ def _crops(size: int, n: int = 5) -> list[np.ndarray]:
 @pytest.mark.parametrize("cls", IMAGE_NETS, ids=lambda c: c.__name__)
 def test_onnx_runtime_agrees_with_torch_for_every_image_net(cls, tmp_path: Path) -> None:
     torch.manual_seed(0)
-    net = cls(**KWARGS[cls]).eval()
-    spec = {"target": f"{cls.__module__}.{cls.__name__}", "kwargs": KWARGS[cls]}
+    net = small(cls).eval()
+    spec = {"target": f"{cls.__module__}.{cls.__name__}", "kwargs": cls.small_config}
     out = export_model(net, spec, tmp_path / "m")
     description = read_description(out)
     assert description["onnx"]["max_abs_deviation_from_torch"] <= PARITY_ATOL

@@ -8,11 +8,15 @@ on an audio-visual dataset, next to AVFF and the frame models.
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import torch
 from torch import nn
 
+from dfd.models.nets.base import Net, linear_head
 
-class AudioCNN(nn.Module):
+
+class AudioCNN(Net):
     """Log-mel [B, 1, n_mels, frames] → logits [B, num_classes].
 
     ``input_spec`` is ``None``: the net reads no face crops, so the data side has nothing to
@@ -26,6 +30,7 @@ class AudioCNN(nn.Module):
     """
 
     input_spec = None
+    small_config: ClassVar[dict[str, Any]] = {"width": 8}
 
     def __init__(
         self, num_classes: int = 1, pretrained: bool = False, dropout: float = 0.2, *, width: int = 32
@@ -50,7 +55,7 @@ class AudioCNN(nn.Module):
             channels = out
         self.backbone = nn.Sequential(*layers, nn.Flatten())
         self.num_features = channels
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(channels, num_classes))
+        self.head = linear_head(channels, num_classes, dropout)
 
     def forward_features(self, audio: torch.Tensor) -> torch.Tensor:
         """Pooled features of a log-mel [B, 1, n_mels, frames]: [B, num_features]."""
@@ -58,9 +63,6 @@ class AudioCNN(nn.Module):
             raise ValueError(f"AudioCNN expects log-mel [B, 1, n_mels, frames], got {tuple(audio.shape)}")
         return self.backbone(audio)
 
-    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        """Logits [B, num_classes] from :meth:`forward_features`."""
-        return self.head(features)
-
-    def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(audio))
+    def example_inputs(self, batch_size: int = 2, seed: int = 0) -> tuple[torch.Tensor, ...]:
+        """A random log-mel batch [B, 1, 32, 48] (32 mel bins, 48 frames)."""
+        return (torch.randn(batch_size, 1, 32, 48, generator=torch.Generator().manual_seed(seed)),)

@@ -35,7 +35,7 @@ float[B, 1, n_mels, frames] log-mel (see :class:`dfd.data.mel.LogMel`).
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -45,6 +45,7 @@ from torch.func import functional_call
 
 from dfd.core.input_spec import InputSpec
 from dfd.models.nets.avff_weights import AUDIOMAE, MARLIN, load_encoder_weights
+from dfd.models.nets.base import Net
 
 
 def sincos_1d(positions: torch.Tensor, dim: int) -> torch.Tensor:
@@ -190,7 +191,7 @@ def adversarial_terms(
     return generator, discriminator
 
 
-class AVFF(nn.Module):
+class AVFF(Net):
     """The AVFF network; see the module docstring. Sizes are plain constructor values.
 
     Args:
@@ -219,6 +220,12 @@ class AVFF(nn.Module):
         ablate_audio / ablate_video: zero that input (for the modality ablation).
         mean, std: the face crops' normalisation (MARLIN reads pixels in [0, 1]: mean 0, std 1).
     """
+
+    #: test size: about 0.1 M parameters (tests/av_tiny.py builds the same)
+    small_config: ClassVar[dict[str, Any]] = dict(
+        dim=32, depth=1, heads=2, decoder_dim=16, decoder_depth=1, decoder_heads=2,
+        input_size=32, patch=16, n_mels=32, audio_patch_freq=16, audio_patch_time=4,
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -431,13 +438,16 @@ class AVFF(nn.Module):
         fa = self.audio_fuse(torch.cat(own_cross_a, dim=-1)).mean(1)
         return torch.cat([fv, fa], dim=-1)
 
-    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        """Classification logits [B, num_classes] from :meth:`forward_features`."""
-        return self.head(features)
-
     def forward(self, video: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
         """Classification logits [B, num_classes]."""
         return self.forward_head(self.forward_features(video, audio))
+
+    def example_inputs(self, batch_size: int = 2, seed: int = 0) -> tuple[torch.Tensor, ...]:
+        """A random clip: video [B, 4·tubelet, 3, S, S] and log-mel [B, 1, n_mels, 8·audio_patch_time]."""
+        g = torch.Generator().manual_seed(seed)
+        size = self.input_spec.size
+        video = torch.randn(batch_size, 4 * self.tubelet, 3, size, size, generator=g)
+        return video, torch.randn(batch_size, 1, self.n_mels, 8 * self.audio_patch[1], generator=g)
 
     # ---------------------------------------------------------------- stage 1
     def complementary_masks(

@@ -45,12 +45,14 @@ resolution.
 from __future__ import annotations
 
 import math
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
 from dfd.core.input_spec import InputSpec
+from dfd.models.nets.base import Net, linear_head
 from dfd.models.nets.pretrained import create_timm_model
 
 #: F3-Net feeds Xception: 299 px, mean = std = 0.5 (pixels in [-1, 1]).
@@ -269,7 +271,7 @@ def _xception_map_sizes(size: int, stem_stride: int) -> tuple[int, int]:
     return side, math.ceil(side / 2)  # block 12 halves once more
 
 
-class F3Net(nn.Module):
+class F3Net(Net):
     """F3-Net with FAD and LFS branches, two Xception streams and MixBlocks after blocks 7 and 12.
 
     Args:
@@ -283,6 +285,8 @@ class F3Net(nn.Module):
         lfs_statistic: ``"paper"`` or the re-implementation's ``"reimplementation"`` (see :class:`LFS`).
         band_edges: ``"paper"`` (disjoint bands) or ``"reimplementation"`` (closed edges).
     """
+
+    small_config: ClassVar[dict[str, Any]] = {"input_size": 48}
 
     def __init__(
         self,
@@ -336,7 +340,7 @@ class F3Net(nn.Module):
         self.mix7 = MixBlock(728)
         self.mix12 = MixBlock(1024)
         self.num_features = 2 * fad_xception.num_features
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.num_features, num_classes))
+        self.head = linear_head(self.num_features, num_classes, dropout)
 
     @staticmethod
     def _stem(x: nn.Module, t: torch.Tensor) -> torch.Tensor:
@@ -361,10 +365,3 @@ class F3Net(nn.Module):
         f, g = self.mix12(f, g)
         f, g = self._exit(fad_x, f), self._exit(lfs_x, g)
         return torch.cat([f.mean(dim=(2, 3)), g.mean(dim=(2, 3))], dim=1)
-
-    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        """Logits [B, num_classes] from :meth:`forward_features`."""
-        return self.head(features)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))

@@ -18,11 +18,13 @@ as stated in the paper.
 from __future__ import annotations
 
 import math
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from dfd.core.input_spec import InputSpec
+from dfd.models.nets.base import Net
 
 #: MesoNet reads pixels rescaled to [0, 1] (Keras ``rescale=1/255``), without normalisation.
 MESONET_INPUT_SPEC = InputSpec(size=256, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
@@ -69,7 +71,7 @@ def _pooled_size(size: int, pools: tuple[int, ...]) -> int:
     return size
 
 
-class _MesoBase(nn.Module):
+class _MesoBase(Net):
     """Shared classifier: Flatten → Dropout → Dense(16) → LeakyReLU(0.1) → Dropout → Dense(1).
 
     ``forward_features`` is the flattened output of the convolutional backbone; the two dense
@@ -79,7 +81,8 @@ class _MesoBase(nn.Module):
     POOLS = (2, 2, 2, 4)
     #: the default contract, readable from the class; instances built for another size override it
     input_spec = MESONET_INPUT_SPEC
-    backbone: nn.Module
+    #: test size: 64 px, a sixteenth of the paper's pixels
+    small_config: ClassVar[dict[str, Any]] = {"input_size": 64}
 
     def _build_head(self, num_classes: int, pretrained: bool, input_size: int, dropout: float) -> None:
         if pretrained:
@@ -105,13 +108,6 @@ class _MesoBase(nn.Module):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """The flattened backbone maps: [B, num_features]."""
         return self.backbone(x).flatten(1)
-
-    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        """Logits [B, num_classes] from :meth:`forward_features`."""
-        return self.head(features)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
 
 class Meso4(_MesoBase):

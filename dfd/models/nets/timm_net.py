@@ -10,17 +10,16 @@ is this class with ``model_name=efficientnet_b4`` (``conf/model/efficientnet_b4.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import timm
-import torch
-from torch import nn
 
 from dfd.core.input_spec import InputSpec
+from dfd.models.nets.base import Net, linear_head
 from dfd.models.nets.pretrained import create_timm_model
 
 
-class TimmNet(nn.Module):
+class TimmNet(Net):
     """A timm backbone with pooled features, then Dropout → Linear(num_features, num_classes).
 
     Args:
@@ -32,6 +31,8 @@ class TimmNet(nn.Module):
         drop_path_rate: stochastic depth in the backbone's residual blocks (models that have them).
         timm_kwargs: extra ``timm.create_model`` arguments, e.g. ``{img_size: 384}`` for a ViT.
     """
+
+    small_config: ClassVar[dict[str, Any]] = {"model_name": "efficientnet_b0", "input_size": 64}
 
     def __init__(
         self,
@@ -62,15 +63,4 @@ class TimmNet(nn.Module):
             std=tuple(float(v) for v in cfg["std"]),
         )
         self.num_features = self.backbone.num_features
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.num_features, num_classes))
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Pooled backbone features: [B, num_features]."""
-        return self.backbone(x)
-
-    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        """Logits [B, num_classes] from :meth:`forward_features`."""
-        return self.head(features)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
+        self.head = linear_head(self.num_features, num_classes, dropout)

@@ -8,14 +8,14 @@ timm's ``drop_rate`` does nothing in that model, so our head applies the dropout
 
 from __future__ import annotations
 
-import torch
-from torch import nn
+from typing import Any, ClassVar
 
 from dfd.core.input_spec import InputSpec
+from dfd.models.nets.base import Net, linear_head
 from dfd.models.nets.pretrained import create_timm_model
 
 
-class Xception(nn.Module):
+class Xception(Net):
     """legacy_xception backbone (2048-d pooled features) + dropout + linear head.
 
     Args:
@@ -27,6 +27,7 @@ class Xception(nn.Module):
 
     #: the default contract, readable from the class; instances built for another size override it
     input_spec = InputSpec(size=299, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
+    small_config: ClassVar[dict[str, Any]] = {"input_size": 64}
 
     def __init__(
         self, num_classes: int = 1, pretrained: bool = False, dropout: float = 0.5, input_size: int = 299
@@ -40,15 +41,4 @@ class Xception(nn.Module):
         # ImageNet weights (the Keras port); offline this fails fast, see pretrained.py
         self.backbone = create_timm_model("legacy_xception", pretrained, num_classes=0)
         self.num_features = self.backbone.num_features
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.num_features, num_classes))
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Pooled backbone features: [B, 2048]."""
-        return self.backbone(x)
-
-    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        """Logits [B, num_classes] from :meth:`forward_features`."""
-        return self.head(features)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
+        self.head = linear_head(self.num_features, num_classes, dropout)

@@ -1,10 +1,9 @@
 """Mini raw datasets in every layout dfd reads (real faces, real H.264 + AAC files), for tests and the demo.
 
 :mod:`~dfd.data.synthetic.mini.media` makes the frames, fakes and audio;
-:mod:`~dfd.data.synthetic.mini.trees` lays them out as FF++, DFD, Celeb-DF, Celeb-DF++, DFDC,
-DFDCP, DeeperForensics-1.0, WildDeepfake, UADFV, FakeAVCeleb, LAV-DF and AV-Deepfake1M, folders,
-DeepfakeBench and DF40 (:data:`MAKERS`, one per ``conf/mini/`` file). ``python -m dfd.generate
-mini=<layout>`` is the command.
+:mod:`~dfd.data.synthetic.mini.trees` lays them out in every layout of
+:data:`dfd.raw.layouts.LAYOUTS` (:data:`MAKERS`, one per ``conf/mini/`` file). ``python -m
+dfd.generate mini=<layout>`` is the command.
 """
 
 from dfd.data.synthetic.mini.media import VideoSpec, base_faces, write_video

@@ -1,9 +1,9 @@
 """Mini raw datasets: small trees in every raw layout dfd reads, with real H.264 video.
 
 The real datasets are licensed by request, so tests and the demo run on trees generated here,
-laid out exactly like FF++, DFD, Celeb-DF, Celeb-DF++, DFDC, DFDCP, DeeperForensics-1.0,
-WildDeepfake, UADFV, FakeAVCeleb, LAV-DF and AV-Deepfake1M, plain folders, DeepfakeBench and DF40
-(each as its parser in :mod:`dfd.raw.layouts` reads it), from the media of
+one ``make_<name>`` per layout of :data:`dfd.raw.layouts.LAYOUTS` (FF++, DFD, Celeb-DF, DFDC,
+FakeAVCeleb, LAV-DF and AV-Deepfake1M, DeepfakeBench and DF40, plain folders, ...), laid out
+exactly as its parser reads it, from the media of
 :mod:`dfd.data.synthetic.mini.media`. Corrupt files (zero-byte, truncated, no face, no audio,
 metadata entry without file, file without entry) are added on request. ``python -m dfd.generate mini=<layout>`` writes one.
 """
@@ -32,6 +32,7 @@ from dfd.data.synthetic.mini.media import (
     write_video,
 )
 from dfd.raw.audio import SAMPLE_RATE
+from dfd.raw.layouts import MINI_TREES
 
 
 @dataclass
@@ -676,19 +677,7 @@ def make_celebdfpp(out: str | Path, spec: VideoSpec = VideoSpec()) -> Path:
     return root
 
 
+#: Each registered layout's mini tree (:data:`dfd.raw.layouts.MINI_TREES`): ``make_<name>``, by ``<name>``.
 MAKERS: dict[str, Callable[..., Path]] = {
-    "ffpp": make_ffpp,
-    "celebdf": make_celebdf,
-    "dfdc": make_dfdc,
-    "fakeavceleb": make_fakeavceleb,
-    "folder": make_folder,
-    "deepfakebench": make_deepfakebench,
-    "df40": make_df40,
-    "uadfv": make_uadfv,
-    "dfdcp": make_dfdcp,
-    "wilddeepfake": make_wilddeepfake,
-    "deeperforensics": make_deeperforensics,
-    "avdeepfake": make_avdeepfake,
-    "dfd": make_dfd,
-    "celebdfpp": make_celebdfpp,
+    name: globals()[target.rpartition(".")[2]] for name, target in MINI_TREES.items()
 }
