@@ -202,6 +202,16 @@ def test_only_commands_live_beside_the_commands() -> None:
     assert folders == set(LAYERS) - {"cli", "__main__"}, folders
 
 
+def test_the_architecture_map_opens_with_todays_ls_dfd() -> None:
+    """docs/architecture.md's first picture is ``ls dfd/``: the same names as the package has."""
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    block = text.split("```\n$ ls dfd/\n", 1)[1].split("```", 1)[0]
+    assert text.index("```") == text.index("```\n$ ls dfd/")  # the first picture
+    shown = set(block.split())
+    actual = {p.name for p in PKG.iterdir() if not p.name.startswith("__pycache__")}
+    assert shown == actual, (sorted(shown - actual), sorted(actual - shown))
+
+
 @pytest.mark.parametrize("name", sorted(n for n in MODULES if is_command(n)))
 def test_every_command_only_composes_its_config_and_calls_its_task(name: str) -> None:
     """A command is its docstring, ``main = entry("<config>", <task>)`` and the ``__main__`` guard;
