@@ -25,11 +25,12 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from dfd.ensembles.fusion import agreement, log_loss, make_fusion, sigmoid
-from dfd.ensembles.members import Member, file_sha256, score_members
+from dfd.ensembles.members import Member, score_members
 from dfd.inference.detector import TorchDetector, resolve_device
 from dfd.metrics.calibration import calibrate, resolve_threshold
 from dfd.metrics.detection import ConfidentStrategy, aggregate_video
 from dfd.preprocessing.fingerprint import describe, differences
+from dfd.raw.digest import file_sha256
 from dfd.reports.ensemble import (
     ENSEMBLE,
     by_method_markdown,

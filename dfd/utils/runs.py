@@ -30,12 +30,12 @@ from dfd.ensembles.detector import (
     load_ensemble,
 )
 from dfd.ensembles.fusion import fusion_from_state
-from dfd.ensembles.members import file_sha256
 from dfd.errors import DfdError
 from dfd.inference.detector import Detector, ModelInfo, TorchDetector, resolve_device
 from dfd.inference.export import check_calibration, load_exported, parse_digest, read_json
 from dfd.metrics.calibration import Calibration
 from dfd.models.nets import NETS
+from dfd.raw.digest import file_sha256
 from dfd.safe_load import load_torch_file
 from dfd.utils.instantiate import TRUSTED_TARGETS, trusted_targets
 

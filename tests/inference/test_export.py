@@ -213,12 +213,13 @@ def test_a_pinned_digest_refuses_any_change_naming_the_file(exported: Path, tmp_
 def test_files_must_be_plain_names_inside_the_folder_and_list_the_model(
     exported: Path, tmp_path: Path
 ) -> None:
-    from dfd.inference.export import InvalidModel, sha256
+    from dfd.inference.export import InvalidModel
+    from dfd.raw.digest import file_sha256
 
     folder = _copy(exported, tmp_path)
     outside = tmp_path / "secret"
     outside.write_text("not the model's")
-    _edit(folder, lambda d: d["files"].update({"../../secret": sha256(outside)}))
+    _edit(folder, lambda d: d["files"].update({"../../secret": file_sha256(outside)}))
     with pytest.raises(InvalidModel, match=r"files has the entry '../../secret': expected a plain file name"):
         load_exported(folder)
     _edit(folder, lambda d: d.update(files={}))  # another model.onnx swapped in, its checksum dropped
@@ -285,16 +286,17 @@ def test_the_onnx_graph_is_checked_for_external_data_files_does_not_list(
 ) -> None:
     import onnx
 
-    from dfd.inference.export import InvalidModel, sha256
+    from dfd.inference.export import InvalidModel
+    from dfd.raw.digest import file_sha256
 
     folder = _copy(exported, tmp_path)
     model = onnx.load(str(folder / "model.onnx"))
     onnx.save(model, str(folder / "model.onnx"), save_as_external_data=True, location="weights.bin",
               size_threshold=0)  # fmt: skip
-    _edit(folder, lambda d: d["files"].update({"model.onnx": sha256(folder / "model.onnx")}))
+    _edit(folder, lambda d: d["files"].update({"model.onnx": file_sha256(folder / "model.onnx")}))
     with pytest.raises(InvalidModel, match="reads external data 'weights.bin' that files does not checksum"):
         load_exported(folder)
-    _edit(folder, lambda d: d["files"].update({"weights.bin": sha256(folder / "weights.bin")}))
+    _edit(folder, lambda d: d["files"].update({"weights.bin": file_sha256(folder / "weights.bin")}))
     assert load_exported(folder).score(_crops(64, 2)).shape == (2,)
 
 
@@ -372,14 +374,14 @@ def test_the_readme_client_reproduces_the_crop_scores(tmp_path: Path) -> None:
 
 def test_a_folder_exported_before_the_contract_keys_still_loads(exported: Path, tmp_path: Path) -> None:
     """Older folders: no preprocessing contract in input_spec, no onnx.score, the card checksummed."""
-    from dfd.inference.export import sha256
+    from dfd.raw.digest import file_sha256
 
     folder = _copy(exported, tmp_path)
 
     def older(d: dict) -> None:
         d["input_spec"] = {k: d["input_spec"][k] for k in ("size", "mean", "std")}
         d["onnx"].pop("score")
-        d["files"]["MODEL_CARD.md"] = sha256(folder / "MODEL_CARD.md")
+        d["files"]["MODEL_CARD.md"] = file_sha256(folder / "MODEL_CARD.md")
 
     _edit(folder, older)
     crops = _crops(64, 3)
