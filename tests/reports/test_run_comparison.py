@@ -86,6 +86,8 @@ def test_the_four_files(runs, tmp_path: Path) -> None:
 def test_no_seed_group_says_so(tmp_path: Path) -> None:
     make_run(tmp_path / "a", ["lr=0.1"], {"test/auc": 0.8}, curves(0.8))
     make_run(tmp_path / "b", ["lr=0.01"], {"test/auc": 0.7})  # no curves: drawn without it
-    text, runs_table, seeds_table = write_comparison(load_runs([str(tmp_path)]), ["test/auc"], tmp_path / "out")
+    text, runs_table, seeds_table = write_comparison(
+        load_runs([str(tmp_path)]), ["test/auc"], tmp_path / "out"
+    )
     assert seeds_table.empty and list(runs_table["lr"]) == ["0.1", "0.01"]
     assert "No runs differ only in `seed`" in text and (tmp_path / "out" / "seeds.csv").is_file()
