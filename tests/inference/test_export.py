@@ -389,3 +389,42 @@ def test_a_folder_exported_before_the_contract_keys_still_loads(exported: Path, 
     (folder / "MODEL_CARD.md").write_text("edited")  # listed, so still checked
     with pytest.raises(TamperedModel, match="MODEL_CARD.md differs from the file that was exported"):
         load_exported(folder)
+
+
+def test_sealing_a_folder_lists_every_file_but_its_json_and_card_and_the_card_carries_the_digest(
+    tmp_path: Path,
+) -> None:
+    """The shared ending of the model and ensemble writers (:func:`seal_folder`), on plain files."""
+    from dfd.inference.export import folder_digest, seal_folder
+    from dfd.raw.digest import file_sha256
+
+    out = tmp_path / "folder"
+    (out / "members" / "a").mkdir(parents=True)
+    (out / "members" / "a" / "w.bin").write_bytes(b"weights")
+    (out / "x.onnx").write_bytes(b"graph")
+    (out / "MODEL_CARD.md").write_text("an old card")  # a re-export's: not part of the new folder
+    description = {
+        "name": "sealed",
+        "net": {"target": "dfd.models.nets.mesonet.Meso4"},
+        "input_spec": {"size": 32},
+    }
+    (out / "x.onnx").chmod(0o600)  # as safetensors writes: only its owner could read it
+    (out / "members" / "a" / "w.bin").chmod(0o600)
+    mask = os.umask(0o022)
+    try:
+        digest = seal_folder(out, description, "d.json")
+    finally:
+        os.umask(mask)
+    assert description["files"] == {
+        "members/a/w.bin": file_sha256(out / "members" / "a" / "w.bin"),
+        "x.onnx": file_sha256(out / "x.onnx"),
+    }
+    assert json.loads((out / "d.json").read_text()) == description
+    assert not (out / "d.json.tmp").exists()
+    assert digest == folder_digest(out) and digest in (out / "MODEL_CARD.md").read_text()
+    assert "an old card" not in (out / "MODEL_CARD.md").read_text()
+    modes = {p.relative_to(out).as_posix(): p.stat().st_mode & 0o777 for p in out.rglob("*") if p.is_file()}
+    assert modes == dict.fromkeys(["members/a/w.bin", "x.onnx", "d.json", "MODEL_CARD.md"], 0o644)
+    only = seal_folder(out, {**description, "files": {}}, "d.json", files=["x.onnx"])
+    assert json.loads((out / "d.json").read_text())["files"] == {"x.onnx": file_sha256(out / "x.onnx")}
+    assert only == folder_digest(out)
