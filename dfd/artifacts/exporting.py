@@ -30,8 +30,9 @@ from dfd.artifacts.runs import (
 from dfd.ensembles.detector import DEFAULT_AGREEMENT_THRESHOLD, MEMBERS_DIR, write_ensemble_folder
 from dfd.ensembles.fusion import fusion_from_state
 from dfd.inference.detector import TorchDetector
-from dfd.inference.export import export_model, read_description, read_json, sha256
+from dfd.inference.export import export_model, read_description, read_json
 from dfd.metrics.calibration import Calibration
+from dfd.raw.digest import file_sha256
 
 
 def training_record(ckpt: Path, run_cfg: DictConfig, allow_pickle: bool) -> dict[str, Any]:
@@ -49,7 +50,7 @@ def training_record(ckpt: Path, run_cfg: DictConfig, allow_pickle: bool) -> dict
         "data": data_root(run_cfg.data).name,
         "run": run.name,
         "checkpoint": checkpoint,
-        "config_sha256": sha256(config) if config.is_file() else None,
+        "config_sha256": file_sha256(config) if config.is_file() else None,
         "epoch": load_checkpoint(ckpt, allow_pickle).get("epoch"),
         "metrics": {k: v for k, v in metrics.items() if k.startswith("val/")},
     }

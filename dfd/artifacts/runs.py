@@ -33,11 +33,11 @@ from dfd.ensembles.detector import (
     load_ensemble,
 )
 from dfd.ensembles.fusion import fusion_from_state
-from dfd.ensembles.members import file_sha256
 from dfd.inference.detector import Detector, ModelInfo, TorchDetector, resolve_device
 from dfd.inference.export import check_calibration, load_exported, parse_digest, read_json
 from dfd.metrics.calibration import Calibration, load_calibration
 from dfd.models.nets import NETS
+from dfd.raw.digest import file_sha256
 
 #: What a ``dfd.ensemble`` run writes: its members, fitted rule and calibration.
 ENSEMBLE_RUN_FILE = "ensemble.json"

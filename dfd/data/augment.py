@@ -30,6 +30,8 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from dfd.data.dct import dct_matrix  # noqa: E402
+
 #: Per-image pipelines a config's ``base`` may name.
 BASES = ("none", "default", "strong")
 #: The keys an augmentation config may have.
@@ -37,15 +39,6 @@ KEYS = ("base", "strength", "gridmask", "dct_noise", "batch_mix")
 
 #: Named DCT bands as inclusive ranges of ``u + v`` (0 is the DC coefficient, 14 the highest).
 DCT_BANDS = {"dc": (0, 0), "low": (1, 2), "mid": (3, 7), "high": (8, 14)}
-
-
-def dct_matrix(n: int = 8) -> np.ndarray:
-    """The orthonormal DCT-II matrix ``D`` (``D @ x`` transforms a column, ``D.T`` inverts it)."""
-    k = np.arange(n)[:, None]
-    i = np.arange(n)[None, :]
-    d = np.cos(np.pi * (2 * i + 1) * k / (2 * n)) * np.sqrt(2.0 / n)
-    d[0] /= np.sqrt(2.0)
-    return d
 
 
 def band_mask(bands: Sequence[str | Sequence[int]], n: int = 8) -> np.ndarray:

@@ -28,9 +28,7 @@ logits only.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -49,24 +47,19 @@ from dfd.inference.export import (
     check_digest,
     check_files,
     check_preprocessing,
-    folder_digest,
-    folder_files,
     load_exported,
     read_description,
     read_json,
-    readable,
-    sha256,
+    seal_folder,
     verify_files,
     versions,
 )
 from dfd.metrics.calibration import Calibration, resolve_threshold
 from dfd.metrics.detection import fake_logit
-from dfd.reports.model_card import model_card
 
 FORMAT = "dfd-ensemble"
 FORMAT_VERSION = 1
 ENSEMBLE_JSON = "dfd_ensemble.json"
-CARD_FILE = "MODEL_CARD.md"
 MEMBERS_DIR = "members"
 #: ``agreement_threshold`` of folders exported before it was written (``conf/ensemble.yaml``'s default)
 DEFAULT_AGREEMENT_THRESHOLD = 0.75
@@ -178,14 +171,7 @@ def write_ensemble_folder(
         "training": training,
         "versions": versions(),
     }
-    (out / CARD_FILE).unlink(missing_ok=True)  # written last, with the digest
-    description["files"] = {f: sha256(out / f) for f in folder_files(out) if f != ENSEMBLE_JSON}
-    tmp = out / (ENSEMBLE_JSON + ".tmp")
-    tmp.write_text(json.dumps(description, indent=2, sort_keys=True))
-    os.replace(tmp, out / ENSEMBLE_JSON)
-    (out / CARD_FILE).write_text(model_card(description, folder_digest(out)))
-    for f in [*folder_files(out), CARD_FILE]:
-        readable(out / f)
+    seal_folder(out, description, ENSEMBLE_JSON)  # every file, members' included, checksummed
     return out
 
 

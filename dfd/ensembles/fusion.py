@@ -40,6 +40,8 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold
 from torch import nn
 
+from dfd.metrics.detection import log_loss
+
 log = logging.getLogger(__name__)
 
 EPS = 1e-7
@@ -53,12 +55,6 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
 def logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, EPS, 1 - EPS)
     return np.log(p) - np.log1p(-p)
-
-
-def log_loss(z: np.ndarray, y: np.ndarray) -> float:
-    """Binary log-loss of fake logits ``z`` against labels ``y`` (probabilities clipped at 1e-7)."""
-    p = np.clip(sigmoid(z), EPS, 1 - EPS)
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
 
 def grouped_folds(
@@ -177,7 +173,11 @@ class WeightedFusion(Fusion):
         def objective(trial: optuna.Trial) -> float:
             w = weights_of({f"w{i}": trial.suggest_float(f"w{i}", 0.0, 1.0) for i in range(m)})
             fused = _weighted(z, w, self.space)
-            return log_loss(fused, y) if self.objective == "log_loss" else float(roc_auc_score(y, fused))
+            return (
+                log_loss(sigmoid(fused), y)
+                if self.objective == "log_loss"
+                else float(roc_auc_score(y, fused))
+            )
 
         study = optuna.create_study(
             direction="minimize" if self.objective == "log_loss" else "maximize",
@@ -274,7 +274,7 @@ class StackingFusion(Fusion):
                 model = LogisticRegression(C=c, max_iter=2000).fit(x[tr], y[tr])
                 oof[te] = model.decision_function(x[te])
             oof_by_c[c] = oof
-            self.cv_log_loss[c] = log_loss(oof, y)
+            self.cv_log_loss[c] = log_loss(sigmoid(oof), y)
         self.c = min(self.cv_log_loss, key=self.cv_log_loss.__getitem__)
         final = LogisticRegression(C=self.c, max_iter=2000).fit(x, y)
         self.coef, self.intercept = final.coef_[0].astype(np.float64), float(final.intercept_[0])

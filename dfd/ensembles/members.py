@@ -43,14 +43,6 @@ class Member:
     sha256: str
 
 
-def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def samples_key(paths: Sequence[str], data_fingerprint: dict[str, Any] | None = None) -> str:
     """A digest of a split's samples, in order, and of how their crops were made (the data's
     fingerprint, ``manifest_sha256`` included): what a cached output must match. Paths alone

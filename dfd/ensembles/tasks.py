@@ -27,12 +27,13 @@ from omegaconf import DictConfig, OmegaConf
 from dfd.artifacts.runs import ENSEMBLE_RUN_FILE as RUN_FILE
 from dfd.artifacts.runs import check_run_data, data_root, load_detector, run_config_for, run_dir_of
 from dfd.config.instantiate import instantiate
-from dfd.ensembles.fusion import agreement, log_loss, make_fusion, sigmoid
-from dfd.ensembles.members import Member, file_sha256, score_members
+from dfd.ensembles.fusion import agreement, make_fusion, sigmoid
+from dfd.ensembles.members import Member, score_members
 from dfd.inference.detector import TorchDetector, resolve_device
 from dfd.metrics.calibration import calibrate, resolve_threshold
-from dfd.metrics.detection import ConfidentStrategy, aggregate_video
+from dfd.metrics.detection import ConfidentStrategy, aggregate_video, log_loss
 from dfd.preprocessing.fingerprint import describe, differences
+from dfd.raw.digest import file_sha256
 from dfd.reports.ensemble import (
     ENSEMBLE,
     by_method_markdown,
@@ -267,8 +268,8 @@ def run_ensemble(cfg: DictConfig) -> dict[str, float]:
         report_md.read_text() + "\n" + members_markdown(table, cfg.n_boot) + "\n" + by_method_markdown(by_method)
         + "\n![members](members_roc.png)\n"
     )  # fmt: skip
-    val_log_loss = {m.name: log_loss(z_val[:, k], y_val) for k, m in enumerate(members)}
-    val_log_loss[ENSEMBLE] = log_loss(fused_val, y_val)
+    val_log_loss = {m.name: log_loss(sigmoid(z_val[:, k]), y_val) for k, m in enumerate(members)}
+    val_log_loss[ENSEMBLE] = log_loss(sigmoid(fused_val), y_val)
     summary_extra = {
         "members": table,
         "members_by_method": by_method,

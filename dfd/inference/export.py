@@ -47,6 +47,7 @@ import json
 import math
 import os
 import re
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,7 @@ from dfd.inference.detector import Detector, ModelInfo, OnnxDetector, TorchDetec
 from dfd.metrics.calibration import Calibration
 from dfd.metrics.detection import AGGREGATIONS, ConfidentStrategy
 from dfd.models.nets import NETS
+from dfd.raw.digest import file_sha256
 from dfd.reports.model_card import model_card
 
 FORMAT = "dfd-model"
@@ -139,14 +141,6 @@ def read_json(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def versions() -> dict[str, str]:
     """Versions of the packages that made (and can read) the export."""
     out = {}
@@ -192,7 +186,7 @@ def folder_files(folder: str | Path) -> list[str]:
 def folder_digest(folder: str | Path) -> str:
     """The folder's digest, ``sha256:<64 hex>`` (see the module docstring for its canonical form)."""
     folder = Path(folder)
-    listing = "".join(f"{sha256(folder / rel)}  {rel}\n" for rel in folder_files(folder))
+    listing = "".join(f"{file_sha256(folder / rel)}  {rel}\n" for rel in folder_files(folder))
     return "sha256:" + hashlib.sha256(listing.encode("utf-8", "surrogateescape")).hexdigest()
 
 
@@ -323,16 +317,29 @@ def export_model(
         "cross_dataset": cross_dataset or {},
         "versions": versions(),
     }  # fmt: skip
-    description["files"] = {f: sha256(out / f) for f in (ONNX_FILE, WEIGHTS_FILE)}
+    seal_folder(out, description, MODEL_JSON, files=(ONNX_FILE, WEIGHTS_FILE))
+    return out
+
+
+def seal_folder(
+    out: Path, description: dict[str, Any], json_name: str, files: Sequence[str] | None = None
+) -> str:
+    """The shared ending of an exported folder (a model's or an ensemble's): record the sha256 of
+    ``files`` (by default every file in the folder but ``json_name``) as ``description["files"]``,
+    write ``description`` to ``json_name`` atomically, then ``MODEL_CARD.md`` with the folder's
+    digest, and make all of these readable (:func:`readable`). Returns the digest."""
     (out / CARD_FILE).unlink(missing_ok=True)  # a re-export's old card is not part of the new folder
-    tmp = out / (MODEL_JSON + ".tmp")
+    if files is None:
+        files = [f for f in folder_files(out) if f != json_name]
+    description["files"] = {f: file_sha256(out / f) for f in files}
+    tmp = out / (json_name + ".tmp")
     tmp.write_text(json.dumps(description, indent=2, sort_keys=True))
-    os.replace(tmp, out / MODEL_JSON)
+    os.replace(tmp, out / json_name)
     digest = folder_digest(out)  # over every file but the card, which carries it
     (out / CARD_FILE).write_text(model_card(description, digest))
-    for f in (ONNX_FILE, WEIGHTS_FILE, MODEL_JSON, CARD_FILE):
+    for f in [*description["files"], json_name, CARD_FILE]:
         readable(out / f)
-    return out
+    return digest
 
 
 def read_description(model_dir: str | Path, digest: str | None = None) -> dict[str, Any]:
@@ -398,7 +405,7 @@ def verify_files(model_dir: Path, description: dict[str, Any], what: str) -> Non
             raise TamperedModel(f"{file} is outside the exported {what} {model_dir}: refusing to read it")
         if not file.is_file():
             raise TamperedModel(f"{file} is missing from the exported {what} {model_dir}")
-        if sha256(file) != digest:
+        if file_sha256(file) != digest:
             raise TamperedModel(
                 f"{file} differs from the file that was exported (sha256 mismatch): refusing to load the "
                 f"{what}; re-export it, or fetch the folder again from its source"

@@ -24,6 +24,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import torch
 from torch import Tensor
 from torchmetrics import Metric
@@ -120,11 +121,14 @@ def equal_error_rate(probs: Tensor, labels: Tensor) -> tuple[float, float]:
     return eer, min(max(thr, 0.0), 1.0)
 
 
-def log_loss(probs: Tensor, labels: Tensor, eps: float = LOG_LOSS_EPS) -> float:
-    """Mean binary cross-entropy of fake probabilities (natural log)."""
-    probs, labels = _check(probs, labels)
-    p = probs.double().clamp(eps, 1 - eps)
-    y = labels.double()
+def log_loss(probs: Tensor | np.ndarray, labels: Tensor | np.ndarray, eps: float = LOG_LOSS_EPS) -> float:
+    """Mean binary cross-entropy of fake probabilities (natural log), probabilities clipped to
+    ``[eps, 1 - eps]``. Tensors or NumPy arrays (the ensemble's fusion rules score NumPy logits:
+    ``log_loss(sigmoid(z), y)``); float64 probabilities are kept in float64."""
+    probs, labels = torch.as_tensor(probs), torch.as_tensor(labels)
+    _check(probs, labels)
+    p = probs.detach().flatten().cpu().double().clamp(eps, 1 - eps)
+    y = labels.detach().flatten().cpu().double()
     return float(-(y * p.log() + (1 - y) * (1 - p).log()).mean())
 
 

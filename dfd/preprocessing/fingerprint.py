@@ -10,11 +10,11 @@ are given. ``dfd.predict`` crops with exactly these settings (:func:`cropper_set
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
 from dfd.preprocessing.manifest import manifest_file
+from dfd.raw.digest import file_sha256
 
 #: Settings that decide what a crop looks like; a difference in any of them is warned about.
 CROP_KEYS = ("detector", "margin", "crop_size", "detect_max_side", "select", "min_score", "min_face_size", "align", "align_scale",
@@ -40,11 +40,7 @@ def manifest_sha256(root: str | Path) -> str | None:
     path = manifest_file(root)
     if path is None:
         return None
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_sha256(path)
 
 
 def fingerprint(meta: dict[str, Any], root: str | Path | None = None) -> dict[str, Any]:

@@ -40,6 +40,18 @@ def carve(labels: Sequence[int], groups: Sequence[str], fraction: float, seed: i
     return mask
 
 
+def random_splits(rng: np.random.Generator, n: int, val_fraction: float, test_fraction: float) -> list[str]:
+    """``train``/``val``/``test`` for items ``0 … n-1`` (one generated video each, no groups): in a
+    random order drawn from ``rng``, the first ``max(1, round(n * val_fraction))`` are val, the next
+    ``max(1, round(n * test_fraction))`` test, the rest train."""
+    order = rng.permutation(n)
+    n_val, n_test = max(1, round(n * val_fraction)), max(1, round(n * test_fraction))
+    split = ["train"] * n
+    for rank, item in enumerate(order):
+        split[int(item)] = "val" if rank < n_val else "test" if rank < n_val + n_test else "train"
+    return split
+
+
 def assign_splits(
     labels: Sequence[int],
     groups: Sequence[str],

@@ -13,12 +13,12 @@ Three checks, each optional where the dataset gives nothing to check against:
 from __future__ import annotations
 
 import csv
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from dfd.raw.digest import file_sha256
 from dfd.raw.expected import Expect
 from dfd.raw.records import (
     BAD_METADATA,
@@ -170,14 +170,6 @@ def count(records: list[VideoRecord], expects: list[Expect]) -> list[CountRow]:
     return rows
 
 
-def sha256(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def check_checksums(root: Path, checksum_file: Path) -> dict[str, list[str]]:
     """``{"ok": [...], "mismatch": [...], "absent": [...]}`` for the files of a ``sha256sum`` file
     (paths relative to ``root``; a ``*`` before the name, binary mode, is accepted)."""
@@ -196,7 +188,7 @@ def check_checksums(root: Path, checksum_file: Path) -> dict[str, list[str]]:
         if not path.is_file():
             result["absent"].append(name)
         else:
-            result["ok" if sha256(path) == digest else "mismatch"].append(name)
+            result["ok" if file_sha256(path) == digest else "mismatch"].append(name)
     return result
 
 

@@ -180,7 +180,7 @@ def summary_markdown(
     return "\n".join(lines)
 
 
-def write_summary(
+def write_comparison(
     runs: Sequence[Run],
     metrics: Sequence[str],
     out_dir: str | Path,

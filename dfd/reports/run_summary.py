@@ -18,7 +18,7 @@ def selection_of(checkpoint: Any) -> dict[str, Any]:
     }
 
 
-def write_summary(out: Path, best: str, selection: dict[str, Any], metrics: dict[str, float]) -> str:
+def write_run_summary(out: Path, best: str, selection: dict[str, Any], metrics: dict[str, float]) -> str:
     """The closing lines of a training run, also written to ``<run>/summary.txt`` (``make demo`` shows it again)."""
     lines = [
         f"run directory : {out}",

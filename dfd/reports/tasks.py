@@ -9,7 +9,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from dfd.config.instantiate import instantiate
 from dfd.reports.dataset import report
-from dfd.reports.run_comparison import missing_metrics, resolve_metrics, write_summary
+from dfd.reports.run_comparison import missing_metrics, resolve_metrics, write_comparison
 from dfd.reports.run_dirs import load_runs
 
 
@@ -34,6 +34,6 @@ def summarize(cfg: DictConfig) -> dict[str, Any]:
     metrics = resolve_metrics(requested, runs)
     if missing := missing_metrics(metrics, runs):
         log.warning("metrics %s: in no run's metrics.json (set metrics=[...] or metrics=all)", missing)
-    text, runs_table, seeds_table = write_summary(runs, metrics, cfg.out_dir, cfg.confidence, cfg.band)
+    text, runs_table, seeds_table = write_comparison(runs, metrics, cfg.out_dir, cfg.confidence, cfg.band)
     print(text + f"\nwritten to {cfg.out_dir}: runs.csv, seeds.csv, summary.md, curves.png", flush=True)
     return {"runs": runs_table.to_dict("records"), "seeds": seeds_table.to_dict("records")}

@@ -21,7 +21,7 @@ from dfd.config.instantiate import (
     to_container,
 )
 from dfd.models.detector_module import count_parameters
-from dfd.reports.run_summary import selection_of, write_summary
+from dfd.reports.run_summary import selection_of, write_run_summary
 
 log = logging.getLogger(__name__)
 
@@ -113,5 +113,5 @@ def train(cfg: DictConfig, extra_callbacks: list[L.Callback] | None = None) -> d
         selection = selection_of(checkpoint)
         summary = {"best_checkpoint": best, "selection": selection, "params": params, "metrics": metrics}
         (out / "metrics.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
-        print(write_summary(out, best, selection, metrics), flush=True)
+        print(write_run_summary(out, best, selection, metrics), flush=True)
     return metrics

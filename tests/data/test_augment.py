@@ -18,8 +18,8 @@ from dfd.data.augment import (
     block_idct,
     build_batch_mix,
     check_augment,
-    dct_matrix,
 )
+from dfd.data.dct import dct_matrix
 from dfd.data.transforms import build_train_transform
 from tests.conftest import compose_config
 

@@ -213,9 +213,9 @@ def test_an_exported_ensemble_has_a_digest_that_pins_it_members_included(members
     d = json.loads(member_json.read_text())
     d["calibration"] = {"thresholds": {"f1": 0.0, "youden": 0.0, "precision": 0.0}}
     member_json.write_text(json.dumps(d))
-    from dfd.inference.export import sha256
+    from dfd.raw.digest import file_sha256
 
-    _edit(folder, lambda e: e["files"].update({"members/00_m0/dfd_model.json": sha256(member_json)}))
+    _edit(folder, lambda e: e["files"].update({"members/00_m0/dfd_model.json": file_sha256(member_json)}))
     assert load_ensemble(folder).members[0][1].info.calibration.thresholds["f1"] == 0.0
     with pytest.raises(TamperedModel, match="is not the pinned digest.*dfd_ensemble.json itself changed"):
         load_ensemble(folder, digest=digest)
@@ -226,11 +226,12 @@ def test_an_exported_ensemble_has_a_digest_that_pins_it_members_included(members
 
 
 def test_an_ensemble_folder_lists_only_files_inside_it(members, tmp_path) -> None:
-    from dfd.inference.export import InvalidModel, sha256
+    from dfd.inference.export import InvalidModel
+    from dfd.raw.digest import file_sha256
 
     folder = _ensemble(members, tmp_path / "e")
     (tmp_path / "secret").write_text("outside")
-    _edit(folder, lambda e: e["files"].update({"members/../../secret": sha256(tmp_path / "secret")}))
+    _edit(folder, lambda e: e["files"].update({"members/../../secret": file_sha256(tmp_path / "secret")}))
     with pytest.raises(
         InvalidModel, match="files has the entry 'members/../../secret': expected a plain file"
     ):

@@ -15,11 +15,11 @@ from dfd.ensembles.fusion import (
     agreement,
     fusion_from_state,
     grouped_folds,
-    log_loss,
     logit,
     make_fusion,
     sigmoid,
 )
+from dfd.metrics.detection import log_loss
 
 
 def complementary(n_videos: int = 120, frames: int = 4, seed: int = 0):
@@ -38,7 +38,7 @@ def complementary(n_videos: int = 120, frames: int = 4, seed: int = 0):
 
 
 def best_member_log_loss(z: np.ndarray, y: np.ndarray) -> float:
-    return min(log_loss(z[:, k], y) for k in range(z.shape[1]))
+    return min(log_loss(sigmoid(z[:, k]), y) for k in range(z.shape[1]))
 
 
 @pytest.mark.parametrize("rule", ["weighted", "stacking", "attention"])
@@ -46,7 +46,7 @@ def test_fitted_rules_beat_the_best_member_on_validation_log_loss(rule: str) -> 
     z, y, groups = complementary()
     fusion = make_fusion(rule, **({"n_trials": 60} if rule == "weighted" else {}))
     fused = fusion.fit(z, y, groups)  # out-of-fold for stacking and attention
-    assert log_loss(fused, y) < best_member_log_loss(z, y) - 0.02
+    assert log_loss(sigmoid(fused), y) < best_member_log_loss(z, y) - 0.02
 
 
 def test_weights_are_non_negative_and_sum_to_one() -> None:
@@ -66,7 +66,7 @@ def test_the_weighted_search_never_ends_worse_than_a_member_alone() -> None:
     z[:, 1] = np.random.default_rng(3).normal(0, 3, len(y))  # member 1 is noise
     fusion = WeightedFusion(n_trials=5)
     fusion.fit(z, y, groups)
-    assert log_loss(fusion.fuse(z), y) <= log_loss(z[:, 0], y) + 1e-12
+    assert log_loss(sigmoid(fusion.fuse(z)), y) <= log_loss(sigmoid(z[:, 0]), y) + 1e-12
 
 
 def test_no_stacking_fold_splits_a_video_and_folds_keep_both_classes() -> None:

@@ -213,12 +213,13 @@ def test_a_pinned_digest_refuses_any_change_naming_the_file(exported: Path, tmp_
 def test_files_must_be_plain_names_inside_the_folder_and_list_the_model(
     exported: Path, tmp_path: Path
 ) -> None:
-    from dfd.inference.export import InvalidModel, sha256
+    from dfd.inference.export import InvalidModel
+    from dfd.raw.digest import file_sha256
 
     folder = _copy(exported, tmp_path)
     outside = tmp_path / "secret"
     outside.write_text("not the model's")
-    _edit(folder, lambda d: d["files"].update({"../../secret": sha256(outside)}))
+    _edit(folder, lambda d: d["files"].update({"../../secret": file_sha256(outside)}))
     with pytest.raises(InvalidModel, match=r"files has the entry '../../secret': expected a plain file name"):
         load_exported(folder)
     _edit(folder, lambda d: d.update(files={}))  # another model.onnx swapped in, its checksum dropped
@@ -285,16 +286,17 @@ def test_the_onnx_graph_is_checked_for_external_data_files_does_not_list(
 ) -> None:
     import onnx
 
-    from dfd.inference.export import InvalidModel, sha256
+    from dfd.inference.export import InvalidModel
+    from dfd.raw.digest import file_sha256
 
     folder = _copy(exported, tmp_path)
     model = onnx.load(str(folder / "model.onnx"))
     onnx.save(model, str(folder / "model.onnx"), save_as_external_data=True, location="weights.bin",
               size_threshold=0)  # fmt: skip
-    _edit(folder, lambda d: d["files"].update({"model.onnx": sha256(folder / "model.onnx")}))
+    _edit(folder, lambda d: d["files"].update({"model.onnx": file_sha256(folder / "model.onnx")}))
     with pytest.raises(InvalidModel, match="reads external data 'weights.bin' that files does not checksum"):
         load_exported(folder)
-    _edit(folder, lambda d: d["files"].update({"weights.bin": sha256(folder / "weights.bin")}))
+    _edit(folder, lambda d: d["files"].update({"weights.bin": file_sha256(folder / "weights.bin")}))
     assert load_exported(folder).score(_crops(64, 2)).shape == (2,)
 
 
@@ -372,14 +374,14 @@ def test_the_readme_client_reproduces_the_crop_scores(tmp_path: Path) -> None:
 
 def test_a_folder_exported_before_the_contract_keys_still_loads(exported: Path, tmp_path: Path) -> None:
     """Older folders: no preprocessing contract in input_spec, no onnx.score, the card checksummed."""
-    from dfd.inference.export import sha256
+    from dfd.raw.digest import file_sha256
 
     folder = _copy(exported, tmp_path)
 
     def older(d: dict) -> None:
         d["input_spec"] = {k: d["input_spec"][k] for k in ("size", "mean", "std")}
         d["onnx"].pop("score")
-        d["files"]["MODEL_CARD.md"] = sha256(folder / "MODEL_CARD.md")
+        d["files"]["MODEL_CARD.md"] = file_sha256(folder / "MODEL_CARD.md")
 
     _edit(folder, older)
     crops = _crops(64, 3)
@@ -387,3 +389,42 @@ def test_a_folder_exported_before_the_contract_keys_still_loads(exported: Path, 
     (folder / "MODEL_CARD.md").write_text("edited")  # listed, so still checked
     with pytest.raises(TamperedModel, match="MODEL_CARD.md differs from the file that was exported"):
         load_exported(folder)
+
+
+def test_sealing_a_folder_lists_every_file_but_its_json_and_card_and_the_card_carries_the_digest(
+    tmp_path: Path,
+) -> None:
+    """The shared ending of the model and ensemble writers (:func:`seal_folder`), on plain files."""
+    from dfd.inference.export import folder_digest, seal_folder
+    from dfd.raw.digest import file_sha256
+
+    out = tmp_path / "folder"
+    (out / "members" / "a").mkdir(parents=True)
+    (out / "members" / "a" / "w.bin").write_bytes(b"weights")
+    (out / "x.onnx").write_bytes(b"graph")
+    (out / "MODEL_CARD.md").write_text("an old card")  # a re-export's: not part of the new folder
+    description = {
+        "name": "sealed",
+        "net": {"target": "dfd.models.nets.mesonet.Meso4"},
+        "input_spec": {"size": 32},
+    }
+    (out / "x.onnx").chmod(0o600)  # as safetensors writes: only its owner could read it
+    (out / "members" / "a" / "w.bin").chmod(0o600)
+    mask = os.umask(0o022)
+    try:
+        digest = seal_folder(out, description, "d.json")
+    finally:
+        os.umask(mask)
+    assert description["files"] == {
+        "members/a/w.bin": file_sha256(out / "members" / "a" / "w.bin"),
+        "x.onnx": file_sha256(out / "x.onnx"),
+    }
+    assert json.loads((out / "d.json").read_text()) == description
+    assert not (out / "d.json.tmp").exists()
+    assert digest == folder_digest(out) and digest in (out / "MODEL_CARD.md").read_text()
+    assert "an old card" not in (out / "MODEL_CARD.md").read_text()
+    modes = {p.relative_to(out).as_posix(): p.stat().st_mode & 0o777 for p in out.rglob("*") if p.is_file()}
+    assert modes == dict.fromkeys(["members/a/w.bin", "x.onnx", "d.json", "MODEL_CARD.md"], 0o644)
+    only = seal_folder(out, {**description, "files": {}}, "d.json", files=["x.onnx"])
+    assert json.loads((out / "d.json").read_text())["files"] == {"x.onnx": file_sha256(out / "x.onnx")}
+    assert only == folder_digest(out)

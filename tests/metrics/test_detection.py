@@ -16,6 +16,7 @@ from dfd.metrics.detection import (
     detection_metrics,
     equal_error_rate,
     fake_logit,
+    log_loss,
 )
 
 
@@ -45,6 +46,17 @@ def test_frame_metrics_match_sklearn(data, threshold):
     assert m["f1"] == pytest.approx(skm.f1_score(y, pred))
     assert m["real_acc"] == pytest.approx(tn / (tn + fp))
     assert m["fake_acc"] == pytest.approx(tp / (tp + fn))
+
+
+def test_log_loss_reads_numpy_in_float64_and_clips_at_eps(data):
+    """The fusion rules score NumPy float64 probabilities: no float32 rounding on the way."""
+    probs, labels = data
+    p = probs.numpy().astype(np.float64) ** 1.01  # values that float32 cannot hold exactly
+    y = labels.numpy()
+    assert log_loss(p, y) == pytest.approx(skm.log_loss(y, p), abs=1e-12)
+    assert log_loss(torch.from_numpy(p), labels) == log_loss(p, y)
+    # a certain, wrong answer costs -log(1e-7), not infinity
+    assert log_loss(np.array([1.0, 0.0]), np.array([0, 1])) == pytest.approx(-math.log(1e-7))
 
 
 def test_eer_is_where_fpr_meets_fnr(data):

@@ -17,13 +17,6 @@ from dfd.models.nets.avff import AVFF
 from tests.av_tiny import TINY, TINY_AUDIO_PATCH, batch, tiny_net
 
 
-def _mouth_and_loudness(sample: dict) -> tuple[torch.Tensor, torch.Tensor]:
-    video, audio = sample["video"], sample["audio"][0]
-    mouth = -video[:, :, 19:27, 10:22].mean((1, 2, 3))  # the mouth is dark: darker = more open
-    loud = audio.mean(0)[: 4 * len(mouth)].reshape(len(mouth), 4).mean(1)
-    return mouth, loud
-
-
 # -- stage 1 and stage 2 -----------------------------------------------------------------------
 def test_stage1_loss_decreases_over_a_few_batches(av_clips: SyntheticAVDataModule) -> None:
     torch.manual_seed(0)

@@ -6,20 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from dfd.preprocessing.clips import cut_clips, read_strip
 from dfd.preprocessing.manifest import read_manifest
 from dfd.raw.audio import read_wav
 from dfd.training.tasks import train
 from tests.conftest import compose_config
-
-
-def _mouth_and_loudness(sample: dict) -> tuple[torch.Tensor, torch.Tensor]:
-    video, audio = sample["video"], sample["audio"][0]
-    mouth = -video[:, :, 19:27, 10:22].mean((1, 2, 3))  # the mouth is dark: darker = more open
-    loud = audio.mean(0)[: 4 * len(mouth)].reshape(len(mouth), 4).mean(1)
-    return mouth, loud
 
 
 def test_cut_clips_aligns_audio_and_reports_short_videos(tmp_path: Path) -> None:

@@ -12,13 +12,6 @@ from dfd.data.mel import LogMel
 from dfd.raw.audio import leading_silence_seconds, read_wav, write_wav
 
 
-def _mouth_and_loudness(sample: dict) -> tuple[torch.Tensor, torch.Tensor]:
-    video, audio = sample["video"], sample["audio"][0]
-    mouth = -video[:, :, 19:27, 10:22].mean((1, 2, 3))  # the mouth is dark: darker = more open
-    loud = audio.mean(0)[: 4 * len(mouth)].reshape(len(mouth), 4).mean(1)
-    return mouth, loud
-
-
 # -- data --------------------------------------------------------------------------------------
 def test_wav_roundtrip_and_logmel_shape(tmp_path: Path) -> None:
     t = np.arange(16000) / 16000

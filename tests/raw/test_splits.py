@@ -1,4 +1,4 @@
-"""Split carving: whole groups, both labels, no group in two splits."""
+"""Split carving: whole groups, both labels, no group in two splits; the generated datasets' random splits."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dfd.data.datamodule import carve_val_if_missing
-from dfd.raw.splits import assign_splits, carve
+from dfd.raw.splits import assign_splits, carve, random_splits
 from tests.conftest import manifest_rows
 
 
@@ -37,3 +37,13 @@ def test_too_few_members_to_stratify_still_carves_whole_groups():
     labels, groups = [0, 1, 1], ["a", "b", "b"]
     mask = carve(labels, groups, 0.3, seed=0)
     assert 0 < mask.sum() < 3 and mask[1] == mask[2]
+
+
+def test_random_splits_give_the_rounded_counts_at_least_one_each_and_repeat_with_the_seed():
+    split = random_splits(np.random.default_rng(3), 120, val_fraction=0.2, test_fraction=0.1)
+    assert (split.count("val"), split.count("test"), split.count("train")) == (24, 12, 84)
+    assert split == random_splits(np.random.default_rng(3), 120, 0.2, 0.1)
+    assert split != random_splits(np.random.default_rng(4), 120, 0.2, 0.1)
+    assert split[:24] != ["val"] * 24  # shuffled, not the first items
+    tiny = random_splits(np.random.default_rng(0), 3, val_fraction=0.01, test_fraction=0.01)
+    assert sorted(tiny) == ["test", "train", "val"]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dfd.reports.run_comparison import missing_metrics, resolve_metrics, runs_frame, write_summary
+from dfd.reports.run_comparison import missing_metrics, resolve_metrics, runs_frame, write_comparison
 from dfd.reports.run_dirs import load_runs
 from tests.fake_runs import curves, make_run, make_sweep
 
@@ -53,7 +53,7 @@ def test_metrics_all_and_the_metrics_no_run_has(runs) -> None:
 
 def test_the_four_files(runs, tmp_path: Path) -> None:
     out = tmp_path / "summary"
-    text, _, _ = write_summary(runs, METRICS, out)
+    text, _, _ = write_comparison(runs, METRICS, out)
     with (out / "runs.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 7 and [r["status"] for r in rows].count("failed") == 1
@@ -86,6 +86,8 @@ def test_the_four_files(runs, tmp_path: Path) -> None:
 def test_no_seed_group_says_so(tmp_path: Path) -> None:
     make_run(tmp_path / "a", ["lr=0.1"], {"test/auc": 0.8}, curves(0.8))
     make_run(tmp_path / "b", ["lr=0.01"], {"test/auc": 0.7})  # no curves: drawn without it
-    text, runs_table, seeds_table = write_summary(load_runs([str(tmp_path)]), ["test/auc"], tmp_path / "out")
+    text, runs_table, seeds_table = write_comparison(
+        load_runs([str(tmp_path)]), ["test/auc"], tmp_path / "out"
+    )
     assert seeds_table.empty and list(runs_table["lr"]) == ["0.1", "0.01"]
     assert "No runs differ only in `seed`" in text and (tmp_path / "out" / "seeds.csv").is_file()

@@ -34,6 +34,7 @@ from dfd.data.av_datamodule import AVClipDataModule
 from dfd.preprocessing.clips import cut_clips
 from dfd.preprocessing.manifest import build_atomically, cache_tag, manifest_exists, write_manifest
 from dfd.raw.audio import SAMPLE_RATE
+from dfd.raw.splits import random_splits
 
 FAKE_METHODS = ("shift", "swap", "face")
 #: Bumped whenever generation changes, so cached datasets of older versions are not reused.
@@ -151,12 +152,7 @@ def generate_synthetic_av(
     root = Path(root)
     rng = np.random.default_rng(seed)
     with build_atomically(root) as tmp:
-        order = rng.permutation(num_videos)
-        n_val, n_test = max(1, round(num_videos * val_fraction)), max(1, round(num_videos * test_fraction))
-        split_of = {
-            int(v): "val" if r < n_val else "test" if r < n_val + n_test else "train"
-            for r, v in enumerate(order)
-        }
+        split_of = random_splits(rng, num_videos, val_fraction, test_fraction)
         rows: list[dict[str, Any]] = []
         for vid in tqdm(range(num_videos), desc="synthetic_av", leave=False):
             vrng = np.random.default_rng([seed, vid])

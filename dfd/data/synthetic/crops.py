@@ -29,6 +29,7 @@ import pandas as pd
 from dfd.core.input_spec import InputSpec
 from dfd.data.datamodule import FaceCropDataModule
 from dfd.preprocessing.manifest import STATUS_OK, build_atomically, cache_tag, manifest_exists, write_manifest
+from dfd.raw.splits import random_splits
 
 #: Bumped whenever generation changes, so cached datasets of older versions are not reused.
 GENERATOR_VERSION = 1
@@ -178,12 +179,7 @@ def generate_synthetic(
     rng = np.random.default_rng(seed)
     with build_atomically(root) as tmp:
         (tmp / "crops").mkdir()
-        order = rng.permutation(num_videos)
-        n_val = max(1, round(num_videos * val_fraction))
-        n_test = max(1, round(num_videos * test_fraction))
-        split_of = {}
-        for rank, vid in enumerate(order):
-            split_of[vid] = "val" if rank < n_val else "test" if rank < n_val + n_test else "train"
+        split_of = random_splits(rng, num_videos, val_fraction, test_fraction)
         rows = []
         n_fakes = 0
         for vid in range(num_videos):

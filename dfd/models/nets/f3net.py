@@ -52,6 +52,7 @@ import torch
 from torch import nn
 
 from dfd.core.input_spec import InputSpec
+from dfd.data.dct import dct_matrix
 from dfd.models.nets.base import Net, linear_head
 from dfd.models.nets.pretrained import create_timm_model
 
@@ -67,14 +68,6 @@ def _check_rule(value: str, key: str) -> str:
     if value not in RULES:
         raise ValueError(f"{key}={value!r}: expected one of {list(RULES)} (paper = the default)")
     return value
-
-
-def dct_matrix(size: int) -> np.ndarray:
-    """Orthonormal DCT-II matrix ``D`` (size x size): ``D @ x`` is ``scipy.fft.dct(x, norm='ortho')``."""
-    n = np.arange(size)
-    d = np.cos(np.pi * (n[None, :] + 0.5) * n[:, None] / size) * np.sqrt(2.0 / size)
-    d[0] /= np.sqrt(2.0)
-    return d
 
 
 def band_mask(size: int, start: float, end: float, closed: bool = False) -> np.ndarray:

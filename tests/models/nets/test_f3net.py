@@ -4,7 +4,7 @@ the switches that reproduce the yyk-wew/F3Net re-implementation (docs/f3net.md).
 import numpy as np
 import pytest
 import torch
-from scipy.fft import dct, dctn, idctn
+from scipy.fft import dctn, idctn
 
 from dfd.models.nets.f3net import (
     FAD,
@@ -12,7 +12,6 @@ from dfd.models.nets.f3net import (
     F3Net,
     MixBlock,
     band_mask,
-    dct_matrix,
     fad_band_edges,
     lfs_band_edges,
 )
@@ -29,11 +28,6 @@ def window_at(gray: np.ndarray, i: int, j: int, window: int = 10, stride: int = 
     """The LFS window at output position (i, j): zero padding (window - stride) / 2, then slide."""
     padded = np.pad(gray, (window - stride) // 2)
     return padded[stride * i : stride * i + window, stride * j : stride * j + window]
-
-
-def test_dct_matrix_is_scipy_orthonormal_dct():
-    x = np.random.default_rng(0).normal(size=(13, 5))
-    np.testing.assert_allclose(dct_matrix(13) @ x, dct(x, type=2, norm="ortho", axis=0), atol=1e-10)
 
 
 def test_fad_bands_partition_the_spectrum_in_paper_proportions():
