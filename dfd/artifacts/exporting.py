@@ -27,12 +27,12 @@ from dfd.artifacts.runs import (
     run_config_for,
     run_dir_of,
 )
+from dfd.core.digest import file_sha256
 from dfd.ensembles.detector import DEFAULT_AGREEMENT_THRESHOLD, MEMBERS_DIR, write_ensemble_folder
 from dfd.ensembles.fusion import fusion_from_state
 from dfd.inference.detector import TorchDetector
 from dfd.inference.export import export_model, read_description, read_json
 from dfd.metrics.calibration import Calibration
-from dfd.raw.digest import file_sha256
 
 
 def training_record(ckpt: Path, run_cfg: DictConfig, allow_pickle: bool) -> dict[str, Any]:

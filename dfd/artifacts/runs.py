@@ -23,6 +23,7 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from dfd.config.instantiate import TRUSTED_TARGETS, trusted_targets
+from dfd.core.digest import file_sha256
 from dfd.core.errors import DfdError
 from dfd.core.moved import current_target
 from dfd.core.safe_load import load_torch_file
@@ -37,7 +38,6 @@ from dfd.inference.detector import Detector, ModelInfo, TorchDetector, resolve_d
 from dfd.inference.export import check_calibration, load_exported, parse_digest, read_json
 from dfd.metrics.calibration import Calibration, load_calibration
 from dfd.models.nets import NETS
-from dfd.raw.digest import file_sha256
 
 #: What a ``dfd.ensemble`` run writes: its members, fitted rule and calibration.
 ENSEMBLE_RUN_FILE = "ensemble.json"

@@ -27,13 +27,13 @@ from omegaconf import DictConfig, OmegaConf
 from dfd.artifacts.runs import ENSEMBLE_RUN_FILE as RUN_FILE
 from dfd.artifacts.runs import check_run_data, data_root, load_detector, run_config_for, run_dir_of
 from dfd.config.instantiate import instantiate
+from dfd.core.digest import file_sha256
 from dfd.ensembles.fusion import agreement, make_fusion, sigmoid
 from dfd.ensembles.members import Member, score_members
 from dfd.inference.detector import TorchDetector, resolve_device
 from dfd.metrics.calibration import calibrate, resolve_threshold
 from dfd.metrics.detection import ConfidentStrategy, aggregate_video, log_loss
 from dfd.preprocessing.fingerprint import describe, differences
-from dfd.raw.digest import file_sha256
 from dfd.reports.ensemble import (
     ENSEMBLE,
     by_method_markdown,

@@ -56,13 +56,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from dfd.core.digest import file_sha256
 from dfd.core.errors import DfdError
 from dfd.core.input_spec import InputSpec
 from dfd.inference.detector import Detector, ModelInfo, OnnxDetector, TorchDetector
 from dfd.metrics.calibration import Calibration
 from dfd.metrics.detection import AGGREGATIONS, ConfidentStrategy
 from dfd.models.nets import NETS
-from dfd.raw.digest import file_sha256
 from dfd.reports.model_card import model_card
 
 FORMAT = "dfd-model"

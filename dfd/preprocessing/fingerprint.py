@@ -13,8 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from dfd.core.digest import file_sha256
 from dfd.preprocessing.manifest import manifest_file
-from dfd.raw.digest import file_sha256
 
 #: Settings that decide what a crop looks like; a difference in any of them is warned about.
 CROP_KEYS = ("detector", "margin", "crop_size", "detect_max_side", "select", "min_score", "min_face_size", "align", "align_scale",

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from dfd.raw.digest import file_sha256
+from dfd.core.digest import file_sha256
 from dfd.raw.expected import Expect
 from dfd.raw.records import (
     BAD_METADATA,

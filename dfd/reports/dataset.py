@@ -8,12 +8,13 @@ run directory.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from dfd.core.digest import file_sha256
 
 
 def count_table(rows: pd.DataFrame) -> pd.DataFrame:
@@ -97,7 +98,7 @@ def split_overlap(rows: pd.DataFrame, root: str | Path, sample: int = 200, seed:
         for rel in rng.choice(paths, size=min(sample, len(paths)), replace=False) if len(paths) else []:
             path = Path(rel) if Path(rel).is_absolute() else Path(root) / rel
             if path.is_file():
-                seen.setdefault(hashlib.sha256(path.read_bytes()).hexdigest(), set()).add(str(split))
+                seen.setdefault(file_sha256(path), set()).add(str(split))
     out["content"] = {"hashed": sum(1 for _ in seen), "in_two_splits": sum(len(v) > 1 for v in seen.values())}
     return out
 

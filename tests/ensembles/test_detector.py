@@ -213,7 +213,7 @@ def test_an_exported_ensemble_has_a_digest_that_pins_it_members_included(members
     d = json.loads(member_json.read_text())
     d["calibration"] = {"thresholds": {"f1": 0.0, "youden": 0.0, "precision": 0.0}}
     member_json.write_text(json.dumps(d))
-    from dfd.raw.digest import file_sha256
+    from dfd.core.digest import file_sha256
 
     _edit(folder, lambda e: e["files"].update({"members/00_m0/dfd_model.json": file_sha256(member_json)}))
     assert load_ensemble(folder).members[0][1].info.calibration.thresholds["f1"] == 0.0
@@ -226,8 +226,8 @@ def test_an_exported_ensemble_has_a_digest_that_pins_it_members_included(members
 
 
 def test_an_ensemble_folder_lists_only_files_inside_it(members, tmp_path) -> None:
+    from dfd.core.digest import file_sha256
     from dfd.inference.export import InvalidModel
-    from dfd.raw.digest import file_sha256
 
     folder = _ensemble(members, tmp_path / "e")
     (tmp_path / "secret").write_text("outside")

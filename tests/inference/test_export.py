@@ -213,8 +213,8 @@ def test_a_pinned_digest_refuses_any_change_naming_the_file(exported: Path, tmp_
 def test_files_must_be_plain_names_inside_the_folder_and_list_the_model(
     exported: Path, tmp_path: Path
 ) -> None:
+    from dfd.core.digest import file_sha256
     from dfd.inference.export import InvalidModel
-    from dfd.raw.digest import file_sha256
 
     folder = _copy(exported, tmp_path)
     outside = tmp_path / "secret"
@@ -286,8 +286,8 @@ def test_the_onnx_graph_is_checked_for_external_data_files_does_not_list(
 ) -> None:
     import onnx
 
+    from dfd.core.digest import file_sha256
     from dfd.inference.export import InvalidModel
-    from dfd.raw.digest import file_sha256
 
     folder = _copy(exported, tmp_path)
     model = onnx.load(str(folder / "model.onnx"))
@@ -374,7 +374,7 @@ def test_the_readme_client_reproduces_the_crop_scores(tmp_path: Path) -> None:
 
 def test_a_folder_exported_before_the_contract_keys_still_loads(exported: Path, tmp_path: Path) -> None:
     """Older folders: no preprocessing contract in input_spec, no onnx.score, the card checksummed."""
-    from dfd.raw.digest import file_sha256
+    from dfd.core.digest import file_sha256
 
     folder = _copy(exported, tmp_path)
 
@@ -395,8 +395,8 @@ def test_sealing_a_folder_lists_every_file_but_its_json_and_card_and_the_card_ca
     tmp_path: Path,
 ) -> None:
     """The shared ending of the model and ensemble writers (:func:`seal_folder`), on plain files."""
+    from dfd.core.digest import file_sha256
     from dfd.inference.export import folder_digest, seal_folder
-    from dfd.raw.digest import file_sha256
 
     out = tmp_path / "folder"
     (out / "members" / "a").mkdir(parents=True)

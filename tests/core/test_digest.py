@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dfd.raw.digest import file_sha256
+from dfd.core.digest import file_sha256
 
 
 @pytest.mark.parametrize("size", [0, 1, 1023, 1024, 2500])

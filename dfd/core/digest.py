@@ -2,7 +2,7 @@
 published ``sha256sum`` file, a preprocessing manifest, the files of an exported model or
 ensemble folder, an ensemble member's cache key).
 
-It sits in :mod:`dfd.raw`, the lowest stage, so that every later one may import it.
+It sits in :mod:`dfd.core`, below every stage, so that each one may import it.
 """
 
 from __future__ import annotations
