@@ -53,7 +53,7 @@ def test_export_writes_a_folder_that_describes_the_run(ffpp_run, tmp_path):
 
 
 def test_export_of_a_checkpoint_that_needs_pickle_is_refused(tmp_path):
-    from tests.test_safe_load import crafted
+    from tests.core.test_safe_load import crafted
 
     (tmp_path / "run" / "checkpoints").mkdir(parents=True)
     ckpt, marker = crafted(tmp_path / "run" / "checkpoints")

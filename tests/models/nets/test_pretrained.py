@@ -149,7 +149,7 @@ def test_hybrid_backbones_load_cached_imagenet_weights(tmp_path, monkeypatch):
 def test_a_crafted_weights_file_is_refused_not_run(tmp_path):
     """model.weights_path is often a file from someone else: it is read as plain data."""
     from dfd.core.safe_load import UnsafeCheckpoint
-    from tests.test_safe_load import crafted
+    from tests.core.test_safe_load import crafted
 
     path, marker = crafted(tmp_path)
     with pytest.raises(UnsafeCheckpoint, match="model.allow_pickle=true"):
