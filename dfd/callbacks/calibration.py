@@ -25,6 +25,7 @@ import lightning as L
 import torch
 from lightning.pytorch.utilities import rank_zero_warn
 
+from dfd.core.moved import moved_name
 from dfd.metrics.calibration import CHECKPOINT_KEY, Calibration, calibrate
 from dfd.metrics.detection import ConfidentStrategy
 
@@ -138,3 +139,8 @@ class ThresholdCalibration(L.Callback):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         if state_dict.get(CHECKPOINT_KEY):
             self.calibration = Calibration.from_dict(state_dict[CHECKPOINT_KEY])
+
+
+def __getattr__(name: str) -> Any:
+    """Names that moved to another module answer here, with a warning (:mod:`dfd.core.moved`)."""
+    return moved_name(__name__, name)

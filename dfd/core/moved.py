@@ -36,8 +36,8 @@ MOVED_MODULES = {
     "dfd.utils.shards": "dfd.preprocessing.tasks",
     "dfd.data.shards": "dfd.data.packed",
 }
-#: old ``module.name`` -> new, for names that left their module's new home (none need it today
-#: beyond the modules above; listed names win over the module table)
+#: old ``module.name`` -> new, for names that left their module (listed names win over the module
+#: table); the modules they left answer for them through :func:`moved_name`
 MOVED_NAMES: dict[str, str] = {
     "dfd.utils.evaluation.evaluate": "dfd.evaluation.tasks.evaluate",
     "dfd.utils.protocol.run_protocol": "dfd.evaluation.tasks.run_protocol",
@@ -59,6 +59,18 @@ def current_target(target: Any) -> Any:
     if module in MOVED_MODULES:
         return f"{MOVED_MODULES[module]}.{name}"
     return target
+
+
+def moved_name(module: str, name: str) -> Any:
+    """For a module's ``__getattr__``: the object ``module.name`` became (:data:`MOVED_NAMES`), with a
+    :class:`DeprecationWarning`; :class:`AttributeError` for a name that never was there."""
+    olds = [module] + [old for old, new in MOVED_MODULES.items() if new == module]  # and its old paths
+    new = next((MOVED_NAMES[f"{m}.{name}"] for m in olds if f"{m}.{name}" in MOVED_NAMES), None)
+    if new is None:
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+    warnings.warn(f"{module}.{name} moved to {new}; import it from there", DeprecationWarning, stacklevel=3)
+    home, _, attr = new.rpartition(".")
+    return getattr(importlib.import_module(home), attr)
 
 
 def current_targets(node: Any) -> Any:

@@ -50,6 +50,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from dfd.core.moved import moved_name
+
 log = logging.getLogger(__name__)
 
 #: where ``dfd.pack`` writes: ``<root>/packed``
@@ -221,3 +223,8 @@ def decode_image(data: np.ndarray, where: str) -> np.ndarray:
             f"cannot decode the crop of {where}: re-pack the dataset (python -m dfd.pack data=<name>)"
         )
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def __getattr__(name: str) -> Any:
+    """Names of the module's earlier life as ``dfd.data.shards`` answer here, with a warning."""
+    return moved_name(__name__, name)

@@ -17,6 +17,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from dfd.core.input_spec import InputSpec  # noqa: E402
+from dfd.core.moved import moved_name  # noqa: E402
 from dfd.data.augment import augment_pipeline  # noqa: E402
 
 
@@ -68,3 +69,8 @@ def seed_worker_transforms(worker_id: int) -> None:
 def to_tensor(image: np.ndarray) -> torch.Tensor:
     """HWC float32 array → CHW tensor (no copy of the values beyond the transpose)."""
     return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
+
+
+def __getattr__(name: str) -> Any:
+    """Names that moved to another module answer here, with a warning (:mod:`dfd.core.moved`)."""
+    return moved_name(__name__, name)

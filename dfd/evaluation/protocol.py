@@ -15,6 +15,7 @@ from hydra import compose
 from omegaconf import DictConfig
 
 from dfd.config.instantiate import instantiate
+from dfd.core.moved import moved_name
 from dfd.metrics.comparison import bootstrap_auc
 
 log = logging.getLogger(__name__)
@@ -89,3 +90,8 @@ def display(frame: pd.DataFrame) -> pd.DataFrame:
 def _ci(m: dict[str, float], level: str) -> str:
     low, high = m.get(f"{level}/auc_low"), m.get(f"{level}/auc_high")
     return "" if low is None else f"[{low:.3f}, {high:.3f}]"
+
+
+def __getattr__(name: str) -> Any:
+    """Names that moved to another module answer here, with a warning (:mod:`dfd.core.moved`)."""
+    return moved_name(__name__, name)

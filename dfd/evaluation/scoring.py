@@ -26,6 +26,7 @@ from dfd.artifacts.runs import (
     run_dir_of,
 )
 from dfd.config.instantiate import instantiate
+from dfd.core.moved import moved_name
 from dfd.preprocessing.fingerprint import describe, differences
 
 log = logging.getLogger(__name__)
@@ -146,3 +147,8 @@ def summary_lines(metrics_path: Path, out_dir: Path, summary: dict[str, Any]) ->
                 f" F1 {s['calibrated']['f1']:.4f}"
             )
     return "\n".join(lines)
+
+
+def __getattr__(name: str) -> Any:
+    """Names that moved to another module answer here, with a warning (:mod:`dfd.core.moved`)."""
+    return moved_name(__name__, name)

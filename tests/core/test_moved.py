@@ -93,3 +93,21 @@ def test_a_run_folder_of_an_earlier_version_still_evaluates_exports_and_predicts
                                            f"paths.output_dir={tmp_path}"]))  # fmt: skip
         rows = pd.read_csv(out)
         assert rows["status"].tolist() == ["ok"] and 0.0 <= rows["score"].iloc[0] <= 1.0
+
+
+@pytest.mark.parametrize("old", sorted(MOVED_NAMES))
+def test_an_old_import_of_a_moved_name_still_works_with_a_warning(old: str) -> None:
+    module, _, name = old.rpartition(".")
+    new_module, _, new_name = MOVED_NAMES[old].rpartition(".")
+    expected = getattr(importlib.import_module(new_module), new_name)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert getattr(importlib.import_module(module), name) is expected
+    assert any(f"moved to {MOVED_NAMES[old]}" in str(w.message) for w in caught)
+
+
+def test_a_name_that_never_was_there_is_still_an_attribute_error() -> None:
+    import dfd.callbacks.calibration
+
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        dfd.callbacks.calibration.nope  # noqa: B018
