@@ -7,10 +7,10 @@ Configs name it with ``model.net._target_=tests.tiny_detector.TinyNet`` (and
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from dfd.core.input_spec import InputSpec
+from dfd.models.nets.base import Net, linear_head
 
 
 def _block(c_in: int, c_out: int) -> nn.Sequential:
@@ -19,8 +19,11 @@ def _block(c_in: int, c_out: int) -> nn.Sequential:
     )
 
 
-class TinyNet(nn.Module):
-    """Follows the nets' interface, so it drops into ``model=mesonet`` by ``_target_`` alone."""
+class TinyNet(Net):
+    """Follows the nets' interface (:class:`~dfd.models.nets.base.Net`), so it drops into
+    ``model=mesonet`` by ``_target_`` alone."""
+
+    small_config = {"input_size": 32}
 
     def __init__(
         self, num_classes: int = 1, pretrained: bool = False, dropout: float = 0.0, input_size: int = 64
@@ -36,13 +39,4 @@ class TinyNet(nn.Module):
             nn.AdaptiveAvgPool2d(1),
             nn.Flatten(),
         )
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(64, num_classes))
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.backbone(x)
-
-    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        return self.head(features)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
+        self.head = linear_head(64, num_classes, dropout)

@@ -284,3 +284,23 @@ def test_a_net_of_the_users_own_loads_only_when_trusted(tmp_path: Path, run: Pat
         load_model(run / "checkpoints" / "best.ckpt")
     monkeypatch.setenv("DFD_TRUSTED_TARGETS", "tests.*")
     assert isinstance(load_model(run / "checkpoints" / "best.ckpt").net, TinyNet)
+
+
+@pytest.mark.slow
+def test_loading_for_inference_imports_no_training_code(ffpp_run, exported_model) -> None:
+    """A run's checkpoint and an exported folder load into detectors without importing Lightning
+    callbacks, the training task or albumentations' training transforms' callers: loading for
+    inference does not pass through training code."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from dfd.artifacts.runs import load_detector\n"
+        f"for path in ({str(ffpp_run)!r}, {str(exported_model)!r}):\n"
+        "    load_detector(path, backend='torch', device='cpu')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('dfd.callbacks', 'dfd.training', 'dfd.evaluation'))))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
