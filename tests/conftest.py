@@ -162,7 +162,9 @@ def run_main(module: str, args: list[str], cwd: Path = ROOT) -> subprocess.Compl
                 handler.close()
         root.handlers[:] = saved_handlers
         root.setLevel(saved_level)
-    return subprocess.CompletedProcess([sys.executable, "-m", module, *args], code, out.getvalue(), err.getvalue())
+    return subprocess.CompletedProcess(
+        [sys.executable, "-m", module, *args], code, out.getvalue(), err.getvalue()
+    )
 
 
 def _free_port() -> int:
