@@ -12,7 +12,7 @@ from omegaconf import open_dict
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from dfd.train import train
-from tests.conftest import cli_overrides, run_module
+from tests.conftest import cli_overrides, run_main, run_module
 
 
 @pytest.mark.parametrize(
@@ -131,14 +131,12 @@ def test_missing_data_fails_fast_with_the_command(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_cli_resume_continues_same_run_and_tensorboard(tmp_path: Path, data_dir: Path) -> None:
     base = cli_overrides(tmp_path, data_dir) + ["test=false", "trainer.log_every_n_steps=1"]
-    first = run_module("dfd.train", [*base, "trainer.max_epochs=1"])
+    first = run_main("dfd.train", [*base, "trainer.max_epochs=1"])
     assert first.returncode == 0, first.stderr[-3000:]
     runs = list((tmp_path / "train" / "runs").iterdir())
     assert len(runs) == 1
     run = runs[0]
-    second = run_module(
-        "dfd.train", [*base, "trainer.max_epochs=2", f"ckpt_path={run}/checkpoints/last.ckpt"]
-    )
+    second = run_main("dfd.train", [*base, "trainer.max_epochs=2", f"ckpt_path={run}/checkpoints/last.ckpt"])
     assert second.returncode == 0, second.stderr[-3000:]
     assert list((tmp_path / "train" / "runs").iterdir()) == [run]  # no second run directory
     assert (run / ".hydra" / "config.yaml").is_file()
@@ -165,7 +163,7 @@ def test_ddp_two_cpu_processes_match_single_process(tmp_path: Path, data_dir: Pa
     assert len(runs) == 1, runs  # exactly one run directory for both processes
     summary = json.loads((runs[0] / "metrics.json").read_text())
     ddp_auc = summary["metrics"]["val/auc"]
-    single = run_module(
+    single = run_main(  # the reference in this process: DDP above is what starts processes
         "dfd.eval",
         [
             f"ckpt_path={summary['best_checkpoint']}",
@@ -186,7 +184,7 @@ def test_ddp_two_cpu_processes_match_single_process(tmp_path: Path, data_dir: Pa
 @pytest.mark.slow
 def test_failed_multirun_job_is_logged_and_sweep_continues(tmp_path: Path, data_dir: Path) -> None:
     base = cli_overrides(tmp_path, data_dir) + ["+trainer.fast_dev_run=true"]
-    proc = run_module("dfd.train", ["-m", *base, "data.batch_size=0,4"])
+    proc = run_main("dfd.train", ["-m", *base, "data.batch_size=0,4"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     jobs = sorted((next((tmp_path / "train" / "multiruns").iterdir())).glob("[0-9]*"))
     assert len(jobs) == 2
@@ -261,7 +259,7 @@ def test_relative_paths_from_another_working_directory(tmp_path: Path) -> None:
      ("ckpt_path=nowhere/last.ckpt", "ckpt_path='nowhere/last.ckpt': expected a checkpoint file, an exported model or ensemble folder")],
 )  # fmt: skip
 def test_bad_run_keys_fail_at_start_naming_the_key(tmp_path: Path, override: str, named: str) -> None:
-    proc = run_module("dfd.train", [f"paths.data_dir={tmp_path}/data", f"paths.log_dir={tmp_path}", override])
+    proc = run_main("dfd.train", [f"paths.data_dir={tmp_path}/data", f"paths.log_dir={tmp_path}", override])
     assert proc.returncode != 0
     assert named in proc.stderr
     assert "AssertionError" not in proc.stderr
