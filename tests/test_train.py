@@ -14,6 +14,9 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from dfd.train import train
 from tests.conftest import cli_overrides, run_main, run_module
 
+#: Meso4 on the tiny 64 px crops as they are (its config's 256 px upsamples each 16-fold in area)
+SMALL = "model.net.input_size=64"
+
 
 @pytest.mark.parametrize(
     "overrides",
@@ -29,7 +32,13 @@ def test_fast_dev_run(make_cfg, overrides: list[str]) -> None:
 
 def test_short_training_beats_chance(make_cfg, tmp_path: Path) -> None:
     cfg = make_cfg(
-        ["trainer.max_epochs=6", "model.optimizer.lr=2e-3", "data.num_videos=64", "data.frames_per_video=4"]
+        [
+            "trainer.max_epochs=6",
+            "model.optimizer.lr=2e-3",
+            "data.num_videos=64",
+            "data.frames_per_video=4",
+            SMALL,
+        ]
     )
     metrics = train(cfg)
     assert metrics["val/auc_best"] > 0.75
@@ -45,7 +54,7 @@ def test_short_training_beats_chance(make_cfg, tmp_path: Path) -> None:
 
 
 def test_tensorboard_holds_logged_scalars(make_cfg, tmp_path: Path) -> None:
-    train(make_cfg(["trainer.max_epochs=2", "trainer.log_every_n_steps=1"]))
+    train(make_cfg(["trainer.max_epochs=2", "trainer.log_every_n_steps=1", SMALL]))
     acc = EventAccumulator(str(tmp_path / "tensorboard"))
     acc.Reload()
     tags = set(acc.Tags()["scalars"])
@@ -93,7 +102,7 @@ class _CheckRestoredOptimizer(Callback):
 def test_resume_continues_epoch_step_and_optimizer_state(make_cfg, tmp_path: Path) -> None:
     # a high min_delta: after the first epoch sets the best, none improves on it, so the
     # early-stopping count is non-zero when the run stops
-    stopping = ["callbacks.early_stopping.min_delta=0.9", "callbacks.early_stopping.patience=5"]
+    stopping = ["callbacks.early_stopping.min_delta=0.9", "callbacks.early_stopping.patience=5", SMALL]
     cfg = make_cfg(["trainer.max_epochs=2", "test=false", *stopping])
     train(cfg)
     last = tmp_path / "checkpoints" / "last.ckpt"
@@ -198,7 +207,7 @@ def test_resume_past_max_epochs_is_refused_before_any_data(make_cfg, tmp_path: P
     import dfd.train as train_module
     from dfd.callbacks.resume import NothingToTrain
 
-    train(make_cfg(["trainer.max_epochs=2", "test=false"]))
+    train(make_cfg(["trainer.max_epochs=2", "test=false", SMALL]))
     last = tmp_path / "checkpoints" / "last.ckpt"
 
     def no_data(*args, **kwargs):
@@ -207,23 +216,25 @@ def test_resume_past_max_epochs_is_refused_before_any_data(make_cfg, tmp_path: P
     monkeypatch.setattr(train_module, "instantiate", no_data)
     for max_epochs in (1, 2):
         with pytest.raises(NothingToTrain) as refused:
-            train(make_cfg([f"trainer.max_epochs={max_epochs}", "test=false", f"ckpt_path={last}"]))
+            train(make_cfg([f"trainer.max_epochs={max_epochs}", "test=false", f"ckpt_path={last}", SMALL]))
         message = str(refused.value)
         assert f"finished epoch 2 and trainer.max_epochs={max_epochs}" in message
         assert "trainer.max_epochs above 2" in message and "extend_schedule=true" in message
     with pytest.raises(AssertionError, match="after building data"):  # more epochs: it goes on to build
-        train(make_cfg(["trainer.max_epochs=3", "test=false", f"ckpt_path={last}"]))
+        train(make_cfg(["trainer.max_epochs=3", "test=false", f"ckpt_path={last}", SMALL]))
 
 
 def test_resume_with_the_same_schedule_does_not_warn(make_cfg, tmp_path: Path) -> None:
     import warnings
 
-    train(make_cfg(["trainer.max_epochs=1", "test=false", "model.scheduler.T_max=5"]))
+    train(make_cfg(["trainer.max_epochs=1", "test=false", "model.scheduler.T_max=5", SMALL]))
     last = tmp_path / "checkpoints" / "last.ckpt"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         train(
-            make_cfg(["trainer.max_epochs=2", "test=false", "model.scheduler.T_max=5", f"ckpt_path={last}"])
+            make_cfg(
+                ["trainer.max_epochs=2", "test=false", "model.scheduler.T_max=5", f"ckpt_path={last}", SMALL]
+            )
         )
     assert not [w for w in caught if "learning-rate schedule" in str(w.message)]
 
