@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from omegaconf import open_dict
 
-from tests.conftest import CONF, base_overrides, compose_config, run_module, serving
+from tests.conftest import CONF, base_overrides, compose_config, run_main, run_module, serving
 
 #: Synthetic data whose fakes carry one cue each: a colour-shifted or a resampled inner face.
 COMPLEMENTARY_DATA = [
@@ -51,7 +51,8 @@ def ensemble_members(data_dir, tmp_path_factory) -> tuple[list[Path], Path]:
 
 
 def _ensemble(members: list[Path], data_dir: Path, out: Path, method: str, *extra: str):
-    proc = run_module(
+    """``dfd.ensemble`` in this process (its own process is under test in the refusal below)."""
+    proc = run_main(
         "dfd.ensemble",
         [f"members=[{','.join(str(m) for m in members)}]", f"method={method}", f"paths.data_dir={data_dir}",
          f"paths.log_dir={out.parent}", f"hydra.run.dir={out}", "num_workers=0", "n_boot=200", *extra],
@@ -124,7 +125,7 @@ def test_the_exported_ensemble_predicts_as_the_in_memory_one(
     run = tmp_path / "run"
     _ensemble(members, data_dir, run, "attention", "ensemble.use_features=true", "ensemble.max_epochs=80")
     exported = tmp_path / "exported"
-    proc = run_module(
+    proc = run_main(
         "dfd.export", [f"ckpt_path={run}", f"out_dir={exported}", f"hydra.run.dir={tmp_path / 'x'}"]
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -141,7 +142,7 @@ def test_the_exported_ensemble_predicts_as_the_in_memory_one(
     for name, model in (("in_memory", run), ("exported", exported)):
         out = tmp_path / f"{name}_predictions" / "predictions.csv"  # never inside the pinned folder
         pin = [f"digest={digest}"] if name == "exported" else []
-        proc = run_module("dfd.predict", [f"ckpt_path={model}", *pin, f"input={tmp_path / 'inputs.txt'}", f"output={out}",
+        proc = run_main("dfd.predict", [f"ckpt_path={model}", *pin, f"input={tmp_path / 'inputs.txt'}", f"output={out}",
                                           "cropper.margin=0.2", "cropper.crop_size=64", f"hydra.run.dir={out.parent}"])  # fmt: skip
         assert proc.returncode == 0, proc.stderr[-3000:]
         rows = pd.read_csv(out)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from dfd.metrics.calibration import load_calibration
-from tests.conftest import eval_cfg, run_module
+from tests.conftest import eval_cfg, run_main, run_module
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +48,9 @@ def test_ddp_scores_every_sample_once_on_an_odd_split(trained_runs, data_dir, tm
     results = {}
     for name, trainer in (("single", ["trainer.accelerator=cpu"]), ("ddp", ["trainer=ddp_cpu"])):
         out = tmp_path / name
-        proc = run_module(
+        # the single-process reference runs in this process; DDP starts its ranks from its own
+        run = run_main if name == "single" else run_module
+        proc = run(
             "dfd.eval",
             [f"ckpt_path={root / 'a' / 'checkpoints' / 'best.ckpt'}", f"paths.data_dir={data_dir}",
              f"paths.log_dir={tmp_path}", f"out_dir={out}", f"hydra.run.dir={out}", *odd, *trainer],

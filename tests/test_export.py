@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 
-from tests.conftest import run_module
+from tests.conftest import run_main, run_module
 
 pytestmark = pytest.mark.slow
 
@@ -74,7 +74,7 @@ def test_predict_and_serve_honour_a_pinned_digest(exported_model, ffpp_run, tmp_
     digest = folder_digest(exported_model)
     image = tmp_path / "noise.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (80, 80, 3), dtype=np.uint8)).save(image)
-    ok = run_module("dfd.predict", [f"ckpt_path={exported_model}", f"digest={digest}", f"input={image}",
+    ok = run_main("dfd.predict", [f"ckpt_path={exported_model}", f"digest={digest}", f"input={image}",
                                     f"output={tmp_path / 'p.csv'}", f"hydra.run.dir={tmp_path / 'r0'}"])  # fmt: skip
     assert ok.returncode == 0, ok.stderr[-3000:]
     assert "noise.png" in (tmp_path / "p.csv").read_text()
@@ -83,7 +83,7 @@ def test_predict_and_serve_honour_a_pinned_digest(exported_model, ffpp_run, tmp_
     d = json.loads((copy / "dfd_model.json").read_text())
     d["calibration"]["thresholds"] = {k: 0.0 for k in d["calibration"]["thresholds"]}  # all "fake"
     (copy / "dfd_model.json").write_text(json.dumps(d))
-    refused = run_module("dfd.predict", [f"ckpt_path={copy}", f"digest={digest}", f"input={image}",
+    refused = run_main("dfd.predict", [f"ckpt_path={copy}", f"digest={digest}", f"input={image}",
                                          f"hydra.run.dir={tmp_path / 'r1'}"])  # fmt: skip
     assert refused.returncode != 0 and "dfd_model.json itself changed" in refused.stderr
     served = run_module("dfd.serve", [f"model={copy}", f"digest={digest}", "port=8765",
@@ -91,9 +91,9 @@ def test_predict_and_serve_honour_a_pinned_digest(exported_model, ffpp_run, tmp_
     # refused before the server binds its port or starts a worker
     assert served.returncode != 0 and "dfd_model.json itself changed" in served.stderr
     for value, reason in ((digest[:-2], "expected sha256:<64 hex digits>"),):
-        bad = run_module("dfd.predict", [f"ckpt_path={exported_model}", f"digest={value}", f"input={image}",
+        bad = run_main("dfd.predict", [f"ckpt_path={exported_model}", f"digest={value}", f"input={image}",
                                          f"hydra.run.dir={tmp_path / 'r3'}"])  # fmt: skip
         assert bad.returncode != 0 and f"digest={value}: {reason}" in bad.stderr
-    ckpt = run_module("dfd.predict", [f"ckpt_path={ffpp_run}", f"digest={digest}", f"input={image}",
+    ckpt = run_main("dfd.predict", [f"ckpt_path={ffpp_run}", f"digest={digest}", f"input={image}",
                                       f"hydra.run.dir={tmp_path / 'r4'}"])  # fmt: skip
     assert ckpt.returncode != 0 and "pins an exported folder" in ckpt.stderr

@@ -9,13 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import run_module
+from tests.conftest import run_main, run_module
 
 pytestmark = pytest.mark.slow
 
 
 def _predict(model: Path, inputs: Path | str, out: Path, *extra: str) -> pd.DataFrame:
-    proc = run_module("dfd.predict", [f"ckpt_path={model}", f"input={inputs}", f"output={out}",
+    """``dfd.predict`` in this process (the refusal and warning tests below run its own process)."""
+    proc = run_main("dfd.predict", [f"ckpt_path={model}", f"input={inputs}", f"output={out}",
                                       f"hydra.run.dir={out.parent}", *extra])  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "inputs scored with" in proc.stdout
@@ -108,8 +109,8 @@ def test_every_input_gets_a_row_whatever_its_name(exported_model, ffpp_tree, tmp
     assert set(frames["path"]) == set(rows["path"])
     # a listed path a spreadsheet would run as a formula is written with a leading quote
     (tmp_path / "list.txt").write_text("=cmd|calc!A0.jpg\n")
-    proc = run_module("dfd.predict", [f"ckpt_path={exported_model}", "input=list.txt", "output=q.csv",
-                                      f"hydra.run.dir={tmp_path}"], cwd=tmp_path)  # fmt: skip
+    proc = run_main("dfd.predict", [f"ckpt_path={exported_model}", "input=list.txt", "output=q.csv",
+                                    f"hydra.run.dir={tmp_path}"], cwd=tmp_path)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     listed = pd.read_csv(tmp_path / "q.csv")
     assert listed["path"].tolist() == ["'=cmd|calc!A0.jpg"] and listed["status"].tolist() == ["missing"]

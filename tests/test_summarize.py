@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from dfd.reports.tasks import summarize
-from tests.conftest import ROOT, cli_overrides, compose_config, run_module
+from tests.conftest import ROOT, SMALL_NET, cli_overrides, compose_config, run_main, run_module
 from tests.fake_runs import curves, make_run, make_sweep
 
 FILES = ("runs.csv", "seeds.csv", "summary.md", "curves.png")
@@ -63,12 +63,12 @@ def test_runs_given_as_a_list_and_a_wrong_one_named(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_two_commands_give_a_multi_seed_result(tmp_path: Path, data_dir: Path) -> None:
     train = ["-m", "seed=1,2", *cli_overrides(tmp_path, data_dir), "trainer.max_epochs=2",
-             "trainer.num_sanity_val_steps=0", "logger=csv"]  # fmt: skip
-    proc = run_module("dfd.train", train)
+             "trainer.num_sanity_val_steps=0", "logger=csv", SMALL_NET]  # fmt: skip
+    proc = run_main("dfd.train", train)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     (sweep,) = list((tmp_path / "train" / "multiruns").iterdir())
     out = tmp_path / "summary"
-    proc = run_module("dfd.summarize", [str(sweep), f"hydra.run.dir={out}"], cwd=ROOT)
+    proc = run_main("dfd.summarize", [str(sweep), f"hydra.run.dir={out}"], cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = _rows(out / "runs.csv")
     assert [(r["run"], r["status"], r["seed"]) for r in runs] == [("0", "done", "1"), ("1", "done", "2")]

@@ -12,7 +12,7 @@ from omegaconf import open_dict
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from dfd.training.tasks import train
-from tests.conftest import cli_overrides, run_module
+from tests.conftest import SMALL_NET, cli_overrides, run_main, run_module
 
 
 @pytest.mark.parametrize(
@@ -29,7 +29,13 @@ def test_fast_dev_run(make_cfg, overrides: list[str]) -> None:
 
 def test_short_training_beats_chance(make_cfg, tmp_path: Path) -> None:
     cfg = make_cfg(
-        ["trainer.max_epochs=6", "model.optimizer.lr=2e-3", "data.num_videos=64", "data.frames_per_video=4"]
+        [
+            "trainer.max_epochs=6",
+            "model.optimizer.lr=2e-3",
+            "data.num_videos=64",
+            "data.frames_per_video=4",
+            SMALL_NET,
+        ]
     )
     metrics = train(cfg)
     assert metrics["val/auc_best"] > 0.75
@@ -45,7 +51,7 @@ def test_short_training_beats_chance(make_cfg, tmp_path: Path) -> None:
 
 
 def test_tensorboard_holds_logged_scalars(make_cfg, tmp_path: Path) -> None:
-    train(make_cfg(["trainer.max_epochs=2", "trainer.log_every_n_steps=1"]))
+    train(make_cfg(["trainer.max_epochs=2", "trainer.log_every_n_steps=1", SMALL_NET]))
     acc = EventAccumulator(str(tmp_path / "tensorboard"))
     acc.Reload()
     tags = set(acc.Tags()["scalars"])
@@ -93,7 +99,7 @@ class _CheckRestoredOptimizer(Callback):
 def test_resume_continues_epoch_step_and_optimizer_state(make_cfg, tmp_path: Path) -> None:
     # a high min_delta: after the first epoch sets the best, none improves on it, so the
     # early-stopping count is non-zero when the run stops
-    stopping = ["callbacks.early_stopping.min_delta=0.9", "callbacks.early_stopping.patience=5"]
+    stopping = ["callbacks.early_stopping.min_delta=0.9", "callbacks.early_stopping.patience=5", SMALL_NET]
     cfg = make_cfg(["trainer.max_epochs=2", "test=false", *stopping])
     train(cfg)
     last = tmp_path / "checkpoints" / "last.ckpt"
@@ -130,15 +136,13 @@ def test_missing_data_fails_fast_with_the_command(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_cli_resume_continues_same_run_and_tensorboard(tmp_path: Path, data_dir: Path) -> None:
-    base = cli_overrides(tmp_path, data_dir) + ["test=false", "trainer.log_every_n_steps=1"]
-    first = run_module("dfd.train", [*base, "trainer.max_epochs=1"])
+    base = cli_overrides(tmp_path, data_dir) + ["test=false", "trainer.log_every_n_steps=1", SMALL_NET]
+    first = run_main("dfd.train", [*base, "trainer.max_epochs=1"])
     assert first.returncode == 0, first.stderr[-3000:]
     runs = list((tmp_path / "train" / "runs").iterdir())
     assert len(runs) == 1
     run = runs[0]
-    second = run_module(
-        "dfd.train", [*base, "trainer.max_epochs=2", f"ckpt_path={run}/checkpoints/last.ckpt"]
-    )
+    second = run_main("dfd.train", [*base, "trainer.max_epochs=2", f"ckpt_path={run}/checkpoints/last.ckpt"])
     assert second.returncode == 0, second.stderr[-3000:]
     assert list((tmp_path / "train" / "runs").iterdir()) == [run]  # no second run directory
     assert (run / ".hydra" / "config.yaml").is_file()
@@ -153,7 +157,7 @@ def test_cli_resume_continues_same_run_and_tensorboard(tmp_path: Path, data_dir:
 
 @pytest.mark.slow
 def test_ddp_two_cpu_processes_match_single_process(tmp_path: Path, data_dir: Path) -> None:
-    base = cli_overrides(tmp_path, data_dir)
+    base = [*cli_overrides(tmp_path, data_dir), SMALL_NET]
     # 5 val videos × 3 crops: an odd split, which DistributedSampler pads on 2 ranks
     ddp = run_module(
         "dfd.train",
@@ -165,7 +169,7 @@ def test_ddp_two_cpu_processes_match_single_process(tmp_path: Path, data_dir: Pa
     assert len(runs) == 1, runs  # exactly one run directory for both processes
     summary = json.loads((runs[0] / "metrics.json").read_text())
     ddp_auc = summary["metrics"]["val/auc"]
-    single = run_module(
+    single = run_main(  # the reference in this process: DDP above is what starts processes
         "dfd.eval",
         [
             f"ckpt_path={summary['best_checkpoint']}",
@@ -185,8 +189,8 @@ def test_ddp_two_cpu_processes_match_single_process(tmp_path: Path, data_dir: Pa
 
 @pytest.mark.slow
 def test_failed_multirun_job_is_logged_and_sweep_continues(tmp_path: Path, data_dir: Path) -> None:
-    base = cli_overrides(tmp_path, data_dir) + ["+trainer.fast_dev_run=true"]
-    proc = run_module("dfd.train", ["-m", *base, "data.batch_size=0,4"])
+    base = cli_overrides(tmp_path, data_dir) + ["+trainer.fast_dev_run=true", SMALL_NET]
+    proc = run_main("dfd.train", ["-m", *base, "data.batch_size=0,4"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     jobs = sorted((next((tmp_path / "train" / "multiruns").iterdir())).glob("[0-9]*"))
     assert len(jobs) == 2
@@ -200,7 +204,7 @@ def test_resume_past_max_epochs_is_refused_before_any_data(make_cfg, tmp_path: P
     import dfd.training.tasks as train_module
     from dfd.callbacks.resume import NothingToTrain
 
-    train(make_cfg(["trainer.max_epochs=2", "test=false"]))
+    train(make_cfg(["trainer.max_epochs=2", "test=false", SMALL_NET]))
     last = tmp_path / "checkpoints" / "last.ckpt"
 
     def no_data(*args, **kwargs):
@@ -209,23 +213,33 @@ def test_resume_past_max_epochs_is_refused_before_any_data(make_cfg, tmp_path: P
     monkeypatch.setattr(train_module, "instantiate", no_data)
     for max_epochs in (1, 2):
         with pytest.raises(NothingToTrain) as refused:
-            train(make_cfg([f"trainer.max_epochs={max_epochs}", "test=false", f"ckpt_path={last}"]))
+            train(
+                make_cfg([f"trainer.max_epochs={max_epochs}", "test=false", f"ckpt_path={last}", SMALL_NET])
+            )
         message = str(refused.value)
         assert f"finished epoch 2 and trainer.max_epochs={max_epochs}" in message
         assert "trainer.max_epochs above 2" in message and "extend_schedule=true" in message
     with pytest.raises(AssertionError, match="after building data"):  # more epochs: it goes on to build
-        train(make_cfg(["trainer.max_epochs=3", "test=false", f"ckpt_path={last}"]))
+        train(make_cfg(["trainer.max_epochs=3", "test=false", f"ckpt_path={last}", SMALL_NET]))
 
 
 def test_resume_with_the_same_schedule_does_not_warn(make_cfg, tmp_path: Path) -> None:
     import warnings
 
-    train(make_cfg(["trainer.max_epochs=1", "test=false", "model.scheduler.T_max=5"]))
+    train(make_cfg(["trainer.max_epochs=1", "test=false", "model.scheduler.T_max=5", SMALL_NET]))
     last = tmp_path / "checkpoints" / "last.ckpt"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         train(
-            make_cfg(["trainer.max_epochs=2", "test=false", "model.scheduler.T_max=5", f"ckpt_path={last}"])
+            make_cfg(
+                [
+                    "trainer.max_epochs=2",
+                    "test=false",
+                    "model.scheduler.T_max=5",
+                    f"ckpt_path={last}",
+                    SMALL_NET,
+                ]
+            )
         )
     assert not [w for w in caught if "learning-rate schedule" in str(w.message)]
 
@@ -261,7 +275,7 @@ def test_relative_paths_from_another_working_directory(tmp_path: Path) -> None:
      ("ckpt_path=nowhere/last.ckpt", "ckpt_path='nowhere/last.ckpt': expected a checkpoint file, an exported model or ensemble folder")],
 )  # fmt: skip
 def test_bad_run_keys_fail_at_start_naming_the_key(tmp_path: Path, override: str, named: str) -> None:
-    proc = run_module("dfd.train", [f"paths.data_dir={tmp_path}/data", f"paths.log_dir={tmp_path}", override])
+    proc = run_main("dfd.train", [f"paths.data_dir={tmp_path}/data", f"paths.log_dir={tmp_path}", override])
     assert proc.returncode != 0
     assert named in proc.stderr
     assert "AssertionError" not in proc.stderr

@@ -15,7 +15,7 @@ import optuna
 import pytest
 
 from dfd.config.optuna_summary import trials_table
-from tests.conftest import ROOT, cli_overrides, run_module
+from tests.conftest import ROOT, SMALL_NET, cli_overrides, run_module
 
 
 def _sweep(tmp: Path, data_dir: Path, extra: list[str]) -> Path:
@@ -23,6 +23,7 @@ def _sweep(tmp: Path, data_dir: Path, extra: list[str]) -> Path:
         "-m",
         "hparams_search=loss_sampler",
         *cli_overrides(tmp, data_dir),
+        SMALL_NET,
         "trainer.max_epochs=1",
         "trainer.num_sanity_val_steps=0",
         "logger=csv",
@@ -125,6 +126,7 @@ def test_two_workers_started_at_once_share_one_postgres_study_without_collisions
             postgres,
             "hydra.sweeper.n_trials=2",
             "trainer.max_epochs=1",
+            SMALL_NET,  # not for the killed worker below: its 200 epochs must outlast the kill
             f"hydra.sweeper.sampler.seed={seed}",
         )  # fmt: skip
         for name, seed in (("a", 1), ("b", 2))

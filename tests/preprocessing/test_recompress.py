@@ -12,7 +12,7 @@ from dfd.preprocessing.recompress import recompress_tree, target_path
 from dfd.raw.layouts.dfdc import parse_dfdc
 from dfd.raw.layouts.ffpp import parse_ffpp
 from dfd.raw.video import read_frames
-from tests.conftest import FFPP_METHODS, run_module
+from tests.conftest import FFPP_METHODS, run_main
 
 
 def test_target_paths_rename_only_compression_folders():
@@ -51,8 +51,8 @@ def test_ffpp_c23_to_c40_keeps_the_layout_and_loses_detail(ffpp_tree, tmp_path):
 
 def test_the_command_keeps_dfdc_audio(dfdc_tree, tmp_path):
     out = tmp_path / "dfdc_c23"
-    proc = run_module("dfd.recompress", ["data=dfdc", f"data.raw_dir={dfdc_tree}", "crf=23", f"out={out}",
-                                         f"hydra.run.dir={tmp_path / 'run'}"])  # fmt: skip
+    proc = run_main("dfd.recompress", ["data=dfdc", f"data.raw_dir={dfdc_tree}", "crf=23", f"out={out}",
+                                       f"hydra.run.dir={tmp_path / 'run'}"])  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "recompressed" in proc.stdout and "videos re-encoded:" in proc.stdout
     records = [r for r in parse_dfdc(out, val_parts=[1]) if r.status == "ok"]
