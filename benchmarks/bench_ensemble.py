@@ -153,8 +153,12 @@ def main() -> None:
     parser.add_argument("--videos", type=int, default=64)
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=None, help="alternated rounds (2; --full: 3)")
+    parser.add_argument(
+        "--full", action="store_true", help="the sizes docs/performance.md reports (make bench-full)"
+    )
     args = parser.parse_args()
+    args.rounds = args.rounds or (3 if args.full else 2)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     group = members()
     with tempfile.TemporaryDirectory() as tmp:

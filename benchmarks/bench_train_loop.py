@@ -164,11 +164,16 @@ def bare_train(out: Path, epochs: int) -> float:
 def main() -> None:
     quiet()  # no Lightning cloud tips between the figures
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--steps", type=int, default=None, help="steps per loop measurement (30; --full: 60)")
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=None, help="alternated measurements (2; --full: 3)")
     parser.add_argument("--epochs", type=int, default=2, help="epochs of the user-run comparison")
+    parser.add_argument(
+        "--full", action="store_true", help="the sizes docs/performance.md reports (make bench-full)"
+    )
     args = parser.parse_args()
+    args.steps = args.steps or (60 if args.full else 30)
+    args.repeats = args.repeats or (3 if args.full else 2)
     size = Meso4.input_spec.size
     gen = torch.Generator().manual_seed(0)
     images = torch.randn(args.batch * 8, 3, size, size, generator=gen)
