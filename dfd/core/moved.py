@@ -73,15 +73,6 @@ def moved_name(module: str, name: str) -> Any:
     return getattr(importlib.import_module(home), attr)
 
 
-def current_targets(node: Any) -> Any:
-    """A copy of plain config data (dicts and lists) with every ``_target_`` at its current path."""
-    if isinstance(node, dict):
-        return {k: current_target(v) if k == "_target_" else current_targets(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [current_targets(v) for v in node]
-    return node
-
-
 class _MovedFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Imports an old module path as its new module, with a deprecation warning."""
 
