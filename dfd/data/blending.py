@@ -204,7 +204,7 @@ def blend_mask(
     maximum is ``ratio``.
 
     - Deformation: a smooth random displacement field (``GRID`` x ``GRID`` control offsets of up
-      to :data:`DEFORM` of the face size, upsampled bicubically) warps the filled hull, so its
+      to :data:`DEFORM` of the face size, interpolated bilinearly) warps the filled hull, so its
       outline is no longer a hull.
     - Two Gaussian blurs with random odd kernels (:data:`BLUR` of the face size). After the first,
       every pixel below 1 is set to 0, which erodes the mask by about half that kernel, so the
@@ -212,6 +212,14 @@ def blend_mask(
     - The result is divided by its maximum (1 unless the face is tiny next to the kernels) and
       multiplied by ``ratio``.
     """
+    roi, box = _mask_box(shape, polygon, rng, ratio)
+    return _paste(shape, roi, box)
+
+
+def _mask_box(
+    shape: tuple[int, int], polygon: np.ndarray, rng: np.random.Generator, ratio: float
+) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """:func:`blend_mask` inside the box ``(x0, y0, x1, y1)`` it can reach (zero outside)."""
     h, w = shape
     area = max(float(cv2.contourArea(polygon.astype(np.float32))), 1.0)
     size = float(np.sqrt(area))
@@ -223,21 +231,19 @@ def blend_mask(
     pad = int(np.ceil(amp)) + k1 + k2 + 2
     x0, y0 = np.floor(polygon.min(axis=0)).astype(int) - pad
     x1, y1 = np.ceil(polygon.max(axis=0)).astype(int) + pad + 1
-    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
-    mask = np.zeros((h, w), np.float32)
+    x0, y0, x1, y1 = int(max(x0, 0)), int(max(y0, 0)), int(min(x1, w)), int(min(y1, h))
     if x1 <= x0 or y1 <= y0:
-        return mask
+        return np.zeros((0, 0), np.float32), (0, 0, 0, 0)
     bw, bh = x1 - x0, y1 - y0
     roi = np.zeros((bh, bw), np.float32)
     pts = np.round((polygon - [x0, y0]) * 16).astype(np.int32)  # 4 fractional bits
     cv2.fillPoly(roi, [pts], 1.0, lineType=cv2.LINE_8, shift=4)
     if amp > 0:
-        dx = cv2.resize(offsets[0], (bw, bh), interpolation=cv2.INTER_CUBIC)
-        dy = cv2.resize(offsets[1], (bw, bh), interpolation=cv2.INTER_CUBIC)
-        gx, gy = np.meshgrid(np.arange(bw, dtype=np.float32), np.arange(bh, dtype=np.float32))
-        roi = cv2.remap(
-            roi, gx + dx, gy + dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
-        )
+        dx = cv2.resize(offsets[0], (bw, bh), interpolation=cv2.INTER_LINEAR)
+        dy = cv2.resize(offsets[1], (bw, bh), interpolation=cv2.INTER_LINEAR)
+        dx += np.arange(bw, dtype=np.float32)[None, :]
+        dy += np.arange(bh, dtype=np.float32)[:, None]
+        roi = cv2.remap(roi, dx, dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     blurred = cv2.GaussianBlur(roi, (k1, k1), 0)
     eroded = np.where(blurred >= 1.0 - 1e-3, 1.0, 0.0).astype(np.float32)
     if eroded.any():  # a face smaller than the first kernel keeps its blurred mask
@@ -246,8 +252,7 @@ def blend_mask(
     peak = float(roi.max())
     if peak > 0:
         roi *= ratio / peak
-    mask[y0:y1, x0:x1] = roi
-    return mask
+    return roi, (x0, y0, x1, y1)
 
 
 def _augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -257,29 +262,43 @@ def _augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return FREQUENCY(image=COLOUR(image=image)["image"])["image"]
 
 
-def _shift_scale(image: np.ndarray, centre: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """SBI §3.2's geometry: the source resized about the face centre and translated."""
+def _shift_scale(
+    image: np.ndarray, centre: np.ndarray, rng: np.random.Generator, box: tuple[int, int, int, int]
+) -> np.ndarray:
+    """SBI §3.2's geometry: the source resized about the face centre and translated; only the
+    pixels of ``box`` (where the mask can be non-zero) are computed."""
     h, w = image.shape[:2]
     sx, sy = rng.uniform(1 - SCALE, 1 + SCALE, size=2)
     tx, ty = rng.uniform(-SHIFT, SHIFT, size=2) * (w, h)
     cx, cy = centre
-    m = np.array([[sx, 0, cx - sx * cx + tx], [0, sy, cy - sy * cy + ty]], np.float32)
-    return cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    x0, y0, x1, y1 = box
+    m = np.array([[sx, 0, cx - sx * cx + tx - x0], [0, sy, cy - sy * cy + ty - y0]], np.float32)
+    return cv2.warpAffine(
+        image, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
+    )
 
 
-def _blend(source: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Eq. 1 of SBI (and Face X-ray's Eq. 1): ``source * mask + target * (1 - mask)``, uint8; pixels
-    where the mask is 0 are the target's, exactly."""
-    ys, xs = np.nonzero(mask)
+def _blend(
+    source: np.ndarray, target: np.ndarray, mask: np.ndarray, box: tuple[int, int, int, int]
+) -> np.ndarray:
+    """Eq. 1 of SBI (and Face X-ray's Eq. 1): ``source * mask + target * (1 - mask)`` inside
+    ``box`` (``source`` and ``mask`` are the box's pixels), uint8; pixels where the mask is 0
+    are the target's, exactly."""
+    x0, y0, x1, y1 = box
     out = target.copy()
-    if len(ys) == 0:
+    if x1 <= x0 or y1 <= y0:
         return out
-    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-    m = mask[y0:y1, x0:x1, None]
+    m = mask[:, :, None]
     t = target[y0:y1, x0:x1].astype(np.float32)
-    s = source[y0:y1, x0:x1].astype(np.float32)
-    out[y0:y1, x0:x1] = np.clip(np.rint(t + m * (s - t)), 0, 255).astype(np.uint8)
+    out[y0:y1, x0:x1] = np.clip(np.rint(t + m * (source.astype(np.float32) - t)), 0, 255).astype(np.uint8)
     return out
+
+
+def _paste(shape: tuple[int, int], roi: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    mask = np.zeros(shape, np.float32)
+    x0, y0, x1, y1 = box
+    mask[y0:y1, x0:x1] = roi
+    return mask
 
 
 def self_blend(
@@ -323,10 +342,12 @@ def self_blend(
     changed = _augment(image, rng)
     source, target = (changed, image) if augmented == "source" else (image, changed)
     polygon = regions[variant]
-    source = _shift_scale(source, polygon.mean(axis=0), rng)
-    # MG (§3.3) and the blend (§3.1)
-    mask = blend_mask(image.shape[:2], polygon, rng, ratio)
-    fake = _blend(source, target, mask)
+    # MG (§3.3), drawn before the geometry so that only the mask's box is warped
+    roi, box = _mask_box(image.shape[:2], polygon, rng, ratio)
+    source = _shift_scale(source, polygon.mean(axis=0), rng, box)
+    # the blend (§3.1)
+    fake = _blend(source, target, roi, box)
+    mask = _paste(image.shape[:2], roi, box)
     if details:
         return fake, mask, Blend(augmented=augmented, variant=variant, ratio=ratio)
     return fake, mask
@@ -398,9 +419,11 @@ def xray_blend(
     h, w = target.shape[:2]
     m = similarity_transform(sl[:68], tl[:68])
     aligned = cv2.warpAffine(source, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
-    mask = blend_mask((h, w), regions[variant], rng, 1.0)
+    roi, box = _mask_box((h, w), regions[variant], rng, 1.0)
+    mask = _paste((h, w), roi, box)
     aligned = colour_transfer(aligned, target, mask)
-    return _blend(aligned, target, mask), mask
+    x0, y0, x1, y1 = box
+    return _blend(aligned[y0:y1, x0:x1], target, roi, box), mask
 
 
 def normalised_landmarks(landmarks: np.ndarray) -> np.ndarray:
