@@ -376,14 +376,15 @@ def colour_transfer(source: np.ndarray, target: np.ndarray, mask: np.ndarray) ->
     """``source`` with the mean and standard deviation of each L*a*b* channel of ``target``
     inside ``mask > 0`` (Reinhard et al., IEEE CG&A 2001): Face X-ray §3.3's colour correction
     of the foreground face before blending."""
-    inside = mask > 0
-    if not inside.any():
+    inside = (mask > 0).astype(np.uint8)
+    if source.size == 0 or not inside.any():
         return source
-    s = cv2.cvtColor(source, cv2.COLOR_RGB2LAB).astype(np.float32)
-    t = cv2.cvtColor(target, cv2.COLOR_RGB2LAB).astype(np.float32)
-    sm, ss = s[inside].mean(axis=0), s[inside].std(axis=0) + 1e-3
-    tm, ts = t[inside].mean(axis=0), t[inside].std(axis=0) + 1e-3
-    out = np.clip((s - sm) * (ts / ss) + tm, 0, 255).astype(np.uint8)
+    s = cv2.cvtColor(source, cv2.COLOR_RGB2LAB)
+    t = cv2.cvtColor(target, cv2.COLOR_RGB2LAB)
+    sm, ss = (v.ravel().astype(np.float32) for v in cv2.meanStdDev(s, mask=inside))
+    tm, ts = (v.ravel().astype(np.float32) for v in cv2.meanStdDev(t, mask=inside))
+    gain = ts / (ss + 1e-3)
+    out = np.clip(s.astype(np.float32) * gain + (tm - sm * gain), 0, 255).astype(np.uint8)
     return cv2.cvtColor(out, cv2.COLOR_LAB2RGB)
 
 
@@ -417,13 +418,15 @@ def xray_blend(
     elif variant not in regions:
         raise ValueError(f"variant={variant!r}: expected one of {sorted(regions)} for {len(tl)} landmarks")
     h, w = target.shape[:2]
-    m = similarity_transform(sl[:68], tl[:68])
-    aligned = cv2.warpAffine(source, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
     roi, box = _mask_box((h, w), regions[variant], rng, 1.0)
-    mask = _paste((h, w), roi, box)
-    aligned = colour_transfer(aligned, target, mask)
     x0, y0, x1, y1 = box
-    return _blend(aligned[y0:y1, x0:x1], target, roi, box), mask
+    m = similarity_transform(sl[:68], tl[:68])
+    m[:, 2] -= (x0, y0)  # only the mask's box of the aligned source is needed
+    aligned = cv2.warpAffine(
+        source, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
+    )
+    aligned = colour_transfer(aligned, target[y0:y1, x0:x1], roi)
+    return _blend(aligned, target, roi, box), _paste((h, w), roi, box)
 
 
 def normalised_landmarks(landmarks: np.ndarray) -> np.ndarray:
