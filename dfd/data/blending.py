@@ -19,7 +19,9 @@ fallback: the mask is an ellipse fitted to the 5 points, see :func:`face_regions
 Every random choice is drawn from the ``rng`` passed in (a :class:`numpy.random.Generator`), and
 the albumentations pipelines are seeded from it, so a caller that seeds ``rng`` per
 (seed, epoch, index) gets the same fake on every run and on resume. NumPy, OpenCV and
-albumentations only (no torch), so this runs in DataLoader workers. docs/sbi.md tables each step
+albumentations only (no torch), so this runs in DataLoader workers. The albumentations pipelines
+are module-level and re-seeded on every call: one process (a worker) runs one blend at a time;
+threads sharing them would interleave their seeds. docs/sbi.md tables each step
 against the papers and what dfd chose where they leave a value open.
 """
 

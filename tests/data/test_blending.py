@@ -296,3 +296,18 @@ def test_landmark_index_refuses_a_single_video(astronaut):
     _, lm = astronaut
     with pytest.raises(ValueError, match="at least 2 videos"):
         LandmarkIndex(np.stack([lm, lm]), np.array([5, 5]))
+
+
+def test_landmark_index_looks_past_a_crowd_of_its_own_video(astronaut):
+    # crop 0's 4k + 1 nearest are all of its own video: the index widens its search
+    _, lm = astronaut
+    rng = np.random.default_rng(1)
+    own = [lm + rng.normal(0, 0.1, lm.shape) for _ in range(30)]
+    other = lm.copy()
+    other[48:68, 1] += 20.0
+    crops = np.stack([*own, other]).astype(np.float32)
+    videos = np.array([0] * 30 + [1])
+    index = LandmarkIndex(crops, videos, k=1)
+    assert list(index.neighbours(0)) == [30]
+    # and with k above what other videos hold, it returns what there is
+    assert list(LandmarkIndex(crops, videos, k=5).neighbours(0)) == [30]
