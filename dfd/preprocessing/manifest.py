@@ -192,7 +192,7 @@ def read_rows(path: Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
             present = set(pq.read_schema(path).names)
             columns = [c for c in columns if c in present]
         rows = pq.read_table(path, columns=columns).to_pandas(deduplicate_objects=True)
-        for column in rows.columns.intersection(TEXT_COLUMNS):
+        for column in rows.columns.intersection([*TEXT_COLUMNS, LANDMARK_COLUMN]):
             if rows[column].dtype == object:
                 rows[column] = rows[column].fillna(np.nan)
         return rows
@@ -231,7 +231,7 @@ def read_usable(
     frames = []
     for part in parts:
         frame = part.to_pandas(deduplicate_objects=True)
-        for column in frame.columns.intersection(TEXT_COLUMNS):
+        for column in frame.columns.intersection([*TEXT_COLUMNS, LANDMARK_COLUMN]):
             if frame[column].dtype == object:
                 frame[column] = frame[column].fillna(np.nan)
         frames.append(frame)
