@@ -255,3 +255,27 @@ def test_clip_mode_refuses_landmarks(tmp_path):
 
     with pytest.raises(ValueError, match="preprocess.landmarks=dlib68 .* set preprocess.landmarks=none"):
         run_preprocessing([], tmp_path, FaceCropper(), PreprocessOptions(clip_len=8, landmarks="dlib68"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("provider", "points"), [("dlib68", 68), ("mtcnn5", 5)])
+def test_videos_shipped_as_face_crops_get_landmarks_too(provider, points, tmp_path):
+    """Celeb-DF++'s face-crop videos are used whole (no box from detection): the whole frame is the
+    box, and the points land on the face inside the resized crop."""
+    from dfd.data.synthetic.mini import make_celebdfpp
+    from dfd.preprocessing.options import PreprocessOptions
+    from dfd.preprocessing.runner import run_preprocessing
+    from dfd.raw.layouts.celebdfpp import parse_celebdfpp
+    from tests.conftest import SPEC
+
+    root = make_celebdfpp(tmp_path / "Celeb-DF++", spec=SPEC)
+    records = parse_celebdfpp(root, cropped_methods=["TalkingFace/SadTalker"])
+    (talking,) = [r for r in records if r.precropped]
+    options = PreprocessOptions(num_frames=2, audio=False, landmarks=provider)
+    run_preprocessing([talking], tmp_path / "crops", FaceCropper(crop_size=96), options, progress=False)
+    rows, _ = read_manifest(tmp_path / "crops")
+    found = landmark_array(rows["crop_landmarks"])
+    assert found.shape == (2, points, 2) and not np.isnan(found).any()
+    assert (found > 0).all() and (found < 96).all()
+    eyes, mouth = (EYES, MOUTH) if points == 68 else (slice(0, 2), slice(3, 5))
+    assert (found[:, eyes, 1].mean(1) < found[:, mouth, 1].mean(1)).all()
