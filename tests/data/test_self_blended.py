@@ -140,3 +140,39 @@ def test_val_fakes_blended_selects_on_blends_and_leaves_test_its_fakes(ffpp_out)
     assert set(test.sample_table()["method"].astype(str)) >= set(FFPP_METHODS)
     with pytest.raises(ValueError, match=r"data\.val_fakes='test'"):
         FaceCropDataModule(str(root), val_fakes="test")
+
+
+@pytest.mark.slow
+def test_a_self_blended_run_preempted_mid_epoch_resumes_bit_for_bit(ffpp_out, tmp_path, monkeypatch):
+    """Each blend comes from (seed, epoch, index): two loader workers, SIGTERM in the middle of
+    epoch 1, resumed with ckpt_path=auto: the weights of the uninterrupted run."""
+    from tests.conftest import ROOT, run_module
+
+    _, crops, _ = ffpp_out
+    monkeypatch.setenv("DFD_TRUSTED_TARGETS", "tests.*")
+
+    def train(run, *extra):
+        args = [
+            f"paths.log_dir={tmp_path}", f"hydra.run.dir={run}", "data=ffpp", f"data.root={crops}",
+            f"data.layout.methods=[{','.join(FFPP_METHODS)}]", "data.fakes=self_blended", "data.batch_size=4",
+            "data.num_workers=2", "data.pin_memory=false", "model.net.input_size=64", "trainer.accelerator=cpu",
+            "trainer.max_epochs=3", "trainer.deterministic=true", "trainer.enable_model_summary=false",
+            "callbacks.rich_progress_bar=null", "callbacks.early_stopping=null", "seed=5", "test=false", *extra,
+        ]  # fmt: skip
+        proc = run_module("dfd.train", args, cwd=ROOT)
+        return proc
+
+    reference = train(tmp_path / "reference")
+    assert reference.returncode == 0, reference.stderr[-3000:]
+    run = tmp_path / "preempted"
+    kill = ["+callbacks.kill._target_=tests.killer.KillAt", "+callbacks.kill.epoch=1", "+callbacks.kill.batch=1",
+            "+callbacks.kill.signal_name=SIGTERM"]  # fmt: skip
+    assert train(run, *kill).returncode == 75
+    resumed = train(run, "ckpt_path=auto")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+
+    def weights(r):
+        return torch.load(r / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+
+    ref, got = weights(tmp_path / "reference"), weights(run)
+    assert max((ref[k].float() - got[k].float()).abs().max().item() for k in ref) == 0.0
