@@ -41,6 +41,7 @@ from dfd.models.finetune import backbone_of, param_groups, set_trainable
 from dfd.models.losses import BCELoss, ClassCountAware
 from dfd.models.nets.base import Net, refuse_localization
 from dfd.models.nets.pretrained import load_weights
+from dfd.models.sam import PRECISION_FIX, SAM
 from dfd.models.schedulers import ContinuedCosine, continued_from_state
 
 log = logging.getLogger(__name__)
@@ -324,11 +325,18 @@ class DetectorModule(LightningModule):
             log.info("Epoch %d: backbone unfrozen; parameters %s", self.current_epoch, params)
 
     # -- training ---------------------------------------------------------------------------
+    def _second_sam_pass(self) -> bool:
+        """Whether SAM is running this step's closure at the perturbed weights (not to be logged)."""
+        trainer = self._trainer
+        return bool(trainer is not None and any(getattr(o, "perturbed", False) for o in trainer.optimizers))
+
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         if getattr(self.net, "localization", False) and "mask" in batch:
             loss = self._localization_step(batch)
         else:
             loss, _ = self._shared_step(batch)
+        if self._second_sam_pass():
+            return loss
         self.train_loss(loss)
         self.log(
             "train/loss",
@@ -347,14 +355,15 @@ class DetectorModule(LightningModule):
             x = x.contiguous(memory_format=torch.channels_last)
         logits, mask_logits = self.net.forward_with_mask(x)
         mask_loss = self.loss_fn.mask_loss(mask_logits, batch["mask"])
-        self.train_mask_loss(mask_loss.detach())
-        self.log(
-            "train/mask_loss",
-            self.train_mask_loss,
-            on_step=True,
-            on_epoch=True,
-            batch_size=len(batch["label"]),
-        )
+        if not self._second_sam_pass():
+            self.train_mask_loss(mask_loss.detach())
+            self.log(
+                "train/mask_loss",
+                self.train_mask_loss,
+                on_step=True,
+                on_epoch=True,
+                batch_size=len(batch["label"]),
+            )
         return self.loss_fn(logits, batch["label"]) + self.loss_fn.mask_weight * mask_loss
 
     # -- evaluation -------------------------------------------------------------------------
@@ -457,6 +466,12 @@ class DetectorModule(LightningModule):
         else:
             params = [p for p in self.parameters() if p.requires_grad]
         optimizer = self.optimizer_factory(params=params)
+        precision = str(self._trainer.precision) if self._trainer is not None else ""
+        if isinstance(optimizer, SAM) and precision in ("16-mixed", "16"):
+            raise ValueError(
+                f"model/optimizer=sam cannot run under trainer.precision={precision}: Lightning's GradScaler "
+                f"steps without the closure SAM's two passes need; use {PRECISION_FIX}"
+            )
         if self.scheduler_factory is None:
             return optimizer
         scheduler = self.scheduler_factory(optimizer=optimizer)
