@@ -337,9 +337,11 @@ def test_error_messages_name_keys_that_exist() -> None:
         (c, [])
         for c in ("eval", "preprocess", "linear_probe", "stats", "compare", "robustness", "cross_eval")
     ]
-    configs += [("preprocess", ["data=dfdc_av"]), ("train", ["model/scheduler=cosine_warmup"])] + [
-        ("generate", [f"mini={m}"]) for m in options["mini"]
-    ]
+    configs += [
+        ("preprocess", ["data=dfdc_av"]),
+        ("train", ["model/scheduler=cosine_warmup"]),
+        ("train", ["model/optimizer=sam"]),
+    ] + [("generate", [f"mini={m}"]) for m in options["mini"]]
     required = {"eval": ["ckpt_path=x"], "robustness": ["ckpt_path=x"], "compare": ["ckpt_a=x", "ckpt_b=x"]}
     for config, overrides in configs:
         cfg = compose_config(config, [*required.get(config, []), *overrides])

@@ -1,0 +1,125 @@
+"""LocalizationReport: on a datamodule's self-blended validation crops it logs the pixel metrics of
+a localising net and draws the gallery (report folder and TensorBoard); without such crops it does
+nothing, and a net without the head still gets crop, true mask and Grad-CAM."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+from lightning.pytorch.loggers import TensorBoardLogger
+from torch.utils.data import DataLoader
+
+from dfd.callbacks.localization import LocalizationReport, grad_cam
+from dfd.metrics.localization import localization_metrics
+from dfd.models.detector_module import DetectorModule
+from dfd.models.nets.mesonet import Meso4
+from dfd.reports.galleries import localization_figure
+
+SIZE = 64
+
+
+def _blended(n: int, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Pairs of a crop and a copy brightened inside a square (its mask), deterministically."""
+    g = torch.Generator().manual_seed(seed)
+    real = torch.rand(n // 2, 3, SIZE, SIZE, generator=g)
+    mask = torch.zeros(n // 2, 1, SIZE, SIZE)
+    mask[:, :, 16:48, 16:48] = 1.0
+    fake = real * (1 - mask) + (real * 0.5 + 0.5) * mask
+    return {
+        "image": torch.cat([real, fake]),
+        "mask": torch.cat([torch.zeros_like(mask), mask]),
+        "label": torch.cat([torch.zeros(n // 2), torch.ones(n // 2)]),
+    }
+
+
+class FakeBlendedData(L.LightningDataModule):
+    """Self-blended training batches with masks; validation of 'real fakes' without masks."""
+
+    def __init__(self, examples: bool = True) -> None:
+        super().__init__()
+        self.examples = examples
+
+    def _rows(self, with_mask: bool, seed: int) -> list[dict]:
+        batch = _blended(16, seed)
+        rows = []
+        for i in range(16):
+            row = {"image": batch["image"][i], "label": batch["label"][i], "video_idx": i, "index": i}
+            if with_mask:
+                row["mask"] = batch["mask"][i]
+            rows.append(row)
+        return rows
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(self._rows(True, 1), batch_size=8)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(self._rows(False, 2), batch_size=8)
+
+    def blended_examples(self, split: str = "val", n: int = 32) -> dict | None:
+        return _blended(n, seed=3) if self.examples and split == "val" else None
+
+
+def _fit(
+    tmp_path: Path, localization: bool = True, examples: bool = True
+) -> tuple[L.Trainer, LocalizationReport]:
+    torch.manual_seed(0)
+    net = Meso4(input_size=SIZE, localization=localization)
+    module = DetectorModule(net, optimizer=torch.optim.Adam, localization=localization)
+    callback = LocalizationReport(out_dir=str(tmp_path / "report"), n=8, rows=4)
+    trainer = L.Trainer(
+        accelerator="cpu", max_epochs=1, logger=TensorBoardLogger(str(tmp_path), name="tb"),
+        callbacks=[callback], enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, num_sanity_val_steps=0,
+    )  # fmt: skip
+    trainer.fit(module, datamodule=FakeBlendedData(examples))
+    return trainer, callback
+
+
+def test_a_localising_net_gets_its_pixel_metrics_logged_and_the_gallery_written(tmp_path: Path) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    trainer, callback = _fit(tmp_path)
+    module = trainer.lightning_module
+    examples = _blended(8, seed=3)
+    with torch.no_grad():
+        _, mask_logits = module.net.eval().forward_with_mask(examples["image"])
+    expected = localization_metrics(torch.sigmoid(mask_logits), examples["mask"])
+    assert set(callback.last) == {"pixel_auc", "pixel_iou"}
+    for key, value in expected.items():
+        logged = float(trainer.callback_metrics[f"val/{key}"])
+        assert logged == pytest.approx(value, abs=1e-6) or (math.isnan(logged) and math.isnan(value))
+    assert 0.0 <= expected["pixel_auc"] <= 1.0
+    assert (tmp_path / "report" / "localization.png").stat().st_size > 0
+    events = EventAccumulator(trainer.logger.log_dir, size_guidance={"images": 0})
+    events.Reload()
+    assert "val/localization" in events.Tags()["images"]
+
+
+def test_without_self_blended_crops_the_callback_does_nothing(tmp_path: Path) -> None:
+    trainer, callback = _fit(tmp_path, examples=False)
+    assert callback.last == {} and "val/pixel_auc" not in trainer.callback_metrics
+    assert not (tmp_path / "report").exists()
+
+
+def test_a_net_without_the_head_gets_the_gallery_without_a_predicted_mask(tmp_path: Path) -> None:
+    trainer, callback = _fit(tmp_path, localization=False)
+    assert callback.last == {} and "val/pixel_auc" not in trainer.callback_metrics
+    assert (tmp_path / "report" / "localization.png").exists()
+
+
+def test_grad_cam_is_one_map_per_crop_in_unit_range_and_the_figure_has_a_column_each() -> None:
+    torch.manual_seed(0)
+    net = Meso4(input_size=SIZE).eval()
+    images = _blended(4)["image"]
+    with torch.inference_mode():  # as inside Lightning's validation loop
+        cams = grad_cam(net, images)
+    assert cams.shape == (4, SIZE, SIZE) and cams.min() >= 0.0 and cams.max() <= 1.0 + 1e-6
+    masks = _blended(4)["mask"][:, 0].numpy()
+    crops = images.permute(0, 2, 3, 1).numpy()
+    assert localization_figure(crops, masks, masks, cams, ["a"] * 4, "t").axes[0].get_title() == "crop"
+    assert len(localization_figure(crops, masks, None, cams, ["a"] * 4, "t").axes) == 4 * 3
+    assert len(localization_figure(crops, masks, masks, cams, ["a"] * 4, "t").axes) == 4 * 4
