@@ -12,6 +12,9 @@ that carries the blend ``mask`` of its self-blended images (Shiohara & Yamasaki,
 https://arxiv.org/abs/2204.08376) is trained on ``loss + loss.mask_weight · mask loss`` (pixel
 BCE, :meth:`dfd.models.losses.BCELoss.mask_loss`), logged as ``train/mask_loss``; batches without
 a mask, and every evaluation, use the label alone.
+
+With ``model/optimizer=sam`` (:class:`dfd.models.sam.SAM`) each step runs ``training_step`` twice
+through Lightning's closure; only the first pass, at the weights being trained, is logged.
 """
 
 from __future__ import annotations
@@ -471,6 +474,12 @@ class DetectorModule(LightningModule):
             raise ValueError(
                 f"model/optimizer=sam cannot run under trainer.precision={precision}: Lightning's GradScaler "
                 f"steps without the closure SAM's two passes need; use {PRECISION_FIX}"
+            )
+        accumulate = getattr(self._trainer, "accumulate_grad_batches", 1) if self._trainer is not None else 1
+        if isinstance(optimizer, SAM) and accumulate > 1:
+            raise ValueError(
+                f"model/optimizer=sam cannot accumulate gradients (trainer.accumulate_grad_batches={accumulate}): "
+                "its ascent needs each step's own gradient; set trainer.accumulate_grad_batches=1"
             )
         if self.scheduler_factory is None:
             return optimizer

@@ -113,3 +113,20 @@ def test_localization_needs_a_net_with_the_head() -> None:
         ValueError, match="AudioCNN cannot predict a blend mask .it has no spatial feature map"
     ):
         DetectorModule(AudioCNN(), optimizer=torch.optim.SGD, localization=True)
+
+
+def test_model_localization_switches_the_module_and_the_net_in_every_image_model_config(make_cfg) -> None:
+    import pytest
+
+    from dfd.config.instantiate import instantiate
+
+    cfg = make_cfg(["model.localization=true", "loss.mask_weight=0.5", "model.net.input_size=64"])
+    module = instantiate(cfg.model, loss=instantiate(cfg.loss))
+    assert module.hparams.localization and module.net.localization and module.loss_fn.mask_weight == 0.5
+    for name in ("xception", "efficientnet_b4", "f3net", "meso_inception", "timm", "hybrid_vit_cnn"):
+        assert make_cfg([f"model={name}", "model.localization=true"]).model.net.localization is True
+    audio = make_cfg(["model=audio_only", "model.localization=true", "data=synthetic_av"])
+    with pytest.raises(
+        ValueError, match="AudioCNN cannot predict a blend mask .it has no spatial feature map"
+    ):
+        instantiate(audio.model, loss=instantiate(audio.loss))

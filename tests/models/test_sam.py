@@ -89,6 +89,9 @@ def test_no_closure_and_16_mixed_are_refused_naming_the_precisions_that_work() -
     module._trainer = SimpleNamespace(precision="16-mixed", optimizers=[])
     with pytest.raises(ValueError, match=r"trainer.precision=16-mixed.*bf16-mixed or trainer.precision=32"):
         module.configure_optimizers()
+    module._trainer = SimpleNamespace(precision="bf16-mixed", optimizers=[], accumulate_grad_batches=2)
+    with pytest.raises(ValueError, match=r"accumulate_grad_batches=2.*set trainer.accumulate_grad_batches=1"):
+        module.configure_optimizers()
 
 
 def test_a_lightning_fit_with_model_optimizer_sam_takes_two_passes_per_step(make_cfg) -> None:
