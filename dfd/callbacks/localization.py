@@ -43,14 +43,14 @@ def fake_logit(logits: torch.Tensor) -> torch.Tensor:
 
 def grad_cam(net: torch.nn.Module, images: torch.Tensor) -> np.ndarray | None:
     """Grad-CAM of the fake logit on ``net.forward_feature_map``: ``float32[B, S, S]`` in [0, 1],
-    each map scaled by its own maximum; ``None`` for nets whose classifier does not pool one map."""
+    each map scaled by its own maximum; ``None`` for nets without a spatial map."""
     try:
         with torch.inference_mode(False), torch.enable_grad():
             x = images.clone()
             feature_map = net.forward_feature_map(x).detach().requires_grad_(True)
-            score = fake_logit(net.forward_head(net.pool_feature_map(feature_map))).sum()
+            score = fake_logit(net.logits_from_feature_map(feature_map, x)).sum()
             (grads,) = torch.autograd.grad(score, feature_map)
-    except NotImplementedError:
+    except (NotImplementedError, AttributeError):  # no spatial map (or not a dfd net)
         return None
     weights = grads.mean(dim=(2, 3), keepdim=True)
     cam = F.relu((weights * feature_map.detach()).sum(dim=1, keepdim=True))

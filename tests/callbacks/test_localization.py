@@ -153,3 +153,27 @@ def test_the_mask_loss_is_what_teaches_the_head_to_find_the_blend(
     trainer.fit(module, datamodule=FakeBlendedData())
     assert (callback.last["pixel_auc"] > 0.95) is learns
     assert learns or callback.last["pixel_auc"] < 0.7
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "dfd.models.nets.mesonet.MesoInception4",
+        "dfd.models.nets.xception.Xception",
+        "dfd.models.nets.timm_net.TimmNet",
+        "dfd.models.nets.f3net.F3Net",
+        "dfd.models.nets.hybrid_vit_cnn.HybridViTCNN",
+    ],
+    ids=lambda t: t.rsplit(".", 1)[1],
+)
+def test_grad_cam_explains_every_image_net_and_nothing_else(target: str) -> None:
+    from dfd.models.nets import net_class
+    from dfd.models.nets.audio_cnn import AudioCNN
+
+    cls = net_class(target)
+    torch.manual_seed(0)
+    net = cls(**cls.small_config).eval()
+    size = net.input_spec.size
+    cams = grad_cam(net, torch.rand(2, 3, size, size))
+    assert cams.shape == (2, size, size) and cams.max() <= 1.0 + 1e-6 and cams.min() >= 0.0
+    assert grad_cam(AudioCNN(), torch.rand(2, 3, 8, 8)) is None

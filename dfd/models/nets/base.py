@@ -76,8 +76,13 @@ class Net(nn.Module):
                 f"{type(self).__name__} was built without a localisation head; set model.localization=true"
             )
         feature_map = self.forward_feature_map(x)
-        logits = self.forward_head(self.pool_feature_map(feature_map))
-        return logits, self.mask_head(feature_map, x.shape[-2:])
+        return self.logits_from_feature_map(feature_map, x), self.mask_head(feature_map, x.shape[-2:])
+
+    def logits_from_feature_map(self, feature_map: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Logits [B, num_classes] from :meth:`forward_feature_map`'s map of the input ``x`` (nets
+        whose logits read more than that map, such as a second stream, use ``x``); with the map
+        as a leaf, its gradient is what Grad-CAM weighs."""
+        return self.forward_head(self.pool_feature_map(feature_map))
 
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:
         """Logits [B, num_classes] from :meth:`forward_features`."""

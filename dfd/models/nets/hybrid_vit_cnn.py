@@ -98,10 +98,7 @@ class HybridViTCNN(Net):
         """The CNN branch's last map: [B, 512, h, w]."""
         return self.backbone["cnn"].forward_features(x)
 
-    def forward_with_mask(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits and mask logits; the mask reads the CNN branch's map (see the class docstring)."""
-        if not self.localization:
-            return super().forward_with_mask(x)  # the base class's refusal
-        cnn_map = self.forward_feature_map(x)
-        features = torch.cat([self.backbone["cnn"].forward_head(cnn_map), self._vit_features(x)], dim=1)
-        return self.forward_head(features), self.mask_head(cnn_map, x.shape[-2:])
+    def logits_from_feature_map(self, feature_map: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Logits from the CNN branch's map and the ViT's features of ``x``."""
+        features = torch.cat([self.backbone["cnn"].forward_head(feature_map), self._vit_features(x)], dim=1)
+        return self.forward_head(features)
