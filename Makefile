@@ -15,7 +15,7 @@ export PYTHONUNBUFFERED := 1
 $(STAMP): pyproject.toml constraints.txt setup.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade --quiet pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,smote]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,smote,landmarks]'
 	@touch $(STAMP)
 
 install: $(STAMP)

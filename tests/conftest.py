@@ -395,14 +395,17 @@ def trained_runs(tmp_path_factory, data_dir):
 
 @pytest.fixture(scope="session")
 def ffpp_out(ffpp_tree, cropper, tmp_path_factory):
-    """The FF++ mini tree preprocessed (4 frames per video): (records, out folder, summary)."""
+    """The FF++ mini tree preprocessed (4 frames per video, dlib's 68 landmarks beside each crop):
+    (records, out folder, summary)."""
     from dfd.preprocessing.options import PreprocessOptions
     from dfd.preprocessing.runner import run_preprocessing
     from dfd.raw.layouts.ffpp import parse_ffpp
 
     out = tmp_path_factory.mktemp("ffpp_crops")
     records = parse_ffpp(ffpp_tree, methods=FFPP_METHODS, include_dfd=True)
-    summary = run_preprocessing(records, out, cropper, PreprocessOptions(num_frames=4), progress=False)
+    summary = run_preprocessing(
+        records, out, cropper, PreprocessOptions(num_frames=4, landmarks="dlib68"), progress=False
+    )
     return records, out, summary
 
 

@@ -151,6 +151,7 @@ RUN_KEYS: dict[str, Rule] = {
     "preprocess.num_workers": integer(0),
     "preprocess.shard": integer(0),
     "preprocess.num_shards": integer(1),
+    "preprocess.landmarks": choice("none", "mtcnn5", "dlib68"),
     "batch_size": integer(1, null=True),
 }
 

@@ -20,12 +20,13 @@ import numpy as np
 import pandas as pd
 import torch
 from lightning.pytorch import LightningDataModule
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
 
 from dfd.data.augment import build_batch_mix, check_augment
 from dfd.data.compact import Coded, PackedStrings, RootedPaths
 from dfd.data.packed import PackedReader, decode_image, find_packed, read_pack_meta, samples_digest
 from dfd.data.samplers import RandomSampler
+from dfd.data.self_blended import FAKES, BlendedEvalSet, BlendedPairs, Blender, flatten_pairs
 from dfd.data.transforms import (
     InputSpec,
     build_eval_transform,
@@ -35,7 +36,14 @@ from dfd.data.transforms import (
     to_tensor,
 )
 from dfd.preprocessing.fingerprint import fingerprint
-from dfd.preprocessing.manifest import MANIFEST_PARQUET, STATUS_OK, manifest_exists, read_usable
+from dfd.preprocessing.landmarks import landmark_array
+from dfd.preprocessing.manifest import (
+    LANDMARK_COLUMN,
+    MANIFEST_PARQUET,
+    STATUS_OK,
+    manifest_exists,
+    read_usable,
+)
 from dfd.raw.splits import carve
 
 log = logging.getLogger(__name__)
@@ -384,6 +392,17 @@ class FaceCropDataModule(LightningDataModule):
         val_follows_train_methods: validation keeps only the fakes of ``train_methods`` too, so
             that a method left out of training (FF++'s FaceShifter) is unseen until test, also
             by checkpoint selection. Off: validation keeps all methods.
+        fakes: where training fakes come from: ``dataset`` (its own), ``self_blended`` (SBI: each
+            real crop blended with a transformed copy of itself) or ``blended`` (Face X-ray: with
+            the nearest-landmark real crop of another video); see :mod:`dfd.data.self_blended`.
+            The blending modes train on the real crops only, each batch pairing every real with
+            its blend, and need landmarks beside the crops (``preprocess.landmarks``). Validation
+            and test keep the dataset's fakes where a split has them, and are otherwise its reals
+            and one fixed blend of each.
+        val_fakes: with blended training fakes, ``blended`` validates (and so selects checkpoints)
+            on the val split's reals and one fixed blend of each even where the split has fakes
+            of its own, as the SBI paper selects: no real fake is then seen in any form before
+            test. ``dataset`` (the default) keeps the split's own fakes.
     """
 
     #: keep only real samples in every split (the clip module's AVFF stage 1); one-class splits are then
@@ -415,8 +434,14 @@ class FaceCropDataModule(LightningDataModule):
         allow_incomplete: bool = False,
         train_methods: list[str] | None = None,
         val_follows_train_methods: bool = False,
+        fakes: str = "dataset",
+        val_fakes: str = "dataset",
     ) -> None:
         super().__init__()
+        if fakes not in FAKES:
+            raise ValueError(f"data.fakes={fakes!r}: expected one of {list(FAKES)}")
+        if val_fakes not in ("dataset", "blended"):
+            raise ValueError(f"data.val_fakes={val_fakes!r}: expected dataset or blended")
         if label not in LABELS:
             raise ValueError(f"data.label={label!r}: expected one of {list(LABELS)}")
         if format in FORMAT_ALIASES:
@@ -451,6 +476,15 @@ class FaceCropDataModule(LightningDataModule):
         self.allow_incomplete = allow_incomplete
         self.train_methods = list(train_methods) if train_methods else None
         self.val_follows_train_methods = val_follows_train_methods
+        self.fakes = fakes
+        self.val_fakes = val_fakes
+        if fakes != "dataset" and format == "packed":
+            raise ValueError(
+                f"data.fakes={fakes} blends crops read from their files: use data.format=files (a pack "
+                "holds the crops without their landmarks)"
+            )
+        #: per split, the real crops blends are made from (``fakes`` other than ``dataset``)
+        self.blend_sources: dict[str, tuple[FrameDataset, Blender]] = {}
         self._rows: pd.DataFrame | None = None
         self.datasets: dict[str, Dataset] = {}
         self.skipped: pd.DataFrame | None = None
@@ -533,7 +567,10 @@ class FaceCropDataModule(LightningDataModule):
         chosen ``label`` and carved splits; unusable ones are kept in :attr:`skipped` for reports,
         the manifest's metadata in :attr:`meta`."""
         if self._rows is None:
-            rows, unusable, self.meta = read_usable(self.root, self.manifest_columns)
+            columns = self.manifest_columns
+            if columns is not None and self.fakes != "dataset":
+                columns = (*columns, LANDMARK_COLUMN)
+            rows, unusable, self.meta = read_usable(self.root, columns)
             self._rows = self.prepare_rows(rows)
             self.skipped = unusable
         return self._rows
@@ -608,14 +645,23 @@ class FaceCropDataModule(LightningDataModule):
         self.check_input_spec()
         rows = self.select_rows(self.load_rows())
         if self.manifest_columns is not None:  # only what the datasets read: each split's copy is smaller
-            rows = rows[[c for c in SAMPLE_COLUMNS if c in rows]]
+            extra = [LANDMARK_COLUMN] if self.fakes != "dataset" else []
+            rows = rows[[c for c in (*SAMPLE_COLUMNS, *extra) if c in rows]]
+        if self.fakes != "dataset":
+            self.check_landmarks(rows)
         for split in SPLITS:
             part = rows[rows["split"] == split]
             if split == "train":
-                part = cap_per_class(self.keep_train_methods(part), self.max_samples_per_class, self.seed)
-            elif split == "val" and self.val_follows_train_methods:
+                if self.fakes == "dataset":
+                    part = self.keep_train_methods(part)
+                part = cap_per_class(part, self.max_samples_per_class, self.seed)
+            elif split == "val" and self.val_follows_train_methods and self.fakes == "dataset":
                 part = self.keep_train_methods(part, check=False)
-            self.datasets[split] = self.make_dataset(split, part.reset_index(drop=True))
+            part = part.reset_index(drop=True)
+            if self.fakes != "dataset" and len(part):
+                self.datasets[split] = self.make_blended_dataset(split, part)
+                continue
+            self.datasets[split] = self.make_dataset(split, part)
             if split != "train" and len(part) and part["label"].nunique() < 2 and not self.real_only:
                 log.warning(
                     "the %s split of %s has only %s samples: its AUC is undefined (NaN), so nothing can be "
@@ -627,6 +673,74 @@ class FaceCropDataModule(LightningDataModule):
         del rows, part
         self._rows = None
         release_arrow_memory()
+
+    # -- blended fakes (data.fakes=self_blended | blended) ------------------------------------
+    def check_landmarks(self, rows: pd.DataFrame) -> None:
+        """Refuse blending without landmarks beside the crops, naming the preprocessing that adds them."""
+        provider = self.meta.get("landmarks") or "none"
+        if LANDMARK_COLUMN not in rows or provider == "none" or rows[LANDMARK_COLUMN].isna().all():
+            raise ValueError(
+                f"data.fakes={self.fakes} needs face landmarks beside the crops, and {self.root} has none "
+                f"(landmarks: {provider}): preprocess again with preprocess.landmarks=dlib68 (or mtcnn5):\n    "
+                f"{self.missing_hint} preprocess.landmarks=dlib68"
+            )
+
+    def blend_source(self, split: str, rows: pd.DataFrame) -> tuple[FrameDataset, Blender] | None:
+        """The real crops of ``rows`` that have landmarks, and the blender that fakes them (None: no such crop)."""
+        real = rows[rows["label"] == 0]
+        points = landmark_array(real[LANDMARK_COLUMN]) if len(real) else np.zeros((0, 0, 2), np.float32)
+        usable = np.isfinite(points).all(axis=(1, 2)) if points.size else np.zeros(len(real), bool)
+        if not usable.all():
+            log.info(
+                "%s: %d of %d real crops have no landmarks and are not blended",
+                split,
+                int((~usable).sum()),
+                len(real),
+            )
+        if not usable.any():
+            return None
+        real = real[usable].reset_index(drop=True)
+        base = FrameDataset(self.root, real, transform=None)
+        blender = Blender(base.load_image, points[usable], base.video_idx, self.fakes)
+        return base, blender
+
+    def make_blended_dataset(self, split: str, rows: pd.DataFrame) -> Dataset:
+        """Training: each real crop paired with its blend. Validation and test: the dataset's own
+        rows when they hold fakes, else the reals and one fixed blend of each."""
+        source = self.blend_source(split, rows)
+        if source is not None:
+            self.blend_sources[split] = source
+        if split == "train":
+            if source is None:
+                raise ValueError(
+                    f"data.fakes={self.fakes}: the train split of {self.root} has no real crop with landmarks to "
+                    f"blend: preprocess with preprocess.landmarks=dlib68:\n    {self.missing_hint}"
+                )
+            dropped = int((rows["label"] == 1).sum())
+            if dropped:
+                log.info(
+                    "data.fakes=%s: training leaves out the dataset's %d fake crops", self.fakes, dropped
+                )
+            return BlendedPairs(*source, build_train_transform(self.input_spec, self.augment), self.fakes)
+        own_fakes = rows["label"].nunique() > 1 and not (split == "val" and self.val_fakes == "blended")
+        if own_fakes or source is None:
+            return self.make_dataset(split, rows)
+        log.info("the %s split is evaluated on its reals and one fixed %s blend of each", split, self.fakes)
+        return BlendedEvalSet(*source, build_eval_transform(self.input_spec), self.fakes, self.seed)
+
+    def blended_examples(self, split: str = "val", n: int = 32) -> dict[str, Any] | None:
+        """A fixed batch of ``n`` samples of ``split``: real crops and their blends, alternating, with
+        their blend masks (``image`` normalised ``[n, 3, S, S]``, ``mask`` ``[n, 1, S, S]``, ``label``
+        ``[n]``); the same batch every call, for pixel metrics and galleries. None when the data
+        blends no fakes or ``split`` has no real crop with landmarks."""
+        if split not in self.blend_sources:
+            return None
+        base, blender = self.blend_sources[split]
+        examples = BlendedEvalSet(base, blender, build_eval_transform(self.input_spec), self.fakes, self.seed)
+        real = np.unique(np.linspace(0, len(base) - 1, max(1, n // 2)).round().astype(int))
+        order = np.stack([real, real + len(base)], axis=1).reshape(-1)[:n]
+        batch = default_collate([examples[int(j)] for j in order])
+        return {k: batch[k] for k in ("image", "mask", "label", "video_id")}
 
     def _minority_transforms(self, rows: pd.DataFrame) -> dict[int, Callable[..., dict[str, Any]]]:
         """``{minority label: stronger transform}`` when ``minority_strength`` is set."""
@@ -646,7 +760,10 @@ class FaceCropDataModule(LightningDataModule):
 
     def class_counts(self, split: str = "train") -> dict[int, int]:
         """Number of crops per label (0 real, 1 fake) in ``split``."""
-        labels = self.datasets[split].labels.astype(int)
+        dataset = self.datasets[split]
+        if hasattr(dataset, "class_counts"):
+            return dataset.class_counts()
+        labels = dataset.labels.astype(int)
         return {int(k): int(v) for k, v in zip(*np.unique(labels, return_counts=True), strict=True)}
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
@@ -655,15 +772,18 @@ class FaceCropDataModule(LightningDataModule):
             raise ValueError(f"split '{split}' of {self.root} is empty: check the manifest's 'split' column")
         sampler = None
         factory = self.sampler
-        if shuffle and factory is None and self.format == "packed":
+        pairs = isinstance(dataset, BlendedPairs)
+        batch_size = max(1, self.batch_size // 2) if pairs else self.batch_size
+        if shuffle and factory is None and (self.format == "packed" or pairs):
+            # packed: rank-aware, so its batches can be sorted; pairs: (epoch, index) keys seed each blend
             factory = partial(RandomSampler, seed=self.seed)  # rank-aware, so its batches can be sorted
         if shuffle and factory is not None:
             # rank-aware samplers (DistributedSampler subclasses): Lightning neither wraps them
             # again under DDP nor forgets their set_epoch
-            extra = {"batch_size": self.batch_size} if sampler_takes_batch_size(factory) else {}
+            extra = {"batch_size": batch_size} if sampler_takes_batch_size(factory) else {}
             sampler = factory(labels=dataset.labels.astype(np.int64), video_idx=dataset.video_idx, **extra)
             if self.format == "packed" and hasattr(sampler, "sorted_batches"):
-                sampler.sorted_batches = self.batch_size  # the same batches, read forward through the pack
+                sampler.sorted_batches = batch_size  # the same batches, read forward through the pack
             shuffle = False
         if split == "train":  # augmentation reproducible under seed_everything (see seed_transforms)
             seed_transforms(dataset, int(torch.randint(2**31, ()).item()))
@@ -676,12 +796,13 @@ class FaceCropDataModule(LightningDataModule):
                 sampler.tag_epoch = True
                 dataset.augment_seed = torch.initial_seed() % 2**31
             if sampler is not None:
-                self._resume_sampler(sampler)
+                self._resume_sampler(sampler, batch_size)
         if self.num_workers > 0:
             freeze_for_workers()
         return DataLoader(
             dataset,
-            batch_size=self.batch_size,
+            batch_size=batch_size,
+            collate_fn=flatten_pairs if pairs else None,
             shuffle=shuffle,
             sampler=sampler,
             num_workers=self.num_workers,
@@ -694,7 +815,7 @@ class FaceCropDataModule(LightningDataModule):
             generator=torch.Generator().manual_seed((torch.initial_seed() + SPLIT_SEEDS[split]) % 2**63),
         )
 
-    def _resume_sampler(self, sampler: Any) -> None:
+    def _resume_sampler(self, sampler: Any, batch_size: int) -> None:
         """Put a new training sampler where a resumed run stands, before any iterator exists.
 
         Lightning creates the training iterator before it calls ``set_epoch`` for the first epoch
@@ -707,7 +828,7 @@ class FaceCropDataModule(LightningDataModule):
         sampler.set_epoch(trainer.current_epoch)
         done = trainer.fit_loop.epoch_loop.batch_progress.current.completed
         if done and hasattr(sampler, "skip"):
-            sampler.skip = done * self.batch_size
+            sampler.skip = done * batch_size
             sampler.resumed_mid_epoch = True
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:

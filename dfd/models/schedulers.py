@@ -3,16 +3,18 @@
 ``cosine_with_warmup``: linear warm-up, then cosine annealing (Loshchilov & Hutter, "SGDR:
 Stochastic Gradient Descent with Warm Restarts", ICLR 2017; warm-up as in Goyal et al.,
 "Accurate, Large Minibatch SGD", 2017), composed from torch's own ``LinearLR``,
-``CosineAnnealingLR`` and ``SequentialLR``. Units are scheduler steps: epochs with
-``scheduler_interval: epoch``.
+``CosineAnnealingLR`` and ``SequentialLR``. ``constant_then_linear``: the lr held, then
+decayed linearly to zero over the last epochs, as the self-blended images recipe trains
+(Shiohara & Yamasaki, CVPR 2022: the last quarter of 100 epochs). Units are scheduler steps:
+epochs with ``scheduler_interval: epoch``.
 """
 
 from __future__ import annotations
 
 from torch.optim import Optimizer
-from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR, LRScheduler, SequentialLR
+from torch.optim.lr_scheduler import ConstantLR, CosineAnnealingLR, LinearLR, LRScheduler, SequentialLR
 
-__all__ = ["ContinuedCosine", "continued_from_state", "cosine_with_warmup"]
+__all__ = ["ContinuedCosine", "constant_then_linear", "continued_from_state", "cosine_with_warmup"]
 
 
 def cosine_with_warmup(
@@ -34,6 +36,23 @@ def cosine_with_warmup(
         return cosine
     warmup = LinearLR(optimizer, start_factor=warmup_start_factor, end_factor=1.0, total_iters=warmup_epochs)
     return SequentialLR(optimizer, schedulers=[warmup, cosine], milestones=[warmup_epochs])
+
+
+def constant_then_linear(optimizer: Optimizer, max_epochs: int, decay_fraction: float = 0.25) -> LRScheduler:
+    """Keep the lr for the first ``1 - decay_fraction`` of ``max_epochs``, then lower it linearly to
+    zero at ``max_epochs`` (SBI: held for 75 of 100 epochs)."""
+    if not 0 < decay_fraction <= 1:
+        raise ValueError(
+            f"decay_fraction={decay_fraction} must be in (0, 1] (model.scheduler.decay_fraction)"
+        )
+    decay_start = int(round(max_epochs * (1 - decay_fraction)))
+    decay = LinearLR(
+        optimizer, start_factor=1.0, end_factor=0.0, total_iters=max(1, max_epochs - decay_start)
+    )
+    if decay_start == 0:
+        return decay
+    hold = ConstantLR(optimizer, factor=1.0, total_iters=decay_start)
+    return SequentialLR(optimizer, schedulers=[hold, decay], milestones=[decay_start])
 
 
 class ContinuedCosine(LRScheduler):

@@ -224,16 +224,29 @@ class FaceCropper:
         side_px = max(1, int(round(side)))
         return left, top, left + side_px, top + side_px
 
-    def crop(self, frame: np.ndarray, face: Face) -> np.ndarray:
-        """The ``size``×``size`` RGB crop of ``face`` in ``frame`` (black padding outside the frame):
-        aligned on its landmarks with ``align``, else the box with its margin."""
+    def crop_matrix(self, frame_shape: tuple[int, ...], face: Face) -> np.ndarray:
+        """The 2×3 affine taking frame px to px of the saved crop of ``face`` (pixel centres at
+        integers, as detectors and landmark predictors report points): the similarity onto the
+        template with ``align`` (the matrix :meth:`crop` warps with), else the crop window
+        (:meth:`crop_box`, the window :meth:`crop` cuts) scaled to ``crop_size`` as
+        ``cv2.resize`` maps pixel centres."""
         if self.align:
             if face.landmarks is None:
                 raise ValueError(
                     "align=true needs the face's five landmarks, and this face has none (boxes reused from "
                     "a manifest made without align?): preprocess again with preprocess.cropper.align=true"
                 )
-            matrix = similarity_transform(face.landmarks, template_points(self.crop_size, self.align_scale))
+            return similarity_transform(face.landmarks, template_points(self.crop_size, self.align_scale))
+        left, top, right, _ = self.crop_box(frame_shape, face)
+        scale = self.crop_size / (right - left)
+        return np.array([[scale, 0.0, (0.5 - left) * scale - 0.5], [0.0, scale, (0.5 - top) * scale - 0.5]])
+
+    def crop(self, frame: np.ndarray, face: Face) -> np.ndarray:
+        """The ``size``×``size`` RGB crop of ``face`` in ``frame`` (black padding outside the frame):
+        aligned on its landmarks with ``align``, else the box with its margin. Either way its
+        pixels sit where :meth:`crop_matrix` maps the frame's."""
+        if self.align:
+            matrix = self.crop_matrix(frame.shape, face)
             return cv2.warpAffine(frame, matrix, (self.crop_size, self.crop_size), flags=cv2.INTER_LINEAR,
                                   borderMode=cv2.BORDER_CONSTANT, borderValue=0)  # fmt: skip
         h, w = frame.shape[:2]
@@ -265,6 +278,15 @@ class FaceCropper:
             image = np.asarray(Image.open(image).convert("RGB"))
         (result,) = self.crop_frames(image[None])
         return None if result is None else result[0]
+
+
+def resize_matrix(frame_shape: tuple[int, ...], crop_size: int) -> np.ndarray:
+    """The 2×3 affine taking frame px to crop px when a whole frame is resized to ``crop_size``
+    square (a dataset shipped as face crops, ``record.precropped``), as ``cv2.resize`` maps pixel
+    centres."""
+    h, w = frame_shape[:2]
+    sx, sy = crop_size / w, crop_size / h
+    return np.array([[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5]])
 
 
 #: Quality of the JPEG crops preprocessing writes (``preprocess.image_ext=.jpg``): OpenCV's default,

@@ -21,6 +21,9 @@ CROP_KEYS = ("detector", "margin", "crop_size", "detect_max_side", "select", "mi
              "image_format", "jpeg_quality")  # fmt: skip
 #: How frames were sampled from a video (frame mode) or cut into clips (clip mode).
 SAMPLING_KEYS = ("mode", "frames_per_video", "stride", "trim_leading_silence", "clip_len", "clips_per_video")
+#: Which landmarks were stored beside the crops, and with what model: provenance, not a crop setting
+#: (crops look the same with any provider), so never compared by :func:`differences`.
+LANDMARK_KEYS = ("landmarks", "landmark_model", "landmark_model_sha256", "dlib_version")
 #: The FaceCropper arguments among :data:`CROP_KEYS`.
 CROPPER_KEYS = (
     "margin",
@@ -53,7 +56,7 @@ def fingerprint(meta: dict[str, Any], root: str | Path | None = None) -> dict[st
     if "crop_size" not in meta and "size" in meta:
         meta["crop_size"] = meta["size"]
     meta.setdefault("image_format", "png")
-    out = {k: meta[k] for k in (*CROP_KEYS, *SAMPLING_KEYS) if k in meta}
+    out = {k: meta[k] for k in (*CROP_KEYS, *SAMPLING_KEYS, *LANDMARK_KEYS) if k in meta}
     out["dataset"] = meta.get("dataset")
     out["manifest_sha256"] = manifest_sha256(root) if root is not None else None
     return out

@@ -31,7 +31,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from dfd.preprocessing.faces import Face, FaceCropper, jpeg_params
+from dfd.preprocessing.faces import Face, FaceCropper, jpeg_params, resize_matrix
+from dfd.preprocessing.landmarks import landmark_json, landmarker, to_crop
 from dfd.preprocessing.manifest import (
     NO_AUDIO,
     NO_FACE,
@@ -151,24 +152,28 @@ def _crop_track(
 ) -> list[dict]:
     """Write one track's crops; return their rows (track 0 keeps the plain file names)."""
     rows = []
+    marker = landmarker(options.landmarks)
     suffix = "" if track_id == 0 else f"_t{track_id}"
     for idx, frame, face in zip(indices, frames, faces, strict=True):
         if face is None:
             continue
         rel = f"crops/{name}/{int(idx):05d}{suffix}{options.image_ext}"
         size = (cropper.crop_size, cropper.crop_size)
-        crop = (
-            cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
-            if record.precropped
-            else cropper.crop(frame, face)
-        )
+        if record.precropped:
+            crop = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+            matrix = resize_matrix(frame.shape, cropper.crop_size)
+        else:
+            crop, matrix = cropper.crop(frame, face), cropper.crop_matrix(frame.shape, face)
         write_image(out_dir / rel, crop)
         x1, y1, x2, y2 = face.box
-        landmarks = json.dumps([[round(x, 2), round(y, 2)] for x, y in face.landmarks]) if (
-            cropper.align and face.landmarks) else ""  # fmt: skip
+        # the five points are kept (frame px) for align, and for mtcnn5, so fakes reusing the boxes get them
+        keep5 = (cropper.align or marker.provider == "mtcnn5") and face.landmarks
+        landmarks = json.dumps([[round(x, 2), round(y, 2)] for x, y in face.landmarks]) if keep5 else ""
+        points = marker(frame, face.box, face.landmarks)
+        crop_landmarks = "" if points is None else landmark_json(to_crop(points, matrix))
         rows.append({**base, "frame_idx": int(idx), "track": track_id, "crop_path": rel, "x1": x1, "y1": y1,
-                     "x2": x2, "y2": y2, "score": face.score, "landmarks": landmarks, "status": STATUS_OK,
-                     "reason": ""})  # fmt: skip
+                     "x2": x2, "y2": y2, "score": face.score, "landmarks": landmarks,
+                     "crop_landmarks": crop_landmarks, "status": STATUS_OK, "reason": ""})  # fmt: skip
     return rows
 
 
@@ -205,8 +210,12 @@ def process_video_frames(
             )
             if record.precropped:  # the frames are the faces: used whole
                 h, w = frames.shape[1:3]
-                whole = Face(box=(0.0, 0.0, float(w), float(h)), score=1.0)
-                picks = [(0, record.label, [whole] * len(indices), "shipped as face crops: no detection")]
+                box = (0.0, 0.0, float(w), float(h))
+                points5: list = [None] * len(indices)
+                if options.landmarks == "mtcnn5":  # the five points need MTCNN even on a face crop
+                    points5 = [None if f is None else f.landmarks for f in cropper.detect(frames)]
+                whole = [Face(box=box, score=1.0, landmarks=p) for p in points5]
+                picks = [(0, record.label, whole, "shipped as face crops: no detection")]
             else:
                 picks = choose_tracks(record, indices, cropper.detect_all(frames))
         for track_id, label, faces, note in picks:

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dfd.preprocessing.landmarks import landmark_array, landmark_json
 from dfd.raw.records import BAD_METADATA, MISSING_FILE, STATUS_OK, UNLISTED_FILE, VideoRecord
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,9 @@ COLUMNS = [
     "score",
     # with preprocess.cropper.align: the five landmarks the crop was aligned on, JSON [[x, y], ...] px
     "landmarks",
+    # with preprocess.landmarks: the face's landmarks in crop px (manifest.parquet: list<float32> of the
+    # flattened points; CSV: JSON [[x, y], ...]); read them with dfd.preprocessing.landmarks.landmark_array
+    "crop_landmarks",
     "audio_path",
     "source_path",
     "fps",
@@ -86,6 +90,32 @@ TEXT_COLUMNS = (
 )  # fmt: skip
 #: Text columns a CSV reader must not guess numbers for (ids such as ``000``).
 CSV_DTYPES = {"video_id": str, "group": str, "method": str, "split": str}
+#: The column of points, columnar in the Parquet and JSON text in the CSV.
+LANDMARK_COLUMN = "crop_landmarks"
+
+
+def landmark_text(values: pd.Series) -> pd.Series:
+    """A ``crop_landmarks`` column as CSV text: JSON kept, arrays (from a Parquet) written as JSON,
+    missing as None."""
+    if all(isinstance(v, str) or v is None or (isinstance(v, float) and v != v) for v in values):
+        return values.astype(object).where(values.notna() & (values.astype(object) != ""), None)
+    points = landmark_array(values)
+    return pd.Series(
+        [None if np.isnan(p).all() else landmark_json(p) for p in points] if points.shape[1] else [None] * len(values),
+        index=values.index, dtype=object,
+    )  # fmt: skip
+
+
+def landmark_arrow(values: pd.Series) -> Any:
+    """A ``crop_landmarks`` column as an Arrow ``list<float32>`` of each row's flattened points
+    (null for rows without): the Parquet's columnar form."""
+    import pyarrow as pa
+
+    points = landmark_array(values)
+    present = ~np.isnan(points).all(axis=(1, 2)) if points.shape[1] else np.zeros(len(points), bool)
+    offsets = np.concatenate([[0], np.cumsum(present * points.shape[1] * 2)]).astype(np.int32)
+    flat = pa.array(points[present].ravel(), type=pa.float32())
+    return pa.ListArray.from_arrays(pa.array(offsets), flat, mask=pa.array(~present))
 
 
 def columnar(rows: pd.DataFrame) -> pd.DataFrame:
@@ -94,7 +124,9 @@ def columnar(rows: pd.DataFrame) -> pd.DataFrame:
     frame = rows.reindex(columns=COLUMNS)
     for column in frame.columns:
         values = frame[column]
-        if column in TEXT_COLUMNS:
+        if column == LANDMARK_COLUMN:
+            frame[column] = landmark_text(values)
+        elif column in TEXT_COLUMNS:
             text = values.astype(object)
             missing = text.isna() | (text == "")
             frame[column] = text.where(missing, text.astype(str)).where(~missing, None)
@@ -117,8 +149,15 @@ def write_manifest(root: str | Path, rows: pd.DataFrame, meta: dict[str, Any], c
         os.replace(tmp, root / MANIFEST_CSV)
     else:
         (root / MANIFEST_CSV).unlink(missing_ok=True)  # a stale export must not shadow the Parquet
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame.drop(columns=LANDMARK_COLUMN), preserve_index=False)
+    table = table.add_column(
+        COLUMNS.index(LANDMARK_COLUMN), LANDMARK_COLUMN, landmark_arrow(frame[LANDMARK_COLUMN])
+    )
     tmp = root / f"{MANIFEST_PARQUET}.{os.getpid()}.tmp"
-    frame.to_parquet(tmp, index=False, engine="pyarrow")
+    pq.write_table(table, tmp)
     os.replace(tmp, root / MANIFEST_PARQUET)
     tmp = root / f"{MANIFEST_META}.{os.getpid()}.tmp"
     tmp.write_text(json.dumps(meta, indent=2, sort_keys=True))
@@ -153,7 +192,7 @@ def read_rows(path: Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
             present = set(pq.read_schema(path).names)
             columns = [c for c in columns if c in present]
         rows = pq.read_table(path, columns=columns).to_pandas(deduplicate_objects=True)
-        for column in rows.columns.intersection(TEXT_COLUMNS):
+        for column in rows.columns.intersection([*TEXT_COLUMNS, LANDMARK_COLUMN]):
             if rows[column].dtype == object:
                 rows[column] = rows[column].fillna(np.nan)
         return rows
@@ -192,7 +231,7 @@ def read_usable(
     frames = []
     for part in parts:
         frame = part.to_pandas(deduplicate_objects=True)
-        for column in frame.columns.intersection(TEXT_COLUMNS):
+        for column in frame.columns.intersection([*TEXT_COLUMNS, LANDMARK_COLUMN]):
             if frame[column].dtype == object:
                 frame[column] = frame[column].fillna(np.nan)
         frames.append(frame)

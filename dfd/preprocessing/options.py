@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dfd.preprocessing.landmarks import check_provider
+
 
 @dataclass
 class PreprocessOptions:
@@ -20,6 +22,8 @@ class PreprocessOptions:
         clip_len: clip mode for audio-visual models: clips of ``clip_len`` consecutive frames
             (0 = frame mode).
         clips_per_video: clips cut from each video in clip mode.
+        landmarks: landmarks stored beside every crop, in crop px
+            (:mod:`dfd.preprocessing.landmarks`): ``none``, ``mtcnn5`` or ``dlib68``.
     """
 
     num_frames: int = 32
@@ -30,3 +34,7 @@ class PreprocessOptions:
     image_ext: str = ".png"
     clip_len: int = 0
     clips_per_video: int = 4
+    landmarks: str = "none"
+
+    def __post_init__(self) -> None:
+        check_provider(self.landmarks)

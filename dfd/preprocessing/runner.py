@@ -24,6 +24,7 @@ from tqdm import tqdm
 from dfd.preprocessing.clips import process_video_clips
 from dfd.preprocessing.faces import JPEG_QUALITY, FaceCropper, is_jpeg
 from dfd.preprocessing.frames import process_video_frames
+from dfd.preprocessing.landmarks import landmarker
 from dfd.preprocessing.manifest import COLUMNS, STATUS_OK, part_path, read_part, write_manifest
 from dfd.preprocessing.options import PreprocessOptions
 from dfd.raw.audio import SAMPLE_RATE
@@ -128,6 +129,12 @@ def run_preprocessing(
             "preprocess.cropper.align=true aligns each frame on its landmarks; clip mode (preprocess.clip_len) "
             "crops one steady box per clip: use one or the other"
         )
+    if options.clip_len and options.landmarks != "none":
+        raise ValueError(
+            f"preprocess.landmarks={options.landmarks} stores landmarks per frame crop; clip mode "
+            f"(preprocess.clip_len={options.clip_len}) writes clips: set preprocess.landmarks=none"
+        )
+    landmark_settings = landmarker(options.landmarks).settings()  # a missing dlib fails here, not in a worker
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     ids = {r.video_id for r in records}
@@ -189,6 +196,7 @@ def run_preprocessing(
             "audio_rate_hz": SAMPLE_RATE,
             "reuse_source_boxes": options.reuse_source_boxes,
             "trim_leading_silence": options.trim_leading_silence,
+            **landmark_settings,
             **(
                 {
                     "mode": "clip",

@@ -46,6 +46,7 @@ def preprocess(cfg: DictConfig) -> int:
             reuse_source_boxes=p.reuse_source_boxes,
             clip_len=p.clip_len,
             clips_per_video=p.clips_per_video,
+            landmarks=str(p.landmarks),
         ),
         num_workers=p.num_workers,
         shard=p.shard,

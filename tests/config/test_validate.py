@@ -53,3 +53,11 @@ def test_accepted_forms_of_the_lightning_keys() -> None:
                      "+trainer.limit_val_batches=0.25", "+trainer.limit_val_batches=3", "trainer.precision=bf16-mixed",
                      "trainer.gradient_clip_val=1"]:  # fmt: skip
         validate_run_keys(compose_config("train", [override]))
+
+
+def test_an_unknown_landmark_provider_is_named_before_preprocessing_starts() -> None:
+    validate_run_keys(compose_config("preprocess", ["preprocess.landmarks=dlib68"]))
+    with pytest.raises(
+        ValueError, match=r"preprocess.landmarks='dlib81': expected one of \['none', 'mtcnn5', 'dlib68'\]"
+    ):
+        validate_run_keys(compose_config("preprocess", ["preprocess.landmarks=dlib81"]))

@@ -56,3 +56,12 @@ def test_cropper_settings_reproduce_the_training_cropper():
         ValueError, match="not made by dfd's MTCNN cropper.*cropper.margin=0.2 cropper.crop_size=256"
     ):
         cropper_settings({"detector": "none (generated crops)", "crop_size": 96})
+
+
+def test_the_landmark_provider_is_recorded_but_not_a_crop_setting():
+    dlib = {**MTCNN, "landmarks": "dlib68", "landmark_model": "shape_predictor_68_face_landmarks.dat",
+            "landmark_model_sha256": "ab" * 32, "dlib_version": "20.0.1"}  # fmt: skip
+    fp = fingerprint(dlib)
+    assert fp["landmarks"] == "dlib68" and fp["landmark_model_sha256"] == "ab" * 32
+    assert "landmarks" not in fingerprint(MTCNN)  # manifests made before landmarks existed
+    assert differences(fp, fingerprint({**MTCNN, "landmarks": "none"})) == {}  # the crops look the same

@@ -66,3 +66,45 @@ def test_a_csv_edited_after_the_parquet_wins_and_csv_false_writes_none(tmp_path)
 def test_no_manifest_names_the_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="manifest.parquet"):
         read_manifest(tmp_path)
+
+
+def test_crop_landmarks_are_a_list_column_in_the_parquet_and_json_in_the_csv(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from dfd.preprocessing.landmarks import landmark_array
+
+    rows = _rows().assign(crop_landmarks=["[[1.5,2.25],[3,4]]", "[[5,6],[7,8.5]]", ""])
+    write_manifest(tmp_path, rows, {})
+    field = pq.read_schema(tmp_path / MANIFEST_PARQUET).field("crop_landmarks")
+    assert field.type == pa.list_(pa.float32())
+    table = pq.read_table(tmp_path / MANIFEST_PARQUET, columns=["crop_landmarks"])
+    assert table.column(0).null_count == 1 and table.column(0).to_pylist()[1] == [5.0, 6.0, 7.0, 8.5]
+    assert pd.read_csv(tmp_path / MANIFEST_CSV)["crop_landmarks"].iloc[0] == "[[1.5,2.25],[3,4]]"
+    # a CSV edited after the Parquet is read instead, and gives the same points
+    expected = landmark_array(read_manifest(tmp_path)[0]["crop_landmarks"])
+    later = os.stat(tmp_path / MANIFEST_PARQUET).st_mtime_ns + 10**6
+    os.utime(tmp_path / MANIFEST_CSV, ns=(later, later))
+    assert manifest_file(tmp_path) == tmp_path / MANIFEST_CSV
+    np.testing.assert_array_equal(landmark_array(read_manifest(tmp_path)[0]["crop_landmarks"]), expected)
+    assert expected.shape == (3, 2, 2) and np.isnan(expected[2]).all()
+
+
+def test_read_usable_keeps_the_points_of_the_usable_rows(tmp_path):
+    from dfd.preprocessing.landmarks import landmark_array
+    from dfd.preprocessing.manifest import read_usable
+
+    rows = _rows().assign(crop_landmarks=["[[1,2]]", "[[3,4]]", ""])
+    write_manifest(tmp_path, rows, {})
+    usable, unusable, _ = read_usable(tmp_path, columns=["video_id", "status", "crop_landmarks"])
+    assert landmark_array(usable["crop_landmarks"]).tolist() == [[[1.0, 2.0]], [[3.0, 4.0]]]
+    assert unusable["crop_landmarks"].isna().all()
+
+
+def test_without_landmarks_the_column_is_there_and_empty(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    write_manifest(tmp_path, _rows(), {})
+    column = pq.read_table(tmp_path / MANIFEST_PARQUET, columns=["crop_landmarks"]).column(0)
+    assert column.type == pa.list_(pa.float32()) and column.null_count == 3

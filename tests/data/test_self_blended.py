@@ -1,0 +1,142 @@
+"""``data.fakes=self_blended | blended``: fakes made from the real crops of a preprocessed tree."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from dfd.core.input_spec import InputSpec
+from dfd.data.datamodule import FaceCropDataModule
+from dfd.data.self_blended import BLENDED_SUFFIX, BlendedEvalSet, BlendedPairs
+from dfd.preprocessing.manifest import read_manifest, write_manifest
+from tests.conftest import FFPP_METHODS
+
+SPEC = InputSpec(64)
+
+
+def module(root, fakes: str = "self_blended", **kwargs) -> FaceCropDataModule:
+    dm = FaceCropDataModule(
+        str(root), input_spec=SPEC, batch_size=4, fakes=fakes, layout=None, seed=3, **kwargs
+    )
+    dm.prepare_data()
+    dm.setup()
+    return dm
+
+
+def first_batch(dm: FaceCropDataModule, epoch: int = 0) -> dict:
+    loader = dm.train_dataloader()
+    loader.sampler.set_epoch(epoch)
+    return next(iter(loader))
+
+
+def test_training_pairs_every_real_crop_with_its_blend(ffpp_out):
+    _, root, _ = ffpp_out
+    rows, _ = read_manifest(root)
+    dm = module(root)
+    train = dm.datasets["train"]
+    assert isinstance(train, BlendedPairs)
+    ok = rows[(rows["status"] == "ok") & (rows["split"] == "train")]
+    # only the real crops train: the dataset's fakes are left out in any form
+    assert len(train) == int((ok["label"] == 0).sum()) > 0
+    assert set(train.sample_table()["label"]) == {0}
+    batch = first_batch(dm)
+    # 4 crops per batch: 2 reals, each followed by its blend
+    assert batch["label"].tolist() == [0.0, 1.0, 0.0, 1.0]
+    assert batch["image"].shape == (4, 3, 64, 64) and batch["mask"].shape == (4, 1, 64, 64)
+    assert batch["mask"][0::2].abs().sum() == 0
+    assert (batch["mask"][1::2].flatten(1).amax(1) > 0.2).all()
+    assert batch["index"][0] == batch["index"][1] and batch["video_id"][0] == batch["video_id"][1]
+    # the pair shares its augmentation: the images differ inside the blend, hardly outside it
+    real, fake, mask = batch["image"][0], batch["image"][1], batch["mask"][1, 0]
+    diff = (real - fake).abs().mean(0)
+    assert diff[mask > 0.5].mean() > 5 * diff[mask == 0].mean()
+    assert dm.class_counts("train") == {0: len(train), 1: len(train)}
+
+
+def test_each_blend_is_fixed_by_seed_epoch_and_index(ffpp_out):
+    _, root, _ = ffpp_out
+    a, b = first_batch(module(root)), first_batch(module(root))
+    assert torch.equal(a["image"], b["image"]) and torch.equal(a["mask"], b["mask"])
+    # a dataset key (epoch, index) gives the same pair however it is reached
+    dataset = module(root).datasets["train"]
+    dataset.augment_seed = 11
+    one, two = dataset[(2, 1)], dataset[(2, 1)]
+    assert torch.equal(one[1]["image"], two[1]["image"])
+    other = dataset[(3, 1)]
+    assert not torch.equal(one[1]["mask"], other[1]["mask"])
+
+
+def test_validation_and_test_keep_the_datasets_fakes(ffpp_out):
+    _, root, _ = ffpp_out
+    dm = module(root)
+    for split in ("val", "test"):
+        dataset = dm.datasets[split]
+        assert not isinstance(dataset, BlendedEvalSet)
+        assert set(dataset.sample_table()["method"].dropna()) >= set(FFPP_METHODS)
+    examples = dm.blended_examples("val", n=4)
+    assert examples["label"].tolist() == [0.0, 1.0, 0.0, 1.0]
+    again = dm.blended_examples("val", n=4)
+    assert torch.equal(examples["image"], again["image"]) and torch.equal(examples["mask"], again["mask"])
+    assert module(root, fakes="dataset").blended_examples("val") is None
+
+
+def test_a_split_without_fakes_is_its_reals_and_one_blend_of_each(ffpp_out, tmp_path):
+    _, root, _ = ffpp_out
+    rows, meta = read_manifest(root)
+    real_only = rows[rows["label"] == 0]
+    for path in real_only["crop_path"].dropna():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).symlink_to(root / path)
+    write_manifest(tmp_path, real_only, meta)
+    dm = module(tmp_path)
+    val = dm.datasets["val"]
+    assert isinstance(val, BlendedEvalSet)
+    n = len(val.base)
+    assert len(val) == 2 * n and val.labels.tolist() == [0.0] * n + [1.0] * n
+    table = val.sample_table()
+    assert table["video_id"].iloc[n:].str.endswith(BLENDED_SUFFIX).all()
+    # a real video and its blends are different videos to video-level metrics
+    assert set(val.video_idx[:n]).isdisjoint(val.video_idx[n:])
+    assert torch.equal(val[n]["image"], val[n]["image"])
+    assert val[0]["mask"].sum() == 0 and val[n]["mask"].max() > 0.2
+
+
+def test_face_xray_blends_each_crop_with_another_video(ffpp_out):
+    _, root, _ = ffpp_out
+    dm = module(root, fakes="blended")
+    train = dm.datasets["train"]
+    batch = first_batch(dm)
+    assert batch["label"].tolist() == [0.0, 1.0, 0.0, 1.0]
+    index = train.blender.index
+    rng = np.random.default_rng(0)
+    for i in range(len(train)):
+        j = index.nearest(i, rng)
+        assert train.video_idx[j] != train.video_idx[i]
+
+
+def test_blending_without_landmarks_names_the_preprocessing_that_adds_them(ffpp_out, tmp_path):
+    _, root, _ = ffpp_out
+    rows, meta = read_manifest(root)
+    rows = rows.assign(crop_landmarks=None)
+    write_manifest(tmp_path, rows, {**meta, "landmarks": "none"})
+    dm = FaceCropDataModule(str(tmp_path), input_spec=SPEC, fakes="self_blended")
+    dm.prepare_data()
+    with pytest.raises(ValueError, match=r"preprocess\.landmarks=dlib68"):
+        dm.setup()
+    with pytest.raises(ValueError, match=r"data\.fakes='swapped'"):
+        FaceCropDataModule(str(tmp_path), fakes="swapped")
+    with pytest.raises(ValueError, match="data.format=files"):
+        FaceCropDataModule(str(tmp_path), fakes="self_blended", format="packed")
+
+
+def test_val_fakes_blended_selects_on_blends_and_leaves_test_its_fakes(ffpp_out):
+    _, root, _ = ffpp_out
+    dm = module(root, val_fakes="blended")
+    val, test = dm.datasets["val"], dm.datasets["test"]
+    assert isinstance(val, BlendedEvalSet)
+    assert set(val.labels) == {0.0, 1.0}
+    assert not set(val.sample_table()["method"].astype(str)) & set(FFPP_METHODS)
+    assert set(test.sample_table()["method"].astype(str)) >= set(FFPP_METHODS)
+    with pytest.raises(ValueError, match=r"data\.val_fakes='test'"):
+        FaceCropDataModule(str(root), val_fakes="test")
