@@ -59,13 +59,22 @@ def grad_cam(net: torch.nn.Module, images: torch.Tensor) -> np.ndarray | None:
     return (cam / peak).float().cpu().numpy()
 
 
+def gallery_rows(n: int, rows: int) -> np.ndarray:
+    """Indices of ``rows`` of ``n`` examples that alternate real crop and blend: whole pairs
+    ``(2p, 2p + 1)``, the pairs evenly spaced."""
+    pairs = max(1, min(rows, n) // 2)
+    starts = 2 * np.unique(np.linspace(0, max(n // 2 - 1, 0), pairs).round().astype(np.int64))
+    return np.stack([starts, starts + 1], axis=1).reshape(-1)[: min(rows, n)].clip(max=n - 1)
+
+
 class LocalizationReport(L.Callback):
     """Pixel metrics and the mask gallery on self-blended validation crops (module docstring).
 
     Args:
         out_dir: folder of ``localization.png`` (``None``: TensorBoard only).
         n: self-blended crops the metrics are computed on.
-        rows: crops drawn in the gallery, evenly spaced over the ``n`` (so both halves of the pairs show).
+        rows: crops drawn in the gallery: ``rows // 2`` real-and-blend pairs evenly spaced over the
+            ``n`` (``blended_examples`` alternates a real crop and its blend).
         every_n_epochs: draw the gallery every this many epochs (metrics every epoch).
     """
 
@@ -122,9 +131,7 @@ class LocalizationReport(L.Callback):
         predicted: torch.Tensor | None,
     ) -> None:
         """The gallery of ``rows`` crops, to ``out_dir`` and TensorBoard."""
-        pick = torch.from_numpy(
-            np.unique(np.linspace(0, len(images) - 1, min(self.rows, len(images))).round()).astype(np.int64)
-        )
+        pick = torch.from_numpy(gallery_rows(len(images), self.rows))
         images, masks = images[pick.to(images.device)], masks[pick]
         predicted = None if predicted is None else predicted[pick]
         k = len(pick)

@@ -122,5 +122,7 @@ def localization_figure(
             axes[i, j].imshow(_hwc(crops[i]))
             axes[i, j].imshow(cams[i], cmap="jet", alpha=0.45, vmin=0.0, vmax=1.0)
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(
+        rect=(0, 0, 1, 1 - 0.3 / (1.9 * max(n, 1)))
+    )  # 0.3 in for the title above the column names
     return fig

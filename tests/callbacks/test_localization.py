@@ -177,3 +177,40 @@ def test_grad_cam_explains_every_image_net_and_nothing_else(target: str) -> None
     cams = grad_cam(net, torch.rand(2, 3, size, size))
     assert cams.shape == (2, size, size) and cams.max() <= 1.0 + 1e-6 and cams.min() >= 0.0
     assert grad_cam(AudioCNN(), torch.rand(2, 3, 8, 8)) is None
+
+
+@pytest.mark.slow
+def test_a_self_blended_run_logs_mask_loss_and_pixel_metrics_and_draws_the_gallery(
+    ffpp_out, data_dir, tmp_path
+):
+    """dfd.train data=ffpp data.fakes=self_blended model.localization=true on the mini FF++ crops."""
+    import pandas as pd
+    from omegaconf import open_dict
+
+    from dfd.training.tasks import train
+    from tests.conftest import FFPP_METHODS, base_overrides, compose_config
+
+    _, crops, _ = ffpp_out
+    cfg = compose_config("train", base_overrides(tmp_path, data_dir) + [
+        "data=ffpp", f"data.root={crops}", f"data.layout.methods=[{','.join(FFPP_METHODS)}]", "data.batch_size=8",
+        "data.num_workers=0", "data.pin_memory=false", "data.fakes=self_blended", "model.net.input_size=64",
+        "model.localization=true", "trainer.max_epochs=2", "callbacks.early_stopping=null", "test=false",
+        "trainer.log_every_n_steps=1", "logger=many",
+    ])  # fmt: skip
+    with open_dict(cfg):
+        cfg.callbacks.pop("rich_progress_bar", None)
+    train(cfg)
+    log = pd.read_csv(tmp_path / "csv" / "metrics.csv")
+    mask_loss = log["train/mask_loss_epoch"].dropna()
+    pixel_auc = log["val/pixel_auc"].dropna()
+    assert len(mask_loss) == 2 and (mask_loss > 0).all()
+    assert len(pixel_auc) == 2 and pixel_auc.between(0, 1).all() and log["val/pixel_iou"].notna().sum() == 2
+    assert (tmp_path / "report" / "localization.png").stat().st_size > 0
+
+
+def test_the_gallery_shows_whole_pairs_evenly_spaced() -> None:
+    from dfd.callbacks.localization import gallery_rows
+
+    assert gallery_rows(32, 8).tolist() == [0, 1, 10, 11, 20, 21, 30, 31]
+    assert gallery_rows(16, 8).tolist() == [0, 1, 4, 5, 10, 11, 14, 15]
+    assert gallery_rows(4, 8).tolist() == [0, 1, 2, 3]
