@@ -125,3 +125,39 @@ def test_every_input_gets_a_row_whatever_its_name(exported_model, ffpp_tree, tmp
         f"visualize_dir={tmp_path / 'vis'}",
     )
     assert [p.name for p in (tmp_path / "vis").iterdir()] == [f"0000_{Path(odd).stem}.png"]
+
+
+def test_a_localising_checkpoint_pictures_its_predicted_masks(
+    ffpp_out, ffpp_run, data_dir, ffpp_tree, tmp_path
+):
+    """model.localization=true travels with the run: dfd.predict rebuilds the head from the
+    checkpoint's config and draws a third row, the predicted blend masks, which the plain run's
+    picture of the same video does not have."""
+    from omegaconf import open_dict
+    from PIL import Image
+
+    from dfd.artifacts.runs import load_detector
+    from dfd.training.tasks import train
+    from tests.conftest import FFPP_METHODS, base_overrides, compose_config
+
+    _, crops, _ = ffpp_out
+    run = tmp_path / "run"
+    cfg = compose_config("train", base_overrides(run, data_dir) + [
+        "data=ffpp", f"data.root={crops}", f"data.layout.methods=[{','.join(FFPP_METHODS)}]", "data.batch_size=8",
+        "data.num_workers=0", "data.pin_memory=false", "model.net.input_size=64", "model.localization=true",
+        "trainer.max_epochs=1", "callbacks.early_stopping=null", "test=false",
+    ])  # fmt: skip
+    with open_dict(cfg):
+        cfg.callbacks.pop("rich_progress_bar", None)
+    train(cfg)
+    ckpt = run / "checkpoints" / "last.ckpt"
+    assert load_detector(ckpt).net.localization
+    video = sorted((ffpp_tree / "original_sequences/youtube/c23/videos").glob("00*.mp4"))[0]
+    heights = []
+    for name, model in (("mask", ckpt), ("plain", ffpp_run)):
+        _predict(model, video, tmp_path / name / "predictions.csv", "visualize=true",
+                 f"visualize_dir={tmp_path / name / 'vis'}")  # fmt: skip
+        (picture,) = (tmp_path / name / "vis").glob("*.png")
+        with Image.open(picture) as image:
+            heights.append(image.height)
+    assert heights[0] > heights[1]

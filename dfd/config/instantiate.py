@@ -73,6 +73,7 @@ TRUSTED_TARGETS = [
     "dfd.callbacks.calibration.ThresholdCalibration",
     "dfd.callbacks.checkpoint.ModelCheckpoint",
     "dfd.callbacks.dataset_stats.DatasetStats",
+    "dfd.callbacks.localization.LocalizationReport",
     "dfd.callbacks.loggers.CSVLogger",
     "dfd.callbacks.report.EvaluationReport",
     "dfd.callbacks.resume.ResumeState",
@@ -105,6 +106,7 @@ TRUSTED_TARGETS = [
     "dfd.models.losses.FocalLoss",
     "dfd.models.losses.WeightedBCELoss",
     *NETS,  # every registered net (dfd.models.nets.NETS)
+    "dfd.models.sam.SAM",
     "dfd.models.schedulers.cosine_with_warmup",
     "dfd.preprocessing.faces.FaceCropper",
     *sorted(set(LAYOUTS.values())),  # every registered layout parser (dfd.raw.layouts.LAYOUTS)

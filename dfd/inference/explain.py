@@ -9,6 +9,8 @@ this is the last convolutional stage; for F3Net the fused two-stream map.
 The target is the fake logit (:func:`~dfd.metrics.detection.fake_logit`: ``z`` for one-logit
 heads, ``z1 - z0`` for two-class heads), so a warm region is one that pushed the score towards
 fake. ONNX models have no gradients: an exported folder is explained through its safetensors.
+A net with a localisation head (``model.localization=true``, :mod:`dfd.models.nets.base`) also
+gives its predicted blend mask of each crop (:meth:`Explainer.masks`), drawn beside the heatmap.
 """
 
 from __future__ import annotations
@@ -91,6 +93,27 @@ class Explainer:
             out.append(np.nan_to_num(np.asarray(maps, dtype=np.float32)))
         return np.concatenate(out)
 
+    @property
+    def localizes(self) -> bool:
+        """Whether the net predicts blend masks (built with ``localization=True``)."""
+        return bool(getattr(self.net, "localization", False))
+
+    def masks(self, crops: Sequence[np.ndarray]) -> np.ndarray | None:
+        """Predicted blend-mask probabilities ``float32[N, S, S]`` of a localising net, else ``None``."""
+        if not self.localizes:
+            return None
+        size = self.detector.info.input_spec.size
+        if len(crops) == 0:
+            return np.zeros((0, size, size), dtype=np.float32)
+        device = next(self.net.parameters()).device
+        out = []
+        with torch.no_grad():
+            for start in range(0, len(crops), self.batch_size):
+                x = torch.from_numpy(self.detector.prepare(crops[start : start + self.batch_size])).to(device)
+                _, mask_logits = self.net.forward_with_mask(x)
+                out.append(torch.sigmoid(mask_logits.float())[:, 0].cpu().numpy())
+        return np.concatenate(out)
+
 
 def plural(n: int, word: str) -> str:
     """``1 face``, ``2 faces``."""
@@ -130,8 +153,10 @@ def explain_prediction(
             f"frame {prediction.frames[k]['frame_idx']}: {prediction.frames[k]['score']:.2f}" for k in chosen
         ]
     maps = explainer.heatmaps([media.crops[k] for k in chosen])
+    masks = explainer.masks([media.crops[k] for k in chosen])
     crop_panels = [
-        CropPanel(media.crops[k], m, label) for k, m, label in zip(chosen, maps, labels, strict=True)
+        CropPanel(media.crops[k], m, label, None if masks is None else masks[i])
+        for i, (k, m, label) in enumerate(zip(chosen, maps, labels, strict=True))
     ]
     how = f", {row['aggregation']} over face track {prediction.track}" if row["kind"] == "video" else ""
     # a name that is not UTF-8 holds surrogate escapes, which no font draws: show them as \udcXX text

@@ -6,6 +6,15 @@ indices) are gathered from every rank, each sample kept once (:func:`once_per_sa
 the split's metrics and loss are computed from them, so the numbers equal one process's on any
 number of ranks, uneven splits included. The gathered outputs stay in
 :attr:`DetectorModule.eval_outputs` for callbacks (calibration, reports, video-level metrics).
+
+With a localising net (``model.localization=true``, :mod:`dfd.models.nets.base`) a training batch
+that carries the blend ``mask`` of its self-blended images (Shiohara & Yamasaki, CVPR 2022,
+https://arxiv.org/abs/2204.08376) is trained on ``loss + loss.mask_weight · mask loss`` (pixel
+BCE, :meth:`dfd.models.losses.BCELoss.mask_loss`), logged as ``train/mask_loss``; batches without
+a mask, and every evaluation, use the label alone.
+
+With ``model/optimizer=sam`` (:class:`dfd.models.sam.SAM`) each step runs ``training_step`` twice
+through Lightning's closure; only the first pass, at the weights being trained, is logged.
 """
 
 from __future__ import annotations
@@ -33,7 +42,9 @@ from torchmetrics.utilities import dim_zero_cat
 from dfd.metrics.detection import detection_metrics
 from dfd.models.finetune import backbone_of, param_groups, set_trainable
 from dfd.models.losses import BCELoss, ClassCountAware
+from dfd.models.nets.base import Net, refuse_localization
 from dfd.models.nets.pretrained import load_weights
+from dfd.models.sam import PRECISION_FIX, SAM
 from dfd.models.schedulers import ContinuedCosine, continued_from_state
 
 log = logging.getLogger(__name__)
@@ -212,6 +223,8 @@ class DetectorModule(LightningModule):
         channels_last: keep the net's weights and inputs in the channels-last memory format
             (NHWC), which convolution kernels (cuDNN on tensor cores, oneDNN on CPU) often run
             faster; the configs of the nets where it was measured to win turn it on.
+        localization: train the net's blend-mask head (``model.localization``; the net must be
+            built with ``localization=True``, which the model configs interpolate from this key).
     """
 
     def __init__(
@@ -228,8 +241,20 @@ class DetectorModule(LightningModule):
         allow_pickle: bool = False,
         extend_schedule: bool = False,
         channels_last: bool = False,
+        localization: bool = False,
     ) -> None:
         super().__init__()
+        if localization and not getattr(net, "localization", False):
+            has_map = (
+                getattr(type(net), "forward_feature_map", Net.forward_feature_map)
+                is not Net.forward_feature_map
+            )
+            raise refuse_localization(
+                type(net).__name__,
+                "it was built without one: its config needs net.localization: ${model.localization}"
+                if has_map
+                else "it has no spatial feature map",
+            )
         # the optimizer/scheduler partials cannot be pickled; the run's config.yaml records them
         self.save_hyperparameters(logger=False, ignore=["net", "loss", "optimizer", "scheduler"])
         if weights_path:
@@ -244,6 +269,7 @@ class DetectorModule(LightningModule):
         self.net = net.to(memory_format=torch.channels_last) if self.channels_last else net
         self.loss_fn = loss if loss is not None else BCELoss()
         self.train_loss = MeanMetric()
+        self.train_mask_loss = MeanMetric()
         self.val_auc_best = MaxMetric()
         self.val_auc_best.persistent(True)  # survives resume through the checkpoint
         self.stores = nn.ModuleDict({"val": EvalStore(), "test": EvalStore()})
@@ -302,8 +328,18 @@ class DetectorModule(LightningModule):
             log.info("Epoch %d: backbone unfrozen; parameters %s", self.current_epoch, params)
 
     # -- training ---------------------------------------------------------------------------
+    def _second_sam_pass(self) -> bool:
+        """Whether SAM is running this step's closure at the perturbed weights (not to be logged)."""
+        trainer = self._trainer
+        return bool(trainer is not None and any(getattr(o, "perturbed", False) for o in trainer.optimizers))
+
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
-        loss, _ = self._shared_step(batch)
+        if getattr(self.net, "localization", False) and "mask" in batch:
+            loss = self._localization_step(batch)
+        else:
+            loss, _ = self._shared_step(batch)
+        if self._second_sam_pass():
+            return loss
         self.train_loss(loss)
         self.log(
             "train/loss",
@@ -314,6 +350,24 @@ class DetectorModule(LightningModule):
             batch_size=len(batch["label"]),
         )
         return loss
+
+    def _localization_step(self, batch: dict[str, Any]) -> torch.Tensor:
+        """Label loss + ``mask_weight`` × pixel loss of the blend mask, from one pass of the net."""
+        x = batch["image"]
+        if self.channels_last and x.ndim == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        logits, mask_logits = self.net.forward_with_mask(x)
+        mask_loss = self.loss_fn.mask_loss(mask_logits, batch["mask"])
+        if not self._second_sam_pass():
+            self.train_mask_loss(mask_loss.detach())
+            self.log(
+                "train/mask_loss",
+                self.train_mask_loss,
+                on_step=True,
+                on_epoch=True,
+                batch_size=len(batch["label"]),
+            )
+        return self.loss_fn(logits, batch["label"]) + self.loss_fn.mask_weight * mask_loss
 
     # -- evaluation -------------------------------------------------------------------------
     def _eval_step(self, stage: str, batch: dict[str, Any]) -> None:
@@ -415,6 +469,18 @@ class DetectorModule(LightningModule):
         else:
             params = [p for p in self.parameters() if p.requires_grad]
         optimizer = self.optimizer_factory(params=params)
+        precision = str(self._trainer.precision) if self._trainer is not None else ""
+        if isinstance(optimizer, SAM) and precision in ("16-mixed", "16"):
+            raise ValueError(
+                f"model/optimizer=sam cannot run under trainer.precision={precision}: Lightning's GradScaler "
+                f"steps without the closure SAM's two passes need; use {PRECISION_FIX}"
+            )
+        accumulate = getattr(self._trainer, "accumulate_grad_batches", 1) if self._trainer is not None else 1
+        if isinstance(optimizer, SAM) and accumulate > 1:
+            raise ValueError(
+                f"model/optimizer=sam cannot accumulate gradients (trainer.accumulate_grad_batches={accumulate}): "
+                "its ascent needs each step's own gradient; set trainer.accumulate_grad_batches=1"
+            )
         if self.scheduler_factory is None:
             return optimizer
         scheduler = self.scheduler_factory(optimizer=optimizer)

@@ -18,6 +18,13 @@ ${loss.num_classes}``), and the loss checks the shape it receives, so the two ca
 
 Losses that need the training split's class counts implement :class:`ClassCountAware`;
 ``DetectorModule.setup`` hands them ``datamodule.class_counts("train")``.
+
+Every loss also carries ``mask_weight`` (``loss.mask_weight``), the weight of the pixel term a
+localising net adds (``model.localization=true``) on batches with a blend mask:
+:meth:`mask_loss` is binary cross-entropy with logits per pixel against the soft blend mask
+(its alpha in [0, 1]), averaged over pixels, as Face X-ray trains its boundary (Li et al., CVPR
+2020, eq. 6, https://arxiv.org/abs/1912.13458; that paper weights it λ = 100 against the label's
+BCE; dfd's default 1 keeps the two terms level).
 """
 
 from __future__ import annotations
@@ -74,8 +81,11 @@ class _BinaryLoss(nn.Module):
 
     expected_num_classes: tuple[int, ...] = (1,)
 
-    def __init__(self, num_classes: int = 1, label_smoothing: float = 0.0) -> None:
+    def __init__(self, num_classes: int = 1, label_smoothing: float = 0.0, mask_weight: float = 1.0) -> None:
         super().__init__()
+        if not mask_weight >= 0:
+            raise ValueError(f"loss.mask_weight must be >= 0 (0: no mask loss), got {mask_weight}")
+        self.mask_weight = float(mask_weight)
         if num_classes not in self.expected_num_classes:
             raise ValueError(
                 f"{type(self).__name__} works on {self.expected_num_classes} logit(s) per sample, got "
@@ -94,8 +104,18 @@ class _BinaryLoss(nn.Module):
                 f"loss.num_classes (model.net.num_classes=${{loss.num_classes}})"
             )
 
+    def mask_loss(self, mask_logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Pixel BCE-with-logits of predicted mask logits [B, 1, S, S] against the blend mask
+        [B, 1, S, S] in [0, 1], averaged over pixels (unweighted: the caller applies ``mask_weight``)."""
+        if mask_logits.shape != mask.shape:
+            raise ValueError(
+                f"mask logits {tuple(mask_logits.shape)} and blend mask {tuple(mask.shape)} differ; the "
+                "mask must be [B, 1, S, S] at the net's input size (model.net.input_size)"
+            )
+        return F.binary_cross_entropy_with_logits(mask_logits.float(), mask.float())
+
     def extra_repr(self) -> str:
-        return f"num_classes={self.num_classes}, label_smoothing={self.label_smoothing}"
+        return f"num_classes={self.num_classes}, label_smoothing={self.label_smoothing}, mask_weight={self.mask_weight}"
 
 
 class BCELoss(_BinaryLoss):
@@ -105,12 +125,17 @@ class BCELoss(_BinaryLoss):
         label_smoothing: s in [0, 1); targets become s/2 and 1 - s/2.
         pos_weight: weight of the fake (positive) class in the sum; ``None`` is 1.
         num_classes: must be 1 (one logit per sample).
+        mask_weight: weight of :meth:`mask_loss` in a localising net's total (``loss.mask_weight``).
     """
 
     def __init__(
-        self, label_smoothing: float = 0.0, pos_weight: float | None = None, num_classes: int = 1
+        self,
+        label_smoothing: float = 0.0,
+        pos_weight: float | None = None,
+        num_classes: int = 1,
+        mask_weight: float = 1.0,
     ) -> None:
-        super().__init__(num_classes=num_classes, label_smoothing=label_smoothing)
+        super().__init__(num_classes=num_classes, label_smoothing=label_smoothing, mask_weight=mask_weight)
         if pos_weight is not None and not pos_weight > 0:
             raise ValueError(f"pos_weight must be positive, got {pos_weight}")
         self.pos_weight = None if pos_weight is None else float(pos_weight)
@@ -140,14 +165,25 @@ class WeightedBCELoss(BCELoss):
         pos_weight: float | Literal["auto"] = "auto",
         label_smoothing: float = 0.0,
         num_classes: int = 1,
+        mask_weight: float = 1.0,
     ) -> None:
         if pos_weight == "auto":
-            super().__init__(label_smoothing=label_smoothing, pos_weight=None, num_classes=num_classes)
+            super().__init__(
+                label_smoothing=label_smoothing,
+                pos_weight=None,
+                num_classes=num_classes,
+                mask_weight=mask_weight,
+            )
             self.auto = True
         elif isinstance(pos_weight, str):
             raise ValueError(f"pos_weight must be 'auto' or a positive number, got {pos_weight!r}")
         else:
-            super().__init__(label_smoothing=label_smoothing, pos_weight=pos_weight, num_classes=num_classes)
+            super().__init__(
+                label_smoothing=label_smoothing,
+                pos_weight=pos_weight,
+                num_classes=num_classes,
+                mask_weight=mask_weight,
+            )
             self.auto = False
 
     def set_class_counts(self, counts: Mapping[int, int]) -> None:
@@ -177,8 +213,8 @@ class CrossEntropyLoss(_BinaryLoss):
 
     expected_num_classes = (2,)
 
-    def __init__(self, label_smoothing: float = 0.0, num_classes: int = 2) -> None:
-        super().__init__(num_classes=num_classes, label_smoothing=label_smoothing)
+    def __init__(self, label_smoothing: float = 0.0, num_classes: int = 2, mask_weight: float = 1.0) -> None:
+        super().__init__(num_classes=num_classes, label_smoothing=label_smoothing, mask_weight=mask_weight)
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         self._check(logits, target)
@@ -198,9 +234,14 @@ class FocalLoss(_BinaryLoss):
     """
 
     def __init__(
-        self, alpha: float = 0.25, gamma: float = 2.0, label_smoothing: float = 0.0, num_classes: int = 1
+        self,
+        alpha: float = 0.25,
+        gamma: float = 2.0,
+        label_smoothing: float = 0.0,
+        num_classes: int = 1,
+        mask_weight: float = 1.0,
     ) -> None:
-        super().__init__(num_classes=num_classes, label_smoothing=label_smoothing)
+        super().__init__(num_classes=num_classes, label_smoothing=label_smoothing, mask_weight=mask_weight)
         if alpha > 1.0:
             raise ValueError(f"alpha must be in [0, 1] (or negative to disable), got {alpha}")
         if gamma < 0.0:

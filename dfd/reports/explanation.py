@@ -3,7 +3,9 @@
 The top row shows sampled frames (an image's one frame) with every face box, drawn red when its
 crop scored above the decision threshold and green otherwise, and the crop's score. The bottom
 row shows the deciding face's crops with their Grad-CAM heatmap over them: warm where the net's
-fake logit grew. The title gives the input, its score, the decision and the threshold.
+fake logit grew. A net with a localisation head (``model.localization=true``) adds a third row:
+its predicted blend mask of each of those crops (white where it sees a blended region). The title
+gives the input, its score, the decision and the threshold.
 """
 
 from __future__ import annotations
@@ -35,11 +37,13 @@ class FramePanel:
 
 @dataclass
 class CropPanel:
-    """One face crop with its heatmap (``float[S, S]`` in [0, 1], any size) and label."""
+    """One face crop with its heatmap (``float[S, S]`` in [0, 1], any size), label and, from a
+    localising net, its predicted blend mask (``float[S, S]`` probabilities, any size)."""
 
     crop: np.ndarray
     heatmap: np.ndarray
     label: str
+    mask: np.ndarray | None = None
 
 
 def save_explanation(
@@ -51,8 +55,10 @@ def save_explanation(
     columns = max(len(frames), len(crops), 1)
     width = 2.3  # in, per column
     aspect = max((f.image.shape[0] / f.image.shape[1] for f in frames), default=1.0)
-    fig, axes = plt.subplots(2, columns, figsize=(max(width * columns, 7.0), width * (aspect + 1) + 1.4),
-                             squeeze=False, gridspec_kw={"height_ratios": [aspect, 1]})  # fmt: skip
+    masks = any(c.mask is not None for c in crops)
+    ratios = [aspect, 1, 1] if masks else [aspect, 1]
+    fig, axes = plt.subplots(len(ratios), columns, figsize=(max(width * columns, 7.0), width * sum(ratios) + 1.4),
+                             squeeze=False, gridspec_kw={"height_ratios": ratios})  # fmt: skip
     for ax in axes.ravel():
         ax.axis("off")
     for ax, panel in zip(axes[0], frames, strict=False):
@@ -71,9 +77,19 @@ def save_explanation(
         ax.imshow(panel.crop)
         ax.imshow(heat, cmap="jet", alpha=0.45, vmin=0.0, vmax=1.0)
         ax.set_title(panel.label, fontsize=8)
+    if masks:
+        for ax, panel in zip(axes[2], crops, strict=False):
+            if panel.mask is not None:
+                ax.imshow(panel.mask, cmap="gray", vmin=0.0, vmax=1.0)
+                ax.set_title("predicted blend mask", fontsize=8)
     fig.suptitle(title, fontsize=9)
-    fig.text(0.01, 0.01, "bottom row: Grad-CAM of the fake logit over the deciding face (warm: pushed towards fake)",
-             fontsize=7)  # fmt: skip
+    note = "Grad-CAM of the fake logit over the deciding face (warm: pushed towards fake)"
+    note = (
+        f"second row: {note}; third row: the net's predicted blend mask (white: blended)"
+        if masks
+        else f"bottom row: {note}"
+    )
+    fig.text(0.01, 0.01, note, fontsize=7)
     fig.tight_layout(rect=(0, 0.03, 1, 0.95))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,8 @@
-"""Image grids: augmented training samples beside their originals, and the validation mistakes
-a detector is most sure of. Figures only; the callbacks in :mod:`dfd.callbacks.tracking` draw
-them during training and send them to TensorBoard and the run's ``report/`` folder.
+"""Image grids: augmented training samples beside their originals, the validation mistakes
+a detector is most sure of, and self-blended crops with their true and predicted blend masks.
+Figures only; the callbacks in :mod:`dfd.callbacks.tracking` and
+:mod:`dfd.callbacks.localization` draw them during training and send them to TensorBoard and
+the run's ``report/`` folder.
 """
 
 from __future__ import annotations
@@ -80,4 +82,47 @@ def mistakes_figure(
         ax.set_title(f"{LABEL_NAMES[int(label)]}, p(fake)={p:.2f}\n{caption[-18:]}", fontsize=7)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
+    return fig
+
+
+def localization_figure(
+    crops: Sequence[np.ndarray],
+    true_masks: Sequence[np.ndarray],
+    predicted: Sequence[np.ndarray] | None,
+    cams: Sequence[np.ndarray] | None,
+    captions: Sequence[str],
+    title: str,
+) -> Figure:
+    """One row per crop: the crop ``[S, S, 3]``, its true blend mask ``[S, S]`` in [0, 1], the
+    predicted mask (when the net has a localisation head) and the Grad-CAM heatmap over the crop
+    (when given), each row captioned."""
+    columns = ["crop", "true mask"]
+    if predicted is not None:
+        columns.append("predicted mask")
+    if cams is not None:
+        columns.append("Grad-CAM")
+    n = len(crops)
+    fig, axes = plt.subplots(
+        max(n, 1), len(columns), figsize=(1.9 * len(columns), 1.9 * max(n, 1)), squeeze=False
+    )
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for j, name in enumerate(columns):
+        axes[0, j].set_title(name, fontsize=8)
+    for i in range(n):
+        axes[i, 0].imshow(_hwc(crops[i]))
+        axes[i, 0].set_ylabel(captions[i], fontsize=7)
+        axes[i, 1].imshow(true_masks[i], cmap="gray", vmin=0.0, vmax=1.0)
+        j = 2
+        if predicted is not None:
+            axes[i, j].imshow(predicted[i], cmap="gray", vmin=0.0, vmax=1.0)
+            j += 1
+        if cams is not None:
+            axes[i, j].imshow(_hwc(crops[i]))
+            axes[i, j].imshow(cams[i], cmap="jet", alpha=0.45, vmin=0.0, vmax=1.0)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout(
+        rect=(0, 0, 1, 1 - 0.3 / (1.9 * max(n, 1)))
+    )  # 0.3 in for the title above the column names
     return fig

@@ -360,6 +360,8 @@ def write_report(
             tb_writer.add_figure(f"report/{name}", fig, close=False)
         plots.save(fig, out_dir / f"{name}.png")
         files.append(f"{name}.png")
+    if (out_dir / "localization.png").exists():  # a training run's blend-mask gallery (LocalizationReport)
+        files.append("localization.png")
 
     index = outputs["index"].numpy() if "index" in outputs else np.arange(a["labels"].numel())
     predictions = pd.DataFrame(

@@ -237,3 +237,23 @@ def test_an_audio_visual_run_killed_after_its_second_epoch_resumes_bit_for_bit(t
     (ref, ref_epoch, ref_step), (got, epoch, step) = _weights(tmp_path / "reference"), _weights(run)
     assert (epoch, step) == (ref_epoch, ref_step) == (3, 9)
     assert _max_difference(ref, got) == 0.0
+
+
+def test_a_sam_run_killed_after_its_first_epoch_resumes_bit_for_bit(tmp_path):
+    """SAM's state is its base SGD's (momentum buffers), which the checkpoint holds: resumed, the run
+    ends with the weights of the uninterrupted one."""
+    data = tmp_path / "data"
+    sam = ("model/optimizer=sam", "trainer.max_epochs=2")
+    reference = _train(tmp_path / "reference", data, *sam)
+    assert reference.returncode == 0, reference.stderr[-3000:]
+    run = tmp_path / "killed"
+    killed = _train(run, data, *sam, *KILL, "+callbacks.kill.epoch=1")
+    assert killed.returncode == -9
+    assert _weights(run)[1:] == (1, 7)
+    resumed = _train(run, data, *sam, f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    (ref, *ref_at), (got, *at) = _weights(tmp_path / "reference"), _weights(run)
+    assert at == ref_at == [2, 14]
+    assert _max_difference(ref, got) == 0.0
+    momentum = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["optimizer_states"][0]
+    assert momentum["param_groups"][0]["rho"] == 0.05 and "momentum_buffer" in momentum["state"][0]

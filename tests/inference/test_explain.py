@@ -114,3 +114,43 @@ def test_attention_tensors_are_not_maps_and_the_hybrid_is_explained_through_its_
     assert cam_layer(vit, 224) is vit.patch_embed.proj  # not an attention block's [N, heads, tokens, dim]
     hybrid = HybridViTCNN(vit_name="vit_tiny_patch16_224")
     assert cam_layer(hybrid, 224) is hybrid.backbone["cnn"].layer4
+
+
+def _video_prediction() -> Prediction:
+    frames = [np.full((60, 80, 3), 30 * k, dtype=np.uint8) for k in range(3)]
+    crops = [np.random.default_rng(k).integers(0, 255, (40, 40, 3), dtype=np.uint8) for k in range(3)]
+    faces = [{"path": "v.mp4", "frame_idx": k, "track": 0, "x1": 10.0, "y1": 10.0, "x2": 40.0, "y2": 50.0,
+              "face_score": 0.99, "score": 0.7} for k in range(3)]  # fmt: skip
+    row = {"path": "v.mp4", "kind": "video", "score": 0.7, "decision": "fake", "threshold": 0.5,
+           "aggregation": "mean", "frames_sampled": 3, "faces_found": 3, "status": "ok"}  # fmt: skip
+    return Prediction(row, faces, 0, Media(frames, [0, 1, 2], 1.0, crops))
+
+
+def test_a_localising_net_shows_its_predicted_mask_beside_the_grad_cam(tmp_path: Path, monkeypatch) -> None:
+    from PIL import Image
+
+    import dfd.inference.explain as explain
+
+    torch.manual_seed(0)
+    plain = Meso4(input_size=64).eval()
+    net = Meso4(input_size=64, localization=True).eval()
+    drawn = []
+    save = explain.save_explanation
+    monkeypatch.setattr(explain, "save_explanation", lambda *a: drawn.append(a[3]) or save(*a))
+    prediction = _video_prediction()
+    heights = []
+    for model, name in ((plain, "plain.png"), (net, "mask.png")):
+        explainer = Explainer(model, TorchDetector(model, ModelInfo(model.input_spec)))
+        out = explain_prediction(explainer, prediction, tmp_path / name)
+        with Image.open(out) as picture:
+            heights.append(picture.height)
+    assert all(panel.mask is None for panel in drawn[0])
+    explainer = Explainer(net, TorchDetector(net, ModelInfo(net.input_spec)))
+    expected = explainer.masks(prediction.media.crops)
+    with torch.no_grad():
+        x = torch.from_numpy(explainer.detector.prepare(prediction.media.crops))
+        by_net = torch.sigmoid(net.forward_with_mask(x)[1])[:, 0].numpy()
+    assert expected.shape == (3, 64, 64) and np.allclose(expected, by_net, atol=1e-6)
+    assert [panel.mask.shape for panel in drawn[1]] == [(64, 64)] * 3
+    assert np.allclose(np.stack([p.mask for p in drawn[1]]), expected, atol=1e-6)
+    assert heights[1] > heights[0]  # the third row: the predicted masks

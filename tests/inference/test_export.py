@@ -428,3 +428,21 @@ def test_sealing_a_folder_lists_every_file_but_its_json_and_card_and_the_card_ca
     only = seal_folder(out, {**description, "files": {}}, "d.json", files=["x.onnx"])
     assert json.loads((out / "d.json").read_text())["files"] == {"x.onnx": file_sha256(out / "x.onnx")}
     assert only == folder_digest(out)
+
+
+def test_the_localisation_head_is_exported_and_rebuilt_from_the_nets_arguments(tmp_path: Path) -> None:
+    from dfd.models.nets.mesonet import Meso4
+
+    torch.manual_seed(0)
+    net = Meso4(input_size=64, localization=True).eval()
+    kwargs = {"input_size": 64, "localization": True}
+    out = export_model(net, {"target": "dfd.models.nets.mesonet.Meso4", "kwargs": kwargs}, tmp_path / "m")
+    assert json.loads((out / "dfd_model.json").read_text())["net"]["kwargs"]["localization"] is True
+    loaded = load_exported(out, "torch").net
+    assert loaded.localization
+    head = {k: v for k, v in net.state_dict().items() if k.startswith("mask_head.")}
+    assert set(head) == {"mask_head.conv.weight", "mask_head.conv.bias"}
+    assert all(torch.equal(loaded.state_dict()[k], v) for k, v in head.items())
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(loaded.forward_with_mask(x)[1], net.forward_with_mask(x)[1], atol=1e-6)

@@ -136,3 +136,20 @@ def test_every_loss_takes_soft_targets_as_the_share_of_fake() -> None:
     assert weighted.item() == pytest.approx(
         -(2 * soft * p.log() + (1 - soft) * (1 - p).log()).mean().item(), rel=1e-6
     )
+
+
+@pytest.mark.parametrize("name", ["BCELoss", "WeightedBCELoss", "CrossEntropyLoss", "FocalLoss"])
+def test_every_loss_has_the_pixel_mask_loss_and_its_weight(name: str) -> None:
+    import dfd.models.losses as losses
+
+    loss = getattr(losses, name)(mask_weight=3.0)
+    logits = torch.tensor([[[[2.0, -1.0], [0.0, 4.0]]]])
+    mask = torch.tensor([[[[1.0, 0.0], [0.5, 0.25]]]])
+    p = torch.sigmoid(logits)
+    by_hand = -(mask * p.log() + (1 - mask) * (1 - p).log()).mean()
+    assert loss.mask_weight == 3.0
+    assert torch.allclose(loss.mask_loss(logits, mask), by_hand)
+    with pytest.raises(ValueError, match="must be \\[B, 1, S, S\\].*model.net.input_size"):
+        loss.mask_loss(logits, mask[..., :1])
+    with pytest.raises(ValueError, match="loss.mask_weight must be >= 0.*-1"):
+        getattr(losses, name)(mask_weight=-1)

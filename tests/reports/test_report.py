@@ -187,3 +187,15 @@ def test_a_temperature_that_makes_test_log_loss_worse_is_flagged(report, tmp_pat
     assert f"- temperature {cal.temperature:.3f} (val NLL" in md
     # where the temperature helps (the biased split of the shared report) nothing is flagged
     assert not any("worse after temperature" in w for w in report[1]["warnings"])
+
+
+def test_a_localisation_gallery_in_the_report_folder_is_shown_in_the_report(tmp_path):
+    g, video_idx, labels = _four_frame_videos(7)
+    test = {"logits": ((2 * labels.float() - 1) + torch.randn(labels.numel(), generator=g))[:, None],
+            "labels": labels, "video_idx": video_idx}  # fmt: skip
+    assert "localization.png" not in write_report(test, tmp_path / "a", None, threshold=0.5)["files"]
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "localization.png").write_bytes(b"\x89PNG")  # as dfd.callbacks.localization leaves it
+    summary = write_report(test, tmp_path / "b", None, threshold=0.5)
+    assert "localization.png" in summary["files"]
+    assert "![localization](localization.png)" in (tmp_path / "b" / "report.md").read_text()

@@ -277,6 +277,8 @@ class F3Net(Net):
         fad_all_pass_band: the re-implementation's fourth, all-pass FAD band (12 FAD channels).
         lfs_statistic: ``"paper"`` or the re-implementation's ``"reimplementation"`` (see :class:`LFS`).
         band_edges: ``"paper"`` (disjoint bands) or ``"reimplementation"`` (closed edges).
+        localization: add a blend-mask head on the two streams' fused last maps (see
+            :mod:`dfd.models.nets.base`).
     """
 
     small_config: ClassVar[dict[str, Any]] = {"input_size": 48}
@@ -294,6 +296,7 @@ class F3Net(Net):
         fad_all_pass_band: bool = False,
         lfs_statistic: str = "paper",
         band_edges: str = "paper",
+        localization: bool = False,
     ) -> None:
         super().__init__()
         _check_rule(lfs_statistic, "model.net.lfs_statistic")
@@ -334,6 +337,7 @@ class F3Net(Net):
         self.mix12 = MixBlock(1024)
         self.num_features = 2 * fad_xception.num_features
         self.head = linear_head(self.num_features, num_classes, dropout)
+        self.add_localization(localization, self.num_features)
 
     @staticmethod
     def _stem(x: nn.Module, t: torch.Tensor) -> torch.Tensor:
@@ -347,6 +351,14 @@ class F3Net(Net):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Concatenated, pooled features of both streams: [B, 4096]."""
+        return self.pool_feature_map(self.forward_feature_map(x))
+
+    def pool_feature_map(self, feature_map: torch.Tensor) -> torch.Tensor:
+        """Each stream's global average pool, concatenated (the mean of the concatenated map)."""
+        return feature_map.mean(dim=(2, 3))
+
+    def forward_feature_map(self, x: torch.Tensor) -> torch.Tensor:
+        """Both streams' last maps, concatenated: [B, 4096, h, w]."""
         fad_x, lfs_x = self.backbone["fad"], self.backbone["lfs"]
         f = self._stem(fad_x, self.fad(x))
         g = self._stem(lfs_x, self.lfs(x))
@@ -357,4 +369,4 @@ class F3Net(Net):
             f, g = getattr(fad_x, f"block{i}")(f), getattr(lfs_x, f"block{i}")(g)
         f, g = self.mix12(f, g)
         f, g = self._exit(fad_x, f), self._exit(lfs_x, g)
-        return torch.cat([f.mean(dim=(2, 3)), g.mean(dim=(2, 3))], dim=1)
+        return torch.cat([f, g], dim=1)

@@ -37,6 +37,8 @@ class HybridViTCNN(Net):
         cnn_name, vit_name: timm names of the two backbones.
         hidden_dim: width of the two hidden MLP layers (seed: 512).
         drop_path_rate: stochastic depth in both backbones.
+        localization: add a blend-mask head on the CNN branch's last map (see
+            :mod:`dfd.models.nets.base`; the ViT has tokens, not maps).
     """
 
     #: test size: the same class with a ViT-Ti (5.5 M parameters instead of ViT-B's 86 M)
@@ -53,6 +55,7 @@ class HybridViTCNN(Net):
         vit_name: str = "vit_base_patch16_224",
         hidden_dim: int = 512,
         drop_path_rate: float = 0.0,
+        localization: bool = False,
     ) -> None:
         super().__init__()
         self.num_classes = num_classes
@@ -81,9 +84,21 @@ class HybridViTCNN(Net):
             nn.Dropout(dropout),
             nn.Linear(hidden_dim, num_classes),
         )
+        self.add_localization(localization, cnn.num_features)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Concatenated backbone features: [B, 512 + 768]."""
         cnn_features = self.backbone["cnn"](x)
-        vit_features = self.backbone["vit"](x * self.vit_scale + self.vit_shift)
-        return torch.cat([cnn_features, vit_features], dim=1)
+        return torch.cat([cnn_features, self._vit_features(x)], dim=1)
+
+    def _vit_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.backbone["vit"](x * self.vit_scale + self.vit_shift)
+
+    def forward_feature_map(self, x: torch.Tensor) -> torch.Tensor:
+        """The CNN branch's last map: [B, 512, h, w]."""
+        return self.backbone["cnn"].forward_features(x)
+
+    def logits_from_feature_map(self, feature_map: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Logits from the CNN branch's map and the ViT's features of ``x``."""
+        features = torch.cat([self.backbone["cnn"].forward_head(feature_map), self._vit_features(x)], dim=1)
+        return self.forward_head(features)

@@ -84,7 +84,9 @@ class _MesoBase(Net):
     #: test size: 64 px, a sixteenth of the paper's pixels
     small_config: ClassVar[dict[str, Any]] = {"input_size": 64}
 
-    def _build_head(self, num_classes: int, pretrained: bool, input_size: int, dropout: float) -> None:
+    def _build_head(
+        self, num_classes: int, pretrained: bool, input_size: int, dropout: float, localization: bool
+    ) -> None:
         if pretrained:
             raise ValueError(
                 f"{type(self).__name__} has no published pretrained weights (it is trained from scratch): "
@@ -104,10 +106,19 @@ class _MesoBase(Net):
             nn.Dropout(dropout),
             nn.Linear(16, num_classes),
         )
+        self.add_localization(localization, 16)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """The flattened backbone maps: [B, num_features]."""
         return self.backbone(x).flatten(1)
+
+    def forward_feature_map(self, x: torch.Tensor) -> torch.Tensor:
+        """The last pooled stage's maps: [B, 16, S/32, S/32]."""
+        return self.backbone(x)
+
+    def pool_feature_map(self, feature_map: torch.Tensor) -> torch.Tensor:
+        """MesoNet flattens its maps (the paper's Flatten before the dense layers)."""
+        return feature_map.flatten(1)
 
 
 class Meso4(_MesoBase):
@@ -118,10 +129,17 @@ class Meso4(_MesoBase):
         pretrained: must be false: MesoNet is trained from scratch.
         dropout: dropout before each dense layer (paper: 0.5).
         input_size: square input side in px (paper: 256).
+        localization: add a blend-mask head on the last maps (see :mod:`dfd.models.nets.base`).
     """
 
     def __init__(
-        self, num_classes: int = 1, pretrained: bool = False, dropout: float = 0.5, input_size: int = 256
+        self,
+        num_classes: int = 1,
+        pretrained: bool = False,
+        dropout: float = 0.5,
+        input_size: int = 256,
+        *,
+        localization: bool = False,
     ) -> None:
         super().__init__()
         self.backbone = nn.Sequential(
@@ -138,7 +156,7 @@ class Meso4(_MesoBase):
             _keras_bn(16),
             _pool(4),
         )
-        self._build_head(num_classes, pretrained, input_size, dropout)
+        self._build_head(num_classes, pretrained, input_size, dropout, localization)
 
 
 class MesoInception4(_MesoBase):
@@ -149,10 +167,17 @@ class MesoInception4(_MesoBase):
         pretrained: must be false: MesoNet is trained from scratch.
         dropout: dropout before each dense layer (paper: 0.5).
         input_size: square input side in px (paper: 256).
+        localization: add a blend-mask head on the last maps (see :mod:`dfd.models.nets.base`).
     """
 
     def __init__(
-        self, num_classes: int = 1, pretrained: bool = False, dropout: float = 0.5, input_size: int = 256
+        self,
+        num_classes: int = 1,
+        pretrained: bool = False,
+        dropout: float = 0.5,
+        input_size: int = 256,
+        *,
+        localization: bool = False,
     ) -> None:
         super().__init__()
         inc1 = InceptionLayer(3, 1, 4, 4, 2)
@@ -171,4 +196,4 @@ class MesoInception4(_MesoBase):
             _keras_bn(16),
             _pool(4),
         )
-        self._build_head(num_classes, pretrained, input_size, dropout)
+        self._build_head(num_classes, pretrained, input_size, dropout, localization)

@@ -13,9 +13,10 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import timm
+import torch
 
 from dfd.core.input_spec import InputSpec
-from dfd.models.nets.base import Net, linear_head
+from dfd.models.nets.base import Net, linear_head, refuse_localization
 from dfd.models.nets.pretrained import create_timm_model
 
 
@@ -30,6 +31,8 @@ class TimmNet(Net):
         model_name: any name from ``timm.list_models()``, optionally with a pretrained tag.
         drop_path_rate: stochastic depth in the backbone's residual blocks (models that have them).
         timm_kwargs: extra ``timm.create_model`` arguments, e.g. ``{img_size: 384}`` for a ViT.
+        localization: add a blend-mask head on the backbone's last map (see
+            :mod:`dfd.models.nets.base`); CNN backbones only, token models (ViTs) have no map.
     """
 
     small_config: ClassVar[dict[str, Any]] = {"model_name": "efficientnet_b0", "input_size": 64}
@@ -44,6 +47,7 @@ class TimmNet(Net):
         model_name: str,
         drop_path_rate: float = 0.0,
         timm_kwargs: dict[str, Any] | None = None,
+        localization: bool = False,
     ) -> None:
         super().__init__()
         arch = timm.models.split_model_name_tag(model_name)[0]
@@ -64,3 +68,23 @@ class TimmNet(Net):
         )
         self.num_features = self.backbone.num_features
         self.head = linear_head(self.num_features, num_classes, dropout)
+        if localization:
+            # the map's channels can differ from num_features (MobileNetV3 has a conv after it)
+            size = self.input_spec.size
+            was_training = self.backbone.training
+            with torch.no_grad():
+                probe = self.backbone.eval().forward_features(torch.zeros(1, 3, size, size))
+            self.backbone.train(was_training)
+            if probe.ndim != 4:
+                raise refuse_localization(
+                    f"TimmNet({model_name})", f"its features are {probe.ndim}-d tokens, not a map"
+                )
+            self.add_localization(True, int(probe.shape[1]))
+
+    def forward_feature_map(self, x: torch.Tensor) -> torch.Tensor:
+        """timm's ``forward_features``: the last map [B, C, h, w] of a CNN backbone."""
+        return self.backbone.forward_features(x)
+
+    def pool_feature_map(self, feature_map: torch.Tensor) -> torch.Tensor:
+        """timm's ``forward_head`` of a headless model: its pooling (what ``backbone(x)`` applies)."""
+        return self.backbone.forward_head(feature_map)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import torch
+
 from dfd.core.input_spec import InputSpec
 from dfd.models.nets.base import Net, linear_head
 from dfd.models.nets.pretrained import create_timm_model
@@ -23,6 +25,7 @@ class Xception(Net):
         pretrained: ImageNet weights via timm (fails fast offline, see ``pretrained``).
         dropout: dropout on the pooled features before the linear head.
         input_size: square input side in px (FaceForensics++: 299).
+        localization: add a blend-mask head on the last map (see :mod:`dfd.models.nets.base`).
     """
 
     #: the default contract, readable from the class; instances built for another size override it
@@ -30,7 +33,13 @@ class Xception(Net):
     small_config: ClassVar[dict[str, Any]] = {"input_size": 64}
 
     def __init__(
-        self, num_classes: int = 1, pretrained: bool = False, dropout: float = 0.5, input_size: int = 299
+        self,
+        num_classes: int = 1,
+        pretrained: bool = False,
+        dropout: float = 0.5,
+        input_size: int = 299,
+        *,
+        localization: bool = False,
     ) -> None:
         super().__init__()
         self.num_classes = num_classes
@@ -42,3 +51,12 @@ class Xception(Net):
         self.backbone = create_timm_model("legacy_xception", pretrained, num_classes=0)
         self.num_features = self.backbone.num_features
         self.head = linear_head(self.num_features, num_classes, dropout)
+        self.add_localization(localization, self.num_features)
+
+    def forward_feature_map(self, x: torch.Tensor) -> torch.Tensor:
+        """The exit flow's last map: [B, 2048, h, w]."""
+        return self.backbone.forward_features(x)
+
+    def pool_feature_map(self, feature_map: torch.Tensor) -> torch.Tensor:
+        """timm's global average pool (what ``backbone(x)`` applies)."""
+        return self.backbone.forward_head(feature_map)

@@ -61,3 +61,39 @@ def test_a_net_without_face_crops_must_give_its_own_example_inputs() -> None:
     net.input_spec = None
     with pytest.raises(NotImplementedError, match="_Tiny reads no face crops"):
         net.example_inputs()
+
+
+#: Every registered net that reads one batch of face crops: the ones that can localise.
+LOCALIZING = [t for t in STATE_DICTS if net_class(t).example_inputs is Net.example_inputs]
+
+
+@pytest.mark.parametrize("target", LOCALIZING, ids=lambda t: t.rsplit(".", 1)[1])
+def test_the_localisation_head_predicts_a_mask_at_the_input_size_and_leaves_the_logits(target) -> None:
+    cls = net_class(target)
+    torch.manual_seed(0)
+    plain = cls(**cls.small_config).eval()
+    torch.manual_seed(0)
+    net = cls(**cls.small_config, localization=True).eval()
+    heads = {k for k in net.state_dict() if k.startswith("mask_head.")}
+    assert heads == {"mask_head.conv.weight", "mask_head.conv.bias"}
+    # the same weights but the head: the classifier's path is the plain net's
+    assert plain.load_state_dict({k: v for k, v in net.state_dict().items() if k not in heads}) is not None
+    x = plain.example_inputs(batch_size=3)[0]
+    with torch.no_grad():
+        logits, mask = net.forward_with_mask(x)
+        assert torch.allclose(logits, plain(x), atol=1e-5)
+        assert torch.allclose(net(x), logits, atol=1e-5)  # forward stays the logits alone
+    size = x.shape[-1]
+    assert mask.shape == (3, 1, size, size)
+    assert not plain.localization and not hasattr(plain, "mask_head")
+
+
+def test_nets_without_a_map_refuse_localisation_naming_the_nets_that_have_one() -> None:
+    from dfd.models.nets.timm_net import TimmNet
+
+    with pytest.raises(ValueError, match=r"tokens, not a map.*model.localization=false.*Xception"):
+        TimmNet(
+            model_name="vit_tiny_patch16_224", input_size=32, timm_kwargs={"img_size": 32}, localization=True
+        )
+    with pytest.raises(ValueError, match="set model.localization=true"):
+        net_class("dfd.models.nets.mesonet.Meso4")(input_size=64).forward_with_mask(torch.zeros(1, 3, 64, 64))
