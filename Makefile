@@ -59,9 +59,9 @@ sbi-mini: $(STAMP)
 		data.root=data/ffpp_sbi_mini 'data.layout.methods=[Deepfakes,FaceSwap]' preprocess.num_frames=8 \
 		preprocess.num_workers=0 preprocess.cropper.crop_size=128 preprocess.landmarks=dlib68 \
 		hydra.run.dir=$(SBI_OUT)/preprocess
-	HF_HUB_OFFLINE=1 $(PY) -m dfd.train experiment=sbi_mesonet_ffpp_mini data.root=data/ffpp_sbi_mini \
+	HF_HUB_OFFLINE=1 $(PY) -m dfd.train experiment=mesonet_ffpp_mini_sbi data.root=data/ffpp_sbi_mini \
 		hydra.run.dir=$(SBI_OUT)/self_blended
-	HF_HUB_OFFLINE=1 $(PY) -m dfd.train experiment=sbi_mesonet_ffpp_mini data.root=data/ffpp_sbi_mini \
+	HF_HUB_OFFLINE=1 $(PY) -m dfd.train experiment=mesonet_ffpp_mini_sbi data.root=data/ffpp_sbi_mini \
 		data.fakes=dataset data.val_fakes=dataset hydra.run.dir=$(SBI_OUT)/dataset
 	HF_HUB_OFFLINE=1 $(PY) -m dfd.summarize 'runs=[$(SBI_OUT)/dataset,$(SBI_OUT)/self_blended]' \
 		out_dir=$(SBI_OUT)/summary hydra.run.dir=$(SBI_OUT)/summary

@@ -232,7 +232,12 @@ def _experiment_yaml(name: str) -> dict:
     return OmegaConf.to_container(OmegaConf.load(CONF / "experiment" / f"{name}.yaml"))
 
 
-ALIASES = {p.stem for p in (CONF / "experiment").glob("*.yaml") if "Deprecated alias" in p.read_text()}
+ALIASES = {p.stem for p in (CONF / "experiment").glob("*.yaml") if "lias of experiment=" in p.read_text()}
+#: Experiments that reproduce a paper and pin every value they cite, defaults included, so that a
+#: change of a shared default never moves them; each value must name its source instead.
+PINNED = {
+    p.stem for p in (CONF / "experiment").glob("*.yaml") if "Pins the paper's settings" in p.read_text()
+}
 
 
 @pytest.mark.parametrize("name", sorted(set(EXPERIMENTS) - ALIASES))
@@ -257,7 +262,26 @@ def test_experiments_state_only_what_differs(name: str) -> None:
         assert OmegaConf.select(got, key) == value or value is None, (key, value)
         if OmegaConf.select(base, key, default="<absent>") == value:
             same.append(key)
-    assert not same, f"{name} restates defaults: {same}"
+    assert not same or name in PINNED, f"{name} restates defaults: {same}"
+
+
+@pytest.mark.parametrize("name", sorted(PINNED))
+def test_a_pinned_experiment_names_the_source_of_every_value(name: str) -> None:
+    """Each value line of a paper experiment has ``[paper`` or ``[repo`` in its comment block or line."""
+    lines = (CONF / "experiment" / f"{name}.yaml").read_text().splitlines()
+    body = lines[next(i for i, line in enumerate(lines) if line.startswith("defaults:")) :]
+    unsourced, comments = [], []
+    for line in body:
+        text = line.strip()
+        if text.startswith("#"):
+            comments.append(text)
+            continue
+        key, _, value = text.partition(":")
+        is_leaf = value.strip() and not text.startswith("-") and not line.startswith(("defaults", "tags"))
+        if is_leaf and not any(tag in " ".join([*comments, value]) for tag in ("[paper", "[repo")):
+            unsourced.append(key)
+        comments = [] if text else comments
+    assert len(body) > 20 and not unsourced, unsourced
 
 
 @pytest.mark.parametrize("alias", sorted(ALIASES))

@@ -107,6 +107,7 @@ TRUSTED_TARGETS = [
     "dfd.models.losses.WeightedBCELoss",
     *NETS,  # every registered net (dfd.models.nets.NETS)
     "dfd.models.sam.SAM",
+    "dfd.models.schedulers.constant_then_linear",
     "dfd.models.schedulers.cosine_with_warmup",
     "dfd.preprocessing.faces.FaceCropper",
     *sorted(set(LAYOUTS.values())),  # every registered layout parser (dfd.raw.layouts.LAYOUTS)

@@ -738,7 +738,7 @@ class FaceCropDataModule(LightningDataModule):
         base, blender = self.blend_sources[split]
         examples = BlendedEvalSet(base, blender, build_eval_transform(self.input_spec), self.fakes, self.seed)
         real = np.unique(np.linspace(0, len(base) - 1, max(1, n // 2)).round().astype(int))
-        order = np.stack([real, real + len(base)], axis=1).reshape(-1)[:n]
+        order = np.stack([2 * real, 2 * real + 1], axis=1).reshape(-1)[:n]
         batch = default_collate([examples[int(j)] for j in order])
         return {k: batch[k] for k in ("image", "mask", "label", "video_id")}
 

@@ -157,9 +157,10 @@ def flatten_pairs(items: Sequence[list[dict[str, Any]]]) -> dict[str, Any]:
 class BlendedEvalSet(Dataset):
     """An evaluation split of real crops and one fixed blend of each: ``2N`` samples.
 
-    Sample ``j < N`` is real crop ``j``; sample ``N + j`` is its blend, drawn from ``(seed, 0, j)``
+    Sample ``2i`` is real crop ``i`` and sample ``2i + 1`` its blend, drawn from ``(seed, 0, i)``
     and filed under the video ``<video_id>#blended`` so that video-level metrics never mix a real
-    video with its blends. Every sample carries ``mask`` (zeros for reals).
+    video with its blends; interleaved, so any leading share of the split (``limit_val_batches``)
+    holds both classes. Every sample carries ``mask`` (zeros for reals).
     """
 
     def __init__(self, base: Any, blender: Blender, transform: A.Compose, method: str, seed: int) -> None:
@@ -169,9 +170,11 @@ class BlendedEvalSet(Dataset):
         self.method = method
         self.seed = int(seed)
         n = len(base)
-        self.labels = np.concatenate([np.zeros(n, np.float32), np.ones(n, np.float32)])
+        self.labels = np.tile(np.array([0.0, 1.0], np.float32), n)
         self.video_names = [*base.video_names, *(v + BLENDED_SUFFIX for v in base.video_names)]
-        self.video_idx = np.concatenate([base.video_idx, base.video_idx + len(base.video_names)])
+        self.video_idx = np.stack([base.video_idx, base.video_idx + len(base.video_names)], axis=1).reshape(
+            -1
+        )
         self._table: pd.DataFrame | None = None
 
     def __len__(self) -> int:
@@ -183,10 +186,9 @@ class BlendedEvalSet(Dataset):
 
     def sample(self, j: int) -> tuple[np.ndarray, np.ndarray]:
         """``(image, mask)`` of sample ``j``, before the evaluation transform."""
-        n = len(self.base)
-        i = j % n
+        i = j // 2
         real = self.base.load_image(i)
-        if j < n:
+        if j % 2 == 0:
             return real, np.zeros(real.shape[:2], np.float32)
         return self.blender(i, real, pair_rng(self.seed, 0, i))
 
@@ -196,7 +198,8 @@ class BlendedEvalSet(Dataset):
             fake = real.assign(
                 video_id=real["video_id"].astype(str) + BLENDED_SUFFIX, method=self.method, label=1
             )
-            self._table = pd.concat([real, fake], ignore_index=True)
+            both = pd.concat([real, fake], keys=[0, 1]).swaplevel().sort_index(kind="stable")
+            self._table = both.reset_index(drop=True)
         return self._table
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:

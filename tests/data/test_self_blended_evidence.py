@@ -33,7 +33,7 @@ def test_a_real_only_self_blended_run_finds_unseen_fakes_well_above_chance(tmp_p
         "train",
         base_overrides(tmp_path / "run", data_dir)
         + [
-            "experiment=sbi_mesonet_ffpp_mini",
+            "experiment=mesonet_ffpp_mini_sbi",
             f"data.root={crops}",
             "data.num_workers=0",
             "model.net.input_size=96",
