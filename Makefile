@@ -60,7 +60,7 @@ sbi-mini: $(STAMP)
 		preprocess.num_workers=0 preprocess.cropper.crop_size=128 preprocess.landmarks=dlib68 \
 		hydra.run.dir=$(SBI_OUT)/preprocess
 	HF_HUB_OFFLINE=1 $(PY) -m dfd.train experiment=mesonet_ffpp_mini_sbi data.root=data/ffpp_sbi_mini \
-		hydra.run.dir=$(SBI_OUT)/self_blended
+		data.fakes=self_blended data.val_fakes=blended hydra.run.dir=$(SBI_OUT)/self_blended
 	HF_HUB_OFFLINE=1 $(PY) -m dfd.train experiment=mesonet_ffpp_mini_sbi data.root=data/ffpp_sbi_mini \
 		data.fakes=dataset data.val_fakes=dataset hydra.run.dir=$(SBI_OUT)/dataset
 	HF_HUB_OFFLINE=1 $(PY) -m dfd.summarize 'runs=[$(SBI_OUT)/dataset,$(SBI_OUT)/self_blended]' \

@@ -678,7 +678,8 @@ class FaceCropDataModule(LightningDataModule):
     def check_landmarks(self, rows: pd.DataFrame) -> None:
         """Refuse blending without landmarks beside the crops, naming the preprocessing that adds them."""
         provider = self.meta.get("landmarks") or "none"
-        if LANDMARK_COLUMN not in rows or provider == "none" or rows[LANDMARK_COLUMN].isna().all():
+        points = landmark_array(rows[LANDMARK_COLUMN]) if LANDMARK_COLUMN in rows else np.zeros((0, 0, 2))
+        if not points.size or not np.isfinite(points).all(axis=(1, 2)).any():
             raise ValueError(
                 f"data.fakes={self.fakes} needs face landmarks beside the crops, and {self.root} has none "
                 f"(landmarks: {provider}): preprocess again with preprocess.landmarks=dlib68 (or mtcnn5):\n    "
@@ -832,9 +833,20 @@ class FaceCropDataModule(LightningDataModule):
             sampler.resumed_mid_epoch = True
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        """MixUp / CutMix of training batches (``augment.batch_mix``), on the device they train on."""
+        """MixUp / CutMix of training batches (``augment.batch_mix``), on the device they train on.
+
+        They mix images, not blend masks, so a mixed batch goes on without its ``mask`` (no
+        localisation loss on it), said once."""
         trainer = getattr(self, "trainer", None)
         if self.batch_mix is not None and trainer is not None and trainer.training:
+            if "mask" in batch:
+                if not getattr(self, "_warned_mask_mix", False):
+                    log.warning(
+                        "augment batch_mix (MixUp/CutMix) mixes the images of self-blended pairs but not their "
+                        "blend masks: mixed batches train no localisation head (drop batch_mix to train it)"
+                    )
+                    self._warned_mask_mix = True
+                batch = {k: v for k, v in batch.items() if k != "mask"}
             batch = self.batch_mix(batch)
         return batch
 

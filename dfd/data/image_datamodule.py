@@ -1,7 +1,8 @@
 """DataModule over images that a layout lists directly: plain folders and DeepfakeBench frames.
 
 These datasets ship face crops already, so their images are loaded as they are, without
-preprocessing. Videos placed in a folder dataset do go through ``dfd.preprocess data=folder``;
+preprocessing. Blended training fakes (``data.fakes=self_blended``) need landmarks, which such
+images lack: their real images get dlib's 68 points once, kept under ``data.root``. Videos placed in a folder dataset do go through ``dfd.preprocess data=folder``;
 their crops (the manifest under ``root``) are added to the images.
 """
 
@@ -14,7 +15,8 @@ from pathlib import Path
 import pandas as pd
 
 from dfd.data.datamodule import FaceCropDataModule
-from dfd.preprocessing.manifest import COLUMNS, STATUS_OK, manifest_exists, read_manifest
+from dfd.preprocessing.landmarks import IMAGE_LANDMARKS, image_landmarks
+from dfd.preprocessing.manifest import COLUMNS, LANDMARK_COLUMN, STATUS_OK, manifest_exists, read_manifest
 from dfd.raw.records import VideoRecord
 
 
@@ -82,6 +84,21 @@ class ImageListDataModule(FaceCropDataModule):
         return {"detector": "none (face images as the dataset ships them)", "dataset": Path(self.root).name,
                 "manifest_sha256": None}  # fmt: skip
 
+    def with_image_landmarks(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """``rows`` with landmarks for the images that have none (blending needs them): dlib's 68
+        points, computed once and kept in ``<data.root>/image_landmarks.parquet``."""
+        column = (
+            rows[LANDMARK_COLUMN]
+            if LANDMARK_COLUMN in rows
+            else pd.Series([None] * len(rows), index=rows.index)
+        )
+        missing = column.isna() & (rows["status"].fillna(STATUS_OK) == STATUS_OK) & (rows["label"] == 0)
+        if missing.any():
+            paths = rows.loc[missing, "crop_path"].astype(str).tolist()
+            column = column.astype(object)
+            column[missing] = image_landmarks(paths, Path(self.root) / IMAGE_LANDMARKS, "dlib68")
+        return rows.assign(**{LANDMARK_COLUMN: column})
+
     def load_rows(self) -> pd.DataFrame:
         if self._rows is None:
             rows = records_to_rows(self.records)
@@ -92,5 +109,7 @@ class ImageListDataModule(FaceCropDataModule):
                     for p in crops["crop_path"]
                 ]
                 rows = pd.concat([rows, crops], ignore_index=True)
+            if self.fakes != "dataset":
+                rows = self.with_image_landmarks(rows)
             self._rows = self.prepare_rows(rows)
         return self._rows

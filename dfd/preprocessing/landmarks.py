@@ -197,3 +197,62 @@ def landmark_array(values: Sequence[object] | np.ndarray) -> np.ndarray:
     out = np.full((len(values), int(lengths[0]) // 2, 2), np.nan, np.float32)
     out[present] = flat.reshape(len(present), -1, 2)
     return out
+
+
+#: Where a dataset of face images (``data=folder``, ``data=deepfakebench``) keeps the landmarks
+#: computed for blending, under its ``data.root``: one row per image, keyed by path, size and mtime.
+IMAGE_LANDMARKS = "image_landmarks.parquet"
+
+
+def image_landmarks(
+    paths: Sequence[str], cache: str | Path, provider: str = "dlib68", progress: bool = True
+) -> list[str]:
+    """Landmarks (manifest cells, crop px) of face images that ship without them, computed once.
+
+    Each image is a face crop: MTCNN finds the face in it (the whole image when it finds none, as
+    a crop is mostly face) and ``provider`` places its points there, as preprocessing does for
+    video frames. Results are kept in ``cache`` (Parquet) keyed by path, size and mtime, so a
+    changed image is computed again and an unchanged one never."""
+    import os
+
+    import pandas as pd
+    from tqdm import tqdm
+
+    check_provider(provider)
+    if provider == "none":
+        raise ValueError("image landmarks need a provider: mtcnn5 or dlib68 (preprocess.landmarks)")
+    cache = Path(cache)
+    stats = [os.stat(p) if p and os.path.isfile(p) else None for p in paths]
+    keys = [f"{p}|{s.st_size}|{s.st_mtime_ns}" if s else "" for p, s in zip(paths, stats, strict=True)]
+    known: dict[str, str] = {}
+    if cache.is_file():
+        table = pd.read_parquet(cache)
+        if table.attrs.get("provider", provider) == provider and "key" in table:
+            known = dict(zip(table["key"], table["crop_landmarks"], strict=True))
+    todo = sorted({k for k in keys if k and k not in known})
+    if todo:
+        import cv2
+
+        from dfd.preprocessing.faces import FaceCropper
+
+        cropper = FaceCropper(min_face_size=20, min_score=0.8)
+        marker = landmarker(provider)
+        for key in tqdm(
+            todo, desc=f"{provider} landmarks of face images", unit="image", disable=not progress
+        ):
+            image = cv2.imread(key.split("|")[0], cv2.IMREAD_COLOR)
+            if image is None:
+                known[key] = ""
+                continue
+            image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+            h, w = image.shape[:2]
+            face = cropper.detect(image[None])[0]
+            box = face.box if face is not None else (0.0, 0.0, float(w), float(h))
+            known[key] = landmark_json(marker(image, box, None if face is None else face.landmarks))
+        frame = pd.DataFrame({"key": list(known), "crop_landmarks": list(known.values())})
+        frame.attrs["provider"] = provider
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, cache)
+    return [known.get(k, "") for k in keys]

@@ -180,3 +180,53 @@ def test_a_self_blended_run_preempted_mid_epoch_resumes_bit_for_bit(ffpp_out, tm
 
     ref, got = weights(tmp_path / "reference"), weights(run)
     assert max((ref[k].float() - got[k].float()).abs().max().item() for k in ref) == 0.0
+
+
+def test_mixup_of_self_blended_pairs_drops_the_masks_it_cannot_mix(ffpp_out, caplog):
+    from types import SimpleNamespace
+
+    _, root, _ = ffpp_out
+    dm = module(root, augment={"batch_mix": {"mixup_alpha": 0.4, "prob": 1.0}})
+    batch = first_batch(dm)
+    dm.trainer = SimpleNamespace(training=True)
+    mixed = dm.on_after_batch_transfer(dict(batch, image=batch["image"].clone()), 0)
+    assert "mask" not in mixed and not torch.equal(mixed["image"], batch["image"])
+    dm.on_after_batch_transfer(dict(batch, image=batch["image"].clone()), 0)
+    assert sum("blend masks" in r.message for r in caplog.records) == 1
+
+
+def test_face_images_without_landmarks_get_them_once_for_blending(tmp_path, monkeypatch):
+    """A folder of real face images (no preprocessing, no landmarks): blending computes dlib's 68
+    points of each once, keeps them under data.root, and reads them from there afterwards."""
+    from functools import partial
+
+    import dfd.preprocessing.landmarks as landmarks
+    from dfd.data.image_datamodule import ImageListDataModule
+    from dfd.data.synthetic import mini
+    from dfd.raw.layouts.folder import parse_folder
+
+    raw = mini.make_folder(
+        tmp_path / "raw", n_images=6, n_videos=0, spec=mini.VideoSpec(width=192, height=144, n_frames=6)
+    )
+    root = tmp_path / "root"
+
+    def build() -> ImageListDataModule:
+        dm = ImageListDataModule(str(root), layout=partial(parse_folder, raw), input_spec=SPEC, batch_size=4,
+                                 fakes="self_blended", val_fraction=0.34)  # fmt: skip
+        dm.prepare_data()
+        dm.setup()
+        return dm
+
+    dm = build()
+    train = dm.datasets["train"]
+    assert isinstance(train, BlendedPairs) and len(train) > 0
+    points = train.blender.landmarks
+    assert points.shape[1:] == (68, 2) and np.isfinite(points).all()
+    size = train.base.load_image(0).shape[0]
+    assert (points > 0).all() and (points < size).all()
+    assert (root / landmarks.IMAGE_LANDMARKS).is_file()
+    # the second time, nothing is computed: the landmarker is never called
+    monkeypatch.setattr(landmarks, "landmarker", lambda provider: pytest.fail("landmarks computed again"))
+    again = build().datasets["train"]
+    assert np.array_equal(again.blender.landmarks, points)
+    assert first_batch(build())["label"].tolist() == [0.0, 1.0, 0.0, 1.0]
