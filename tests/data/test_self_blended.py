@@ -230,3 +230,33 @@ def test_face_images_without_landmarks_get_them_once_for_blending(tmp_path, monk
     again = build().datasets["train"]
     assert np.array_equal(again.blender.landmarks, points)
     assert first_batch(build())["label"].tolist() == [0.0, 1.0, 0.0, 1.0]
+
+
+def test_five_mtcnn_points_are_enough_for_a_lower_fidelity_blend(ffpp_out, tmp_path):
+    """preprocess.landmarks=mtcnn5 crops (eyes, nose tip, mouth corners): the blends' masks are
+    ellipses about the five points, inside the crop."""
+    from dfd.preprocessing.landmarks import landmark_array, landmark_json
+
+    _, root, _ = ffpp_out
+    rows, meta = read_manifest(root)
+    points = landmark_array(rows["crop_landmarks"])
+    five = np.stack(
+        [points[:, 36:42].mean(1), points[:, 42:48].mean(1), points[:, 30], points[:, 48], points[:, 54]], 1
+    )
+    rows["crop_landmarks"] = [landmark_json(p) if np.isfinite(p).all() else "" for p in five]
+    for path in rows["crop_path"].dropna():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).symlink_to(root / path)
+    write_manifest(tmp_path, rows, {**meta, "landmarks": "mtcnn5"})
+    dm = module(tmp_path)
+    assert dm.datasets["train"].blender.landmarks.shape[1:] == (5, 2)
+    assert (first_batch(dm)["mask"][1::2].flatten(1).amax(1) > 0.2).all()
+    # an ellipse about the five points: the blend's centre of mass lies near theirs
+    base, blender = dm.blend_sources["val"]
+    examples = dm.blended_examples("val", n=4)
+    scale = 64 / base.load_image(0).shape[0]
+    for k, i in enumerate(np.linspace(0, len(base) - 1, 2).round().astype(int)):
+        mask = examples["mask"][2 * k + 1, 0].numpy()
+        ys, xs = np.mgrid[: mask.shape[0], : mask.shape[1]]
+        centre = np.array([(xs * mask).sum(), (ys * mask).sum()]) / mask.sum()
+        assert np.linalg.norm(centre - blender.landmarks[i].mean(0) * scale) < 0.15 * 64
