@@ -161,6 +161,50 @@ def with_current_targets(cfg: Any) -> Any:
     return cfg
 
 
+#: Keyword switches the model configs hand every net (``model.net.localization: ${model.localization}``)
+#: that a net of a user's own, or of an earlier dfd, may not take: dropped while off.
+OFF_SWITCHES = ("localization",)
+
+
+def is_trusted(target: str) -> bool:
+    """Whether ``target`` is one of :func:`trusted_targets` (``pkg.*`` patterns included)."""
+    from fnmatch import fnmatchcase
+
+    return any(fnmatchcase(target, pattern) for pattern in trusted_targets())
+
+
+def takes_keyword(target: str, name: str) -> bool:
+    """Whether the trusted callable ``target`` accepts the keyword ``name`` (a class: its ``__init__``)."""
+    import inspect
+
+    from hydra.utils import get_object
+
+    parameters = inspect.signature(get_object(target)).parameters.values()
+    return any(p.name == name or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+
+
+def without_off_switches(cfg: Any) -> Any:
+    """``cfg`` without the :data:`OFF_SWITCHES` that are off for targets that do not take them, so a
+    net of one's own drops into any model config by ``_target_`` (``model.net._target_=mypkg.Net``).
+    Only trusted targets are imported to be asked; with the switch on, the target gets it (and says
+    so if it cannot)."""
+    nodes = [cfg] if isinstance(cfg, DictConfig) else []
+    while nodes:
+        node = nodes.pop()
+        for key in list(node.keys()):
+            value = node._get_node(key)
+            if isinstance(value, DictConfig):
+                nodes.append(value)
+        target = node.get("_target_") if "_target_" in node else None
+        if not isinstance(target, str) or not is_trusted(target):
+            continue
+        for switch in OFF_SWITCHES:
+            if switch in node and node[switch] is False and not takes_keyword(target, switch):
+                with open_dict(node), read_write(node):
+                    del node[switch]
+    return cfg
+
+
 def instantiate(cfg: DictConfig, **kwargs: Any) -> Any:
     """``hydra.utils.instantiate`` restricted to :data:`TRUSTED_TARGETS`.
 
@@ -168,7 +212,7 @@ def instantiate(cfg: DictConfig, **kwargs: Any) -> Any:
     arbitrary function: a foreign ``_target_`` raises :class:`UntrustedTarget`, naming it and the
     environment variable that allows it.
     """
-    cfg = with_current_targets(cfg)
+    cfg = without_off_switches(with_current_targets(cfg))
     try:
         return hydra.utils.instantiate(cfg, _execution_whitelist_=trusted_targets(), **kwargs)
     except InstantiationException as err:

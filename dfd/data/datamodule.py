@@ -816,7 +816,7 @@ class FaceCropDataModule(LightningDataModule):
             generator=torch.Generator().manual_seed((torch.initial_seed() + SPLIT_SEEDS[split]) % 2**63),
         )
 
-    def _resume_sampler(self, sampler: Any, batch_size: int) -> None:
+    def _resume_sampler(self, sampler: Any, batch_size: int | None = None) -> None:
         """Put a new training sampler where a resumed run stands, before any iterator exists.
 
         Lightning creates the training iterator before it calls ``set_epoch`` for the first epoch
@@ -829,7 +829,7 @@ class FaceCropDataModule(LightningDataModule):
         sampler.set_epoch(trainer.current_epoch)
         done = trainer.fit_loop.epoch_loop.batch_progress.current.completed
         if done and hasattr(sampler, "skip"):
-            sampler.skip = done * batch_size
+            sampler.skip = done * (batch_size or self.batch_size)
             sampler.resumed_mid_epoch = True
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:

@@ -48,3 +48,26 @@ def test_resume_run_dir_only_for_checkpoints_of_a_dfd_run(tmp_path: Path) -> Non
     assert resume_run_dir(str(run / "checkpoints" / "last.ckpt")) == str(run)
     assert resume_run_dir(str(tmp_path / "elsewhere" / "last.ckpt")) is None
     assert resume_run_dir(None) is None
+
+
+def test_a_net_of_ones_own_drops_into_a_model_config_without_the_switches_it_lacks(monkeypatch):
+    """model.net.localization is handed to every net; a net without the head (a user's own, trusted)
+    is built without it while it is off, and refuses it when on."""
+    import pytest
+    from omegaconf import OmegaConf
+
+    from dfd.config.instantiate import instantiate
+
+    monkeypatch.setenv("DFD_TRUSTED_TARGETS", "tests.*")
+    cfg = OmegaConf.create({"localization": False, "net": {"_target_": "tests.tiny_detector.TinyNet",
+                                                           "input_size": 32, "localization": "${localization}"}})  # fmt: skip
+    net = instantiate(cfg.net)
+    assert type(net).__name__ == "TinyNet" and not getattr(net, "localization", False)
+    on = OmegaConf.create({"_target_": "tests.tiny_detector.TinyNet", "input_size": 32, "localization": True})
+    with pytest.raises(Exception, match="localization"):
+        instantiate(on)
+    # dfd's own nets take the switch
+    mesonet = instantiate(
+        OmegaConf.create({"_target_": "dfd.models.nets.mesonet.Meso4", "localization": True})
+    )
+    assert mesonet.localization
