@@ -167,24 +167,16 @@ class WeightedBCELoss(BCELoss):
         num_classes: int = 1,
         mask_weight: float = 1.0,
     ) -> None:
-        if pos_weight == "auto":
-            super().__init__(
-                label_smoothing=label_smoothing,
-                pos_weight=None,
-                num_classes=num_classes,
-                mask_weight=mask_weight,
-            )
-            self.auto = True
-        elif isinstance(pos_weight, str):
+        if isinstance(pos_weight, str) and pos_weight != "auto":
             raise ValueError(f"pos_weight must be 'auto' or a positive number, got {pos_weight!r}")
-        else:
-            super().__init__(
-                label_smoothing=label_smoothing,
-                pos_weight=pos_weight,
-                num_classes=num_classes,
-                mask_weight=mask_weight,
-            )
-            self.auto = False
+        fixed = None if pos_weight == "auto" else pos_weight
+        super().__init__(
+            label_smoothing=label_smoothing,
+            pos_weight=fixed,
+            num_classes=num_classes,
+            mask_weight=mask_weight,
+        )
+        self.auto = pos_weight == "auto"
 
     def set_class_counts(self, counts: Mapping[int, int]) -> None:
         """Derive ``pos_weight`` from ``{0: n_real, 1: n_fake}`` unless it was set by hand."""
