@@ -647,8 +647,6 @@ class FaceCropDataModule(LightningDataModule):
         if self.manifest_columns is not None:  # only what the datasets read: each split's copy is smaller
             extra = [LANDMARK_COLUMN] if self.fakes != "dataset" else []
             rows = rows[[c for c in (*SAMPLE_COLUMNS, *extra) if c in rows]]
-        if self.fakes != "dataset":
-            self.check_landmarks(rows)
         for split in SPLITS:
             part = rows[rows["split"] == split]
             if split == "train":
@@ -675,21 +673,13 @@ class FaceCropDataModule(LightningDataModule):
         release_arrow_memory()
 
     # -- blended fakes (data.fakes=self_blended | blended) ------------------------------------
-    def check_landmarks(self, rows: pd.DataFrame) -> None:
-        """Refuse blending without landmarks beside the crops, naming the preprocessing that adds them."""
-        provider = self.meta.get("landmarks") or "none"
-        points = landmark_array(rows[LANDMARK_COLUMN]) if LANDMARK_COLUMN in rows else np.zeros((0, 0, 2))
-        if not points.size or not np.isfinite(points).all(axis=(1, 2)).any():
-            raise ValueError(
-                f"data.fakes={self.fakes} needs face landmarks beside the crops, and {self.root} has none "
-                f"(landmarks: {provider}): preprocess again with preprocess.landmarks=dlib68 (or mtcnn5):\n    "
-                f"{self.missing_hint} preprocess.landmarks=dlib68"
-            )
-
     def blend_source(self, split: str, rows: pd.DataFrame) -> tuple[FrameDataset, Blender] | None:
         """The real crops of ``rows`` that have landmarks, and the blender that fakes them (None: no such crop)."""
         real = rows[rows["label"] == 0]
-        points = landmark_array(real[LANDMARK_COLUMN]) if len(real) else np.zeros((0, 0, 2), np.float32)
+        has_column = LANDMARK_COLUMN in real and len(real)
+        points = (
+            landmark_array(real[LANDMARK_COLUMN]) if has_column else np.zeros((len(real), 0, 2), np.float32)
+        )
         usable = np.isfinite(points).all(axis=(1, 2)) if points.size else np.zeros(len(real), bool)
         if not usable.all():
             log.info(
@@ -714,8 +704,9 @@ class FaceCropDataModule(LightningDataModule):
         if split == "train":
             if source is None:
                 raise ValueError(
-                    f"data.fakes={self.fakes}: the train split of {self.root} has no real crop with landmarks to "
-                    f"blend: preprocess with preprocess.landmarks=dlib68:\n    {self.missing_hint}"
+                    f"data.fakes={self.fakes} needs face landmarks beside the real training crops, and {self.root} "
+                    f"has none (landmarks: {self.meta.get('landmarks') or 'none'}): preprocess again with "
+                    f"preprocess.landmarks=dlib68 (or mtcnn5):\n    {self.missing_hint} preprocess.landmarks=dlib68"
                 )
             dropped = int((rows["label"] == 1).sum())
             if dropped:
@@ -777,7 +768,7 @@ class FaceCropDataModule(LightningDataModule):
         batch_size = max(1, self.batch_size // 2) if pairs else self.batch_size
         if shuffle and factory is None and (self.format == "packed" or pairs):
             # packed: rank-aware, so its batches can be sorted; pairs: (epoch, index) keys seed each blend
-            factory = partial(RandomSampler, seed=self.seed)  # rank-aware, so its batches can be sorted
+            factory = partial(RandomSampler, seed=self.seed)
         if shuffle and factory is not None:
             # rank-aware samplers (DistributedSampler subclasses): Lightning neither wraps them
             # again under DDP nor forgets their set_epoch

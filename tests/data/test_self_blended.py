@@ -128,6 +128,18 @@ def test_blending_without_landmarks_names_the_preprocessing_that_adds_them(ffpp_
     dm.prepare_data()
     with pytest.raises(ValueError, match=r"preprocess\.landmarks=dlib68"):
         dm.setup()
+    # a manifest written before landmarks existed has no such column at all
+    old = tmp_path / "old"
+    write_manifest(old, rows, meta)
+    (old / "manifest.csv").unlink()
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(old / "manifest.parquet")
+    pq.write_table(table.drop_columns(["crop_landmarks"]), old / "manifest.parquet")
+    dm = FaceCropDataModule(str(old), input_spec=SPEC, fakes="self_blended")
+    dm.prepare_data()
+    with pytest.raises(ValueError, match=r"preprocess\.landmarks=dlib68"):
+        dm.setup()
     with pytest.raises(ValueError, match=r"data\.fakes='swapped'"):
         FaceCropDataModule(str(tmp_path), fakes="swapped")
     with pytest.raises(ValueError, match="data.format=files"):
