@@ -2,7 +2,8 @@
 
 These datasets ship face crops already, so their images are loaded as they are, without
 preprocessing. Blended training fakes (``data.fakes=self_blended``) need landmarks, which such
-images lack: their real images get dlib's 68 points once, kept under ``data.root``. Videos placed in a folder dataset do go through ``dfd.preprocess data=folder``;
+images lack: their real images get dlib's 68 points once, kept under ``data.root``. Videos
+placed in a folder dataset do go through ``dfd.preprocess data=folder``;
 their crops (the manifest under ``root``) are added to the images.
 """
 
