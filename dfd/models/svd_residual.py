@@ -17,7 +17,9 @@ Two regularisers keep the residual where the paper wants it (:func:`svd_losses`)
 - ``singular``: the effective weight keeps the pre-trained energy, ``|‖Ŵ‖²_F − ‖W‖²_F|``
   (``‖W‖²_F = Σ σᵢ²``), so training cannot grow or shrink the singular values at will.
 
-Both are averaged over the decomposed matrices. Defaults follow the paper's set-up for
+Both are averaged over the decomposed matrices. The paper adds them to the cross-entropy; the
+official release trains on cross-entropy alone (both terms are commented out there: issues #9
+and #20 of github.com/YZY-stack/Effort-AIGI-Detection), so their weights are the caller's choice. Defaults follow the paper's set-up for
 CLIP ViT-L/14: residual rank ``k = 1`` per matrix, in the linear layers of every block's
 self-attention (query, key, value and output projections; the MLPs stay frozen as they are).
 24 blocks × 4 matrices × (1024 + 1 + 1024) = 196,704 trainable values, the paper's "0.19M".
