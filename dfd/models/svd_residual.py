@@ -3,8 +3,8 @@
 Yan et al., "Orthogonal Subspace Decomposition for Generalizable AI-Generated Image Detection"
 (Effort), ICML 2025, https://arxiv.org/abs/2411.15633. Each target linear layer's weight is
 split by SVD, ``W = U Σ Vᵀ``. The top ``n − k`` singular triplets (``n = min(out, in)``) form
-the principal part ``W_principal = U_r Σ_r V_rᵀ``, frozen: it carries the pre-trained
-knowledge. The bottom ``k`` triplets form the residual part, trained as its factors
+the principal part ``W_principal = U_r Σ_r V_rᵀ``, frozen (a parameter with ``requires_grad=False``): it
+carries the pre-trained knowledge. The bottom ``k`` triplets form the residual part, trained as its factors
 ``U_res``, ``Σ_res``, ``V_res``. The layer computes ``x (W_principal + U_res diag(Σ_res)
 V_resᵀ)ᵀ + b``, so at initialisation it equals the pre-trained layer.
 
@@ -126,8 +126,10 @@ class SVDResidualLinear(nn.Module):
             principal = principal.reshape(out_features, in_features).to(dtype)
             energy = s.square().sum(-1).to(dtype)
             u, s, vh = u.to(dtype), s.to(dtype), vh.to(dtype)
-        # frozen: the principal part, and its singular vectors for the orthogonality term
-        self.register_buffer("weight_principal", principal)
+        # frozen: the principal part (a parameter that never trains, so a net's parameter total is
+        # the pre-trained one plus the residual factors, as LoRA's is plus its adapters), and its
+        # singular vectors for the orthogonality term (buffers: auxiliary, not part of the function)
+        self.weight_principal = nn.Parameter(principal, requires_grad=False)
         self.register_buffer("u_principal", u[..., :keep].contiguous())
         self.register_buffer("v_principal", vh[:, :keep].transpose(1, 2).contiguous())
         self.register_buffer("energy", energy)

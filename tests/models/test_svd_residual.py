@@ -89,7 +89,8 @@ def test_only_the_residual_factors_get_gradients():
     }
     assert trained == expected
     assert all(net.get_parameter(name).grad.abs().sum() > 0 for name in expected)
-    assert not net.blocks[0].attn.qkv.bias.requires_grad
+    qkv = net.blocks[0].attn.qkv
+    assert not qkv.bias.requires_grad and not qkv.weight_principal.requires_grad
 
 
 def test_losses_are_zero_at_init_and_grow_when_the_residual_enters_the_principal_subspace():
@@ -149,8 +150,11 @@ def test_trainable_counts_of_clip_vits_are_pinned_without_weights(name, width, b
     with torch.device("meta"):
         net = timm.create_model(name, pretrained=False, num_classes=0)
     net.requires_grad_(False)
+    total = sum(p.numel() for p in net.parameters())
     assert apply_svd_residual(net) == 2 * blocks
     assert sum(p.numel() for p in net.parameters() if p.requires_grad) == expected
+    # the principal weights stay (frozen) parameters: the total grows by the residual factors only
+    assert sum(p.numel() for p in net.parameters()) == total + expected
     per_block = svd_trainable((3 * width, width), chunks=3) + svd_trainable((width, width))
     assert blocks * per_block == expected
 
