@@ -118,13 +118,13 @@ class SVDResidualLinear(nn.Module):
             s = torch.empty(chunks, full_rank, dtype=dtype, device=device)
             vh = torch.empty(chunks, full_rank, in_features, dtype=dtype, device=device)
             principal = torch.empty_like(weight)
-            energy = torch.empty(chunks, dtype=dtype, device=device)
+            residual_energy = torch.empty(chunks, dtype=dtype, device=device)
         else:
             blocks = weight.to(torch.float64).reshape(chunks, rows, in_features)
             u, s, vh = torch.linalg.svd(blocks, full_matrices=False)
             principal = (u[..., :keep] * s[:, None, :keep]) @ vh[:, :keep]
             principal = principal.reshape(out_features, in_features).to(dtype)
-            energy = s.square().sum(-1).to(dtype)
+            residual_energy = s[:, keep:].square().sum(-1).to(dtype)
             u, s, vh = u.to(dtype), s.to(dtype), vh.to(dtype)
         # frozen: the principal part (a parameter that never trains, so a net's parameter total is
         # the pre-trained one plus the residual factors, as LoRA's is plus its adapters), and its
@@ -132,7 +132,7 @@ class SVDResidualLinear(nn.Module):
         self.weight_principal = nn.Parameter(principal, requires_grad=False)
         self.register_buffer("u_principal", u[..., :keep].contiguous())
         self.register_buffer("v_principal", vh[:, :keep].transpose(1, 2).contiguous())
-        self.register_buffer("energy", energy)
+        self.register_buffer("residual_energy", residual_energy)
         # trainable: the residual factors, initialised to the bottom singular triplets
         self.u_residual = nn.Parameter(u[..., keep:].contiguous())
         self.s_residual = nn.Parameter(s[:, keep:].contiguous())
@@ -165,8 +165,14 @@ class SVDResidualLinear(nn.Module):
             orthogonal = (
                 orthogonal + 2 * cross.square().sum((1, 2)).mean() + (gram - eye).square().sum((1, 2)).mean()
             )
-        effective = self.weight.reshape(self.chunks, -1)
-        singular = (effective.square().sum(-1) - self.energy).abs().mean()
+        # ‖W_p + R‖² − ‖W‖² = 2⟨W_p, R⟩ + ‖R‖² − Σ_{residual} σᵢ² (as ‖W_p‖² = Σ_{principal} σᵢ²):
+        # matrix-vector products only, never the full weight, and no cancellation of large terms
+        u, s, v = self.u_residual, self.s_residual, self.v_residual
+        principal = self.weight_principal.reshape(self.chunks, -1, self.in_features)
+        inner = ((principal @ v) * u).sum(1).mul(s).sum(-1)
+        gram = (u.transpose(1, 2) @ u) * (v.transpose(1, 2) @ v)
+        residual = (s[:, :, None] * gram * s[:, None, :]).sum((1, 2))
+        singular = (2 * inner + residual - self.residual_energy).abs().mean()
         return orthogonal, singular
 
     def merged(self) -> nn.Linear:

@@ -110,6 +110,28 @@ def test_losses_are_zero_at_init_and_grow_when_the_residual_enters_the_principal
     assert pushed["singular"].item() > 1e3 * max(at_init["singular"].item(), 1e-9)
 
 
+def test_singular_term_is_the_change_of_each_weights_frobenius_energy():
+    net = tiny_vit()
+    before = {n: m.weight.detach().double() for n, m in net.named_modules() if isinstance(m, nn.Linear)}
+    net.requires_grad_(False)
+    apply_svd_residual(net)
+    train_step(net)
+    direct = []
+    with torch.no_grad():
+        for name, layer in net.named_modules():
+            if isinstance(layer, SVDResidualLinear):
+                # a residual grown past its singular value and leaning into the principal subspace
+                layer.s_residual.mul_(3.0)
+                layer.u_residual.add_(0.3 * layer.u_principal[..., :1])
+                layer.v_residual.add_(0.3 * layer.v_principal[..., :1])
+                now = layer.weight.double().reshape(layer.chunks, -1).square().sum(-1)
+                then = before[name].reshape(layer.chunks, -1).square().sum(-1)
+                direct.append((now - then).abs().mean())
+    expected = torch.stack(direct).mean().item()
+    assert expected > 1e-3
+    assert svd_losses(net)["singular"].item() == pytest.approx(expected, rel=1e-4)
+
+
 def test_merge_gives_plain_linears_with_the_same_outputs():
     net = svd_vit()
     train_step(net)
