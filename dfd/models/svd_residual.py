@@ -3,10 +3,11 @@
 Yan et al., "Orthogonal Subspace Decomposition for Generalizable AI-Generated Image Detection"
 (Effort), ICML 2025, https://arxiv.org/abs/2411.15633. Each target linear layer's weight is
 split by SVD, ``W = U Σ Vᵀ``. The top ``n − k`` singular triplets (``n = min(out, in)``) form
-the principal part ``W_principal = U_r Σ_r V_rᵀ``, frozen (a parameter with ``requires_grad=False``): it
-carries the pre-trained knowledge. The bottom ``k`` triplets form the residual part, trained as its factors
-``U_res``, ``Σ_res``, ``V_res``. The layer computes ``x (W_principal + U_res diag(Σ_res)
-V_resᵀ)ᵀ + b``, so at initialisation it equals the pre-trained layer.
+the principal part ``W_principal = U_r Σ_r V_rᵀ``, frozen (a parameter with
+``requires_grad=False``): it carries the pre-trained knowledge. The bottom ``k`` triplets form
+the residual part, trained as its factors ``U_res``, ``Σ_res``, ``V_res``. The layer computes
+``x (W_principal + U_res diag(Σ_res) V_resᵀ)ᵀ + b``, so at initialisation it equals the
+pre-trained layer.
 
 Two regularisers keep the residual where the paper wants it (:func:`svd_losses`):
 
@@ -15,25 +16,30 @@ Two regularisers keep the residual where the paper wants it (:func:`svd_losses`)
   ``U_rᵀU_r`` block is frozen and orthonormal by construction, so it is left out; what is
   computed is ``2‖U_rᵀU_res‖²_F + ‖U_resᵀU_res − I‖²_F`` (and the same for ``V``).
 - ``singular``: the effective weight keeps the pre-trained energy, ``|‖Ŵ‖²_F − ‖W‖²_F|``
-  (``‖W‖²_F = Σ σᵢ²``), so training cannot grow or shrink the singular values at will.
+  (``‖W‖²_F = Σ σᵢ²``), so training cannot grow or shrink the singular values at will. It is
+  computed as ``|2⟨W_principal, R⟩ + ‖R‖²_F − Σ_residual σᵢ²|`` with ``R`` the residual
+  weight: matrix-vector products only, and no difference of two large energies.
 
 Both are averaged over the decomposed matrices. The paper adds them to the cross-entropy; the
 official release trains on cross-entropy alone (both terms are commented out there: issues #9
-and #20 of github.com/YZY-stack/Effort-AIGI-Detection), so their weights are the caller's choice. Defaults follow the paper's set-up for
-CLIP ViT-L/14: residual rank ``k = 1`` per matrix, in the linear layers of every block's
-self-attention (query, key, value and output projections; the MLPs stay frozen as they are).
-24 blocks × 4 matrices × (1024 + 1 + 1024) = 196,704 trainable values, the paper's "0.19M".
-timm fuses query, key and value into one ``attn.qkv`` linear; it is decomposed as three
-separate ``d × d`` blocks (``chunks=3``), as the paper decomposes the three projections, so the
-count is the same. Biases stay frozen, as the rest of the encoder.
+and #20 of github.com/YZY-stack/Effort-AIGI-Detection), so their weights are the caller's
+choice.
+
+Defaults follow the paper's set-up for CLIP ViT-L/14: residual rank ``k = 1`` per matrix, in
+the linear layers of every block's self-attention (query, key, value and output projections;
+the MLPs stay as they are, frozen). 24 blocks × 4 matrices × (1024 + 1 + 1024) = 196,704
+trainable values, the paper's "0.19M". timm fuses query, key and value into one ``attn.qkv``
+linear; it is decomposed as three separate ``d × d`` blocks (``chunks=3``), as the paper
+decomposes the three projections, so the count is the same. Biases stay frozen, as the rest of
+the encoder.
 
 The SVD runs in float64 and the factors are stored in the layer's dtype: in float32 the split
 then reconstructs each weight within about 4e-9 (measured on ViT-Tiny and on 1024-wide random
 matrices). A float32 SVD alone would also pass 1e-5, but only at about 3e-7 absolute (3e-6
 relative to the largest weight) on 1024-wide matrices, so float64 buys margin at a one-off cost
-(about 1.6 s per 3072×1024 ``qkv`` on one CPU thread). On the ``meta`` device no SVD runs: the layer gets tensors of the
-right shapes, so a net built on ``meta`` reports its trainable count without weights
-(:func:`svd_trainable` gives the same number from a shape).
+(on one CPU thread: about 11–17 s for ViT-B/16, 75 s for ViT-L/14). On the ``meta`` device no
+SVD runs: the layer gets tensors of the right shapes, so a net built on ``meta`` reports its
+trainable count without weights (:func:`svd_trainable` gives the same number from a shape).
 
 :func:`merge_svd_residual` folds every decomposed layer back into a plain ``nn.Linear`` holding
 its current effective weight, for ONNX and safetensors export.
