@@ -159,7 +159,11 @@ class SVDResidualLinear(nn.Module):
         return self.weight_principal + self.residual_weight()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.weight, self.bias)
+        # the residual as two thin products (as LoRA's adapter), never a materialised (out, in)
+        # weight: autograd would keep one per layer and step, 400 MB for ViT-L/14's attention
+        hidden = torch.einsum("...i,cik->...ck", x, self.v_residual) * self.s_residual
+        residual = torch.einsum("...ck,crk->...cr", hidden, self.u_residual).flatten(-2)
+        return F.linear(x, self.weight_principal, self.bias) + residual
 
     def losses(self) -> tuple[torch.Tensor, torch.Tensor]:
         """This layer's (orthogonal, singular) terms, each averaged over its chunks."""
