@@ -277,3 +277,8 @@ def test_the_train_command_trains_layernorm_and_writes_the_trainable_count(
     assert params["total"] == 5_487_552 + 193
     config = (run / "config.yaml").read_text()
     assert "tuning: layernorm" in config and "backbone: vit_tiny_patch16_224" in config
+    from dfd.artifacts.runs import load_detector
+
+    # the run loads back (evaluation, export): the module built without the model-level net keys
+    net = load_detector(run / "checkpoints" / "last.ckpt").net
+    assert isinstance(net, FoundationNet) and net.tuning == "layernorm" and isinstance(net.head, CosineHead)
