@@ -124,7 +124,7 @@ class FoundationNet(Net):
         cosine_scale: the initial scale ``s`` of the cosine head (``layernorm``).
         alignment_weight: weight of the alignment loss (``layernorm``; 0 = off).
         uniformity_weight: weight of the uniformity loss (``layernorm``; 0 = off).
-        svd_rank: rank of the frozen principal part (``svd``; None = Effort's default).
+        svd_rank: trainable residual rank per decomposed matrix (``svd``; None = Effort's 1).
         svd_orthogonal_weight: weight of Effort's orthogonality loss (``svd``).
         svd_singular_weight: weight of Effort's singular-value loss (``svd``).
         lora_rank: rank of the LoRA adapters (``lora``).

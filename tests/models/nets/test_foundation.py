@@ -80,15 +80,16 @@ def test_only_the_modes_parameters_get_gradients(tuning: str) -> None:
 
 
 @needs_svd
-def test_svd_mode_trains_only_the_residuals_of_the_split_linears() -> None:
+def test_svd_mode_trains_only_the_residuals_of_the_split_attention_linears() -> None:
     net = tiny("svd")
-    assert not any(isinstance(m, nn.Linear) and type(m) is nn.Linear for m in net.backbone.blocks.modules())
+    attention = [m for b in net.backbone.blocks for m in (b.attn.qkv, b.attn.proj)]
+    assert all(type(m) is not nn.Linear for m in attention)  # split (Effort's default: attention only)
     net(torch.randn(4, 3, 32, 32)).sum().backward()
     trained = {n for n, p in net.named_parameters() if p.requires_grad}
-    assert trained and {n for n in trained if n.startswith("head.")} == {"head.1.weight", "head.1.bias"}
-    for name in trained - {"head.1.weight", "head.1.bias"}:
-        owner = net.get_submodule(name.rpartition(".")[0])
-        assert not isinstance(owner, nn.LayerNorm) and "embed" not in name and "norm" not in name, name
+    head = {"head.1.weight", "head.1.bias"}
+    split = {f"backbone.{n}" for n, m in net.backbone.named_modules() if any(m is a for a in attention)}
+    assert head <= trained and trained - head
+    assert all(n.rpartition(".")[0] in split for n in trained - head)  # nothing outside the split layers
     assert all(p.grad is not None for n, p in net.named_parameters() if n in trained)
     assert all(p.grad is None for n, p in net.named_parameters() if n not in trained)
 
@@ -104,27 +105,32 @@ def test_the_linear_mode_keeps_the_encoder_in_eval_mode() -> None:
 # ViT-B/16 CLIP: 12 blocks × 2 LayerNorms + norm_pre + norm = 26 × 2 × 768 = 39,936 LayerNorm
 # parameters; ViT-L/14: 50 × 2 × 1024 = 102,400 (GenD's "0.03 %" of 303 M). LoRA rank 8 on qkv:
 # 8 × (d + 3d) per block = 12 × 24,576 (B/16) and 24 × 32,768 (L/14). Heads: d + 1 (linear
-# weight and bias, or cosine weight and scale).
+# weight and bias, or cosine weight and scale). SVD (Effort's default: residual rank 1 in qkv, as
+# three d × d matrices, and proj): 4 × (d + 1 + d) per block = 12 × 6,148 (B/16), 24 × 8,196 (L/14),
+# the latter Effort's "0.19M".
 PINNED = {
     "vit_base_patch16_clip_224": {
-        "linear": 769, "layernorm": 39_936 + 769, "lora": 294_912 + 769, "full": 85_800_193, "total": 85_800_193,
+        "linear": 769, "layernorm": 39_936 + 769, "svd": 73_776 + 769, "lora": 294_912 + 769, "full": 85_800_193, "total": 85_800_193,
     },
     "vit_large_patch14_clip_224": {
-        "linear": 1_025, "layernorm": 102_400 + 1_025, "lora": 786_432 + 1_025, "full": 303_180_801,
+        "linear": 1_025, "layernorm": 102_400 + 1_025, "svd": 196_704 + 1_025, "lora": 786_432 + 1_025, "full": 303_180_801,
         "total": 303_180_801,
     },
 }  # fmt: skip
 
 
 @pytest.mark.parametrize("backbone", list(PINNED))
-@pytest.mark.parametrize("tuning", ["linear", "layernorm", "lora", "full"])
+@pytest.mark.parametrize(
+    "tuning", ["linear", "layernorm", pytest.param("svd", marks=needs_svd), "lora", "full"]
+)
 def test_trainable_counts_of_clip_vit_b16_and_l14_are_pinned(backbone: str, tuning: str) -> None:
     with torch.device("meta"):
         net = FoundationNet(backbone=backbone, tuning=tuning)
     counts = count_parameters(net)
     assert counts["trainable"] == PINNED[backbone][tuning]
-    extra = counts["trainable"] - PINNED[backbone]["linear"] if tuning == "lora" else 0
-    assert counts["total"] == PINNED[backbone]["total"] + extra  # LoRA adds its adapters, nothing else does
+    extra = counts["trainable"] - PINNED[backbone]["linear"] if tuning in ("lora", "svd") else 0
+    # LoRA adds its adapters and SVD its residual factors (the principal part keeps the weight's size)
+    assert counts["total"] == PINNED[backbone]["total"] + extra
 
 
 def test_input_spec_is_the_backbones_own_from_timm() -> None:
@@ -197,11 +203,13 @@ def test_one_training_step_moves_exactly_the_trainable_parameters(tuning: str) -
     before = {n: p.detach().clone() for n, p in net.named_parameters()}
     batch = {"image": torch.randn(4, 3, 32, 32), "label": torch.tensor([0.0, 1.0, 0.0, 1.0])}
     loss = module.training_step(batch, 0)
-    label_loss = module.loss_fn(net(batch["image"]), batch["label"])
-    if extra:  # the auxiliary terms are in the loss
-        assert abs(loss.item() - label_loss.item()) > 1e-6
-    else:
-        assert loss.item() == pytest.approx(label_loss.item())
+    with torch.no_grad():
+        features = net.forward_features(batch["image"])
+        label_loss = module.loss_fn(net.forward_head(features), batch["label"]).item()
+        terms = net.auxiliary_losses(features, batch["label"])
+    names = {"layernorm": {"alignment_loss", "uniformity_loss"}, "svd": {"orthogonal_loss", "singular_loss"}}
+    assert terms.keys() == names.get(tuning, set())  # the auxiliary terms are in the loss
+    assert loss.item() == pytest.approx(label_loss + sum(t.item() for t in terms.values()), abs=1e-6)
     loss.backward()
     optimizer.step()
     moved = {n for n, p in net.named_parameters() if not torch.equal(p, before[n])}
