@@ -290,3 +290,18 @@ def test_the_train_command_trains_layernorm_and_writes_the_trainable_count(
     # the run loads back (evaluation, export): the module built without the model-level net keys
     net = load_detector(run / "checkpoints" / "last.ckpt").net
     assert isinstance(net, FoundationNet) and net.tuning == "layernorm" and isinstance(net.head, CosineHead)
+
+
+def test_pretrained_offline_fails_fast_naming_the_backbone_and_the_fix(monkeypatch, tmp_path: Path) -> None:
+    import socket
+
+    from huggingface_hub import constants
+
+    from dfd.models.nets.pretrained import PretrainedWeightsUnavailable
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))  # nothing cached
+    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: pytest.fail("network touched"))
+    with pytest.raises(PretrainedWeightsUnavailable) as err:
+        FoundationNet(backbone="vit_base_patch16_clip_224.openai", pretrained=True, tuning="layernorm")
+    assert "vit_base_patch16_clip_224.openai" in str(err.value) and "pretrained=false" in str(err.value)
