@@ -17,12 +17,13 @@ of them). The run's optimizer, scheduler, callbacks and any other ``_target_`` a
 from __future__ import annotations
 
 import importlib
+import inspect
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from dfd.config.instantiate import TRUSTED_TARGETS, trusted_targets
+from dfd.config.instantiate import NET_SHORTHANDS, TRUSTED_TARGETS, trusted_targets
 from dfd.core.digest import file_sha256
 from dfd.core.errors import DfdError
 from dfd.core.moved import current_target
@@ -151,7 +152,9 @@ def build_module(run_cfg: DictConfig, source: Path | str, allow_pickle: bool = F
             net_cfg[key] = None  # likewise: no weights files are read
     if "allow_pickle" in net_cfg:
         net_cfg["allow_pickle"] = allow_pickle
-    kwargs = plain_kwargs(model_cfg, "model", source, skip=BUILT_KEYS)
+    # model.backbone, model.tuning, …: the net's arguments, spelled at model level (model=foundation)
+    shorthands = tuple(k for k in NET_SHORTHANDS if k not in inspect.signature(module_cls).parameters)
+    kwargs = plain_kwargs(model_cfg, "model", source, skip=BUILT_KEYS + shorthands)
     for key in ("weights_path", "pretrained_ckpt"):
         if kwargs.get(key):
             kwargs[key] = None  # the run's initial weights are not needed either

@@ -166,6 +166,12 @@ def with_current_targets(cfg: Any) -> Any:
 OFF_SWITCHES = ("localization",)
 
 
+#: Model-level keys a model config interpolates into its net (``model=foundation``: ``model.backbone``,
+#: ``model.pretrained``, ``model.tuning`` → ``model.net.*``), the spelling the command line uses; a
+#: target that does not take one (the LightningModule) is built without it.
+NET_SHORTHANDS = ("backbone", "pretrained", "tuning")
+
+
 def is_trusted(target: str) -> bool:
     """Whether ``target`` is one of :func:`trusted_targets` (``pkg.*`` patterns included)."""
     from fnmatch import fnmatchcase
@@ -205,6 +211,32 @@ def without_off_switches(cfg: Any) -> Any:
     return cfg
 
 
+def without_net_shorthands(cfg: Any) -> list[tuple[DictConfig, str, Any]]:
+    """Take the :data:`NET_SHORTHANDS` out of every node with a ``net`` whose target does not take
+    them, the net's own interpolations of them resolved first; return what was taken, for
+    :func:`instantiate` to put back (the run's ``config.yaml`` keeps them)."""
+    taken: list[tuple[DictConfig, str, Any]] = []
+    nodes = [cfg] if isinstance(cfg, DictConfig) else []
+    while nodes:
+        node = nodes.pop()
+        for key in list(node.keys()):
+            value = node._get_node(key)
+            if isinstance(value, DictConfig):
+                nodes.append(value)
+        target = node.get("_target_") if "_target_" in node else None
+        net = node.get("net") if "net" in node else None
+        if not isinstance(target, str) or not is_trusted(target) or not isinstance(net, DictConfig):
+            continue
+        for key in NET_SHORTHANDS:
+            if key in node and not takes_keyword(target, key):
+                with open_dict(node), read_write(node):
+                    if key in net:
+                        net[key] = net[key]  # resolved while model.<key> is there
+                    taken.append((node, key, node[key]))
+                    del node[key]
+    return taken
+
+
 def instantiate(cfg: DictConfig, **kwargs: Any) -> Any:
     """``hydra.utils.instantiate`` restricted to :data:`TRUSTED_TARGETS`.
 
@@ -213,6 +245,7 @@ def instantiate(cfg: DictConfig, **kwargs: Any) -> Any:
     environment variable that allows it.
     """
     cfg = without_off_switches(with_current_targets(cfg))
+    taken = without_net_shorthands(cfg)
     try:
         return hydra.utils.instantiate(cfg, _execution_whitelist_=trusted_targets(), **kwargs)
     except InstantiationException as err:
@@ -229,6 +262,10 @@ def instantiate(cfg: DictConfig, **kwargs: Any) -> Any:
             f"_target_: {target} is not a trusted target (dfd allows {', '.join(trusted_targets())}); "
             f"if you trust it, run with DFD_TRUSTED_TARGETS={target}"
         ) from None
+    finally:
+        for node, key, value in taken:
+            with open_dict(node), read_write(node):
+                node[key] = value
 
 
 # -- run-directory resolvers ---------------------------------------------------------------

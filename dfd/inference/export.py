@@ -287,6 +287,9 @@ def export_model(
         raise ExportError(f"net target {net_spec.get('target')!r} is not a dfd net (dfd.models.nets.*)")
     from safetensors.torch import save_model
 
+    if callable(getattr(net, "merged", None)):  # adapters folded into plain weights (FoundationNet)
+        net, kwargs = net.merged(dict(net_spec.get("kwargs", {})))
+        net_spec = {**net_spec, "kwargs": kwargs}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     deviation = export_onnx(net, spec, out / ONNX_FILE, opset)

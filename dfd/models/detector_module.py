@@ -13,6 +13,10 @@ https://arxiv.org/abs/2204.08376) is trained on ``loss + loss.mask_weight · mas
 BCE, :meth:`dfd.models.losses.BCELoss.mask_loss`), logged as ``train/mask_loss``; batches without
 a mask, and every evaluation, use the label alone.
 
+A net with ``auxiliary_losses(features, labels) -> {name: weighted term}`` (the foundation net's
+metric-learning and SVD terms, :mod:`dfd.models.nets.foundation`) is trained on the label loss plus
+those terms, each logged as ``train/<name>``.
+
 With ``model/optimizer=sam`` (:class:`dfd.models.sam.SAM`) each step runs ``training_step`` twice
 through Lightning's closure; only the first pass, at the weights being trained, is logged.
 """
@@ -336,6 +340,8 @@ class DetectorModule(LightningModule):
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         if getattr(self.net, "localization", False) and "mask" in batch:
             loss = self._localization_step(batch)
+        elif callable(getattr(self.net, "auxiliary_losses", None)):
+            loss = self._auxiliary_step(batch)
         else:
             loss, _ = self._shared_step(batch)
         if self._second_sam_pass():
@@ -349,6 +355,27 @@ class DetectorModule(LightningModule):
             prog_bar=True,
             batch_size=len(batch["label"]),
         )
+        return loss
+
+    def _auxiliary_step(self, batch: dict[str, Any]) -> torch.Tensor:
+        """Label loss + the net's weighted auxiliary terms (``net.auxiliary_losses(features, labels)``),
+        from one pass of the net; each term is logged as ``train/<name>``."""
+        x = batch["image"]
+        if self.channels_last and x.ndim == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        features = self.net.forward_features(x)
+        loss = self.loss_fn(self.net.forward_head(features), batch["label"])
+        terms = self.net.auxiliary_losses(features, batch["label"])
+        for name, value in terms.items():
+            loss = loss + value
+            if not self._second_sam_pass():
+                self.log(
+                    f"train/{name}",
+                    value.detach(),
+                    on_step=True,
+                    on_epoch=True,
+                    batch_size=len(batch["label"]),
+                )
         return loss
 
     def _localization_step(self, batch: dict[str, Any]) -> torch.Tensor:

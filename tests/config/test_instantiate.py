@@ -71,3 +71,23 @@ def test_a_net_of_ones_own_drops_into_a_model_config_without_the_switches_it_lac
         OmegaConf.create({"_target_": "dfd.models.nets.mesonet.Meso4", "localization": True})
     )
     assert mesonet.localization
+
+
+def test_net_shorthands_reach_the_net_and_stay_in_the_config() -> None:
+    """model.backbone / model.pretrained / model.tuning (model=foundation's command-line spelling) are
+    the net's arguments: the module, which takes none of them, is built without them, and the config
+    keeps them for the run's config.yaml."""
+    cfg = OmegaConf.create(
+        {"model": {"_target_": "dfd.models.detector_module.DetectorModule", "_partial_": True,
+                   "backbone": "vit_tiny_patch16_224", "pretrained": False, "tuning": "linear",
+                   "net": {"_target_": "dfd.models.nets.foundation.FoundationNet", "backbone": "${model.backbone}",
+                           "pretrained": "${model.pretrained}", "tuning": "${model.tuning}", "input_size": 32}}}
+    )  # fmt: skip
+    module = instantiate(cfg.model)(optimizer=None)
+    assert module.net.tuning == "linear" and module.net.input_spec.size == 32
+    assert all(not p.requires_grad for p in module.net.backbone.parameters())
+    assert (cfg.model.backbone, cfg.model.pretrained, cfg.model.tuning) == (
+        "vit_tiny_patch16_224",
+        False,
+        "linear",
+    )

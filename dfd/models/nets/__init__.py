@@ -43,6 +43,7 @@ NETS = (
     "dfd.models.nets.audio_cnn.AudioCNN",
     "dfd.models.nets.avff.AVFF",
     "dfd.models.nets.f3net.F3Net",
+    "dfd.models.nets.foundation.FoundationNet",
     "dfd.models.nets.hybrid_vit_cnn.HybridViTCNN",
     "dfd.models.nets.mesonet.Meso4",
     "dfd.models.nets.mesonet.MesoInception4",
