@@ -396,8 +396,8 @@ class PairedSourceSampler(_WeightedSharded):
         self.fallback = not len(self.pairs)
         if self.fallback:
             log.warning(
-                "sampler=paired_source: %s names no fake's source real video (manifest column source_video): "
-                "class-balanced sampling instead",
+                "sampler=paired_source: %s names no fake's source real video (manifest column source_video, "
+                "written by dfd.preprocess where the dataset's layout knows it): class-balanced sampling instead",
                 dataset,
             )
             return
