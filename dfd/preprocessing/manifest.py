@@ -55,8 +55,8 @@ COLUMNS = [
     "split",
     "group",
     # a fake's source: the video_id of the real video it was made from (FF++ fake ``Deepfakes/000_003``
-    # → ``original/000``), from the layout's ``VideoRecord.source_id``; empty for reals and where the
-    # layout does not know it. ``sampler=paired_source`` batches each fake with this real.
+    # → ``original/000``), from the layout's ``VideoRecord.made_from`` or ``source_id``; empty for
+    # reals and where the layout does not know it. ``sampler=paired_source`` batches each fake with it.
     "source_video",
     "compression",
     "crop_path",
@@ -305,7 +305,7 @@ def base_row(record: VideoRecord) -> dict[str, Any]:
         "method": record.method,
         "split": record.split,
         "group": record.group,
-        "source_video": record.source_id if record.label == 1 else "",
+        "source_video": (record.made_from or record.source_id) if record.label == 1 else "",
         "compression": record.compression,
         "fake_periods": record.fake_periods,
         "source_path": str(record.path),
