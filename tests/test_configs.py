@@ -324,3 +324,19 @@ def test_one_target_style_the_defining_module() -> None:
         for target in re.findall(r"_target_:\s*(dfd\.[\w.]+)", path.read_text()):
             module, _, name = target.rpartition(".")
             assert getattr(importlib.import_module(module), name).__module__ == module, (path.name, target)
+
+
+def test_the_paired_source_sampler_config_pairs_what_the_datamodule_hands_it(make_cfg) -> None:
+    import numpy as np
+
+    from dfd.data.datamodule import sampler_takes_batch_size, sampler_takes_source_idx
+
+    cfg = make_cfg(["sampler=paired_source", "sampler.crops_per_video=2"])
+    factory = instantiate(cfg.sampler)
+    assert sampler_takes_batch_size(factory) and sampler_takes_source_idx(factory)
+    video_idx = np.repeat(np.arange(4), 3)  # reals 0, 1; fake 2 made from 0, fake 3 from 1
+    labels = (video_idx >= 2).astype(int)
+    sampler = factory(labels=labels, video_idx=video_idx, source_idx=np.where(labels == 1, video_idx - 2, -1),
+                      batch_size=cfg.data.batch_size, dataset="mini")  # fmt: skip
+    assert not sampler.fallback and sampler.seed == cfg.seed and sampler.crops_per_video == 2
+    assert sampler.pairs.tolist() == [[0, 2], [1, 3]]

@@ -342,6 +342,7 @@ def test_error_messages_name_keys_that_exist() -> None:
         ("train", ["model/scheduler=cosine_warmup"]),
         ("train", ["model/optimizer=sam"]),
         ("train", ["model/scheduler=linear_decay"]),
+        ("train", ["sampler=paired_source"]),
     ] + [("generate", [f"mini={m}"]) for m in options["mini"]]
     required = {"eval": ["ckpt_path=x"], "robustness": ["ckpt_path=x"], "compare": ["ckpt_a=x", "ckpt_b=x"]}
     for config, overrides in configs:

@@ -109,3 +109,39 @@ def test_statistics_table() -> None:
     assert imbalance_ratio({0: 200, 1: 1000}) == 5.0
     table = format_class_counts({"train": {0: 200, 1: 1000}})
     assert "| train | 200 | 1000 | 1200 | 0.833 | 5.00:1 |" in table
+
+
+class _Batches(Callback):
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self.seen = [*getattr(self, "seen", []), (list(batch["video_id"]), batch["label"].tolist())]
+        self.sampler = trainer.train_dataloader.sampler
+
+
+@pytest.mark.slow
+def test_paired_source_training_on_preprocessed_ffpp_pairs_each_fake_with_its_original(
+    ffpp_out, make_cfg, tmp_path: Path
+) -> None:
+    """dfd.preprocess writes each FF++ fake's original into the manifest, and a run with
+    sampler=paired_source trains on batches of (original, fake made from it) pairs."""
+    from dfd.data.samplers import PairedSourceSampler
+    from dfd.preprocessing.manifest import read_manifest
+
+    _, crops, _ = ffpp_out
+    rows, _ = read_manifest(crops)
+    fakes = rows[(rows["label"] == 1) & rows["method"].isin(["Deepfakes", "FaceSwap"])]
+    assert (fakes["source_video"] == "original/" + fakes["video_id"].str.split("/").str[1].str[:3]).all()
+    assert rows.loc[rows["label"] == 0, "source_video"].isna().all()
+    batches = _Batches()
+    cfg = make_cfg(
+        ["data=ffpp", f"data.root={crops}", "data.layout.methods=[Deepfakes,FaceSwap]", "data.batch_size=4",
+         "sampler=paired_source", "sampler.crops_per_video=2", "model.net.input_size=64", "test=false",
+         "callbacks.early_stopping=null"],
+        tiny=False,
+    )  # fmt: skip
+    metrics = train(cfg, extra_callbacks=[batches])
+    assert isinstance(batches.sampler, PairedSourceSampler) and not batches.sampler.fallback
+    assert len(batches.seen) == len(batches.sampler) // 4 > 0  # one epoch of whole batches
+    for ids, labels in batches.seen:
+        assert labels == [0.0, 0.0, 1.0, 1.0] and len(set(ids[:2])) == len(set(ids[2:])) == 1
+        assert ids[0] == "original/" + ids[2].split("/")[1][:3]
+    assert np.isfinite(metrics["val/auc_best"])

@@ -86,6 +86,7 @@ TRUSTED_TARGETS = [
     "dfd.data.image_datamodule.ImageListDataModule",
     "dfd.data.samplers.BalancedVideoSampler",
     "dfd.data.samplers.OncePerEpochSampler",
+    "dfd.data.samplers.PairedSourceSampler",
     "dfd.data.samplers.RandomSampler",
     "dfd.data.samplers.WeightedClassSampler",
     "dfd.data.synthetic.av.SyntheticAVDataModule",

@@ -107,6 +107,15 @@ class FrameDataset(Dataset):
         self.frame_idx = pd.to_numeric(frames, errors="coerce").fillna(-1).to_numpy(dtype=np.int32)
         self.method = Coded.factorize(rows["method"] if "method" in rows else pd.Series([""] * len(rows)))
         self.split = Coded.factorize(rows["split"] if "split" in rows else pd.Series([""] * len(rows)))
+        #: each sample's source real video as a ``video_idx`` (-1: a real, or a fake whose source is
+        #: unknown or not in these rows), from the manifest's ``source_video``; None without that column
+        self.source_idx = (
+            pd.Index(self.video_names.tolist())
+            .get_indexer(rows["source_video"].fillna("").astype(str))
+            .astype(np.int64)
+            if "source_video" in rows
+            else None
+        )
         self.transform = transform
         self.label_transforms = dict(label_transforms or {})
         self.augment_seed: int | None = None
@@ -197,6 +206,12 @@ def sampler_takes_batch_size(factory: Callable[..., Sampler]) -> bool:
     """Whether a sampler factory (a class, or a ``functools.partial`` of one) wants the batch size."""
     target = getattr(factory, "func", factory)
     return bool(getattr(target, "takes_batch_size", False))
+
+
+def sampler_takes_source_idx(factory: Callable[..., Sampler]) -> bool:
+    """Whether a sampler factory wants each sample's source real video (``source_idx=``, ``dataset=``)."""
+    target = getattr(factory, "func", factory)
+    return bool(getattr(target, "takes_source_idx", False))
 
 
 def freeze_for_workers() -> None:
@@ -361,8 +376,9 @@ class FaceCropDataModule(LightningDataModule):
         num_workers: DataLoader worker processes.
         frames_per_video: crops used per video (evenly spaced); ``None`` uses all.
         max_samples_per_class: cap on training crops per label; ``None`` uses all.
-        sampler: factory ``(labels=, video_idx=) -> Sampler`` for the training split (the
-            ``sampler/`` group, see :mod:`dfd.data.samplers`); ``None`` shuffles.
+        sampler: factory ``(labels=, video_idx=, [batch_size=], [source_idx=, dataset=]) -> Sampler``
+            for the training split (the ``sampler/`` group, see :mod:`dfd.data.samplers`); ``None``
+            shuffles.
         minority_strength: when set, the training class with fewer crops gets augmentation of
             this strength (``augment.strength`` for that class; 1.0 is the default).
         missing_hint: the command that creates the manifest, shown when it is absent.
@@ -559,7 +575,7 @@ class FaceCropDataModule(LightningDataModule):
     #: ``dfd.stats`` use, not the boxes, landmarks and source paths.
     manifest_columns: tuple[str, ...] | None = (
         "video_id", "frame_idx", "track", "label", "label_video", "label_audio", "method", "split", "group",
-        "crop_path", "status", "reason",
+        "source_video", "crop_path", "status", "reason",
     )  # fmt: skip
 
     def load_rows(self) -> pd.DataFrame:
@@ -646,6 +662,8 @@ class FaceCropDataModule(LightningDataModule):
         rows = self.select_rows(self.load_rows())
         if self.manifest_columns is not None:  # only what the datasets read: each split's copy is smaller
             extra = [LANDMARK_COLUMN] if self.fakes != "dataset" else []
+            if sampler_takes_source_idx(self.sampler):
+                extra.append("source_video")
             rows = rows[[c for c in (*SAMPLE_COLUMNS, *extra) if c in rows]]
         for split in SPLITS:
             part = rows[rows["split"] == split]
@@ -773,6 +791,8 @@ class FaceCropDataModule(LightningDataModule):
             # rank-aware samplers (DistributedSampler subclasses): Lightning neither wraps them
             # again under DDP nor forgets their set_epoch
             extra = {"batch_size": batch_size} if sampler_takes_batch_size(factory) else {}
+            if sampler_takes_source_idx(factory):
+                extra.update(source_idx=getattr(dataset, "source_idx", None), dataset=Path(self.root).name)
             sampler = factory(labels=dataset.labels.astype(np.int64), video_idx=dataset.video_idx, **extra)
             if self.format == "packed" and hasattr(sampler, "sorted_batches"):
                 sampler.sorted_batches = batch_size  # the same batches, read forward through the pack

@@ -10,8 +10,14 @@
 - :class:`BalancedVideoSampler`: draws with replacement with weight ``1 / frames of the video``,
   so every video contributes equally whatever its frame count (long videos would otherwise
   dominate a frame-level epoch); optionally also balances the classes at the video level.
+- :class:`PairedSourceSampler`: every batch holds whole (real, fake) pairs: crops of a fake video
+  and of the real video it was made from, side by side, so the only difference the net can learn
+  from within a pair is the manipulation (Yermakov et al., "Deepfake Detection that Generalizes
+  Across Benchmarks", WACV 2026, arXiv 2508.06248, find training on real-fake pairs from the same
+  source video essential against shortcut learning). Without source ids it falls back to
+  class-balanced sampling, and says so once.
 
-All three are :class:`torch.utils.data.DistributedSampler` subclasses and are rank-aware:
+All of them are :class:`torch.utils.data.DistributedSampler` subclasses and are rank-aware:
 every rank builds the same global sequence for an epoch from ``seed + epoch`` and keeps the
 positions ``rank, rank + R, rank + 2R, …``, so the ranks draw disjoint shares of one epoch and
 ``set_epoch`` reshuffles. Lightning does not wrap a ``DistributedSampler`` again and calls its
@@ -19,7 +25,10 @@ positions ``rank, rank + R, rank + 2R, …``, so the ranks draw disjoint shares 
 validation and test loaders.
 
 The DataModule builds the sampler from a factory (``functools.partial`` from Hydra) with the
-training split's ``labels`` (0 real, 1 fake) and ``video_idx`` (video of each sample).
+training split's ``labels`` (0 real, 1 fake) and ``video_idx`` (video of each sample); samplers
+that declare ``takes_batch_size`` also get the per-rank ``batch_size``, and those that declare
+``takes_source_idx`` get ``source_idx`` (each fake's source real video as a ``video_idx``, -1 where
+unknown; ``None`` when the manifest names no sources) and ``dataset`` (its name, for messages).
 
 For exact resumption, the DataModule turns on ``tag_epoch``: the sampler then yields
 ``(epoch, index)`` pairs, so the dataset seeds each sample's augmentation from
@@ -31,6 +40,7 @@ goes on where it stopped. Neither needs saved state: every epoch's order is a fu
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterator, Sequence
 
@@ -42,10 +52,13 @@ from torch.utils.data import DistributedSampler
 __all__ = [
     "BalancedVideoSampler",
     "OncePerEpochSampler",
+    "PairedSourceSampler",
     "RandomSampler",
     "WeightedClassSampler",
     "epoch_class_counts",
 ]
+
+log = logging.getLogger(__name__)
 
 
 def _world(num_replicas: int | None, rank: int | None) -> tuple[int, int]:
@@ -123,7 +136,11 @@ class _RankSharded(DistributedSampler):
             raise AssertionError(
                 f"{type(self).__name__} drew {len(indices)} indices, expected {self.total_size}"
             )
-        mine = indices[self.rank : self.total_size : self.num_replicas].tolist()
+        return self.emit(indices[self.rank : self.total_size : self.num_replicas].tolist())
+
+    def emit(self, mine: list[int]) -> Iterator[int]:
+        """This rank's share of the epoch as it is yielded: ``skip`` spent, batches sorted where
+        asked, ``(epoch, index)`` keys with ``tag_epoch``."""
         mine, self.skip = mine[self.skip :], 0
         mine = sort_within_batches(mine, self.sorted_batches)
         if self.tag_epoch:
@@ -216,12 +233,7 @@ class OncePerEpochSampler(_RankSharded):
         generator.manual_seed(self.seed + self.epoch)
         indices = self.global_indices(generator)
         start = sum(self.sizes[: self.rank])
-        mine = indices[start : start + self.sizes[self.rank]].tolist()
-        mine, self.skip = mine[self.skip :], 0
-        mine = sort_within_batches(mine, self.sorted_batches)
-        if self.tag_epoch:
-            return iter([(self.epoch, i) for i in mine])
-        return iter(mine)
+        return self.emit(indices[start : start + self.sizes[self.rank]].tolist())
 
 
 class _WeightedSharded(_RankSharded):
@@ -280,6 +292,153 @@ class BalancedVideoSampler(_WeightedSharded):
             videos_per_class = np.bincount(self.labels[first], minlength=int(self.labels.max()) + 1)
             weights = weights / videos_per_class[self.labels]
         return weights
+
+
+class PairedSourceSampler(_WeightedSharded):
+    """Batches of whole (real, fake) pairs: crops of a fake video beside crops of its source real.
+
+    An epoch is a sequence of *pairs*, each ``2 * crops_per_video`` consecutive indices: that many
+    crops of a real video, then as many of one fake made from it. The fake videos are visited in a
+    new permutation every epoch (starting over when the epoch is longer), each with its source
+    real; a pair's crops are evenly spaced through each video from one random start, so the real's
+    and the fake's are the same frames where the two have the same crops. So every batch is exactly
+    half real, half fake, every fake video is drawn equally often and every real video as often as it
+    has fakes (FF++: once per method). GenD (Yermakov et al., WACV 2026, arXiv 2508.06248) trains
+    on such real-fake pairs from the same source video and finds them essential against shortcut
+    learning: within a pair, identity, scene and compression are shared, only the manipulation
+    differs.
+
+    Ranks take whole pairs (pair ``p`` goes to rank ``p mod R``), so each rank has the same number
+    of pairs, and with ``batch_size`` a multiple of ``2 * crops_per_video`` every batch holds whole
+    pairs. A fake whose source real is not in the split (no usable crop, another split) and a real
+    without fakes are left out, counted in :attr:`unpaired` and logged. Where no fake has its source
+    (``source_idx`` is None: the manifest names no sources, or the layout does not know them), the
+    sampler falls back to class-balanced draws with replacement (as :class:`WeightedClassSampler`)
+    and says so once.
+
+    Args:
+        labels, video_idx: as :class:`RandomSampler`; ``video_idx`` is required.
+        source_idx: per sample, the ``video_idx`` of the real video its (fake) video was made from,
+            -1 where unknown; ignored for reals. ``None``: no source is known.
+        crops_per_video: crops of each video of a pair.
+        batch_size: the per-rank batch size (the DataModule passes it); a multiple of
+            ``2 * crops_per_video``.
+        num_samples: samples per epoch over all ranks; default the split's size, rounded up to
+            whole pairs on every rank.
+        dataset: the dataset's name, for the fallback's message.
+        seed, num_replicas, rank: as :class:`RandomSampler`.
+    """
+
+    #: the DataModule passes its batch size to samplers that declare this
+    takes_batch_size = True
+    #: ... and ``source_idx`` (with ``dataset``) to samplers that declare this
+    takes_source_idx = True
+
+    def __init__(
+        self,
+        labels: Sequence[int] | np.ndarray | torch.Tensor,
+        video_idx: Sequence[int] | np.ndarray | torch.Tensor | None = None,
+        source_idx: Sequence[int] | np.ndarray | torch.Tensor | None = None,
+        *,
+        crops_per_video: int = 1,
+        batch_size: int | None = None,
+        num_samples: int | None = None,
+        dataset: str = "the training split",
+        seed: int = 0,
+        num_replicas: int | None = None,
+        rank: int | None = None,
+    ) -> None:
+        if video_idx is None:
+            raise ValueError("PairedSourceSampler needs video_idx (the video of every sample)")
+        super().__init__(
+            labels, video_idx, num_samples=num_samples, seed=seed, num_replicas=num_replicas, rank=rank
+        )
+        self.crops_per_video = int(crops_per_video)
+        if self.crops_per_video < 1:
+            raise ValueError(f"sampler.crops_per_video={crops_per_video} must be at least 1")
+        unit = 2 * self.crops_per_video
+        if batch_size is not None and int(batch_size) % unit:
+            raise ValueError(
+                f"data.batch_size={batch_size} is not a multiple of 2 × sampler.crops_per_video = {unit}: "
+                "every batch holds whole (real, fake) pairs"
+            )
+        assert self.video_idx is not None
+        # dense video numbers and each video's samples, contiguous
+        videos, dense = np.unique(self.video_idx, return_inverse=True)
+        self._order = np.argsort(dense, kind="stable")
+        self._counts = np.bincount(dense, minlength=len(videos))
+        self._starts = np.concatenate([[0], np.cumsum(self._counts)[:-1]])
+        first = self._order[self._starts]  # one sample of each video
+        video_label = self.labels[first]
+        fake_videos = np.flatnonzero(video_label == 1)
+        source = np.full(len(videos), -1, np.int64)
+        if source_idx is not None:
+            source_idx = np.asarray(source_idx, dtype=np.int64)
+            if source_idx.shape != self.labels.shape:
+                raise ValueError(
+                    f"source_idx has shape {source_idx.shape}, labels {self.labels.shape}: "
+                    "one source per sample"
+                )
+            wanted = source_idx[first[fake_videos]]
+            at = np.clip(np.searchsorted(videos, wanted), 0, len(videos) - 1)
+            found = (wanted >= 0) & (videos[at] == wanted) & (video_label[at] == 0)
+            source[fake_videos[found]] = at[found]
+        paired = fake_videos[source[fake_videos] >= 0]
+        #: (real, fake) dense video numbers of every pair, by fake
+        self.pairs = np.stack([source[paired], paired], axis=1)
+        real_videos = np.flatnonzero(video_label == 0)
+        #: videos left out of the pairs: ``{"fake": fakes without their source, "real": reals without fakes}``
+        self.unpaired = {
+            "fake": int(len(fake_videos) - len(paired)),
+            "real": int(len(np.setdiff1d(real_videos, self.pairs[:, 0]))),
+        }
+        #: no pair at all: class-balanced draws instead
+        self.fallback = not len(self.pairs)
+        if self.fallback:
+            log.warning(
+                "sampler=paired_source: %s names no fake's source real video (manifest column source_video, "
+                "written by dfd.preprocess where the dataset's layout knows it): class-balanced sampling instead",
+                dataset,
+            )
+            return
+        if any(self.unpaired.values()):
+            log.info(
+                "sampler=paired_source on %s: %d pairs; left out %d fake videos whose source real is not "
+                "in the split and %d real videos without fakes",
+                dataset, len(self.pairs), self.unpaired["fake"], self.unpaired["real"],
+            )  # fmt: skip
+        pairs_per_rank = math.ceil(self.total_size / (unit * self.num_replicas))
+        self.num_samples = pairs_per_rank * unit
+        self.total_size = self.num_samples * self.num_replicas
+
+    def sample_weights(self) -> np.ndarray:
+        counts = np.bincount(self.labels)
+        return 1.0 / counts[self.labels]
+
+    def pair_indices(self, generator: torch.Generator) -> torch.Tensor:
+        """The epoch's pairs as sample indices, ``[pairs, 2 * crops_per_video]``: each row the real's
+        crops, then the fake's."""
+        k = self.crops_per_video
+        n_pairs = self.total_size // (2 * k)
+        laps = math.ceil(n_pairs / len(self.pairs))
+        perms = [torch.randperm(len(self.pairs), generator=generator) for _ in range(laps)]
+        videos = torch.as_tensor(self.pairs)[torch.cat(perms)[:n_pairs]]  # [pairs, 2]: real, fake
+        counts = torch.as_tensor(self._counts)[videos][..., None]  # [pairs, 2, 1]
+        # k crops evenly spaced through each video from a random start, the same relative start in
+        # the real and the fake: their same frames where both have the same crops (an FF++ fake
+        # and the original whose frames it reuses), distinct crops wherever a video has k
+        start = torch.rand((n_pairs, 1, 1), generator=generator, dtype=torch.float64)
+        offsets = ((start * counts).long() + torch.arange(k) * counts // k) % counts
+        positions = torch.as_tensor(self._starts)[videos][..., None] + offsets
+        return torch.as_tensor(self._order)[positions].reshape(n_pairs, 2 * k)
+
+    def __iter__(self) -> Iterator[int]:
+        if self.fallback:
+            return super().__iter__()
+        generator = torch.Generator()
+        generator.manual_seed(self.seed + self.epoch)
+        pairs = self.pair_indices(generator)
+        return self.emit(pairs[self.rank :: self.num_replicas].reshape(-1).tolist())
 
 
 def epoch_class_counts(sampler: Sequence[int] | DistributedSampler, labels: np.ndarray) -> dict[int, int]:

@@ -54,6 +54,10 @@ COLUMNS = [
     "method",
     "split",
     "group",
+    # a fake's source: the video_id of the real video it was made from (FF++ fake ``Deepfakes/000_003``
+    # → ``original/000``), from the layout's ``VideoRecord.made_from`` or ``source_id``; empty for
+    # reals and where the layout does not know it. ``sampler=paired_source`` batches each fake with it.
+    "source_video",
     "compression",
     "crop_path",
     "x1",
@@ -85,11 +89,11 @@ STATUSES = (STATUS_OK, UNREADABLE, NO_FACE, NO_AUDIO, TOO_SHORT, MISSING_FILE, U
 
 #: Columns read as text (the rest are numbers); empty text is missing, as in a CSV.
 TEXT_COLUMNS = (
-    "video_id", "method", "split", "group", "compression", "crop_path", "landmarks", "audio_path",
-    "source_path", "fake_periods", "status", "reason",
+    "video_id", "method", "split", "group", "source_video", "compression", "crop_path", "landmarks",
+    "audio_path", "source_path", "fake_periods", "status", "reason",
 )  # fmt: skip
 #: Text columns a CSV reader must not guess numbers for (ids such as ``000``).
-CSV_DTYPES = {"video_id": str, "group": str, "method": str, "split": str}
+CSV_DTYPES = {"video_id": str, "group": str, "source_video": str, "method": str, "split": str}
 #: The column of points, columnar in the Parquet and JSON text in the CSV.
 LANDMARK_COLUMN = "crop_landmarks"
 
@@ -301,6 +305,7 @@ def base_row(record: VideoRecord) -> dict[str, Any]:
         "method": record.method,
         "split": record.split,
         "group": record.group,
+        "source_video": (record.made_from or record.source_id) if record.label == 1 else "",
         "compression": record.compression,
         "fake_periods": record.fake_periods,
         "source_path": str(record.path),
@@ -330,4 +335,8 @@ def write_part(out_dir: str | Path, video_id: str, rows: list[dict[str, Any]]) -
 def read_part(out_dir: str | Path, video_id: str) -> pd.DataFrame | None:
     """A finished video's rows, or None when it is not done."""
     path = part_path(out_dir, video_id)
-    return pd.read_csv(path, dtype={"video_id": str, "group": str}) if path.is_file() else None
+    return (
+        pd.read_csv(path, dtype={"video_id": str, "group": str, "source_video": str})
+        if path.is_file()
+        else None
+    )

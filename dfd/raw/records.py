@@ -37,7 +37,10 @@ class VideoRecord:
     1 fake. ``split`` is ``train``/``val``/``test``, or ``""`` when the layout has none and a
     split must be carved later. ``group`` keeps related videos (an identity, an FF++ pair, a
     DFDC fake and its original) in one split. ``source_id`` names the video whose frames this
-    one shares (FF++ fake ``a_b`` → original ``a``), so its face boxes can be reused.
+    one shares (FF++ fake ``a_b`` → original ``a``), so its face boxes can be reused. ``made_from``
+    names the real video a fake was made from where the dataset says so but the frames are not
+    known to line up (DFDC's ``original``); the manifest's ``source_video`` is ``made_from`` or
+    ``source_id``, and ``sampler=paired_source`` batches each fake beside that real.
     """
 
     path: Path
@@ -49,6 +52,8 @@ class VideoRecord:
     compression: str = ""
     has_audio: bool = False
     source_id: str = ""
+    #: The video_id of the real video this fake was made from, where ``source_id`` does not say it.
+    made_from: str = ""
     status: str = STATUS_OK
     reason: str = ""
     #: Which modality is fake, where the dataset says (FakeAVCeleb); None = not told apart.

@@ -232,3 +232,152 @@ def test_a_resumed_sampler_yields_what_the_uninterrupted_run_had_left_on_each_ra
         for e in range(epoch + 1, 4):  # the skip is spent: later epochs are whole
             resumed.set_epoch(e)
             assert list(resumed) == epochs[e]
+
+
+# -- sampler=paired_source ---------------------------------------------------------------------
+def _ffpp_like() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """labels, video_idx, source_idx of FF++-shaped data: 6 originals (videos 0-5, 4 crops each)
+    and 2 methods × 6 fakes (videos 6-17, 3 crops each); fake 6 + m * 6 + i is made from original i."""
+    video_idx = np.concatenate([np.repeat(np.arange(6), 4), np.repeat(np.arange(6, 18), 3)])
+    labels = (video_idx >= 6).astype(np.int64)
+    source_idx = np.where(labels == 1, (video_idx - 6) % 6, -1)
+    return labels, video_idx, source_idx
+
+
+def _pairs(draws: list[int], video_idx: np.ndarray, k: int) -> list[tuple[int, int]]:
+    """(real video, fake video) of each run of ``2 k`` draws, asserting each run is k + k of one video each."""
+    runs = [draws[i : i + 2 * k] for i in range(0, len(draws), 2 * k)]
+    assert all(len({*video_idx[run[:k]]}) == 1 and len({*video_idx[run[k:]]}) == 1 for run in runs)
+    return [(int(video_idx[run[0]]), int(video_idx[run[-1]])) for run in runs]
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_paired_source_puts_each_fake_beside_its_source_real_in_every_batch(k: int) -> None:
+    from dfd.data.samplers import PairedSourceSampler
+
+    labels, video_idx, source_idx = _ffpp_like()
+    batch = 4 * k
+    sampler = PairedSourceSampler(labels, video_idx, source_idx, crops_per_video=k, batch_size=batch, seed=2)
+    draws = list(sampler)
+    assert len(draws) == len(sampler) and not sampler.fallback and len(sampler.pairs) == 12
+    for start in range(0, len(draws), batch):
+        chunk = draws[start : start + batch]
+        assert labels[chunk].sum() * 2 == len(chunk)  # half real, half fake
+        for real, fake in _pairs(chunk, video_idx, k):  # whole pairs, each fake with its own source
+            assert labels[video_idx == real][0] == 0 and (fake - 6) % 6 == real
+    if k == 2:  # a pair's two crops of each video are distinct (every video has at least 2)
+        assert all(draws[i] != draws[i + 1] for i in range(0, len(draws), 2))
+    # every fake video is drawn, each equally often (60 samples / 2k per pair, over 12 fakes)
+    fakes = [f for _, f in _pairs(draws, video_idx, k)]
+    assert sorted(set(fakes)) == list(range(6, 18))
+    assert max(np.bincount(fakes)[6:]) - min(np.bincount(fakes)[6:]) <= 1
+    sampler.set_epoch(1)
+    assert list(sampler) != draws and list(PairedSourceSampler(
+        labels, video_idx, source_idx, crops_per_video=k, batch_size=batch, seed=2)) == draws  # fmt: skip
+
+
+def test_paired_source_takes_the_same_frames_of_a_real_and_a_fake_of_equal_length() -> None:
+    from dfd.data.samplers import PairedSourceSampler
+
+    # 3 originals and 3 fakes of 8 crops each (frames 0-7 in order), fake 3 + i made from original i
+    video_idx = np.repeat(np.arange(6), 8)
+    labels = (video_idx >= 3).astype(np.int64)
+    frame = np.tile(np.arange(8), 6)
+    sampler = PairedSourceSampler(labels, video_idx, np.where(labels == 1, video_idx - 3, -1),
+                                  crops_per_video=4, batch_size=8, num_samples=80, seed=5)  # fmt: skip
+    draws = np.array(list(sampler)).reshape(-1, 2, 4)  # [pairs, real/fake, crops]
+    assert (frame[draws[:, 0]] == frame[draws[:, 1]]).all()
+    steps = np.diff(frame[draws[:, 0]], axis=1) % 8
+    assert (steps == 2).all()  # evenly spaced through the video, wrapping round
+    assert len(set(frame[draws[:, 0, 0]].tolist())) > 1  # from a random start
+
+
+def test_paired_source_leaves_out_fakes_without_their_source_and_reals_without_fakes() -> None:
+    from dfd.data.samplers import PairedSourceSampler
+
+    labels, video_idx, source_idx = _ffpp_like()
+    source_idx = np.where(video_idx == 6, 99, source_idx)  # fake 6's source is in no row
+    source_idx = np.where((video_idx - 6) % 6 == 5, -1, source_idx)  # original 5's fakes name no source
+    sampler = PairedSourceSampler(labels, video_idx, source_idx, batch_size=2, seed=0)
+    assert sampler.unpaired == {"fake": 3, "real": 1}
+    drawn = set(video_idx[list(sampler)].tolist())
+    assert drawn == set(range(18)) - {5, 6, 11, 17}
+
+
+def test_paired_source_without_sources_falls_back_to_balanced_and_says_so_once(caplog) -> None:
+    from dfd.data.samplers import PairedSourceSampler
+
+    video_idx = np.arange(len(LABELS)) // 10
+    with caplog.at_level("WARNING", logger="dfd.data.samplers"):
+        sampler = PairedSourceSampler(LABELS, video_idx, None, batch_size=8, dataset="DFDC", seed=0)
+        counts = epoch_class_counts(sampler, LABELS)
+        sampler.set_epoch(1)
+        list(sampler)
+    assert sampler.fallback and len(sampler) == len(LABELS)
+    assert 0.47 < counts[0] / len(LABELS) < 0.53  # balanced although the data is 1:5
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and "DFDC" in warnings[0] and "class-balanced" in warnings[0]
+    # fakes whose source is unknown (-1 everywhere) are no pairing either
+    assert PairedSourceSampler(LABELS, video_idx, np.full(len(LABELS), -1), batch_size=8).fallback
+
+
+def test_paired_source_two_ranks_share_one_epoch_pair_by_pair_with_equal_lengths() -> None:
+    from dfd.data.samplers import PairedSourceSampler
+
+    labels, video_idx, source_idx = _ffpp_like()
+
+    def make(**kw):
+        return PairedSourceSampler(
+            labels, video_idx, source_idx, crops_per_video=2, batch_size=8, seed=4, **kw
+        )
+
+    ranks = [make(num_replicas=2, rank=r) for r in (0, 1)]
+    draws = [list(s) for s in ranks]
+    assert (
+        len(draws[0]) == len(draws[1]) == len(ranks[0]) == len(ranks[1]) == 32
+    )  # 60 samples → 15 pairs of 4, 8 per rank
+    single = list(make(num_replicas=1, rank=0, num_samples=64))
+    by_rank = [[d[i : i + 4] for i in range(0, 32, 4)] for d in draws]
+    # pair p of the one global sequence goes to rank p mod 2: no pair is shared, lost or split
+    assert sum((a + b for a, b in zip(*by_rank, strict=True)), []) == single
+    assert all(_pairs(d, video_idx, 2) for d in draws)
+
+
+@pytest.mark.parametrize("epoch, batches_done", [(1, 2), (2, 0)], ids=["mid_epoch", "epoch_boundary"])
+def test_a_resumed_paired_source_sampler_goes_on_where_it_stopped(epoch: int, batches_done: int) -> None:
+    from dfd.data.datamodule import FaceCropDataModule
+    from dfd.data.samplers import PairedSourceSampler
+
+    labels, video_idx, source_idx = _ffpp_like()
+    batch_size = 4
+    datamodule = FaceCropDataModule(root="unused", batch_size=batch_size)
+
+    def make(rank):
+        sampler = PairedSourceSampler(labels, video_idx, source_idx, crops_per_video=2, batch_size=batch_size,
+                                      seed=11, num_replicas=2, rank=rank)  # fmt: skip
+        sampler.tag_epoch = True
+        return sampler
+
+    for rank in (0, 1):
+        uninterrupted = make(rank)
+        epochs = []
+        for e in range(3):
+            uninterrupted.set_epoch(e)
+            epochs.append(list(uninterrupted))
+        resumed = make(rank)
+        datamodule.trainer = _resumed_trainer(epoch, batches_done)
+        datamodule._resume_sampler(resumed)
+        assert list(resumed) == epochs[epoch][batches_done * batch_size :]
+        if epoch + 1 < len(epochs):  # the skip is spent: the next epoch is whole
+            resumed.set_epoch(epoch + 1)
+            assert list(resumed) == epochs[epoch + 1]
+
+
+def test_paired_source_refuses_a_batch_that_splits_pairs() -> None:
+    from dfd.data.samplers import PairedSourceSampler
+
+    labels, video_idx, source_idx = _ffpp_like()
+    with pytest.raises(ValueError, match=r"data.batch_size=6 .* 2 × sampler.crops_per_video = 4"):
+        PairedSourceSampler(labels, video_idx, source_idx, crops_per_video=2, batch_size=6)
+    with pytest.raises(ValueError, match="video_idx"):
+        PairedSourceSampler(labels)

@@ -82,6 +82,9 @@ def parse_avdeepfake(root: str | Path) -> list[VideoRecord]:
                 method=method,
                 split=split,
                 group=str(Path(original).with_suffix("")) if original else str(Path(rel).with_suffix("")),
+                made_from=str(Path(original.lstrip("/")).with_suffix(""))
+                if original and (fake_video or fake_audio)
+                else "",
                 has_audio=True,
                 fake_periods=json.dumps(entry.get("fake_periods") or []),
                 status="ok" if path.is_file() else MISSING_FILE,

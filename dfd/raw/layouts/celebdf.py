@@ -27,6 +27,13 @@ def identity_group(folder: str, stem: str) -> str:
     return f"yt{stem}" if folder == "YouTube-real" else stem.split("_")[0]
 
 
+def made_from(folder: str, stem: str) -> str:
+    """The real video a Celeb-synthesis fake was made from: ``idA_idB_clip`` swaps idB's face into
+    ``Celeb-real/idA_clip``; ``""`` for reals and names of another form."""
+    parts = stem.split("_")
+    return f"Celeb-real/{parts[0]}_{parts[2]}" if folder == "Celeb-synthesis" and len(parts) == 3 else ""
+
+
 def read_test_list(root: Path) -> dict[str, int]:
     """``{relative path: label}`` from the test list, converting its 1 = real to our 0 = real."""
     path = require_file(root / TEST_LIST, "Celeb-DF test list")
@@ -65,6 +72,7 @@ def parse_celebdf(root: str | Path) -> list[VideoRecord]:
                     method=method,
                     split="test" if rel in test else "train",
                     group=identity_group(folder, path.stem),
+                    made_from=made_from(folder, path.stem),
                 )
             )
     for rel, label in sorted(test.items()):

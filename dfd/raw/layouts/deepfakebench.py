@@ -115,7 +115,24 @@ def parse_deepfakebench(
         for i, split in zip(train, splits, strict=True):
             records[i] = replace(records[i], split=split)
     _warn_shared_frames(records, json_path)
-    return records
+    return with_sources(records)
+
+
+def with_sources(records: list[VideoRecord]) -> list[VideoRecord]:
+    """``records`` with each fake's ``made_from``, read off the names as the datasets name them: FF++
+    fake ``a_b`` is made from real ``a``, Celeb-DF fake ``idA_idB_clip`` from real ``idA_clip``. A
+    fake whose name fits neither, or names a real that no record or several records hold, has none."""
+    reals: dict[str, list[str]] = {}
+    for r in records:
+        if r.label == 0:
+            reals.setdefault(r.video_id.split("/", 1)[1], []).append(r.video_id)
+
+    def source(video_id: str) -> str:
+        parts = video_id.split("/", 1)[1].split("_")
+        name = {2: parts[0], 3: f"{parts[0]}_{parts[-1]}"}.get(len(parts), "")
+        return reals[name][0] if len(reals.get(name, ())) == 1 else ""
+
+    return [replace(r, made_from=source(r.video_id)) if r.label == 1 else r for r in records]
 
 
 def _warn_shared_frames(records: list[VideoRecord], json_path: Path) -> int:

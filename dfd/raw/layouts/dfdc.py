@@ -106,6 +106,9 @@ def _parse_part(part: Path, split: str, files: dict[str, Path]) -> list[VideoRec
                 method="DFDC" if label_name == "FAKE" else "original",
                 split=split,
                 group=Path(str(original)).stem,
+                made_from=Path(str(entry["original"])).stem
+                if label_name == "FAKE" and entry.get("original")
+                else "",
                 has_audio=True,
                 status="ok" if present else MISSING_FILE,
                 reason="" if present else f"in {part.name}/metadata.json but {path} is missing",

@@ -12,6 +12,7 @@ grouped by source identity and stratified by label.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from dfd.raw.records import (
@@ -113,4 +114,12 @@ def parse_fakeavceleb(
                         reason=f"file has no row in {META}",
                     )
                 )
-    return records
+    # a fake is made from its source identity's real video (category A, one per identity)
+    reals: dict[str, list[str]] = {}
+    for r in records:
+        if r.label == 0 and r.status != UNLISTED_FILE:
+            reals.setdefault(r.group, []).append(r.video_id)
+    return [
+        replace(r, made_from=reals[r.group][0]) if r.label == 1 and len(reals.get(r.group, ())) == 1 else r
+        for r in records
+    ]

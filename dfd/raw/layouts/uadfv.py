@@ -26,6 +26,7 @@ def parse_uadfv(root: str | Path) -> list[VideoRecord]:
                     method="UADFV" if label else "original",
                     split="test",
                     group=group,
+                    made_from=f"real/{group}" if label else "",
                 )  # fmt: skip
             )
     return records

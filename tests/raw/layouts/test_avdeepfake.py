@@ -55,3 +55,16 @@ def test_metadata_that_is_not_a_list_of_entries_is_named(tmp_path):
         MetadataError, match="metadata.json: expected a list of per-video entries, got a dict"
     ):
         parse_avdeepfake(tmp_path)
+
+
+def test_a_fake_is_made_from_its_entrys_original(tmp_path):
+    entries = [
+        {"file": "train/000.mp4", "split": "train", "modify_video": False, "modify_audio": False},
+        {"file": "train/001.mp4", "split": "train", "modify_video": True, "modify_audio": False,
+         "original": "train/000.mp4", "fake_periods": [[0.1, 0.2]]},
+        {"file": "train/002.mp4", "split": "train", "modify_video": False, "modify_audio": True,
+         "original": None, "fake_periods": [[0.1, 0.2]]},
+    ]  # fmt: skip
+    (tmp_path / "metadata.json").write_text(json.dumps(entries))
+    made_from = {r.video_id: r.made_from for r in parse_avdeepfake(tmp_path)}
+    assert made_from == {"train/000": "", "train/001": "train/000", "train/002": ""}

@@ -30,3 +30,14 @@ def test_celebdf_missing_test_list_is_named(tmp_path):
     (tmp_path / "Celeb-real").mkdir()
     with pytest.raises(FileNotFoundError, match="List_of_testing_videos.txt"):
         parse_celebdf(tmp_path)
+
+
+def test_each_celeb_synthesis_fake_is_made_from_the_celeb_real_clip_of_its_first_identity(celebdf_tree):
+    records = [r for r in parse_celebdf(celebdf_tree) if r.status == "ok"]
+    reals = {r.video_id for r in records if r.label == 0}
+    fakes = [r for r in records if r.label == 1]
+    assert fakes and all(r.made_from in reals for r in fakes)
+    for r in fakes:  # Celeb-synthesis/idA_idB_clip ← Celeb-real/idA_clip
+        a, _, clip = r.video_id.split("/")[1].split("_")
+        assert r.made_from == f"Celeb-real/{a}_{clip}"
+    assert not any(r.made_from for r in records if r.label == 0)

@@ -112,3 +112,21 @@ def test_a_df40_mini_tree_loads_with_its_faults_reported_and_real_faces_in_its_c
     # the crops are faces the preprocessing detector finds, not placeholder bytes
     image = cv2.cvtColor(cv2.imread(str(records[0].frames[0])), cv2.COLOR_BGR2RGB)
     assert image.shape == (128, 128, 3) and cropper.crop_image(image) is not None
+
+
+def test_fakes_are_made_from_the_reals_their_names_say(deepfakebench_tree):
+    json_dir, rgb = deepfakebench_tree / "dataset_json", deepfakebench_tree / "rgb"
+    ff = parse_deepfakebench(json_dir / "FaceForensics++.json", rgb)
+    # FF++: fake a_b from real a
+    assert {r.video_id: r.made_from for r in ff if r.label == 1} == {
+        r.video_id: f"FF-real/{r.video_id.split('/')[1].split('_')[0]}" for r in ff if r.label == 1
+    }
+    cdf = parse_deepfakebench(json_dir / "Celeb-DF-v2.json", rgb)
+    reals = {r.video_id for r in cdf if r.label == 0}
+    fakes = [r for r in cdf if r.label == 1]
+    # Celeb-DF: idA_idB_clip from idA_clip
+    assert fakes and all(r.made_from in reals for r in fakes)
+    assert all(
+        r.made_from.split("/")[1] == "{0}_{2}".format(*r.video_id.split("/")[1].split("_")) for r in fakes
+    )
+    assert not any(r.made_from for r in ff + cdf if r.label == 0)

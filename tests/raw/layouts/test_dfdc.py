@@ -109,3 +109,12 @@ def test_a_part_with_unusable_metadata_is_marked_and_the_others_are_read(dfdc_tr
     assert all(r.reason.startswith(reason) for r in bad), bad[0].reason
     # part 0 (train) and the test set are read as usual
     assert {r.split for r in records if r.status == "ok"} == {"train", "test"}
+
+
+def test_each_dfdc_fake_is_made_from_its_metadata_original(dfdc_tree):
+    records = parse_dfdc(dfdc_tree, val_parts=[1])
+    reals = {r.video_id for r in records if r.label == 0}
+    training_fakes = [r for r in records if r.label == 1 and r.split != "test"]
+    assert training_fakes and all(r.made_from in reals and r.made_from == r.group for r in training_fakes)
+    # the test part's labels.csv names no originals
+    assert not any(r.made_from for r in records if r.split == "test" or r.label == 0)

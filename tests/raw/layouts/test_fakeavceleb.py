@@ -57,3 +57,11 @@ def test_a_truncated_meta_data_csv_is_named_with_its_line(fakeavceleb_tree, tmp_
     meta.write_text("\n".join(lines[:-1] + [lines[-1].replace(",A,", ",Z,")]) + "\n")
     with pytest.raises(MetadataError, match=rf"{meta}: line {len(lines)}: category 'Z'"):
         parse_fakeavceleb(tree)
+
+
+def test_each_fake_is_made_from_the_real_video_of_its_source_identity(fakeavceleb_tree):
+    records = [r for r in parse_fakeavceleb(fakeavceleb_tree) if r.status == "ok"]
+    real_of = {r.group: r.video_id for r in records if r.label == 0}
+    fakes = [r for r in records if r.label == 1]
+    assert fakes and all(r.made_from == real_of[r.group] for r in fakes)
+    assert all(r.made_from.startswith("RealVideo-RealAudio/") for r in fakes)

@@ -62,3 +62,17 @@ def test_the_dfd_subset_is_read_at_the_chosen_compression(tmp_path):
     dfd = [r for r in records if r.method in ("DFD_original", "DeepFakeDetection")]
     assert dfd and {r.compression for r in dfd} == {"c40"} and all(r.status == "ok" for r in dfd)
     assert all("/c40/" in str(r.path) for r in dfd)
+
+
+def test_the_manifest_names_each_fakes_original_as_its_source_video(ffpp_tree):
+    from dfd.preprocessing.manifest import base_row
+
+    records = parse_ffpp(ffpp_tree, methods=FFPP_METHODS)
+    rows = {r.video_id: (r.split, base_row(r)["source_video"]) for r in records if r.status == "ok"}
+    fakes = {v: s for v, s in rows.items() if not v.startswith("original/")}
+    assert fakes and all(
+        source == f"original/{v.split('/')[1].split('_')[0]}" for v, (_, source) in fakes.items()
+    )
+    # the original is in the fake's split, and reals have no source
+    assert all(rows[source][0] == split for split, source in fakes.values())
+    assert all(source == "" for v, (_, source) in rows.items() if v.startswith("original/"))

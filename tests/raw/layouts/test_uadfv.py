@@ -13,3 +13,7 @@ def test_uadfv_is_a_test_set_with_fakes_grouped_with_their_reals(tmp_path):
         ("fake/0000_fake", 1, "test", "0000"), ("fake/0001_fake", 1, "test", "0001"),
         ("real/0000", 0, "test", "0000"), ("real/0001", 0, "test", "0001"),
     ]  # fmt: skip
+    # each fake is made from the real of its number
+    assert {r.video_id: r.made_from for r in records} == {
+        "fake/0000_fake": "real/0000", "fake/0001_fake": "real/0001", "real/0000": "", "real/0001": "",
+    }  # fmt: skip
