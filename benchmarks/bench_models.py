@@ -8,6 +8,14 @@ ratio channels_last / default.
 
     python benchmarks/bench_models.py                       # all models, batch 2, 3 timed steps
     python benchmarks/bench_models.py --models mesonet f3net --steps 5 --batch-size 4
+
+The foundation rows (``model=foundation``, issue 26): CLIP ViT-B/16 (and ViT-L/14 with
+``--full``) at 224 px under each tuning mode, training (AdamW on the trainable parameters) and
+inference images/s and the peak resident memory of a process doing only that, each against
+``full`` tuning as the ratio. Every (backbone, mode) runs in its own process, so its peak is its own.
+
+    python benchmarks/bench_models.py --models none          # the foundation rows only
+    python benchmarks/bench_models.py --full                 # ViT-L/14 too (its SVD split alone takes ~75 s)
 """
 
 from __future__ import annotations
@@ -59,6 +67,83 @@ def train_images_per_s(net: torch.nn.Module, batch_size: int, steps: int, channe
     return batch_size * steps / (time.perf_counter() - start)
 
 
+FOUNDATION_BACKBONES = ["vit_base_patch16_clip_224.openai"]
+FOUNDATION_FULL = ["vit_large_patch14_clip_224.openai"]
+TUNINGS = ["linear", "layernorm", "svd", "lora", "full"]
+
+
+def foundation_row(backbone: str, tuning: str, batch_size: int, steps: int) -> dict[str, float]:
+    """Training and inference images/s and the peak RSS (MB) of one (backbone, tuning), in this process."""
+    import resource
+
+    from dfd.models.nets.foundation import FoundationNet
+
+    torch.manual_seed(0)
+    net = FoundationNet(backbone=backbone, tuning=tuning, pretrained=False)
+    size = net.input_spec.size
+    x = torch.randn(batch_size, 3, size, size)
+    y = torch.randint(0, 2, (batch_size,)).float()
+    trainable = [p for p in net.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(trainable, lr=1e-4)
+
+    def train_step() -> None:
+        opt.zero_grad(set_to_none=True)
+        torch.nn.functional.binary_cross_entropy_with_logits(net(x)[:, -1], y).backward()
+        opt.step()
+
+    net.train()
+    train_step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        train_step()
+    train = batch_size * steps / (time.perf_counter() - start)
+    net.eval()
+    with torch.inference_mode():
+        net(x)
+        start = time.perf_counter()
+        for _ in range(steps):
+            net(x)
+        infer = batch_size * steps / (time.perf_counter() - start)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "train": train,
+        "infer": infer,
+        "peak_mb": peak_mb,
+        "trainable": sum(p.numel() for p in trainable),
+    }
+
+
+def _foundation_child(queue, backbone: str, tuning: str, batch_size: int, steps: int, threads: int) -> None:
+    if threads:
+        torch.set_num_threads(threads)
+    queue.put(foundation_row(backbone, tuning, batch_size, steps))
+
+
+def foundation_rows(backbones: list[str], batch_size: int, steps: int, threads: int) -> None:
+    """Print each backbone's tuning modes against ``full`` (one fresh process per row)."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    print(f"\nmodel=foundation, batch {batch_size}, {steps} timed steps; ratios against tuning=full")
+    print(f"{'backbone':<36}{'tuning':<11}{'trainable':>13}{'train img/s':>13}{'x':>7}{'infer img/s':>13}{'x':>7}"
+          f"{'peak MB':>9}{'x':>7}")  # fmt: skip
+    for backbone in backbones:
+        rows = {}
+        for tuning in TUNINGS:
+            queue = ctx.Queue()
+            child = ctx.Process(
+                target=_foundation_child, args=(queue, backbone, tuning, batch_size, steps, threads)
+            )
+            child.start()
+            rows[tuning] = queue.get()
+            child.join()
+        full = rows["full"]
+        for tuning, r in rows.items():
+            print(f"{backbone:<36}{tuning:<11}{r['trainable']:>13,}{r['train']:>13.2f}{r['train'] / full['train']:>6.2f}x"
+                  f"{r['infer']:>13.2f}{r['infer'] / full['infer']:>6.2f}x{r['peak_mb']:>9.0f}"
+                  f"{r['peak_mb'] / full['peak_mb']:>6.2f}x", flush=True)  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=MODELS, help="names of conf/model/*.yaml")
@@ -66,7 +151,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3, help="timed steps per round and memory format")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per memory format")
     parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0 = torch's default)")
+    parser.add_argument("--full", action="store_true", help="the foundation rows for ViT-L/14 too")
     args = parser.parse_args()
+    if args.models == ["none"]:
+        args.models = []
     if args.threads:
         torch.set_num_threads(args.threads)
     print(
@@ -88,6 +176,8 @@ def main() -> None:
         size = net.input_spec.size
         print(f"{name:<16}{size:>6}{params:>13,}{base:>15.2f}{cl:>21.2f}{cl / base:>7.2f}x", flush=True)
         del net
+    backbones = FOUNDATION_BACKBONES + (FOUNDATION_FULL if args.full else [])
+    foundation_rows(backbones, args.batch_size, max(1, args.steps - 1), args.threads)
 
 
 if __name__ == "__main__":
