@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -190,21 +191,24 @@ def takes_keyword(target: str, name: str) -> bool:
     return any(p.name == name or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
 
 
+def trusted_nodes(cfg: Any) -> Iterator[tuple[DictConfig, str]]:
+    """Every mapping of ``cfg`` (itself included) whose ``_target_`` is trusted, with that target;
+    only trusted targets may be imported to be asked what they take."""
+    nodes = [cfg] if isinstance(cfg, DictConfig) else []
+    while nodes:
+        node = nodes.pop()
+        nodes += [v for v in (node._get_node(k) for k in list(node.keys())) if isinstance(v, DictConfig)]
+        target = node.get("_target_") if "_target_" in node else None
+        if isinstance(target, str) and is_trusted(target):
+            yield node, target
+
+
 def without_off_switches(cfg: Any) -> Any:
     """``cfg`` without the :data:`OFF_SWITCHES` that are off for targets that do not take them, so a
     net of one's own drops into any model config by ``_target_`` (``model.net._target_=mypkg.Net``).
     Only trusted targets are imported to be asked; with the switch on, the target gets it (and says
     so if it cannot)."""
-    nodes = [cfg] if isinstance(cfg, DictConfig) else []
-    while nodes:
-        node = nodes.pop()
-        for key in list(node.keys()):
-            value = node._get_node(key)
-            if isinstance(value, DictConfig):
-                nodes.append(value)
-        target = node.get("_target_") if "_target_" in node else None
-        if not isinstance(target, str) or not is_trusted(target):
-            continue
+    for node, target in trusted_nodes(cfg):
         for switch in OFF_SWITCHES:
             if switch in node and node[switch] is False and not takes_keyword(target, switch):
                 with open_dict(node), read_write(node):
@@ -217,16 +221,9 @@ def without_net_shorthands(cfg: Any) -> list[tuple[DictConfig, str, Any]]:
     them, the net's own interpolations of them resolved first; return what was taken, for
     :func:`instantiate` to put back (the run's ``config.yaml`` keeps them)."""
     taken: list[tuple[DictConfig, str, Any]] = []
-    nodes = [cfg] if isinstance(cfg, DictConfig) else []
-    while nodes:
-        node = nodes.pop()
-        for key in list(node.keys()):
-            value = node._get_node(key)
-            if isinstance(value, DictConfig):
-                nodes.append(value)
-        target = node.get("_target_") if "_target_" in node else None
+    for node, target in trusted_nodes(cfg):
         net = node.get("net") if "net" in node else None
-        if not isinstance(target, str) or not is_trusted(target) or not isinstance(net, DictConfig):
+        if not isinstance(net, DictConfig):
             continue
         for key in NET_SHORTHANDS:
             if key in node and not takes_keyword(target, key):
