@@ -269,13 +269,16 @@ def export_model(
     cross_dataset: dict[str, Any] | None = None,
     name: str = "dfd model",
     opset: int = 17,
+    published: dict[str, Any] | None = None,
 ) -> Path:
     """Write the model folder (see the module docstring) and return it.
 
     ``net_spec`` is ``{"target": "dfd.models.nets.<module>.<Class>", "kwargs": {...}}``, what
     rebuilds the net (with ``pretrained=False``); ``training`` describes the training run (data,
     validation metrics, checkpoint); ``cross_dataset`` is this model's row of a cross-dataset
-    table (``{dataset: {metric: value}}``), a known limit for the model card.
+    table (``{dataset: {metric: value}}``), a known limit for the model card; ``published`` describes
+    a checkpoint someone else trained and released (:mod:`dfd.published.importing`: source, paper,
+    licence, their reported numbers, input contract), which the card sets apart from dfd's figures.
     """
     spec = getattr(net, "input_spec", None)
     if not isinstance(spec, InputSpec):
@@ -320,6 +323,8 @@ def export_model(
         "cross_dataset": cross_dataset or {},
         "versions": versions(),
     }  # fmt: skip
+    if published is not None:
+        description["published"] = published
     seal_folder(out, description, MODEL_JSON, files=(ONNX_FILE, WEIGHTS_FILE))
     return out
 
@@ -549,7 +554,7 @@ def validate_description(path: Path, d: dict[str, Any]) -> None:
             raise _fail(path, f"onnx.{name}", onnx_spec.get(name), "the name of the graph's " + name)
     check_calibration(path, d.get("calibration"))
     check_preprocessing(path, d.get("preprocessing"))
-    for name in ("training", "cross_dataset", "versions"):
+    for name in ("training", "cross_dataset", "versions", "published"):
         if not isinstance(d.get(name, {}), dict):
             raise _fail(path, name, d[name], "a mapping")
 

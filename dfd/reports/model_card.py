@@ -16,6 +16,63 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def published_section(pub: dict[str, Any] | None) -> list[str]:
+    """The card's account of a checkpoint someone else trained and released (``dfd.import_weights``):
+    where it comes from, its licence, the input contract, and the numbers its authors report, set
+    apart as theirs."""
+    if not pub:
+        return []
+    contract = pub.get("contract", {})
+    lines = [
+        "## Published checkpoint",
+        "",
+        f"Imported by `dfd.import_weights source={pub.get('source')}`: trained and released by others, "
+        "converted by dfd (weights unchanged, mapped key by key).",
+        "",
+        f"- release: `{pub.get('file')}` (sha256 `{pub.get('file_sha256')}`)"
+        + (f", catalogue entry `{pub['entry']}`" if pub.get("entry") else ""),
+        f"- paper: {pub.get('paper')}",
+        f"- code: {pub.get('code')}",
+        f"- trained on: {pub.get('trained_on') or 'see the paper'}",
+        f"- score: {pub.get('score')} of the source's net (dfd's `sigmoid(logits[:, 1] - logits[:, 0])` is the same number)",
+        "",
+        "### Licence",
+        "",
+        f"**{pub.get('licence')}**" + (" (non-commercial use only)" if pub.get("non_commercial") else ""),
+        "",
+        str(pub.get("terms", "")),
+        "",
+        "### Input contract",
+        "",
+        f"- {contract.get('size')} px RGB; {contract.get('scaling')}",
+        f"- the source's faces: {contract.get('detector')}; {contract.get('crop')}",
+        f"- frames per video: {contract.get('frames_per_video')}; video score: {contract.get('video_score')}",
+        "- dfd.predict crops with MTCNN set as close as it gets: "
+        + ", ".join(f"{k} {v}" for k, v in contract.get("cropper", {}).items()),
+    ]
+    lines += [f"- differs from the source: {d}" for d in contract.get("differences", [])]
+    lines += ["", "### Reported by the source (not measured by dfd)", ""]
+    reported = pub.get("reported") or []
+    if not reported:
+        lines.append("The source reports no numbers for this file.")
+    for r in reported:
+        lines += [
+            f"{r.get('level', 'video')}-level {r.get('metric', 'AUC')} of `{r.get('checkpoint')}` "
+            f"(trained on {r.get('trained_on')}), as {r.get('where')} states:",
+            "",
+            "| test set | reported |",
+            "|---|---:|",
+        ]
+        lines += [f"| {k} | {_fmt(float(v))} |" for k, v in (r.get("values") or {}).items()]
+        lines.append("")
+    lines += [
+        "These are the authors' figures on their own crops; dfd has not reproduced them. Evaluate the folder "
+        "on your data with `dfd.eval ckpt_path=<this folder> data=<dataset>`.",
+        "",
+    ]
+    return lines
+
+
 def model_card(d: dict[str, Any], digest: str | None = None) -> str:
     """The markdown card of a model description; ``digest`` is the folder's (every file but this
     card, :func:`dfd.inference.export.folder_digest`)."""
@@ -40,6 +97,7 @@ def model_card(d: dict[str, Any], digest: str | None = None) -> str:
         "the inputs and the training data below, and a detector can be evaded on purpose.",
         "",
     ]
+    lines += published_section(d.get("published"))
     if members:
         lines += ["## Members", "", "| member | net | input | mean weight on test |", "|---|---|---:|---:|"]
         lines += [
