@@ -2,8 +2,10 @@
 
 - :mod:`dfd.published.sources`: what a source is (its architecture, input contract and licence),
   the registry of sources and the strict key mapping every conversion shares;
-- one module per family of releases: :mod:`~dfd.published.sbi` (Self-Blended Images),
-  :mod:`~dfd.published.deepfakebench` (DeepfakeBench's released baselines),
+- one module per architecture, holding the sources released with it:
+  :mod:`~dfd.published.efficientnet` (SBI's and DeepfakeBench's EfficientNet-B4),
+  :mod:`~dfd.published.xception` (DeepfakeBench's Xception and F3Net),
+  :mod:`~dfd.published.mesonet` (DeepfakeBench's Meso4 and MesoInception4),
   :mod:`~dfd.published.clip` (Effort and GenD, CLIP ViT-L/14);
 - :mod:`~dfd.published.importing`: one released file → one model folder (ONNX, safetensors,
   ``dfd_model.json`` with the source's input contract, ``MODEL_CARD.md`` with its licence and its

@@ -108,12 +108,12 @@ class Source:
 #: source name → the module whose ``SOURCES`` dict defines it (imported on demand: a source's
 #: module may need its family's optional packages only when used)
 SOURCE_MODULES = {
-    "sbi": "dfd.published.sbi",
-    "deepfakebench_xception": "dfd.published.deepfakebench",
-    "deepfakebench_efficientnet_b4": "dfd.published.deepfakebench",
-    "deepfakebench_f3net": "dfd.published.deepfakebench",
-    "deepfakebench_meso4": "dfd.published.deepfakebench",
-    "deepfakebench_meso4_inception": "dfd.published.deepfakebench",
+    "sbi": "dfd.published.efficientnet",
+    "deepfakebench_efficientnet_b4": "dfd.published.efficientnet",
+    "deepfakebench_xception": "dfd.published.xception",
+    "deepfakebench_f3net": "dfd.published.xception",
+    "deepfakebench_meso4": "dfd.published.mesonet",
+    "deepfakebench_meso4_inception": "dfd.published.mesonet",
     "effort": "dfd.published.clip",
     "gend": "dfd.published.clip",
 }
