@@ -31,6 +31,8 @@ COMMANDS = {
     "summarize": "dfd.summarize",
     "ensemble": "dfd.ensemble",
     "export": "dfd.export",
+    "weights": "dfd.weights",
+    "import_weights": "dfd.import_weights",
     "predict": "dfd.predict",
     "serve": "dfd.serve",
 }

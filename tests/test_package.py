@@ -40,6 +40,8 @@ LAYERS["artifacts"] = {"config", "raw", "preprocessing", "data", "metrics", "mod
                        "inference", "ensembles"}  # fmt: skip
 LAYERS["training"] = LAYERS["artifacts"] | {"artifacts"}
 LAYERS["evaluation"] = LAYERS["training"] | {"training"}
+#: published checkpoints: converted into dfd's nets and written as model folders (inference's export)
+LAYERS["published"] = {"config", "raw", "preprocessing", "data", "metrics", "models", "reports", "inference"}
 #: ``dfd.core`` (errors, InputSpec, the torch-file reader, moved paths) comes before every area.
 for _area, _deps in LAYERS.items():
     if _area != "core":
@@ -47,7 +49,7 @@ for _area, _deps in LAYERS.items():
 #: The top-level modules that are not commands: the ``dfd`` command's dispatcher and entry point.
 LIBRARY_TOP = {"__init__", "__main__", "cli"}
 #: The areas whose modules may import Hydra and OmegaConf (besides the commands and ``tasks`` modules).
-HYDRA_AREAS = {"config", "artifacts", "training", "evaluation"}
+HYDRA_AREAS = {"config", "artifacts", "training", "evaluation", "published"}
 #: Test files that cover something other than one module: the package as a whole (``test_package``),
 #: the config tree, the cluster launcher presets and the notebooks.
 NOT_MODULE_TESTS = {"test_package", "test_configs", "test_clusters", "test_notebooks"}

@@ -1,8 +1,8 @@
 """The weights catalogue: ``conf/weights/<entry>.yaml``, one file per published checkpoint.
 
 Each entry records where the file is (``url``, or ``hf: {repo_id, filename, revision}`` on the
-Hugging Face Hub), what it is (``sha256``, ``size`` in bytes; ``sha256: unknown`` where no digest
-could be obtained), which importer reads it (``source``, a :mod:`dfd.published.sources` name), its
+Hugging Face Hub at a pinned commit), what it is (``sha256``, ``size`` in bytes; ``sha256: unknown``
+and ``revision: unknown`` where they could not be obtained: ``get`` then needs ``allow_unverified``), which importer reads it (``source``, a :mod:`dfd.published.sources` name), its
 ``licence`` and ``paper``, what it was trained on, the numbers its authors report (``reported``:
 level, metric, where they state it, ``{test set: value}``) and its input contract (which must equal
 the source's: a test checks). Entries are data: read with OmegaConf, never instantiated.
@@ -47,13 +47,15 @@ class Entry:
 
     @property
     def verified(self) -> bool:
-        return self.sha256 != UNKNOWN
+        """Whether the file can be checked: a known sha256 (and, on the Hub, a pinned revision)."""
+        return self.sha256 != UNKNOWN and (self.hf is None or self.hf["revision"] != UNKNOWN)
 
     @property
     def location(self) -> str:
         """Where the file comes from, in one line."""
         if self.hf:
-            return f"https://huggingface.co/{self.hf['repo_id']}/blob/{self.hf['revision']}/{self.hf['filename']}"
+            revision = "main" if self.hf["revision"] == UNKNOWN else self.hf["revision"]
+            return f"https://huggingface.co/{self.hf['repo_id']}/blob/{revision}/{self.hf['filename']}"
         return str(self.url)
 
 
@@ -90,8 +92,10 @@ def parse_entry(path: Path) -> Entry:
     if hf is not None:
         if not isinstance(hf, dict) or not {"repo_id", "filename", "revision"} <= set(hf):
             raise CatalogueError(f"{path}: hf={hf!r}: expected repo_id, filename and revision")
-        if not re.fullmatch(r"[0-9a-f]{40}", str(hf["revision"])):
-            raise CatalogueError(f"{path}: hf.revision={hf['revision']!r}: pin a commit (40 hex digits)")
+        if hf["revision"] != UNKNOWN and not re.fullmatch(r"[0-9a-f]{40}", str(hf["revision"])):
+            raise CatalogueError(
+                f"{path}: hf.revision={hf['revision']!r}: pin a commit (40 hex digits), or 'unknown' until one is"
+            )
     if "/" in raw["file"] or raw["file"] in ("", ".", ".."):
         raise CatalogueError(f"{path}: file={raw['file']!r}: expected a plain file name")
     return Entry(**raw)
