@@ -13,6 +13,15 @@ PyTorch's running-statistics momentum (0.1, Keras 0.01): with Keras' slower aver
 validation statistics lag far behind on short runs (val AUC 0.62 instead of > 0.75 after four
 synthetic epochs). Weights keep PyTorch's default initialisation. Trainable parameters at 256 px: 27,977 (Meso-4) and 28,615 (MesoInception-4),
 as stated in the paper.
+
+Three keyword options, off by default, rebuild the PyTorch port DeepfakeBench trained its released
+MesoNets with (layout read from DeepfakeBench ``training/networks/mesonet.py``; imported by
+:mod:`dfd.published.mesonet`): ``conv_bias=False`` (its convolutions have no bias), ``bn_eps=1e-5``
+(PyTorch's default epsilon) and, for MesoInception-4, ``inception_relu=False`` (its inception
+branches are linear: no ReLU after any of their convolutions, where the paper's code has one after
+each). That port also shares one BatchNorm between two stages (conv 1 and 2, conv 3 and 4 of
+Meso-4; the last two convolutions of MesoInception-4); in evaluation mode this equals two
+BatchNorms holding the same values, which is how its weights are imported.
 """
 
 from __future__ import annotations
@@ -30,9 +39,13 @@ from dfd.models.nets.base import Net
 MESONET_INPUT_SPEC = InputSpec(size=256, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
 
 
-def _keras_bn(channels: int) -> nn.BatchNorm2d:
-    # Keras' epsilon; momentum stays PyTorch's 0.1 (see the module docstring).
-    return nn.BatchNorm2d(channels, eps=1e-3)
+#: Keras' BatchNorm epsilon, the default of every MesoNet here (see the module docstring)
+KERAS_BN_EPS = 1e-3
+
+
+def _bn(channels: int, eps: float) -> nn.BatchNorm2d:
+    # momentum stays PyTorch's 0.1 (see the module docstring).
+    return nn.BatchNorm2d(channels, eps=eps)
 
 
 def _pool(size: int) -> nn.MaxPool2d:
@@ -41,24 +54,35 @@ def _pool(size: int) -> nn.MaxPool2d:
 
 
 class _ConvReLU(nn.Sequential):
-    """Keras ``Conv2D(out, k, padding='same', dilation_rate=d, activation='relu')``."""
+    """Keras ``Conv2D(out, k, padding='same', dilation_rate=d, activation='relu')``; without the ReLU
+    (an identity in its place, so the parameter names stay) when ``relu`` is false."""
 
-    def __init__(self, in_ch: int, out_ch: int, kernel: int, dilation: int = 1) -> None:
+    def __init__(
+        self, in_ch: int, out_ch: int, kernel: int, dilation: int = 1, bias: bool = True, relu: bool = True
+    ) -> None:
         super().__init__(
-            nn.Conv2d(in_ch, out_ch, kernel, padding=dilation * (kernel - 1) // 2, dilation=dilation),
-            nn.ReLU(inplace=True),
+            nn.Conv2d(
+                in_ch, out_ch, kernel, padding=dilation * (kernel - 1) // 2, dilation=dilation, bias=bias
+            ),
+            nn.ReLU(inplace=True) if relu else nn.Identity(),
         )
 
 
 class InceptionLayer(nn.Module):
-    """MesoInception block: 1x1, 1x1→3x3, 1x1→3x3 dilated 2, 1x1→3x3 dilated 3, concatenated."""
+    """MesoInception block: 1x1, 1x1→3x3, 1x1→3x3 dilated 2, 1x1→3x3 dilated 3, concatenated.
 
-    def __init__(self, in_ch: int, a: int, b: int, c: int, d: int) -> None:
+    ``bias`` and ``relu`` apply to every convolution of the block (the paper: both true).
+    """
+
+    def __init__(
+        self, in_ch: int, a: int, b: int, c: int, d: int, *, bias: bool = True, relu: bool = True
+    ) -> None:
         super().__init__()
-        self.branch1 = _ConvReLU(in_ch, a, 1)
-        self.branch2 = nn.Sequential(_ConvReLU(in_ch, b, 1), _ConvReLU(b, b, 3))
-        self.branch3 = nn.Sequential(_ConvReLU(in_ch, c, 1), _ConvReLU(c, c, 3, dilation=2))
-        self.branch4 = nn.Sequential(_ConvReLU(in_ch, d, 1), _ConvReLU(d, d, 3, dilation=3))
+        opts = {"bias": bias, "relu": relu}
+        self.branch1 = _ConvReLU(in_ch, a, 1, **opts)
+        self.branch2 = nn.Sequential(_ConvReLU(in_ch, b, 1, **opts), _ConvReLU(b, b, 3, **opts))
+        self.branch3 = nn.Sequential(_ConvReLU(in_ch, c, 1, **opts), _ConvReLU(c, c, 3, dilation=2, **opts))
+        self.branch4 = nn.Sequential(_ConvReLU(in_ch, d, 1, **opts), _ConvReLU(d, d, 3, dilation=3, **opts))
         self.out_channels = a + b + c + d
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -130,6 +154,8 @@ class Meso4(_MesoBase):
         dropout: dropout before each dense layer (paper: 0.5).
         input_size: square input side in px (paper: 256).
         localization: add a blend-mask head on the last maps (see :mod:`dfd.models.nets.base`).
+        conv_bias: give the convolutions a bias (paper: true; DeepfakeBench's port: false).
+        bn_eps: BatchNorm epsilon (paper, Keras: 1e-3; DeepfakeBench's port: 1e-5).
     """
 
     def __init__(
@@ -140,20 +166,22 @@ class Meso4(_MesoBase):
         input_size: int = 256,
         *,
         localization: bool = False,
+        conv_bias: bool = True,
+        bn_eps: float = KERAS_BN_EPS,
     ) -> None:
         super().__init__()
         self.backbone = nn.Sequential(
-            _ConvReLU(3, 8, 3),
-            _keras_bn(8),
+            _ConvReLU(3, 8, 3, bias=conv_bias),
+            _bn(8, bn_eps),
             _pool(2),
-            _ConvReLU(8, 8, 5),
-            _keras_bn(8),
+            _ConvReLU(8, 8, 5, bias=conv_bias),
+            _bn(8, bn_eps),
             _pool(2),
-            _ConvReLU(8, 16, 5),
-            _keras_bn(16),
+            _ConvReLU(8, 16, 5, bias=conv_bias),
+            _bn(16, bn_eps),
             _pool(2),
-            _ConvReLU(16, 16, 5),
-            _keras_bn(16),
+            _ConvReLU(16, 16, 5, bias=conv_bias),
+            _bn(16, bn_eps),
             _pool(4),
         )
         self._build_head(num_classes, pretrained, input_size, dropout, localization)
@@ -168,6 +196,10 @@ class MesoInception4(_MesoBase):
         dropout: dropout before each dense layer (paper: 0.5).
         input_size: square input side in px (paper: 256).
         localization: add a blend-mask head on the last maps (see :mod:`dfd.models.nets.base`).
+        conv_bias: give the convolutions a bias (paper: true; DeepfakeBench's port: false).
+        bn_eps: BatchNorm epsilon (paper, Keras: 1e-3; DeepfakeBench's port: 1e-5).
+        inception_relu: a ReLU after each convolution of the inception layers (paper: true;
+            DeepfakeBench's port: false, its inception layers are linear up to the BatchNorm).
     """
 
     def __init__(
@@ -178,22 +210,25 @@ class MesoInception4(_MesoBase):
         input_size: int = 256,
         *,
         localization: bool = False,
+        conv_bias: bool = True,
+        bn_eps: float = KERAS_BN_EPS,
+        inception_relu: bool = True,
     ) -> None:
         super().__init__()
-        inc1 = InceptionLayer(3, 1, 4, 4, 2)
-        inc2 = InceptionLayer(inc1.out_channels, 2, 4, 4, 2)
+        inc1 = InceptionLayer(3, 1, 4, 4, 2, bias=conv_bias, relu=inception_relu)
+        inc2 = InceptionLayer(inc1.out_channels, 2, 4, 4, 2, bias=conv_bias, relu=inception_relu)
         self.backbone = nn.Sequential(
             inc1,
-            _keras_bn(inc1.out_channels),
+            _bn(inc1.out_channels, bn_eps),
             _pool(2),
             inc2,
-            _keras_bn(inc2.out_channels),
+            _bn(inc2.out_channels, bn_eps),
             _pool(2),
-            _ConvReLU(inc2.out_channels, 16, 5),
-            _keras_bn(16),
+            _ConvReLU(inc2.out_channels, 16, 5, bias=conv_bias),
+            _bn(16, bn_eps),
             _pool(2),
-            _ConvReLU(16, 16, 5),
-            _keras_bn(16),
+            _ConvReLU(16, 16, 5, bias=conv_bias),
+            _bn(16, bn_eps),
             _pool(4),
         )
         self._build_head(num_classes, pretrained, input_size, dropout, localization)
