@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 export NO_ALBUMENTATIONS_UPDATE := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo sbi-mini test test-fast coverage bench bench-full lint install
+.PHONY: demo published-demo sbi-mini test test-fast coverage bench bench-full lint install
 
 $(STAMP): pyproject.toml constraints.txt setup.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,23 @@ demo: $(STAMP)
 	@echo "exported model: outputs/demo/model"; echo "predictions   : outputs/demo/predictions.csv"
 	@echo "pictures      : outputs/demo/explanations (frames, face boxes, Grad-CAM)"
 	@cut -d, -f1-5,7,8,10 outputs/demo/predictions.csv | column -s, -t
+
+## published-demo: a published detector in use, with RANDOM weights standing in for SBI's release (the scores mean
+## nothing): a stand-in FFraw.tar saved as SBI saves its releases, imported, and scoring a demo video (README)
+PUB_OUT := outputs/published_demo
+published-demo: $(STAMP)
+	test -d $(DEMO_RAW) || $(PY) -m dfd.generate mini=ffpp out_dir=$(DEMO_RAW) mini.n_pairs=12 \
+		'mini.methods=[Deepfakes,FaceSwap]' video.n_frames=16 hydra.run.dir=outputs/demo/generate
+	rm -rf $(PUB_OUT) && mkdir -p $(PUB_OUT)
+	$(PY) -c "import torch; from efficientnet_pytorch import EfficientNet; \
+		net = EfficientNet.from_name('efficientnet-b4', num_classes=2); \
+		torch.save({'model': {'net.' + k: v for k, v in net.state_dict().items()}, 'epoch': 0}, '$(PUB_OUT)/FFraw_standin.tar')"
+	HF_HUB_OFFLINE=1 $(PY) -m dfd.import_weights source=sbi path=$(PUB_OUT)/FFraw_standin.tar out_dir=$(PUB_OUT)/model \
+		'name="SBI EfficientNet-B4 (RANDOM stand-in weights)"' hydra.run.dir=$(PUB_OUT)/import
+	HF_HUB_OFFLINE=1 $(PY) -m dfd.predict ckpt_path=$(PUB_OUT)/model \
+		input=$(DEMO_RAW)/original_sequences/youtube/c23/videos/000.mp4 output=$(PUB_OUT)/predictions.csv \
+		device=cpu hydra.run.dir=$(PUB_OUT)/predict
+	@echo; echo "== random weights stood in for SBI's release: the score means nothing"; cat $(PUB_OUT)/predictions.csv
 
 ## sbi-mini: the self-blended images evidence of docs/sbi.md: a mini FF++ tree preprocessed with dlib's 68 landmarks,
 ## Meso4 trained on its real crops and their self-blends only, and the same run on the tree's own fakes; both

@@ -1,0 +1,109 @@
+"""The published sources' own face-crop recipes, as geometry, to measure how far dfd's crops are
+from them (``docs/published.md``: ``python -m dfd.published.recipes``).
+
+- SBI (``src/inference/preprocess.py`` of its repository, read for the rule): RetinaFace's box
+  grown by a quarter of its width and height on each side, clipped to the frame, and resized to
+  380×380 whatever its aspect (:func:`sbi_region`). RetinaFace's weights are not reachable here, so
+  the rule is applied to MTCNN's box: the comparison isolates the crop geometry from the detector.
+- DeepfakeBench (``preprocessing/preprocess.py``): dlib's HOG detector, the largest face, its
+  81-point landmarks reduced to five (points 37 and 44, upper eyelids; 30, the nose tip; 49 and
+  55, beside the mouth corners), aligned by a similarity onto the 5-point template at 1.3× scale,
+  256 px (:func:`deepfakebench_points`). The 68-point model dfd ships numbers those points alike
+  (the 81-point model adds 13 forehead points after them), so the recipe runs as documented.
+
+Each recipe gives a region of the frame (a convex polygon); :func:`region_iou` compares two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from dfd.preprocessing.faces import similarity_transform, template_points
+
+#: DeepfakeBench's five points among dlib's landmarks (``get_keypts``): eyes, nose tip, mouth
+DEEPFAKEBENCH_POINTS = (37, 44, 30, 49, 55)
+
+
+def sbi_region(box: Sequence[float], frame_shape: tuple[int, ...]) -> np.ndarray:
+    """SBI's test-time crop of a face ``box`` (x1, y1, x2, y2): the box plus a quarter of its width
+    (height) left and right (above and below), clipped to the frame; its 4 corners, px."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    w, h = x2 - x1, y2 - y1
+    height, width = frame_shape[:2]
+    left, right = max(0.0, x1 - w / 4), min(float(width), x2 + w / 4)
+    top, bottom = max(0.0, y1 - h / 4), min(float(height), y2 + h / 4)
+    return np.array([[left, top], [right, top], [right, bottom], [left, bottom]])
+
+
+def deepfakebench_points(landmarks: np.ndarray) -> np.ndarray:
+    """DeepfakeBench's five alignment points from dlib's 68 (or 81) landmarks ``[K, 2]``."""
+    return np.asarray(landmarks, np.float64)[list(DEEPFAKEBENCH_POINTS)]
+
+
+def aligned_region(points5: np.ndarray, size: int = 256, scale: float = 1.3) -> np.ndarray:
+    """The frame region an aligned crop of ``size`` px sees when ``points5`` go onto the template
+    at ``scale``: the crop's corners mapped back into the frame, px."""
+    matrix = similarity_transform(points5, template_points(size, scale))
+    return window_region(matrix, size)
+
+
+def window_region(matrix: np.ndarray, size: int) -> np.ndarray:
+    """The frame region a ``size`` px crop made with the frame→crop ``matrix`` (2×3) sees."""
+    inverse = cv2.invertAffineTransform(np.asarray(matrix, np.float64))
+    corners = np.array([[-0.5, -0.5], [size - 0.5, -0.5], [size - 0.5, size - 0.5], [-0.5, size - 0.5]])
+    return corners @ inverse[:, :2].T + inverse[:, 2]
+
+
+def region_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two convex regions (``[N, 2]`` polygons, px)."""
+    pa, pb = np.asarray(a, np.float32), np.asarray(b, np.float32)
+    inter, _ = cv2.intersectConvexConvex(pa, pb)
+    union = cv2.contourArea(pa) + cv2.contourArea(pb) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def main() -> None:  # pragma: no cover - the table of docs/published.md
+    """Print, for real photos (the ones that ship with matplotlib and scikit-image, also mirrored and
+    rotated), the IoU of dfd's crops with each source's documented recipe."""
+    import dlib
+    from PIL import Image
+    from matplotlib import cbook
+    from skimage import data
+
+    from dfd.preprocessing.faces import FaceCropper
+    from dfd.preprocessing.landmarks import Landmarker
+
+    with cbook.get_sample_data("grace_hopper.jpg") as f:
+        hopper = np.asarray(Image.open(f).convert("RGB"))
+    photos = {"Grace Hopper": hopper, "astronaut": data.astronaut()}
+    for name, img in list(photos.items()):
+        photos[f"{name}, mirrored"] = np.ascontiguousarray(img[:, ::-1])
+        h, w = img.shape[:2]
+        rot = cv2.getRotationMatrix2D((w / 2, h / 2), 12, 1.0)
+        photos[f"{name}, rotated 12°"] = cv2.warpAffine(img, rot, (w, h), borderMode=cv2.BORDER_REFLECT)
+    square = FaceCropper(margin=0.5, crop_size=380, select="largest")
+    aligned = FaceCropper(margin=0.3, crop_size=256, align=True, align_scale=1.3, select="largest")
+    hog = dlib.get_frontal_face_detector()
+    landmarks = Landmarker("dlib68")
+    print("| photo | SBI: dfd square vs SBI's rectangle (same box) | DeepfakeBench: dfd aligned vs dlib recipe |")
+    print("|---|---:|---:|")
+    for name, img in photos.items():
+        face = square.detect([img])[0]
+        sbi = region_iou(window_region(square.crop_matrix(img.shape, face), 380), sbi_region(face.box, img.shape))
+        face_a = aligned.detect([img])[0]
+        ours = window_region(aligned.crop_matrix(img.shape, face_a), 256)
+        rects = hog(img, 1)
+        if rects:
+            r = max(rects, key=lambda r: r.width() * r.height())
+            pts = landmarks(img, (r.left(), r.top(), r.right(), r.right() - r.left() + r.top()))
+            dfb = f"{region_iou(ours, aligned_region(deepfakebench_points(pts))):.3f}"
+        else:
+            dfb = "dlib finds no face"
+        print(f"| {name} | {sbi:.3f} | {dfb} |")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
