@@ -35,6 +35,10 @@ type-checks for square maps.
 Reference-compatibility switches, off by default (the paper), give the re-implementation's FAD and
 LFS: ``fad_all_pass_band`` (a fourth, all-pass FAD band: 12 channels), ``lfs_statistic=
 "reimplementation"`` (the band's mean of ``log10 |D(p)|``) and ``band_edges="reimplementation"``.
+``fad_only`` keeps the FAD branch and its Xception stream alone (no LFS, no MixBlock), the
+re-implementation's "FAD" mode that DeepfakeBench's ``f3net`` trains (layout read from
+DeepfakeBench ``training/detectors/f3net_detector.py``); with the three switches above it holds
+DeepfakeBench's released F3Net (:mod:`dfd.published.xception`).
 
 The Xception streams are timm ``legacy_xception`` (ImageNet weights via timm); their first
 convolution takes 9 or 12 (FAD) or M (LFS) channels, timm spreading the pretrained RGB kernel
@@ -277,6 +281,8 @@ class F3Net(Net):
         fad_all_pass_band: the re-implementation's fourth, all-pass FAD band (12 FAD channels).
         lfs_statistic: ``"paper"`` or the re-implementation's ``"reimplementation"`` (see :class:`LFS`).
         band_edges: ``"paper"`` (disjoint bands) or ``"reimplementation"`` (closed edges).
+        fad_only: the FAD branch and its Xception stream alone, pooled 2048-d features (no LFS, no
+            MixBlock; the ``lfs_*`` arguments are unused), as DeepfakeBench's ``f3net``.
         localization: add a blend-mask head on the two streams' fused last maps (see
             :mod:`dfd.models.nets.base`).
     """
@@ -296,6 +302,7 @@ class F3Net(Net):
         fad_all_pass_band: bool = False,
         lfs_statistic: str = "paper",
         band_edges: str = "paper",
+        fad_only: bool = False,
         localization: bool = False,
     ) -> None:
         super().__init__()
@@ -304,6 +311,16 @@ class F3Net(Net):
         self.num_classes = num_classes
         self.input_spec = InputSpec(size=input_size, mean=F3NET_INPUT_SPEC.mean, std=F3NET_INPUT_SPEC.std)
         self.fad = FAD(input_size, learnable_filters, all_pass_band=fad_all_pass_band, band_edges=band_edges)
+        self.fad_only = fad_only
+        if fad_only:
+            fad_xception = create_timm_model(
+                "legacy_xception", pretrained, num_classes=0, in_chans=self.fad.out_channels
+            )
+            self.backbone = nn.ModuleDict({"fad": fad_xception})
+            self.num_features = fad_xception.num_features
+            self.head = linear_head(self.num_features, num_classes, dropout)
+            self.add_localization(localization, self.num_features)
+            return
         self.lfs = LFS(
             lfs_window,
             lfs_bands,
@@ -350,7 +367,7 @@ class F3Net(Net):
         return x.act4(x.bn4(x.conv4(t)))
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Concatenated, pooled features of both streams: [B, 4096]."""
+        """Concatenated, pooled features of both streams: [B, 4096] ([B, 2048] with ``fad_only``)."""
         return self.pool_feature_map(self.forward_feature_map(x))
 
     def pool_feature_map(self, feature_map: torch.Tensor) -> torch.Tensor:
@@ -358,7 +375,9 @@ class F3Net(Net):
         return feature_map.mean(dim=(2, 3))
 
     def forward_feature_map(self, x: torch.Tensor) -> torch.Tensor:
-        """Both streams' last maps, concatenated: [B, 4096, h, w]."""
+        """Both streams' last maps, concatenated: [B, 4096, h, w] ([B, 2048, h, w] with ``fad_only``)."""
+        if self.fad_only:
+            return self.backbone["fad"].forward_features(self.fad(x))
         fad_x, lfs_x = self.backbone["fad"], self.backbone["lfs"]
         f = self._stem(fad_x, self.fad(x))
         g = self._stem(lfs_x, self.lfs(x))
