@@ -221,3 +221,16 @@ def test_switches_name_the_config_key_when_wrong():
         F3Net(lfs_statistic="mean", input_size=48)
     with pytest.raises(ValueError, match=r"model\.net\.band_edges='closed'"):
         F3Net(band_edges="closed", input_size=48)
+
+
+def test_fad_only_is_the_fad_stream_alone_with_2048_features():
+    """DeepfakeBench's F3Net: FAD (12 channels with the all-pass band) into one Xception, no LFS/MixBlock."""
+    from dfd.models.nets.f3net import F3Net
+
+    net = F3Net(num_classes=2, input_size=64, fad_only=True, fad_all_pass_band=True).eval()
+    both = F3Net(num_classes=2, input_size=64).eval()
+    assert net.num_features == 2048 and both.num_features == 4096
+    assert not any(k.startswith(("lfs", "mix")) for k in net.state_dict())
+    assert net.backbone.fad.conv1.in_channels == 12
+    with torch.no_grad():
+        assert net(torch.randn(2, 3, 64, 64)).shape == (2, 2)
