@@ -10,12 +10,13 @@ mean, std and size from its timm pretrained config. ``tuning`` decides what trai
 * ``layernorm``: GenD (Yermakov et al., "Deepfake Detection that Generalizes Across Benchmarks",
   WACV 2026, https://arxiv.org/abs/2508.06248): only the encoder's LayerNorm weights and biases
   train; the features are L2-normalised onto the unit hypersphere and classified by a cosine
-  head ``s · cos(w, f)`` with a learnable scale ``s``. GenD's metric learning on that sphere is
-  the alignment and uniformity pair of Wang & Isola ("Understanding Contrastive Representation
-  Learning through Alignment and Uniformity on the Hypersphere", ICML 2020,
-  https://arxiv.org/abs/2005.10242): alignment pulls features of one class together (mean
-  squared distance of same-label pairs), uniformity spreads the batch over the sphere
-  (``log mean exp(-2 ‖f_i - f_j‖²)``). Both are auxiliary losses with weights
+  head ``s · cos(w, f)`` with a learnable scale ``s`` (or, with ``head_type="linear"``, by a
+  plain linear layer with bias: the "LinearNorm" head of GenD's released checkpoints). GenD's
+  metric learning on that sphere is the alignment and uniformity pair of Wang & Isola
+  ("Understanding Contrastive Representation Learning through Alignment and Uniformity on the
+  Hypersphere", ICML 2020, https://arxiv.org/abs/2005.10242): alignment pulls features of one
+  class together (mean squared distance of same-label pairs), uniformity spreads the batch over
+  the sphere (``log mean exp(-2 ‖f_i - f_j‖²)``). Both are auxiliary losses with weights
   ``alignment_weight`` and ``uniformity_weight`` (0 = off).
 * ``svd``: Effort (Yan et al., "Orthogonal Subspace Decomposition for Generalizable AI-Generated
   Image Detection", ICML 2025, https://arxiv.org/abs/2411.15633): every linear layer of the
@@ -50,6 +51,9 @@ from dfd.models.nets.pretrained import create_timm_model
 
 #: The tuning modes (``model.tuning``).
 TUNINGS = ("linear", "layernorm", "svd", "lora", "full")
+
+#: The heads (``model.net.head_type``; default: ``cosine`` for ``layernorm``, else ``linear``).
+HEAD_TYPES = ("cosine", "linear")
 
 
 class CosineHead(nn.Module):
@@ -122,6 +126,9 @@ class FoundationNet(Net):
         tuning: one of :data:`TUNINGS` (see the module docstring).
         timm_kwargs: extra ``timm.create_model`` arguments.
         cosine_scale: the initial scale ``s`` of the cosine head (``layernorm``).
+        head_type: ``cosine`` (``s · cos(w, f)``, :class:`CosineHead`) or ``linear`` (dropout, then
+            a linear layer with bias); None = ``cosine`` for ``layernorm``, ``linear`` otherwise.
+            ``layernorm`` with ``linear`` is GenD's released head: unit features, plain linear.
         alignment_weight: weight of the alignment loss (``layernorm``; 0 = off).
         uniformity_weight: weight of the uniformity loss (``layernorm``; 0 = off).
         svd_rank: trainable residual rank per decomposed matrix (``svd``; None = Effort's 1).
@@ -148,6 +155,7 @@ class FoundationNet(Net):
         tuning: str = "layernorm",
         timm_kwargs: dict[str, Any] | None = None,
         cosine_scale: float = 10.0,
+        head_type: str | None = None,
         alignment_weight: float = 0.0,
         uniformity_weight: float = 0.0,
         svd_rank: int | None = None,
@@ -182,7 +190,13 @@ class FoundationNet(Net):
             std=tuple(float(v) for v in cfg["std"]),
         )
         self.num_features = self.backbone.num_features
-        if tuning == "layernorm":
+        if head_type is None:
+            head_type = "cosine" if tuning == "layernorm" else "linear"
+        if head_type not in HEAD_TYPES:
+            raise ValueError(
+                f"model.net.head_type={head_type!r} is not a head; expected one of {list(HEAD_TYPES)} or null"
+            )
+        if head_type == "cosine":
             self.head: nn.Module = CosineHead(self.num_features, num_classes, dropout, cosine_scale)
         else:
             self.head = linear_head(self.num_features, num_classes, dropout)
