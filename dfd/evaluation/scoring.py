@@ -1,11 +1,16 @@
-"""Scoring a checkpoint on a split: the shared steps of ``dfd.eval``, ``dfd.cross_eval``,
+"""Scoring a model on a split: the shared steps of ``dfd.eval``, ``dfd.cross_eval``,
 ``dfd.compare`` and ``dfd.robustness``.
 
 :func:`load_for_eval` rebuilds the model from its run, prepares the data (the run's own, or
 ``data=<name>``), checks the split and applies the selection guard; :func:`score_split` runs
-the split through Lightning and returns the gathered outputs; :func:`evaluate` does all of it
-and writes the report and the metrics JSON into the evaluation's own directory (``out_dir``),
-never into the training run.
+the split through Lightning and returns the gathered outputs. An exported model folder
+(``dfd.export``'s, or one imported from a published checkpoint) has no run:
+:func:`load_folder_for_eval` loads it as a :class:`~dfd.inference.detector.Detector` and
+prepares ``data=<name>`` (which it needs) with the folder's input spec, and
+:func:`score_detector_split` scores the split's batches with it into the same outputs and
+split metrics a checkpoint's evaluation gathers. :func:`dfd.evaluation.tasks.evaluate` does
+all of it and writes the report and the metrics JSON into the evaluation's own directory
+(``out_dir``), never into the training run.
 """
 
 from __future__ import annotations
@@ -21,12 +26,17 @@ from omegaconf import DictConfig, OmegaConf
 from dfd.artifacts.runs import (
     check_run_data,
     data_root,
+    is_ensemble_run,
+    load_detector,
     load_model,
     run_config_for,
     run_dir_of,
 )
 from dfd.config.instantiate import instantiate
 from dfd.core.moved import moved_name
+from dfd.ensembles.detector import is_ensemble_folder
+from dfd.inference.detector import Detector, resolve_device
+from dfd.models.detector_module import DetectorModule, EvalStore, split_metrics
 from dfd.preprocessing.fingerprint import describe, differences
 
 log = logging.getLogger(__name__)
@@ -34,14 +44,21 @@ log = logging.getLogger(__name__)
 SPLITS = ("val", "test")
 
 
+def check_split(split: str) -> None:
+    """Refuse a split other than :data:`SPLITS`."""
+    if split not in SPLITS:
+        raise ValueError(f"split={split!r} is not one of {SPLITS}")
+
+
 def eval_data_config(
-    cfg: DictConfig, run_cfg: DictConfig, run_source: str | Path = "the run's config.yaml"
+    cfg: DictConfig, run_cfg: DictConfig | None, run_source: str | Path = "the run's config.yaml"
 ) -> DictConfig:
     """The data config to evaluate: ``cfg.data`` when given, else the run's (``run_source``), detached
     and resolved; a run's data config may name only a dfd DataModule and raw layouts (:func:`check_run_data`)."""
     if cfg.get("data") is not None:
         source = cfg.data
     else:
+        assert run_cfg is not None, "without data=<name> the data come from a run"
         source = run_cfg.data
         check_run_data(source, run_source)
     data_cfg = OmegaConf.create(OmegaConf.to_container(source, resolve=True))
@@ -50,11 +67,14 @@ def eval_data_config(
     return data_cfg  # type: ignore[return-value]
 
 
-def check_selection_guard(cfg: DictConfig, run_cfg: DictConfig, data_cfg: DictConfig) -> None:
+def check_selection_guard(
+    cfg: DictConfig, run_cfg: DictConfig | None, data_cfg: DictConfig, trained_on: str | None = None
+) -> None:
     """With ``guard.enabled``, refuse ``split=test`` on data used for model selection.
 
     Selection data are the folders (or folder names) in ``guard.data``, or, when that list is
-    empty, the data the run was trained and selected on.
+    empty, the data the run was trained and selected on: ``run_cfg``'s, or for an exported
+    folder (no run config) the dataset folder name its training record gives (``trained_on``).
     """
     guard = cfg.get("guard")
     if not guard or not guard.get("enabled") or cfg.split != "test":
@@ -63,8 +83,10 @@ def check_selection_guard(cfg: DictConfig, run_cfg: DictConfig, data_cfg: DictCo
     listed = [str(d) for d in guard.get("data") or []]
     if listed:  # folders, or bare dataset folder names such as "ffpp"
         reserved = any(root == Path(d).expanduser().resolve() or root.name == d for d in listed)
-    else:
+    elif run_cfg is not None:
         reserved = root == data_root(run_cfg.data)
+    else:
+        reserved = trained_on is not None and root.name == trained_on
     if reserved:
         raise PermissionError(
             f"guard.enabled=true: {root} was used for model selection, so its test split is reserved for the "
@@ -81,8 +103,7 @@ def load_for_eval(
     when null, that of ``data_run_cfg``, by default the checkpoint's own run) and applies the
     selection guard.
     """
-    if cfg.split not in SPLITS:
-        raise ValueError(f"split={cfg.split!r} is not one of {SPLITS}")
+    check_split(cfg.split)
     run_cfg = run_config_for(ckpt_path)
     model = load_model(ckpt_path, run_cfg, allow_pickle=bool(cfg.get("allow_pickle")))
     data_run_source = (
@@ -95,6 +116,40 @@ def load_for_eval(
     check_selection_guard(cfg, run_cfg, data_cfg)
     warn_if_cropped_differently(getattr(model, "preprocessing", None), datamodule)
     return run_cfg, model, datamodule, data_cfg
+
+
+def load_folder_for_eval(cfg: DictConfig, folder: Path) -> tuple[Detector, Any, DictConfig]:
+    """``(detector, datamodule, data config)`` to score ``cfg.split`` with an exported model folder.
+
+    The folder carries no data config, so ``cfg.data`` is required. The folder is loaded with
+    ``cfg.backend`` (onnx | torch) on ``cfg.device``, its pinned ``cfg.digest`` honoured; the
+    data take its input spec (size, mean, std); the selection guard reads the training data its
+    record names; crops made unlike its training crops are warned about.
+    """
+    check_split(cfg.split)
+    if cfg.get("data") is None:
+        raise ValueError(
+            f"ckpt_path={folder} is an exported model folder, which carries no data config: "
+            "name the data to evaluate on with data=<name> (e.g. data=celebdf)"
+        )
+    if is_ensemble_folder(folder) or is_ensemble_run(folder):
+        raise ValueError(
+            f"ckpt_path={folder} is an ensemble: dfd.eval evaluates one model (a checkpoint or an exported "
+            "model folder); dfd.ensemble reports an ensemble on split=test when it fits it"
+        )
+    batch_size = int(cfg.get("batch_size") or cfg.data.get("batch_size") or 32)
+    detector = load_detector(
+        folder, str(cfg.get("backend", "onnx")), batch_size, resolve_device(str(cfg.get("device", "auto"))),
+        digest=cfg.get("digest"),
+    )  # fmt: skip
+    data_cfg = eval_data_config(cfg, None)
+    datamodule = instantiate(data_cfg)
+    datamodule.verify()
+    datamodule.set_input_spec(detector.info.input_spec)
+    trained_on = (detector.info.extra.get("training") or {}).get("data")
+    check_selection_guard(cfg, None, data_cfg, trained_on=str(trained_on) if trained_on else None)
+    warn_if_cropped_differently(detector.info.preprocessing, datamodule)
+    return detector, datamodule, data_cfg
 
 
 def warn_if_cropped_differently(trained: dict[str, Any] | None, datamodule: Any) -> dict[str, tuple]:
@@ -128,6 +183,31 @@ def score_split(
     trainer: L.Trainer = instantiate(cfg.trainer, logger=False)
     run_split(trainer, model, datamodule, cfg.split, verbose=False)
     return model.eval_outputs[cfg.split]
+
+
+def score_detector_split(
+    detector: Detector, datamodule: Any, split: str
+) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
+    """Score ``split`` of a set-up datamodule with ``detector``, batch by batch of its own loader
+    (the samples, order and evaluation transform a checkpoint's evaluation reads); return the
+    outputs a checkpoint's evaluation gathers (``logits``, ``labels``, ``video_idx``, ``index``,
+    via the same :class:`~dfd.models.detector_module.EvalStore`) and its ``<split>/auc``, … at
+    0.5. An exported folder holds no training loss, so there is no ``<split>/loss``: the report's
+    ``frame/log_loss`` is the plain cross-entropy."""
+    datamodule.setup("test" if split == "test" else "validate")
+    loader = datamodule.test_dataloader() if split == "test" else datamodule.val_dataloader()
+    store = EvalStore()
+    for batch in loader:
+        if "image" not in batch:
+            raise ValueError(
+                f"the {split} split gives {sorted(batch)} and no face crops ('image'): an exported folder "
+                "scores face crops; give data=<a frame dataset>"
+            )
+        logits = torch.from_numpy(detector.logits(batch["image"].numpy()))
+        store.update(logits, batch["label"], batch["video_idx"], batch.get("index"))
+    outputs = store.compute()
+    values = split_metrics(DetectorModule.probs(outputs["logits"]), outputs["labels"])
+    return outputs, {f"{split}/{k}": float(v) for k, v in values.items()}
 
 
 def metrics_file_name(data: str, split: str, threshold: Any) -> str:

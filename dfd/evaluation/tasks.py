@@ -26,8 +26,17 @@ from dfd.config.instantiate import instantiate, instantiate_loggers
 from dfd.core.errors import DfdError
 from dfd.data.transforms import build_eval_transform
 from dfd.evaluation.protocol import bootstrap, display, path_overrides, present, table
-from dfd.evaluation.scoring import load_for_eval, metrics_file_name, run_split, score_split, summary_lines
-from dfd.metrics.calibration import load_calibration
+from dfd.evaluation.scoring import (
+    load_folder_for_eval,
+    load_for_eval,
+    metrics_file_name,
+    run_split,
+    score_detector_split,
+    score_split,
+    summary_lines,
+)
+from dfd.inference.export import folder_digest
+from dfd.metrics.calibration import Calibration, load_calibration
 from dfd.metrics.comparison import compare_outputs
 from dfd.metrics.robustness import evaluate_robustness, robustness_markdown
 from dfd.models.linear_probe import evaluate_probe, extract_embeddings, fit_linear_probe
@@ -207,9 +216,17 @@ def robustness(cfg: DictConfig) -> pd.DataFrame:
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
-    """Evaluate ``cfg.ckpt_path`` on ``cfg.split``; write the report and metrics to ``cfg.out_dir``."""
+    """Evaluate ``cfg.ckpt_path`` (a checkpoint, or an exported model folder with ``data=<name>``) on
+    ``cfg.split``; write the report and metrics to ``cfg.out_dir``."""
     L.seed_everything(cfg.seed, workers=True)
+    if Path(str(cfg.ckpt_path)).expanduser().is_dir():
+        return evaluate_folder(cfg, Path(str(cfg.ckpt_path)).expanduser().resolve())
     ckpt_path = resolve_checkpoint(cfg.ckpt_path)
+    if cfg.get("digest") is not None:
+        raise ValueError(
+            f"digest={cfg.digest} pins an exported folder (dfd.export prints its digest), and {ckpt_path} is a "
+            "training checkpoint: evaluate the exported folder, or drop digest"
+        )
     _, model, datamodule, data_cfg = load_for_eval(cfg, ckpt_path)
 
     loggers = instantiate_loggers(cfg.get("logger"))
@@ -220,28 +237,73 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     calibration = load_calibration(ckpt_path, allow_pickle=bool(cfg.get("allow_pickle")))
     if calibration is None:
         log.warning("%s holds no calibration: the calibrated column uses threshold 0.5", ckpt_path)
-    data_name = data_root(data_cfg).name
-    out = Path(cfg.out_dir)
-    threshold = cfg.get("threshold", "f1")
     if not trainer.is_global_zero:
         return metrics
     writer = next((lg.experiment for lg in loggers if hasattr(lg.experiment, "add_figure")), None)
     run_dir = run_dir_of(ckpt_path)
+    return write_evaluation(
+        cfg, model.eval_outputs[cfg.split], metrics, calibration, data_cfg, datamodule.sample_table(cfg.split),
+        record={"checkpoint": str(ckpt_path)}, name=run_dir.name, run_dir=run_dir, writer=writer,
+    )  # fmt: skip
+
+
+def evaluate_folder(cfg: DictConfig, folder: Path) -> dict[str, float]:
+    """:func:`evaluate` for an exported model folder: the split scored with its
+    :class:`~dfd.inference.detector.Detector` (``cfg.backend``), the thresholds from its calibration
+    (0.5 when it has none, as a folder imported from a published checkpoint)."""
+    detector, datamodule, data_cfg = load_folder_for_eval(cfg, folder)
+    outputs, metrics = score_detector_split(detector, datamodule, cfg.split)
+    calibration = detector.info.calibration
+    if calibration is None:
+        log.warning(
+            "%s holds no calibration (a published checkpoint's import, or an export of a run without one): "
+            "the calibrated column uses threshold 0.5",
+            folder,
+        )
+    loggers = instantiate_loggers(cfg.get("logger"))
+    writer = next((lg.experiment for lg in loggers if hasattr(lg.experiment, "add_figure")), None)
+    record = {"checkpoint": str(folder), "model": detector.info.name, "digest": folder_digest(folder),
+              "backend": str(cfg.get("backend", "onnx"))}  # fmt: skip
+    return write_evaluation(
+        cfg, outputs, metrics, calibration, data_cfg, datamodule.sample_table(cfg.split),
+        record=record, name=folder.name, writer=writer,
+    )  # fmt: skip
+
+
+def write_evaluation(
+    cfg: DictConfig,
+    outputs: dict[str, torch.Tensor],
+    metrics: dict[str, float],
+    calibration: Calibration | None,
+    data_cfg: DictConfig,
+    samples: pd.DataFrame,
+    record: dict[str, str],
+    name: str,
+    run_dir: Path | None = None,
+    writer: Any = None,
+) -> dict[str, float]:
+    """The end of every evaluation: the report (figures, ``summary.json``, ``report.md``,
+    ``predictions.csv``) and ``metrics.<data>.<split>.<threshold>.json`` (``record``, the data
+    config, the calibration and ``metrics`` with the summary's added) in ``cfg.out_dir``; returns
+    the metrics."""
+    data_name = data_root(data_cfg).name
+    out = Path(cfg.out_dir)
+    threshold = cfg.get("threshold", "f1")
     summary = write_report(
-        model.eval_outputs[cfg.split],
+        outputs,
         out,
         calibration,
         threshold=threshold,
         video_aggregation=cfg.get("video_aggregation"),
         run_dir=run_dir,
         tb_writer=writer,
-        title=f"{run_dir.name}: {data_name} {cfg.split}",
-        meta={"checkpoint": ckpt_path, "data": data_name, "split": cfg.split},
-        samples=datamodule.sample_table(cfg.split),
+        title=f"{name}: {data_name} {cfg.split}",
+        meta={**record, "data": data_name, "split": cfg.split},
+        samples=samples,
     )
     metrics.update(flatten_summary(summary))
     payload = {
-        "checkpoint": str(ckpt_path),
+        **record,
         "data": OmegaConf.to_container(data_cfg, resolve=True),
         "split": cfg.split,
         "threshold": str(threshold),
