@@ -35,11 +35,19 @@ def test_list_shows_every_entry_with_its_licence_and_reported_number(tmp_path: P
     out = capsys.readouterr().out
     rows = {line.split()[0]: line for line in out.splitlines() if line.split() and line.split()[0] in entries}
     assert set(rows) == set(entries)
-    assert "CC BY-NC 4.0" in rows["deepfakebench_xception"] and "frame AUC 0.7365 on Celeb-DF v2" in rows["deepfakebench_xception"]
-    assert "non-commercial" in rows["sbi_effb4_ffraw"] and "video AUC 0.9382 on Celeb-DF v2" in rows["sbi_effb4_ffraw"]
+    assert (
+        "CC BY-NC 4.0" in rows["deepfakebench_xception"]
+        and "frame AUC 0.7365 on Celeb-DF v2" in rows["deepfakebench_xception"]
+    )
+    assert (
+        "non-commercial" in rows["sbi_effb4_ffraw"]
+        and "video AUC 0.9382 on Celeb-DF v2" in rows["sbi_effb4_ffraw"]
+    )
 
 
-def test_get_offline_fails_at_once_naming_the_url_and_the_place_for_the_file(tmp_path: Path, monkeypatch) -> None:
+def test_get_offline_fails_at_once_naming_the_url_and_the_place_for_the_file(
+    tmp_path: Path, monkeypatch
+) -> None:
     import urllib.request
 
     from dfd.published.download import DownloadError
@@ -50,7 +58,9 @@ def test_get_offline_fails_at_once_naming_the_url_and_the_place_for_the_file(tmp
 
     monkeypatch.setattr(urllib.request, "urlopen", no_route)  # this machine's sandbox, on any machine
     with pytest.raises(DownloadError) as err:
-        weights(weights_config(tmp_path, "action=get", "name=deepfakebench_meso4", f"cache_dir={tmp_path}/cache"))
+        weights(
+            weights_config(tmp_path, "action=get", "name=deepfakebench_meso4", f"cache_dir={tmp_path}/cache")
+        )
     assert "releases/download/v1.0.1/meso4_best.pth" in str(err.value)
     assert f"{tmp_path}/cache/deepfakebench_meso4/meso4_best.pth" in str(err.value)
 

@@ -77,7 +77,9 @@ def parse_entry(path: Path) -> Entry:
     unknown = sorted(set(raw) - known)
     if unknown:
         raise CatalogueError(f"{path}: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
-    missing = [k for k in ("name", "source", "title", "file", "licence", "paper", "trained_on") if not raw.get(k)]
+    missing = [
+        k for k in ("name", "source", "title", "file", "licence", "paper", "trained_on") if not raw.get(k)
+    ]
     if missing:
         raise CatalogueError(f"{path}: {missing[0]} is missing")
     if raw["name"] != path.stem:

@@ -57,7 +57,9 @@ def manual_path(entry: Entry, cache_dir: Path) -> Path:
 def _progress(total: int | None, initial: int, name: str):  # -> tqdm
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=initial, unit="B", unit_scale=True, unit_divisor=1024, desc=name, leave=False)
+    return tqdm(
+        total=total, initial=initial, unit="B", unit_scale=True, unit_divisor=1024, desc=name, leave=False
+    )
 
 
 def download(
@@ -107,7 +109,9 @@ def download(
             if err.code == 416 and have:  # the part is already whole
                 os.replace(part, dest)
                 return dest
-            raise DownloadError(f"{url}: HTTP {err.code} {err.reason}: put the file at {dest} by hand") from None
+            raise DownloadError(
+                f"{url}: HTTP {err.code} {err.reason}: put the file at {dest} by hand"
+            ) from None
         except urllib.error.URLError as err:
             if not part.exists():  # nothing fetched yet: no route, no such host, refused
                 raise DownloadError(
@@ -143,7 +147,9 @@ def fetch_hub(entry: Entry, cache_dir: Path, say: Callable[[str], None] = print)
         )  # fmt: skip
         if not pinned and "snapshots" in path.parts:
             commit = path.parts[path.parts.index("snapshots") + 1]
-            say(f"{entry.name}: the Hub's main is commit {commit} (record it as hf.revision in conf/weights/{entry.name}.yaml)")
+            say(
+                f"{entry.name}: the Hub's main is commit {commit} (record it as hf.revision in conf/weights/{entry.name}.yaml)"
+            )
         return path
     except LocalEntryNotFoundError:
         raise DownloadError(
@@ -153,7 +159,11 @@ def fetch_hub(entry: Entry, cache_dir: Path, say: Callable[[str], None] = print)
 
 
 def verify(
-    entry: Entry, path: Path, allow_unverified: bool, say: Callable[[str], None] = print, set_aside: bool = True
+    entry: Entry,
+    path: Path,
+    allow_unverified: bool,
+    say: Callable[[str], None] = print,
+    set_aside: bool = True,
 ) -> str:
     """Check ``path`` against ``entry.sha256``; return the digest. A mismatching file is moved to
     ``<file>.rejected`` when ``set_aside`` (files in dfd's cache, not the Hub's). See the module docstring."""
@@ -171,8 +181,12 @@ def verify(
             )
         return digest
     if entry.sha256 != UNKNOWN and digest != entry.sha256:
-        raise ChecksumError(f"{entry.name}: the file's sha256 is {digest}, not the catalogue's {entry.sha256}: refused")
-    say(f"{entry.name}: sha256 {digest} (the catalogue pins none: record it in conf/weights/{entry.name}.yaml)")
+        raise ChecksumError(
+            f"{entry.name}: the file's sha256 is {digest}, not the catalogue's {entry.sha256}: refused"
+        )
+    say(
+        f"{entry.name}: sha256 {digest} (the catalogue pins none: record it in conf/weights/{entry.name}.yaml)"
+    )
     if not allow_unverified:
         raise ChecksumError(
             f"{entry.name} is not pinned in the catalogue (sha256 or hf.revision unknown), so this file cannot be "

@@ -88,11 +88,15 @@ def main() -> None:  # pragma: no cover - the table of docs/published.md
     aligned = FaceCropper(margin=0.3, crop_size=256, align=True, align_scale=1.3, select="largest")
     hog = dlib.get_frontal_face_detector()
     landmarks = Landmarker("dlib68")
-    print("| photo | SBI: dfd square vs SBI's rectangle (same box) | DeepfakeBench: dfd aligned vs dlib recipe |")
+    print(
+        "| photo | SBI: dfd square vs SBI's rectangle (same box) | DeepfakeBench: dfd aligned vs dlib recipe |"
+    )
     print("|---|---:|---:|")
     for name, img in photos.items():
         face = square.detect([img])[0]
-        sbi = region_iou(window_region(square.crop_matrix(img.shape, face), 380), sbi_region(face.box, img.shape))
+        sbi = region_iou(
+            window_region(square.crop_matrix(img.shape, face), 380), sbi_region(face.box, img.shape)
+        )
         face_a = aligned.detect([img])[0]
         ours = window_region(aligned.crop_matrix(img.shape, face_a), 256)
         rects = hog(img, 1)

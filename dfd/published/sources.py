@@ -126,7 +126,9 @@ def get_source(name: str) -> Source:
     return importlib.import_module(SOURCE_MODULES[name]).SOURCES[name]
 
 
-def state_dict_of(obj: Any, source: str, keys: Iterable[str] = ("model", "state_dict")) -> dict[str, torch.Tensor]:
+def state_dict_of(
+    obj: Any, source: str, keys: Iterable[str] = ("model", "state_dict")
+) -> dict[str, torch.Tensor]:
     """The tensors of a loaded release: ``obj`` itself when it maps names to tensors, else the first of
     ``keys`` that does (``{"model": …, "optimizer": …, "epoch": …}``)."""
     if isinstance(obj, Mapping) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
@@ -134,7 +136,11 @@ def state_dict_of(obj: Any, source: str, keys: Iterable[str] = ("model", "state_
     if isinstance(obj, Mapping):
         for key in keys:
             inner = obj.get(key)
-            if isinstance(inner, Mapping) and inner and all(isinstance(v, torch.Tensor) for v in inner.values()):
+            if (
+                isinstance(inner, Mapping)
+                and inner
+                and all(isinstance(v, torch.Tensor) for v in inner.values())
+            ):
                 return dict(inner)
         shown = ", ".join(map(str, list(obj)[:6]))
         raise ConversionError(
@@ -146,7 +152,7 @@ def state_dict_of(obj: Any, source: str, keys: Iterable[str] = ("model", "state_
 
 def strip_prefix(state: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     """``state`` with ``prefix`` removed from the keys that have it (``module.`` of DataParallel, …)."""
-    return {k[len(prefix):] if k.startswith(prefix) else k: v for k, v in state.items()}
+    return {k[len(prefix) :] if k.startswith(prefix) else k: v for k, v in state.items()}
 
 
 def load_strict(net: nn.Module, state: Mapping[str, torch.Tensor], source: str) -> nn.Module:
@@ -177,7 +183,7 @@ def load_strict(net: nn.Module, state: Mapping[str, torch.Tensor], source: str) 
 # -- DeepfakeBench's released baselines share their paper, licence and preprocessing -------------------
 
 DEEPFAKEBENCH_PAPER = (
-    "Yan et al., \"DeepfakeBench: A Comprehensive Benchmark of Deepfake Detection\", NeurIPS 2023 "
+    'Yan et al., "DeepfakeBench: A Comprehensive Benchmark of Deepfake Detection", NeurIPS 2023 '
     "Datasets and Benchmarks, https://arxiv.org/abs/2307.01426"
 )
 DEEPFAKEBENCH_CODE = "https://github.com/SCLBD/DeepfakeBench (release v1.0.1)"

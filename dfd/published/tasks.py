@@ -18,8 +18,13 @@ def _announce(out: Path) -> None:
     d = read_json(out / "dfd_model.json")
     pub = d.get("published", {})
     print(f"imported {d['name']} ({pub.get('source')}) to {out}")
-    print(f"  licence: {pub.get('licence')}" + (" (non-commercial use only)" if pub.get("non_commercial") else ""))
-    print(f"  input: {d['input_spec']['size']} px, mean {d['input_spec']['mean']}, std {d['input_spec']['std']}")
+    print(
+        f"  licence: {pub.get('licence')}"
+        + (" (non-commercial use only)" if pub.get("non_commercial") else "")
+    )
+    print(
+        f"  input: {d['input_spec']['size']} px, mean {d['input_spec']['mean']}, std {d['input_spec']['std']}"
+    )
     print(f"  ONNX Runtime vs torch: max |Δ logit| {d['onnx']['max_abs_deviation_from_torch']:.2e}")
     print(f"  score it: python -m dfd.predict ckpt_path={out} input=<video, image or folder>")
     print(f"digest: {folder_digest(out)}", flush=True)
@@ -54,7 +59,9 @@ def catalogue_table(entries: dict[str, Entry]) -> str:
     rows = [("name", "source", "licence", "size", "sha256", "reported (theirs)")]
     for e in entries.values():
         size = f"{e.size / 2**20:.0f} MiB" if e.size else "?"
-        rows.append((e.name, e.source, e.licence, size, e.sha256[:12] if e.verified else "unknown", headline(e)))
+        rows.append(
+            (e.name, e.source, e.licence, size, e.sha256[:12] if e.verified else "unknown", headline(e))
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
 
@@ -64,15 +71,21 @@ def weights(cfg: DictConfig) -> Any:
     action = cfg.action
     if isinstance(action, ListConfig | list):
         if len(action) != 1:
-            raise ValueError(f"action={list(action)}: give one of {', '.join(ACTIONS)}, e.g. dfd.weights list")
+            raise ValueError(
+                f"action={list(action)}: give one of {', '.join(ACTIONS)}, e.g. dfd.weights list"
+            )
         action = action[0]
     if action not in ACTIONS:
-        raise ValueError(f"action={action!r}: expected one of {', '.join(ACTIONS)} (dfd.weights list | get name=<entry>)")
+        raise ValueError(
+            f"action={action!r}: expected one of {', '.join(ACTIONS)} (dfd.weights list | get name=<entry>)"
+        )
     if action == "list":
         entries = load_catalogue()
         print(catalogue_table(entries))
         print()
-        print("Reported numbers are the authors', not dfd's. Licences: non-commercial entries may not be used commercially.")
+        print(
+            "Reported numbers are the authors', not dfd's. Licences: non-commercial entries may not be used commercially."
+        )
         print("python -m dfd.weights get name=<entry> fetches, verifies and imports one into a model folder.")
         return entries
     if not cfg.get("name"):
@@ -81,7 +94,9 @@ def weights(cfg: DictConfig) -> Any:
     from dfd.published.importing import import_checkpoint
 
     e = get_entry(cfg.name)
-    path = fetch(e, cfg.get("cache_dir"), allow_unverified=bool(cfg.allow_unverified), progress=bool(cfg.progress))
+    path = fetch(
+        e, cfg.get("cache_dir"), allow_unverified=bool(cfg.allow_unverified), progress=bool(cfg.progress)
+    )
     out = import_checkpoint(e.source, path, cfg.out_dir, entry=e.name, opset=cfg.opset)
     _announce(out)
     return out

@@ -33,7 +33,9 @@ def test_the_terms_of_a_non_commercial_source_are_printed_once_per_process(monke
     assert len(said) == 1 and "CC BY-NC 4.0" in said[0] and "non-commercial" in said[0]
 
 
-def test_a_file_matching_no_entry_carries_every_release_of_its_source_labelled(release: Path, tmp_path: Path) -> None:
+def test_a_file_matching_no_entry_carries_every_release_of_its_source_labelled(
+    release: Path, tmp_path: Path
+) -> None:
     out = importing.import_checkpoint("deepfakebench_meso4", release, tmp_path / "m", say=lambda s: None)
     d = json.loads((out / "dfd_model.json").read_text())
     pub = d["published"]
@@ -51,12 +53,17 @@ def test_a_file_matching_no_entry_carries_every_release_of_its_source_labelled(r
     assert diff == {} and predictor.cropper.align and predictor.cropper.crop_size == 256
 
 
-def test_entry_names_the_catalogue_release_and_must_be_of_the_same_source(release: Path, tmp_path: Path) -> None:
+def test_entry_names_the_catalogue_release_and_must_be_of_the_same_source(
+    release: Path, tmp_path: Path
+) -> None:
     out = importing.import_checkpoint(
         "deepfakebench_meso4", release, tmp_path / "m", entry="deepfakebench_meso4", say=lambda s: None
     )
     pub = json.loads((out / "dfd_model.json").read_text())["published"]
-    assert pub["entry"] == "deepfakebench_meso4" and pub["trained_on"] == get_entry("deepfakebench_meso4").trained_on
+    assert (
+        pub["entry"] == "deepfakebench_meso4"
+        and pub["trained_on"] == get_entry("deepfakebench_meso4").trained_on
+    )
     with pytest.raises(ValueError, match="is a sbi checkpoint, not deepfakebench_meso4"):
         importing.import_checkpoint("deepfakebench_meso4", release, tmp_path / "n", entry="sbi_effb4_ffraw")
 
@@ -67,7 +74,9 @@ def test_a_file_whose_digest_differs_from_its_named_entry_is_refused(release, tm
     pinned = replace(get_entry("deepfakebench_meso4"), sha256="0" * 64)
     monkeypatch.setattr(importing, "get_entry", lambda name: pinned)
     with pytest.raises(ValueError, match="a different or damaged file"):
-        importing.import_checkpoint("deepfakebench_meso4", release, tmp_path / "m", entry="deepfakebench_meso4")
+        importing.import_checkpoint(
+            "deepfakebench_meso4", release, tmp_path / "m", entry="deepfakebench_meso4"
+        )
 
 
 def test_a_missing_file_names_the_release_to_download(tmp_path: Path) -> None:

@@ -29,7 +29,9 @@ def test_regions_and_their_iou() -> None:
     assert region_iou(square, square + [5, 5]) == 0.0
     # a crop whose five points already sit on the template sees exactly its own window
     region = aligned_region(template_points(256, 1.3), 256, 1.3)
-    np.testing.assert_allclose(region, [[-0.5, -0.5], [255.5, -0.5], [255.5, 255.5], [-0.5, 255.5]], atol=1e-6)
+    np.testing.assert_allclose(
+        region, [[-0.5, -0.5], [255.5, -0.5], [255.5, 255.5], [-0.5, 255.5]], atol=1e-6
+    )
     shift = np.array([[1.0, 0.0, -10.0], [0.0, 1.0, -20.0]])
     np.testing.assert_allclose(window_region(shift, 4)[0], [9.5, 19.5])
 
@@ -52,7 +54,9 @@ def test_on_a_real_photo_dfds_aligned_crop_is_close_to_deepfakebenchs_recipe() -
     cropper = FaceCropper(crop_size=256, align=True, align_scale=1.3, select="largest")
     face = cropper.detect([img])[0]
     ours = window_region(cropper.crop_matrix(img.shape, face), 256)
-    rect = max(dlib.get_frontal_face_detector()(img, 1), key=lambda r: r.area())  # the largest, as DeepfakeBench
+    rect = max(
+        dlib.get_frontal_face_detector()(img, 1), key=lambda r: r.area()
+    )  # the largest, as DeepfakeBench
     points = Landmarker("dlib68")(img, (rect.left(), rect.top(), rect.right(), rect.bottom()))
     theirs = aligned_region(deepfakebench_points(points))
     assert 0.8 < region_iou(ours, theirs) < 0.99
