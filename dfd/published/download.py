@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -118,7 +117,7 @@ def download(
                     f"cannot reach {url} ({err.reason}): offline? Download it elsewhere and put it at {dest}"
                 ) from None
             last = err
-        except (ConnectionError, TimeoutError, socket.timeout, OSError) as err:
+        except (ConnectionError, TimeoutError, OSError) as err:
             last = err
         if attempt < retries:
             got = part.stat().st_size if part.exists() else 0

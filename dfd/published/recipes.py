@@ -69,8 +69,8 @@ def main() -> None:  # pragma: no cover - the table of docs/published.md
     """Print, for real photos (the ones that ship with matplotlib and scikit-image, also mirrored and
     rotated), the IoU of dfd's crops with each source's documented recipe."""
     import dlib
-    from PIL import Image
     from matplotlib import cbook
+    from PIL import Image
     from skimage import data
 
     from dfd.preprocessing.faces import FaceCropper

@@ -46,8 +46,8 @@ def test_a_file_matching_no_entry_carries_every_release_of_its_source_labelled(
     card = (out / "MODEL_CARD.md").read_text()
     assert "**CC BY-NC 4.0** (non-commercial use only)" in card
     assert "differs from the source: faces found by MTCNN" in card
-    from dfd.inference.predictor import make_predictor
     from dfd.inference.export import load_exported
+    from dfd.inference.predictor import make_predictor
 
     predictor, diff = make_predictor(load_exported(out))
     assert diff == {} and predictor.cropper.align and predictor.cropper.crop_size == 256
