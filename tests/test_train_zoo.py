@@ -100,9 +100,21 @@ def _one_step_run(make_cfg, tmp_path: Path, overrides: list[str], model: str) ->
     assert checkpoint["hyper_parameters"]["freeze_backbone"] is False
 
 
+#: One clip model trains in the fast tier (the clip path through DetectorModule, its checkpoint);
+#: the others' runs (~10 s each on the 2-core CI machine) add only their nets, which
+#: tests/models/nets/test_package.py checks already, so they run in the slow job.
+CLIP_SLOW = {"ftcn", "tall"}
+
+
 @pytest.mark.parametrize(
     "model",
-    [pytest.param(m, marks=needs_clips) if m in CLIP_MODELS else m for m in DETECTORS if m not in HEAVY],
+    [
+        pytest.param(m, marks=[needs_clips, *([pytest.mark.slow] if m in CLIP_SLOW else [])])
+        if m in CLIP_MODELS
+        else m
+        for m in DETECTORS
+        if m not in HEAVY
+    ],
 )
 def test_one_step_of_every_model(make_cfg, tmp_path: Path, model: str) -> None:
     _one_step_run(make_cfg, tmp_path, [f"model={model}"], model)
@@ -206,6 +218,9 @@ def test_input_contract_of_every_clip_model(make_cfg, model: str) -> None:
     dm.setup()
     batch = next(iter(dm.val_dataloader()))["image"]
     assert batch.shape[1:] == (4, 3, net.input_spec.size, net.input_spec.size)
-    mean, std = torch.tensor(net.input_spec.mean).view(3, 1, 1), torch.tensor(net.input_spec.std).view(3, 1, 1)
+    mean, std = (
+        torch.tensor(net.input_spec.mean).view(3, 1, 1),
+        torch.tensor(net.input_spec.std).view(3, 1, 1),
+    )
     pixels = batch * std + mean
     assert pixels.min() >= -1e-4 and pixels.max() <= 1 + 1e-4 and pixels.max() > 0.5

@@ -451,7 +451,12 @@ class TALL(_ClipNet):
             raise ValueError(
                 f"model.net.backbone={backbone!r} is not a timm model; see timm.list_models('*{backbone[:6]}*')"
             )
-        kwargs = dict(timm_kwargs or {})
+        # sequences as tuples: a config's lists (Swin's depths, num_heads) reach here as list-like
+        # config nodes, which timm's tensor ops do not take
+        kwargs = {
+            k: tuple(v) if isinstance(v, Sequence) and not isinstance(v, str) else v
+            for k, v in (timm_kwargs or {}).items()
+        }
         if drop_path_rate > 0:
             kwargs["drop_path_rate"] = drop_path_rate
         self.clip_len = int(clip_len)
