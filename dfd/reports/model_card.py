@@ -38,7 +38,12 @@ def published_section(pub: dict[str, Any] | None) -> list[str]:
         "",
         "### Licence",
         "",
-        f"**{pub.get('licence')}**" + (" (non-commercial use only)" if pub.get("non_commercial") else ""),
+        f"**{pub.get('licence')}**"
+        + (
+            " (non-commercial use only)"
+            if pub.get("non_commercial") and "commercial" not in str(pub.get("licence"))
+            else ""
+        ),
         "",
         str(pub.get("terms", "")),
         "",

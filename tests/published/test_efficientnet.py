@@ -283,9 +283,15 @@ CONTRACTS = {
 @pytest.mark.parametrize("source", list(CONTRACTS))
 def test_imported_release_scores_as_the_source(source: str, tmp_path: Path) -> None:
     size, mean, std = CONTRACTS[source]
+    from tests.conftest import run_main
+
     oracle = build(source, size)
     path = save_release(source, oracle, tmp_path)
-    folder = import_checkpoint(source, path, tmp_path / "model", say=lambda _: None)
+    # the measure: the command on a file in the source's format, then dfd.predict on a real photo
+    done = run_main("dfd.import_weights", [f"source={source}", f"path={path}", f"out_dir={tmp_path / 'model'}",
+                                           f"hydra.run.dir={tmp_path / 'import'}"], cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    folder = tmp_path / "model"
     pixels = crops(size)
     with torch.no_grad():
         expected = oracle.fake_probability(pixels).numpy()
@@ -299,3 +305,14 @@ def test_imported_release_scores_as_the_source(source: str, tmp_path: Path) -> N
     assert description["published"]["contract"] == SOURCES[source].contract.to_dict()
     assert description["net"]["kwargs"]["model_name"] == "tf_efficientnet_b4"
     assert description["published"]["non_commercial"] is True
+    if source == "sbi":
+        from PIL import Image
+        from skimage import data
+
+        Image.fromarray(data.astronaut()).save(tmp_path / "astronaut.jpg")
+        done = run_main("dfd.predict", [f"ckpt_path={folder}", f"input={tmp_path / 'astronaut.jpg'}", "device=cpu",
+                                        f"output={tmp_path / 'p.csv'}", f"hydra.run.dir={tmp_path / 'predict'}"],
+                        cwd=tmp_path)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        header, row = (line.split(",") for line in (tmp_path / "p.csv").read_text().splitlines()[:2])
+        assert row[header.index("status")] == "ok" and 0.0 < float(row[header.index("score")]) < 1.0
