@@ -78,11 +78,18 @@ def model_card(d: dict[str, Any], digest: str | None = None) -> str:
     card, :func:`dfd.inference.export.folder_digest`)."""
     training = d.get("training", {})
     members = d.get("members")
+    clip_len = (d.get("input_spec") or {}).get("clip_len")
+    unit = "clip" if clip_len else "frame"
     if members:  # an ensemble (dfd.ensembles.export)
         what = (
             f"an ensemble of {len(members)} detectors ("
             + ", ".join(f"{m['name']}: {m['net']}, {m['input_size']} px" for m in members)
             + f") fused by the `{d['fusion']['rule']}` rule into one fake logit per face crop"
+        )
+    elif clip_len:
+        what = (
+            f"{d['net']['target'].rsplit('.', 1)[-1]}, one fake logit per clip of {clip_len} consecutive face "
+            f"crops of {d['input_spec']['size']} px of one face track (photos cannot be scored)"
         )
     else:
         what = f"{d['net']['target'].rsplit('.', 1)[-1]}, one fake logit per face crop of {d['input_spec']['size']} px"
@@ -140,10 +147,10 @@ def model_card(d: dict[str, Any], digest: str | None = None) -> str:
     cal = d.get("calibration")
     if cal:
         frame = ", ".join(f"{k} {_fmt(v)}" for k, v in cal["thresholds"].items())
-        lines.append(f"- frame thresholds, fitted on validation: {frame}")
+        lines.append(f"- {unit} thresholds, fitted on validation: {frame}")
         for agg, table in cal.get("video_thresholds", {}).items():
             lines.append(
-                f"- video thresholds ({agg} of frame scores): "
+                f"- video thresholds ({agg} of {unit} scores): "
                 + ", ".join(f"{k} {_fmt(v)}" for k, v in table.items())
             )
         lines.append(f"- default video aggregation: {cal.get('video_aggregation')}")
