@@ -22,10 +22,12 @@ def make_run(
     error: str | None = None,
     seed: int | None = None,
     logger: str = "tensorboard",
+    net: dict | None = None,
 ) -> Path:
     """Write a run directory: ``metrics`` → ``metrics.json`` (none: the run did not finish), ``curves``
     (tag → one value per epoch) → TensorBoard events or ``csv/metrics.csv``, ``error`` → ``error.txt``;
-    ``.hydra/config.yaml`` records ``seed`` (by default the ``seed=`` override, else 42)."""
+    ``.hydra/config.yaml`` records ``seed`` (by default the ``seed=`` override, else 42) and ``net``
+    (``model.net``, e.g. a clip model's with its ``clip_len``)."""
     if seed is None:  # what dfd.train's config records: the seed override, else the default
         seed = int(next((o.split("=", 1)[1] for o in overrides if o.startswith("seed=")), 42))
     (path / ".hydra").mkdir(parents=True)
@@ -36,6 +38,7 @@ def make_run(
         "train": True,
         "test": True,
         "paths": {"output_dir": str(path)},
+        **({"model": {"net": net}} if net is not None else {}),
     }
     (path / ".hydra" / "config.yaml").write_text(yaml.safe_dump(config))
     (path / "checkpoints").mkdir()

@@ -49,6 +49,7 @@ import json
 import math
 import os
 import re
+import warnings
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -253,10 +254,14 @@ def export_onnx(net: nn.Module, spec: InputSpec, path: Path, opset: int = 17) ->
     example = torch.randn(*shape, generator=torch.Generator().manual_seed(0))
     name = "clip" if clip_len else "image"
     try:
-        torch.onnx.export(
-            net, (example[:1],), str(path), input_names=[name], output_names=["logits"],
-            dynamic_axes={name: {0: "batch"}, "logits": {0: "batch"}}, opset_version=opset, dynamo=False,
-        )  # fmt: skip
+        with warnings.catch_warnings():
+            # shape checks in forward (a clip net's T) trace as constants; the parity check below runs
+            # another batch size than the traced one, so a graph that depends on a traced shape is refused
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            torch.onnx.export(
+                net, (example[:1],), str(path), input_names=[name], output_names=["logits"],
+                dynamic_axes={name: {0: "batch"}, "logits": {0: "batch"}}, opset_version=opset, dynamo=False,
+            )  # fmt: skip
     except Exception as err:  # the exporter raises many types; all mean "this net cannot be exported"
         raise ExportError(
             f"{type(net).__name__} cannot be exported to ONNX: {type(err).__name__}: {err}"
@@ -565,6 +570,10 @@ def validate_description(path: Path, d: dict[str, Any]) -> None:
             path, "input_spec.clip_len", clip_len,
             f"an integer from 1 to {MAX_CLIP_LEN} (crops per clip of a clip model), or no key (a frame model)",
         )  # fmt: skip
+    if clip_len is None and spec.get("layout") == CLIP_LAYOUT:
+        raise _fail(
+            path, "input_spec.clip_len", None, f"crops per clip with input_spec.layout={CLIP_LAYOUT!r}"
+        )
     contract = {**PREPROCESSING_CONTRACT, **({"layout": CLIP_LAYOUT} if clip_len else {})}
     for name, expected in contract.items():  # optional (older folders): dfd's own, if given
         given = spec.get(name, expected)

@@ -236,8 +236,4 @@ def _common_videos(
         raise ValueError(
             "the two models' outputs give a video two labels: they were not scored on the same data"
         )
-    return (
-        torch.from_numpy(both["prob_a"].to_numpy()),
-        torch.from_numpy(both["prob_b"].to_numpy()),
-        torch.from_numpy(both["label_a"].to_numpy()),
-    )
+    return tuple(torch.tensor(both[k].to_numpy()) for k in ("prob_a", "prob_b", "label_a"))  # type: ignore[return-value]

@@ -80,6 +80,7 @@ def model_card(d: dict[str, Any], digest: str | None = None) -> str:
     members = d.get("members")
     clip_len = (d.get("input_spec") or {}).get("clip_len")
     unit = "clip" if clip_len else "frame"
+    media = "videos" if clip_len else "images and videos"  # a clip model reads no photo
     if members:  # an ensemble (dfd.ensembles.export)
         what = (
             f"an ensemble of {len(members)} detectors ("
@@ -89,7 +90,7 @@ def model_card(d: dict[str, Any], digest: str | None = None) -> str:
     elif clip_len:
         what = (
             f"{d['net']['target'].rsplit('.', 1)[-1]}, one fake logit per clip of {clip_len} consecutive face "
-            f"crops of {d['input_spec']['size']} px of one face track (photos cannot be scored)"
+            f"crops of {d['input_spec']['size']} px of one face track"
         )
     else:
         what = f"{d['net']['target'].rsplit('.', 1)[-1]}, one fake logit per face crop of {d['input_spec']['size']} px"
@@ -98,8 +99,8 @@ def model_card(d: dict[str, Any], digest: str | None = None) -> str:
         "",
         "## Intended use",
         "",
-        f"Scores face crops, and through `python -m dfd.predict` raw images and videos, for face "
-        f"manipulation (deepfakes): {what}. A screening "
+        f"Scores face crops, and through `python -m dfd.predict` raw {media}, for face manipulation "
+        f"(deepfakes): {what}. A screening "
         "aid for people who review media, not a verdict: its scores are only as good as the match between "
         "the inputs and the training data below, and a detector can be evaded on purpose.",
         "",
