@@ -96,10 +96,13 @@ def make_sweep(root: Path, aucs: list[float], extra: list[str] | None = None, fa
     return root
 
 
-def make_model_run(path: Path, preprocessing: dict | None = None) -> Path:
+def make_model_run(
+    path: Path, preprocessing: dict | None = None, overrides: list[str] | None = None, net=None
+) -> Path:
     """A loadable run directory without training: ``config.yaml`` as ``dfd.train`` writes it (Meso4 at
-    64 px on synthetic crops) and ``checkpoints/best.ckpt`` with untrained weights and the given
-    preprocessing fingerprint; returns the checkpoint."""
+    64 px on synthetic crops, or ``net`` as the training ``overrides`` configure it) and
+    ``checkpoints/best.ckpt`` with untrained weights and the given preprocessing fingerprint;
+    returns the checkpoint."""
     import torch
     from omegaconf import OmegaConf
 
@@ -108,9 +111,10 @@ def make_model_run(path: Path, preprocessing: dict | None = None) -> Path:
     from tests.conftest import base_overrides, compose_config
 
     (path / "checkpoints").mkdir(parents=True)
-    cfg = compose_config("train", base_overrides(path, path.parent / "data") + ["model.net.input_size=64"])
+    overrides = ["model.net.input_size=64"] if overrides is None else overrides
+    cfg = compose_config("train", base_overrides(path, path.parent / "data") + overrides)
     (path / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-    module = DetectorModule(Meso4(input_size=64), optimizer=None)
+    module = DetectorModule(Meso4(input_size=64) if net is None else net, optimizer=None)
     ckpt = path / "checkpoints" / "best.ckpt"
     torch.save(
         {"state_dict": module.state_dict(), "epoch": 0, "global_step": 0, "preprocessing": preprocessing},

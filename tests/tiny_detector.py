@@ -59,3 +59,16 @@ def tiny_clip_net(seed: int = 0) -> Net:
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         return TemporalHead(**TINY_CLIP).eval()
+
+
+#: :data:`TINY_CLIP` as a training run configures it (``python -m dfd.train`` overrides), on clip samples.
+TINY_CLIP_OVERRIDES = [
+    "model=temporal_head",
+    f"model.net.frame_net={TINY_CLIP['frame_net']}",
+    "~model.net.frame_kwargs",
+    "model.net.pretrained=false",
+    "model.net.freeze_frame_net=false",
+    *(f"model.net.{k}={TINY_CLIP[k]}" for k in ("input_size", "dim", "depth", "heads")),
+    "data.clips=true",
+    f"data.clip_len={TINY_CLIP['clip_len']}",
+]

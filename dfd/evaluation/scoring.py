@@ -221,6 +221,7 @@ def score_detector_split(
     via the same :class:`~dfd.models.detector_module.EvalStore`) and its ``<split>/auc``, … at
     0.5. An exported folder holds no training loss, so there is no ``<split>/loss``: the report's
     ``frame/log_loss`` is the plain cross-entropy."""
+    datamodule.prepare_data()  # as Lightning does before setup (generated data are made here)
     datamodule.setup("test" if split == "test" else "validate")
     loader = datamodule.test_dataloader() if split == "test" else datamodule.val_dataloader()
     store = EvalStore()

@@ -103,6 +103,7 @@ PREPROCESSING_BOUNDS = {
     "detect_max_side": (1, 8192),
     "margin": (0, 10),
     "align_scale": (0, 10),
+    "clip_stride": (1, 1024),  # a clip model's clips take every clip_stride-th crop of a track
 }
 DIGEST_PATTERN = re.compile(r"sha256:[0-9a-f]{64}")
 #: Largest JSON file read from a folder (bytes): dfd's own are kilobytes.

@@ -80,3 +80,31 @@ def test_a_track_too_short_for_one_clip_and_a_photo_get_rows_that_say_so(detecto
     photo = few.predict(tmp_path / "photo.png").row
     assert (photo["status"], photo["kind"]) == ("unsupported", "image") and np.isnan(photo["score"])
     assert "tiny clip scores clips of 4 consecutive face crops of a video" in photo["reason"]
+
+
+@pytest.mark.slow
+def test_dfd_predict_scores_videos_with_an_exported_clip_model_and_skips_its_pictures(
+    detector, staged, tmp_path, caplog
+) -> None:
+    import pandas as pd
+
+    from dfd.inference.export import export_model
+    from dfd.inference.tasks import predict
+    from tests.conftest import compose_config
+    from tests.tiny_detector import TEMPORAL_HEAD, TINY_CLIP
+
+    video, predictor, _ = staged
+    folder = export_model(detector.net, {"target": TEMPORAL_HEAD, "kwargs": TINY_CLIP}, tmp_path / "model",
+                          preprocessing=DENSE, name="tiny clip")  # fmt: skip
+    out = tmp_path / "out" / "predictions.csv"
+    cfg = compose_config("predict", [f"ckpt_path={folder}", f"input={video}", f"output={out}", "per_frame=true",
+                                     "visualize=true", "device=cpu", f"paths.output_dir={tmp_path}"])  # fmt: skip
+    expected = predictor.predict(video).row  # eager torch
+    with caplog.at_level("WARNING"):
+        assert predict(cfg) == {expected["decision"]: 1}
+    assert "visualize=true skipped: tiny clip scores clips" in caplog.text
+    assert not (tmp_path / "explanations").exists()
+    row = pd.read_csv(out).iloc[0]
+    clips = pd.read_csv(out.with_name("predictions_frames.csv"))
+    assert list(clips.columns) == list(CLIP_COLUMNS) and clips["frame_idx"].tolist() == [0, 4]
+    assert row["score"] == pytest.approx(expected["score"], abs=1e-4)  # ONNX Runtime's are eager torch's
