@@ -20,5 +20,6 @@ def test_a_clip_model_is_refused_as_a_member(monkeypatch, tmp_path: Path) -> Non
     monkeypatch.setattr(tasks, "load_detector", fake_load)
     for name in ("frames", "clips"):
         (tmp_path / name).mkdir()
+        (tmp_path / name / "dfd_model.json").write_text("{}")
     with pytest.raises(ValueError, match="scores clips of 4 frames: an ensemble fuses frame models"):
         tasks.load_members([str(tmp_path / "frames"), str(tmp_path / "clips")], None, "cpu", 8, False)
