@@ -182,7 +182,8 @@ class TemporalHead(_ClipNet):
                 )
         if kwargs.get("localization"):
             raise ValueError(
-                "model.net.frame_kwargs.localization=true: a temporal net predicts no blend mask"
+                "a frame net with localization=true (in model.net.frame_kwargs): a temporal net predicts no blend "
+                "mask; drop it, or set model.localization=false"
             )
         cls = net_class(frame_net)
         if issubclass(cls, _ClipNet):
