@@ -20,7 +20,10 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, open_dict
 
+from dfd.config.instantiate import register_resolvers
 from dfd.data.synthetic import mini
+
+register_resolvers()  # configs interpolate dfd's resolvers (preprocess.clip_len: dfd_if_set), as the commands do
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

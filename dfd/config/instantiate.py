@@ -305,9 +305,17 @@ def _count(value: Any, key: str) -> int:
     return number
 
 
+def _if_set(flag: Any, then: Any, otherwise: Any) -> Any:
+    """``${dfd_if_set:<flag>,<then>,<otherwise>}``: ``then`` where ``flag`` is set (not null), else
+    ``otherwise`` (preprocess's clip mode follows ``data.clip_len`` only for audio-visual data, whose
+    configs alone set ``clips_per_video``)."""
+    return otherwise if flag is None else then
+
+
 def register_resolvers() -> None:
     """Register dfd's OmegaConf resolvers (idempotent)."""
-    for name, fn in {"dfd_run_dir": _run_dir, "dfd_hydra_subdir": _hydra_subdir, "dfd_count": _count}.items():
+    resolvers = {"dfd_run_dir": _run_dir, "dfd_hydra_subdir": _hydra_subdir, "dfd_count": _count, "dfd_if_set": _if_set}
+    for name, fn in resolvers.items():
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_resolver(name, fn)
 

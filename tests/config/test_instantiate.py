@@ -91,3 +91,13 @@ def test_net_shorthands_reach_the_net_and_stay_in_the_config() -> None:
         False,
         "linear",
     )
+
+
+def test_preprocessing_enters_clip_mode_for_audio_visual_data_only() -> None:
+    """A crop dataset's data.clip_len (its track clips, cut at training time) leaves preprocessing in
+    frame mode; the audio-visual configs (with clips_per_video) switch it to clip mode."""
+    from tests.conftest import compose_config
+
+    assert compose_config("preprocess", ["data=ffpp"]).preprocess.clip_len == 0
+    assert compose_config("preprocess", ["data=ffpp", "data.clips=true"]).preprocess.clip_len == 0
+    assert compose_config("preprocess", ["data=dfdc_av"]).preprocess.clip_len == 16
