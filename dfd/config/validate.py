@@ -156,9 +156,31 @@ RUN_KEYS: dict[str, Rule] = {
 }
 
 
+def clip_problems(cfg: DictConfig) -> list[str]:
+    """A temporal net (``model.net.clip_len`` set, :mod:`dfd.models.nets.temporal`) reads clips
+    [B, T, 3, S, S] and a frame net single crops: the data must give what the model reads
+    (``data.clips``, ``conf/data/base/crops.yaml``), else the run would fail at its first batch."""
+    net = OmegaConf.select(cfg, "model.net", default=None)
+    data = cfg.get("data") if isinstance(cfg, DictConfig) else None
+    if not isinstance(net, DictConfig) or not isinstance(data, DictConfig):
+        return []
+    name = str(net.get("_target_", "the net")).rpartition(".")[2]
+    temporal = "clip_len" in net  # not resolved: the key, not its value, marks a temporal net
+    clips = bool(data.get("clips", False))
+    if temporal and not clips:
+        return [f"data.clips={clips}: {name} reads clips of face crops; set data.clips=true"]
+    if clips and not temporal:
+        return [
+            f"data.clips=true: {name} reads single face crops; set data.clips=false or choose a "
+            "temporal model (model=ftcn, model=tall, model=temporal_head)"
+        ]
+    return []
+
+
 def validate_run_keys(cfg: DictConfig, rules: dict[str, Rule] | None = None) -> None:
-    """Raise ``ValueError`` naming every checked key whose value breaks its rule."""
-    problems = []
+    """Raise ``ValueError`` naming every checked key whose value breaks its rule, and a model and
+    data that disagree on clips (:func:`clip_problems`)."""
+    problems = clip_problems(cfg) if rules is None else []
     for key, rule in (rules or RUN_KEYS).items():
         if not _has_key(cfg, key.split(".")):
             continue

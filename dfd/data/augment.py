@@ -87,7 +87,8 @@ class DCTNoise(A.ImageOnlyTransform):
 
     Args:
         bands: names of :data:`DCT_BANDS` or inclusive ``[lo, hi]`` ranges of ``u + v``.
-        std: noise standard deviation per coefficient, or a ``[lo, hi]`` range drawn per image.
+        std: noise standard deviation per coefficient, or a ``[lo, hi]`` range drawn per call (an image,
+            or all the frames of a clip passed as ``images=``, which share one draw).
         p: probability of applying the transform.
     """
 
@@ -106,15 +107,21 @@ class DCTNoise(A.ImageOnlyTransform):
         self.std = (lo, hi)
         self.d = dct_matrix().astype(np.float32)
 
-    def apply(self, img: np.ndarray, **params: Any) -> np.ndarray:
-        gray = img.ndim == 2
-        x = (img[..., None] if gray else img).astype(np.float32)
-        hb, wb, c = x.shape[0] // 8, x.shape[1] // 8, x.shape[2]
-        if hb == 0 or wb == 0:
-            return img
+    def get_params_dependent_on_data(self, params: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        # drawn once per call, not per image: every frame of a clip (``images=``) gets the same noise,
+        # as albumentations' own GaussNoise does
+        shape = params["shape"]
+        hb, wb, c = shape[0] // 8, shape[1] // 8, shape[2] if len(shape) > 2 else 1
         std = self.random_generator.uniform(*self.std)
         noise = self.random_generator.normal(0.0, std, (hb, wb, c, 8, 8)).astype(np.float32)
-        noise *= self.mask
+        return {"noise": noise * self.mask}
+
+    def apply(self, img: np.ndarray, noise: np.ndarray | None = None, **params: Any) -> np.ndarray:
+        gray = img.ndim == 2
+        x = (img[..., None] if gray else img).astype(np.float32)
+        hb, wb = x.shape[0] // 8, x.shape[1] // 8
+        if hb == 0 or wb == 0 or noise is None:
+            return img
         # the DCT is linear: adding noise to the coefficients adds its inverse DCT to the pixels
         out = x.copy()
         out[: hb * 8, : wb * 8] += block_idct(noise, self.d)

@@ -14,7 +14,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import albumentations as A
 import cv2
 import numpy as np
 import pandas as pd
@@ -23,6 +22,7 @@ from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
 
 from dfd.data.augment import build_batch_mix, check_augment
+from dfd.data.clips import TrackClipDataset, check_clip_settings, clip_span, track_column
 from dfd.data.compact import Coded, PackedStrings, RootedPaths
 from dfd.data.packed import PackedReader, decode_image, find_packed, read_pack_meta, samples_digest
 from dfd.data.samplers import RandomSampler
@@ -31,8 +31,11 @@ from dfd.data.transforms import (
     InputSpec,
     build_eval_transform,
     build_train_transform,
+    sample_seed,  # noqa: F401  (its home was here: still importable from here)
+    seed_for_sample,
     seed_transforms,
     seed_worker_transforms,
+    split_key,
     to_tensor,
 )
 from dfd.preprocessing.fingerprint import fingerprint
@@ -232,30 +235,6 @@ def freeze_for_workers() -> None:
 SPLIT_SEEDS = {"train": 0, "val": 1, "test": 2}
 
 
-def sample_seed(seed: int, epoch: int, index: int) -> int:
-    """The augmentation seed of one sample in one epoch: a hash of the three, not a sum, so that
-    neighbouring samples and epochs get unrelated streams."""
-    return int(np.random.SeedSequence([seed, epoch, index]).generate_state(1)[0])
-
-
-def split_key(key: int | tuple[int, int]) -> tuple[int | None, int]:
-    """``(epoch, index)`` of a dataset key: a sampler's ``(epoch, index)`` pair (``tag_epoch``), or
-    a plain index, whose epoch is unknown (``None``)."""
-    if isinstance(key, tuple):
-        epoch, index = key
-        return int(epoch), int(index)
-    return None, int(key)
-
-
-def seed_for_sample(transform: Any, augment_seed: int | None, epoch: int | None, index: int) -> Any:
-    """``transform``, its random state set from :func:`sample_seed` when the epoch and the dataset's
-    ``augment_seed`` are known and it is an albumentations pipeline (otherwise left as it is, drawing
-    on from its own stream). Every dataset with ``takes_epoch`` seeds its samples through this."""
-    if epoch is not None and augment_seed is not None and isinstance(transform, A.Compose):
-        transform.set_random_seed(sample_seed(augment_seed, epoch, index))
-    return transform
-
-
 def subsample_frames(rows: pd.DataFrame, frames_per_video: int | None) -> pd.DataFrame:
     """Keep at most ``frames_per_video`` evenly spaced crops of each video (vectorised: one
     lookup table per distinct video length, not a Python call per video)."""
@@ -419,6 +398,14 @@ class FaceCropDataModule(LightningDataModule):
             on the val split's reals and one fixed blend of each even where the split has fakes
             of its own, as the SBI paper selects: no real fake is then seen in any form before
             test. ``dataset`` (the default) keeps the split's own fakes.
+        clips: samples are clips of ``clip_len`` crops of one face track (temporal models;
+            :class:`~dfd.data.clips.TrackClipDataset`) instead of single crops. Samplers then draw
+            clips (one label per clip); MixUp/CutMix, blended fakes and ``frames_per_video`` are
+            refused with it.
+        clip_len: crops per clip (T).
+        clip_stride: take every ``clip_stride``-th crop of a track (1: consecutive crops).
+        clips_per_track: clips cut from each track: ``None`` every non-overlapping one, N evenly
+            spaced ones.
     """
 
     #: keep only real samples in every split (the clip module's AVFF stage 1); one-class splits are then
@@ -452,6 +439,10 @@ class FaceCropDataModule(LightningDataModule):
         val_follows_train_methods: bool = False,
         fakes: str = "dataset",
         val_fakes: str = "dataset",
+        clips: bool = False,
+        clip_len: int = 8,
+        clip_stride: int = 1,
+        clips_per_track: int | None = None,
     ) -> None:
         super().__init__()
         if fakes not in FAKES:
@@ -499,6 +490,11 @@ class FaceCropDataModule(LightningDataModule):
                 f"data.fakes={fakes} blends crops read from their files: use data.format=files (a pack "
                 "holds the crops without their landmarks)"
             )
+        self.clips = bool(clips)
+        self.clip_len, self.clip_stride = int(clip_len), int(clip_stride)
+        self.clips_per_track = None if clips_per_track is None else int(clips_per_track)
+        if self.clips:
+            self.check_clips()
         #: per split, the real crops blends are made from (``fakes`` other than ``dataset``)
         self.blend_sources: dict[str, tuple[FrameDataset, Blender]] = {}
         self._rows: pd.DataFrame | None = None
@@ -507,6 +503,24 @@ class FaceCropDataModule(LightningDataModule):
         self.meta: dict[str, Any] = {}
 
     # -- checks ---------------------------------------------------------------------------
+    def check_clips(self) -> None:
+        """Refuse, in one line each, what cannot work on clips rather than misbehave."""
+        check_clip_settings(self.clip_len, self.clip_stride, self.clips_per_track)
+        if self.batch_mix is not None:
+            raise ValueError(
+                "augment.batch_mix (MixUp/CutMix) mixes single images, not data.clips=true clips: "
+                "use an augment preset without mixup/cutmix"
+            )
+        if self.fakes != "dataset":
+            raise ValueError(
+                f"data.fakes={self.fakes} blends single crops, not clips: use data.fakes=dataset with data.clips=true"
+            )
+        if self.frames_per_video:
+            raise ValueError(
+                f"data.frames_per_video={self.frames_per_video} keeps evenly spaced crops, so clips would skip "
+                "frames: set data.frames_per_video=null with data.clips=true (data.clips_per_track caps the clips)"
+            )
+
     def verify(self) -> None:
         """Fail fast, before any model is built: the crops are missing, their preprocessing is
         unfinished, or a group leaks across splits (see :meth:`audit`)."""
@@ -634,12 +648,54 @@ class FaceCropDataModule(LightningDataModule):
             if split == "train"
             else build_eval_transform(self.input_spec)
         )
+        if self.clips:
+            return self.clip_dataset(split, rows, transform, label_transforms)
         if self.format == "packed":
             return self.packed_dataset(split, rows, transform, label_transforms)
         return FrameDataset(self.root, rows, transform, label_transforms)
 
+    def clip_dataset(self, split: str, rows: pd.DataFrame, transform, label_transforms) -> TrackClipDataset:
+        """The split's track clips, read from the crop files or the pack (the frames' pack: clips
+        index into it); refused when the split has crops but no track long enough for one clip."""
+        frames = (
+            self.packed_dataset(split, rows, None, None)
+            if self.format == "packed"
+            else FrameDataset(self.root, rows, None)
+        )
+        dataset = TrackClipDataset(
+            frames,
+            track_column(rows),
+            transform,
+            label_transforms,
+            clip_len=self.clip_len,
+            clip_stride=self.clip_stride,
+            clips_per_track=self.clips_per_track,
+            jitter=split == "train",
+        )
+        span = clip_span(self.clip_len, self.clip_stride)
+        if len(rows) and not len(dataset):
+            raise ValueError(
+                f"the {split} split of {self.root} has no face track of {span} crops for one clip (data.clip_len="
+                f"{self.clip_len}, data.clip_stride={self.clip_stride}; its longest track has {dataset.longest_track}): "
+                f"preprocess with denser sampling (preprocess.stride=1 preprocess.num_frames=<more>) or lower data.clip_len"
+            )
+        if dataset.dropped_tracks:
+            log.info(
+                "%s: %d of %d face tracks are shorter than one clip (%d crops) and give none",
+                split, dataset.dropped_tracks, dataset.n_tracks, span,
+            )  # fmt: skip
+        log.info(
+            "%s: %d clips of %d crops from %d face tracks",
+            split,
+            len(dataset),
+            self.clip_len,
+            dataset.n_tracks,
+        )
+        return dataset
+
     def packed_dataset(self, split: str, rows: pd.DataFrame, transform, label_transforms) -> FrameDataset:
-        """The split read from its pack, refused when it was packed from other samples."""
+        """The split read from its pack, refused when it was packed from other samples (its
+        crops, whatever ``data.clips``: clips are read from the same pack)."""
         folder = find_packed(self.root)
         dataset = PackedFrameDataset(self.root, rows, transform, label_transforms, packed=folder / split)
         if not len(dataset):
@@ -664,6 +720,8 @@ class FaceCropDataModule(LightningDataModule):
             extra = [LANDMARK_COLUMN] if self.fakes != "dataset" else []
             if sampler_takes_source_idx(self.sampler):
                 extra.append("source_video")
+            if self.clips:
+                extra.append("track")
             rows = rows[[c for c in (*SAMPLE_COLUMNS, *extra) if c in rows]]
         for split in SPLITS:
             part = rows[rows["split"] == split]

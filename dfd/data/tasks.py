@@ -43,7 +43,8 @@ def pack(cfg: DictConfig) -> dict[str, Any]:
         "splits": {},
     }
     for split in cfg.splits:
-        dataset = datamodule.datasets[split]
+        # with data.clips=true the split's crops are its clips' frame dataset: packs are of crops
+        dataset = getattr(datamodule.datasets[split], "frames", datamodule.datasets[split])
         if not len(dataset):
             log.warning("the %s split is empty: nothing to pack", split)
             continue

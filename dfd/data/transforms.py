@@ -49,6 +49,30 @@ def seed_transforms(dataset: Any, seed: int) -> None:
         pipeline.set_random_seed((seed + k) % 2**32)
 
 
+def sample_seed(seed: int, epoch: int, index: int) -> int:
+    """The augmentation seed of one sample in one epoch: a hash of the three, not a sum, so that
+    neighbouring samples and epochs get unrelated streams."""
+    return int(np.random.SeedSequence([seed, epoch, index]).generate_state(1)[0])
+
+
+def split_key(key: int | tuple[int, int]) -> tuple[int | None, int]:
+    """``(epoch, index)`` of a dataset key: a sampler's ``(epoch, index)`` pair (``tag_epoch``), or
+    a plain index, whose epoch is unknown (``None``)."""
+    if isinstance(key, tuple):
+        epoch, index = key
+        return int(epoch), int(index)
+    return None, int(key)
+
+
+def seed_for_sample(transform: Any, augment_seed: int | None, epoch: int | None, index: int) -> Any:
+    """``transform``, its random state set from :func:`sample_seed` when the epoch and the dataset's
+    ``augment_seed`` are known and it is an albumentations pipeline (otherwise left as it is, drawing
+    on from its own stream). Every dataset with ``takes_epoch`` seeds its samples through this."""
+    if epoch is not None and augment_seed is not None and isinstance(transform, A.Compose):
+        transform.set_random_seed(sample_seed(augment_seed, epoch, index))
+    return transform
+
+
 def seed_worker_transforms(worker_id: int) -> None:
     """DataLoader ``worker_init_fn``: each worker (and DDP rank) its own augmentation stream.
 

@@ -9,9 +9,16 @@ Strips keep one clip in one file (one decode per sample) and stay compact as JPE
 Clips are planned and written in one place (:func:`plan_clips`, :func:`write_clips`) for
 real videos (:func:`process_video_clips`: decode the audio, choose ``clips_per_video`` evenly
 spaced starts, after the leading silence when ``trim_leading_silence`` is set, decode only
-those frames, crop every frame of a clip with the clip's median face box, a steady tubelet as
-lip-sync models expect) and for generated ones (:func:`cut_clips`, used by
+those frames, link their faces into tracks (:mod:`dfd.preprocessing.tracks`, chosen as frame
+mode chooses them: :func:`~dfd.preprocessing.frames.choose_tracks`) and crop every frame of a
+clip from the main track with the median of that track's boxes over the clip, a steady tubelet
+of one person as lip-sync models expect) and for generated ones (:func:`cut_clips`, used by
 ``dfd.data.synthetic.av``). A video without audio, face or enough frames gets one row saying why.
+
+Clip mode keeps the main track only (``track`` 0; frame mode keeps every person of a real
+video): a clip's audio is one speaker's, and pairing it with another person's face in real
+videos only (fakes without a mask keep their main track) would teach a lip-sync model that
+out-of-sync pairs are real. Videos with several people say so in ``reason``.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import cv2
 import numpy as np
 
 from dfd.preprocessing.faces import Face, FaceCropper
+from dfd.preprocessing.frames import choose_tracks
 from dfd.preprocessing.manifest import (
     NO_AUDIO,
     NO_FACE,
@@ -154,7 +162,8 @@ def cut_clips(
 
 
 def clip_face(faces: list[Face | None]) -> Face | None:
-    """One box for a whole clip: the median of the frames' boxes (None when no frame has a face)."""
+    """One box for a whole clip: the median of the frames' boxes (one track's; None when no frame
+    has a face)."""
     found = [f for f in faces if f is not None]
     if not found:
         return None
@@ -188,7 +197,11 @@ def process_video_clips(
             indices, frames = read_frames(
                 record.path, indices=np.concatenate([np.arange(s, s + t) for s in starts])
             )
-            faces = cropper.detect(frames)
+            # the clips' frames in order: a track links a person's faces within and across clips
+            picks = choose_tracks(record, indices, cropper.detect_all(frames))
+            track_id, label, faces, note = picks[0] if picks else (0, record.label, [None] * len(indices), "")
+            if len(picks) > 1:
+                note = f"kept the main face track of {len(picks)}: a clip's audio is one speaker's"
             clips = []
             for k, start in enumerate(starts):
                 sel = slice(k * t, (k + 1) * t)
@@ -196,11 +209,15 @@ def process_video_clips(
                 if face is None or len(indices[sel]) < t:
                     continue
                 x1, y1, x2, y2 = face.box
-                box = {"x1": x1, "y1": y1, "x2": x2, "y2": y2, "score": face.score}
+                box = {"x1": x1, "y1": y1, "x2": x2, "y2": y2, "score": face.score, "track": track_id}
                 clips.append((k, start, np.stack([cropper.crop(f, face) for f in frames[sel]]), box))
             ext = options.image_ext.lstrip(".")
-            row = {**base_row(record), "fps": fps}
+            row = {**base_row(record), "fps": fps, "label": label}
+            if record.label_video is not None and label == 0:
+                row["label_video"] = 0  # an untouched face in a fake video, as frame mode labels it
             rows = write_clips(out_dir, safe_name(record.video_id), clips, audio, fps, row, ext)
+            for r in rows:
+                r["reason"] = note
             if not rows:
                 reason = f"no face with score >= {cropper.min_score} in {len(starts)} clips"
                 rows = [status_row(record, NO_FACE, reason)]

@@ -61,3 +61,16 @@ def test_an_unknown_landmark_provider_is_named_before_preprocessing_starts() -> 
         ValueError, match=r"preprocess.landmarks='dlib81': expected one of \['none', 'mtcnn5', 'dlib68'\]"
     ):
         validate_run_keys(compose_config("preprocess", ["preprocess.landmarks=dlib81"]))
+
+
+def test_model_and_data_must_agree_on_clips() -> None:
+    # a temporal net (model.net.clip_len) reads clips; the data gives them with data.clips=true
+    with pytest.raises(
+        ValueError, match=r"data.clips=False: FTCN reads clips of face crops; set data.clips=true"
+    ):
+        validate_run_keys(compose_config("train", ["model=ftcn", "++data.clips=false"]))
+    validate_run_keys(compose_config("train", ["model=ftcn", "++data.clips=true", "++data.clip_len=16"]))
+    with pytest.raises(
+        ValueError, match=r"data.clips=true: TimmNet reads single face crops; set data.clips=false"
+    ):
+        validate_run_keys(compose_config("train", ["model=timm", "++data.clips=true"]))

@@ -1,4 +1,5 @@
-"""Clip mode: clips cut with aligned audio, short videos reported, mini DFDC and FakeAVCeleb end to end."""
+"""Clip mode: clips cut with aligned audio, short videos reported, each clip one face track with a
+steady box, mini DFDC and FakeAVCeleb end to end."""
 
 from __future__ import annotations
 
@@ -7,9 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dfd.preprocessing.clips import cut_clips, read_strip
+import dfd.preprocessing.clips as clip_mode
+from dfd.preprocessing.clips import cut_clips, process_video_clips, read_strip
+from dfd.preprocessing.faces import Face
 from dfd.preprocessing.manifest import read_manifest
+from dfd.preprocessing.options import PreprocessOptions
 from dfd.raw.audio import read_wav
+from dfd.raw.records import VideoRecord
 from dfd.training.tasks import train
 from tests.conftest import compose_config
 
@@ -26,6 +31,52 @@ def test_cut_clips_aligns_audio_and_reports_short_videos(tmp_path: Path) -> None
     assert len(seg) == 8 * 640 and abs(seg[0] - 12 / 40) < 1e-3 and abs(seg[-1] - 19 / 40) < 1e-3
     short = cut_clips(tmp_path, "s", crops[:5], audio, 25.0, clip_len=8, clips_per_video=2, row={"label": 1})
     assert len(short) == 1 and short[0]["status"] == "too_short" and short[0]["label"] == 1
+
+
+class TwoPeople:
+    """A stand-in face cropper for 40 frames of two people: the left one (grey 50, larger, drifting
+    right by 1 px a frame) and the right one (grey 200), the more confident face alternating, so
+    that a per-frame choice of the best face would jump between them."""
+
+    min_score = 0.9
+
+    def detect_all(self, frames: np.ndarray) -> list[list[Face]]:
+        out = []
+        for f in frames:
+            t = int(f[0, 0, 0])  # the frame's index, written in its corner
+            left = Face(box=(4.0 + t, 8.0, 44.0 + t, 56.0), score=0.95 if t % 2 else 0.99)
+            right = Face(box=(100.0, 12.0, 130.0, 48.0), score=0.99 if t % 2 else 0.95)
+            out.append([left, right])
+        return out
+
+    def crop(self, frame: np.ndarray, face: Face) -> np.ndarray:
+        x1, y1, x2, y2 = (int(round(v)) for v in face.box)
+        return np.ascontiguousarray(frame[y1:y2, x1:x2][:16, :16])
+
+
+def test_av_clips_follow_one_face_track_with_its_median_box(tmp_path: Path, monkeypatch) -> None:
+    frames = np.zeros((40, 64, 160, 3), np.uint8)
+    frames[:, 8:60, 1:90] = 50  # the left person's area over all its drift
+    frames[:, 8:60, 96:150] = 200
+    frames[:, 0, 0, 0] = np.arange(40)
+    monkeypatch.setattr(clip_mode, "video_timing", lambda path: (40, 25.0))
+    monkeypatch.setattr(clip_mode, "read_audio", lambda path: np.zeros(40 * 640, np.float32))
+    monkeypatch.setattr(
+        clip_mode, "read_frames", lambda path, indices: (np.asarray(indices), frames[indices])
+    )
+    options = PreprocessOptions(clip_len=8, clips_per_video=2)
+    for label in (0, 1):
+        record = VideoRecord(path=tmp_path / f"v{label}.mp4", video_id=f"v{label}", label=label, method="m",
+                             split="train", group="g", has_audio=True)  # fmt: skip
+        rows = process_video_clips(record, tmp_path / "out", TwoPeople(), options)
+        assert [r["frame_idx"] for r in rows] == [0, 32] and all(r["track"] == 0 for r in rows)
+        assert all(r["label"] == label for r in rows)
+        assert "main face track of 2" in rows[0]["reason"]
+        for row in rows:
+            strip = read_strip(tmp_path / "out" / row["crop_path"], 8)
+            assert (strip[:, 1:, 1:] == 50).all()  # every frame the left person's face, never the right's
+            # the steady box: the median of the left track's boxes over the clip's 8 frames
+            assert row["x1"] == 4.0 + row["frame_idx"] + 3.5 and (row["y1"], row["y2"]) == (8.0, 56.0)
 
 
 # -- real layouts in clip mode -----------------------------------------------------------------
@@ -53,6 +104,7 @@ def test_mini_dfdc_clip_mode_preprocess_and_fast_dev_run(make_cfg, tmp_path: Pat
     assert meta["mode"] == "clip" and meta["clip_len"] == 8
     ok = rows[rows["status"] == "ok"]
     assert len(ok) == 16 and ok.groupby("video_id").size().eq(2).all()
+    assert (ok["track"] == 0).all()  # each clip cut from its video's main face track
     strip = read_strip(tmp_path / "clips" / ok["crop_path"].iloc[0], 8)
     assert strip.shape == (8, 64, 64, 3)
     assert len(read_wav(tmp_path / "clips" / ok["audio_path"].iloc[0])) == round(8 / 12 * 16000)

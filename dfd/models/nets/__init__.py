@@ -47,6 +47,9 @@ NETS = (
     "dfd.models.nets.hybrid_vit_cnn.HybridViTCNN",
     "dfd.models.nets.mesonet.Meso4",
     "dfd.models.nets.mesonet.MesoInception4",
+    "dfd.models.nets.temporal.FTCN",
+    "dfd.models.nets.temporal.TALL",
+    "dfd.models.nets.temporal.TemporalHead",
     "dfd.models.nets.timm_net.TimmNet",
     "dfd.models.nets.xception.Xception",
 )
