@@ -16,6 +16,15 @@ inference images/s and the peak resident memory of a process doing only that, ea
 
     python benchmarks/bench_models.py --models none          # the foundation rows only
     python benchmarks/bench_models.py --full                 # ViT-L/14 too (its SVD split alone takes ~75 s)
+
+The temporal rows (``model=ftcn|tall|temporal_head``, issue 28): each model config as training
+builds it (``pretrained=false``) on random clips [B, T, 3, S, S] at its paper's clip length,
+training (its config's optimizer on the trainable parameters) and inference clips/s (and
+frames/s, T per clip), and the peak resident memory of a process doing only that (one process
+per row, as for the foundation rows).
+
+    python benchmarks/bench_models.py --models none --foundation none             # the temporal rows only
+    python benchmarks/bench_models.py --models none --foundation none --temporal tall
 """
 
 from __future__ import annotations
@@ -144,6 +153,91 @@ def foundation_rows(backbones: list[str], batch_size: int, steps: int, threads: 
                   f"{r['peak_mb'] / full['peak_mb']:>6.2f}x", flush=True)  # fmt: skip
 
 
+#: Temporal rows: name → (model config overrides, clip length T). FTCN at the 16 frames of its
+#: released configuration, TALL at the paper's 4 (a 2x2 thumbnail), TemporalHead at the data's
+#: default 8 over its default frame net (CLIP ViT-B/16, frozen) and over a tuned EfficientNet-B4.
+TEMPORAL = {
+    "ftcn": (["model=ftcn"], 16),
+    "tall": (["model=tall"], 4),
+    "temporal_head": (["model=temporal_head"], 8),
+    "temporal_head_b4": (["model=temporal_head", "model/frame_net=efficientnet_b4", "model.net.freeze_frame_net=false"], 8),
+}  # fmt: skip
+
+
+def temporal_row(name: str, batch_size: int, steps: int) -> dict[str, float]:
+    """Training and inference clips/s and the peak RSS (MB) of one temporal model, in this process."""
+    import resource
+
+    from dfd.models.detector_module import count_parameters
+
+    overrides, clip_len = TEMPORAL[name]
+    with initialize_config_dir(config_dir=str(CONF_DIR)):
+        cfg = compose(config_name="train", overrides=[*overrides, f"++data.clip_len={clip_len}"])
+    with open_dict(cfg):
+        cfg.model.net.pretrained = False
+    torch.manual_seed(0)
+    net = instantiate(cfg.model.net)
+    size = net.input_spec.size
+    x = torch.randn(batch_size, clip_len, 3, size, size)
+    y = torch.randint(0, 2, (batch_size,)).float()
+    trainable = [p for p in net.parameters() if p.requires_grad]
+    opt = instantiate(cfg.model.optimizer)(trainable)
+
+    def train_step() -> None:
+        opt.zero_grad(set_to_none=True)
+        torch.nn.functional.binary_cross_entropy_with_logits(net(x)[:, -1], y).backward()
+        opt.step()
+
+    net.train()
+    train_step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        train_step()
+    train = batch_size * steps / (time.perf_counter() - start)
+    net.eval()
+    with torch.inference_mode():
+        net(x)
+        start = time.perf_counter()
+        for _ in range(steps):
+            net(x)
+        infer = batch_size * steps / (time.perf_counter() - start)
+    return {
+        "size": size,
+        "clip_len": clip_len,
+        "params": count_parameters(net)["total"],
+        "trainable": sum(p.numel() for p in trainable),
+        "train": train,
+        "infer": infer,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def _temporal_child(queue, name: str, batch_size: int, steps: int, threads: int) -> None:
+    if threads:
+        torch.set_num_threads(threads)
+    queue.put(temporal_row(name, batch_size, steps))
+
+
+def temporal_rows(names: list[str], batch_size: int, steps: int, threads: int) -> None:
+    """Print each temporal model's clips/s and peak memory (one fresh process per row)."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    print(f"\ntemporal models (clips of T crops), batch {batch_size} clips, {steps} timed steps")
+    print(f"{'model':<18}{'T':>4}{'size':>6}{'params':>13}{'trainable':>13}{'train clips/s':>15}{'frames/s':>10}"
+          f"{'infer clips/s':>15}{'frames/s':>10}{'peak MB':>9}")  # fmt: skip
+    for name in names:
+        queue = ctx.Queue()
+        child = ctx.Process(target=_temporal_child, args=(queue, name, batch_size, steps, threads))
+        child.start()
+        r = queue.get()
+        child.join()
+        t = r["clip_len"]
+        print(f"{name:<18}{t:>4}{r['size']:>6}{r['params']:>13,}{r['trainable']:>13,}{r['train']:>15.3f}"
+              f"{r['train'] * t:>10.2f}{r['infer']:>15.3f}{r['infer'] * t:>10.2f}{r['peak_mb']:>9.0f}",
+              flush=True)  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=MODELS, help="names of conf/model/*.yaml")
@@ -152,9 +246,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per memory format")
     parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0 = torch's default)")
     parser.add_argument("--full", action="store_true", help="the foundation rows for ViT-L/14 too")
+    parser.add_argument("--foundation", nargs="+", default=["all"], help="all | none: the foundation rows")
+    parser.add_argument("--temporal", nargs="+", default=list(TEMPORAL), help=f"of {list(TEMPORAL)}, or none")
     args = parser.parse_args()
     if args.models == ["none"]:
         args.models = []
+    if args.temporal == ["none"]:
+        args.temporal = []
     if args.threads:
         torch.set_num_threads(args.threads)
     print(
@@ -176,8 +274,11 @@ def main() -> None:
         size = net.input_spec.size
         print(f"{name:<16}{size:>6}{params:>13,}{base:>15.2f}{cl:>21.2f}{cl / base:>7.2f}x", flush=True)
         del net
-    backbones = FOUNDATION_BACKBONES + (FOUNDATION_FULL if args.full else [])
-    foundation_rows(backbones, args.batch_size, max(1, args.steps - 1), args.threads)
+    if args.foundation != ["none"]:
+        backbones = FOUNDATION_BACKBONES + (FOUNDATION_FULL if args.full else [])
+        foundation_rows(backbones, args.batch_size, max(1, args.steps - 1), args.threads)
+    if args.temporal:
+        temporal_rows(args.temporal, args.batch_size, max(1, args.steps - 1), args.threads)
 
 
 if __name__ == "__main__":

@@ -22,10 +22,12 @@ def make_run(
     error: str | None = None,
     seed: int | None = None,
     logger: str = "tensorboard",
+    net: dict | None = None,
 ) -> Path:
     """Write a run directory: ``metrics`` → ``metrics.json`` (none: the run did not finish), ``curves``
     (tag → one value per epoch) → TensorBoard events or ``csv/metrics.csv``, ``error`` → ``error.txt``;
-    ``.hydra/config.yaml`` records ``seed`` (by default the ``seed=`` override, else 42)."""
+    ``.hydra/config.yaml`` records ``seed`` (by default the ``seed=`` override, else 42) and ``net``
+    (``model.net``, e.g. a clip model's with its ``clip_len``)."""
     if seed is None:  # what dfd.train's config records: the seed override, else the default
         seed = int(next((o.split("=", 1)[1] for o in overrides if o.startswith("seed=")), 42))
     (path / ".hydra").mkdir(parents=True)
@@ -36,6 +38,7 @@ def make_run(
         "train": True,
         "test": True,
         "paths": {"output_dir": str(path)},
+        **({"model": {"net": net}} if net is not None else {}),
     }
     (path / ".hydra" / "config.yaml").write_text(yaml.safe_dump(config))
     (path / "checkpoints").mkdir()
@@ -93,10 +96,13 @@ def make_sweep(root: Path, aucs: list[float], extra: list[str] | None = None, fa
     return root
 
 
-def make_model_run(path: Path, preprocessing: dict | None = None) -> Path:
+def make_model_run(
+    path: Path, preprocessing: dict | None = None, overrides: list[str] | None = None, net=None
+) -> Path:
     """A loadable run directory without training: ``config.yaml`` as ``dfd.train`` writes it (Meso4 at
-    64 px on synthetic crops) and ``checkpoints/best.ckpt`` with untrained weights and the given
-    preprocessing fingerprint; returns the checkpoint."""
+    64 px on synthetic crops, or ``net`` as the training ``overrides`` configure it) and
+    ``checkpoints/best.ckpt`` with untrained weights and the given preprocessing fingerprint;
+    returns the checkpoint."""
     import torch
     from omegaconf import OmegaConf
 
@@ -105,9 +111,10 @@ def make_model_run(path: Path, preprocessing: dict | None = None) -> Path:
     from tests.conftest import base_overrides, compose_config
 
     (path / "checkpoints").mkdir(parents=True)
-    cfg = compose_config("train", base_overrides(path, path.parent / "data") + ["model.net.input_size=64"])
+    overrides = ["model.net.input_size=64"] if overrides is None else overrides
+    cfg = compose_config("train", base_overrides(path, path.parent / "data") + overrides)
     (path / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-    module = DetectorModule(Meso4(input_size=64), optimizer=None)
+    module = DetectorModule(Meso4(input_size=64) if net is None else net, optimizer=None)
     ckpt = path / "checkpoints" / "best.ckpt"
     torch.save(
         {"state_dict": module.state_dict(), "epoch": 0, "global_step": 0, "preprocessing": preprocessing},

@@ -274,6 +274,7 @@ def test_tests_mirror_the_package() -> None:
     assert not orphans, f"tests that mirror no module: {orphans}"
 
 
+@pytest.mark.slow  # over 5 s: a training run or a subprocess (docs/testing.md, Tiers)
 def test_no_command_prints_a_deprecation_or_hydra_warning(tmp_path: Path) -> None:
     """Compose every command's config the way ``python -m dfd.<verb>`` does (``--cfg job`` stops
     before the task) in one process, with every warning shown."""

@@ -27,6 +27,7 @@ def test_fast_dev_run(make_cfg, overrides: list[str]) -> None:
     assert torch.isfinite(torch.tensor(metrics["test/loss"]))
 
 
+@pytest.mark.slow  # over 5 s: a training run or a subprocess (docs/testing.md, Tiers)
 def test_short_training_beats_chance(make_cfg, tmp_path: Path) -> None:
     cfg = make_cfg(
         [
@@ -121,6 +122,7 @@ def test_resume_continues_epoch_step_and_optimizer_state(make_cfg, tmp_path: Pat
     assert state["wait_count"] == 2  # counted on from the restored 1, not from 0
 
 
+@pytest.mark.slow  # over 5 s: a training run or a subprocess (docs/testing.md, Tiers)
 def test_missing_data_fails_fast_with_the_command(tmp_path: Path) -> None:
     proc = run_module(
         "dfd.train",

@@ -22,15 +22,24 @@ from tests.conf_files import group_config
 from tests.conftest import CONF
 from tests.models.nets.test_package import MODEL_NETS
 
-#: Model configs of frame detectors (DetectorModule): every one trains here. The audio-visual
-#: ones (AVFFModule, AVDetectorModule) are covered by tests/test_train_av.py and tests/models.
-FRAME_MODELS = sorted(
+#: Model configs of detectors (DetectorModule): every one trains here, the frame detectors on crops
+#: and the temporal ones (a net with ``clip_len``, dfd.models.nets.temporal) on clips. The
+#: audio-visual ones (AVFFModule, AVDetectorModule) are covered by tests/test_train_av.py and tests/models.
+DETECTORS = sorted(
     m
     for m in MODEL_NETS
     if group_config("model", m)["_target_"] == "dfd.models.detector_module.DetectorModule"
 )
-#: Each frame model at its net's test size (``small_config``, px), so CPU runs stay short.
-SMALL_SIZE = {m: net_class(MODEL_NETS[m]).small_config["input_size"] for m in FRAME_MODELS}
+CLIP_MODELS = [m for m in DETECTORS if "clip_len" in group_config("model", m)["net"]]
+FRAME_MODELS = [m for m in DETECTORS if m not in CLIP_MODELS]
+#: Each detector at its net's test size (``small_config``, px), so CPU runs stay short.
+SMALL_SIZE = {m: net_class(MODEL_NETS[m]).small_config["input_size"] for m in DETECTORS}
+#: Clip samples of 4 frames (the data side's clip keys, conf/data/base/crops.yaml).
+CLIP_DATA = ["data.clips=true", "data.clip_len=4"]
+#: The temporal models train once the data side gives clips (``data.clips``); until then they skip.
+needs_clips = pytest.mark.skipif(
+    "clips" not in group_config("data", "synthetic"), reason="no clip samples (data.clips) on this branch yet"
+)
 #: Over ~10 s each on the 2-core CI machine (98M and 48M parameters): run in the slow job,
 #: and only once, through their experiment file, which builds the same model config.
 HEAVY = {"f3net", "hybrid_vit_cnn"}
@@ -41,7 +50,8 @@ EXPERIMENTS = {f"{m}_ffpp": m for m in FRAME_MODELS if (CONF / "experiment" / f"
 
 def test_every_model_config_is_covered() -> None:
     # a model config not trained here is an audio-visual one
-    others = set(MODEL_NETS) - set(FRAME_MODELS)
+    assert {"ftcn", "tall", "temporal_head"} <= set(CLIP_MODELS)
+    others = set(MODEL_NETS) - set(DETECTORS)
     assert others and all(
         group_config("model", m)["_target_"].startswith("dfd.models.avff_module.") for m in others
     )
@@ -66,17 +76,22 @@ class _Record(Callback):
 
 def _one_step_run(make_cfg, tmp_path: Path, overrides: list[str], model: str) -> None:
     """One training step, one validation and one test batch, with the default callbacks: the model
-    trains, and its checkpoint is plain data (``torch.load(weights_only=True)`` opens it)."""
+    trains, and its checkpoint is plain data (``torch.load(weights_only=True)`` opens it). A
+    temporal model's net is built at its test size (``small_config``) and fed clips of 4 frames."""
     size = SMALL_SIZE[model]
-    cfg = make_cfg([*overrides, "data.batch_size=2", "trainer.max_epochs=1", "+trainer.limit_train_batches=1",
-                    "+trainer.limit_val_batches=1", "+trainer.limit_test_batches=1"])  # fmt: skip
+    clips = model in CLIP_MODELS
+    cfg = make_cfg([*overrides, *(CLIP_DATA if clips else []), "data.batch_size=2", "trainer.max_epochs=1",
+                    "+trainer.limit_train_batches=1", "+trainer.limit_val_batches=1",
+                    "+trainer.limit_test_batches=1"])  # fmt: skip
     with open_dict(cfg):
+        if clips:  # the configs' nets are the papers' (Swin-B, ResNet-50, CLIP ViT-B): too big here
+            cfg.model.net.update(net_class(MODEL_NETS[model]).small_config)
         if "pretrained" in cfg.model.net:
             cfg.model.net.pretrained = False
         cfg.model.net.input_size = size
     record = _Record()
     metrics = train(cfg, extra_callbacks=[record])
-    assert record.shapes == {(3, size, size)}
+    assert record.shapes == {(4, 3, size, size) if clips else (3, size, size)}
     assert all(torch.isfinite(torch.tensor(metrics[k])) for k in ("train/loss", "val/loss", "test/loss"))
     summary = json.loads((tmp_path / "metrics.json").read_text())
     assert summary["params"] == record.params and record.params["total"] > 0
@@ -85,7 +100,22 @@ def _one_step_run(make_cfg, tmp_path: Path, overrides: list[str], model: str) ->
     assert checkpoint["hyper_parameters"]["freeze_backbone"] is False
 
 
-@pytest.mark.parametrize("model", [m for m in FRAME_MODELS if m not in HEAVY])
+#: One clip model trains in the fast tier (the clip path through DetectorModule, its checkpoint);
+#: the others' runs (~10 s each on the 2-core CI machine) add only their nets, which
+#: tests/models/nets/test_package.py checks already, so they run in the slow job.
+CLIP_SLOW = {"ftcn", "tall"}
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        pytest.param(m, marks=[needs_clips, *([pytest.mark.slow] if m in CLIP_SLOW else [])])
+        if m in CLIP_MODELS
+        else m
+        for m in DETECTORS
+        if m not in HEAVY
+    ],
+)
 def test_one_step_of_every_model(make_cfg, tmp_path: Path, model: str) -> None:
     _one_step_run(make_cfg, tmp_path, [f"model={model}"], model)
 
@@ -169,4 +199,28 @@ def test_input_contract_every_model_and_every_data_config(
     # Normalised with the model's mean/std: undoing it gives pixels in [0, 1].
     mean, std = torch.tensor(spec.mean).view(1, 3, 1, 1), torch.tensor(spec.std).view(1, 3, 1, 1)
     pixels = val_batch * std + mean
+    assert pixels.min() >= -1e-4 and pixels.max() <= 1 + 1e-4 and pixels.max() > 0.5
+
+
+@needs_clips
+@pytest.mark.parametrize("model", CLIP_MODELS)
+def test_input_contract_of_every_clip_model(make_cfg, model: str) -> None:
+    """A temporal model's clips: [T, 3, S, S] per sample, T = the data's clip_len, each frame
+    normalised with the net's per-frame spec."""
+    cfg = make_cfg([f"model={model}", *CLIP_DATA])
+    with open_dict(cfg):
+        cfg.model.net.pretrained = False
+    with torch.device("meta"):
+        net = instantiate(cfg.model.net)
+    assert net.clip_len == 4
+    dm = instantiate(cfg.data)
+    dm.set_input_spec(net.input_spec)
+    dm.setup()
+    batch = next(iter(dm.val_dataloader()))["image"]
+    assert batch.shape[1:] == (4, 3, net.input_spec.size, net.input_spec.size)
+    mean, std = (
+        torch.tensor(net.input_spec.mean).view(3, 1, 1),
+        torch.tensor(net.input_spec.std).view(3, 1, 1),
+    )
+    pixels = batch * std + mean
     assert pixels.min() >= -1e-4 and pixels.max() <= 1 + 1e-4 and pixels.max() > 0.5

@@ -40,7 +40,7 @@ def test_list_shows_every_entry_with_its_licence_and_reported_number(tmp_path: P
         and "frame AUC 0.7365 on Celeb-DF v2" in rows["deepfakebench_xception"]
     )
     assert (
-        "non-commercial" in rows["sbi_effb4_ffraw"]
+        "noncommercial" in rows["sbi_effb4_ffraw"]
         and "video AUC 0.9382 on Celeb-DF v2" in rows["sbi_effb4_ffraw"]
     )
 

@@ -2,7 +2,8 @@
 AUC above 0.9 in about 25 s on two CPU cores, which Meso4 at 256 px does not.
 
 Configs name it with ``model.net._target_=tests.tiny_detector.TinyNet`` (and
-``DFD_TRUSTED_TARGETS=tests.*`` for the instantiation allow-list).
+``DFD_TRUSTED_TARGETS=tests.*`` for the instantiation allow-list). :data:`TINY_CLIP` is a clip
+model (a registered temporal net) at test size.
 """
 
 from __future__ import annotations
@@ -40,3 +41,34 @@ class TinyNet(Net):
             nn.Flatten(),
         )
         self.head = linear_head(64, num_classes, dropout)
+
+
+#: A clip model at test size (the clip tests of export, detectors and predict): TemporalHead over
+#: Meso4, 32 px crops, clips of 4, a one-block transformer of width 16.
+TINY_CLIP = {"input_size": 32, "clip_len": 4, "frame_net": "dfd.models.nets.mesonet.Meso4", "dim": 16,
+             "depth": 1, "heads": 2}  # fmt: skip
+TEMPORAL_HEAD = "dfd.models.nets.temporal.TemporalHead"
+
+
+def tiny_clip_net(seed: int = 0) -> Net:
+    """:data:`TINY_CLIP` built with ``seed``'s untrained weights, in eval mode."""
+    import torch
+
+    from dfd.models.nets.temporal import TemporalHead
+
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return TemporalHead(**TINY_CLIP).eval()
+
+
+#: :data:`TINY_CLIP` as a training run configures it (``python -m dfd.train`` overrides), on clip samples.
+TINY_CLIP_OVERRIDES = [
+    "model=temporal_head",
+    f"model.net.frame_net={TINY_CLIP['frame_net']}",
+    "~model.net.frame_kwargs",
+    "model.net.pretrained=false",
+    "model.net.freeze_frame_net=false",
+    *(f"model.net.{k}={TINY_CLIP[k]}" for k in ("input_size", "dim", "depth", "heads")),
+    "data.clips=true",
+    f"data.clip_len={TINY_CLIP['clip_len']}",
+]

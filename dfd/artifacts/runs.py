@@ -318,6 +318,7 @@ def load_detector(
         calibration=load_calibration(ckpt, allow_pickle),
         preprocessing=model.preprocessing,
         name=f"{run_dir_of(ckpt).name}/{ckpt.name}",
+        clip_len=getattr(model.net, "clip_len", None),  # a temporal net scores clips of crops
     )
     return TorchDetector(model.net, info, batch_size, device)
 

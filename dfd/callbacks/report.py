@@ -5,7 +5,8 @@ the checkpoint being tested (from the ``ThresholdCalibration`` callback, which L
 with ``trainer.test(ckpt_path=...)``, or from ``calibration_ckpt``), and calls
 :func:`dfd.reports.report.write_report`. Figures also go to TensorBoard when a
 ``TensorBoardLogger`` is attached. Video-level and calibrated scalars (``test/video_auc``,
-``test/calibrated_f1``, …) are logged and added to ``trainer.callback_metrics``.
+``test/calibrated_f1``, …) are logged and added to ``trainer.callback_metrics``. A clip model's
+report (its net has a ``clip_len``) names its samples clips.
 """
 
 from __future__ import annotations
@@ -99,6 +100,7 @@ class EvaluationReport(L.Callback):
             title=self.title,
             meta=meta,
             samples=samples,
+            unit="clip" if getattr(getattr(pl_module, "net", None), "clip_len", None) else "frame",
         )
         # video-level and calibrated scalars next to the module's test/* metrics: in the loggers,
         # and in trainer.callback_metrics, which dfd.train copies into metrics.json

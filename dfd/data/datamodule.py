@@ -555,7 +555,7 @@ class FaceCropDataModule(LightningDataModule):
 
     def fingerprint(self) -> dict[str, Any]:
         """How these crops were made (:mod:`dfd.preprocessing.fingerprint`), for the checkpoint;
-        crops packed as JPEG say so in ``image_format``."""
+        crops packed as JPEG say so in ``image_format``, and track clips give their ``clip_stride``."""
         self.prepare_data()
         self.load_rows()
         out = fingerprint(self.meta, self.root)
@@ -565,6 +565,8 @@ class FaceCropDataModule(LightningDataModule):
                 out["image_format"] = (
                     f"jpeg q{pack.get('jpeg_quality')} (packed from {out.get('image_format')})"
                 )
+        if self.clips:  # how far apart a clip's crops are: dfd.predict cuts its clips alike
+            out["clip_stride"] = self.clip_stride
         return out
 
     @property

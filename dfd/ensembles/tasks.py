@@ -71,6 +71,11 @@ def load_members(
         detector = load_detector(path, "torch", batch_size, device, allow_pickle)
         if not isinstance(detector, TorchDetector):
             raise ValueError(f"member {raw} is itself an ensemble: give its members instead")
+        if getattr(detector.info, "clip_len", None):
+            raise ValueError(
+                f"member {raw} scores clips of {detector.info.clip_len} frames: an ensemble fuses frame models, "
+                "which score the same face crops; compare a clip model with dfd.compare instead"
+            )
         name = names[k] if names else member_name(path)
         seen[name] = seen.get(name, 0) + 1
         if seen[name] > 1:

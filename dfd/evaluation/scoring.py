@@ -11,6 +11,10 @@ prepares ``data=<name>`` (which it needs) with the folder's input spec, and
 split metrics a checkpoint's evaluation gathers. :func:`dfd.evaluation.tasks.evaluate` does
 all of it and writes the report and the metrics JSON into the evaluation's own directory
 (``out_dir``), never into the training run.
+
+A clip model (a temporal net, ``clip_len`` = T) is scored on clip samples of the same data: the
+data config is set to the model's unit (:func:`data_for_model`: ``data.clips`` and
+``data.clip_len``), so ``data=<name>`` evaluates frame and clip models alike.
 """
 
 from __future__ import annotations
@@ -67,6 +71,23 @@ def eval_data_config(
     return data_cfg  # type: ignore[return-value]
 
 
+def data_for_model(data_cfg: DictConfig, clip_len: int | None) -> DictConfig:
+    """``data_cfg`` giving the samples the model reads: clips of its ``clip_len`` crops for a clip
+    model (``data.clips=true``, ``data.clip_len``), single crops for a frame model
+    (``data.clips=false``). A clip model needs a data config with clips (a face-crop dataset)."""
+    if "clips" not in data_cfg:
+        if clip_len:
+            raise ValueError(
+                f"data {data_cfg.get('_target_')} gives no clips (it has no data.clips): a clip model "
+                f"(clip_len={clip_len}) is evaluated on a face-crop dataset, data=<name>"
+            )
+        return data_cfg
+    data_cfg.clips = bool(clip_len)
+    if clip_len:
+        data_cfg.clip_len = int(clip_len)
+    return data_cfg
+
+
 def check_selection_guard(
     cfg: DictConfig, run_cfg: DictConfig | None, data_cfg: DictConfig, trained_on: str | None = None
 ) -> None:
@@ -110,6 +131,7 @@ def load_for_eval(
         run_dir_of(ckpt_path) / "config.yaml" if data_run_cfg is None else "the data run's config.yaml"
     )
     data_cfg = eval_data_config(cfg, data_run_cfg if data_run_cfg is not None else run_cfg, data_run_source)
+    data_cfg = data_for_model(data_cfg, getattr(model.net, "clip_len", None))
     datamodule = instantiate(data_cfg)
     datamodule.verify()
     datamodule.set_input_spec(model.net.input_spec)
@@ -142,7 +164,7 @@ def load_folder_for_eval(cfg: DictConfig, folder: Path) -> tuple[Detector, Any, 
         folder, str(cfg.get("backend", "onnx")), batch_size, resolve_device(str(cfg.get("device", "auto"))),
         digest=cfg.get("digest"),
     )  # fmt: skip
-    data_cfg = eval_data_config(cfg, None)
+    data_cfg = data_for_model(eval_data_config(cfg, None), detector.clip_len)
     datamodule = instantiate(data_cfg)
     datamodule.verify()
     datamodule.set_input_spec(detector.info.input_spec)
@@ -171,18 +193,23 @@ def run_split(
     return (trainer.validate if split == "val" else trainer.test)(model, datamodule=datamodule, **kwargs)
 
 
-def score_split(
-    cfg: DictConfig, ckpt_path: Path, data_run_cfg: DictConfig | None = None
-) -> dict[str, torch.Tensor]:
-    """Score ``cfg.split`` with the checkpoint; return its gathered ``logits``, ``labels``, ``video_idx``.
+def score_split(cfg: DictConfig, ckpt_path: Path, data_run_cfg: DictConfig | None = None) -> dict[str, Any]:
+    """Score ``cfg.split`` with the checkpoint; return its gathered ``logits``, ``labels``, ``video_idx``
+    (and ``index``), each sample's ``video_id`` (an array of str) and the model's ``unit`` (``frame``,
+    or ``clip`` for a clip model, whose samples are clips).
 
     The data is ``cfg.data`` or, when that is null, the data of ``data_run_cfg`` (default: the
-    checkpoint's own run).
+    checkpoint's own run), set to the model's unit (:func:`data_for_model`).
     """
     _, model, datamodule, _ = load_for_eval(cfg, ckpt_path, data_run_cfg)
     trainer: L.Trainer = instantiate(cfg.trainer, logger=False)
     run_split(trainer, model, datamodule, cfg.split, verbose=False)
-    return model.eval_outputs[cfg.split]
+    outputs: dict[str, Any] = dict(model.eval_outputs[cfg.split])
+    if "index" in outputs and hasattr(datamodule, "sample_table"):
+        videos = datamodule.sample_table(cfg.split)["video_id"].to_numpy()
+        outputs["video_id"] = videos[outputs["index"].numpy()]
+    outputs["unit"] = "clip" if getattr(model.net, "clip_len", None) else "frame"
+    return outputs
 
 
 def score_detector_split(
@@ -194,6 +221,7 @@ def score_detector_split(
     via the same :class:`~dfd.models.detector_module.EvalStore`) and its ``<split>/auc``, … at
     0.5. An exported folder holds no training loss, so there is no ``<split>/loss``: the report's
     ``frame/log_loss`` is the plain cross-entropy."""
+    datamodule.prepare_data()  # as Lightning does before setup (generated data are made here)
     datamodule.setup("test" if split == "test" else "validate")
     loader = datamodule.test_dataloader() if split == "test" else datamodule.val_dataloader()
     store = EvalStore()
@@ -221,8 +249,9 @@ def summary_lines(metrics_path: Path, out_dir: Path, summary: dict[str, Any]) ->
     for level in ("frame", "video"):
         if level in summary:
             s = summary[level]
+            name = summary.get("unit", "frame") if level == "frame" else level
             lines.append(
-                f"{level}: AUC {s['at_0.5']['auc']:.4f} | at 0.5: acc {s['at_0.5']['acc']:.4f} F1 {s['at_0.5']['f1']:.4f}"
+                f"{name}: AUC {s['at_0.5']['auc']:.4f} | at 0.5: acc {s['at_0.5']['acc']:.4f} F1 {s['at_0.5']['f1']:.4f}"
                 f" | at {summary['threshold_choice']} ({s['threshold']:.3f}): acc {s['calibrated']['acc']:.4f}"
                 f" F1 {s['calibrated']['f1']:.4f}"
             )

@@ -244,6 +244,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     return write_evaluation(
         cfg, model.eval_outputs[cfg.split], metrics, calibration, data_cfg, datamodule.sample_table(cfg.split),
         record={"checkpoint": str(ckpt_path)}, name=run_dir.name, run_dir=run_dir, writer=writer,
+        unit="clip" if getattr(model.net, "clip_len", None) else "frame",
     )  # fmt: skip
 
 
@@ -266,7 +267,7 @@ def evaluate_folder(cfg: DictConfig, folder: Path) -> dict[str, float]:
               "backend": str(cfg.get("backend", "onnx"))}  # fmt: skip
     return write_evaluation(
         cfg, outputs, metrics, calibration, data_cfg, datamodule.sample_table(cfg.split),
-        record=record, name=folder.name, writer=writer,
+        record=record, name=folder.name, writer=writer, unit=detector.info.unit,
     )  # fmt: skip
 
 
@@ -281,11 +282,12 @@ def write_evaluation(
     name: str,
     run_dir: Path | None = None,
     writer: Any = None,
+    unit: str = "frame",
 ) -> dict[str, float]:
     """The end of every evaluation: the report (figures, ``summary.json``, ``report.md``,
     ``predictions.csv``) and ``metrics.<data>.<split>.<threshold>.json`` (``record``, the data
-    config, the calibration and ``metrics`` with the summary's added) in ``cfg.out_dir``; returns
-    the metrics."""
+    config, the calibration, the ``unit`` a sample is (frame, or clip for a clip model) and
+    ``metrics`` with the summary's added) in ``cfg.out_dir``; returns the metrics."""
     data_name = data_root(data_cfg).name
     out = Path(cfg.out_dir)
     threshold = cfg.get("threshold", "f1")
@@ -300,12 +302,14 @@ def write_evaluation(
         title=f"{name}: {data_name} {cfg.split}",
         meta={**record, "data": data_name, "split": cfg.split},
         samples=samples,
+        unit=unit,
     )
     metrics.update(flatten_summary(summary))
     payload = {
         **record,
         "data": OmegaConf.to_container(data_cfg, resolve=True),
         "split": cfg.split,
+        "unit": unit,
         "threshold": str(threshold),
         "calibration": calibration.to_dict() if calibration else None,
         "metrics": metrics,

@@ -6,6 +6,12 @@ Runtime. Both take RGB uint8 crops as preprocessing writes them and apply the mo
 evaluation transform (``build_eval_transform(input_spec)``: resize and normalise), so scoring
 can never use another size or normalisation than training did. Scores are the raw fake
 probability ``sigmoid(z)`` of the net's fake logit ``z``; the calibrated thresholds apply to it.
+
+A *clip model* (a temporal net, ``ModelInfo.clip_len`` = T) scores clips of T consecutive crops of
+one face track instead of single crops: :meth:`Detector.score_clips` takes uint8
+``[N, T, H, W, 3]`` (or N sequences of T crops), prepares every crop as :meth:`Detector.prepare`
+prepares one, and runs the net on ``float32[N, T, 3, S, S]``. A frame model refuses clips and a
+clip model single crops, each naming the other method.
 """
 
 from __future__ import annotations
@@ -39,13 +45,20 @@ def resolve_device(device: str = "auto") -> str:
 @dataclass
 class ModelInfo:
     """What a detector needs besides its weights: its input contract, the calibration fitted on
-    validation, how its training crops were made, and a name for reports."""
+    validation, how its training crops were made, a name for reports, and for a clip model the
+    number of crops per clip (``clip_len``; None: the model scores single crops)."""
 
     input_spec: InputSpec
     calibration: Calibration | None = None
     preprocessing: dict[str, Any] | None = None
     name: str = "dfd model"
     extra: dict[str, Any] = field(default_factory=dict)
+    clip_len: int | None = None
+
+    @property
+    def unit(self) -> str:
+        """What one score is of: ``clip`` for a clip model, else ``frame``."""
+        return "clip" if self.clip_len else "frame"
 
 
 class Detector(ABC):
@@ -59,9 +72,15 @@ class Detector(ABC):
         self.batch_size = batch_size
         self.transform = build_eval_transform(info.input_spec)
 
+    @property
+    def clip_len(self) -> int | None:
+        """T for a clip model (it scores clips of T crops), None for a frame model."""
+        return self.info.clip_len
+
     @abstractmethod
     def logits(self, images: np.ndarray) -> np.ndarray:
-        """Net outputs ``float[N, C]`` for normalised images ``float32[N, 3, S, S]``."""
+        """Net outputs ``float[N, C]`` for normalised images ``float32[N, 3, S, S]`` (a clip model:
+        clips ``float32[N, T, 3, S, S]``)."""
 
     def prepare(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         """RGB uint8 crops (any size) → the net's input ``float32[N, 3, S, S]``."""
@@ -69,15 +88,38 @@ class Detector(ABC):
             np.float32
         )
 
+    def prepare_clips(self, clips: Sequence[Sequence[np.ndarray]] | np.ndarray) -> np.ndarray:
+        """Clips of RGB uint8 crops (uint8 ``[N, T, H, W, 3]``, or N sequences of T crops of any
+        size) → the net's input ``float32[N, T, 3, S, S]``, each crop prepared as :meth:`prepare`."""
+        return np.stack([self.prepare(list(clip)) for clip in clips])
+
     def score(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         """Fake probability of each crop, ``float[N]`` (empty for no crops)."""
-        if len(crops) == 0:
+        if self.clip_len:
+            raise ValueError(
+                f"{self.info.name} is a clip model (clip_len={self.clip_len}): it scores clips of "
+                f"{self.clip_len} consecutive crops of one face (score_clips), not single crops"
+            )
+        return self._batched(crops, self.batch_size, self.prepare)
+
+    def score_clips(self, clips: Sequence[Sequence[np.ndarray]] | np.ndarray) -> np.ndarray:
+        """Fake probability of each clip of T crops (``clip_len``), ``float[N]`` (empty for no
+        clips). ``batch_size`` counts crops: a batch holds ``batch_size // T`` clips (at least one)."""
+        if not self.clip_len:
+            raise ValueError(f"{self.info.name} is a frame model: it scores single crops (score), not clips")
+        for k, clip in enumerate(clips):
+            if len(clip) != self.clip_len:
+                raise ValueError(
+                    f"clip {k} has {len(clip)} crops: {self.info.name} scores clips of clip_len={self.clip_len}"
+                )
+        return self._batched(clips, max(1, self.batch_size // self.clip_len), self.prepare_clips)
+
+    def _batched(self, items: Sequence[Any] | np.ndarray, size: int, prepare: Any) -> np.ndarray:
+        if len(items) == 0:
             return np.zeros(0, dtype=np.float32)
         out = []
-        for start in range(0, len(crops), self.batch_size):
-            z = fake_logit(
-                torch.from_numpy(self.logits(self.prepare(crops[start : start + self.batch_size])))
-            )
+        for start in range(0, len(items), size):
+            z = fake_logit(torch.from_numpy(self.logits(prepare(items[start : start + size]))))
             out.append(torch.sigmoid(z).numpy())
         return np.concatenate(out)
 

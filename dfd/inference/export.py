@@ -4,7 +4,9 @@
 
 - ``model.onnx``: the net with a dynamic batch dimension (input ``image`` float32[B, 3, S, S],
   normalised; output ``logits`` float32[B, C]); exported only after ONNX Runtime reproduces the
-  eager net within :data:`PARITY_ATOL`;
+  eager net within :data:`PARITY_ATOL`. A clip model (a temporal net, ``net.clip_len`` = T) reads
+  ``clip`` float32[B, T, 3, S, S] instead (dynamic B, fixed T; each crop normalised as a frame
+  model's), and ``input_spec`` says ``clip_len: T`` and the layout ``NTCHW``;
 - ``model.safetensors``: the net's weights;
 - ``dfd_model.json``: the net (class and arguments) to rebuild it, the input spec with the full
   preprocessing contract (OpenCV ``INTER_LINEAR`` resize, RGB, value scale, mean and std), the
@@ -47,6 +49,7 @@ import json
 import math
 import os
 import re
+import warnings
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -77,6 +80,10 @@ BACKENDS = ("onnx", "torch")
 #: Largest ``input_spec.size`` a folder may state (px): face-crop nets read far less, and a crafted
 #: size would make OpenCV allocate gigabytes per crop.
 MAX_INPUT_SIZE = 1024
+#: Largest ``input_spec.clip_len`` a folder may state (crops per clip): temporal nets read 4 to 32.
+MAX_CLIP_LEN = 256
+#: ``input_spec.layout`` of a clip model's input: the frame contract's NCHW per crop, T crops per clip.
+CLIP_LAYOUT = "NTCHW"
 #: How dfd turns an RGB uint8 crop into the net's input (``build_eval_transform``: albumentations'
 #: ``Resize``, which is OpenCV's, then ``Normalize``), written into ``input_spec`` so a client
 #: with ONNX Runtime and NumPy reproduces the scores (README, "Exported model folders").
@@ -96,6 +103,7 @@ PREPROCESSING_BOUNDS = {
     "detect_max_side": (1, 8192),
     "margin": (0, 10),
     "align_scale": (0, 10),
+    "clip_stride": (1, 1024),  # a clip model's clips take every clip_stride-th crop of a track
 }
 DIGEST_PATTERN = re.compile(r"sha256:[0-9a-f]{64}")
 #: Largest JSON file read from a folder (bytes): dfd's own are kilobytes.
@@ -229,18 +237,32 @@ def check_digest(folder: Path, pinned: Any, json_name: str, what: str) -> None:
     )
 
 
+def clip_len_of(net: nn.Module) -> int | None:
+    """T for a clip net (its ``clip_len``: it reads ``[B, T, 3, S, S]``), None for a frame net."""
+    value = getattr(net, "clip_len", None)
+    return int(value) if value else None
+
+
 def export_onnx(net: nn.Module, spec: InputSpec, path: Path, opset: int = 17) -> float:
     """Write ``net`` as ONNX with a dynamic batch; return ONNX Runtime's largest deviation from eager
-    torch on two random images. Raises :class:`ExportError` with the reason when it cannot."""
+    torch on two random images (a clip net: two random clips of its ``clip_len``, input ``clip``).
+    Raises :class:`ExportError` with the reason when it cannot."""
     import onnxruntime as ort
 
     net = net.eval()
-    example = torch.randn(2, 3, spec.size, spec.size, generator=torch.Generator().manual_seed(0))
+    clip_len = clip_len_of(net)
+    shape = (2, *([clip_len] if clip_len else []), 3, spec.size, spec.size)
+    example = torch.randn(*shape, generator=torch.Generator().manual_seed(0))
+    name = "clip" if clip_len else "image"
     try:
-        torch.onnx.export(
-            net, (example[:1],), str(path), input_names=["image"], output_names=["logits"],
-            dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}}, opset_version=opset, dynamo=False,
-        )  # fmt: skip
+        with warnings.catch_warnings():
+            # shape checks in forward (a clip net's T) trace as constants; the parity check below runs
+            # another batch size than the traced one, so a graph that depends on a traced shape is refused
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            torch.onnx.export(
+                net, (example[:1],), str(path), input_names=[name], output_names=["logits"],
+                dynamic_axes={name: {0: "batch"}, "logits": {0: "batch"}}, opset_version=opset, dynamo=False,
+            )  # fmt: skip
     except Exception as err:  # the exporter raises many types; all mean "this net cannot be exported"
         raise ExportError(
             f"{type(net).__name__} cannot be exported to ONNX: {type(err).__name__}: {err}"
@@ -248,7 +270,7 @@ def export_onnx(net: nn.Module, spec: InputSpec, path: Path, opset: int = 17) ->
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     with torch.inference_mode():
         eager = net(example).float().numpy()
-    onnx_out = session.run(None, {"image": example.numpy()})[0]
+    onnx_out = session.run(None, {name: example.numpy()})[0]
     deviation = float(np.abs(onnx_out - eager).max())
     if not deviation <= PARITY_ATOL:
         path.unlink(missing_ok=True)
@@ -283,8 +305,9 @@ def export_model(
     spec = getattr(net, "input_spec", None)
     if not isinstance(spec, InputSpec):
         raise ExportError(
-            f"{type(net).__name__} reads no face crops (input_spec is {spec!r}): export covers frame "
-            "detectors, one face crop in and one fake logit out; audio-visual nets read clips and audio"
+            f"{type(net).__name__} reads no face crops (input_spec is {spec!r}): export covers face-crop "
+            "detectors, one crop (or one clip of crops) in and one fake logit out; audio-visual nets read "
+            "audio too"
         )
     if not net_spec.get("target", "").startswith("dfd.models.nets."):
         raise ExportError(f"net target {net_spec.get('target')!r} is not a dfd net (dfd.models.nets.*)")
@@ -298,6 +321,8 @@ def export_model(
     deviation = export_onnx(net, spec, out / ONNX_FILE, opset)
     save_model(net, str(out / WEIGHTS_FILE))
     num_classes = int(getattr(net, "num_classes", 1))
+    clip_len = clip_len_of(net)
+    clip = {"clip_len": clip_len, "layout": CLIP_LAYOUT} if clip_len else {}
     description = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -307,11 +332,12 @@ def export_model(
             "size": spec.size, "mean": list(spec.mean), "std": list(spec.std),
             **PREPROCESSING_CONTRACT,
             "resize": {**PREPROCESSING_CONTRACT["resize"], "to": [spec.size, spec.size]},
+            **clip,
         },
         "num_classes": num_classes,
         "onnx": {
             "opset": opset,
-            "input": "image",
+            "input": "clip" if clip_len else "image",
             "output": "logits",
             # the fake probability dfd.predict scores (dfd.metrics.detection.fake_logit)
             "score": "sigmoid(logits[:, 0])" if num_classes == 1 else "sigmoid(logits[:, 1] - logits[:, 0])",
@@ -537,7 +563,20 @@ def validate_description(path: Path, d: dict[str, Any]) -> None:
                 values,
                 "3 finite numbers (RGB)" + (", positive" if low > 0 else ""),
             )
-    for name, expected in PREPROCESSING_CONTRACT.items():  # optional (older folders): dfd's own, if given
+    clip_len = spec.get("clip_len")
+    if clip_len is not None and not (
+        isinstance(clip_len, int) and not isinstance(clip_len, bool) and 1 <= clip_len <= MAX_CLIP_LEN
+    ):
+        raise _fail(
+            path, "input_spec.clip_len", clip_len,
+            f"an integer from 1 to {MAX_CLIP_LEN} (crops per clip of a clip model), or no key (a frame model)",
+        )  # fmt: skip
+    if clip_len is None and spec.get("layout") == CLIP_LAYOUT:
+        raise _fail(
+            path, "input_spec.clip_len", None, f"crops per clip with input_spec.layout={CLIP_LAYOUT!r}"
+        )
+    contract = {**PREPROCESSING_CONTRACT, **({"layout": CLIP_LAYOUT} if clip_len else {})}
+    for name, expected in contract.items():  # optional (older folders): dfd's own, if given
         given = spec.get(name, expected)
         if name == "resize" and isinstance(given, dict):
             given = {k: v for k, v in given.items() if k != "to"}
@@ -560,9 +599,10 @@ def validate_description(path: Path, d: dict[str, Any]) -> None:
 
 
 def check_graph(model_dir: Path, d: dict[str, Any]) -> None:
-    """``model.onnx`` against ``dfd_model.json``: one input ``float[N, 3, S, S]`` with ``S`` the
-    ``input_spec.size`` and the ``onnx.input`` name, one output ``float[N, C]`` named ``onnx.output``,
-    and external data only from files the JSON checksums."""
+    """``model.onnx`` against ``dfd_model.json``: one input ``float[N, 3, S, S]`` (a clip model's
+    ``float[N, T, 3, S, S]``, ``T`` its ``input_spec.clip_len``) with ``S`` the ``input_spec.size``
+    and the ``onnx.input`` name, one output ``float[N, C]`` named ``onnx.output``, and external data
+    only from files the JSON checksums."""
     import onnx
 
     path, onnx_file = model_dir / MODEL_JSON, model_dir / ONNX_FILE
@@ -587,14 +627,22 @@ def check_graph(model_dir: Path, d: dict[str, Any]) -> None:
             f"{[i.name for i in inputs]}"
         )
     shape = dims(inputs[0])
-    if (
-        inputs[0].type.tensor_type.elem_type != onnx.TensorProto.FLOAT
-        or len(shape) != 4
-        or shape[1:] != [3, size, size]
-    ):
+    clip_len = d["input_spec"].get("clip_len")
+    if len(shape) == 5 and clip_len is None:
+        raise InvalidModel(
+            f"{path}: input_spec.clip_len is missing, but {ONNX_FILE}'s input {inputs[0].name} {shown} reads "
+            "clips: a clip model's folder states its clip_len; re-export it with dfd.export"
+        )
+    if clip_len is not None and (len(shape) != 5 or shape[1] != clip_len):
+        raise InvalidModel(
+            f"{path}: input_spec.clip_len={clip_len} does not match {ONNX_FILE}'s input {inputs[0].name} "
+            f"{shown} (expected float Nx{clip_len}x3x{size}x{size})"
+        )
+    expected = [*([clip_len] if clip_len is not None else []), 3, size, size]
+    if inputs[0].type.tensor_type.elem_type != onnx.TensorProto.FLOAT or shape[1:] != expected:
         raise InvalidModel(
             f"{path}: input_spec.size={size} does not match {ONNX_FILE}'s input {inputs[0].name} {shown} "
-            f"(expected float Nx3x{size}x{size})"
+            f"(expected float Nx{'x'.join(map(str, expected))})"
         )
     outputs = list(graph.output)
     if len(outputs) != 1 or outputs[0].name != d["onnx"]["output"]:
@@ -627,6 +675,7 @@ def model_info(description: dict[str, Any]) -> ModelInfo:
         preprocessing=description.get("preprocessing"),
         name=description.get("name", "dfd model"),
         extra={"training": description.get("training", {})},
+        clip_len=spec.get("clip_len"),
     )
 
 
@@ -676,6 +725,11 @@ def load_exported(
         raise InvalidModel(
             f"{model_dir / MODEL_JSON}: input_spec.size={info.input_spec.size} does not match the net's "
             f"input size {declared.size} (net.kwargs)"
+        )
+    if clip_len_of(net) != info.clip_len:
+        raise InvalidModel(
+            f"{model_dir / MODEL_JSON}: input_spec.clip_len={info.clip_len} does not match the net's "
+            f"clip_len {clip_len_of(net)} (net.kwargs)"
         )
     load_model(net, str(model_dir / WEIGHTS_FILE))
     return TorchDetector(net, info, batch_size, device)

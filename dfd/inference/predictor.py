@@ -17,6 +17,15 @@ or a video frame above it is refused from its header (a JPEG is decoded reduced 
 video's sampled frames are decoded a few at a time (at most ``max_pixels`` pixels together), each
 chunk detected and cropped before the next is decoded; only the crops are kept.
 
+A clip model (:attr:`Detector.clip_len` = T) scores a video from its tracks' clips: each kept
+track's crops, in frame order, every ``clip_stride``-th of them, cut into non-overlapping runs of
+T; each clip is scored, a track's clip scores aggregated with the calibrated rule and the video
+takes the track rule's track, as for frames. Tracks shorter than one clip are not scored; a
+video none of whose tracks holds one is ``too_short``, and a photo ``unsupported`` (a clip model
+reads no single crops). Per-crop rows (``per_frame``) are then per clip (:data:`CLIP_COLUMNS`).
+How far apart consecutive crops are is preprocessing's frame sampling (``num_frames``,
+``stride``), so temporal models want the dense sampling they were trained on.
+
 An ensemble's rows also say how far its members agree (:data:`AGREEMENT_COLUMNS`): a crop's
 agreement is the share of members on the ensemble's side, an input's that of the face that
 decided it (an image), or the mean over the deciding track's crops (a video); ``low_agreement``
@@ -60,6 +69,9 @@ COLUMNS = ("path", "kind", "score", "decision", "threshold", "aggregation", "fra
            "tracks", "status", "reason")  # fmt: skip
 #: One row per scored face crop (``per_frame=true``).
 FRAME_COLUMNS = ("path", "frame_idx", "track", "x1", "y1", "x2", "y2", "face_score", "score")
+#: A clip model's per-crop rows, one per scored clip: its first and last frame, the box around all
+#: its faces and their mean detection score.
+CLIP_COLUMNS = ("path", "frame_idx", "last_frame_idx", "track", "x1", "y1", "x2", "y2", "face_score", "score")
 #: Added to an ensemble's rows (``agreement`` alone to its frame rows).
 AGREEMENT_COLUMNS = ("agreement", "low_agreement")
 TRACK_RULES = ("max", "largest", "longest")
@@ -81,6 +93,8 @@ class PredictOptions:
             ``num_frames`` are asked for: a video giving all the sampled frames is long enough).
         max_pixels: the pixel budget of an image or a video frame, and of the frames decoded at
             once (``None``: no budget); inputs above it are ``too_large``.
+        clip_stride: a clip model's clips take every ``clip_stride``-th crop of a track (default:
+            the training clips', from the preprocessing fingerprint, else 1).
     """
 
     num_frames: int = 32
@@ -91,8 +105,11 @@ class PredictOptions:
     min_track_share: float = 0.25
     min_frames: int = 4
     max_pixels: int | None = MAX_PIXELS
+    clip_stride: int = 1
 
     def __post_init__(self) -> None:
+        if int(self.clip_stride) < 1:
+            raise ValueError(f"clip_stride={self.clip_stride}: expected a positive number of crops")
         if self.max_pixels is not None and int(self.max_pixels) < 1:
             raise ValueError(
                 f"max_pixels={self.max_pixels}: expected a positive pixel count, or null for no budget"
@@ -170,6 +187,7 @@ class _Pending:
     scale: float = 1.0  # of ``images``
     indices: list[int] = field(default_factory=list)
     note: str = ""  # the reason column of a scored input (e.g. frames that did not decode)
+    clips: list[list[int]] = field(default_factory=list)  # a clip model's clips: indices into ``crops``
 
 
 class Predictor:
@@ -194,8 +212,11 @@ class Predictor:
         self.video_threshold = resolve_threshold(self.choice, cal, "video", self.aggregation)
         self.agreement_threshold = detector.agreement_threshold
         ensemble = self.agreement_threshold is not None
+        self.clip_len = detector.clip_len
         self.columns = COLUMNS + AGREEMENT_COLUMNS if ensemble else COLUMNS
         self.frame_columns = FRAME_COLUMNS + AGREEMENT_COLUMNS[:1] if ensemble else FRAME_COLUMNS
+        if self.clip_len:
+            self.frame_columns = CLIP_COLUMNS
         self.jpeg_qualities = jpeg_round_trips(detector.info.preprocessing or {})
 
     def crop(self, frame: np.ndarray, face: Face) -> np.ndarray:
@@ -215,15 +236,20 @@ class Predictor:
         """Score several inputs, their crops in shared batches (the server batches requests so)."""
         staged: list[Prediction | _Pending] = [self._stage(Path(p)) for p in paths]
         pending = [s for s in staged if isinstance(s, _Pending)]
-        crops = [c for s in pending for c in s.crops]
-        scores, agree = self.detector.score_with_agreement(crops, self.choice)
+        if self.clip_len:  # one score per clip of crops
+            clips = [[s.crops[i] for i in clip] for s in pending for clip in s.clips]
+            scores, agree = self.detector.score_clips(clips), None
+        else:
+            crops = [c for s in pending for c in s.crops]
+            scores, agree = self.detector.score_with_agreement(crops, self.choice)
         start = 0
         out = []
         for item in staged:
             if isinstance(item, _Pending):
-                part = slice(start, start + len(item.crops))
+                n = len(item.clips) if self.clip_len else len(item.crops)
+                part = slice(start, start + n)
                 out.append(self._finish(item, scores[part], None if agree is None else agree[part]))
-                start += len(item.crops)
+                start += n
             else:
                 out.append(item)
         return out
@@ -251,6 +277,11 @@ class Predictor:
             return self._failed(
                 path, kind, "unsupported", f"{path.suffix or 'no extension'} is neither an image nor a video"
             )
+        if kind == "image" and self.clip_len:
+            return self._failed(
+                path, kind, "unsupported", f"a photo: {self.detector.info.name} scores clips of {self.clip_len} "
+                "consecutive face crops of a video (a clip model), so it cannot score a photo",
+            )  # fmt: skip
         try:
             if kind == "image":
                 return self._stage_image(path)
@@ -324,13 +355,38 @@ class Predictor:
         if not tracks:
             return self._failed(path, "video", "no_face", f"no face with score >= {self.cropper.min_score} in "
                                 f"{len(indices)} sampled frames", sampled=len(indices))  # fmt: skip
-        crops, faces = [], []
+        note = corrupt
+        if self.clip_len:
+            runs = {id(t): self._clip_runs(len(t.faces)) for t in tracks}
+            short = [t for t in tracks if not runs[id(t)]]
+            if len(short) == len(tracks):
+                reason = (f"its longest face track has {len(tracks[0].faces)} of the {len(indices)} sampled frames, "
+                          f"fewer than one clip of clip_len={self.clip_len} crops at clip_stride="
+                          f"{self.options.clip_stride}: sample more frames, or denser (num_frames, stride)")  # fmt: skip
+                return self._failed(path, "video", "too_short", reason, sampled=len(indices), faces=found)
+            if short:
+                left = (
+                    f"{len(short)} face track{'s' if len(short) > 1 else ''} shorter than one clip not scored"
+                )
+                note = "; ".join(filter(None, [corrupt, left]))
+            tracks = [t for t in tracks if runs[id(t)]]
+        crops, faces, clips = [], [], []
         for k, track in enumerate(tracks):
+            first = len(crops)
             for t, face in track.faces:
                 crops.append(scan.crops[t][id(face)])
                 faces.append((int(indices[t]), k, face))
+            if self.clip_len:
+                clips += [[first + i for i in run] for run in self._clip_runs(len(track.faces))]
         return _Pending(path, "video", crops, faces, len(indices), found, tracks, images=scan.images,
-                        scale=scan.scale, indices=[int(i) for i in indices], note=corrupt)  # fmt: skip
+                        scale=scan.scale, indices=[int(i) for i in indices], note=note, clips=clips)  # fmt: skip
+
+    def _clip_runs(self, n: int) -> list[list[int]]:
+        """A clip model's clips of a track of ``n`` crops: positions of every ``clip_stride``-th crop,
+        cut into non-overlapping runs of ``clip_len`` (the rest, shorter than one clip, left out)."""
+        assert self.clip_len
+        kept = list(range(0, n, int(self.options.clip_stride)))
+        return [kept[i : i + self.clip_len] for i in range(0, len(kept) - self.clip_len + 1, self.clip_len)]
 
     def _chunked(
         self, frames: Iterable[tuple[int, np.ndarray]], size: tuple[int, int] | None
@@ -373,11 +429,18 @@ class Predictor:
 
     # -- scores to a decision --------------------------------------------------------------------
     def _finish(self, item: _Pending, scores: np.ndarray, agree: np.ndarray | None = None) -> Prediction:
-        frames = [
-            {"path": str(item.path), "frame_idx": idx, "track": track, "x1": face.box[0], "y1": face.box[1],
-             "x2": face.box[2], "y2": face.box[3], "face_score": face.score, "score": float(p)}
-            for (idx, track, face), p in zip(item.faces, scores, strict=True)
-        ]  # fmt: skip
+        if self.clip_len:
+            frames = [
+                self._clip_row(item, clip, float(p)) for clip, p in zip(item.clips, scores, strict=True)
+            ]
+            owners = np.array([item.faces[clip[0]][1] for clip in item.clips])
+        else:
+            frames = [
+                {"path": str(item.path), "frame_idx": idx, "track": track, "x1": face.box[0], "y1": face.box[1],
+                 "x2": face.box[2], "y2": face.box[3], "face_score": face.score, "score": float(p)}
+                for (idx, track, face), p in zip(item.faces, scores, strict=True)
+            ]  # fmt: skip
+            owners = np.array([track for _, track, _ in item.faces])
         if agree is not None:
             for frame, a in zip(frames, agree, strict=True):
                 frame["agreement"] = float(a)
@@ -391,7 +454,6 @@ class Predictor:
             )
         else:
             per_track = []
-            owners = np.array([track for _, track, _ in item.faces])
             for k in range(len(item.tracks)):
                 probs = torch.from_numpy(scores[owners == k].astype(np.float32))
                 agg, _, _ = aggregate_video(probs, torch.zeros(len(probs)), torch.zeros(len(probs)), self.aggregation,
@@ -419,6 +481,17 @@ class Predictor:
                 share = float(agree[np.array([track for _, track, _ in item.faces]) == pick].mean())
             row.update(agreement=share, low_agreement=int(share < self.agreement_threshold))
         return Prediction(row, frames, pick, self._media(item) if item.images is not None else None)
+
+    @staticmethod
+    def _clip_row(item: _Pending, clip: list[int], score: float) -> dict[str, Any]:
+        """The per-clip row of a clip model: first and last frame, the box around the clip's faces."""
+        faces = [item.faces[i] for i in clip]
+        boxes = np.array([face.box for _, _, face in faces], dtype=np.float64)
+        x1, y1 = boxes[:, :2].min(axis=0)
+        x2, y2 = boxes[:, 2:4].max(axis=0)
+        return {"path": str(item.path), "frame_idx": faces[0][0], "last_frame_idx": faces[-1][0],
+                "track": faces[0][1], "x1": float(x1), "y1": float(y1), "x2": float(x2), "y2": float(y2),
+                "face_score": float(np.mean([face.score for _, _, face in faces])), "score": score}  # fmt: skip
 
     @staticmethod
     def _media(item: _Pending) -> Media:
@@ -470,4 +543,6 @@ def make_predictor(
         "num_frames": int(num_frames if num_frames is not None else fp.get("frames_per_video", 32)),
         "stride": int(stride if stride is not None else fp.get("stride", 0) or 0),
     }
+    if options.get("clip_stride") is None:  # the training clips' (recorded with the crops), else 1
+        options["clip_stride"] = int(fp.get("clip_stride") or 1)
     return Predictor(detector, cropper, PredictOptions(**sampling, **options), keep_media), diff

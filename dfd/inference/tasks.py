@@ -28,14 +28,19 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
     device = resolve_device(cfg.device)
     digest = cfg.get("digest")
     detector = load_detector(cfg.ckpt_path, cfg.backend, cfg.batch_size, device, cfg.allow_pickle, digest)
+    visualize = bool(cfg.visualize)
+    if visualize and detector.clip_len:
+        log.warning("visualize=true skipped: %s scores clips, and Grad-CAM pictures explain single crops",
+                    detector.info.name)  # fmt: skip
+        visualize = False
     predictor, diff = make_predictor(
         detector, OmegaConf.to_container(cfg.cropper), cfg.num_frames, cfg.stride, device,
         threshold=cfg.threshold, aggregation=cfg.aggregation, track_rule=cfg.track_rule,
         min_track_share=cfg.min_track_share, min_frames=cfg.min_frames, max_pixels=cfg.max_pixels,
-        keep_media=cfg.visualize,
+        clip_stride=cfg.get("clip_stride"), keep_media=visualize,
     )  # fmt: skip
     explainer = None
-    if cfg.visualize:  # Grad-CAM needs gradients: ONNX models are explained through their safetensors
+    if visualize:  # Grad-CAM needs gradients: ONNX models are explained through their safetensors
         torch_detector = (
             detector
             if isinstance(detector, TorchDetector)
@@ -76,7 +81,10 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
         f"{len(paths)} inputs scored with {detector.info.name}: "
         + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
     )
-    print(f"predictions: {out}" + (f"\nper frame  : {frames_out}" if frames_out else ""), flush=True)
+    print(
+        f"predictions: {out}" + (f"\nper {detector.info.unit:<7}: {frames_out}" if frames_out else ""),
+        flush=True,
+    )
     if explainer is not None:
         print(f"pictures   : {cfg.visualize_dir}", flush=True)
     return counts

@@ -10,7 +10,9 @@ Processing Letters 21(11), 2014).
 
 The bootstrap resamples reals and fakes separately (stratified), with the same indices for
 both detectors (paired), and reports percentile intervals. :func:`compare_outputs` applies
-both at frame and video level to two detectors' gathered outputs (``dfd.compare``).
+both at frame and video level to two detectors' gathered outputs (``dfd.compare``). A clip model
+(a temporal net) and a frame model score different samples of the same videos (clips, frames):
+they are compared at video level only, on the videos both scored, matched by video id.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from scipy import stats
 from sklearn.metrics import roc_auc_score
@@ -158,19 +161,29 @@ def compare_outputs(
     """Bootstrap intervals and DeLong's test for two detectors' outputs on the same samples.
 
     ``confident_a`` and ``confident_b`` are each detector's ``confident`` parameters (those its
-    run was calibrated with), used when ``video_aggregation`` is ``confident``."""
-    labels = a["labels"].long()
-    if not torch.equal(labels, b["labels"].long()) or not torch.equal(a["video_idx"], b["video_idx"]):
-        raise ValueError(
-            "the two checkpoints were not scored on the same samples in the same order; "
-            "compare them on one data config (data=<name>)"
-        )
+    run was calibrated with), used when ``video_aggregation`` is ``confident``. Outputs of
+    different units (``unit``: frame, clip) are compared at video level only, on the videos both
+    scored (their samples' ``video_id``); ``out["units"]`` then records both units."""
+    units = (a.get("unit", "frame"), b.get("unit", "frame"))
     pa, pb = torch.sigmoid(fake_logit(a["logits"])), torch.sigmoid(fake_logit(b["logits"]))
-    levels = {"frame": (pa, pb, labels)}
-    va, vl, _ = aggregate_video(pa, labels, a["video_idx"], video_aggregation, confident_a)  # type: ignore[arg-type]
-    vb, _, _ = aggregate_video(pb, labels, b["video_idx"], video_aggregation, confident_b)  # type: ignore[arg-type]
-    levels["video"] = (va, vb, vl)
-    out: dict[str, Any] = {}
+    if units[0] != units[1]:
+        levels = {"video": _common_videos(a, b, pa, pb, video_aggregation, confident_a, confident_b)}
+    else:
+        labels = a["labels"].long()
+        if not (
+            labels.shape == b["labels"].shape
+            and torch.equal(labels, b["labels"].long())
+            and torch.equal(a["video_idx"], b["video_idx"])
+        ):
+            raise ValueError(
+                "the two checkpoints were not scored on the same samples in the same order; "
+                "compare them on one data config (data=<name>)"
+            )
+        levels = {"frame": (pa, pb, labels)}
+        va, vl, _ = aggregate_video(pa, labels, a["video_idx"], video_aggregation, confident_a)  # type: ignore[arg-type]
+        vb, _, _ = aggregate_video(pb, labels, b["video_idx"], video_aggregation, confident_b)  # type: ignore[arg-type]
+        levels["video"] = (va, vb, vl)
+    out: dict[str, Any] = {"units": {"a": units[0], "b": units[1]}}
     for level, (x, y, t) in levels.items():
         ci_a, ci_b = bootstrap_auc([x, y], t, n_boot=n_boot, alpha=alpha, seed=seed)
         out[level] = {
@@ -181,7 +194,46 @@ def compare_outputs(
             "delong": delong_test(x, y, t, alpha=alpha).to_dict(),
         }
     out["video"]["aggregation"] = video_aggregation
+    if units[0] != units[1]:
+        out["video"]["videos_a"], out["video"]["videos_b"] = (
+            len(set(a["video_id"].tolist())),
+            len(set(b["video_id"].tolist())),
+        )
     if video_aggregation == "confident":  # what each detector's videos were aggregated with
         for key, confident in (("confident_a", confident_a), ("confident_b", confident_b)):
             out["video"][key] = asdict(confident or ConfidentStrategy())
     return out
+
+
+def _common_videos(
+    a: dict[str, Any],
+    b: dict[str, Any],
+    pa: torch.Tensor,
+    pb: torch.Tensor,
+    aggregation: str,
+    confident_a: ConfidentStrategy | None,
+    confident_b: ConfidentStrategy | None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(video probs of a, of b, labels)`` on the videos both scored, matched by ``video_id``."""
+    per_video = []
+    for out, probs, confident in ((a, pa, confident_a), (b, pb, confident_b)):
+        if out.get("video_id") is None:
+            raise ValueError(
+                f"a {a.get('unit', 'frame')} model and a {b.get('unit', 'frame')} model score different samples, "
+                "and these outputs name no video_id to pair their videos by"
+            )
+        vp, vl, ids = aggregate_video(probs, out["labels"], out["video_idx"], aggregation, confident)  # type: ignore[arg-type]
+        names = pd.Series(np.asarray(out["video_id"]).astype(str)).groupby(out["video_idx"].numpy()).first()
+        per_video.append(
+            pd.DataFrame({"prob": vp.numpy(), "label": vl.numpy()}, index=names.loc[ids.numpy()])
+        )
+    both = per_video[0].join(per_video[1], lsuffix="_a", rsuffix="_b", how="inner").sort_index()
+    if both.empty:
+        raise ValueError(
+            "the two models scored no video in common: compare them on one data config (data=<name>)"
+        )
+    if not (both["label_a"] == both["label_b"]).all():
+        raise ValueError(
+            "the two models' outputs give a video two labels: they were not scored on the same data"
+        )
+    return tuple(torch.tensor(both[k].to_numpy()) for k in ("prob_a", "prob_b", "label_a"))  # type: ignore[return-value]

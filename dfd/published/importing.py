@@ -40,7 +40,8 @@ def show_terms(source: Source, say: Callable[[str], None] = print) -> None:
     """Print a non-commercial source's terms, once per process."""
     if source.non_commercial and source.name not in _TERMS_SHOWN:
         _TERMS_SHOWN.add(source.name)
-        say(f"licence of {source.name}: {source.licence} (non-commercial use only). {source.terms}")
+        flag = "" if "commercial" in source.licence else " (non-commercial use only)"
+        say(f"licence of {source.name}: {source.licence}{flag}. {source.terms}")
 
 
 def find_entry(source: Source, digest: str, entry: str | None) -> Entry | None:

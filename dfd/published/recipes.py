@@ -2,8 +2,8 @@
 from them (``docs/published.md``: ``python -m dfd.published.recipes``).
 
 - SBI (``src/inference/preprocess.py`` of its repository, read for the rule): RetinaFace's box
-  grown by a quarter of its width and height on each side, clipped to the frame, and resized to
-  380×380 whatever its aspect (:func:`sbi_region`). RetinaFace's weights are not reachable here, so
+  grown by an eighth of its width and height on each side at test time (a quarter, halved outside
+  training), clipped to the frame, and resized to 380×380 whatever its aspect (:func:`sbi_region`). RetinaFace's weights are not reachable here, so
   the rule is applied to MTCNN's box: the comparison isolates the crop geometry from the detector.
 - DeepfakeBench (``preprocessing/preprocess.py``): dlib's HOG detector, the largest face, its
   81-point landmarks reduced to five (points 37 and 44, upper eyelids; 30, the nose tip; 49 and
@@ -28,13 +28,13 @@ DEEPFAKEBENCH_POINTS = (37, 44, 30, 49, 55)
 
 
 def sbi_region(box: Sequence[float], frame_shape: tuple[int, ...]) -> np.ndarray:
-    """SBI's test-time crop of a face ``box`` (x1, y1, x2, y2): the box plus a quarter of its width
+    """SBI's test-time crop of a face ``box`` (x1, y1, x2, y2): the box plus an eighth of its width
     (height) left and right (above and below), clipped to the frame; its 4 corners, px."""
     x1, y1, x2, y2 = (float(v) for v in box)
     w, h = x2 - x1, y2 - y1
     height, width = frame_shape[:2]
-    left, right = max(0.0, x1 - w / 4), min(float(width), x2 + w / 4)
-    top, bottom = max(0.0, y1 - h / 4), min(float(height), y2 + h / 4)
+    left, right = max(0.0, x1 - w / 8), min(float(width), x2 + w / 8)
+    top, bottom = max(0.0, y1 - h / 8), min(float(height), y2 + h / 8)
     return np.array([[left, top], [right, top], [right, bottom], [left, bottom]])
 
 
@@ -84,7 +84,7 @@ def main() -> None:  # pragma: no cover - the table of docs/published.md
         h, w = img.shape[:2]
         rot = cv2.getRotationMatrix2D((w / 2, h / 2), 12, 1.0)
         photos[f"{name}, rotated 12°"] = cv2.warpAffine(img, rot, (w, h), borderMode=cv2.BORDER_REFLECT)
-    square = FaceCropper(margin=0.5, crop_size=380, select="largest")
+    square = FaceCropper(margin=0.25, crop_size=380, select="largest")
     aligned = FaceCropper(margin=0.3, crop_size=256, align=True, align_scale=1.3, select="largest")
     hog = dlib.get_frontal_face_detector()
     landmarks = Landmarker("dlib68")

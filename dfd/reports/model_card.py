@@ -38,7 +38,12 @@ def published_section(pub: dict[str, Any] | None) -> list[str]:
         "",
         "### Licence",
         "",
-        f"**{pub.get('licence')}**" + (" (non-commercial use only)" if pub.get("non_commercial") else ""),
+        f"**{pub.get('licence')}**"
+        + (
+            " (non-commercial use only)"
+            if pub.get("non_commercial") and "commercial" not in str(pub.get("licence"))
+            else ""
+        ),
         "",
         str(pub.get("terms", "")),
         "",
@@ -78,11 +83,19 @@ def model_card(d: dict[str, Any], digest: str | None = None) -> str:
     card, :func:`dfd.inference.export.folder_digest`)."""
     training = d.get("training", {})
     members = d.get("members")
+    clip_len = (d.get("input_spec") or {}).get("clip_len")
+    unit = "clip" if clip_len else "frame"
+    media = "videos" if clip_len else "images and videos"  # a clip model reads no photo
     if members:  # an ensemble (dfd.ensembles.export)
         what = (
             f"an ensemble of {len(members)} detectors ("
             + ", ".join(f"{m['name']}: {m['net']}, {m['input_size']} px" for m in members)
             + f") fused by the `{d['fusion']['rule']}` rule into one fake logit per face crop"
+        )
+    elif clip_len:
+        what = (
+            f"{d['net']['target'].rsplit('.', 1)[-1]}, one fake logit per clip of {clip_len} consecutive face "
+            f"crops of {d['input_spec']['size']} px of one face track"
         )
     else:
         what = f"{d['net']['target'].rsplit('.', 1)[-1]}, one fake logit per face crop of {d['input_spec']['size']} px"
@@ -91,8 +104,8 @@ def model_card(d: dict[str, Any], digest: str | None = None) -> str:
         "",
         "## Intended use",
         "",
-        f"Scores face crops, and through `python -m dfd.predict` raw images and videos, for face "
-        f"manipulation (deepfakes): {what}. A screening "
+        f"Scores face crops, and through `python -m dfd.predict` raw {media}, for face manipulation "
+        f"(deepfakes): {what}. A screening "
         "aid for people who review media, not a verdict: its scores are only as good as the match between "
         "the inputs and the training data below, and a detector can be evaded on purpose.",
         "",
@@ -140,10 +153,10 @@ def model_card(d: dict[str, Any], digest: str | None = None) -> str:
     cal = d.get("calibration")
     if cal:
         frame = ", ".join(f"{k} {_fmt(v)}" for k, v in cal["thresholds"].items())
-        lines.append(f"- frame thresholds, fitted on validation: {frame}")
+        lines.append(f"- {unit} thresholds, fitted on validation: {frame}")
         for agg, table in cal.get("video_thresholds", {}).items():
             lines.append(
-                f"- video thresholds ({agg} of frame scores): "
+                f"- video thresholds ({agg} of {unit} scores): "
                 + ", ".join(f"{k} {_fmt(v)}" for k, v in table.items())
             )
         lines.append(f"- default video aggregation: {cal.get('video_aggregation')}")

@@ -11,6 +11,11 @@
 - PNG figures: ``roc``, ``pr``, ``confusion_frame``, ``confusion_video``, ``threshold_analysis``,
   ``reliability`` and, given the run folder, ``learning_curves`` and ``training_metrics``.
 
+A clip model (a temporal net) scores clips of consecutive crops: its samples are clips, and the
+report names that unit (``unit="clip"``: "Clip level", "clip thresholds") where a frame model's
+says "frame"; the keys of ``summary.json`` and of the flat metrics (``frame/auc``, …) stay the
+same for both, and ``summary.json`` records the ``unit``.
+
 "Calibrated" means: decisions at the chosen fitted threshold (frame thresholds for frames, video
 thresholds for videos) and log-loss of the temperature-scaled probabilities (unscaled, temperature
 1, when validation supported no fit; the report says why). AUC, AP and EER do not depend on a
@@ -63,10 +68,11 @@ def compute_summary(
     threshold: str | float = "f1",
     video_aggregation: str | None = None,
     samples: pd.DataFrame | None = None,
+    unit: str = "frame",
 ) -> tuple[dict[str, Any], dict[str, Tensor]]:
     """Metrics of a split at 0.5 and calibrated, by method when ``samples`` (one row per sample
     with its ``method``, :meth:`FrameDataset.sample_table`) is given, plus the arrays the
-    figures need."""
+    figures need. ``unit`` is what one sample is (``frame``, or ``clip`` for a clip model)."""
     if "logits" in outputs:
         z = fake_logit(outputs["logits"])
     else:  # probabilities only (e.g. an external detector): temperature cannot be applied
@@ -79,6 +85,7 @@ def compute_summary(
     probs, probs_t = torch.sigmoid(z), torch.sigmoid(z / temperature)
     choice = threshold if calibration is not None else 0.5
     summary: dict[str, Any] = {
+        "unit": unit,
         "threshold_choice": str(choice),
         "temperature": temperature,
         "temperature_fitted": fitted,
@@ -107,7 +114,7 @@ def compute_summary(
         )
         if fitted and scaled > LOG_LOSS_WORSE * raw:
             summary["warnings"].append(
-                f"{level} log-loss is worse after temperature scaling ({scaled:.4f} against {raw:.4f}): the "
+                f"{unit if level == 'frame' else level} log-loss is worse after temperature scaling ({scaled:.4f} against {raw:.4f}): the "
                 f"temperature {temperature:.3g} fitted on validation does not carry over to this split"
             )
     if samples is not None and "method" in samples:
@@ -218,13 +225,14 @@ def _table(level: dict[str, Any], choice: str) -> str:
 def _markdown(summary: dict[str, Any], figures: list[str], title: str) -> str:
     choice = summary["threshold_choice"]
     cal = summary["calibration"]
+    unit = summary.get("unit", "frame")
     parts = [f"# {title}", ""]
     for key, value in summary.get("meta", {}).items():
         parts.append(f"- {key}: `{value}`")
-    parts.append(f"- samples: {summary['n_samples']}, videos: {summary.get('n_videos', 'n/a')}")
+    parts.append(f"- samples ({unit}s): {summary['n_samples']}, videos: {summary.get('n_videos', 'n/a')}")
     if cal:
         th = ", ".join(f"{k} {v:.4f}" for k, v in cal["thresholds"].items())
-        parts.append(f"- calibration fitted on validation (epoch {cal.get('epoch')}): frame thresholds {th}")
+        parts.append(f"- calibration fitted on validation (epoch {cal.get('epoch')}): {unit} thresholds {th}")
         if summary["temperature_fitted"]:
             parts.append(
                 f"- temperature {summary['temperature']:.3f} (val NLL {cal['val']['nll']:.4f} -> "
@@ -250,29 +258,32 @@ def _markdown(summary: dict[str, Any], figures: list[str], title: str) -> str:
         f"Calibrated: decisions at the threshold fitted on validation, {scaling}. "
         "AUC, AP and EER do not depend on a threshold.",
         "",
-        "## Frame level",
+        f"## {unit.capitalize()} level",
         "",
         _table(summary["frame"], choice),
     ]
     if "video" in summary:
-        parts += ["", f"## Video level ({summary['video_aggregation']} of frame probabilities)", ""]
+        parts += ["", f"## Video level ({summary['video_aggregation']} of {unit} probabilities)", ""]
         parts.append(_table(summary["video"], choice))
     if summary.get("by_method"):
         parts += ["", "## By manipulation method", "",
                   "Each method's fakes against all reals of the split; acc on those samples and fake_acc (the "
                   "fakes' detection rate) at the calibrated threshold.", ""]  # fmt: skip
-        parts.append(method_table(summary["by_method"]))
+        parts.append(method_table(summary["by_method"], unit))
     parts += ["", "## Figures", ""]
     parts += [f"![{Path(f).stem}]({f})" for f in figures]
     return "\n".join(parts) + "\n"
 
 
-def method_table(results: Mapping[str, Mapping[str, Mapping[str, float]]]) -> str:
-    """Markdown: one row per method, frame and (when present) video AUC, AP, acc and fake_acc."""
+def method_table(results: Mapping[str, Mapping[str, Mapping[str, float]]], unit: str = "frame") -> str:
+    """Markdown: one row per method, frame (``unit``: clip for a clip model) and (when present) video
+    AUC, AP, acc and fake_acc."""
     levels = [lv for lv in ("frame", "video") if lv in results]
     head = (
         "| method | fakes | "
-        + " | ".join(f"{lv} {k}" for lv in levels for k in ("auc", "ap", "acc", "fake_acc"))
+        + " | ".join(
+            f"{unit if lv == 'frame' else lv} {k}" for lv in levels for k in ("auc", "ap", "acc", "fake_acc")
+        )
         + " |"
     )
     lines = [head, "|---|---:|" + "---:|" * 4 * len(levels)]
@@ -298,6 +309,7 @@ def write_report(
     meta: Mapping[str, Any] | None = None,
     samples: pd.DataFrame | None = None,
     extra_columns: Mapping[str, np.ndarray] | None = None,
+    unit: str = "frame",
 ) -> dict[str, Any]:
     """Write the report of one split to ``out_dir`` and return its summary.
 
@@ -307,13 +319,14 @@ def write_report(
     per sample of the split, in dataset order: video id, crop path, method, split) gives
     ``predictions.csv`` its evidence columns and the summary its results by method; the
     outputs' ``index`` selects its rows. ``extra_columns`` (one value per scored sample, in the
-    outputs' order) are appended to ``predictions.csv``.
+    outputs' order) are appended to ``predictions.csv``. ``unit`` names what one sample is
+    (``frame``; ``clip`` for a clip model) in the report's headings and figures.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if samples is not None and "index" in outputs:
         samples = samples.iloc[outputs["index"].numpy()].reset_index(drop=True)
-    summary, a = compute_summary(outputs, calibration, threshold, video_aggregation, samples)
+    summary, a = compute_summary(outputs, calibration, threshold, video_aggregation, samples, unit)
     summary["meta"] = {k: str(v) for k, v in (meta or {}).items()}
     choice = summary["threshold_choice"]
     ft = summary["frame"]["threshold"]
@@ -325,7 +338,7 @@ def write_report(
     figures: dict[str, Any] = {}
     two_classes = a["labels"].unique().numel() == 2
     if two_classes:
-        curves = {"frame": (a["probs"], a["labels"])}
+        curves = {unit: (a["probs"], a["labels"])}
         if "video" in summary and a["video_labels"].unique().numel() == 2:
             curves["video"] = (a["video_probs"], a["video_labels"])
         figures["roc"] = plots.roc_figure(curves)
@@ -335,7 +348,7 @@ def write_report(
             marks.update({f"{k}": v for k, v in calibration.thresholds.items()})
         figures["threshold_analysis"] = plots.threshold_figure(a["probs"], a["labels"], marks)
     figures["confusion_frame"] = plots.confusion_figure(
-        {"frames, threshold 0.5": cm(summary["frame"], "at_0.5"), f"frames, {choice} ({ft:.3f})": cm(summary["frame"], "calibrated")}
+        {f"{unit}s, threshold 0.5": cm(summary["frame"], "at_0.5"), f"{unit}s, {choice} ({ft:.3f})": cm(summary["frame"], "calibrated")}
     )  # fmt: skip
     if "video" in summary:
         vt = summary["video"]["threshold"]

@@ -39,17 +39,20 @@ def missing_metrics(metrics: Sequence[str], runs: Sequence[Run]) -> list[str]:
 
 
 def runs_frame(runs: Sequence[Run], metrics: Sequence[str]) -> pd.DataFrame:
-    """One row per run: its name, status, the overrides that differ between runs, the metrics, a note
-    on why it is not done, and its path."""
+    """One row per run: its name, status, the ``unit`` its samples are when clip and frame models are
+    both given (a clip model's ``test/auc`` is over clips, its ``test/video_auc`` over the same videos
+    as a frame model's), the overrides that differ between runs, the metrics, a note on why it is
+    not done, and its path."""
     keys = key_overrides(runs)
+    units = ["unit"] if len({run.unit for run in runs}) > 1 else []
     rows = []
     for run, name in zip(runs, short_names([r.path for r in runs]), strict=True):
-        row = {"run": name, "status": run.status}
+        row = {"run": name, "status": run.status, **({"unit": run.unit} if units else {})}
         row.update({k: run.overrides.get(k, "") for k in keys})
         row.update({m: run.metrics.get(m, math.nan) for m in metrics})
         row.update(note=run.note, path=str(run.path))
         rows.append(row)
-    return pd.DataFrame(rows, columns=["run", "status", *keys, *metrics, "note", "path"])
+    return pd.DataFrame(rows, columns=["run", "status", *units, *keys, *metrics, "note", "path"])
 
 
 def _cell(value: object, fmt: str = ".4f") -> str:

@@ -42,6 +42,8 @@ class Run:
     #: why it is not done (the last line of error.txt, …)
     note: str = ""
     seed: int | None = None
+    #: what one of its samples is: ``clip`` for a clip model (its net has a ``clip_len``), else ``frame``
+    unit: str = "frame"
 
     @property
     def done(self) -> bool:
@@ -147,6 +149,8 @@ def load_run(path: str | Path, ignore: Sequence[str] = NOISE) -> Run:
     config_file = path / ".hydra" / "config.yaml"
     config = yaml.safe_load(config_file.read_text()) if config_file.is_file() else {}
     seed = config.get("seed") if isinstance(config, dict) else None
+    net = ((config.get("model") or {}).get("net") or {}) if isinstance(config, dict) else {}
+    unit = "clip" if isinstance(net, dict) and net.get("clip_len") is not None else "frame"
     status, note = _status(path)
     metrics: dict[str, float] = {}
     if status == "done":
@@ -161,7 +165,7 @@ def load_run(path: str | Path, ignore: Sequence[str] = NOISE) -> Run:
         curve = [v for _, v in scalars.get("val/auc", []) if math.isfinite(v)]
         if curve:
             metrics["val/auc_best"] = max(curve)
-    return Run(path, override_items(lines, ignore), metrics, scalars, status, note, seed)
+    return Run(path, override_items(lines, ignore), metrics, scalars, status, note, seed, unit)
 
 
 def load_runs(patterns: Sequence[str], base: str | Path = ".", ignore: Sequence[str] = NOISE) -> list[Run]:

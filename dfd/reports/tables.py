@@ -59,6 +59,13 @@ def comparison_markdown(result: Mapping[str, Any]) -> str:
     for key in ("ckpt_a", "ckpt_b", "data", "split"):
         if key in result:
             lines.append(f"- {key}: `{result[key]}`")
+    units = result.get("units", {})
+    if units and units.get("a") != units.get("b"):
+        video = result.get("video", {})
+        lines.append(
+            f"- units: A scores {units['a']}s, B {units['b']}s: compared at video level only, on the "
+            f"{video.get('n')} videos both scored (A scored {video.get('videos_a')}, B {video.get('videos_b')})"
+        )
     for level in ("frame", "video"):
         if level not in result:
             continue
@@ -66,7 +73,7 @@ def comparison_markdown(result: Mapping[str, Any]) -> str:
         a, b, d = r["bootstrap_a"], r["bootstrap_b"], r["delong"]
         lines += [
             "",
-            f"## {level.capitalize()} level ({r['n']} samples)",
+            f"## {(units.get('a', level) if level == 'frame' else level).capitalize()} level ({r['n']} samples)",
             "",
             f"| model | AUC | {int(100 * (1 - r['alpha']))}% bootstrap CI |",
             "|---|---:|---|",

@@ -55,3 +55,32 @@ def test_test_run_writes_report_with_checkpoint_calibration(fitted):
     assert float(trainer.callback_metrics["test/calibrated_f1"]) == pytest.approx(
         summary["frame"]["calibrated"]["f1"]
     )
+
+
+def test_a_clip_models_test_report_names_its_samples_clips(tmp_path):
+    """The callback reads the unit from the module's net: a net with a ``clip_len`` scores clips."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from dfd.callbacks.report import EvaluationReport
+
+    video_idx = torch.arange(10).repeat_interleave(2)  # two clips of each of 10 videos
+    labels = (torch.arange(10) % 2)[video_idx]
+    outputs = {
+        "logits": (labels - 0.5 + torch.linspace(-1, 1, 20))[:, None],
+        "labels": labels,
+        "video_idx": video_idx,
+    }
+    trainer = SimpleNamespace(callbacks=[], loggers=[], ckpt_path=None, datamodule=None, callback_metrics={},
+                              global_step=0)  # fmt: skip
+    module = SimpleNamespace(eval_outputs={"test": outputs}, net=SimpleNamespace(clip_len=4))
+    callback = EvaluationReport(tmp_path / "report", threshold=0.5)
+    callback.on_test_end(trainer, module)
+    assert (
+        callback.summary["unit"] == "clip"
+        and "## Clip level" in (tmp_path / "report" / "report.md").read_text()
+    )
+    assert trainer.callback_metrics["test/video_auc"] == pytest.approx(
+        callback.summary["video"]["at_0.5"]["auc"]
+    )

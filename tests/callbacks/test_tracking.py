@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 from omegaconf import open_dict
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -39,6 +40,7 @@ def test_the_most_confident_mistakes_come_first_and_only_mistakes():
     )
 
 
+@pytest.mark.slow  # over 5 s: a training run or a subprocess (docs/testing.md, Tiers)
 def test_a_run_draws_its_augmentations_and_mistakes_and_histograms_when_asked(make_cfg, tmp_path: Path):
     cfg = make_cfg(
         ["trainer.max_epochs=2", "augment=[strong,mixup]", "callbacks.parameter_histograms.every_n_epochs=1"]
@@ -60,6 +62,7 @@ def test_a_run_draws_its_augmentations_and_mistakes_and_histograms_when_asked(ma
     assert all(sorted(tags["histograms"][t]) == [0, 1] for t in weights | grads)
 
 
+@pytest.mark.slow  # over 5 s: a training run or a subprocess (docs/testing.md, Tiers)
 def test_histograms_are_off_by_default_and_device_stats_are_an_option(make_cfg, tmp_path: Path):
     cfg = make_cfg(["callbacks=[default,device_stats]", "trainer.log_every_n_steps=1"])
     with open_dict(cfg):
@@ -82,6 +85,7 @@ def _final_weights(make_cfg, tmp_path: Path, name: str, drop: tuple[str, ...]) -
     return torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
 
 
+@pytest.mark.slow  # over 5 s: a training run or a subprocess (docs/testing.md, Tiers)
 def test_the_figures_change_nothing_that_is_trained(make_cfg, tmp_path: Path):
     with_figures = _final_weights(make_cfg, tmp_path, "with", ())
     without = _final_weights(make_cfg, tmp_path, "without", ("augmentation_preview", "val_mistakes"))

@@ -13,12 +13,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from dfd.core.input_spec import InputSpec
 from dfd.data.clips import TrackClipDataset, clip_slots, clip_starts, cut_track_clips
 from dfd.data.datamodule import FaceCropDataModule, FrameDataset
-from dfd.data.packed import pack_split, write_pack_meta
 from dfd.data.samplers import WeightedClassSampler
+from dfd.data.tasks import pack
 from dfd.data.transforms import build_eval_transform
 from dfd.preprocessing.manifest import MANIFEST_PARQUET, write_manifest
 
@@ -180,11 +181,21 @@ def test_parquet_and_csv_manifests_give_the_same_clips(tmp_path):
 def test_packed_clips_are_the_clips_of_the_files(tmp_path):
     write_tracks(tmp_path)
     files = clip_dm(tmp_path)
-    splits = {
-        s: pack_split(files.datasets[s].frames, tmp_path / "packed" / s, "raw", progress=False)
-        for s in ("train", "val", "test")
+    # dfd.pack with data.clips=true packs the crops, as without: one pack for frame and clip training
+    data = {
+        "_target_": "dfd.data.datamodule.FaceCropDataModule",
+        "root": str(tmp_path),
+        "clips": True,
+        "clip_len": 4,
     }
-    write_pack_meta(tmp_path, {"encoding": "raw", "jpeg_quality": None, "splits": splits})
+    cfg = {
+        "data": data,
+        "encoding": "raw",
+        "jpeg_quality": 95,
+        "chunk_bytes": "64MB",
+        "splits": ["train", "val", "test"],
+    }
+    assert pack(OmegaConf.create(cfg))["splits"]["train"]["samples"] == 26
     packed = clip_dm(tmp_path, format="packed")
     for split in ("train", "val", "test"):
         a, b = files.datasets[split], packed.datasets[split]
@@ -192,7 +203,6 @@ def test_packed_clips_are_the_clips_of_the_files(tmp_path):
         a.augment_seed = b.augment_seed = 1  # training clips: the same draws for the same keys
         for i in range(len(a)):
             assert torch.equal(a[(0, i)]["image"], b[(0, i)]["image"])
-    # the frame loader reads the same pack: one pack for frame and clip training
     frames = FaceCropDataModule(root=str(tmp_path), input_spec=SPEC, format="packed")
     frames.setup()
     assert len(frames.datasets["train"]) == len(packed.datasets["train"].frames) == 26

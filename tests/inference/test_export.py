@@ -1,8 +1,9 @@
-"""Exported model folders: ONNX Runtime agrees with eager torch for every image net of the zoo, the
-folder describes itself, loads without pickle, and refuses tampered files."""
+"""Exported model folders: ONNX Runtime agrees with eager torch for every image and clip net of the
+zoo, the folder describes itself, loads without pickle, and refuses tampered files."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import re
@@ -24,10 +25,13 @@ from dfd.inference.export import (
 from dfd.models.nets.audio_cnn import AudioCNN
 from dfd.models.nets.base import Net
 from tests.models.nets.test_package import ZOO, small
+from tests.tiny_detector import TEMPORAL_HEAD, TINY_CLIP, tiny_clip_net
 
 #: Every registered net that reads one batch of face crops (Net's own example_inputs), the
 #: exportable ones, at its small_config.
 IMAGE_NETS = [cls for cls in ZOO if cls.example_inputs is Net.example_inputs]
+#: Every registered clip net (a temporal net: it takes a ``clip_len``), exported with a time axis.
+CLIP_NETS = [cls for cls in ZOO if "clip_len" in inspect.signature(cls.__init__).parameters]
 
 
 def _crops(size: int, n: int = 5) -> list[np.ndarray]:
@@ -35,24 +39,36 @@ def _crops(size: int, n: int = 5) -> list[np.ndarray]:
     return [rng.integers(0, 256, (size + 7, size + 3, 3), dtype=np.uint8) for _ in range(n)]
 
 
+def _clips(size: int, clip_len: int, n: int = 5) -> np.ndarray:
+    """``n`` clips of random RGB uint8 crops, ``[n, clip_len, H, W, 3]``."""
+    return np.random.default_rng(0).integers(0, 256, (n, clip_len, size + 7, size + 3, 3), dtype=np.uint8)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("cls", IMAGE_NETS, ids=lambda c: c.__name__)
-def test_onnx_runtime_agrees_with_torch_for_every_image_net(cls, tmp_path: Path) -> None:
+@pytest.mark.parametrize("cls", IMAGE_NETS + CLIP_NETS, ids=lambda c: c.__name__)
+def test_onnx_runtime_agrees_with_torch_for_every_image_and_clip_net(cls, tmp_path: Path) -> None:
     torch.manual_seed(0)
     net = small(cls).eval()
     spec = {"target": f"{cls.__module__}.{cls.__name__}", "kwargs": cls.small_config}
     out = export_model(net, spec, tmp_path / "m")
     description = read_description(out)
     assert description["onnx"]["max_abs_deviation_from_torch"] <= PARITY_ATOL
-    crops = _crops(net.input_spec.size)
-    onnx_scores = load_exported(out, "onnx", batch_size=3).score(crops)  # batches of 3 and 2: dynamic batch
-    torch_scores = load_exported(out, "torch").score(crops)  # rebuilt from dfd_model.json + safetensors
+    clip_len = getattr(net, "clip_len", None)
+    assert description["input_spec"].get("clip_len") == clip_len
+    assert description["onnx"]["input"] == ("clip" if clip_len else "image")
+    size = net.input_spec.size
+    inputs = _clips(size, clip_len) if clip_len else _crops(size)
+    score = "score_clips" if clip_len else "score"
+    onnx_detector = load_exported(out, "onnx", batch_size=3 * (clip_len or 1))
+    onnx_scores = getattr(onnx_detector, score)(inputs)  # batches of 3 and 2: dynamic batch
+    torch_scores = getattr(load_exported(out, "torch"), score)(inputs)  # rebuilt from json + safetensors
+    eager = load_exported(out, "torch")
+    prepared = eager.prepare_clips(inputs) if clip_len else eager.prepare(inputs)
     with torch.inference_mode():
-        eager = load_exported(out, "torch")
-        eager_logits = net(torch.from_numpy(eager.prepare(crops))).numpy()
+        eager_logits = net(torch.from_numpy(prepared)).numpy()
     assert onnx_scores.shape == (5,)
     assert np.abs(onnx_scores - torch_scores).max() < 1e-4
-    assert np.abs(eager.logits(eager.prepare(crops)) - eager_logits).max() < 1e-5
+    assert np.abs(eager.logits(prepared) - eager_logits).max() < 1e-5
 
 
 def test_the_folder_describes_itself_and_refuses_tampering(tmp_path: Path) -> None:
@@ -449,3 +465,80 @@ def test_the_localisation_head_is_exported_and_rebuilt_from_the_nets_arguments(t
     x = torch.rand(2, 3, 64, 64)
     with torch.no_grad():
         assert torch.allclose(loaded.forward_with_mask(x)[1], net.forward_with_mask(x)[1], atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def clip_exported(tmp_path_factory) -> Path:
+    """A clip model's folder (:data:`TINY_CLIP`); tests edit copies of it (:func:`_copy`)."""
+    net = tiny_clip_net()
+    return export_model(
+        net, {"target": TEMPORAL_HEAD, "kwargs": TINY_CLIP}, tmp_path_factory.mktemp("clip") / "m"
+    )
+
+
+def test_a_clip_models_folder_reads_clips_with_a_time_axis_and_scores_them_as_torch(
+    clip_exported: Path,
+) -> None:
+    import onnx
+
+    d = read_description(clip_exported)
+    assert d["input_spec"]["clip_len"] == 4 and d["input_spec"]["layout"] == "NTCHW"
+    assert d["onnx"]["input"] == "clip" and d["onnx"]["max_abs_deviation_from_torch"] <= PARITY_ATOL
+    (graph_input,) = onnx.load(str(clip_exported / "model.onnx")).graph.input
+    dims = [x.dim_value or x.dim_param for x in graph_input.type.tensor_type.shape.dim]
+    assert graph_input.name == "clip" and dims == ["batch", 4, 3, 32, 32]  # dynamic N, fixed T
+    clips = _clips(32, 4, n=3)
+    onnx_detector, torch_detector = (
+        load_exported(clip_exported, batch_size=8),
+        load_exported(clip_exported, "torch"),
+    )
+    assert onnx_detector.clip_len == torch_detector.clip_len == 4
+    onnx_scores = onnx_detector.score_clips(clips)  # batch_size counts crops: 2 clips, then 1
+    assert np.abs(onnx_scores - torch_detector.score_clips(clips)).max() < 1e-4
+    assert (
+        "one fake logit per clip of 4 consecutive face crops" in (clip_exported / "MODEL_CARD.md").read_text()
+    )
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d["input_spec"].update(clip_len=8),
+         r"input_spec.clip_len=8 does not match model.onnx's input clip batchx4x3x32x32 \(expected float Nx8x3x32x32\)"),
+        (lambda d: d["input_spec"].pop("clip_len"),
+         r"input_spec.clip_len=None: expected crops per clip with input_spec.layout='NTCHW'"),
+        (lambda d: [d["input_spec"].pop(k) for k in ("clip_len", "layout")],
+         r"input_spec.clip_len is missing, but model.onnx's input clip batchx4x3x32x32 reads clips"),
+        (lambda d: d["input_spec"].update(clip_len=0), r"input_spec.clip_len=0: expected an integer from 1 to 256"),
+        (lambda d: d["input_spec"].update(clip_len=True), r"input_spec.clip_len=True: expected an integer"),
+    ],
+    ids=["clip_len_vs_graph", "no_clip_len", "no_clip_len_nor_layout", "zero", "bool"],
+)  # fmt: skip
+def test_a_clip_models_folder_is_validated_against_its_graph(clip_exported, tmp_path, edit, message) -> None:
+    from dfd.inference.export import InvalidModel
+
+    folder = _copy(clip_exported, tmp_path)
+    _edit(folder, edit)
+    with pytest.raises(InvalidModel, match=message) as err:
+        load_exported(folder)
+    assert "\n" not in str(err.value)
+
+
+def test_a_frame_folder_claiming_clips_and_a_net_of_another_clip_len_are_refused(
+    exported: Path, clip_exported: Path, tmp_path: Path
+) -> None:
+    from dfd.inference.export import InvalidModel
+
+    folder = _copy(exported, tmp_path / "frame")
+    _edit(folder, lambda d: d["input_spec"].update(clip_len=4, layout="NTCHW"))
+    with pytest.raises(
+        InvalidModel, match=r"input_spec.clip_len=4 does not match model.onnx's input image batchx3x64x64"
+    ):
+        load_exported(folder)
+    folder = _copy(clip_exported, tmp_path / "clip")
+    _edit(folder, lambda d: d["net"]["kwargs"].update(clip_len=8))  # the graph still reads 4
+    assert load_exported(folder).clip_len == 4
+    with pytest.raises(
+        InvalidModel, match=r"input_spec.clip_len=4 does not match the net's clip_len 8 \(net.kwargs\)"
+    ):
+        load_exported(folder, "torch")

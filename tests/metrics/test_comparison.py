@@ -108,3 +108,41 @@ def test_bootstrap_in_chunks_draws_every_replicate(two_detectors, monkeypatch):
     _, cov = delong_covariance(np.stack([a]), y)
     assert ci_a.high - ci_a.low == pytest.approx(2 * 1.96 * np.sqrt(cov[0, 0]), rel=0.25)
     assert ci_a.low < ci_a.auc < ci_a.high and ci_b.low < ci_b.auc < ci_b.high
+
+
+def test_a_clip_model_and_a_frame_model_are_compared_on_the_videos_both_scored():
+    import torch
+
+    from dfd.metrics.comparison import compare_outputs
+    from dfd.reports.tables import comparison_markdown
+
+    rng = np.random.default_rng(3)
+    names = np.array([f"v{k:02d}" for k in range(40)])
+    label = {n: k % 2 for k, n in enumerate(names)}
+    # frames: 4 of every video; clips: 2 of 30 videos (the 10 others had no track long enough),
+    # their video_idx numbered in another order
+    frame_videos = np.repeat(names, 4)
+    clip_names = names[rng.permutation(40)[:30]]
+    clip_videos = np.repeat(clip_names, 2)
+
+    def outputs(videos: np.ndarray, unit: str, strength: float) -> dict:
+        y = torch.tensor([label[v] for v in videos])
+        logits = strength * y.float() + torch.from_numpy(rng.normal(size=len(videos))).float()
+        codes = torch.from_numpy(np.unique(videos, return_inverse=True)[1])
+        return {"logits": logits[:, None], "labels": y, "video_idx": codes, "video_id": videos, "unit": unit}
+
+    frames, clips = outputs(frame_videos, "frame", 1.0), outputs(clip_videos, "clip", 2.0)
+    result = compare_outputs(frames, clips, n_boot=50)
+    assert "frame" not in result and result["units"] == {"a": "frame", "b": "clip"}
+    video = result["video"]
+    assert (video["n"], video["videos_a"], video["videos_b"]) == (30, 40, 30)
+    # A's video AUC over the 30 common videos: the mean of their frame probabilities
+    probs = torch.sigmoid(frames["logits"][:, 0]).numpy()
+    common = sorted(clip_names)
+    mean_a = [probs[frame_videos == n].mean() for n in common]
+    assert video["bootstrap_a"]["auc"] == pytest.approx(roc_auc_score([label[n] for n in common], mean_a))
+    md = comparison_markdown(result)
+    assert "A scores frames, B clips: compared at video level only, on the 30 videos both scored" in md
+    assert "## Video level (30 samples)" in md and "Frame level" not in md
+    with pytest.raises(ValueError, match="scored no video in common"):
+        compare_outputs(frames, {**clips, "video_id": np.char.add(clip_videos, "x")}, n_boot=50)

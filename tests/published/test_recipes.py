@@ -16,10 +16,10 @@ from dfd.published.recipes import (
 )
 
 
-def test_sbi_grows_the_box_by_a_quarter_each_side_and_clips_to_the_frame() -> None:
+def test_sbi_grows_the_box_by_an_eighth_each_side_and_clips_to_the_frame() -> None:
     region = sbi_region((100, 100, 140, 180), (300, 300, 3))
-    assert region.tolist() == [[90, 80], [150, 80], [150, 200], [90, 200]]
-    assert sbi_region((0, 10, 40, 50), (60, 45, 3)).tolist() == [[0, 0], [45, 0], [45, 60], [0, 60]]
+    assert region.tolist() == [[95, 90], [145, 90], [145, 190], [95, 190]]
+    assert sbi_region((0, 10, 40, 50), (60, 45, 3)).tolist() == [[0, 5], [45, 5], [45, 55], [0, 55]]
 
 
 def test_regions_and_their_iou() -> None:

@@ -199,3 +199,17 @@ def test_a_localisation_gallery_in_the_report_folder_is_shown_in_the_report(tmp_
     summary = write_report(test, tmp_path / "b", None, threshold=0.5)
     assert "localization.png" in summary["files"]
     assert "![localization](localization.png)" in (tmp_path / "b" / "report.md").read_text()
+
+
+def test_a_clip_models_report_names_its_samples_clips(report, tmp_path):
+    _, frame_summary, cal, test = report
+    samples = pd.DataFrame({"method": np.where(test["labels"].numpy() == 1, "Deepfakes", "")})
+    summary = write_report(test, tmp_path, cal, samples=samples, unit="clip")
+    md = (tmp_path / "report.md").read_text()
+    assert summary["unit"] == "clip" and json.loads((tmp_path / "summary.json").read_text())["unit"] == "clip"
+    assert "## Clip level" in md and "## Video level (mean of clip probabilities)" in md
+    assert "clip thresholds f1" in md and f"samples (clips): {test['labels'].numel()}" in md
+    assert "| method | fakes | clip auc |" in md and "Frame level" not in md and "frame " not in md
+    # the numbers and their keys are a frame model's: only the names differ
+    assert summary["frame"] == frame_summary["frame"] and summary["video"] == frame_summary["video"]
+    assert frame_summary["unit"] == "frame"

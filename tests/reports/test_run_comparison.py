@@ -91,3 +91,17 @@ def test_no_seed_group_says_so(tmp_path: Path) -> None:
     )
     assert seeds_table.empty and list(runs_table["lr"]) == ["0.1", "0.01"]
     assert "No runs differ only in `seed`" in text and (tmp_path / "out" / "seeds.csv").is_file()
+
+
+def test_a_clip_model_and_a_frame_model_are_side_by_side_with_their_unit(tmp_path: Path) -> None:
+    clip_net = {"_target_": "dfd.models.nets.temporal.TemporalHead", "clip_len": "${data.clip_len}"}
+    make_run(tmp_path / "frame", ["model=xception"], {"test/auc": 0.81, "test/video_auc": 0.86})
+    make_run(
+        tmp_path / "clip", ["model=temporal_head"], {"test/auc": 0.84, "test/video_auc": 0.9}, net=clip_net
+    )
+    runs = load_runs(["frame", "clip"], base=tmp_path)
+    assert [r.unit for r in runs] == ["frame", "clip"]
+    frame = runs_frame(runs, ["test/auc", "test/video_auc"])
+    assert list(frame.columns[:4]) == ["run", "status", "unit", "model"]
+    assert frame[["unit", "test/video_auc"]].values.tolist() == [["frame", 0.86], ["clip", 0.9]]
+    assert "unit" not in runs_frame(runs[:1], ["test/auc"])  # one unit: no column

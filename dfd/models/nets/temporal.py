@@ -182,7 +182,8 @@ class TemporalHead(_ClipNet):
                 )
         if kwargs.get("localization"):
             raise ValueError(
-                "model.net.frame_kwargs.localization=true: a temporal net predicts no blend mask"
+                "a frame net with localization=true (in model.net.frame_kwargs): a temporal net predicts no blend "
+                "mask; drop it, or set model.localization=false"
             )
         cls = net_class(frame_net)
         if issubclass(cls, _ClipNet):
@@ -451,7 +452,12 @@ class TALL(_ClipNet):
             raise ValueError(
                 f"model.net.backbone={backbone!r} is not a timm model; see timm.list_models('*{backbone[:6]}*')"
             )
-        kwargs = dict(timm_kwargs or {})
+        # sequences as tuples: a config's lists (Swin's depths, num_heads) reach here as list-like
+        # config nodes, which timm's tensor ops do not take
+        kwargs = {
+            k: tuple(v) if isinstance(v, Sequence) and not isinstance(v, str) else v
+            for k, v in (timm_kwargs or {}).items()
+        }
         if drop_path_rate > 0:
             kwargs["drop_path_rate"] = drop_path_rate
         self.clip_len = int(clip_len)

@@ -6,14 +6,22 @@ ours: dropout then one linear layer, so ``dropout`` always acts (some timm model
 ``input_size`` overrides the size. EfficientNet-B4 (Tan & Le, "EfficientNet: Rethinking
 Model Scaling for Convolutional Neural Networks", ICML 2019, https://arxiv.org/abs/1905.11946)
 is this class with ``model_name=efficientnet_b4`` (``conf/model/efficientnet_b4.yaml``).
+
+``conv_padding`` fixes the zero padding of named convolutions, for weights trained where the
+padding did not follow the input: efficientnet-pytorch computes TensorFlow's "same" padding once,
+for the image size the model was built for, and keeps it whatever size it is fed, where timm's
+``tf_`` models compute it from each input (see :mod:`dfd.published.efficientnet`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import timm
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from dfd.core.input_spec import InputSpec
 from dfd.models.nets.base import Net, linear_head, refuse_localization
@@ -33,6 +41,8 @@ class TimmNet(Net):
         timm_kwargs: extra ``timm.create_model`` arguments, e.g. ``{img_size: 384}`` for a ViT.
         localization: add a blend-mask head on the backbone's last map (see
             :mod:`dfd.models.nets.base`); CNN backbones only, token models (ViTs) have no map.
+        conv_padding: backbone convolution name → fixed zero padding ``[left, right, top, bottom]``
+            (px) that replaces the convolution's own, e.g. ``{"conv_stem": [0, 0, 0, 0]}``.
     """
 
     small_config: ClassVar[dict[str, Any]] = {"model_name": "efficientnet_b0", "input_size": 64}
@@ -48,6 +58,7 @@ class TimmNet(Net):
         drop_path_rate: float = 0.0,
         timm_kwargs: dict[str, Any] | None = None,
         localization: bool = False,
+        conv_padding: Mapping[str, Sequence[int]] | None = None,
     ) -> None:
         super().__init__()
         arch = timm.models.split_model_name_tag(model_name)[0]
@@ -60,6 +71,8 @@ class TimmNet(Net):
             kwargs["drop_path_rate"] = drop_path_rate
         self.num_classes = num_classes
         self.backbone = create_timm_model(model_name, pretrained, num_classes=0, **kwargs)
+        for name, padding in (conv_padding or {}).items():
+            fix_padding(self.backbone, name, padding)
         cfg = timm.data.resolve_model_data_config(self.backbone)
         self.input_spec = InputSpec(
             size=int(input_size or cfg["input_size"][-1]),
@@ -88,3 +101,38 @@ class TimmNet(Net):
     def pool_feature_map(self, feature_map: torch.Tensor) -> torch.Tensor:
         """timm's ``forward_head`` of a headless model: its pooling (what ``backbone(x)`` applies)."""
         return self.backbone.forward_head(feature_map)
+
+
+class FixedPadConv2d(nn.Conv2d):
+    """A convolution whose input is zero-padded by a fixed ``(left, right, top, bottom)`` first."""
+
+    def __init__(self, conv: nn.Conv2d, padding: Sequence[int]) -> None:
+        super().__init__(
+            conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, 0, conv.dilation,
+            conv.groups, conv.bias is not None,
+        )  # fmt: skip
+        self.weight = conv.weight
+        self.bias = conv.bias
+        self.fixed_padding = tuple(int(p) for p in padding)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._conv_forward(F.pad(x, self.fixed_padding), self.weight, self.bias)
+
+
+def fix_padding(backbone: nn.Module, name: str, padding: Sequence[int]) -> None:
+    """Replace the convolution ``name`` of ``backbone`` by a :class:`FixedPadConv2d` of ``padding``."""
+    try:
+        conv = backbone.get_submodule(name)
+    except AttributeError:
+        conv = None
+    if not isinstance(conv, nn.Conv2d):
+        raise ValueError(
+            f"model.net.conv_padding: {name!r} is not a convolution of the backbone; expected a name of "
+            "backbone.named_modules() whose module is a Conv2d"
+        )
+    if len(padding) != 4 or any(int(p) < 0 for p in padding):
+        raise ValueError(
+            f"model.net.conv_padding.{name}={list(padding)}: expected [left, right, top, bottom], each >= 0"
+        )
+    parent, _, attr = name.rpartition(".")
+    setattr(backbone.get_submodule(parent) if parent else backbone, attr, FixedPadConv2d(conv, padding))
