@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 export NO_ALBUMENTATIONS_UPDATE := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo published-demo sbi-mini test test-fast coverage bench bench-full lint install
+.PHONY: demo published-demo sbi-mini temporal-mini test test-fast coverage bench bench-full lint install
 
 $(STAMP): pyproject.toml constraints.txt setup.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -85,6 +85,33 @@ sbi-mini: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) -m dfd.compare ckpt_a=$(SBI_OUT)/dataset/checkpoints/best.ckpt \
 		ckpt_b=$(SBI_OUT)/self_blended/checkpoints/best.ckpt data=ffpp data.root=data/ffpp_sbi_mini \
 		out_dir=$(SBI_OUT)/compare hydra.run.dir=$(SBI_OUT)/compare
+
+## temporal-mini: the evidence of docs/temporal.md that the temporal models see time: a mini FF++ tree whose only
+## fakes are Temporal (every frame a clean real one; the person flickers between two from frame to frame), cropped
+## from every frame; Meso4 (frames) and FTCN, TALL and TemporalHead (clips of 4) trained on it, Meso4 on a Deepfakes
+## tree as the control; every test clip scored in order, shuffled and frozen (outputs/temporal_mini/evidence.md)
+TEMPORAL_OUT := outputs/temporal_mini
+TEMPORAL_TREE := mini.n_pairs=18 'mini.split_pairs=[10,3,5]' mini.compression=raw video.n_frames=24
+# every frame (stride 1); each frame's own face box (not the original's); frame crops, not AV clips (clip_len=0)
+TEMPORAL_CROPS := data.layout.compression=raw preprocess.stride=1 preprocess.num_frames=24 \
+	preprocess.reuse_source_boxes=false preprocess.clip_len=0 preprocess.num_workers=0 preprocess.cropper.crop_size=96
+temporal-mini: $(STAMP)
+	rm -rf $(TEMPORAL_OUT) data/ffpp_temporal_mini data/ffpp_deepfakes_mini data/raw/ffpp_temporal_mini \
+		data/raw/ffpp_deepfakes_mini
+	@set -e; for m in Temporal Deepfakes; do tree=ffpp_$$(echo $$m | tr A-Z a-z)_mini; \
+		$(PY) -m dfd.generate mini=ffpp out_dir=data/raw/$$tree "mini.methods=[$$m]" $(TEMPORAL_TREE) \
+			hydra.run.dir=$(TEMPORAL_OUT)/generate_$$m; \
+		OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 $(PY) -m dfd.preprocess data=ffpp data.raw_dir=data/raw/$$tree \
+			data.root=data/$$tree "data.layout.methods=[$$m]" $(TEMPORAL_CROPS) hydra.run.dir=$(TEMPORAL_OUT)/preprocess_$$m; \
+	done
+	@set -e; for model in mesonet ftcn tall temporal_head; do \
+		HF_HUB_OFFLINE=1 $(PY) -m dfd.train experiment=$${model}_ffpp_mini_temporal \
+			data.root=data/ffpp_temporal_mini hydra.run.dir=$(TEMPORAL_OUT)/$$model; done
+	HF_HUB_OFFLINE=1 $(PY) -m dfd.train experiment=mesonet_ffpp_mini_temporal data.root=data/ffpp_deepfakes_mini \
+		data.raw_dir=data/raw/ffpp_deepfakes_mini 'data.layout.methods=[Deepfakes]' hydra.run.dir=$(TEMPORAL_OUT)/mesonet_deepfakes
+	HF_HUB_OFFLINE=1 PYTHONPATH=. $(PY) benchmarks/temporal_evidence.py \
+		$(TEMPORAL_OUT)/mesonet $(TEMPORAL_OUT)/ftcn $(TEMPORAL_OUT)/tall $(TEMPORAL_OUT)/temporal_head \
+		--control $(TEMPORAL_OUT)/mesonet_deepfakes --out $(TEMPORAL_OUT)/evidence.md
 
 ## test: the whole suite, slow tests included (tests never reach a model hub), on PYTEST_WORKERS
 ## pytest-xdist workers of one torch thread each; budgets and tiers: docs/testing.md

@@ -263,8 +263,8 @@ PINNED = {
 
 @pytest.mark.parametrize("name", sorted(set(EXPERIMENTS) - ALIASES))
 def test_experiments_state_only_what_differs(name: str) -> None:
-    """Every value an experiment sets differs from what its baseline composes to: the defaults with
-    its own group choices, or the experiment it extends."""
+    """Every value an experiment sets differs from what its baseline composes to: the defaults, or
+    the experiment it extends, with its own group choices."""
     spec = _experiment_yaml(name)
     defaults = spec.pop("defaults", [])
     overrides, parent = [], None
@@ -274,7 +274,7 @@ def test_experiments_state_only_what_differs(name: str) -> None:
             overrides.append(f"{key.removeprefix('override ').strip('/')}={value}")
         elif entry != "_self_":
             parent = entry
-    base = compose_config("train", [f"experiment={parent}"] if parent else overrides)
+    base = compose_config("train", ([f"experiment={parent}"] if parent else []) + overrides)
     got = compose_config("train", [f"experiment={name}"])
     same = []
     for key, value in _leaves(spec):

@@ -25,6 +25,9 @@ from dfd.raw.records import (
 )
 
 FFPP_METHODS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures", "FaceShifter")
+#: Methods only mini trees have (``python -m dfd.generate mini=ffpp 'mini.methods=[Temporal]'``):
+#: the temporal-only fakes of docs/temporal.md. Never in the default list.
+MINI_METHODS = ("Temporal",)
 SPLITS = ("train", "val", "test")
 ORIGINAL = "original"
 DFD_METHOD = "DeepFakeDetection"
@@ -58,10 +61,11 @@ def parse_ffpp(
     with none of the folders at ``compression`` is an error either way.
     """
     root = Path(root)
-    unknown = set(methods) - set(FFPP_METHODS)
+    unknown = set(methods) - set(FFPP_METHODS) - set(MINI_METHODS)
     if unknown:
         raise ValueError(
             f"unknown FF++ methods {sorted(unknown)}; data.layout.methods must be a subset of {list(FFPP_METHODS)}"
+            f" (mini trees also: {list(MINI_METHODS)})"
         )
     pairs = read_split_pairs(root)
     originals_dir = root / "original_sequences" / "youtube" / compression / "videos"

@@ -76,3 +76,17 @@ def test_the_manifest_names_each_fakes_original_as_its_source_video(ffpp_tree):
     # the original is in the fake's split, and reals have no source
     assert all(rows[source][0] == split for split, source in fakes.values())
     assert all(source == "" for v, (_, source) in rows.items() if v.startswith("original/"))
+
+
+def test_mini_trees_temporal_fakes_are_an_ffpp_method_and_unknown_names_are_refused(tmp_path):
+    from dfd.data.synthetic import mini
+
+    spec = mini.VideoSpec(width=96, height=72, n_frames=2, fps=4)
+    root = mini.make_ffpp(tmp_path / "ff", n_pairs=3, methods=("Temporal",), split_pairs=(1, 1, 1), spec=spec)
+    records = parse_ffpp(root, methods=("Temporal",))
+    assert Counter((r.method, r.label) for r in records if r.status == "ok") == {
+        ("original", 0): 6,
+        ("Temporal", 1): 6,
+    }
+    with pytest.raises(ValueError, match=r"data\.layout\.methods.*Temporal"):
+        parse_ffpp(root, methods=("Temporl",))

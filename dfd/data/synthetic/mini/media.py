@@ -6,7 +6,8 @@ matplotlib's sample data, the astronaut Eileen Collins from scikit-image) so MTC
 with per-identity flips and colour casts and per-video pan/zoom/jitter so frames differ. Fakes
 are face-swap-like edits of the face region: another identity's face blended in (resampled,
 colour-mismatched or hard-edged by method), the video's own face resampled (Face2Face-like),
-or the mouth region re-textured (NeuralTextures-like). Audio-visual layouts get AAC audio; their
+or the mouth region re-textured (NeuralTextures-like). ``Temporal`` fakes (:func:`temporal_frames`)
+edit no frame: every frame is a clean real one and only their order in time is wrong. Audio-visual layouts get AAC audio; their
 fakes have their audio swapped with another identity's or shifted. Corrupt files (zero-byte,
 truncated, no face, no audio, metadata entry without file, file without entry) are added on
 request (:mod:`dfd.data.synthetic.mini.trees`).
@@ -219,8 +220,35 @@ MANIPULATIONS: dict[str, Manipulation] = {
 }
 
 
+#: The manipulation that edits no frame (:func:`temporal_frames`), named as an FF++ method folder.
+TEMPORAL = "Temporal"
+#: Every ``method`` :func:`fake_frames` takes: the per-frame edits, then the temporal one.
+METHODS = (*MANIPULATIONS, TEMPORAL)
+
+
+def temporal_frames(target: Identity, source: Identity, spec: VideoSpec, seed: int) -> np.ndarray:
+    """Identity flicker: each frame is frame ``t`` of ``target``'s real video ``seed`` or, by an
+    independent coin flip per frame, the same frame with ``source`` in it.
+
+    Nothing in a single frame is fake: both renderings are real videos' frames (``render`` puts
+    either face box at the same place, with the same per-video pan, zoom and per-frame jitter), so
+    over a pair's two fakes each frame is distributed exactly as a frame of the pair's two real
+    videos. A frame model has nothing per-frame to learn; only the frame-to-frame change (a
+    different person from one frame to the next) is fake. The face stays where it was, so face
+    tracks do not split (docs/temporal.md).
+    """
+    own, _ = render(target, spec, seed)
+    other, _ = render(source, spec, seed)
+    swapped = np.random.default_rng(seed + 7).random(spec.n_frames) < 0.5
+    return np.where(swapped[:, None, None, None], other, own)
+
+
 def fake_frames(target: Identity, source: Identity, spec: VideoSpec, seed: int, method: str) -> np.ndarray:
-    """The frames of ``target``'s video ``seed`` with ``source``'s face put in by ``method``."""
+    """The frames of ``target``'s video ``seed`` with ``source``'s face put in by ``method`` (:data:`METHODS`)."""
+    if method == TEMPORAL:
+        return temporal_frames(target, source, spec, seed)
+    if method not in MANIPULATIONS:
+        raise ValueError(f"unknown mini manipulation {method!r}; mini.methods takes names of {list(METHODS)}")
     frames, boxes = render(target, spec, seed)
     rng = np.random.default_rng(seed + 7)
     manipulate = MANIPULATIONS[method]
