@@ -21,7 +21,9 @@ The temporal rows (``model=ftcn|tall|temporal_head``, issue 28): each model conf
 builds it (``pretrained=false``) on random clips [B, T, 3, S, S] at its paper's clip length,
 training (its config's optimizer on the trainable parameters) and inference clips/s (and
 frames/s, T per clip), and the peak resident memory of a process doing only that (one process
-per row, as for the foundation rows).
+per row, as for the foundation rows). The baseline, measured first in the same run, is the FF++
+frame detector (``model=xception``, 299 px) scoring as many crops one by one; the ratios are
+frames/s against it.
 
     python benchmarks/bench_models.py --models none --foundation none             # the temporal rows only
     python benchmarks/bench_models.py --models none --foundation none --temporal tall
@@ -164,22 +166,32 @@ TEMPORAL = {
 }  # fmt: skip
 
 
+#: The named baseline of the temporal rows: the FF++ frame detector (Xception, 299 px) scoring the
+#: same number of crops one by one (a clip of 8 = 8 crops); the ratios are frames/s against it.
+FRAME_BASELINE = (["model=xception"], 8)
+
+
 def temporal_row(name: str, batch_size: int, steps: int) -> dict[str, float]:
     """Training and inference clips/s and the peak RSS (MB) of one temporal model, in this process."""
     import resource
 
     from dfd.models.detector_module import count_parameters
 
-    overrides, clip_len = TEMPORAL[name]
+    overrides, clip_len = TEMPORAL.get(name) or FRAME_BASELINE
     with initialize_config_dir(config_dir=str(CONF_DIR)):
-        cfg = compose(config_name="train", overrides=[*overrides, f"++data.clip_len={clip_len}"])
+        extra = [f"++data.clip_len={clip_len}"] if name in TEMPORAL else []
+        cfg = compose(config_name="train", overrides=[*overrides, *extra])
     with open_dict(cfg):
         cfg.model.net.pretrained = False
     torch.manual_seed(0)
     net = instantiate(cfg.model.net)
     size = net.input_spec.size
-    x = torch.randn(batch_size, clip_len, 3, size, size)
-    y = torch.randint(0, 2, (batch_size,)).float()
+    # the frame baseline reads the same number of crops per step, one by one: [B·T, 3, S, S]
+    shape = (
+        (batch_size, clip_len, 3, size, size) if name in TEMPORAL else (batch_size * clip_len, 3, size, size)
+    )
+    x = torch.randn(*shape)
+    y = torch.randint(0, 2, (shape[0],)).float()
     trainable = [p for p in net.parameters() if p.requires_grad]
     opt = instantiate(cfg.model.optimizer)(trainable)
 
@@ -193,14 +205,16 @@ def temporal_row(name: str, batch_size: int, steps: int) -> dict[str, float]:
     start = time.perf_counter()
     for _ in range(steps):
         train_step()
-    train = batch_size * steps / (time.perf_counter() - start)
+    train = shape[0] * steps / (time.perf_counter() - start)
     net.eval()
     with torch.inference_mode():
         net(x)
         start = time.perf_counter()
         for _ in range(steps):
             net(x)
-        infer = batch_size * steps / (time.perf_counter() - start)
+        infer = shape[0] * steps / (time.perf_counter() - start)
+    if name not in TEMPORAL:  # samples were single crops: as clips of T, for the same columns
+        train, infer = train / clip_len, infer / clip_len
     return {
         "size": size,
         "clip_len": clip_len,
@@ -223,19 +237,25 @@ def temporal_rows(names: list[str], batch_size: int, steps: int, threads: int) -
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn")
-    print(f"\ntemporal models (clips of T crops), batch {batch_size} clips, {steps} timed steps")
+    print(
+        f"\ntemporal models (clips of T crops), batch {batch_size} clips, {steps} timed steps; "
+        "ratios: frames/s against model=xception scoring the same crops one by one (first row)"
+    )
     print(f"{'model':<18}{'T':>4}{'size':>6}{'params':>13}{'trainable':>13}{'train clips/s':>15}{'frames/s':>10}"
-          f"{'infer clips/s':>15}{'frames/s':>10}{'peak MB':>9}")  # fmt: skip
-    for name in names:
+          f"{'ratio':>7}{'infer clips/s':>15}{'frames/s':>10}{'ratio':>7}{'peak MB':>9}")  # fmt: skip
+    base = None
+    for name in ["xception (frames)", *names]:
         queue = ctx.Queue()
         child = ctx.Process(target=_temporal_child, args=(queue, name, batch_size, steps, threads))
         child.start()
         r = queue.get()
         child.join()
         t = r["clip_len"]
+        base = base or r
         print(f"{name:<18}{t:>4}{r['size']:>6}{r['params']:>13,}{r['trainable']:>13,}{r['train']:>15.3f}"
-              f"{r['train'] * t:>10.2f}{r['infer']:>15.3f}{r['infer'] * t:>10.2f}{r['peak_mb']:>9.0f}",
-              flush=True)  # fmt: skip
+              f"{r['train'] * t:>10.2f}{r['train'] * t / (base['train'] * base['clip_len']):>6.2f}x"
+              f"{r['infer']:>15.3f}{r['infer'] * t:>10.2f}{r['infer'] * t / (base['infer'] * base['clip_len']):>6.2f}x"
+              f"{r['peak_mb']:>9.0f}", flush=True)  # fmt: skip
 
 
 def main() -> None:
