@@ -83,6 +83,33 @@ FOUNDATION_FULL = ["vit_large_patch14_clip_224.openai"]
 TUNINGS = ["linear", "layernorm", "svd", "lora", "full"]
 
 
+def step_rates(
+    net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, opt, steps: int
+) -> tuple[float, float]:
+    """Training and inference samples/s of ``net`` on the batch ``x`` (one warm-up step each, then
+    ``steps`` timed ones; BCE on the last logit)."""
+
+    def train_step() -> None:
+        opt.zero_grad(set_to_none=True)
+        torch.nn.functional.binary_cross_entropy_with_logits(net(x)[:, -1], y).backward()
+        opt.step()
+
+    net.train()
+    train_step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        train_step()
+    train = len(x) * steps / (time.perf_counter() - start)
+    net.eval()
+    with torch.inference_mode():
+        net(x)
+        start = time.perf_counter()
+        for _ in range(steps):
+            net(x)
+        infer = len(x) * steps / (time.perf_counter() - start)
+    return train, infer
+
+
 def foundation_row(backbone: str, tuning: str, batch_size: int, steps: int) -> dict[str, float]:
     """Training and inference images/s and the peak RSS (MB) of one (backbone, tuning), in this process."""
     import resource
@@ -97,24 +124,7 @@ def foundation_row(backbone: str, tuning: str, batch_size: int, steps: int) -> d
     trainable = [p for p in net.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(trainable, lr=1e-4)
 
-    def train_step() -> None:
-        opt.zero_grad(set_to_none=True)
-        torch.nn.functional.binary_cross_entropy_with_logits(net(x)[:, -1], y).backward()
-        opt.step()
-
-    net.train()
-    train_step()
-    start = time.perf_counter()
-    for _ in range(steps):
-        train_step()
-    train = batch_size * steps / (time.perf_counter() - start)
-    net.eval()
-    with torch.inference_mode():
-        net(x)
-        start = time.perf_counter()
-        for _ in range(steps):
-            net(x)
-        infer = batch_size * steps / (time.perf_counter() - start)
+    train, infer = step_rates(net, x, y, opt, steps)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "train": train,
@@ -195,24 +205,7 @@ def temporal_row(name: str, batch_size: int, steps: int) -> dict[str, float]:
     trainable = [p for p in net.parameters() if p.requires_grad]
     opt = instantiate(cfg.model.optimizer)(trainable)
 
-    def train_step() -> None:
-        opt.zero_grad(set_to_none=True)
-        torch.nn.functional.binary_cross_entropy_with_logits(net(x)[:, -1], y).backward()
-        opt.step()
-
-    net.train()
-    train_step()
-    start = time.perf_counter()
-    for _ in range(steps):
-        train_step()
-    train = shape[0] * steps / (time.perf_counter() - start)
-    net.eval()
-    with torch.inference_mode():
-        net(x)
-        start = time.perf_counter()
-        for _ in range(steps):
-            net(x)
-        infer = shape[0] * steps / (time.perf_counter() - start)
+    train, infer = step_rates(net, x, y, opt, steps)
     if name not in TEMPORAL:  # samples were single crops: as clips of T, for the same columns
         train, infer = train / clip_len, infer / clip_len
     return {
