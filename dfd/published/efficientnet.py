@@ -52,9 +52,9 @@ from dfd.published.sources import (
     DEEPFAKEBENCH_PAPER,
     DEEPFAKEBENCH_TERMS,
     Contract,
-    ConversionError,
     Converted,
     Source,
+    check_release_keys,
     deepfakebench_contract,
     load_strict,
     state_dict_of,
@@ -118,18 +118,7 @@ def convert_efficientnet_pytorch(
     net = TimmNet(**kwargs, pretrained=False)
     names = {f"backbone.{k}": prefix + v for k, v in efficientnet_pytorch_keys(net.backbone).items()}
     names.update({f"head.1.{t}": f"{classifier}{t}" for t in ("weight", "bias")})
-    missing = [v for v in names.values() if v not in state]
-    unexpected = sorted(set(state) - set(names.values()))
-    problems = [
-        f"{len(items)} {what} ({', '.join(items[:3])}{', …' if len(items) > 3 else ''})"
-        for what, items in (("missing", missing), ("unexpected", unexpected))
-        if items
-    ]
-    if problems:
-        raise ConversionError(
-            f"source={source}: the file's keys are not those of the EfficientNet release this source "
-            f"names: {'; '.join(problems)}. Is it the release this source names?"
-        )
+    check_release_keys(state, names.values(), source)
     net = load_strict(net, {k: state[v] for k, v in names.items()}, source)
     return Converted(net=net, target=TARGET, kwargs=kwargs)
 

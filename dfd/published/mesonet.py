@@ -32,9 +32,9 @@ from dfd.published.sources import (
     DEEPFAKEBENCH_CODE,
     DEEPFAKEBENCH_LICENCE,
     DEEPFAKEBENCH_TERMS,
-    ConversionError,
     Converted,
     Source,
+    check_release_keys,
     deepfakebench_contract,
     load_strict,
     state_dict_of,
@@ -108,17 +108,7 @@ def map_layers(
             if key.startswith(first):
                 param = key[len(first) :]
                 expected[f"backbone.{layer}.{param}"] = [f"{t}.{param}" for t in targets]
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    problems = []
-    for what, items in (("missing", missing), ("unexpected", unexpected)):
-        if items:
-            problems.append(f"{len(items)} {what} ({', '.join(items[:3])}{', …' if len(items) > 3 else ''})")
-    if problems:
-        raise ConversionError(
-            f"source={source}: the file's keys are not DeepfakeBench's layout: {'; '.join(problems)}. "
-            "Is the file the release this source names?"
-        )
+    check_release_keys(state, expected, source)
     return {target: state[key] for key, targets in expected.items() for target in targets}
 
 

@@ -155,6 +155,32 @@ def strip_prefix(state: Mapping[str, torch.Tensor], prefix: str) -> dict[str, to
     return {k[len(prefix) :] if k.startswith(prefix) else k: v for k, v in state.items()}
 
 
+def listed(**groups: list[str]) -> list[str]:
+    """``["2 missing (a, b)", "1 unexpected (c)"]``: each non-empty group of keys, its first three named."""
+    return [
+        f"{len(keys)} {what} ({', '.join(keys[:3])}{', …' if len(keys) > 3 else ''})"
+        for what, keys in groups.items()
+        if keys
+    ]
+
+
+def check_release_keys(
+    state: Mapping[str, Any], expected: Iterable[str], source: str, ignored: Iterable[str] = ()
+) -> None:
+    """Refuse a file whose keys are not the release's: :class:`ConversionError` naming, in the file's
+    own names, the ``expected`` keys it lacks and the keys it has that nothing reads (other than
+    those under an ``ignored`` prefix: training-only parts a converter drops on purpose)."""
+    expected = dict.fromkeys(expected)  # in the net's order, each once
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected and not k.startswith(tuple(ignored))]
+    problems = listed(missing=missing, unexpected=unexpected)
+    if problems:
+        raise ConversionError(
+            f"source={source}: the file's keys are not the release's: {'; '.join(problems)}. "
+            "Is the file the release this source names?"
+        )
+
+
 def load_strict(net: nn.Module, state: Mapping[str, torch.Tensor], source: str) -> nn.Module:
     """Load ``state`` into ``net`` with every key and shape accounted for; :class:`ConversionError`
     naming the first few keys missing, unexpected or of another shape otherwise. Returns ``net``
@@ -167,10 +193,7 @@ def load_strict(net: nn.Module, state: Mapping[str, torch.Tensor], source: str) 
         for k in own
         if k in state and tuple(state[k].shape) != tuple(own[k].shape)
     ]
-    problems = []
-    for what, items in (("missing", missing), ("unexpected", unexpected), ("shape", shapes)):
-        if items:
-            problems.append(f"{len(items)} {what} ({', '.join(items[:3])}{', …' if len(items) > 3 else ''})")
+    problems = listed(missing=missing, unexpected=unexpected, shape=shapes)
     if problems:
         raise ConversionError(
             f"source={source}: the converted weights do not fit dfd's net: {'; '.join(problems)}. "

@@ -52,6 +52,7 @@ from dfd.published.sources import (
     ConversionError,
     Converted,
     Source,
+    check_release_keys,
     deepfakebench_contract,
     load_strict,
     state_dict_of,
@@ -96,18 +97,7 @@ def fill_from_release(
     under a prefix of ``dropped`` are left out. :class:`ConversionError` naming, in the file's
     names, the keys the release should have and the file lacks, or that it has and nothing reads."""
     wanted = {release_key(k): k for k in net.state_dict()}
-    missing = [k for k in wanted if k not in state]
-    unexpected = [k for k in state if k not in wanted and not k.startswith(tuple(dropped))]
-    problems = [
-        f"{len(keys)} {what} ({', '.join(keys[:3])}{', …' if len(keys) > 3 else ''})"
-        for what, keys in (("missing", missing), ("unexpected", unexpected))
-        if keys
-    ]
-    if problems:
-        raise ConversionError(
-            f"source={source}: the file's keys are not the release's: {'; '.join(problems)}. "
-            "Is the file the release this source names?"
-        )
+    check_release_keys(state, wanted, source, ignored=dropped)
     return load_strict(net, {k: state[r] for r, k in wanted.items()}, source)
 
 
