@@ -45,9 +45,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dfd.core.input_spec import InputSpec
 from dfd.models.nets.base import Net, linear_head, refuse_localization
-from dfd.models.nets.pretrained import create_timm_model
+from dfd.models.nets.pretrained import create_timm_model, timm_input_spec
 
 #: The tuning modes (``model.tuning``).
 TUNINGS = ("linear", "layernorm", "svd", "lora", "full")
@@ -183,12 +182,7 @@ class FoundationNet(Net):
         self.tuning = tuning
         self.num_classes = num_classes
         self.backbone = create_timm_model(backbone, pretrained, num_classes=0, **kwargs)
-        cfg = timm.data.resolve_model_data_config(self.backbone)
-        self.input_spec = InputSpec(
-            size=int(input_size or cfg["input_size"][-1]),
-            mean=tuple(float(v) for v in cfg["mean"]),
-            std=tuple(float(v) for v in cfg["std"]),
-        )
+        self.input_spec = timm_input_spec(self.backbone, input_size)
         self.num_features = self.backbone.num_features
         if head_type is None:
             head_type = "cosine" if tuning == "layernorm" else "linear"

@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from dfd.core.errors import DfdError
+from dfd.core.input_spec import InputSpec
 from dfd.core.safe_load import load_torch_file
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,17 @@ def create_timm_model(model_name: str, pretrained: bool, **kwargs: Any) -> nn.Mo
         raise PretrainedWeightsUnavailable(
             _unavailable_message(model_name, f"download failed ({err})")
         ) from err
+
+
+def timm_input_spec(model: nn.Module, input_size: int | None = None) -> InputSpec:
+    """The input contract of a timm model: its pretrained config's mean and std, at ``input_size``
+    px (None: the config's own size)."""
+    cfg = timm.data.resolve_model_data_config(model)
+    return InputSpec(
+        size=int(input_size or cfg["input_size"][-1]),
+        mean=tuple(float(v) for v in cfg["mean"]),
+        std=tuple(float(v) for v in cfg["std"]),
+    )
 
 
 def extract_state_dict(checkpoint: Mapping[str, Any]) -> dict[str, torch.Tensor]:

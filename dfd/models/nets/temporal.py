@@ -38,7 +38,7 @@ from torch import nn
 
 from dfd.core.input_spec import InputSpec
 from dfd.models.nets.base import Net, linear_head
-from dfd.models.nets.pretrained import create_timm_model
+from dfd.models.nets.pretrained import create_timm_model, timm_input_spec
 
 #: The pooling of :class:`TemporalTransformer` (``model.net.pool``).
 POOLS = ("cls", "mean")
@@ -464,12 +464,7 @@ class TALL(_ClipNet):
         self.num_classes = num_classes
         self.mask_size = int(mask_size)
         self.backbone = self._create(backbone, pretrained, input_size, kwargs)
-        cfg = timm.data.resolve_model_data_config(self.backbone)
-        self.input_spec = InputSpec(
-            size=int(input_size or cfg["input_size"][-1]),
-            mean=tuple(float(v) for v in cfg["mean"]),
-            std=tuple(float(v) for v in cfg["std"]),
-        )
+        self.input_spec = timm_input_spec(self.backbone, input_size)
         self.num_features = self.backbone.num_features
         self.head = linear_head(self.num_features, num_classes, dropout)
         self.frame_embed = None

@@ -23,9 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dfd.core.input_spec import InputSpec
 from dfd.models.nets.base import Net, linear_head, refuse_localization
-from dfd.models.nets.pretrained import create_timm_model
+from dfd.models.nets.pretrained import create_timm_model, timm_input_spec
 
 
 class TimmNet(Net):
@@ -73,12 +72,7 @@ class TimmNet(Net):
         self.backbone = create_timm_model(model_name, pretrained, num_classes=0, **kwargs)
         for name, padding in (conv_padding or {}).items():
             fix_padding(self.backbone, name, padding)
-        cfg = timm.data.resolve_model_data_config(self.backbone)
-        self.input_spec = InputSpec(
-            size=int(input_size or cfg["input_size"][-1]),
-            mean=tuple(float(v) for v in cfg["mean"]),
-            std=tuple(float(v) for v in cfg["std"]),
-        )
+        self.input_spec = timm_input_spec(self.backbone, input_size)
         self.num_features = self.backbone.num_features
         self.head = linear_head(self.num_features, num_classes, dropout)
         if localization:
