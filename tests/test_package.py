@@ -342,6 +342,7 @@ def test_error_messages_name_keys_that_exist() -> None:
     ]
     configs += [
         ("preprocess", ["data=dfdc_av"]),
+        ("preprocess", ["preprocess=deepfakebench"]),
         ("train", ["model/scheduler=cosine_warmup"]),
         ("train", ["model/optimizer=sam"]),
         ("train", ["model/scheduler=linear_decay"]),

@@ -112,6 +112,7 @@ TRUSTED_TARGETS = [
     "dfd.models.schedulers.constant_then_linear",
     "dfd.models.schedulers.cosine_with_warmup",
     "dfd.preprocessing.faces.FaceCropper",
+    "dfd.preprocessing.dlib_faces.DlibFaceCropper",
     *sorted(set(LAYOUTS.values())),  # every registered layout parser (dfd.raw.layouts.LAYOUTS)
     "dfd.config.optuna_summary.OptunaSummaryCallback",
     "dfd.preprocessing.tasks.MergeShards",

@@ -60,6 +60,13 @@ def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return fitted.params[:2]
 
 
+def warp_crop(frame: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
+    """The ``size`` px square crop the 2×3 frame→crop ``matrix`` makes of ``frame``: bilinear,
+    black outside the frame (the aligned crops of :class:`FaceCropper` and the dlib cropper)."""
+    return cv2.warpAffine(frame, np.asarray(matrix, np.float64), (size, size), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)  # fmt: skip
+
+
 def _most_confident(boxes: np.ndarray, scores: np.ndarray) -> int:
     return int(np.argmax(scores))
 
@@ -246,9 +253,7 @@ class FaceCropper:
         aligned on its landmarks with ``align``, else the box with its margin. Either way its
         pixels sit where :meth:`crop_matrix` maps the frame's."""
         if self.align:
-            matrix = self.crop_matrix(frame.shape, face)
-            return cv2.warpAffine(frame, matrix, (self.crop_size, self.crop_size), flags=cv2.INTER_LINEAR,
-                                  borderMode=cv2.BORDER_CONSTANT, borderValue=0)  # fmt: skip
+            return warp_crop(frame, self.crop_matrix(frame.shape, face), self.crop_size)
         h, w = frame.shape[:2]
         left, top, right, bottom = self.crop_box(frame.shape, face)
         patch = frame[max(0, top) : min(h, bottom), max(0, left) : min(w, right)]

@@ -10,17 +10,19 @@ are given. ``dfd.predict`` crops with exactly these settings (:func:`cropper_set
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from dfd.core.digest import file_sha256
-from dfd.preprocessing.manifest import manifest_file
+from dfd.preprocessing.manifest import MANIFEST_META, manifest_file
 
 #: Settings that decide what a crop looks like; a difference in any of them is warned about.
 CROP_KEYS = ("detector", "margin", "crop_size", "detect_max_side", "select", "min_score", "min_face_size", "align", "align_scale",
              "image_format", "jpeg_quality")  # fmt: skip
 #: How frames were sampled from a video (frame mode) or cut into clips (clip mode).
-SAMPLING_KEYS = ("mode", "frames_per_video", "stride", "trim_leading_silence", "clip_len", "clips_per_video")
+SAMPLING_KEYS = ("mode", "frames_per_video", "stride", "index_rounding", "trim_leading_silence", "clip_len",
+                 "clips_per_video")  # fmt: skip
 #: Which landmarks were stored beside the crops, and with what model: provenance, not a crop setting
 #: (crops look the same with any provider), so never compared by :func:`differences`.
 LANDMARK_KEYS = ("landmarks", "landmark_model", "landmark_model_sha256", "dlib_version")
@@ -60,6 +62,31 @@ def fingerprint(meta: dict[str, Any], root: str | Path | None = None) -> dict[st
     out["dataset"] = meta.get("dataset")
     out["manifest_sha256"] = manifest_sha256(root) if root is not None else None
     return out
+
+
+def check_same_crops(root: str | Path, settings: dict[str, Any]) -> None:
+    """Refuse to add crops made with ``settings`` to a folder whose manifest says its crops were made
+    otherwise (another cropper, size, frame rule or landmark provider): a rerun skips the finished
+    videos, so the folder would hold both kinds under one manifest. Manifests made before the index
+    rounding was recorded sampled with ``nearest``."""
+    path = Path(root) / MANIFEST_META
+    if not path.is_file():
+        return
+    made = fingerprint(json.loads(path.read_text()))
+    made.setdefault("index_rounding", "nearest")
+    given = fingerprint(settings)
+    diff = {
+        k: (made[k], given[k])
+        for k in (*CROP_KEYS, *SAMPLING_KEYS, "landmarks")
+        if k in made and k in given and made[k] != given[k]
+    }
+    if diff:
+        name = Path(root).name
+        raise ValueError(
+            f"{root} holds crops made otherwise ({describe(diff)}; folder → these settings): preprocess "
+            f"into another folder, e.g. data.root=${{paths.data_dir}}/{name}_<preset>, and give training "
+            "the same data.root (or delete the folder to remake it)"
+        )
 
 
 def differences(trained: dict[str, Any] | None, given: dict[str, Any] | None) -> dict[str, tuple[Any, Any]]:

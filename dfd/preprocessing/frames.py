@@ -206,7 +206,11 @@ def process_video_frames(
             picks = [(0, record.label, list(source[1][: len(indices)]), "")]
         else:
             indices, frames = read_frames(
-                record.path, num_frames=options.num_frames, stride=options.stride, start_s=start_s
+                record.path,
+                num_frames=options.num_frames,
+                stride=options.stride,
+                start_s=start_s,
+                rounding=options.index_rounding,
             )
             if record.precropped:  # the frames are the faces: used whole
                 h, w = frames.shape[1:3]

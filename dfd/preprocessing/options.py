@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dfd.preprocessing.landmarks import check_provider
+from dfd.raw.video import ROUNDINGS
 
 
 @dataclass
@@ -14,6 +15,8 @@ class PreprocessOptions:
     Attributes:
         num_frames: frames decoded per video, evenly spaced (with ``stride > 0``: at most this many).
         stride: take every ``stride``-th frame instead of spacing evenly (0 = evenly).
+        index_rounding: how evenly spaced positions become frame indices (frame mode):
+            ``nearest`` or ``floor`` (DeepfakeBench's; :func:`dfd.raw.video.sample_indices`).
         audio: write each video's 16 kHz mono wav when the dataset has audio (frame mode).
         trim_leading_silence: start sampling after the audio's leading silence
             (:func:`dfd.raw.audio.leading_silence_seconds`), video and audio together.
@@ -28,6 +31,7 @@ class PreprocessOptions:
 
     num_frames: int = 32
     stride: int = 0
+    index_rounding: str = "nearest"
     audio: bool = True
     trim_leading_silence: bool = False
     reuse_source_boxes: bool = True
@@ -38,3 +42,7 @@ class PreprocessOptions:
 
     def __post_init__(self) -> None:
         check_provider(self.landmarks)
+        if self.index_rounding not in ROUNDINGS:
+            raise ValueError(
+                f"preprocess.index_rounding={self.index_rounding!r}: expected one of {list(ROUNDINGS)}"
+            )

@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from dfd.preprocessing.clips import process_video_clips
 from dfd.preprocessing.faces import JPEG_QUALITY, FaceCropper, is_jpeg
+from dfd.preprocessing.fingerprint import check_same_crops
 from dfd.preprocessing.frames import process_video_frames
 from dfd.preprocessing.landmarks import landmarker
 from dfd.preprocessing.manifest import COLUMNS, STATUS_OK, part_path, read_part, write_manifest
@@ -135,6 +136,20 @@ def run_preprocessing(
             f"(preprocess.clip_len={options.clip_len}) writes clips: set preprocess.landmarks=none"
         )
     landmark_settings = landmarker(options.landmarks).settings()  # a missing dlib fails here, not in a worker
+    settings = {
+        **cropper.settings(),
+        "frames_per_video": options.num_frames,
+        "stride": options.stride,
+        "index_rounding": options.index_rounding,
+        "image_format": options.image_ext.lstrip("."),
+        **({"jpeg_quality": JPEG_QUALITY} if is_jpeg(options.image_ext) else {}),
+        "audio_rate_hz": SAMPLE_RATE,
+        "reuse_source_boxes": options.reuse_source_boxes,
+        "trim_leading_silence": options.trim_leading_silence,
+        **landmark_settings,
+        "mode": "clip" if options.clip_len else "frames",
+    }
+    check_same_crops(out_dir, settings)
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     ids = {r.video_id for r in records}
@@ -188,18 +203,9 @@ def run_preprocessing(
         rows,
         {
             "dataset": dataset,
-            **cropper.settings(),
-            "frames_per_video": options.num_frames,
-            "stride": options.stride,
-            "image_format": options.image_ext.lstrip("."),
-            **({"jpeg_quality": JPEG_QUALITY} if is_jpeg(options.image_ext) else {}),
-            "audio_rate_hz": SAMPLE_RATE,
-            "reuse_source_boxes": options.reuse_source_boxes,
-            "trim_leading_silence": options.trim_leading_silence,
-            **landmark_settings,
+            **settings,
             **(
                 {
-                    "mode": "clip",
                     "clip_len": options.clip_len,
                     "clips_per_video": options.clips_per_video,
                     # the clips' median frame rate: the AV loader sizes the audio window from it
@@ -207,7 +213,7 @@ def run_preprocessing(
                     "sample_rate": SAMPLE_RATE,
                 }
                 if options.clip_len
-                else {"mode": "frames"}
+                else {}
             ),
             **meta_extra,
         },

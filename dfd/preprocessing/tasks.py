@@ -41,6 +41,7 @@ def preprocess(cfg: DictConfig) -> int:
         options=PreprocessOptions(
             num_frames=p.num_frames,
             stride=p.stride,
+            index_rounding=str(p.index_rounding),
             audio=p.audio,
             trim_leading_silence=p.trim_leading_silence,
             reuse_source_boxes=p.reuse_source_boxes,

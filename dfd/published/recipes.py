@@ -8,7 +8,8 @@ from them (``docs/published.md``: ``python -m dfd.published.recipes``).
 - DeepfakeBench (``preprocessing/preprocess.py``): dlib's HOG detector, the largest face, its
   81-point landmarks reduced to five (points 37 and 44, upper eyelids; 30, the nose tip; 49 and
   55, beside the mouth corners), aligned by a similarity onto the 5-point template at 1.3× scale,
-  256 px (:func:`deepfakebench_points`). The 68-point model dfd ships numbers those points alike
+  256 px (:func:`~dfd.preprocessing.dlib_faces.deepfakebench_points`; ``preprocess=deepfakebench``
+  crops so). The 68-point model dfd ships numbers those points alike
   (the 81-point model adds 13 forehead points after them), so the recipe runs as documented.
 
 Each recipe gives a region of the frame (a convex polygon); :func:`region_iou` compares two.
@@ -21,10 +22,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from dfd.preprocessing.dlib_faces import deepfakebench_points
 from dfd.preprocessing.faces import similarity_transform, template_points
-
-#: DeepfakeBench's five points among dlib's landmarks (``get_keypts``): eyes, nose tip, mouth
-DEEPFAKEBENCH_POINTS = (37, 44, 30, 49, 55)
 
 
 def sbi_region(box: Sequence[float], frame_shape: tuple[int, ...]) -> np.ndarray:
@@ -36,11 +35,6 @@ def sbi_region(box: Sequence[float], frame_shape: tuple[int, ...]) -> np.ndarray
     left, right = max(0.0, x1 - w / 8), min(float(width), x2 + w / 8)
     top, bottom = max(0.0, y1 - h / 8), min(float(height), y2 + h / 8)
     return np.array([[left, top], [right, top], [right, bottom], [left, bottom]])
-
-
-def deepfakebench_points(landmarks: np.ndarray) -> np.ndarray:
-    """DeepfakeBench's five alignment points from dlib's 68 (or 81) landmarks ``[K, 2]``."""
-    return np.asarray(landmarks, np.float64)[list(DEEPFAKEBENCH_POINTS)]
 
 
 def aligned_region(points5: np.ndarray, size: int = 256, scale: float = 1.3) -> np.ndarray:

@@ -45,12 +45,24 @@ def _decodable_name(path: Path) -> Iterator[str]:
     yield name
 
 
-def sample_indices(n_frames: int, num_frames: int = 32, stride: int = 0, start: int = 0) -> np.ndarray:
+#: How evenly spaced frame positions become indices: ``nearest`` (dfd) rounds them, ``floor``
+#: truncates them as ``np.linspace(..., dtype=int)`` does (DeepfakeBench's ``preprocessing/preprocess.py``).
+ROUNDINGS = ("nearest", "floor")
+
+
+def sample_indices(
+    n_frames: int, num_frames: int = 32, stride: int = 0, start: int = 0, rounding: str = "nearest"
+) -> np.ndarray:
     """Frame indices to decode, from frame ``start`` on.
 
     ``stride > 0`` takes every ``stride``-th frame (at most ``num_frames`` of them when
-    ``num_frames > 0``); otherwise ``num_frames`` indices evenly spaced over ``[start, n_frames)``.
+    ``num_frames > 0``); otherwise ``num_frames`` indices evenly spaced over ``[start, n_frames)``,
+    rounded as ``rounding`` says (:data:`ROUNDINGS`), each index once.
     """
+    if rounding not in ROUNDINGS:
+        raise ValueError(
+            f"rounding={rounding!r}: expected one of {list(ROUNDINGS)} (preprocess.index_rounding)"
+        )
     start = max(0, int(start))
     if n_frames <= start:
         return np.zeros(0, dtype=np.int64)
@@ -59,6 +71,8 @@ def sample_indices(n_frames: int, num_frames: int = 32, stride: int = 0, start: 
         return idx[:num_frames] if num_frames > 0 else idx
     if num_frames <= 0 or num_frames >= n_frames - start:
         return np.arange(start, n_frames, dtype=np.int64)
+    if rounding == "floor":
+        return np.unique(np.linspace(start, n_frames - 1, num_frames, dtype=np.int64))
     return np.unique(np.linspace(start, n_frames - 1, num_frames).round().astype(np.int64))
 
 
@@ -68,14 +82,15 @@ def read_frames(
     num_frames: int = 32,
     stride: int = 0,
     start_s: float = 0.0,
+    rounding: str = "nearest",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Decode the sampled frames of a video: ``(indices int[N], frames uint8[N,H,W,3] RGB)``.
 
     ``indices`` (when given) are decoded as they are, clipped to the video's length; otherwise
-    they come from :func:`sample_indices`, from ``start_s`` seconds on. Raises
+    they come from :func:`sample_indices` (with ``rounding``), from ``start_s`` seconds on. Raises
     :class:`UnreadableVideo` on any decode error.
     """
-    chunks = list(read_frame_chunks(path, indices, num_frames, stride, start_s))
+    chunks = list(read_frame_chunks(path, indices, num_frames, stride, start_s, rounding=rounding))
     if len(chunks) == 1:
         return chunks[0]
     return np.concatenate([c[0] for c in chunks]), np.concatenate([c[1] for c in chunks])
@@ -89,6 +104,7 @@ def read_frame_chunks(
     start_s: float = 0.0,
     chunk_pixels: int | None = None,
     max_chunk: int | None = None,
+    rounding: str = "nearest",
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """The frames :func:`read_frames` decodes, as ``(indices, frames)`` chunks in order: each chunk
     holds at most ``chunk_pixels`` pixels (and ``max_chunk`` frames), at least one frame; ``None``
@@ -105,7 +121,7 @@ def read_frame_chunks(
             n = len(reader)
             if indices is None:
                 start = int(np.ceil(start_s * reader.get_avg_fps() - 1e-6)) if start_s > 0 else 0
-                indices = sample_indices(n, num_frames, stride, start)
+                indices = sample_indices(n, num_frames, stride, start, rounding)
             else:
                 indices = np.asarray(indices, dtype=np.int64)
                 indices = indices[indices < n]

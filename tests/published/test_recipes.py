@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from dfd.preprocessing.dlib_faces import DEEPFAKEBENCH_POINTS, deepfakebench_points
 from dfd.preprocessing.faces import template_points
 from dfd.published.recipes import (
-    DEEPFAKEBENCH_POINTS,
     aligned_region,
-    deepfakebench_points,
     region_iou,
     sbi_region,
     window_region,

@@ -12,6 +12,18 @@ def test_sample_indices_even_and_stride():
     assert sample_indices(25, 0, stride=10).tolist() == [0, 10, 20]
 
 
+def test_floor_rounding_is_deepfakebenchs_truncated_linspace():
+    import numpy as np
+    import pytest
+
+    assert sample_indices(100, 5, rounding="floor").tolist() == [0, 24, 49, 74, 99]  # nearest: 25, 50, 74
+    for n in (20, 33, 40, 300):  # 15 of 32 indices differ from nearest's above 32 frames; all frames below
+        expected = np.unique(np.linspace(0, n - 1, 32, endpoint=True, dtype=int)).tolist()
+        assert sample_indices(n, 32, rounding="floor").tolist() == expected
+    with pytest.raises(ValueError, match="preprocess.index_rounding"):
+        sample_indices(100, 5, rounding="round")
+
+
 def test_frames_above_the_pixel_budget_are_refused_from_the_header(tmp_path, monkeypatch):
     import pytest
 
