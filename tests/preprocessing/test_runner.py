@@ -81,7 +81,9 @@ def test_ffpp_fakes_reuse_the_original_boxes(ffpp_out):
 def test_rerun_skips_everything_and_changes_nothing(ffpp_out, cropper):
     records, out, first = ffpp_out
     before = (out / "manifest.csv").read_text()
-    again = run_preprocessing(records, out, cropper, PreprocessOptions(num_frames=4), progress=False)
+    again = run_preprocessing(
+        records, out, cropper, PreprocessOptions(num_frames=4, landmarks="dlib68"), progress=False
+    )
     assert again.skipped_done == len(records) and again.crops == 0
     assert (out / "manifest.csv").read_text() == before
 
