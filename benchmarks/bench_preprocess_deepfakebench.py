@@ -33,7 +33,7 @@ import numpy as np
 
 from dfd.data.synthetic.mini.media import Identity, VideoSpec, render, write_video
 from dfd.preprocessing.dlib_faces import DlibFaceCropper, deepfakebench_points, hog_detector
-from dfd.preprocessing.faces import similarity_transform, template_points
+from dfd.preprocessing.faces import FaceCropper, similarity_transform, template_points
 from dfd.preprocessing.landmarks import dlib68_model_path, landmark_array, load_predictor
 from dfd.preprocessing.manifest import read_manifest
 from dfd.preprocessing.options import PreprocessOptions
@@ -43,9 +43,10 @@ from dfd.raw.records import VideoRecord
 from dfd.raw.video import read_frames
 
 
-def deepfakebench_way(path: Path, out: Path, num_frames: int = 32) -> dict[int, dict]:
-    """One video as DeepfakeBench's script processes it; per kept frame its matrix, five points and
-    the landmarks re-detected on the crop."""
+def deepfakebench_way(path: Path, out: Path, num_frames: int = 32) -> tuple[dict[int, dict], dict[int, dict]]:
+    """One video as DeepfakeBench's script processes it: per kept frame its matrix, five points,
+    frame and landmarks (re-detected on the crop, and the frame's own); and the frames it dropped
+    because the crop showed no face."""
     from skimage.transform import SimilarityTransform
 
     detector, predictor = hog_detector(), load_predictor(str(dlib68_model_path()))
@@ -54,6 +55,7 @@ def deepfakebench_way(path: Path, out: Path, num_frames: int = 32) -> dict[int, 
     count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
     wanted = set(np.linspace(0, count - 1, num_frames, endpoint=True, dtype=int).tolist())
     kept: dict[int, dict] = {}
+    dropped: dict[int, dict] = {}  # a face in the frame, none found again on its crop
     for index in range(count):
         ok, bgr = cap.read()
         if not ok:
@@ -71,13 +73,21 @@ def deepfakebench_way(path: Path, out: Path, num_frames: int = 32) -> dict[int, 
         crop = cv2.cvtColor(cv2.warpAffine(rgb, matrix, (256, 256)), cv2.COLOR_RGB2BGR)
         again = detector(crop, 1)  # on the BGR crop, the first face, as the script does
         if not again:
+            dropped[index] = {"matrix": matrix}
             continue
         landmarks = np.array([[p.x, p.y] for p in predictor(crop, again[0]).parts()], dtype=np.float64)
         cv2.imwrite(str(out / f"{path.stem}_{index:03d}.png"), crop)
         np.save(out / f"{path.stem}_{index:03d}.npy", landmarks)
-        kept[index] = {"matrix": matrix, "five": five, "landmarks": landmarks, "frame": rgb}
+        frame68 = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)
+        kept[index] = {
+            "matrix": matrix,
+            "five": five,
+            "landmarks": landmarks,
+            "frame": rgb,
+            "frame68": frame68,
+        }
     cap.release()
-    return kept
+    return kept, dropped
 
 
 def main() -> None:
@@ -119,28 +129,48 @@ def main() -> None:
         rows, _ = read_manifest(tmp / "ours")
         rows = rows[rows["status"] == "ok"]
         points = landmark_array(rows["crop_landmarks"])
-        ious, five_px, lm_px, decode_diff, ours_kept = [], [], [], [], 0
+        mtcnn = {"box": FaceCropper(), "aligned": FaceCropper(align=True)}
+        stats: dict[str, list[float]] = {
+            k: [] for k in ("iou", "five", "redetected", "rect", "decode", *mtcnn)
+        }
         for k, row in enumerate(rows.itertuples()):
-            ours_kept += 1
-            ref = theirs[row.video_id].get(int(row.frame_idx))
+            ref = theirs[row.video_id][0].get(int(row.frame_idx))
             if ref is None:
                 continue
             five = np.array(json.loads(row.landmarks))
             matrix = similarity_transform(five, template_points(256, 1.3))
-            ious.append(region_iou(window_region(matrix, 256), window_region(ref["matrix"], 256)))
-            five_px.append(np.linalg.norm(five - ref["five"], axis=1).mean())
-            lm_px.append(np.linalg.norm(points[k] - ref["landmarks"], axis=1).mean())
+            rule = window_region(ref["matrix"], 256)
+            stats["iou"].append(region_iou(window_region(matrix, 256), rule))
+            stats["five"].append(np.linalg.norm(five - ref["five"], axis=1).mean())
+            stats["redetected"].append(np.linalg.norm(points[k] - ref["landmarks"], axis=1).mean())
+            on_rect = ref["frame68"] @ matrix[:, :2].T + matrix[:, 2]
+            stats["rect"].append(np.linalg.norm(points[k] - on_rect, axis=1).mean())
             _, frame = read_frames(next(r.path for r in records if r.video_id == row.video_id),
                                    indices=np.array([int(row.frame_idx)]))  # fmt: skip
-            decode_diff.append(np.abs(frame[0].astype(int) - ref["frame"]).mean())
-        theirs_kept = sum(len(v) for v in theirs.values())
-        v = np.asarray(ious)
-        print(f"frames kept: dfd {ours_kept}, DeepfakeBench's way {theirs_kept} (of {32 * n} sampled)")
-        print(f"crop region IoU, {len(v)} common frames: mean {v.mean():.4f}, min {v.min():.4f}")
-        print(f"five alignment points, dfd vs DeepfakeBench's way: mean {np.mean(five_px):.3f} px (frame)")
-        print(f"landmarks mapped from the frame vs re-detected on the crop: mean {np.mean(lm_px):.2f} px (crop), "
-              f"max per frame {np.max(lm_px):.2f} px")  # fmt: skip
-        print(f"decord vs OpenCV frames: mean |difference| {np.mean(decode_diff):.3f} grey levels")
+            stats["decode"].append(np.abs(frame[0].astype(int) - ref["frame"]).mean())
+            for name, other in mtcnn.items():  # dfd's default crops of the same frame, for scale
+                face = other.detect(frame)[0]
+                if face is not None:
+                    region = window_region(other.crop_matrix(frame[0].shape, face), other.crop_size)
+                    stats[name].append(region_iou(region, rule))
+        kept = sum(len(v[0]) for v in theirs.values())
+        dropped = sum(len(v[1]) for v in theirs.values())
+        print(f"frames kept: dfd {len(rows)}, DeepfakeBench's way {kept} (+{dropped} dropped: no face found again "
+              f"on the crop), of {32 * n} sampled")  # fmt: skip
+        iou = np.asarray(stats["iou"])
+        print(f"crop region IoU with DeepfakeBench's way, {len(iou)} common frames: mean {iou.mean():.4f}, "
+              f"min {iou.min():.4f}")  # fmt: skip
+        for name in mtcnn:
+            v = np.asarray(stats[name])
+            print(
+                f"  for scale, dfd's default MTCNN cropper ({name}): mean {v.mean():.3f}, min {v.min():.3f}"
+            )
+        print(f"five alignment points vs DeepfakeBench's way: mean {np.mean(stats['five']):.3f} px (frame)")
+        print(f"68 landmarks, mapped from the frame vs re-detected on the crop: mean {np.mean(stats['redetected']):.2f} "
+              f"px, worst frame {np.max(stats['redetected']):.2f} px (crop)")  # fmt: skip
+        print(f"68 landmarks, predicted on the box made square vs on dlib's rectangle: mean "
+              f"{np.mean(stats['rect']):.3f} px (crop)")  # fmt: skip
+        print(f"decord vs OpenCV frames: mean |difference| {np.mean(stats['decode']):.3f} grey levels")
 
 
 if __name__ == "__main__":

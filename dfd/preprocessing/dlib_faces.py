@@ -112,8 +112,9 @@ class DlibFaceCropper:
 
     def detect_all(self, frames: np.ndarray | Sequence[np.ndarray]) -> list[list[Face]]:
         """Every face the HOG detector finds in each RGB uint8 frame, highest score first: its box
-        (dlib's rectangle, corners in px), score, and the five alignment points (frame px) of the
-        68-point predictor run on that box."""
+        (dlib's rectangle, corners in px), score, and the 68 landmarks (frame px) the predictor
+        places from that box (the crop aligns on five of them; ``preprocess.landmarks=dlib68``
+        stores them all)."""
 
         frames = np.asarray(frames)
         if frames.ndim == 3:
@@ -136,7 +137,7 @@ class DlibFaceCropper:
                             float(rect.bottom()),
                         ),
                         score=float(score),
-                        landmarks=tuple((float(x), float(y)) for x, y in deepfakebench_points(points)),
+                        landmarks=tuple((float(x), float(y)) for x, y in points),
                     )
                 )
             out.append(faces)
@@ -155,13 +156,17 @@ class DlibFaceCropper:
         return faces[SELECTORS[self.select](boxes, scores)]
 
     def crop_matrix(self, frame_shape: tuple[int, ...], face: Face) -> np.ndarray:
-        """The 2×3 similarity taking frame px to crop px: the face's five points onto the template."""
-        if face.landmarks is None:
+        """The 2×3 similarity taking frame px to crop px: the face's five alignment points
+        (:data:`DEEPFAKEBENCH_POINTS` of its 68) onto the template."""
+        if face.landmarks is None or len(face.landmarks) not in (5, 68):
             raise ValueError(
-                "the dlib cropper aligns on five landmarks and this face has none (boxes reused from a manifest "
-                "made by another cropper?): preprocess with preprocess.reuse_source_boxes=false"
+                "the dlib cropper aligns on five of a face's 68 landmarks and this face has "
+                f"{0 if face.landmarks is None else len(face.landmarks)} (boxes reused from a manifest made by "
+                "another cropper?): preprocess with preprocess.reuse_source_boxes=false"
             )
-        return similarity_transform(face.landmarks, template_points(self.crop_size, self.align_scale))
+        points = np.asarray(face.landmarks, np.float64)
+        five = deepfakebench_points(points) if len(points) == 68 else points
+        return similarity_transform(five, template_points(self.crop_size, self.align_scale))
 
     def crop(self, frame: np.ndarray, face: Face) -> np.ndarray:
         """The ``crop_size`` px aligned RGB crop of ``face`` (bilinear, black outside the frame)."""

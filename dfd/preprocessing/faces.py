@@ -27,7 +27,8 @@ from dfd.raw.video import read_frames
 @dataclass(frozen=True)
 class Face:
     """A detected face: box ``(x1, y1, x2, y2)`` in full-frame pixels, detector ``score`` and, when
-    the detector gave them, its five landmarks (left eye, right eye, nose, mouth corners), px."""
+    the detector gave them, its landmarks, px: MTCNN's five (left eye, right eye, nose, mouth
+    corners), or the 68 of the dlib cropper (:mod:`dfd.preprocessing.dlib_faces`)."""
 
     box: tuple[float, float, float, float]
     score: float

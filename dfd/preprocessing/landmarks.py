@@ -111,12 +111,16 @@ class Landmarker:
         points5: Sequence[Sequence[float]] | None = None,
     ) -> np.ndarray | None:
         """float64 [K, 2] landmarks (x, y frame px) of the face in ``box`` of the RGB uint8
-        ``frame``; ``points5`` are MTCNN's five (``mtcnn5`` returns them). None when the provider
-        gives none for this face."""
+        ``frame``; ``points5`` are the points its detector gave: MTCNN's five (``mtcnn5`` returns
+        them), or the dlib cropper's 68 (``dlib68`` returns them: predicted on dlib's own box, which
+        :func:`predictor_box` only approximates). None when the provider gives none for this face."""
         if self.provider == "none":
             return None
+        given = None if points5 is None else np.asarray(points5, dtype=np.float64).reshape(-1, 2)
+        if given is not None and len(given) == self.num_points:
+            return given
         if self.provider == "mtcnn5":
-            return None if points5 is None else np.asarray(points5, dtype=np.float64).reshape(5, 2)
+            return None
         import dlib
 
         predictor = load_predictor(str(dlib68_model_path()))

@@ -65,7 +65,8 @@ COLUMNS = [
     "x2",
     "y2",
     "score",
-    # with preprocess.cropper.align: the five landmarks the crop was aligned on, JSON [[x, y], ...] px
+    # with preprocess.cropper.align: the landmarks the crop was aligned on, JSON [[x, y], ...] frame px (MTCNN's
+    # five; preprocess=deepfakebench: dlib's 68, aligned on five of them)
     "landmarks",
     # with preprocess.landmarks: the face's landmarks in crop px (manifest.parquet: list<float32> of the
     # flattened points; CSV: JSON [[x, y], ...]); read them with dfd.preprocessing.landmarks.landmark_array

@@ -51,11 +51,44 @@ def window_region(matrix: np.ndarray, size: int) -> np.ndarray:
     return corners @ inverse[:, :2].T + inverse[:, 2]
 
 
+def _signed_area(polygon: np.ndarray) -> float:
+    """Shoelace area, positive for counter-clockwise vertices (x right, y up)."""
+    if len(polygon) < 3:
+        return 0.0
+    x, y = polygon[:, 0], polygon[:, 1]
+    return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
+
+
+def _area(polygon: np.ndarray) -> float:
+    return abs(_signed_area(polygon))
+
+
+def _clip(subject: np.ndarray, clipper: np.ndarray) -> np.ndarray:
+    """``subject`` clipped to the convex ``clipper`` (Sutherland–Hodgman), in float64: OpenCV's
+    ``intersectConvexConvex`` returns an empty intersection for two regions equal to 1e-5 px."""
+    if _signed_area(clipper) < 0:
+        clipper = clipper[::-1]  # counter-clockwise, so "inside" is left of each edge
+    out = subject
+    for p, q in zip(clipper, np.roll(clipper, -1, axis=0), strict=True):
+        if len(out) == 0:
+            break
+        side = (q[0] - p[0]) * (out[:, 1] - p[1]) - (q[1] - p[1]) * (out[:, 0] - p[0])
+        kept = []
+        for i in range(len(out)):
+            j = (i + 1) % len(out)
+            if side[i] >= 0:
+                kept.append(out[i])
+            if (side[i] >= 0) != (side[j] >= 0):
+                kept.append(out[i] + (out[j] - out[i]) * side[i] / (side[i] - side[j]))
+        out = np.array(kept).reshape(-1, 2)
+    return out
+
+
 def region_iou(a: np.ndarray, b: np.ndarray) -> float:
     """Intersection over union of two convex regions (``[N, 2]`` polygons, px)."""
-    pa, pb = np.asarray(a, np.float32), np.asarray(b, np.float32)
-    inter, _ = cv2.intersectConvexConvex(pa, pb)
-    union = cv2.contourArea(pa) + cv2.contourArea(pb) - inter
+    pa, pb = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    inter = _area(_clip(pa, pb))
+    union = _area(pa) + _area(pb) - inter
     return float(inter / union) if union > 0 else 0.0
 
 

@@ -14,7 +14,7 @@ from skimage.transform import SimilarityTransform
 
 from dfd.preprocessing.dlib_faces import DEEPFAKEBENCH_POINTS, DlibFaceCropper
 from dfd.preprocessing.faces import Face, template_points
-from dfd.preprocessing.landmarks import dlib68_model_path, landmark_array, predictor_box
+from dfd.preprocessing.landmarks import dlib68_model_path, landmark_array
 from dfd.preprocessing.manifest import read_manifest
 from dfd.preprocessing.options import PreprocessOptions
 from dfd.preprocessing.runner import run_preprocessing
@@ -88,8 +88,8 @@ def test_crops_are_deepfakebenchs_aligned_warp_of_dlibs_five_points(preset_run, 
         points = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)
         five = points[list(DEEPFAKEBENCH_POINTS)]
         assert (row.x1, row.y1, row.x2, row.y2) == (rect.left(), rect.top(), rect.right(), rect.bottom())
-        stored = np.array(json.loads(row.landmarks))
-        assert np.array_equal(stored, five)
+        stored = np.array(json.loads(row.landmarks))  # the 68 the crop was aligned on, frame px
+        assert np.array_equal(stored, points) and np.array_equal(stored[list(DEEPFAKEBENCH_POINTS)], five)
         matrix = SimilarityTransform.from_estimate(
             five.astype(np.float32), template.astype(np.float32)
         ).params[:2]
@@ -99,10 +99,8 @@ def test_crops_are_deepfakebenchs_aligned_warp_of_dlibs_five_points(preset_run, 
         assert row.crop_path.endswith(".png") and crop.shape == (256, 256, 3)
         expected = cv2.warpAffine(frame, matrix, (256, 256), flags=cv2.INTER_LINEAR, borderValue=0)
         assert np.abs(crop.astype(int) - expected).max() <= 1  # PNG is lossless; float rounding only
-        # 68 points of the predictor (on the box made square), through the crop's matrix
-        square = predictor(frame, dlib.rectangle(*predictor_box((row.x1, row.y1, row.x2, row.y2))))
-        frame68 = np.array([[p.x, p.y] for p in square.parts()], dtype=np.float64)
-        np.testing.assert_allclose(crop_points[k], frame68 @ matrix[:, :2].T + matrix[:, 2], atol=0.01)
+        # the same 68 points, through the crop's matrix: crop px
+        np.testing.assert_allclose(crop_points[k], points @ matrix[:, :2].T + matrix[:, 2], atol=0.01)
         assert ((crop_points[k] > 0) & (crop_points[k] < 256)).all()
     # least squares puts the five points near the template, not on it: dlib's 37/44 are upper eyelids
     # and 49/55 inner lip corners where the template has eye centres and mouth corners (6.6 px here)

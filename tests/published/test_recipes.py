@@ -59,3 +59,11 @@ def test_on_a_real_photo_dfds_aligned_crop_is_close_to_deepfakebenchs_recipe() -
     points = Landmarker("dlib68")(img, (rect.left(), rect.top(), rect.right(), rect.bottom()))
     theirs = aligned_region(deepfakebench_points(points))
     assert 0.8 < region_iou(ours, theirs) < 0.99
+
+
+def test_region_iou_of_regions_equal_to_a_hundred_thousandth_of_a_pixel_is_one() -> None:
+    """OpenCV's intersectConvexConvex gave 0 for this pair (an aligned crop's region, float32 vs float64)."""
+    a = np.array([[66.78, 6.13], [238.48, 4.81], [239.79, 176.51], [68.1, 177.82]])
+    assert region_iou(a, a + 3e-5) > 0.99999 and region_iou(a, a[::-1]) == pytest.approx(1.0)
+    square = np.array([[0.0, 0.0], [2.0, 0.0], [2.0, 2.0], [0.0, 2.0]])
+    assert region_iou(square, square + 1.0) == pytest.approx(1 / 7) and region_iou(square, square + 5.0) == 0.0
