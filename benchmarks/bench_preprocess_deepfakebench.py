@@ -17,7 +17,7 @@ the five alignment points per frame; the frames each keeps; the distance between
 (mapped from the frame) and the baseline's (re-detected on the crop); the pixel difference of the
 two decoders' frames.
 
-python benchmarks/bench_preprocess_deepfakebench.py [--videos 3] [--frames 80]
+python benchmarks/bench_preprocess_deepfakebench.py [--videos 3] [--frames 80] [--mtcnn]
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ from dfd.raw.video import read_frames
 
 def deepfakebench_way(path: Path, out: Path, num_frames: int = 32) -> tuple[dict[int, dict], dict[int, dict]]:
     """One video as DeepfakeBench's script processes it: per kept frame its matrix, five points,
-    frame and landmarks (re-detected on the crop, and the frame's own); and the frames it dropped
-    because the crop showed no face."""
+    frame and landmarks (re-detected on the crop); and the frames it dropped because the crop
+    showed no face."""
     from skimage.transform import SimilarityTransform
 
     detector, predictor = hog_detector(), load_predictor(str(dlib68_model_path()))
@@ -78,14 +78,7 @@ def deepfakebench_way(path: Path, out: Path, num_frames: int = 32) -> tuple[dict
         landmarks = np.array([[p.x, p.y] for p in predictor(crop, again[0]).parts()], dtype=np.float64)
         cv2.imwrite(str(out / f"{path.stem}_{index:03d}.png"), crop)
         np.save(out / f"{path.stem}_{index:03d}.npy", landmarks)
-        frame68 = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)
-        kept[index] = {
-            "matrix": matrix,
-            "five": five,
-            "landmarks": landmarks,
-            "frame": rgb,
-            "frame68": frame68,
-        }
+        kept[index] = {"matrix": matrix, "five": five, "landmarks": landmarks, "frame": rgb}
     cap.release()
     return kept, dropped
 
@@ -96,6 +89,11 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=80, help="frames per video")
     parser.add_argument("--width", type=int, default=854)
     parser.add_argument("--height", type=int, default=480)
+    parser.add_argument(
+        "--mtcnn",
+        action="store_true",
+        help="also the IoU of dfd's default MTCNN crops with the rule (slower)",
+    )
     args = parser.parse_args()
     cv2.setNumThreads(1)
     with tempfile.TemporaryDirectory() as tmp:
@@ -129,22 +127,18 @@ def main() -> None:
         rows, _ = read_manifest(tmp / "ours")
         rows = rows[rows["status"] == "ok"]
         points = landmark_array(rows["crop_landmarks"])
-        mtcnn = {"box": FaceCropper(), "aligned": FaceCropper(align=True)}
-        stats: dict[str, list[float]] = {
-            k: [] for k in ("iou", "five", "redetected", "rect", "decode", *mtcnn)
-        }
+        mtcnn = {"box": FaceCropper(), "aligned": FaceCropper(align=True)} if args.mtcnn else {}
+        stats: dict[str, list[float]] = {k: [] for k in ("iou", "five", "redetected", "decode", *mtcnn)}
         for k, row in enumerate(rows.itertuples()):
             ref = theirs[row.video_id][0].get(int(row.frame_idx))
             if ref is None:
                 continue
-            five = np.array(json.loads(row.landmarks))
+            five = deepfakebench_points(np.array(json.loads(row.landmarks)))
             matrix = similarity_transform(five, template_points(256, 1.3))
             rule = window_region(ref["matrix"], 256)
             stats["iou"].append(region_iou(window_region(matrix, 256), rule))
             stats["five"].append(np.linalg.norm(five - ref["five"], axis=1).mean())
             stats["redetected"].append(np.linalg.norm(points[k] - ref["landmarks"], axis=1).mean())
-            on_rect = ref["frame68"] @ matrix[:, :2].T + matrix[:, 2]
-            stats["rect"].append(np.linalg.norm(points[k] - on_rect, axis=1).mean())
             _, frame = read_frames(next(r.path for r in records if r.video_id == row.video_id),
                                    indices=np.array([int(row.frame_idx)]))  # fmt: skip
             stats["decode"].append(np.abs(frame[0].astype(int) - ref["frame"]).mean())
@@ -168,8 +162,6 @@ def main() -> None:
         print(f"five alignment points vs DeepfakeBench's way: mean {np.mean(stats['five']):.3f} px (frame)")
         print(f"68 landmarks, mapped from the frame vs re-detected on the crop: mean {np.mean(stats['redetected']):.2f} "
               f"px, worst frame {np.max(stats['redetected']):.2f} px (crop)")  # fmt: skip
-        print(f"68 landmarks, predicted on the box made square vs on dlib's rectangle: mean "
-              f"{np.mean(stats['rect']):.3f} px (crop)")  # fmt: skip
         print(f"decord vs OpenCV frames: mean |difference| {np.mean(stats['decode']):.3f} grey levels")
 
 
