@@ -81,10 +81,10 @@ def check_same_crops(root: str | Path, settings: dict[str, Any]) -> None:
         if k in made and k in given and made[k] != given[k]
     }
     if diff:
-        name = Path(root).name
+        root = Path(root)
         raise ValueError(
             f"{root} holds crops made otherwise ({describe(diff)}; folder → these settings): preprocess "
-            f"into another folder, e.g. data.root=${{paths.data_dir}}/{name}_<preset>, and give training "
+            f"into another folder, e.g. data.root={root.parent / root.name}_<preset>, and give training "
             "the same data.root (or delete the folder to remake it)"
         )
 

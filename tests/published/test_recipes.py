@@ -66,4 +66,6 @@ def test_region_iou_of_regions_equal_to_a_hundred_thousandth_of_a_pixel_is_one()
     a = np.array([[66.78, 6.13], [238.48, 4.81], [239.79, 176.51], [68.1, 177.82]])
     assert region_iou(a, a + 3e-5) > 0.99999 and region_iou(a, a[::-1]) == pytest.approx(1.0)
     square = np.array([[0.0, 0.0], [2.0, 0.0], [2.0, 2.0], [0.0, 2.0]])
-    assert region_iou(square, square + 1.0) == pytest.approx(1 / 7) and region_iou(square, square + 5.0) == 0.0
+    assert (
+        region_iou(square, square + 1.0) == pytest.approx(1 / 7) and region_iou(square, square + 5.0) == 0.0
+    )

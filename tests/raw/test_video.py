@@ -17,7 +17,12 @@ def test_floor_rounding_is_deepfakebenchs_truncated_linspace():
     import pytest
 
     assert sample_indices(100, 5, rounding="floor").tolist() == [0, 24, 49, 74, 99]  # nearest: 25, 50, 74
-    for n in (20, 33, 40, 300):  # all frames up to 32; above, 15 of 32 differ from nearest (unless 31 | n - 1)
+    for n in (
+        20,
+        33,
+        40,
+        300,
+    ):  # all frames up to 32; above, 15 of 32 differ from nearest (unless 31 | n - 1)
         expected = np.unique(np.linspace(0, n - 1, 32, endpoint=True, dtype=int)).tolist()
         assert sample_indices(n, 32, rounding="floor").tolist() == expected
     with pytest.raises(ValueError, match="preprocess.index_rounding"):
