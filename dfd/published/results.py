@@ -63,14 +63,18 @@ def _load(path: str) -> dict[str, Any]:
         for protocol, row in (det.get("results") or {}).items():
             where = f"{path}: detectors.{name}.results.{protocol}"
             if row.get("source") not in raw["sources"]:
-                raise PublishedError(f"{where}.source={row.get('source')!r}: expected one of {sorted(raw['sources'])}")
+                raise PublishedError(
+                    f"{where}.source={row.get('source')!r}: expected one of {sorted(raw['sources'])}"
+                )
             if row.get("level") not in LEVELS:
                 raise PublishedError(f"{where}.level={row.get('level')!r}: expected frame or video")
             if not row.get("values") and not row.get("note"):
                 raise PublishedError(f"{where}: no values and no note saying why")
             for key, value in (row.get("values") or {}).items():
                 if key not in raw["datasets"]:
-                    raise PublishedError(f"{where}.values.{key}: not among datasets ({', '.join(raw['datasets'])})")
+                    raise PublishedError(
+                        f"{where}.values.{key}: not among datasets ({', '.join(raw['datasets'])})"
+                    )
                 if not 0.0 <= float(value) <= 1.0:
                     raise PublishedError(f"{where}.values.{key}={value}: expected an AUC in [0, 1]")
     return raw
@@ -139,7 +143,9 @@ def dataset_label(key: str, path: str | Path | None = None) -> str:
     return str(_load(str(path or results_path()))["datasets"].get(key, key))
 
 
-def catalogue_reported(reference: dict[str, Any], where: str, path: str | Path | None = None) -> dict[str, Any]:
+def catalogue_reported(
+    reference: dict[str, Any], where: str, path: str | Path | None = None
+) -> dict[str, Any]:
     """A weights-catalogue ``reported`` reference ``{detector, protocol}`` as the catalogue shows it:
     ``{level, metric, where, values}`` with the values keyed by their display labels."""
     if set(reference) != {"detector", "protocol"}:
