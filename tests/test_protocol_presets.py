@@ -52,12 +52,19 @@ def paths(tmp: Path) -> list[str]:
             f"out_dir={tmp / 'out'}", "n_boot=200", EVAL.format(tmp=tmp / 'logs')]  # fmt: skip
 
 
-def test_deepfakebench_v1_reports_beside_the_published_table_and_against_the_published_detector(ffpp_out, tmp_path):
+def test_deepfakebench_v1_reports_beside_the_published_table_and_against_the_published_detector(
+    ffpp_out, tmp_path
+):
     from dfd.artifacts.tasks import export
 
     _, crops, _ = ffpp_out
     ckpt = untrained_meso(tmp_path / "run")
-    folder = export(compose_config("export", [f"ckpt_path={ckpt}", f"out_dir={tmp_path / 'exported'}", f"paths.output_dir={tmp_path}"]))
+    folder = export(
+        compose_config(
+            "export",
+            [f"ckpt_path={ckpt}", f"out_dir={tmp_path / 'exported'}", f"paths.output_dir={tmp_path}"],
+        )
+    )
     record = run([
         "protocol=deepfakebench_v1", f"ckpt_path={ckpt}", f"published_path={folder}",
         f"+dataset_overrides.ffpp=['data.root={crops}']", *paths(tmp_path),
@@ -80,7 +87,10 @@ def test_deepfakebench_v1_reports_beside_the_published_table_and_against_the_pub
     # in DeepfakeBench's table, not run here: the published number with "not run"
     assert "not run" in rows["ffpp / Face2Face"] and "0.9785 (frame)" in rows["ffpp / Face2Face"]
     assert "not run" in rows["celebdf"] and "0.7365 (frame)" in rows["celebdf"]
-    assert "[1] xception, protocol deepfakebench_v1: frame-level AUC" in text and "arxiv.org/abs/2307.01426" in text
+    assert (
+        "[1] xception, protocol deepfakebench_v1: frame-level AUC" in text
+        and "arxiv.org/abs/2307.01426" in text
+    )
     assert "- skipped celebdf_v1: " in text and "python -m dfd.preprocess data=celebdf_v1" in text
     # the published detector is this very checkpoint, exported: no difference, DeLong p = 1
     for level in ("frame", "video"):
