@@ -69,3 +69,37 @@ def test_confident_aggregation_uses_each_runs_own_parameters(tmp_path, monkeypat
     assert video_auc("a.ckpt", own) != pytest.approx(video_auc("a.ckpt", ConfidentStrategy()))
     assert video["bootstrap_b"]["auc"] == pytest.approx(video_auc("b.ckpt", ConfidentStrategy()))
     assert video["confident_a"]["fake_threshold"] == 0.6 and video["confident_b"]["fake_threshold"] == 0.8
+
+
+def test_a_checkpoint_against_its_exported_folder_agrees_per_method(data_dir, tmp_path):
+    """ckpt_b=<exported folder> (what dfd.import_weights writes): scored by its detector on A's data,
+    the same AUCs at every level and per method, DeLong's p = 1."""
+    from dfd.artifacts.tasks import export
+    from tests.conftest import TINY_DATA, base_overrides, compose_config
+    from tests.fake_runs import make_model_run
+
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        ckpt = make_model_run(tmp_path / "run")
+    checkpoint = torch.load(ckpt, weights_only=True)
+    checkpoint["state_dict"]["net.head.5.weight"] *= 30  # scores spread: ranks, not ties
+    torch.save(checkpoint, ckpt)
+    folder = export(
+        compose_config(
+            "export", [f"ckpt_path={ckpt}", f"out_dir={tmp_path / 'model'}", f"paths.output_dir={tmp_path}"]
+        )
+    )
+    overrides = [o for o in base_overrides(tmp_path, data_dir) if not o.startswith("trainer.num_sanity")]
+    cfg = compose_config("compare", [*overrides, f"ckpt_a={ckpt}", f"ckpt_b={folder}", "data=synthetic", *TINY_DATA,
+                                     "data.num_workers=0", "data.methods=[swap,colour]", f"out_dir={tmp_path / 'out'}",
+                                     "n_boot=200", "+trainer.enable_progress_bar=false"])  # fmt: skip
+    result = dfd.evaluation.tasks.compare(cfg)
+    for level in ("frame", "video"):
+        r = result[level]
+        assert r["bootstrap_a"]["auc"] == pytest.approx(r["bootstrap_b"]["auc"], abs=1e-4)
+        assert r["delong"]["p_value"] > 0.9
+        assert len(r["by_method"]) == 2
+        for m in r["by_method"].values():
+            assert m["bootstrap_a"]["auc"] == pytest.approx(m["bootstrap_b"]["auc"], abs=1e-4)
+            assert m["bootstrap_a"]["low"] <= m["bootstrap_a"]["auc"] <= m["bootstrap_a"]["high"]
+    assert "By manipulation method" in (tmp_path / "out" / "compare.md").read_text()

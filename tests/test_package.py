@@ -39,9 +39,10 @@ LAYERS = {
 LAYERS["artifacts"] = {"config", "raw", "preprocessing", "data", "metrics", "models", "reports", "callbacks",
                        "inference", "ensembles"}  # fmt: skip
 LAYERS["training"] = LAYERS["artifacts"] | {"artifacts"}
-LAYERS["evaluation"] = LAYERS["training"] | {"training"}
 #: published checkpoints: converted into dfd's nets and written as model folders (inference's export)
 LAYERS["published"] = {"config", "raw", "preprocessing", "data", "metrics", "models", "reports", "inference"}
+#: evaluation puts the published numbers (dfd.published.results) beside its own
+LAYERS["evaluation"] = LAYERS["training"] | {"training", "published"}
 #: ``dfd.core`` (errors, InputSpec, the torch-file reader, moved paths) comes before every area.
 for _area, _deps in LAYERS.items():
     if _area != "core":

@@ -126,8 +126,11 @@ def model_path(null: bool = False) -> Rule:
 RUN_KEYS: dict[str, Rule] = {
     "seed": integer(0),
     "ckpt_path": model_path(null=True),
-    "ckpt_a": existing_file(),
-    "ckpt_b": existing_file(),
+    # dfd.compare: checkpoints or model folders (an imported published detector)
+    "ckpt_a": model_path(),
+    "ckpt_b": model_path(),
+    # dfd.protocol: the published detector evaluated beside dfd's
+    "published_path": model_path(null=True),
     "split": choice("val", "test"),
     "trainer.max_epochs": integer(-1, null=True),
     "trainer.min_epochs": integer(0, null=True),

@@ -387,6 +387,9 @@ class FaceCropDataModule(LightningDataModule):
         val_follows_train_methods: validation keeps only the fakes of ``train_methods`` too, so
             that a method left out of training (FF++'s FaceShifter) is unseen until test, also
             by checkpoint selection. Off: validation keeps all methods.
+        test_methods: test keeps only the fakes of these methods (with every real): a test set of
+            its own from one dataset's crops (``data=faceshifter``: FF++'s FaceShifter fakes and FF++'s
+            test reals). ``None`` keeps all.
         fakes: where training fakes come from: ``dataset`` (its own), ``self_blended`` (SBI: each
             real crop blended with a transformed copy of itself) or ``blended`` (Face X-ray: with
             the nearest-landmark real crop of another video); see :mod:`dfd.data.self_blended`.
@@ -437,6 +440,7 @@ class FaceCropDataModule(LightningDataModule):
         allow_incomplete: bool = False,
         train_methods: list[str] | None = None,
         val_follows_train_methods: bool = False,
+        test_methods: list[str] | None = None,
         fakes: str = "dataset",
         val_fakes: str = "dataset",
         clips: bool = False,
@@ -483,6 +487,7 @@ class FaceCropDataModule(LightningDataModule):
         self.allow_incomplete = allow_incomplete
         self.train_methods = list(train_methods) if train_methods else None
         self.val_follows_train_methods = val_follows_train_methods
+        self.test_methods = list(test_methods) if test_methods else None
         self.fakes = fakes
         self.val_fakes = val_fakes
         if fakes != "dataset" and format == "packed":
@@ -733,6 +738,8 @@ class FaceCropDataModule(LightningDataModule):
                 part = cap_per_class(part, self.max_samples_per_class, self.seed)
             elif split == "val" and self.val_follows_train_methods and self.fakes == "dataset":
                 part = self.keep_train_methods(part, check=False)
+            elif split == "test" and self.test_methods:
+                part = part[(part["label"] == 0) | part["method"].astype(str).isin(self.test_methods)]
             part = part.reset_index(drop=True)
             if self.fakes != "dataset" and len(part):
                 self.datasets[split] = self.make_blended_dataset(split, part)

@@ -195,7 +195,7 @@ def run_split(
 
 def score_split(cfg: DictConfig, ckpt_path: Path, data_run_cfg: DictConfig | None = None) -> dict[str, Any]:
     """Score ``cfg.split`` with the checkpoint; return its gathered ``logits``, ``labels``, ``video_idx``
-    (and ``index``), each sample's ``video_id`` (an array of str) and the model's ``unit`` (``frame``,
+    (and ``index``), each sample's ``video_id`` and ``method`` (arrays of str) and the model's ``unit`` (``frame``,
     or ``clip`` for a clip model, whose samples are clips).
 
     The data is ``cfg.data`` or, when that is null, the data of ``data_run_cfg`` (default: the
@@ -205,10 +205,20 @@ def score_split(cfg: DictConfig, ckpt_path: Path, data_run_cfg: DictConfig | Non
     trainer: L.Trainer = instantiate(cfg.trainer, logger=False)
     run_split(trainer, model, datamodule, cfg.split, verbose=False)
     outputs: dict[str, Any] = dict(model.eval_outputs[cfg.split])
-    if "index" in outputs and hasattr(datamodule, "sample_table"):
-        videos = datamodule.sample_table(cfg.split)["video_id"].to_numpy()
-        outputs["video_id"] = videos[outputs["index"].numpy()]
+    add_sample_columns(outputs, datamodule, cfg.split)
     outputs["unit"] = "clip" if getattr(model.net, "clip_len", None) else "frame"
+    return outputs
+
+
+def add_sample_columns(outputs: dict[str, Any], datamodule: Any, split: str) -> dict[str, Any]:
+    """Each scored sample's ``video_id`` and manipulation ``method`` (arrays of str, where the
+    datamodule's sample table has them), added to ``outputs`` by its ``index``."""
+    if "index" in outputs and hasattr(datamodule, "sample_table"):
+        table = datamodule.sample_table(split)
+        index = outputs["index"].numpy()
+        outputs["video_id"] = table["video_id"].to_numpy()[index]
+        if "method" in table:
+            outputs["method"] = table["method"].fillna("").astype(str).to_numpy()[index]
     return outputs
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import lightning as L
 import pandas as pd
 import torch
 from hydra import compose
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 from torch.utils.data import DataLoader
 
 from dfd.artifacts.runs import (
@@ -25,8 +26,20 @@ from dfd.artifacts.runs import (
 from dfd.config.instantiate import instantiate, instantiate_loggers
 from dfd.core.errors import DfdError
 from dfd.data.transforms import build_eval_transform
-from dfd.evaluation.protocol import bootstrap, display, path_overrides, present, table
+from dfd.evaluation.protocol import (
+    bootstrap,
+    data_overrides,
+    display,
+    evaluation_entries,
+    footnote,
+    paired,
+    path_overrides,
+    present,
+    table,
+    versus_display,
+)
 from dfd.evaluation.scoring import (
+    add_sample_columns,
     load_folder_for_eval,
     load_for_eval,
     metrics_file_name,
@@ -40,6 +53,7 @@ from dfd.metrics.calibration import Calibration, load_calibration
 from dfd.metrics.comparison import compare_outputs
 from dfd.metrics.robustness import evaluate_robustness, robustness_markdown
 from dfd.models.linear_probe import evaluate_probe, extract_embeddings, fit_linear_probe
+from dfd.published.results import detector_note, published_row, training_experiment
 from dfd.reports import plots
 from dfd.reports.report import flatten_summary, write_report
 from dfd.reports.tables import comparison_markdown, to_markdown, write_cross_dataset
@@ -49,19 +63,22 @@ log = logging.getLogger(__name__)
 
 
 def compare(cfg: DictConfig) -> dict[str, Any]:
-    """Score both checkpoints and write the comparison."""
+    """Score both models (each a checkpoint or an exported model folder, such as one imported by
+    ``dfd.import_weights``) and write the comparison."""
     L.seed_everything(cfg.seed, workers=True)
-    ckpts = {k: resolve_checkpoint(cfg[f"ckpt_{k}"], key=f"ckpt_{k}") for k in ("a", "b")}
-    data_run = run_config_for(ckpts["a"])  # B is scored on A's data unless data=<name>
-    outputs = {k: score_split(cfg, path, data_run_cfg=data_run) for k, path in ckpts.items()}
+    paths = {k: model_path(cfg[f"ckpt_{k}"], f"ckpt_{k}") for k in ("a", "b")}
+    # B is scored on A's data unless data=<name>; a folder carries no data config
+    data_run = None if paths["a"].is_dir() else run_config_for(paths["a"])
+    outputs = {k: score_model(cfg, path, data_run, key=f"ckpt_{k}") for k, path in paths.items()}
     # each run's own `confident` parameters, stored with its calibration (defaults without one)
-    calibrations = {k: load_calibration(path, bool(cfg.get("allow_pickle"))) for k, path in ckpts.items()}
+    calibrations = {k: None if path.is_dir() else load_calibration(path, bool(cfg.get("allow_pickle")))
+                    for k, path in paths.items()}  # fmt: skip
     confident = {k: cal.confident_strategy() if cal else None for k, cal in calibrations.items()}
     result = compare_outputs(
         outputs["a"], outputs["b"], cfg.n_boot, cfg.alpha, cfg.seed, cfg.video_aggregation,
         confident_a=confident["a"], confident_b=confident["b"],
     )  # fmt: skip
-    result.update(ckpt_a=str(ckpts["a"]), ckpt_b=str(ckpts["b"]), split=cfg.split)
+    result.update(ckpt_a=str(paths["a"]), ckpt_b=str(paths["b"]), split=cfg.split)
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "compare.json").write_text(json.dumps(result, indent=2))
@@ -69,6 +86,33 @@ def compare(cfg: DictConfig) -> dict[str, Any]:
     (out / "compare.md").write_text(md)
     print(md + f"\nwritten to {out}", flush=True)
     return result
+
+
+def model_path(path: Any, key: str) -> Path:
+    """A checkpoint file or an exported model folder, made absolute; else the error naming ``key``."""
+    folder = Path(str(path)).expanduser()
+    return folder.resolve() if folder.is_dir() else resolve_checkpoint(path, key=key)
+
+
+def score_model(cfg: DictConfig, path: Path, data_run: DictConfig | None, key: str) -> dict[str, Any]:
+    """:func:`score_split` for a checkpoint; for an exported folder, its detector on ``cfg.data`` (or
+    ``data_run``'s data when ``data`` is null), with the same outputs (``video_id``, ``method``, ``unit``)."""
+    if not path.is_dir():
+        return score_split(cfg, path, data_run_cfg=data_run)
+    if cfg.get("data") is None:
+        if data_run is None:
+            raise ValueError(
+                f"{key}={path} is an exported model folder, which carries no data config: give data=<name>"
+            )
+        check_run_data(data_run.data, "the data run's config.yaml")  # a run folder names only dfd's data
+        cfg = cfg.copy()
+        with open_dict(cfg):
+            cfg.data = data_run.data
+    detector, datamodule, _ = load_folder_for_eval(cfg, path)
+    outputs: dict[str, Any] = dict(score_detector_split(detector, datamodule, cfg.split)[0])
+    add_sample_columns(outputs, datamodule, cfg.split)
+    outputs["unit"] = detector.info.unit
+    return outputs
 
 
 def cross_eval(cfg: DictConfig) -> dict[str, Any]:
@@ -322,9 +366,12 @@ def write_evaluation(
 
 def train_run(cfg: DictConfig, out: Path) -> Path:
     """Train the protocol's model in ``out/train`` with the training task, in this process, from the
-    ``train`` config composed with the protocol's overrides; return its best checkpoint."""
+    ``train`` config composed with the protocol's overrides (after the experiment that trains its
+    ``protocol.detector``, :func:`dfd.published.results.training_experiment`); return its best checkpoint."""
     run = out / "train"
+    detector = cfg.protocol.get("detector")
     overrides = [
+        *(training_experiment(str(detector)) if detector else []),
         *cfg.protocol.train,
         *cfg.train_overrides,
         *path_overrides(cfg),
@@ -349,34 +396,92 @@ def train_run(cfg: DictConfig, out: Path) -> Path:
 
 
 def run_protocol(cfg: DictConfig) -> dict[str, Any]:
-    """Train (unless ``ckpt_path``), evaluate every present dataset, write ``protocol.md``/``.json``/``.csv``."""
+    """Train (unless ``ckpt_path``), evaluate every present dataset (and ``published_path``, the
+    published detector, on the same ones), write ``protocol.md``/``.json``/``.csv``."""
     out = Path(str(cfg.out_dir))
     out.mkdir(parents=True, exist_ok=True)
+    entries = evaluation_entries(cfg.protocol)  # a malformed entry fails before training
+    detector = cfg.protocol.get("detector")
+    published = published_row(str(detector), cfg.protocol.name) if detector else None
+    reference = Path(str(cfg.published_path)).expanduser().resolve() if cfg.get("published_path") else None
+    if reference is not None and not reference.exists():
+        raise FileNotFoundError(
+            f"published_path={cfg.published_path}: no such folder or checkpoint; import the published detector "
+            "with python -m dfd.import_weights (or dfd.weights get) and give its folder"
+        )
     ckpt = Path(str(cfg.ckpt_path)).expanduser() if cfg.get("ckpt_path") else train_run(cfg, out)
     results: dict[str, dict[str, float]] = {}
+    versus: dict[str, dict[str, Any]] = {}
     skipped: dict[str, str] = {}
-    for name in cfg.protocol.evaluate_on:
-        why = present(cfg, name)
+    n_boot, seed, alpha = int(cfg.n_boot), int(cfg.seed), float(cfg.get("alpha", 0.05))
+    for entry in entries:
+        why = present(cfg, entry)
         if why:
-            skipped[name] = why
-            print(f"skipped {name}: {why}", flush=True)
+            skipped[entry.name] = why
+            print(f"skipped {entry.name}: {why}", flush=True)
             continue
-        overrides = [f"data={name}", f"ckpt_path={ckpt}", f"split={cfg.protocol.split}", f"out_dir={out / name}",
-                     *path_overrides(cfg), *cfg.dataset_overrides.get(name, []), *cfg.eval_overrides]  # fmt: skip
-        log.info("protocol %s: evaluating on %s", cfg.protocol.name, name)
-        metrics = evaluate(compose(config_name="eval", overrides=overrides))
-        metrics.update(bootstrap(out / name / "predictions.csv", int(cfg.n_boot), int(cfg.seed)))
-        results[name] = metrics
-    frame = table(results)
+        log.info("protocol %s: evaluating on %s", cfg.protocol.name, entry.name)
+        common = [*data_overrides(cfg, entry), f"split={cfg.protocol.split}",
+                  *cfg.protocol.get("eval_overrides", []), *cfg.eval_overrides]  # fmt: skip
+        metrics = evaluate(
+            compose(
+                config_name="eval", overrides=[f"ckpt_path={ckpt}", f"out_dir={out / entry.name}", *common]
+            )
+        )
+        metrics.update(bootstrap(out / entry.name / "predictions.csv", n_boot, seed))
+        results[entry.name] = metrics
+        if reference is not None:
+            ref_out = out / entry.name / "published"
+            evaluate(
+                compose(
+                    config_name="eval", overrides=[f"ckpt_path={reference}", f"out_dir={ref_out}", *common]
+                )
+            )
+            versus[entry.name] = paired(
+                out / entry.name / "predictions.csv", ref_out / "predictions.csv", n_boot, alpha, seed
+            )
+    frame = table(results, published, names=[e.name for e in entries])
     frame.to_csv(out / "protocol.csv", index=False)
-    text = "\n".join([
-        f"# Protocol {cfg.protocol.name}", "", f"checkpoint: `{ckpt}`", f"split: {cfg.protocol.split}; intervals: "
-        f"95% paired stratified bootstrap ({cfg.n_boot} replicates)", "", to_markdown(display(frame), fmt=""),
-        *([""] + [f"- skipped {k}: {v}" for k, v in skipped.items()] if skipped else []),
-    ])  # fmt: skip
+    text = protocol_markdown(cfg, ckpt, frame, published, versus, skipped, reference)
     (out / "protocol.md").write_text(text + "\n")
     record = {"protocol": OmegaConf.to_container(cfg.protocol, resolve=True), "checkpoint": str(ckpt),
-              "results": results, "skipped": skipped}  # fmt: skip
+              "results": results, "skipped": skipped,
+              "published": asdict(published) if published else None,
+              "published_path": str(reference) if reference else None, "versus_published": versus}  # fmt: skip
     (out / "protocol.json").write_text(json.dumps(record, indent=2, default=float))
     print(text, flush=True)
     return record
+
+
+def protocol_markdown(
+    cfg: DictConfig,
+    ckpt: Path,
+    frame: pd.DataFrame,
+    published: Any,
+    versus: dict[str, dict[str, Any]],
+    skipped: dict[str, str],
+    reference: Path | None,
+) -> str:
+    """``protocol.md``: the table (dfd's frame and video AUC beside the published number), the
+    comparison with the published detector where it was evaluated, the skipped datasets and the citation."""
+    detector = cfg.protocol.get("detector")
+    lines = [
+        f"# Protocol {cfg.protocol.name}", "", f"checkpoint: `{ckpt}`" + (f" (detector: {detector})" if detector else ""),
+        f"split: {cfg.protocol.split}; intervals: 95% paired stratified bootstrap ({cfg.n_boot} replicates), per dataset "
+        "and per manipulation method (its fakes against every real); video score: mean of its frames' probabilities",
+        "", to_markdown(display(frame), fmt=""),
+    ]  # fmt: skip
+    if published is not None and published.values:
+        lines += [footnote(published), ""]
+    elif detector:
+        why = published.note if published is not None else detector_note(str(detector))
+        lines += [f"No published numbers for {detector} under {cfg.protocol.name}: {why}", ""]
+    if versus:
+        lines += [
+            f"## Against the published detector, measured by dfd (`{reference}`)", "",
+            "On the same samples: its AUC with a 95% paired bootstrap interval, dfd's AUC minus it with the interval of "
+            "the difference (the same replicates), and DeLong's two-sided p-value.", "",
+            to_markdown(versus_display(versus), fmt=""),
+        ]  # fmt: skip
+    lines += [f"- skipped {k}: {v}" for k, v in skipped.items()]
+    return "\n".join(lines)

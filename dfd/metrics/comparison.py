@@ -9,8 +9,10 @@ comparing the areas under correlated receiver operating characteristic curves", 
 Processing Letters 21(11), 2014).
 
 The bootstrap resamples reals and fakes separately (stratified), with the same indices for
-both detectors (paired), and reports percentile intervals. :func:`compare_outputs` applies
-both at frame and video level to two detectors' gathered outputs (``dfd.compare``). A clip model
+both detectors (paired), and reports percentile intervals, of each AUC and of their difference
+(the same replicates). :func:`compare_outputs` applies both at frame and video level, over the
+whole test set and per manipulation method, to two detectors' gathered outputs (``dfd.compare``,
+and ``dfd.protocol`` against a published detector). A clip model
 (a temporal net) and a frame model score different samples of the same videos (clips, frames):
 they are compared at video level only, on the videos both scored, matched by video id.
 """
@@ -117,10 +119,8 @@ class BootstrapCI:
 BOOTSTRAP_CHUNK = 2_000_000
 
 
-def bootstrap_auc(
-    scores: list, labels, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0
-) -> list[BootstrapCI]:
-    """Paired, stratified percentile bootstrap of the AUC of each score vector in ``scores``.
+def bootstrap_replicates(scores: list, labels, n_boot: int = 1000, seed: int = 0) -> list[np.ndarray]:
+    """The AUC of every paired, stratified bootstrap replicate, ``[n_boot]`` per score vector.
 
     Every replicate draws reals and fakes with replacement separately, so each replicate has
     both classes and the class balance of the test set; all detectors share the draw.
@@ -141,10 +141,55 @@ def bootstrap_auc(
         idx = np.concatenate([rng.choice(pos, (m, pos.size)), rng.choice(neg, (m, neg.size))], axis=1)
         for boot, s in zip(boots, arrays, strict=True):
             boot.append(delong_components(s[idx], yb)[0])  # the midrank AUC of every replicate
+    return [np.concatenate(boot) for boot in boots]
+
+
+def bootstrap_auc(
+    scores: list, labels, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0
+) -> list[BootstrapCI]:
+    """Paired, stratified percentile bootstrap of the AUC of each score vector in ``scores``
+    (:func:`bootstrap_replicates`)."""
+    y = _as_numpy(labels).astype(bool)
     out = []
-    for s, boot in zip(arrays, boots, strict=True):
-        low, high = np.quantile(np.concatenate(boot), [alpha / 2, 1 - alpha / 2])
-        out.append(BootstrapCI(float(roc_auc_score(y, s)), float(low), float(high), n_boot))
+    for s, boot in zip(scores, bootstrap_replicates(scores, labels, n_boot, seed), strict=True):
+        low, high = np.quantile(boot, [alpha / 2, 1 - alpha / 2])
+        out.append(BootstrapCI(float(roc_auc_score(y, _as_numpy(s))), float(low), float(high), n_boot))
+    return out
+
+
+def compare_scores(
+    scores_a, scores_b, labels, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0
+) -> dict[str, Any]:
+    """Two detectors on the same samples: each AUC with its paired bootstrap interval, the difference
+    ``AUC(a) - AUC(b)`` with its interval from the same replicates, and DeLong's test."""
+    a, b, y = _as_numpy(scores_a), _as_numpy(scores_b), _as_numpy(labels)
+    rep_a, rep_b = bootstrap_replicates([a, b], y, n_boot, seed)
+    q = [alpha / 2, 1 - alpha / 2]
+    cis = [BootstrapCI(float(roc_auc_score(y, s)), *map(float, np.quantile(r, q)), n_boot)
+           for s, r in ((a, rep_a), (b, rep_b))]  # fmt: skip
+    diff = BootstrapCI(cis[0].auc - cis[1].auc, *map(float, np.quantile(rep_a - rep_b, q)), n_boot)
+    return {
+        "n": int(y.size),
+        "n_fake": int((y == 1).sum()),
+        "alpha": alpha,
+        "bootstrap_a": cis[0].to_dict(),
+        "bootstrap_b": cis[1].to_dict(),
+        "difference": diff.to_dict(),
+        "delong": delong_test(a, b, y, alpha=alpha).to_dict(),
+    }
+
+
+def by_method(
+    scores_a, scores_b, labels, methods, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0
+) -> dict[str, dict[str, Any]]:
+    """:func:`compare_scores` per manipulation method: that method's fakes against every real."""
+    a, b, y = _as_numpy(scores_a), _as_numpy(scores_b), _as_numpy(labels).astype(int)
+    methods = np.asarray(methods).astype(str)
+    out = {}
+    for method in sorted(set(methods[y == 1])):
+        keep = (y == 0) | (methods == method)
+        if (y[keep] == 0).any():
+            out[method] = compare_scores(a[keep], b[keep], y[keep], n_boot, alpha, seed)
     return out
 
 
@@ -158,13 +203,16 @@ def compare_outputs(
     confident_a: ConfidentStrategy | None = None,
     confident_b: ConfidentStrategy | None = None,
 ) -> dict[str, Any]:
-    """Bootstrap intervals and DeLong's test for two detectors' outputs on the same samples.
+    """Bootstrap intervals (each AUC and their difference) and DeLong's test for two detectors'
+    outputs on the same samples, and the same per manipulation method where ``a`` names each
+    sample's ``method`` (that method's fakes against every real).
 
     ``confident_a`` and ``confident_b`` are each detector's ``confident`` parameters (those its
     run was calibrated with), used when ``video_aggregation`` is ``confident``. Outputs of
     different units (``unit``: frame, clip) are compared at video level only, on the videos both
     scored (their samples' ``video_id``); ``out["units"]`` then records both units."""
     units = (a.get("unit", "frame"), b.get("unit", "frame"))
+    methods: dict[str, np.ndarray] = {}
     pa, pb = torch.sigmoid(fake_logit(a["logits"])), torch.sigmoid(fake_logit(b["logits"]))
     if units[0] != units[1]:
         levels = {"video": _common_videos(a, b, pa, pb, video_aggregation, confident_a, confident_b)}
@@ -180,19 +228,20 @@ def compare_outputs(
                 "compare them on one data config (data=<name>)"
             )
         levels = {"frame": (pa, pb, labels)}
-        va, vl, _ = aggregate_video(pa, labels, a["video_idx"], video_aggregation, confident_a)  # type: ignore[arg-type]
+        va, vl, vids = aggregate_video(pa, labels, a["video_idx"], video_aggregation, confident_a)  # type: ignore[arg-type]
         vb, _, _ = aggregate_video(pb, labels, b["video_idx"], video_aggregation, confident_b)  # type: ignore[arg-type]
         levels["video"] = (va, vb, vl)
+        if a.get("method") is not None:  # each sample's manipulation method: a row per method
+            frame_methods = np.asarray(a["method"]).astype(str)
+            first = pd.Series(frame_methods).groupby(a["video_idx"].numpy()).first()
+            methods = {"frame": frame_methods, "video": first.loc[vids.numpy()].to_numpy()}
     out: dict[str, Any] = {"units": {"a": units[0], "b": units[1]}}
     for level, (x, y, t) in levels.items():
-        ci_a, ci_b = bootstrap_auc([x, y], t, n_boot=n_boot, alpha=alpha, seed=seed)
-        out[level] = {
-            "n": int(t.numel()),
-            "alpha": alpha,
-            "bootstrap_a": ci_a.to_dict(),
-            "bootstrap_b": ci_b.to_dict(),
-            "delong": delong_test(x, y, t, alpha=alpha).to_dict(),
-        }
+        out[level] = compare_scores(x, y, t, n_boot=n_boot, alpha=alpha, seed=seed)
+        if level in methods:
+            out[level]["by_method"] = by_method(
+                x, y, t, methods[level], n_boot=n_boot, alpha=alpha, seed=seed
+            )
     out["video"]["aggregation"] = video_aggregation
     if units[0] != units[1]:
         out["video"]["videos_a"], out["video"]["videos_b"] = (

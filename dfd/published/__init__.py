@@ -12,6 +12,8 @@
   reported numbers, marked as theirs);
 - :mod:`~dfd.published.catalogue` and :mod:`~dfd.published.download`: ``conf/weights/*.yaml``
   (URL, sha256, size, licence, paper, reported numbers) and fetching an entry with a checksum.
+- :mod:`~dfd.published.results`: ``conf/published/results.yaml``, the one file of published numbers
+  (per detector and protocol, with citations) that the catalogue and ``dfd.protocol``'s reports read.
 
 Every mapping is written from the source's documented layout (read, never copied); each is proved
 by a test against an independent implementation of the source's architecture installed from pip.

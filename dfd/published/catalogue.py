@@ -4,7 +4,8 @@ Each entry records where the file is (``url``, or ``hf: {repo_id, filename, revi
 Hugging Face Hub at a pinned commit), what it is (``sha256``, ``size`` in bytes; ``sha256: unknown``
 and ``revision: unknown`` where they could not be obtained: ``get`` then needs ``allow_unverified``), which importer reads it (``source``, a :mod:`dfd.published.sources` name), its
 ``licence`` and ``paper``, what it was trained on, the numbers its authors report (``reported``:
-level, metric, where they state it, ``{test set: value}``) and its input contract (which must equal
+read from ``conf/published/results.yaml``, the one file of published numbers: the entry names its
+row there as ``reported: [{detector, protocol}]``, :mod:`dfd.published.results`) and its input contract (which must equal
 the source's: a test checks). Entries are data: read with OmegaConf, never instantiated.
 """
 
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dfd.core.errors import DfdError
+from dfd.published.results import catalogue_reported
 
 #: the ``sha256`` of an entry whose digest is not known yet (``get`` needs ``allow_unverified=true``)
 UNKNOWN = "unknown"
@@ -100,6 +102,9 @@ def parse_entry(path: Path) -> Entry:
             )
     if "/" in raw["file"] or raw["file"] in ("", ".", ".."):
         raise CatalogueError(f"{path}: file={raw['file']!r}: expected a plain file name")
+    raw["reported"] = [
+        catalogue_reported(dict(r), f"{path}: reported[{i}]") for i, r in enumerate(raw.get("reported") or [])
+    ]
     return Entry(**raw)
 
 

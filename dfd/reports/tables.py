@@ -71,11 +71,12 @@ def comparison_markdown(result: Mapping[str, Any]) -> str:
             continue
         r = result[level]
         a, b, d = r["bootstrap_a"], r["bootstrap_b"], r["delong"]
+        pct = int(100 * (1 - r["alpha"]))
         lines += [
             "",
             f"## {(units.get('a', level) if level == 'frame' else level).capitalize()} level ({r['n']} samples)",
             "",
-            f"| model | AUC | {int(100 * (1 - r['alpha']))}% bootstrap CI |",
+            f"| model | AUC | {pct}% bootstrap CI |",
             "|---|---:|---|",
             f"| A | {a['auc']:.4f} | [{a['low']:.4f}, {a['high']:.4f}] |",
             f"| B | {b['auc']:.4f} | [{b['low']:.4f}, {b['high']:.4f}] |",
@@ -83,4 +84,28 @@ def comparison_markdown(result: Mapping[str, Any]) -> str:
             f"DeLong's test: AUC(A) - AUC(B) = {d['diff']:+.4f} (SE {d['se']:.4f}, "
             f"CI [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]), z = {d['z']:.3f}, p = {d['p_value']:.4g}.",
         ]
+        if "difference" in r:
+            diff = r["difference"]
+            lines.append(
+                f"Paired bootstrap of the difference: {diff['auc']:+.4f} [{diff['low']:+.4f}, {diff['high']:+.4f}]."
+            )
+        if r.get("by_method"):
+            lines += [
+                "",
+                f"By manipulation method (its fakes against every real; paired stratified bootstrap, {pct}% CI):",
+                "",
+                "| method | fakes | AUC A [CI] | AUC B [CI] | A - B [CI] | DeLong p |",
+                "|---|---:|---|---|---|---:|",
+            ]
+            for method, m in r["by_method"].items():
+                lines.append(
+                    f"| {method} | {m['n_fake']} | {_ci_cell(m['bootstrap_a'])} | {_ci_cell(m['bootstrap_b'])} | "
+                    f"{_ci_cell(m['difference'], sign=True)} | {m['delong']['p_value']:.4g} |"
+                )
     return "\n".join(lines) + "\n"
+
+
+def _ci_cell(ci: Mapping[str, float], sign: bool = False) -> str:
+    """``0.9123 [0.8810, 0.9420]`` (signed for a difference)."""
+    f = "+.4f" if sign else ".4f"
+    return f"{ci['auc']:{f}} [{ci['low']:{f}}, {ci['high']:{f}}]"

@@ -74,3 +74,16 @@ def test_model_and_data_must_agree_on_clips() -> None:
         ValueError, match=r"data.clips=true: TimmNet reads single face crops; set data.clips=false"
     ):
         validate_run_keys(compose_config("train", ["model=timm", "++data.clips=true"]))
+
+
+def test_compare_and_protocol_take_a_model_folder_for_the_published_detector(tmp_path):
+    folder = tmp_path / "imported"
+    folder.mkdir()
+    (folder / "dfd_model.json").write_text("{}")
+    (tmp_path / "a.ckpt").write_bytes(b"x")
+    validate_run_keys(compose_config("compare", [f"ckpt_a={tmp_path}/a.ckpt", f"ckpt_b={folder}"]))
+    validate_run_keys(compose_config("protocol", [f"published_path={folder}"]))
+    with pytest.raises(
+        ValueError, match=r"published_path='.*nope': expected a checkpoint file, an exported model"
+    ):
+        validate_run_keys(compose_config("protocol", [f"published_path={tmp_path}/nope"]))

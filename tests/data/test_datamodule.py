@@ -112,6 +112,12 @@ def test_train_methods_keep_every_real_and_only_the_named_fakes_in_training(tmp_
     dm.setup()
     assert set(dm.datasets["val"].sample_table()["method"]) == {"real", "m"}
     assert set(dm.datasets["test"].sample_table()["method"]) == {"real", "m", "other"}
+    # a test set of one method's fakes (data=faceshifter): every real stays, the other methods go
+    dm = FaceCropDataModule(root=str(tmp_path), input_spec=InputSpec(32), test_methods=["other"])
+    dm.setup()
+    test = dm.datasets["test"].sample_table()
+    assert set(test["method"]) == {"real", "other"}
+    assert (test["label"] == 0).sum() == rows.query("split == 'test' and label == 0").shape[0]
 
 
 def test_augmentation_reaches_the_training_split_only(folder_tree, tmp_path):

@@ -146,3 +146,41 @@ def test_a_clip_model_and_a_frame_model_are_compared_on_the_videos_both_scored()
     assert "## Video level (30 samples)" in md and "Frame level" not in md
     with pytest.raises(ValueError, match="scored no video in common"):
         compare_outputs(frames, {**clips, "video_id": np.char.add(clip_videos, "x")}, n_boot=50)
+
+
+def test_per_method_intervals_contain_their_point_and_differ_from_the_dataset_ones():
+    import torch
+
+    from dfd.metrics.comparison import compare_outputs
+
+    rng = np.random.default_rng(3)
+    n = 240  # 60 videos of 4 frames: 20 real, 20 of method "easy", 20 of "hard"
+    video = np.arange(n) // 4
+    kind = np.array(["real", "easy", "hard"])[video % 3]
+    labels = (kind != "real").astype(int)
+    signal = {"real": 0.0, "easy": 3.0, "hard": 0.2}
+    logits_a = np.array([signal[k] for k in kind]) + rng.normal(size=n)
+    logits_b = 0.5 * np.array([signal[k] for k in kind]) + rng.normal(size=n)
+
+    def outputs(logits):
+        return {"logits": torch.tensor(logits, dtype=torch.float32), "labels": torch.tensor(labels),
+                "video_idx": torch.tensor(video), "method": kind}  # fmt: skip
+
+    result = compare_outputs(outputs(logits_a), outputs(logits_b), n_boot=300, seed=0)
+    for level in ("frame", "video"):
+        by_method = result[level]["by_method"]
+        assert set(by_method) == {"easy", "hard"}
+        for m in by_method.values():
+            for key in ("bootstrap_a", "bootstrap_b", "difference"):
+                assert m[key]["low"] <= m[key]["auc"] <= m[key]["high"]
+        overall = result[level]["bootstrap_a"]
+        easy, hard = by_method["easy"]["bootstrap_a"], by_method["hard"]["bootstrap_a"]
+        assert easy["auc"] > overall["auc"] > hard["auc"]  # each method's own AUC and interval
+        assert (easy["low"], easy["high"]) != (overall["low"], overall["high"]) != (hard["low"], hard["high"])
+        if level == "frame":  # 80 fakes a method: the intervals do not even overlap
+            assert easy["low"] > overall["high"] and hard["high"] < overall["low"]
+        assert by_method["easy"]["n_fake"] == (80 if level == "frame" else 20)
+    from dfd.reports.tables import comparison_markdown
+
+    md = comparison_markdown(result)
+    assert "| easy | 80 |" in md and "| hard | 20 |" in md
