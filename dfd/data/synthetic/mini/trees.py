@@ -25,6 +25,7 @@ from dfd.data.synthetic.mini.media import (
     VideoSpec,
     expand_box,
     fake_frames,
+    fake_masks,
     render,
     render_no_face,
     speech_like,
@@ -33,6 +34,7 @@ from dfd.data.synthetic.mini.media import (
 )
 from dfd.raw.audio import SAMPLE_RATE
 from dfd.raw.layouts import MINI_TREES
+from dfd.raw.layouts.ffpp import DFD_METHOD, FFPP_MASK_METHODS
 
 
 @dataclass
@@ -52,6 +54,12 @@ class Mini:
     ) -> Path:
         frames = fake_frames(Identity.make(target), Identity.make(source), self.spec, seed, method)
         return write_video(path, frames, self.spec.fps, self.crf, audio)
+
+    def mask(self, path: Path, target: int, seed: int, method: str) -> Path:
+        """The manipulation mask video of :meth:`fake` ``(·, target, ·, seed, method)``: white where the
+        face was changed, black elsewhere, frame for frame (FF++'s ``masks/videos``)."""
+        masks = fake_masks(Identity.make(target), self.spec, seed, method)
+        return write_video(path, np.repeat(masks[..., None], 3, axis=-1), self.spec.fps, self.crf)
 
     def no_face(self, path: Path, seed: int, audio: bool = False) -> Path:
         return write_video(
@@ -80,12 +88,16 @@ def make_ffpp(
     include_dfd: bool = False,
     corrupt: bool = False,
     spec: VideoSpec = VideoSpec(),
+    masks: bool = True,
 ) -> Path:
     """FF++ tree: ``2·n_pairs`` originals and, per method, fakes ``a_b`` and ``b_a`` of each pair.
 
     ``split_pairs`` = (train, val, test) pair counts; by default about 4:1:1. With ``corrupt``
     an extra train pair (990, 991) carries a zero-byte original, a no-face original, a truncated
     fake, a fake missing from disk, and a video 998 present on disk but in no split file.
+    With ``masks``, each fake of a method FF++ ships masks for (:data:`FFPP_MASK_METHODS`: not
+    FaceShifter) and each DFD fake gets its mask video, ``manipulated_sequences/<method>/masks/
+    videos/<id>.mp4`` (white where the face was changed); the corrupt pair's fakes get none.
     """
     root = Path(out)
     mini = Mini(root, spec, crf={"raw": 0, "c23": 23, "c40": 40}[compression])
@@ -110,6 +122,10 @@ def make_ffpp(
             folder = root / "manipulated_sequences" / method / compression / "videos"
             mini.fake(folder / f"{a}_{b}.mp4", 2 * i, 2 * i + 1, int(a), method)
             mini.fake(folder / f"{b}_{a}.mp4", 2 * i + 1, 2 * i, int(b), method)
+            if masks and method in FFPP_MASK_METHODS:
+                mask_dir = root / "manipulated_sequences" / method / "masks" / "videos"
+                mini.mask(mask_dir / f"{a}_{b}.mp4", 2 * i, int(a), method)
+                mini.mask(mask_dir / f"{b}_{a}.mp4", 2 * i + 1, int(b), method)
     if corrupt:
         (orig / "990.mp4").write_bytes(b"")
         mini.no_face(orig / "991.mp4", seed=991)
@@ -128,13 +144,11 @@ def make_ffpp(
         for actor in (1, 2):
             mini.real(actors / f"{actor:02d}__talking.mp4", actor + 2, seed=500 + actor)
             other = 3 - actor
-            mini.fake(
-                dfd_fakes / f"{actor:02d}_{other:02d}__talking__ABC{actor}.mp4",
-                actor + 2,
-                other + 2,
-                500 + actor,
-                "Deepfakes",
-            )
+            name = f"{actor:02d}_{other:02d}__talking__ABC{actor}.mp4"
+            mini.fake(dfd_fakes / name, actor + 2, other + 2, 500 + actor, "Deepfakes")
+            if masks:
+                mini.mask(root / "manipulated_sequences" / DFD_METHOD / "masks" / "videos" / name,
+                          actor + 2, 500 + actor, "Deepfakes")  # fmt: skip
     return root
 
 
