@@ -882,6 +882,25 @@ class FaceCropDataModule(LightningDataModule):
         batch = default_collate([examples[int(j)] for j in order])
         return {k: batch[k] for k in ("image", "mask", "label", "video_id")}
 
+    def mask_examples(self, split: str = "val", n: int = 32) -> dict[str, Any] | None:
+        """A fixed batch of up to ``n`` crops of ``split`` with their manipulation masks (``data.masks``),
+        alternating a real crop and a fake with a known mask, evenly spaced over each (``image``
+        normalised, ``mask`` ``[n, 1, S, S]``, ``label``, ``video_id``); None when the split's
+        samples carry no masks or it has no real or no masked fake crop."""
+        dataset = self.datasets.get(split)
+        if not isinstance(dataset, FrameDataset) or dataset.mask_paths is None:
+            return None
+        real = np.flatnonzero(dataset.labels == 0)
+        masked = np.array([i for i in np.flatnonzero(dataset.labels == 1) if dataset.mask_paths.relative[int(i)]])
+        if not len(real) or not len(masked):
+            return None
+        k = max(1, min(n // 2, len(real), len(masked)))
+        pick = [np.unique(np.linspace(0, len(v) - 1, k).round().astype(int)) for v in (real, masked)]
+        k = min(len(pick[0]), len(pick[1]))
+        order = np.stack([real[pick[0][:k]], masked[pick[1][:k]]], axis=1).reshape(-1)
+        batch = default_collate([dataset[int(i)] for i in order])
+        return {key: batch[key] for key in ("image", "mask", "label", "video_id")}
+
     def _minority_transforms(self, rows: pd.DataFrame) -> dict[int, Callable[..., dict[str, Any]]]:
         """``{minority label: stronger transform}`` when ``minority_strength`` is set."""
         counts = rows["label"].astype(int).value_counts()

@@ -35,8 +35,11 @@ def test_a_localising_run_on_masked_crops_reports_pixel_metrics(ffpp_out, data_d
                      "parameter_histograms", "dataset_stats", "evaluation_report"):  # fmt: skip
             cfg.callbacks.pop(name, None)
     train(cfg)
-    mask_loss = read_scalars(run)["train/mask_loss_epoch"]
+    scalars = read_scalars(run)
+    mask_loss = scalars["train/mask_loss_epoch"]
     assert len(mask_loss) == 1 and all(math.isfinite(v) for _, v in mask_loss)
+    # validation: the module's pixel metrics over the val split, the gallery from its real masks
+    assert len(scalars["val/pixel_auc"]) == 1 and (run / "report" / "localization.png").is_file()
 
     out = tmp_path / "eval"
     metrics = evaluate(compose_config("eval", base_overrides(out, data_dir) + data + [
