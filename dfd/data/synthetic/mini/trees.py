@@ -349,15 +349,18 @@ def make_fakeavceleb(
 
 
 def face_crop_images(
-    identity: int, n: int, seed: int, spec: VideoSpec, method: str | None = None, size: int = 128
+    identity: int, n: int, seed: int, spec: VideoSpec, method: str | None = None, size: int = 128,
+    masks: bool = False,
 ) -> list[np.ndarray]:
-    """``n`` face crops of ``identity`` (fakes when ``method`` is given), as plain images would ship."""
+    """``n`` face crops of ``identity`` (fakes when ``method`` is given), as plain images would ship;
+    with ``masks``, the fakes' manipulation masks cut alike (one channel, 0/255) instead."""
     ident = Identity.make(identity)
-    frames, boxes = render(ident, VideoSpec(spec.width, spec.height, n, spec.fps), seed)
-    if method is not None:
-        frames = fake_frames(
-            ident, Identity.make(identity + 1), VideoSpec(spec.width, spec.height, n, spec.fps), seed, method
-        )
+    short = VideoSpec(spec.width, spec.height, n, spec.fps)
+    frames, boxes = render(ident, short, seed)
+    if masks:
+        frames = fake_masks(ident, short, seed, method or "")
+    elif method is not None:
+        frames = fake_frames(ident, Identity.make(identity + 1), short, seed, method)
     crops = []
     for frame, box in zip(frames, boxes, strict=True):
         x1, y1, x2, y2 = expand_box(tuple(box), 0.1)
@@ -417,7 +420,8 @@ def make_deepfakebench(
 ) -> Path:
     """DeepfakeBench data: cropped frames under ``rgb/`` and ``dataset_json/`` with absolute paths
     from another machine (``/home/someone/DeepfakeBench/datasets/rgb/…``). ``FaceForensics++.json``
-    has train/val/test with c23; ``Celeb-DF-v2.json`` has val equal to test, as theirs does."""
+    has train/val/test with c23, its fakes with their ``masks`` (cut like the frames); ``Celeb-DF-v2.json``
+    has val equal to test, as theirs does."""
     root = Path(out)
     foreign = "/home/someone/DeepfakeBench/datasets/rgb"
 
@@ -429,6 +433,15 @@ def make_deepfakebench(
             cv2.imwrite(str(folder / f"{k:03d}.png"), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
             paths.append(f"{foreign}/{dataset}/{sub}/frames/{name}/{k:03d}.png")
         return paths
+
+    def masks(sub: str, name: str, ident: int, seed: int, method: str) -> list[str]:
+        """FF++ fakes' masks as DeepfakeBench lists them: ``<sub>/masks/<video>/<frame name>``, listed
+        in another order than the frames (directory order)."""
+        folder = root / "rgb" / "FaceForensics++" / sub / "masks" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for k, mask in enumerate(face_crop_images(ident, frames_per_video, seed, spec, method, masks=True)):
+            cv2.imwrite(str(folder / f"{k:03d}.png"), mask)
+        return [f"{foreign}/FaceForensics++/{sub}/masks/{name}/{k:03d}.png" for k in reversed(range(frames_per_video))]
 
     ff: dict = {"FF-real": {}, "FF-DF": {}}
     for i in range(n_videos):
@@ -443,6 +456,7 @@ def make_deepfakebench(
             "frames": frames(
                 "FaceForensics++", "manipulated_sequences/Deepfakes/c23", fake, i, 60 + i, "Deepfakes"
             ),
+            "masks": masks("manipulated_sequences/Deepfakes/c23", fake, i, 60 + i, "Deepfakes"),
         }
     cdf: dict = {"CelebDFv2_real": {"train": {}, "test": {}}, "CelebDFv2_fake": {"train": {}, "test": {}}}
     for i in range(n_videos):
