@@ -159,10 +159,12 @@ class LocalizationReport(L.Callback):
             if predicted is not None
             else ""
         )
-        what = "validation crops with their manipulation masks" if real_masks else "self-blended validation crops"
-        title = f"epoch {trainer.current_epoch}: {what}" + (
-            f" ({metrics})" if metrics else ""
+        what = (
+            "validation crops with their manipulation masks"
+            if real_masks
+            else "self-blended validation crops"
         )
+        title = f"epoch {trainer.current_epoch}: {what}" + (f" ({metrics})" if metrics else "")
         fig = localization_figure(
             crops,
             masks[:k, 0].numpy(),

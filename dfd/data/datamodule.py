@@ -205,7 +205,13 @@ class PackedFrameDataset(FrameDataset):
     of one file each; rows, labels, transforms and sample indices are the same."""
 
     def __init__(
-        self, root: str | Path, rows: pd.DataFrame, transform, label_transforms=None, *, packed: str | Path,
+        self,
+        root: str | Path,
+        rows: pd.DataFrame,
+        transform,
+        label_transforms=None,
+        *,
+        packed: str | Path,
         masks: bool = False,
     ) -> None:
         super().__init__(root, rows, transform, label_transforms, masks=masks)  # masks: read from their files
@@ -891,7 +897,9 @@ class FaceCropDataModule(LightningDataModule):
         if not isinstance(dataset, FrameDataset) or dataset.mask_paths is None:
             return None
         real = np.flatnonzero(dataset.labels == 0)
-        masked = np.array([i for i in np.flatnonzero(dataset.labels == 1) if dataset.mask_paths.relative[int(i)]])
+        masked = np.array(
+            [i for i in np.flatnonzero(dataset.labels == 1) if dataset.mask_paths.relative[int(i)]]
+        )
         if not len(real) or not len(masked):
             return None
         k = max(1, min(n // 2, len(real), len(masked)))

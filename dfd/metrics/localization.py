@@ -87,7 +87,9 @@ def localization_metrics(probs: Tensor, masks: Tensor) -> dict[str, float]:
 PIXEL_BINS = 100
 
 
-def pixel_counts(probs: Tensor, masks: Tensor, threshold: float = IOU_THRESHOLD, bins: int = PIXEL_BINS) -> Tensor:
+def pixel_counts(
+    probs: Tensor, masks: Tensor, threshold: float = IOU_THRESHOLD, bins: int = PIXEL_BINS
+) -> Tensor:
     """Per image, float64 ``[B, 2 * bins + 2]``: the histogram of predicted probabilities over its truly
     forged pixels, the same over its clean pixels, then ``|predicted ∩ true|`` and ``|predicted ∪ true|``
     (predicted = probability > ``threshold``); sum rows and pass them to :func:`metrics_from_counts`."""
@@ -95,8 +97,12 @@ def pixel_counts(probs: Tensor, masks: Tensor, threshold: float = IOU_THRESHOLD,
     truth = binarize_masks(masks).flatten(1)
     p = probs.detach().float().flatten(1).clamp(0.0, 1.0)
     b = (p * bins).long().clamp(max=bins - 1)
-    forged = torch.zeros(len(p), bins, dtype=torch.float64, device=p.device).scatter_add_(1, b, truth.double())
-    clean = torch.zeros(len(p), bins, dtype=torch.float64, device=p.device).scatter_add_(1, b, (~truth).double())
+    forged = torch.zeros(len(p), bins, dtype=torch.float64, device=p.device).scatter_add_(
+        1, b, truth.double()
+    )
+    clean = torch.zeros(len(p), bins, dtype=torch.float64, device=p.device).scatter_add_(
+        1, b, (~truth).double()
+    )
     predicted = p > threshold
     inter = (predicted & truth).sum(1, keepdim=True).double()
     union = (predicted | truth).sum(1, keepdim=True).double()

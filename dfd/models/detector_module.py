@@ -233,7 +233,9 @@ class PixelStore(nn.Module):
         if not self._count:
             return None
         counts = self.counts.compute().cpu()
-        return once_per_sample({"counts": counts.reshape(-1, counts.shape[-1]), "index": self.index.compute().cpu()})
+        return once_per_sample(
+            {"counts": counts.reshape(-1, counts.shape[-1]), "index": self.index.compute().cpu()}
+        )
 
     def reset(self) -> None:
         self._count = 0

@@ -83,7 +83,9 @@ def write_mask(path: Path, mask: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
-def read_mask_frames(record: VideoRecord, indices: Sequence[int], shape: tuple[int, ...]) -> list[np.ndarray | None] | None:
+def read_mask_frames(
+    record: VideoRecord, indices: Sequence[int], shape: tuple[int, ...]
+) -> list[np.ndarray | None] | None:
     """The frames of ``record``'s mask video at ``indices`` (RGB, resized to the video's frame
     ``shape`` where they differ), one per index, ``None`` where the mask video is shorter; ``None``
     when the record has no mask video or it does not decode (its crops then have no mask)."""
@@ -281,7 +283,9 @@ def process_video_frames(
                 whole = [Face(box=box, score=1.0, landmarks=p) for p in points5]
                 picks = [(0, record.label, whole, "shipped as face crops: no detection")]
             else:
-                picks = choose_tracks(record, indices, cropper.detect_all(frames), masks, options.mask_threshold)
+                picks = choose_tracks(
+                    record, indices, cropper.detect_all(frames), masks, options.mask_threshold
+                )
         for track_id, label, faces, note in picks:
             track_rows = _crop_track(
                 record, base, name, out_dir, cropper, options, indices, frames, faces, track_id, masks

@@ -123,7 +123,10 @@ class Verification:
             out += ["", self.note or "no published counts for this layout: only its files were checked"]
         if self.masks:
             table = [("mask videos", "fakes", "with mask", "without")]
-            table += [(m.method, f"{m.fakes:,}", f"{m.with_mask:,}", f"{m.fakes - m.with_mask:,}") for m in self.masks]
+            table += [
+                (m.method, f"{m.fakes:,}", f"{m.with_mask:,}", f"{m.fakes - m.with_mask:,}")
+                for m in self.masks
+            ]
             out += ["", *_table(table)]
             for m in self.masks:
                 if m.without and m.with_mask:  # a method with no mask at all ships none (FF++'s FaceShifter)

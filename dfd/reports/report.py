@@ -277,7 +277,12 @@ def _markdown(summary: dict[str, Any], figures: list[str], title: str) -> str:
                   "fakes' detection rate) at the calibrated threshold.", ""]  # fmt: skip
         parts.append(method_table(summary["by_method"], unit))
     if summary.get("localization"):
-        parts += ["", "## Localisation (manipulation masks)", "", localization_markdown(summary["localization"])]
+        parts += [
+            "",
+            "## Localisation (manipulation masks)",
+            "",
+            localization_markdown(summary["localization"]),
+        ]
     parts += ["", "## Figures", ""]
     parts += [f"![{Path(f).stem}]({f})" for f in figures]
     return "\n".join(parts) + "\n"

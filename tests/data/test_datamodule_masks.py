@@ -44,7 +44,9 @@ def _dataset(root) -> None:
 
 
 def _module(root, masks="auto", localization=True, augment=None) -> FaceCropDataModule:
-    dm = FaceCropDataModule(str(root), InputSpec(SIZE), batch_size=6, masks=masks, augment=augment, leak_check="off")
+    dm = FaceCropDataModule(
+        str(root), InputSpec(SIZE), batch_size=6, masks=masks, augment=augment, leak_check="off"
+    )
     dm.prepare_data()
     dm.set_localization(localization)
     dm.setup()
@@ -59,11 +61,21 @@ def test_masks_follow_the_image_and_say_which_are_known(tmp_path):
     dm.datasets["train"].transform.transforms.insert(0, A.HorizontalFlip(p=1.0))
     for split in ("train", "test"):
         batch = next(iter(dm.train_dataloader() if split == "train" else dm.test_dataloader()))
-        assert batch["mask"].shape == (6, 1, SIZE, SIZE) and set(batch["mask"].unique().tolist()) <= {0.0, 1.0}
+        assert batch["mask"].shape == (6, 1, SIZE, SIZE) and set(batch["mask"].unique().tolist()) <= {
+            0.0,
+            1.0,
+        }
         order = torch.argsort(batch["index"])
         labels, valid, masks = batch["label"][order], batch["mask_valid"][order], batch["mask"][order]
         # index order: real, real, masked fake, masked fake, unmasked fake, unmasked fake
-        assert labels.tolist() == [0, 0, 1, 1, 1, 1] and valid.tolist() == [True, True, True, True, False, False]
+        assert labels.tolist() == [0, 0, 1, 1, 1, 1] and valid.tolist() == [
+            True,
+            True,
+            True,
+            True,
+            False,
+            False,
+        ]
         assert masks[[0, 1, 4, 5]].sum() == 0
         bright = batch["image"][order][2, 0] > batch["image"][order][2, 0].mean()
         assert torch.equal(bright, masks[2, 0].bool())  # the mask sits on the bright third

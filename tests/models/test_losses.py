@@ -163,7 +163,9 @@ def test_the_mask_loss_skips_samples_whose_mask_is_unknown() -> None:
     kept = loss.mask_loss(logits[valid], mask[valid])
     assert torch.allclose(loss.mask_loss(logits, mask, valid), kept)
     assert not torch.allclose(loss.mask_loss(logits, mask), kept)  # the unknown one would weigh in as clean
-    assert torch.equal(loss.mask_loss(logits, mask, torch.ones(3, dtype=torch.bool)), loss.mask_loss(logits, mask))
+    assert torch.equal(
+        loss.mask_loss(logits, mask, torch.ones(3, dtype=torch.bool)), loss.mask_loss(logits, mask)
+    )
     none = loss.mask_loss(logits.requires_grad_(), mask, torch.zeros(3, dtype=torch.bool))
     none.backward()
     assert none.item() == 0.0 and logits.grad is not None and not logits.grad.any()

@@ -35,7 +35,9 @@ def test_ffpp_fake_masks_sit_where_the_fake_differs_from_its_original(tmp_path, 
                           split_pairs=(1, 1, 1), spec=SPEC)  # fmt: skip
     assert not (root / "manipulated_sequences" / "FaceShifter" / "masks").exists()  # FF++ ships none
     records = {r.video_id: r for r in parse_ffpp(root, methods=("FaceSwap", "NeuralTextures", "FaceShifter"))}
-    assert records["FaceSwap/000_001"].mask_path is not None and records["FaceShifter/000_001"].mask_path is None
+    assert (
+        records["FaceSwap/000_001"].mask_path is not None and records["FaceShifter/000_001"].mask_path is None
+    )
     out = tmp_path / "crops"
     options = PreprocessOptions(num_frames=4, audio=False)
     real = process_video_frames(records["original/000"], out, cropper, options)
@@ -58,11 +60,18 @@ def test_ffpp_fake_masks_sit_where_the_fake_differs_from_its_original(tmp_path, 
         forged[method] = float(np.mean(fractions))
     assert 0.25 < forged["FaceSwap"] < 0.8 and 0.02 < forged["NeuralTextures"] < forged["FaceSwap"] / 2
     shifter = process_video_frames(records["FaceShifter/000_001"], out, cropper, options)
-    assert shifter and all(r["mask_path"] == "" for r in shifter) and not (out / "masks" / "FaceShifter").exists()
+    assert (
+        shifter
+        and all(r["mask_path"] == "" for r in shifter)
+        and not (out / "masks" / "FaceShifter").exists()
+    )
     # a higher threshold keeps only the mask video's brightest pixels: never more of them
     strict = process_video_frames(records["FaceSwap/000_001"], tmp_path / "strict", cropper,
                                   dataclasses.replace(options, mask_threshold=250))  # fmt: skip
-    assert np.mean([read_mask(tmp_path / "strict", r["mask_path"]).mean() / 255 for r in strict]) <= forged["FaceSwap"]
+    assert (
+        np.mean([read_mask(tmp_path / "strict", r["mask_path"]).mean() / 255 for r in strict])
+        <= forged["FaceSwap"]
+    )
 
 
 def test_two_actor_scene_masks_label_the_swapped_face_and_the_main_track_would_not(tmp_path, cropper):
@@ -79,7 +88,10 @@ def test_two_actor_scene_masks_label_the_swapped_face_and_the_main_track_would_n
     half = SPEC.width  # two SPEC-wide halves side by side
 
     fake = rows[rows["video_id"] == "DeepFakeDetection/01_02__meeting__MASKED"]
-    side = {int(t): "left" if ((g["x1"] + g["x2"]) / 2 < half).all() else "right" for t, g in fake.groupby("track")}
+    side = {
+        int(t): "left" if ((g["x1"] + g["x2"]) / 2 < half).all() else "right"
+        for t, g in fake.groupby("track")
+    }
     assert sorted(side.values()) == ["left", "right"]
     for track, group in fake.groupby("track"):
         masks = [read_mask(tmp_path / "crops", p) for p in group["mask_path"]]

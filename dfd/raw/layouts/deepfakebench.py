@@ -49,7 +49,9 @@ def resolve_frames(frames: list[str], frames_root: Path) -> tuple[Path, ...] | N
     return None
 
 
-def match_masks(frames: tuple[Path, ...] | None, masks: list[str], frames_root: Path) -> tuple[Path | None, ...]:
+def match_masks(
+    frames: tuple[Path, ...] | None, masks: list[str], frames_root: Path
+) -> tuple[Path | None, ...]:
     """Each frame's mask (same file name, resolved under ``frames_root``), None where it has none;
     empty when the video lists no mask or none resolves."""
     resolved = resolve_frames(sorted(masks), frames_root) if masks and frames else None

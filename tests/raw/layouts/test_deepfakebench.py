@@ -144,7 +144,10 @@ def test_deepfakebench_masks_are_matched_to_their_frames_by_name_into_the_mask_c
     assert all(r.mask_frames == () for r in records if r.label == 0) and len(fakes) == 4
     for r in fakes:  # listed in reverse, matched by name
         assert [m.name for m in r.mask_frames] == [f.name for f in r.frames]
-        assert all(m.parent.name == f.parent.name and "masks" in m.parts for m, f in zip(r.mask_frames, r.frames))
+        assert all(
+            m.parent.name == f.parent.name and "masks" in m.parts
+            for m, f in zip(r.mask_frames, r.frames, strict=True)
+        )
     rows = records_to_rows(records)
     masked = rows[rows["mask_path"].fillna("") != ""]
     assert len(masked) == 8 and set(masked["label"]) == {1}

@@ -188,14 +188,21 @@ def _face2face(frame, box, source, rng):  # reenactment: own face re-rendered, r
 
 
 def _faceswap(frame, box, source, rng):  # graphics swap: sharp edges, no colour correction
-    return _paste(frame, _colour_shift(source.face_patch(), (1.15, 0.9, 0.85)), box, feather=FEATHER["FaceSwap"])
+    return _paste(
+        frame, _colour_shift(source.face_patch(), (1.15, 0.9, 0.85)), box, feather=FEATHER["FaceSwap"]
+    )
 
 
 def _mouth(shape: tuple[int, ...], box: np.ndarray) -> tuple[int, int, int, int]:
     """``(y1, y2, x1, x2)`` of the mouth region NeuralTextures-like fakes re-texture, clipped to the frame."""
     x1, y1, x2, y2 = (int(v) for v in box)
     h, w = shape[:2]
-    return max(0, y1 + (y2 - y1) * 3 // 5), min(h, y2), max(0, x1 + (x2 - x1) // 5), min(w, x2 - (x2 - x1) // 5)
+    return (
+        max(0, y1 + (y2 - y1) * 3 // 5),
+        min(h, y2),
+        max(0, x1 + (x2 - x1) // 5),
+        min(w, x2 - (x2 - x1) // 5),
+    )
 
 
 def _neuraltextures(frame, box, source, rng):  # mouth region re-textured
@@ -216,7 +223,9 @@ def _faceshifter(frame, box, source, rng):  # high-fidelity swap: colour-matched
         patch = (patch - patch.mean((0, 1))) / (patch.std((0, 1)) + 1e-3) * target.std((0, 1)) + target.mean(
             (0, 1)
         )
-    return _paste(frame, _resample(np.clip(patch, 0, 255).astype(np.uint8), 2.5), box, feather=FEATHER["FaceShifter"])
+    return _paste(
+        frame, _resample(np.clip(patch, 0, 255).astype(np.uint8), 2.5), box, feather=FEATHER["FaceShifter"]
+    )
 
 
 MANIPULATIONS: dict[str, Manipulation] = {
@@ -276,7 +285,9 @@ def manipulation_mask(shape: tuple[int, ...], box: np.ndarray, method: str) -> n
         x1, y1, x2, y2 = expand_box(tuple(box), 0.15)
         cx1, cy1, cx2, cy2 = max(0, x1), max(0, y1), min(w, x2), min(h, y2)
         if cx2 > cx1 and cy2 > cy1:
-            weight = _ellipse_mask(y2 - y1, x2 - x1, FEATHER[method])[cy1 - y1 : cy2 - y1, cx1 - x1 : cx2 - x1]
+            weight = _ellipse_mask(y2 - y1, x2 - x1, FEATHER[method])[
+                cy1 - y1 : cy2 - y1, cx1 - x1 : cx2 - x1
+            ]
             out[cy1:cy2, cx1:cx2] = np.where(weight >= 0.5, 255, 0)
     elif method != TEMPORAL:
         raise ValueError(f"unknown mini manipulation {method!r}; mini.methods takes names of {list(METHODS)}")

@@ -349,7 +349,12 @@ def make_fakeavceleb(
 
 
 def face_crop_images(
-    identity: int, n: int, seed: int, spec: VideoSpec, method: str | None = None, size: int = 128,
+    identity: int,
+    n: int,
+    seed: int,
+    spec: VideoSpec,
+    method: str | None = None,
+    size: int = 128,
     masks: bool = False,
 ) -> list[np.ndarray]:
     """``n`` face crops of ``identity`` (fakes when ``method`` is given), as plain images would ship;
@@ -441,7 +446,10 @@ def make_deepfakebench(
         folder.mkdir(parents=True, exist_ok=True)
         for k, mask in enumerate(face_crop_images(ident, frames_per_video, seed, spec, method, masks=True)):
             cv2.imwrite(str(folder / f"{k:03d}.png"), mask)
-        return [f"{foreign}/FaceForensics++/{sub}/masks/{name}/{k:03d}.png" for k in reversed(range(frames_per_video))]
+        return [
+            f"{foreign}/FaceForensics++/{sub}/masks/{name}/{k:03d}.png"
+            for k in reversed(range(frames_per_video))
+        ]
 
     ff: dict = {"FF-real": {}, "FF-DF": {}}
     for i in range(n_videos):
