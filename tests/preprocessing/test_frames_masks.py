@@ -11,6 +11,7 @@ import pytest
 
 from dfd.data.synthetic import mini
 from dfd.preprocessing.faces import Face
+from dfd.preprocessing.fingerprint import fingerprint
 from dfd.preprocessing.frames import choose_tracks, process_video_frames
 from dfd.preprocessing.manifest import read_manifest
 from dfd.preprocessing.options import PreprocessOptions
@@ -83,7 +84,7 @@ def test_two_actor_scene_masks_label_the_swapped_face_and_the_main_track_would_n
     records = parse_dfd(root)
     run_preprocessing(records, tmp_path / "crops", cropper, PreprocessOptions(num_frames=4), progress=False)
     rows, meta = read_manifest(tmp_path / "crops")
-    assert meta["mask_threshold"] == 127
+    assert meta["mask_threshold"] == 127 and fingerprint(meta)["mask_threshold"] == 127  # kept with models
     rows = rows[rows["status"] == "ok"]
     half = SPEC.width  # two SPEC-wide halves side by side
 
