@@ -149,3 +149,28 @@ def test_preprocessing_still_refuses_absent_methods_and_names_the_override(ffpp_
 def test_a_tree_at_another_compression_is_still_a_layout_error_with_the_fix(ffpp_tree: Path, tmp_path):
     result = _verify_ffpp_in_process(ffpp_tree, tmp_path / "out", "data.layout.compression=c40")
     assert "data.layout.compression=c23" in result.layout_error
+
+
+def test_verify_counts_the_mask_videos_per_method_and_names_the_fakes_without(
+    ffpp_tree: Path, tmp_path, capsys
+):
+    result = _verify_ffpp_in_process(ffpp_tree, tmp_path / "out", METHODS, "data.layout.include_dfd=true")
+    counts = {m.method: (m.fakes, m.with_mask, m.without) for m in result.masks}
+    # 3 pairs give 6 masked fakes per method; the corrupt pair's fakes on disk have none
+    assert counts == {
+        "Deepfakes": (7, 6, ["Deepfakes/990_991"]),
+        "FaceSwap": (8, 6, ["FaceSwap/990_991", "FaceSwap/991_990"]),
+        "DeepFakeDetection": (2, 2, []),
+    }
+    printed = capsys.readouterr().out
+    assert (
+        "mask videos" in printed
+        and "FaceSwap fakes without a mask video: FaceSwap/990_991, FaceSwap/991_990" in printed
+    )
+    written = json.loads((tmp_path / "out" / "verify.json").read_text())["masks"]
+    assert {m["method"]: m["with_mask"] for m in written} == {
+        "Deepfakes": 6,
+        "FaceSwap": 6,
+        "DeepFakeDetection": 2,
+    }
+    assert not any("mask" in p for p in result.problems())  # masks are a separate download: reported only

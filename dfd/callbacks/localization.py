@@ -11,6 +11,11 @@ Self-Blended Images", CVPR 2022, https://arxiv.org/abs/2204.08376):
   Gradient-based Localization", ICCV 2017, https://arxiv.org/abs/1610.02391) of the fake logit,
   written to ``<out_dir>/localization.png`` and to TensorBoard (``val/localization``).
 
+On a crop dataset whose samples carry real manipulation masks (FF++/DFD, ``data.masks``), which
+blends nothing, the gallery is drawn from ``datamodule.mask_examples("val", n)`` (real crops and
+fakes with their masks) instead; the pixel metrics are then the module's own, over the whole
+validation split (``val/pixel_auc``, :mod:`dfd.models.detector_module`), and not logged here.
+
 The heatmap is Grad-CAM on the map the net's classifier pools (``net.forward_feature_map``, the
 last convolutional map, which is where ``dfd predict visualize=true`` looks too); it is computed
 here from the net's own methods because callbacks sit below ``dfd.inference`` in the package's
@@ -100,6 +105,10 @@ class LocalizationReport(L.Callback):
         examples = (
             datamodule.blended_examples("val", self.n) if hasattr(datamodule, "blended_examples") else None
         )
+        real_masks = False
+        if examples is None and hasattr(datamodule, "mask_examples"):
+            examples = datamodule.mask_examples("val", self.n)
+            real_masks = examples is not None
         net = getattr(pl_module, "net", None)
         if examples is None or net is None:
             return
@@ -114,10 +123,10 @@ class LocalizationReport(L.Callback):
                     _, mask_logits = net.forward_with_mask(images)
                 predicted = torch.sigmoid(mask_logits.float()).cpu()
                 self.last = localization_metrics(predicted, masks)
-                for key, value in self.last.items():
+                for key, value in self.last.items() if not real_masks else ():  # else the module logs them
                     pl_module.log(f"val/{key}", torch.tensor(value, dtype=torch.float32))
             if trainer.is_global_zero and (trainer.current_epoch + 1) % self.every_n_epochs == 0:
-                self.draw(trainer, net, examples, images, masks, predicted)
+                self.draw(trainer, net, examples, images, masks, predicted, real_masks)
         finally:
             net.train(was_training)
 
@@ -129,8 +138,10 @@ class LocalizationReport(L.Callback):
         images: torch.Tensor,
         masks: torch.Tensor,
         predicted: torch.Tensor | None,
+        real_masks: bool = False,
     ) -> None:
-        """The gallery of ``rows`` crops, to ``out_dir`` and TensorBoard."""
+        """The gallery of ``rows`` crops, to ``out_dir`` and TensorBoard (``real_masks``: the crops
+        are the dataset's own, with their manipulation masks, not self-blended)."""
         pick = torch.from_numpy(gallery_rows(len(images), self.rows))
         images, masks = images[pick.to(images.device)], masks[pick]
         predicted = None if predicted is None else predicted[pick]
@@ -141,15 +152,19 @@ class LocalizationReport(L.Callback):
         crops = (images[:k].float().cpu() * std + mean).clamp(0, 1).permute(0, 2, 3, 1).numpy()
         cams = grad_cam(net, images[:k])
         labels = examples["label"][pick] if "label" in examples else torch.ones(k)
-        captions = ["blended" if float(v) >= 0.5 else "real" for v in labels]
+        fake = "fake" if real_masks else "blended"
+        captions = [fake if float(v) >= 0.5 else "real" for v in labels]
         metrics = (
             ", ".join(f"{name} {value:.3f}" for name, value in self.last.items())
             if predicted is not None
             else ""
         )
-        title = f"epoch {trainer.current_epoch}: self-blended validation crops" + (
-            f" ({metrics})" if metrics else ""
+        what = (
+            "validation crops with their manipulation masks"
+            if real_masks
+            else "self-blended validation crops"
         )
+        title = f"epoch {trainer.current_epoch}: {what}" + (f" ({metrics})" if metrics else "")
         fig = localization_figure(
             crops,
             masks[:k, 0].numpy(),

@@ -26,7 +26,7 @@ from dfd.data.clips import TrackClipDataset, check_clip_settings, clip_span, tra
 from dfd.data.compact import Coded, PackedStrings, RootedPaths
 from dfd.data.packed import PackedReader, decode_image, find_packed, read_pack_meta, samples_digest
 from dfd.data.samplers import RandomSampler
-from dfd.data.self_blended import FAKES, BlendedEvalSet, BlendedPairs, Blender, flatten_pairs
+from dfd.data.self_blended import FAKES, BlendedEvalSet, BlendedPairs, Blender, flatten_pairs, mask_tensor
 from dfd.data.transforms import (
     InputSpec,
     build_eval_transform,
@@ -73,7 +73,8 @@ def normalised_paths(relative: pd.Series) -> Any:
 
 
 class FrameDataset(Dataset):
-    """Face crops listed by manifest rows; yields dicts ``image, label, video_idx, video_id, index``.
+    """Face crops listed by manifest rows; yields dicts ``image, label, video_idx, video_id, index``
+    (with ``masks``: also ``mask`` and ``mask_valid``, see :meth:`load_mask`).
 
     ``index`` is the sample's position in the dataset: under DDP the gathered outputs are
     de-duplicated by it (Lightning's ``DistributedSampler`` pads by repeating samples) and reports
@@ -98,9 +99,15 @@ class FrameDataset(Dataset):
         rows: pd.DataFrame,
         transform: Callable[..., dict[str, Any]],
         label_transforms: Mapping[int, Callable[..., dict[str, Any]]] | None = None,
+        masks: bool = False,
     ) -> None:
         # absolute on access (evidence to open), stored relative to the root
         self.paths = RootedPaths(str(Path(root)), PackedStrings(normalised_paths(rows["crop_path"])))
+        #: with ``masks``: each sample's manipulation mask file, "" where none is known (manifest ``mask_path``)
+        self.mask_paths: RootedPaths | None = None
+        if masks:
+            column = rows["mask_path"] if "mask_path" in rows else pd.Series([None] * len(rows), dtype=object)
+            self.mask_paths = RootedPaths(str(Path(root)), PackedStrings(normalised_paths(column)))
         self.labels = rows["label"].to_numpy(dtype=np.float32)
         # a dense index per video (sorted ids), so video-level metrics can be gathered as tensors under DDP
         self.video_ids = Coded.factorize(rows["video_id"])
@@ -152,19 +159,44 @@ class FrameDataset(Dataset):
             raise OSError(f"cannot read face crop {path}: re-run preprocessing for this dataset")
         return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
+    def load_mask(self, i: int, shape: tuple[int, ...]) -> tuple[np.ndarray, bool]:
+        """``(mask uint8 HxW, valid)`` of sample ``i`` at its crop's ``shape``: its manipulation mask
+        (0/255, :mod:`dfd.preprocessing.frames`); all zero and valid for a real crop (nothing in it is
+        forged); all zero and *not* valid for a fake whose mask is unknown, so that it never teaches
+        a localisation head that a forged face is clean."""
+        h, w = shape[:2]
+        path = self.mask_paths[i] if self.mask_paths is not None else ""
+        if not path:
+            return np.zeros((h, w), np.uint8), bool(self.labels[i] == 0)
+        mask = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
+        if mask is None:
+            raise OSError(f"cannot read manipulation mask {path}: re-run preprocessing for this dataset")
+        if mask.shape != (h, w):
+            mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_NEAREST)
+        return mask, True
+
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
         epoch, i = split_key(key)
         label = self.labels[i]
         transform = seed_for_sample(
             self.label_transforms.get(int(label), self.transform), self.augment_seed, epoch, i
         )
-        image = transform(image=self.load_image(i))["image"]
+        masked: dict[str, Any] = {}
+        if self.mask_paths is None:
+            image = transform(image=self.load_image(i))["image"]
+        else:  # the mask follows the image's geometric transforms (albumentations' mask target)
+            image = self.load_image(i)
+            mask, valid = self.load_mask(i, image.shape)
+            out = transform(image=image, mask=mask)
+            image = out["image"]
+            masked = {"mask": mask_tensor(out["mask"] > 127), "mask_valid": torch.tensor(valid)}
         return {
             "image": to_tensor(image),
             "label": torch.tensor(label),
             "video_idx": torch.tensor(self.video_idx[i]),
             "video_id": self.video_ids[i],
             "index": torch.tensor(i),
+            **masked,
         }
 
 
@@ -173,14 +205,24 @@ class PackedFrameDataset(FrameDataset):
     of one file each; rows, labels, transforms and sample indices are the same."""
 
     def __init__(
-        self, root: str | Path, rows: pd.DataFrame, transform, label_transforms=None, *, packed: str | Path
+        self,
+        root: str | Path,
+        rows: pd.DataFrame,
+        transform,
+        label_transforms=None,
+        *,
+        packed: str | Path,
+        masks: bool = False,
     ) -> None:
-        super().__init__(root, rows, transform, label_transforms)
+        super().__init__(root, rows, transform, label_transforms, masks=masks)  # masks: read from their files
         self.reader = PackedReader(packed)
 
     def load_image(self, i: int) -> np.ndarray:
         return decode_image(self.reader[i]["image"], f"sample {i} in {self.reader.directory}")
 
+
+#: ``data.masks`` choices: manipulation masks in the samples when the model localises, always, never
+MASK_CHOICES = ("auto", "true", "false")
 
 #: ``data.format`` choices: crops read from their files, or from their pack (``dfd.pack``).
 FORMATS = ("files", "packed")
@@ -409,6 +451,11 @@ class FaceCropDataModule(LightningDataModule):
         clip_stride: take every ``clip_stride``-th crop of a track (1: consecutive crops).
         clips_per_track: clips cut from each track: ``None`` every non-overlapping one, N evenly
             spaced ones.
+        masks: single-crop samples carry their manipulation mask (manifest ``mask_path``, FF++/DFD
+            mask videos) as ``mask`` ``[1, S, S]`` in {0, 1}, transformed with the image, and
+            ``mask_valid`` (reals: a zero mask, valid; fakes without a mask: not valid), the pixel
+            labels of a localisation head: ``auto`` when the model localises (:meth:`set_localization`)
+            and the manifest has masks, ``true`` always (refused without masks), ``false`` never.
     """
 
     #: keep only real samples in every split (the clip module's AVFF stage 1); one-class splits are then
@@ -447,8 +494,15 @@ class FaceCropDataModule(LightningDataModule):
         clip_len: int = 8,
         clip_stride: int = 1,
         clips_per_track: int | None = None,
+        masks: str | bool = "auto",
     ) -> None:
         super().__init__()
+        masks = {True: "true", False: "false"}.get(masks, masks) if isinstance(masks, bool) else str(masks)
+        if masks not in MASK_CHOICES:
+            raise ValueError(f"data.masks={masks!r}: expected one of {list(MASK_CHOICES)}")
+        self.masks = masks
+        #: whether the model trained or scored on these data localises (set by dfd.train and dfd.eval)
+        self.localization = False
         if fakes not in FAKES:
             raise ValueError(f"data.fakes={fakes!r}: expected one of {list(FAKES)}")
         if val_fakes not in ("dataset", "blended"):
@@ -506,6 +560,8 @@ class FaceCropDataModule(LightningDataModule):
         self.datasets: dict[str, Dataset] = {}
         self.skipped: pd.DataFrame | None = None
         self.meta: dict[str, Any] = {}
+        #: whether the single-crop datasets carry masks (decided in :meth:`setup`, :meth:`uses_masks`)
+        self.with_masks = False
 
     # -- checks ---------------------------------------------------------------------------
     def check_clips(self) -> None:
@@ -588,6 +644,22 @@ class FaceCropDataModule(LightningDataModule):
         """Adopt the model's input contract (size, mean, std)."""
         self.input_spec = spec
 
+    def set_localization(self, localization: bool) -> None:
+        """Say whether the model localises (a mask head): with ``data.masks=auto`` its samples then
+        carry the manifest's manipulation masks."""
+        self.localization = bool(localization)
+
+    def uses_masks(self, rows: pd.DataFrame) -> bool:
+        """Whether single-crop samples carry masks (``data.masks``, see the class docstring)."""
+        known = "mask_path" in rows and bool(rows["mask_path"].fillna("").astype(str).ne("").any())
+        if self.masks == "true" and not known:
+            raise ValueError(
+                f"data.masks=true, and {self.root}'s manifest has no manipulation masks (column mask_path): "
+                "preprocess a dataset that ships mask videos (FF++, DFD) with this version, or set data.masks=auto"
+            )
+        wanted = self.masks == "true" or (self.masks == "auto" and self.localization and known)
+        return wanted and not self.clips and self.fakes == "dataset"
+
     # -- Lightning hooks ------------------------------------------------------------------
     def prepare_data(self) -> None:
         self.verify()
@@ -596,7 +668,7 @@ class FaceCropDataModule(LightningDataModule):
     #: ``dfd.stats`` use, not the boxes, landmarks and source paths.
     manifest_columns: tuple[str, ...] | None = (
         "video_id", "frame_idx", "track", "label", "label_video", "label_audio", "method", "split", "group",
-        "source_video", "crop_path", "status", "reason",
+        "source_video", "crop_path", "mask_path", "status", "reason",
     )  # fmt: skip
 
     def load_rows(self) -> pd.DataFrame:
@@ -659,7 +731,7 @@ class FaceCropDataModule(LightningDataModule):
             return self.clip_dataset(split, rows, transform, label_transforms)
         if self.format == "packed":
             return self.packed_dataset(split, rows, transform, label_transforms)
-        return FrameDataset(self.root, rows, transform, label_transforms)
+        return FrameDataset(self.root, rows, transform, label_transforms, masks=self.with_masks)
 
     def clip_dataset(self, split: str, rows: pd.DataFrame, transform, label_transforms) -> TrackClipDataset:
         """The split's track clips, read from the crop files or the pack (the frames' pack: clips
@@ -704,7 +776,8 @@ class FaceCropDataModule(LightningDataModule):
         """The split read from its pack, refused when it was packed from other samples (its
         crops, whatever ``data.clips``: clips are read from the same pack)."""
         folder = find_packed(self.root)
-        dataset = PackedFrameDataset(self.root, rows, transform, label_transforms, packed=folder / split)
+        dataset = PackedFrameDataset(self.root, rows, transform, label_transforms, packed=folder / split,
+                                     masks=self.with_masks and transform is not None)  # fmt: skip
         if not len(dataset):
             return dataset
         packed = read_pack_meta(self.root, self.pack_hint).get("splits", {}).get(split)
@@ -723,8 +796,11 @@ class FaceCropDataModule(LightningDataModule):
             return
         self.check_input_spec()
         rows = self.select_rows(self.load_rows())
+        self.with_masks = self.uses_masks(rows)
         if self.manifest_columns is not None:  # only what the datasets read: each split's copy is smaller
             extra = [LANDMARK_COLUMN] if self.fakes != "dataset" else []
+            if self.with_masks:
+                extra.append("mask_path")
             if sampler_takes_source_idx(self.sampler):
                 extra.append("source_video")
             if self.clips:
@@ -818,6 +894,27 @@ class FaceCropDataModule(LightningDataModule):
         order = np.stack([2 * real, 2 * real + 1], axis=1).reshape(-1)[:n]
         batch = default_collate([examples[int(j)] for j in order])
         return {k: batch[k] for k in ("image", "mask", "label", "video_id")}
+
+    def mask_examples(self, split: str = "val", n: int = 32) -> dict[str, Any] | None:
+        """A fixed batch of up to ``n`` crops of ``split`` with their manipulation masks (``data.masks``),
+        alternating a real crop and a fake with a known mask, evenly spaced over each (``image``
+        normalised, ``mask`` ``[n, 1, S, S]``, ``label``, ``video_id``); None when the split's
+        samples carry no masks or it has no real or no masked fake crop."""
+        dataset = self.datasets.get(split)
+        if not isinstance(dataset, FrameDataset) or dataset.mask_paths is None:
+            return None
+        real = np.flatnonzero(dataset.labels == 0)
+        masked = np.array(
+            [i for i in np.flatnonzero(dataset.labels == 1) if dataset.mask_paths.relative[int(i)]]
+        )
+        if not len(real) or not len(masked):
+            return None
+        k = max(1, min(n // 2, len(real), len(masked)))
+        pick = [np.unique(np.linspace(0, len(v) - 1, k).round().astype(int)) for v in (real, masked)]
+        k = min(len(pick[0]), len(pick[1]))
+        order = np.stack([real[pick[0][:k]], masked[pick[1][:k]]], axis=1).reshape(-1)
+        batch = default_collate([dataset[int(i)] for i in order])
+        return {key: batch[key] for key in ("image", "mask", "label", "video_id")}
 
     def _minority_transforms(self, rows: pd.DataFrame) -> dict[int, Callable[..., dict[str, Any]]]:
         """``{minority label: stronger transform}`` when ``minority_strength`` is set."""

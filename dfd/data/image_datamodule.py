@@ -24,7 +24,8 @@ from dfd.raw.records import VideoRecord
 def records_to_rows(records: list[VideoRecord]) -> pd.DataFrame:
     """Manifest rows for image records: one per image, or per frame of a frame-list record.
 
-    ``crop_path`` is absolute, so the rows need no crop folder. Video records are left out
+    ``crop_path`` (and ``mask_path``, DeepfakeBench's per-frame masks) is absolute, so the rows need
+    no crop folder. Video records are left out
     (they are preprocessed); records that are not usable keep one row with their reason.
     """
     rows = []
@@ -34,10 +35,12 @@ def records_to_rows(records: list[VideoRecord]) -> pd.DataFrame:
         if r.status != STATUS_OK:
             rows.append({**base, "frame_idx": -1, "crop_path": "", "status": r.status, "reason": r.reason})
         elif r.frames:
+            masks = r.mask_frames or (None,) * len(r.frames)
             rows += [
-                {**base, "frame_idx": i, "crop_path": str(p), "status": STATUS_OK, "reason": ""}
-                for i, p in enumerate(r.frames)
-            ]
+                {**base, "frame_idx": i, "crop_path": str(p), "mask_path": "" if m is None else str(m),
+                 "status": STATUS_OK, "reason": ""}
+                for i, (p, m) in enumerate(zip(r.frames, masks, strict=True))
+            ]  # fmt: skip
         elif r.is_image:
             rows.append(
                 {

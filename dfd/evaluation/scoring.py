@@ -135,6 +135,8 @@ def load_for_eval(
     datamodule = instantiate(data_cfg)
     datamodule.verify()
     datamodule.set_input_spec(model.net.input_spec)
+    if hasattr(datamodule, "set_localization"):  # a localising net is scored on the masks too (pixel metrics)
+        datamodule.set_localization(getattr(model.net, "localization", False))
     check_selection_guard(cfg, run_cfg, data_cfg)
     warn_if_cropped_differently(getattr(model, "preprocessing", None), datamodule)
     return run_cfg, model, datamodule, data_cfg

@@ -51,6 +51,7 @@ from dfd.evaluation.scoring import (
 from dfd.inference.export import folder_digest
 from dfd.metrics.calibration import Calibration, load_calibration
 from dfd.metrics.comparison import compare_outputs
+from dfd.metrics.localization import localization_summary
 from dfd.metrics.robustness import evaluate_robustness, robustness_markdown
 from dfd.models.linear_probe import evaluate_probe, extract_embeddings, fit_linear_probe
 from dfd.published.results import detector_note, published_row, training_experiment
@@ -289,6 +290,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         cfg, model.eval_outputs[cfg.split], metrics, calibration, data_cfg, datamodule.sample_table(cfg.split),
         record={"checkpoint": str(ckpt_path)}, name=run_dir.name, run_dir=run_dir, writer=writer,
         unit="clip" if getattr(model.net, "clip_len", None) else "frame",
+        pixels=getattr(model, "pixel_outputs", {}).get(cfg.split),
     )  # fmt: skip
 
 
@@ -327,12 +329,21 @@ def write_evaluation(
     run_dir: Path | None = None,
     writer: Any = None,
     unit: str = "frame",
+    pixels: dict[str, torch.Tensor] | None = None,
 ) -> dict[str, float]:
     """The end of every evaluation: the report (figures, ``summary.json``, ``report.md``,
     ``predictions.csv``) and ``metrics.<data>.<split>.<threshold>.json`` (``record``, the data
     config, the calibration, the ``unit`` a sample is (frame, or clip for a clip model) and
-    ``metrics`` with the summary's added) in ``cfg.out_dir``; returns the metrics."""
+    ``metrics`` with the summary's added) in ``cfg.out_dir``; returns the metrics.
+
+    ``pixels``: a localising net's per-crop pixel counts on the crops with a known manipulation
+    mask (:attr:`~dfd.models.detector_module.DetectorModule.pixel_outputs`): the report gets their
+    pixel AUC and IoU, overall and per manipulation method."""
     data_name = data_root(data_cfg).name
+    localization = None
+    if pixels is not None:
+        rows = samples.iloc[pixels["index"].numpy()]
+        localization = localization_summary(pixels["counts"], rows["method"].tolist(), rows["label"].tolist())
     out = Path(cfg.out_dir)
     threshold = cfg.get("threshold", "f1")
     summary = write_report(
@@ -347,6 +358,7 @@ def write_evaluation(
         meta={**record, "data": data_name, "split": cfg.split},
         samples=samples,
         unit=unit,
+        localization=localization,
     )
     metrics.update(flatten_summary(summary))
     payload = {

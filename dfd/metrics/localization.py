@@ -16,12 +16,23 @@ included, so a mask predicted on a real face counts against the detector):
 - ``pixel_iou``: intersection over union of the predicted region (probability > 0.5,
   :data:`IOU_THRESHOLD`, the decision rule of a sigmoid) and the true one, over all pixels
   (NaN when both are empty).
+
+The same metrics on real manipulations (FF++/DFD mask videos cut like the crops, binary) over a
+whole split are computed from per-crop counts (:func:`pixel_counts`: a histogram of the predicted
+probabilities of forged and of clean pixels in :data:`PIXEL_BINS` bins, the intersection and the
+union), so that a split of any size is never held in memory pixel by pixel and any subset of crops
+(one manipulation method) is scored by summing its rows (:func:`metrics_from_counts`). Within a bin,
+forged and clean pixels count as ties (half), so the AUC is that of probabilities rounded down to
+1/:data:`PIXEL_BINS`.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any
 
+import torch
 from torch import Tensor
 from torchmetrics.functional.classification import binary_auroc
 
@@ -70,3 +81,64 @@ def localization_metrics(probs: Tensor, masks: Tensor) -> dict[str, float]:
     """``{"pixel_auc": ..., "pixel_iou": ...}`` of predicted probabilities [B, 1, S, S] against
     true soft masks of the same shape."""
     return {"pixel_auc": pixel_auc(probs, masks), "pixel_iou": pixel_iou(probs, masks)}
+
+
+#: Bins over [0, 1] of the per-crop probability histograms the split-level pixel AUC is computed from.
+PIXEL_BINS = 100
+
+
+def pixel_counts(
+    probs: Tensor, masks: Tensor, threshold: float = IOU_THRESHOLD, bins: int = PIXEL_BINS
+) -> Tensor:
+    """Per image, float64 ``[B, 2 * bins + 2]``: the histogram of predicted probabilities over its truly
+    forged pixels, the same over its clean pixels, then ``|predicted ∩ true|`` and ``|predicted ∪ true|``
+    (predicted = probability > ``threshold``); sum rows and pass them to :func:`metrics_from_counts`."""
+    _check(probs, masks)
+    truth = binarize_masks(masks).flatten(1)
+    p = probs.detach().float().flatten(1).clamp(0.0, 1.0)
+    b = (p * bins).long().clamp(max=bins - 1)
+    forged = torch.zeros(len(p), bins, dtype=torch.float64, device=p.device).scatter_add_(
+        1, b, truth.double()
+    )
+    clean = torch.zeros(len(p), bins, dtype=torch.float64, device=p.device).scatter_add_(
+        1, b, (~truth).double()
+    )
+    predicted = p > threshold
+    inter = (predicted & truth).sum(1, keepdim=True).double()
+    union = (predicted | truth).sum(1, keepdim=True).double()
+    return torch.cat([forged, clean, inter, union], dim=1)
+
+
+def metrics_from_counts(counts: Tensor) -> dict[str, float]:
+    """``{"pixel_auc", "pixel_iou"}`` of crops from their :func:`pixel_counts` rows ``[N, 2 * bins + 2]``
+    (NaN where undefined, as :func:`pixel_auc` and :func:`pixel_iou`)."""
+    total = counts.double().reshape(-1, counts.shape[-1]).sum(0)
+    bins = (len(total) - 2) // 2
+    forged, clean = total[:bins], total[bins : 2 * bins]
+    n_forged, n_clean = float(forged.sum()), float(clean.sum())
+    if n_forged == 0 or n_clean == 0:
+        auc = math.nan
+    else:  # Mann-Whitney: each forged pixel against the clean ones below its bin, ties in it half
+        below = torch.cumsum(clean, 0) - clean
+        auc = float((forged * (below + 0.5 * clean)).sum()) / (n_forged * n_clean)
+    inter, union = float(total[-2]), float(total[-1])
+    return {"pixel_auc": auc, "pixel_iou": math.nan if union == 0 else inter / union}
+
+
+def localization_summary(
+    counts: Tensor, methods: Sequence[str] | None = None, labels: Sequence[int] | None = None
+) -> dict[str, Any]:
+    """Pixel metrics of the crops with a known mask (their :func:`pixel_counts` rows): ``crops``,
+    ``pixel_auc`` and ``pixel_iou`` over all of them and, given each row's manipulation ``methods``
+    and ``labels``, ``by_method``: each method's fake crops with every real crop (label 0, whose
+    mask is empty), as the detection metrics by method pair each method's fakes with all reals."""
+    out: dict[str, Any] = {"crops": len(counts), **metrics_from_counts(counts)}
+    if methods is None or labels is None or len(methods) != len(counts):
+        return out
+    names = [str(m) for m in methods]
+    fake = torch.tensor([int(v) == 1 for v in labels], dtype=torch.bool)
+    out["by_method"] = {}
+    for method in sorted({n for n, f in zip(names, fake.tolist(), strict=True) if f}):
+        mine = fake & torch.tensor([n == method for n in names], dtype=torch.bool)
+        out["by_method"][method] = {"crops": int(mine.sum()), **metrics_from_counts(counts[mine | ~fake])}
+    return out

@@ -11,7 +11,11 @@ With a localising net (``model.localization=true``, :mod:`dfd.models.nets.base`)
 that carries the blend ``mask`` of its self-blended images (Shiohara & Yamasaki, CVPR 2022,
 https://arxiv.org/abs/2204.08376) is trained on ``loss + loss.mask_weight · mask loss`` (pixel
 BCE, :meth:`dfd.models.losses.BCELoss.mask_loss`), logged as ``train/mask_loss``; batches without
-a mask, and every evaluation, use the label alone.
+a mask use the label alone. The same holds for batches carrying the real manipulation masks of a
+crop dataset (FF++/DFD, ``data.masks``), whose ``mask_valid`` leaves fakes of unknown mask out of the
+pixel loss. Evaluated on such batches, a localising net also gets ``<split>/pixel_auc`` and
+``<split>/pixel_iou`` (:mod:`dfd.metrics.localization`) over the crops whose mask is known, and their
+per-crop counts stay in :attr:`DetectorModule.pixel_outputs` for reports (per method).
 
 A net with ``auxiliary_losses(features, labels) -> {name: weighted term}`` (the foundation net's
 metric-learning and SVD terms, :mod:`dfd.models.nets.foundation`) is trained on the label loss plus
@@ -44,6 +48,7 @@ from torchmetrics.classification import (
 from torchmetrics.utilities import dim_zero_cat
 
 from dfd.metrics.detection import detection_metrics
+from dfd.metrics.localization import metrics_from_counts, pixel_counts
 from dfd.models.finetune import backbone_of, param_groups, set_trainable
 from dfd.models.losses import BCELoss, ClassCountAware
 from dfd.models.nets.base import Net, refuse_localization
@@ -206,6 +211,38 @@ class EvalStore(nn.Module):
             metric.reset()
 
 
+class PixelStore(nn.Module):
+    """Per-crop pixel counts (:func:`dfd.metrics.localization.pixel_counts`) of the crops whose
+    manipulation mask is known, with their sample index, gathered across ranks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.counts = CatMetric()
+        self.index = IdCat()
+        self._count = 0
+
+    def update(self, counts: torch.Tensor, index: torch.Tensor | None) -> None:
+        if index is None:
+            index = torch.arange(self._count, self._count + len(counts), device=counts.device)
+        self._count += len(counts)
+        self.counts.update(counts.detach().float())
+        self.index.update(index)
+
+    def compute(self) -> dict[str, torch.Tensor] | None:
+        """``{"counts": [N, K], "index": [N]}`` once per sample, or None when no crop had a mask."""
+        if not self._count:
+            return None
+        counts = self.counts.compute().cpu()
+        return once_per_sample(
+            {"counts": counts.reshape(-1, counts.shape[-1]), "index": self.index.compute().cpu()}
+        )
+
+    def reset(self) -> None:
+        self._count = 0
+        self.counts.reset()
+        self.index.reset()
+
+
 class DetectorModule(LightningModule):
     """Trains and evaluates a frame-level detector.
 
@@ -278,6 +315,9 @@ class DetectorModule(LightningModule):
         self.val_auc_best.persistent(True)  # survives resume through the checkpoint
         self.stores = nn.ModuleDict({"val": EvalStore(), "test": EvalStore()})
         self.eval_outputs: dict[str, dict[str, torch.Tensor]] = {}
+        self.pixel_stores = nn.ModuleDict({"val": PixelStore(), "test": PixelStore()})
+        #: per split, the pixel counts of the crops with a known mask (``counts``, ``index``), when any
+        self.pixel_outputs: dict[str, dict[str, torch.Tensor]] = {}
         #: how the training crops were made (dfd.preprocessing.fingerprint); dfd.train sets it
         self.preprocessing: dict[str, Any] | None = None
 
@@ -384,7 +424,7 @@ class DetectorModule(LightningModule):
         if self.channels_last and x.ndim == 4:
             x = x.contiguous(memory_format=torch.channels_last)
         logits, mask_logits = self.net.forward_with_mask(x)
-        mask_loss = self.loss_fn.mask_loss(mask_logits, batch["mask"])
+        mask_loss = self.loss_fn.mask_loss(mask_logits, batch["mask"], batch.get("mask_valid"))
         if not self._second_sam_pass():
             self.train_mask_loss(mask_loss.detach())
             self.log(
@@ -398,7 +438,18 @@ class DetectorModule(LightningModule):
 
     # -- evaluation -------------------------------------------------------------------------
     def _eval_step(self, stage: str, batch: dict[str, Any]) -> None:
-        _, logits = self._shared_step(batch)
+        if "mask_valid" in batch and getattr(self.net, "localization", False):
+            x = batch["image"]
+            if self.channels_last and x.ndim == 4:
+                x = x.contiguous(memory_format=torch.channels_last)
+            logits, mask_logits = self.net.forward_with_mask(x)
+            valid = batch["mask_valid"].bool().reshape(-1)
+            if valid.any():
+                counts = pixel_counts(torch.sigmoid(mask_logits[valid].float()), batch["mask"][valid])
+                index = batch.get("index")
+                self.pixel_stores[stage].update(counts, None if index is None else index[valid])
+        else:
+            _, logits = self._shared_step(batch)
         self.stores[stage].update(logits, batch["label"], batch["video_idx"], batch.get("index"))
 
     def _eval_epoch_end(self, stage: str) -> dict[str, torch.Tensor]:
@@ -413,6 +464,12 @@ class DetectorModule(LightningModule):
         with torch.no_grad():
             loss = self.loss_fn(logits.to(self.device), labels.to(self.device)).detach().cpu()
         values[f"{stage}/loss"] = loss
+        pixels = self.pixel_stores[stage].compute()
+        self.pixel_stores[stage].reset()
+        if pixels is not None:
+            self.pixel_outputs[stage] = pixels
+            for key, value in metrics_from_counts(pixels["counts"]).items():
+                values[f"{stage}/{key}"] = torch.tensor(value)
         return values
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:

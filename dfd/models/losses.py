@@ -104,15 +104,26 @@ class _BinaryLoss(nn.Module):
                 f"loss.num_classes (model.net.num_classes=${{loss.num_classes}})"
             )
 
-    def mask_loss(self, mask_logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def mask_loss(
+        self, mask_logits: torch.Tensor, mask: torch.Tensor, valid: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Pixel BCE-with-logits of predicted mask logits [B, 1, S, S] against the blend mask
-        [B, 1, S, S] in [0, 1], averaged over pixels (unweighted: the caller applies ``mask_weight``)."""
+        [B, 1, S, S] in [0, 1], averaged over pixels (unweighted: the caller applies ``mask_weight``).
+
+        ``valid`` [B] (bool): only these samples' pixels count (a fake whose manipulation mask is
+        unknown must not teach the head that its face is clean); none valid gives a zero that keeps
+        the graph. ``None``: every sample counts (self-blended batches)."""
         if mask_logits.shape != mask.shape:
             raise ValueError(
                 f"mask logits {tuple(mask_logits.shape)} and blend mask {tuple(mask.shape)} differ; the "
                 "mask must be [B, 1, S, S] at the net's input size (model.net.input_size)"
             )
-        return F.binary_cross_entropy_with_logits(mask_logits.float(), mask.float())
+        if valid is None:
+            return F.binary_cross_entropy_with_logits(mask_logits.float(), mask.float())
+        keep = valid.to(mask_logits.device).bool().reshape(-1)
+        if not keep.any():
+            return mask_logits.float().sum() * 0.0
+        return F.binary_cross_entropy_with_logits(mask_logits[keep].float(), mask[keep].float())
 
     def extra_repr(self) -> str:
         return f"num_classes={self.num_classes}, label_smoothing={self.label_smoothing}, mask_weight={self.mask_weight}"

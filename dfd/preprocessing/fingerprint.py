@@ -26,6 +26,9 @@ SAMPLING_KEYS = ("mode", "frames_per_video", "stride", "index_rounding", "trim_l
 #: Which landmarks were stored beside the crops, and with what model: provenance, not a crop setting
 #: (crops look the same with any provider), so never compared by :func:`differences`.
 LANDMARK_KEYS = ("landmarks", "landmark_model", "landmark_model_sha256", "dlib_version")
+#: How the manipulation masks beside the crops were binarised: provenance of the pixel labels, not
+#: a crop setting, so never compared either.
+MASK_KEYS = ("mask_threshold",)
 #: The FaceCropper arguments among :data:`CROP_KEYS`.
 CROPPER_KEYS = (
     "margin",
@@ -58,7 +61,7 @@ def fingerprint(meta: dict[str, Any], root: str | Path | None = None) -> dict[st
     if "crop_size" not in meta and "size" in meta:
         meta["crop_size"] = meta["size"]
     meta.setdefault("image_format", "png")
-    out = {k: meta[k] for k in (*CROP_KEYS, *SAMPLING_KEYS, *LANDMARK_KEYS) if k in meta}
+    out = {k: meta[k] for k in (*CROP_KEYS, *SAMPLING_KEYS, *LANDMARK_KEYS, *MASK_KEYS) if k in meta}
     out["dataset"] = meta.get("dataset")
     out["manifest_sha256"] = manifest_sha256(root) if root is not None else None
     return out

@@ -5,6 +5,7 @@ Each video is decoded at its sampled frames only, its faces are found and croppe
 
 ```
 out_dir/crops/<video_id>/<frame:05d>.png
+out_dir/masks/<video_id>/<frame:05d>.png  # fakes with a mask video: the crop's manipulation mask
 out_dir/audio/<video_id>.wav
 out_dir/parts/<video_id>.csv      # the video's manifest rows; its presence means "done"
 ```
@@ -15,6 +16,12 @@ is (0: the main one, ``<frame>_t<k>.png`` for the others). A real video keeps ev
 keeps every person when its mask video says which face was swapped (FF++ and DFD ``masks/``): that
 track is labelled fake, the others real. Without a mask (DFDC, FakeAVCeleb) a fake keeps only its
 most persistent, largest track, and the rows' ``reason`` says so when there were others.
+
+A fake with a mask video (FF++ and DFD ``masks/videos``) gets, beside every crop, the mask frame
+of the same index cut with the crop's own geometry (:meth:`FaceCropper.crop`, so aligned crops warp
+it with the same matrix), binarised at ``mask_threshold`` and written as a one-channel 0/255 PNG
+(manifest ``mask_path``; all zero on an untouched person of the scene). Reals and fakes without a
+mask video have ``mask_path`` empty: no mask known.
 
 FF++ fakes reuse the face boxes of their original's main track, whose footage they share (the
 frames line up), which also makes them fast. With ``trim_leading_silence`` the frames are sampled after the
@@ -67,6 +74,42 @@ def write_image(path: Path, rgb: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
+def write_mask(path: Path, mask: np.ndarray) -> None:
+    """Write a one-channel uint8 mask as PNG, atomically (temporary name, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.png")
+    if not cv2.imwrite(str(tmp), mask):
+        raise OSError(f"could not write {tmp}")
+    os.replace(tmp, path)
+
+
+def read_mask_frames(
+    record: VideoRecord, indices: Sequence[int], shape: tuple[int, ...]
+) -> list[np.ndarray | None] | None:
+    """The frames of ``record``'s mask video at ``indices`` (RGB, resized to the video's frame
+    ``shape`` where they differ), one per index, ``None`` where the mask video is shorter; ``None``
+    when the record has no mask video or it does not decode (its crops then have no mask)."""
+    if record.mask_path is None or not Path(record.mask_path).is_file():
+        return None
+    try:
+        got, frames = read_frames(record.mask_path, indices=np.asarray(indices, dtype=np.int64))
+    except UnreadableVideo:
+        return None
+    h, w = shape[:2]
+    by_index = {
+        int(i): f if f.shape[:2] == (h, w) else cv2.resize(f, (w, h), interpolation=cv2.INTER_NEAREST)
+        for i, f in zip(got, frames, strict=True)
+    }
+    return [by_index.get(int(i)) for i in indices]
+
+
+def binary_mask(crop: np.ndarray, threshold: int) -> np.ndarray:
+    """A cropped mask frame (any channel count) as one uint8 channel: 255 where any channel exceeds
+    ``threshold``, else 0."""
+    grey = crop if crop.ndim == 2 else crop.max(axis=-1)
+    return np.where(grey > threshold, 255, 0).astype(np.uint8)
+
+
 def _landmarks(cell: object) -> tuple[tuple[float, float], ...] | None:
     """A manifest's ``landmarks`` cell back as points (None when the crop was not aligned)."""
     if not isinstance(cell, str) or not cell.strip():
@@ -102,14 +145,19 @@ MASK_COVERAGE = 0.1
 
 
 def choose_tracks(
-    record: VideoRecord, indices: Sequence[int], faces: Sequence[Sequence[Face]]
+    record: VideoRecord,
+    indices: Sequence[int],
+    faces: Sequence[Sequence[Face]],
+    masks: Sequence[np.ndarray | None] | None = None,
+    mask_threshold: int = 127,
 ) -> list[tuple[int, int, list[Face | None], str]]:
     """The face tracks to crop from a video's detections, as ``(track id, label, face per sampled
     frame or None, note)``, the main track (most persistent, then largest) first as track 0.
 
     A real video keeps every person. A fake keeps every person too when a mask says which face was
     swapped (that track is fake, the others real); without one it keeps only its main track, and the
-    note says so."""
+    note says so. ``masks``: the mask video's frames at ``indices`` when already read
+    (:func:`read_mask_frames`); otherwise they are read here."""
     tracks = track_faces(faces)
     if not tracks:
         return []
@@ -125,9 +173,14 @@ def choose_tracks(
 
     if record.label == 0 or len(ordered) == 1 and record.mask_path is None:
         return [(k, record.label, per_frame(t), "") for k, t in enumerate(ordered)]
-    if record.mask_path is not None and Path(record.mask_path).is_file():
-        _, masks = read_frames(record.mask_path, indices=np.asarray(indices))
-        labels = [int(mask_coverage(t, masks) >= MASK_COVERAGE) for t in ordered]
+    if masks is None and record.mask_path is not None and Path(record.mask_path).is_file():
+        try:
+            _, read = read_frames(record.mask_path, indices=np.asarray(indices))
+            masks = list(read)
+        except UnreadableVideo:  # a damaged mask video: chosen as without one
+            masks = None
+    if masks is not None:
+        labels = [int(mask_coverage(t, masks, mask_threshold) >= MASK_COVERAGE) for t in ordered]
         if any(labels):
             return [
                 (k, lab, per_frame(t), "") for k, (t, lab) in enumerate(zip(ordered, labels, strict=True))
@@ -149,12 +202,15 @@ def _crop_track(
     frames: np.ndarray,
     faces: Sequence[Face | None],
     track_id: int,
+    masks: Sequence[np.ndarray | None] | None = None,
 ) -> list[dict]:
-    """Write one track's crops; return their rows (track 0 keeps the plain file names)."""
+    """Write one track's crops (and, with ``masks``, the mask video's frames at ``indices``, each
+    crop's mask cut alike); return their rows (track 0 keeps the plain file names)."""
     rows = []
     marker = landmarker(options.landmarks)
     suffix = "" if track_id == 0 else f"_t{track_id}"
-    for idx, frame, face in zip(indices, frames, faces, strict=True):
+    masks = [None] * len(indices) if masks is None else masks
+    for idx, frame, face, mask_frame in zip(indices, frames, faces, masks, strict=True):
         if face is None:
             continue
         rel = f"crops/{name}/{int(idx):05d}{suffix}{options.image_ext}"
@@ -162,9 +218,15 @@ def _crop_track(
         if record.precropped:
             crop = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
             matrix = resize_matrix(frame.shape, cropper.crop_size)
+            mask = None if mask_frame is None else cv2.resize(mask_frame, size, interpolation=cv2.INTER_AREA)
         else:
             crop, matrix = cropper.crop(frame, face), cropper.crop_matrix(frame.shape, face)
+            mask = None if mask_frame is None else cropper.crop(mask_frame, face)  # the crop's own geometry
         write_image(out_dir / rel, crop)
+        mask_rel = ""
+        if mask is not None:
+            mask_rel = f"masks/{name}/{int(idx):05d}{suffix}.png"
+            write_mask(out_dir / mask_rel, binary_mask(mask, options.mask_threshold))
         x1, y1, x2, y2 = face.box
         # the five points are kept (frame px) for align, and for mtcnn5, so fakes reusing the boxes get them
         keep5 = (cropper.align or marker.provider == "mtcnn5") and face.landmarks
@@ -173,7 +235,8 @@ def _crop_track(
         crop_landmarks = "" if points is None else landmark_json(to_crop(points, matrix))
         rows.append({**base, "frame_idx": int(idx), "track": track_id, "crop_path": rel, "x1": x1, "y1": y1,
                      "x2": x2, "y2": y2, "score": face.score, "landmarks": landmarks,
-                     "crop_landmarks": crop_landmarks, "status": STATUS_OK, "reason": ""})  # fmt: skip
+                     "crop_landmarks": crop_landmarks, "mask_path": mask_rel, "status": STATUS_OK,
+                     "reason": ""})  # fmt: skip
     return rows
 
 
@@ -201,8 +264,10 @@ def process_video_frames(
         source = None
         if options.reuse_source_boxes and record.source_id:
             source = read_source_faces(out_dir, record.source_id)
+        masks = None
         if source is not None:
             indices, frames = read_frames(record.path, indices=source[0])
+            masks = read_mask_frames(record, indices, frames.shape[1:])  # the fake's own mask video
             picks = [(0, record.label, list(source[1][: len(indices)]), "")]
         else:
             indices, frames = read_frames(
@@ -212,6 +277,7 @@ def process_video_frames(
                 start_s=start_s,
                 rounding=options.index_rounding,
             )
+            masks = read_mask_frames(record, indices, frames.shape[1:])
             if record.precropped:  # the frames are the faces: used whole
                 h, w = frames.shape[1:3]
                 box = (0.0, 0.0, float(w), float(h))
@@ -221,17 +287,19 @@ def process_video_frames(
                 whole = [Face(box=box, score=1.0, landmarks=p) for p in points5]
                 picks = [(0, record.label, whole, "shipped as face crops: no detection")]
             else:
-                picks = choose_tracks(record, indices, cropper.detect_all(frames))
+                picks = choose_tracks(
+                    record, indices, cropper.detect_all(frames), masks, options.mask_threshold
+                )
         for track_id, label, faces, note in picks:
             track_rows = _crop_track(
-                record, base, name, out_dir, cropper, options, indices, frames, faces, track_id
+                record, base, name, out_dir, cropper, options, indices, frames, faces, track_id, masks
             )
             for row in track_rows:
                 row["label"], row["reason"] = label, note
                 if record.label_video is not None and label == 0:
                     row["label_video"] = 0  # an untouched face in a fake video
             rows += track_rows
-        del frames
+        del frames, masks
         if not rows:
             reason = f"no face with score >= {cropper.min_score} in {len(indices)} sampled frames"
             rows = [status_row(record, NO_FACE, reason)]

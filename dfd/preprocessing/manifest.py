@@ -71,6 +71,9 @@ COLUMNS = [
     # with preprocess.landmarks: the face's landmarks in crop px (manifest.parquet: list<float32> of the
     # flattened points; CSV: JSON [[x, y], ...]); read them with dfd.preprocessing.landmarks.landmark_array
     "crop_landmarks",
+    # a fake with a manipulation mask video (FF++/DFD masks/): the crop's one-channel 0/255 mask, cut
+    # like the crop (masks/<video_id>/<frame>[_t<k>].png); empty = no mask known (reals: all zero)
+    "mask_path",
     "audio_path",
     "source_path",
     "fps",
@@ -91,7 +94,7 @@ STATUSES = (STATUS_OK, UNREADABLE, NO_FACE, NO_AUDIO, TOO_SHORT, MISSING_FILE, U
 #: Columns read as text (the rest are numbers); empty text is missing, as in a CSV.
 TEXT_COLUMNS = (
     "video_id", "method", "split", "group", "source_video", "compression", "crop_path", "landmarks",
-    "audio_path", "source_path", "fake_periods", "status", "reason",
+    "mask_path", "audio_path", "source_path", "fake_periods", "status", "reason",
 )  # fmt: skip
 #: Text columns a CSV reader must not guess numbers for (ids such as ``000``).
 CSV_DTYPES = {"video_id": str, "group": str, "source_video": str, "method": str, "split": str}

@@ -27,6 +27,8 @@ class PreprocessOptions:
         clips_per_video: clips cut from each video in clip mode.
         landmarks: landmarks stored beside every crop, in crop px
             (:mod:`dfd.preprocessing.landmarks`): ``none``, ``mtcnn5`` or ``dlib68``.
+        mask_threshold: a cropped manipulation-mask pixel (0-255) above this is forged in the saved
+            0/255 mask (and in the mask-guided face choice).
     """
 
     num_frames: int = 32
@@ -39,10 +41,15 @@ class PreprocessOptions:
     clip_len: int = 0
     clips_per_video: int = 4
     landmarks: str = "none"
+    mask_threshold: int = 127
 
     def __post_init__(self) -> None:
         check_provider(self.landmarks)
         if self.index_rounding not in ROUNDINGS:
             raise ValueError(
                 f"preprocess.index_rounding={self.index_rounding!r}: expected one of {list(ROUNDINGS)}"
+            )
+        if not 0 <= self.mask_threshold < 255:
+            raise ValueError(
+                f"preprocess.mask_threshold={self.mask_threshold}: expected 0-254 (a mask pixel above it is forged)"
             )

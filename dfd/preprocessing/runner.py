@@ -146,6 +146,7 @@ def run_preprocessing(
         "audio_rate_hz": SAMPLE_RATE,
         "reuse_source_boxes": options.reuse_source_boxes,
         "trim_leading_silence": options.trim_leading_silence,
+        "mask_threshold": options.mask_threshold,
         **landmark_settings,
         "mode": "clip" if options.clip_len else "frames",
     }

@@ -48,6 +48,7 @@ def preprocess(cfg: DictConfig) -> int:
             clip_len=p.clip_len,
             clips_per_video=p.clips_per_video,
             landmarks=str(p.landmarks),
+            mask_threshold=int(p.get("mask_threshold", 127)),
         ),
         num_workers=p.num_workers,
         shard=p.shard,

@@ -68,17 +68,18 @@ def main_track(tracks: Sequence[Track]) -> int:
     return max(range(len(tracks)), key=lambda k: (len(tracks[k].faces), tracks[k].mean_area))
 
 
-def mask_coverage(track: Track, masks: Sequence[np.ndarray]) -> float:
+def mask_coverage(track: Track, masks: Sequence[np.ndarray | None], threshold: int = 127) -> float:
     """The mean fraction of the track's boxes that a manipulation mask marks (``masks[t]`` is the
-    mask frame at the track's sampled position ``t``, any channel count; > 127 is marked)."""
+    mask frame at the track's sampled position ``t``, any channel count, None where the mask video
+    has no such frame; > ``threshold`` is marked)."""
     fractions = []
     for t, face in track.faces:
-        if t >= len(masks):
+        if t >= len(masks) or masks[t] is None:
             continue
         mask = masks[t] if masks[t].ndim == 2 else masks[t].max(axis=-1)
         h, w = mask.shape[:2]
         x1, y1, x2, y2 = (int(round(v)) for v in face.box)
         patch = mask[max(0, y1) : min(h, y2), max(0, x1) : min(w, x2)]
         if patch.size:
-            fractions.append(float((patch > 127).mean()))
+            fractions.append(float((patch > threshold).mean()))
     return float(np.mean(fractions)) if fractions else 0.0

@@ -66,6 +66,9 @@ class VideoRecord:
     fake_periods: str = ""
     #: A manipulation mask video aligned with this one (FF++ and DFD ``masks/``): which face was swapped.
     mask_path: Path | None = None
+    #: A frame-list record's per-frame manipulation masks (DeepfakeBench's JSON ``masks``), aligned
+    #: with ``frames``; None where a frame has none, empty when the record has none at all.
+    mask_frames: tuple[Path | None, ...] = field(default=())
     #: The frames are face crops already (some Celeb-DF++ subsets): used whole, no face detection.
     precropped: bool = False
 

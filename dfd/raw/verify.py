@@ -8,6 +8,10 @@ Three checks, each optional where the dataset gives nothing to check against:
   (:mod:`dfd.raw.expected`), and the files the metadata lists that are not on disk;
 - with a checksum file (``sha256sum`` format: ``<hex>  <relative path>`` per line), every listed
   file's sha256.
+
+A tree with manipulation mask videos (FF++ and DFD ``manipulated_sequences/<method>/masks/videos``,
+the layout's ``VideoRecord.mask_path``) also gets its masks counted per method, with the fakes that
+lack one named; a missing mask is reported, not a problem (the masks are a separate download).
 """
 
 from __future__ import annotations
@@ -48,6 +52,17 @@ class CountRow:
 
 
 @dataclass
+class MaskCount:
+    """The mask videos of one manipulation method: of its ``fakes`` on disk, ``with_mask`` have one;
+    ``without`` names the others (video ids)."""
+
+    method: str
+    fakes: int
+    with_mask: int
+    without: list[str] = field(default_factory=list)
+
+
+@dataclass
 class FileCheck:
     """An official file: ``status`` is ok, missing (required or not) or broken (with the error)."""
 
@@ -70,6 +85,8 @@ class Verification:
     layout_error: str = ""
     #: printed instead of "no published counts" when the layout's expectation is its own metadata
     note: str = ""
+    #: per manipulation method, its mask videos (empty when the tree has none at all)
+    masks: list[MaskCount] = field(default_factory=list)
 
     def problems(self) -> list[str]:
         """What makes the copy incomplete (approximate counts excepted)."""
@@ -104,6 +121,17 @@ class Verification:
             out += ["", *_table(table)]
         elif not self.layout_error:
             out += ["", self.note or "no published counts for this layout: only its files were checked"]
+        if self.masks:
+            table = [("mask videos", "fakes", "with mask", "without")]
+            table += [
+                (m.method, f"{m.fakes:,}", f"{m.with_mask:,}", f"{m.fakes - m.with_mask:,}")
+                for m in self.masks
+            ]
+            out += ["", *_table(table)]
+            for m in self.masks:
+                if m.without and m.with_mask:  # a method with no mask at all ships none (FF++'s FaceShifter)
+                    more = f" and {len(m.without) - 5} more" if len(m.without) > 5 else ""
+                    out.append(f"{m.method} fakes without a mask video: {', '.join(m.without[:5])}{more}")
         if self.unlisted:
             out.append(f"{self.unlisted} files on disk are in no metadata or split file (unlisted)")
         if self.checksums:
@@ -198,7 +226,21 @@ def verify_records(records: list[VideoRecord], expects: list[Expect], root: Path
     v.missing = sorted(_rel(r.path, root) for r in records if r.status == MISSING_FILE)
     v.bad_metadata = sorted(_rel(r.path, root) for r in records if r.status == BAD_METADATA)
     v.unlisted = sum(r.status == UNLISTED_FILE for r in records)
+    v.masks = count_masks(records)
     return v
+
+
+def count_masks(records: list[VideoRecord]) -> list[MaskCount]:
+    """Per method of the fakes on disk, how many have a mask video; empty when none has one."""
+    fakes = [r for r in records if r.label == 1 and r.status == STATUS_OK]
+    if not any(r.mask_path is not None for r in fakes):
+        return []
+    out = []
+    for method in sorted({r.method for r in fakes}):
+        mine = [r for r in fakes if r.method == method]
+        without = sorted(r.video_id for r in mine if r.mask_path is None)
+        out.append(MaskCount(method, len(mine), len(mine) - len(without), without))
+    return out
 
 
 def _rel(path: Path, root: Path) -> str:

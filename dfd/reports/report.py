@@ -184,7 +184,8 @@ def scalar_metrics(summary: dict[str, Any], prefix: str) -> dict[str, float]:
 
 def flatten_summary(summary: dict[str, Any]) -> dict[str, float]:
     """``frame/auc``, ``video/f1``, … at 0.5, ``frame/calibrated/f1``, … at the calibrated threshold, and
-    ``frame/by_method/<method>/auc``, … per manipulation method."""
+    ``frame/by_method/<method>/auc``, … per manipulation method; with a localisation section,
+    ``pixel/pixel_auc``, ``pixel/pixel_iou`` and ``pixel/by_method/<method>/pixel_auc``, …"""
     out: dict[str, float] = {}
     for level in ("frame", "video"):
         if level not in summary:
@@ -197,6 +198,11 @@ def flatten_summary(summary: dict[str, Any]) -> dict[str, float]:
         for method, values in summary.get("by_method", {}).get(level, {}).items():
             for key in ("auc", "ap", "acc", "fake_acc"):
                 out[f"{level}/by_method/{method}/{key}"] = float(values[key])
+    loc = summary.get("localization") or {}
+    for key in ("pixel_auc", "pixel_iou") if loc else ():
+        out[f"pixel/{key}"] = float(loc[key])
+        for method, values in loc.get("by_method", {}).items():
+            out[f"pixel/by_method/{method}/{key}"] = float(values[key])
     return out
 
 
@@ -270,9 +276,37 @@ def _markdown(summary: dict[str, Any], figures: list[str], title: str) -> str:
                   "Each method's fakes against all reals of the split; acc on those samples and fake_acc (the "
                   "fakes' detection rate) at the calibrated threshold.", ""]  # fmt: skip
         parts.append(method_table(summary["by_method"], unit))
+    if summary.get("localization"):
+        parts += [
+            "",
+            "## Localisation (manipulation masks)",
+            "",
+            localization_markdown(summary["localization"]),
+        ]
     parts += ["", "## Figures", ""]
     parts += [f"![{Path(f).stem}]({f})" for f in figures]
     return "\n".join(parts) + "\n"
+
+
+def localization_markdown(loc: Mapping[str, Any]) -> str:
+    """The localisation section: pixel AUC and IoU of the predicted masks against the real
+    manipulation masks, over the crops whose mask is known, overall and per method."""
+
+    def num(v: Any) -> str:
+        return "n/a" if v is None or not math.isfinite(float(v)) else f"{float(v):.4f}"
+
+    lines = [
+        "Predicted masks against the dataset's manipulation masks (FF++/DFD mask videos, cut like the crops), "
+        "every pixel of every crop whose mask is known (reals: all clean; fakes without a mask are left out). "
+        "A method's row pairs its fake crops with all reals.",
+        "",
+        "| crops | count | pixel AUC | pixel IoU |",
+        "|---|---:|---:|---:|",
+        f"| all | {loc['crops']} | {num(loc['pixel_auc'])} | {num(loc['pixel_iou'])} |",
+    ]
+    for method, m in (loc.get("by_method") or {}).items():
+        lines.append(f"| {method} | {m['crops']} fakes | {num(m['pixel_auc'])} | {num(m['pixel_iou'])} |")
+    return "\n".join(lines)
 
 
 def method_table(results: Mapping[str, Mapping[str, Mapping[str, float]]], unit: str = "frame") -> str:
@@ -310,6 +344,7 @@ def write_report(
     samples: pd.DataFrame | None = None,
     extra_columns: Mapping[str, np.ndarray] | None = None,
     unit: str = "frame",
+    localization: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write the report of one split to ``out_dir`` and return its summary.
 
@@ -320,7 +355,9 @@ def write_report(
     ``predictions.csv`` its evidence columns and the summary its results by method; the
     outputs' ``index`` selects its rows. ``extra_columns`` (one value per scored sample, in the
     outputs' order) are appended to ``predictions.csv``. ``unit`` names what one sample is
-    (``frame``; ``clip`` for a clip model) in the report's headings and figures.
+    (``frame``; ``clip`` for a clip model) in the report's headings and figures. ``localization``
+    (:func:`dfd.metrics.localization.localization_summary`: a localising net's pixel AUC and IoU
+    against the real manipulation masks) becomes its own section.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -328,6 +365,8 @@ def write_report(
         samples = samples.iloc[outputs["index"].numpy()].reset_index(drop=True)
     summary, a = compute_summary(outputs, calibration, threshold, video_aggregation, samples, unit)
     summary["meta"] = {k: str(v) for k, v in (meta or {}).items()}
+    if localization is not None:
+        summary["localization"] = dict(localization)
     choice = summary["threshold_choice"]
     ft = summary["frame"]["threshold"]
 

@@ -72,6 +72,8 @@ def train(cfg: DictConfig, extra_callbacks: list[L.Callback] | None = None) -> d
     model = instantiate(cfg.model, loss=instantiate(cfg.loss))
     model.preprocessing = datamodule.fingerprint()  # kept in every checkpoint
     datamodule.set_input_spec(model.net.input_spec)
+    if hasattr(datamodule, "set_localization"):  # a localising net reads the manifest's masks (data.masks)
+        datamodule.set_localization(getattr(model.net, "localization", False))
 
     callbacks = instantiate_callbacks(cfg.get("callbacks")) + list(extra_callbacks or [])
     # a resumed run's loggers drop what the interrupted one logged after its checkpoint: every epoch once

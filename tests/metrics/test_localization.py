@@ -48,3 +48,22 @@ def test_undefined_cases_are_nan_and_shapes_must_agree() -> None:
     assert math.isnan(pixel_iou(torch.zeros(2, 1, 4, 4), reals))
     with pytest.raises(ValueError, match=r"\(2, 1, 4, 4\).*\(2, 1, 8, 8\)"):
         pixel_auc(torch.zeros(2, 1, 4, 4), torch.zeros(2, 1, 8, 8))
+
+
+def test_split_pixel_metrics_from_per_crop_counts_match_the_exact_ones_and_split_by_method():
+    from dfd.metrics.localization import PIXEL_BINS, localization_summary, metrics_from_counts, pixel_counts
+
+    g = torch.Generator().manual_seed(0)
+    masks = (torch.rand(6, 1, 16, 16, generator=g) > 0.6).float()
+    masks[:2] = 0  # two real crops
+    probs = (0.6 * masks + 0.4 * torch.rand(6, 1, 16, 16, generator=g)).clamp(0, 1)
+    counts = pixel_counts(probs, masks)
+    assert counts.shape == (6, 2 * PIXEL_BINS + 2) and counts[:, : 2 * PIXEL_BINS].sum() == 6 * 16 * 16
+    split = metrics_from_counts(counts)
+    assert split["pixel_auc"] == pytest.approx(pixel_auc(probs, masks), abs=0.01)  # binned at 1/100
+    assert split["pixel_iou"] == pytest.approx(pixel_iou(probs, masks))
+    assert math.isnan(metrics_from_counts(counts[:2])["pixel_auc"])  # reals alone: nothing forged
+    summary = localization_summary(counts, ["real", "real", "A", "A", "B", "B"], [0, 0, 1, 1, 1, 1])
+    assert summary["crops"] == 6 and sorted(summary["by_method"]) == ["A", "B"]
+    a = summary["by_method"]["A"]
+    assert a["crops"] == 2 and a["pixel_iou"] == pytest.approx(pixel_iou(probs[:4], masks[:4]))

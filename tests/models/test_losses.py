@@ -153,3 +153,19 @@ def test_every_loss_has_the_pixel_mask_loss_and_its_weight(name: str) -> None:
         loss.mask_loss(logits, mask[..., :1])
     with pytest.raises(ValueError, match="loss.mask_weight must be >= 0.*-1"):
         getattr(losses, name)(mask_weight=-1)
+
+
+def test_the_mask_loss_skips_samples_whose_mask_is_unknown() -> None:
+    loss = BCELoss()
+    logits = torch.tensor([[[[3.0, -2.0]]], [[[5.0, 5.0]]], [[[-1.0, 1.0]]]])
+    mask = torch.tensor([[[[1.0, 0.0]]], [[[0.0, 0.0]]], [[[0.0, 1.0]]]])
+    valid = torch.tensor([True, False, True])
+    kept = loss.mask_loss(logits[valid], mask[valid])
+    assert torch.allclose(loss.mask_loss(logits, mask, valid), kept)
+    assert not torch.allclose(loss.mask_loss(logits, mask), kept)  # the unknown one would weigh in as clean
+    assert torch.equal(
+        loss.mask_loss(logits, mask, torch.ones(3, dtype=torch.bool)), loss.mask_loss(logits, mask)
+    )
+    none = loss.mask_loss(logits.requires_grad_(), mask, torch.zeros(3, dtype=torch.bool))
+    none.backward()
+    assert none.item() == 0.0 and logits.grad is not None and not logits.grad.any()

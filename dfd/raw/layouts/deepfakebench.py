@@ -5,7 +5,9 @@ DeepfakeBench ships already-cropped frames plus one JSON per dataset: dataset �
 split → [compression →] video → ``{label, frames[, masks]}``. Frame paths are often absolute
 paths from another machine, so each is resolved against ``frames_root`` by dropping leading
 components until the file exists. Where their ``val`` equals their ``test`` (Celeb-DF) we warn
-and carve validation from train instead.
+and carve validation from train instead. A video's ``masks`` (FF++ fakes: its manipulation
+masks, cut like its frames) are matched to its frames by file name, since DeepfakeBench lists
+them in directory order, and become the record's ``mask_frames`` (the manifest's ``mask_path``).
 """
 
 from __future__ import annotations
@@ -47,6 +49,19 @@ def resolve_frames(frames: list[str], frames_root: Path) -> tuple[Path, ...] | N
     return None
 
 
+def match_masks(
+    frames: tuple[Path, ...] | None, masks: list[str], frames_root: Path
+) -> tuple[Path | None, ...]:
+    """Each frame's mask (same file name, resolved under ``frames_root``), None where it has none;
+    empty when the video lists no mask or none resolves."""
+    resolved = resolve_frames(sorted(masks), frames_root) if masks and frames else None
+    if not resolved:
+        return ()
+    by_name = {p.name: p for p in resolved}
+    matched = tuple(by_name.get(f.name) for f in frames or ())
+    return matched if any(m is not None and m.is_file() for m in matched) else ()
+
+
 def parse_deepfakebench(
     json_path: str | Path,
     frames_root: str | Path,
@@ -78,6 +93,7 @@ def parse_deepfakebench(
                 video_id = f"{label_name}/{name}"
                 split_videos[split].add(video_id)
                 frames = resolve_frames(video.get("frames", []), frames_root)
+                masks = match_masks(frames, video.get("masks") or [], frames_root)
                 label = 0 if is_real(str(video.get("label", label_name))) else 1
                 records.append(
                     VideoRecord(
@@ -89,6 +105,7 @@ def parse_deepfakebench(
                         group=name.split("_")[0],
                         compression=compression if _has_compression_level(node) else "",
                         frames=frames or (),
+                        mask_frames=masks,
                         status="ok" if frames else MISSING_FILE,
                         reason=""
                         if frames

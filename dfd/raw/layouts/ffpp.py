@@ -25,6 +25,9 @@ from dfd.raw.records import (
 )
 
 FFPP_METHODS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures", "FaceShifter")
+#: The methods FF++ ships manipulation masks for (``manipulated_sequences/<method>/masks/videos``);
+#: FaceShifter, added later, has none. DFD (``DeepFakeDetection``) has them too.
+FFPP_MASK_METHODS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures")
 #: Methods only mini trees have (``python -m dfd.generate mini=ffpp 'mini.methods=[Temporal]'``):
 #: the temporal-only fakes of docs/temporal.md. Never in the default list.
 MINI_METHODS = ("Temporal",)

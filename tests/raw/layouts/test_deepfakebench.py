@@ -130,3 +130,26 @@ def test_fakes_are_made_from_the_reals_their_names_say(deepfakebench_tree):
         r.made_from.split("/")[1] == "{0}_{2}".format(*r.video_id.split("/")[1].split("_")) for r in fakes
     )
     assert not any(r.made_from for r in ff + cdf if r.label == 0)
+
+
+def test_deepfakebench_masks_are_matched_to_their_frames_by_name_into_the_mask_column(deepfakebench_tree):
+    import cv2
+
+    from dfd.data.image_datamodule import records_to_rows
+
+    records = parse_deepfakebench(
+        deepfakebench_tree / "dataset_json" / "FaceForensics++.json", deepfakebench_tree / "rgb"
+    )
+    fakes = [r for r in records if r.label == 1]
+    assert all(r.mask_frames == () for r in records if r.label == 0) and len(fakes) == 4
+    for r in fakes:  # listed in reverse, matched by name
+        assert [m.name for m in r.mask_frames] == [f.name for f in r.frames]
+        assert all(
+            m.parent.name == f.parent.name and "masks" in m.parts
+            for m, f in zip(r.mask_frames, r.frames, strict=True)
+        )
+    rows = records_to_rows(records)
+    masked = rows[rows["mask_path"].fillna("") != ""]
+    assert len(masked) == 8 and set(masked["label"]) == {1}
+    forged = [(cv2.imread(p, cv2.IMREAD_GRAYSCALE) > 127).mean() for p in masked["mask_path"]]
+    assert all(0.2 < f < 0.9 for f in forged)  # the pasted face in a crop of face and margin

@@ -136,6 +136,10 @@ def _ellipse_mask(h: int, w: int, feather: float) -> np.ndarray:
     return cv2.GaussianBlur(mask, (k, k), 0) if feather > 0 else mask
 
 
+#: The feather of each pasting manipulation's blend ellipse (fraction of the face box blurred).
+FEATHER = {"Deepfakes": 0.15, "Face2Face": 0.2, "FaceSwap": 0.0, "FaceShifter": 0.1}
+
+
 def _paste(frame: np.ndarray, patch: np.ndarray, box: np.ndarray, feather: float) -> np.ndarray:
     """Blend ``patch`` into ``frame`` over ``box`` (expanded like the patch) with a soft ellipse."""
     x1, y1, x2, y2 = expand_box(tuple(box), 0.15)
@@ -170,7 +174,7 @@ Manipulation = Callable[[np.ndarray, np.ndarray, Identity, np.random.Generator],
 
 
 def _deepfakes(frame, box, source, rng):  # autoencoder swap: blurry, low-resolution face
-    return _paste(frame, _resample(source.face_patch(), 4.0), box, feather=0.15)
+    return _paste(frame, _resample(source.face_patch(), 4.0), box, feather=FEATHER["Deepfakes"])
 
 
 def _face2face(frame, box, source, rng):  # reenactment: own face re-rendered, resampled and warped
@@ -180,18 +184,29 @@ def _face2face(frame, box, source, rng):  # reenactment: own face re-rendered, r
     if own.size == 0:
         return frame
     own = cv2.resize(_resample(own, 3.0), (x2 - x1, y2 - y1))
-    return _paste(frame, _colour_shift(own, (1.08, 0.95, 0.92)), box, feather=0.2)
+    return _paste(frame, _colour_shift(own, (1.08, 0.95, 0.92)), box, feather=FEATHER["Face2Face"])
 
 
 def _faceswap(frame, box, source, rng):  # graphics swap: sharp edges, no colour correction
-    return _paste(frame, _colour_shift(source.face_patch(), (1.15, 0.9, 0.85)), box, feather=0.0)
+    return _paste(
+        frame, _colour_shift(source.face_patch(), (1.15, 0.9, 0.85)), box, feather=FEATHER["FaceSwap"]
+    )
+
+
+def _mouth(shape: tuple[int, ...], box: np.ndarray) -> tuple[int, int, int, int]:
+    """``(y1, y2, x1, x2)`` of the mouth region NeuralTextures-like fakes re-texture, clipped to the frame."""
+    x1, y1, x2, y2 = (int(v) for v in box)
+    h, w = shape[:2]
+    return (
+        max(0, y1 + (y2 - y1) * 3 // 5),
+        min(h, y2),
+        max(0, x1 + (x2 - x1) // 5),
+        min(w, x2 - (x2 - x1) // 5),
+    )
 
 
 def _neuraltextures(frame, box, source, rng):  # mouth region re-textured
-    x1, y1, x2, y2 = (int(v) for v in box)
-    h, w = frame.shape[:2]
-    my1, my2 = max(0, y1 + (y2 - y1) * 3 // 5), min(h, y2)
-    mx1, mx2 = max(0, x1 + (x2 - x1) // 5), min(w, x2 - (x2 - x1) // 5)
+    my1, my2, mx1, mx2 = _mouth(frame.shape, box)
     out = frame.copy()
     if my2 > my1 and mx2 > mx1:
         mouth = _resample(out[my1:my2, mx1:mx2], 3.0).astype(np.float32)
@@ -208,7 +223,9 @@ def _faceshifter(frame, box, source, rng):  # high-fidelity swap: colour-matched
         patch = (patch - patch.mean((0, 1))) / (patch.std((0, 1)) + 1e-3) * target.std((0, 1)) + target.mean(
             (0, 1)
         )
-    return _paste(frame, _resample(np.clip(patch, 0, 255).astype(np.uint8), 2.5), box, feather=0.1)
+    return _paste(
+        frame, _resample(np.clip(patch, 0, 255).astype(np.uint8), 2.5), box, feather=FEATHER["FaceShifter"]
+    )
 
 
 MANIPULATIONS: dict[str, Manipulation] = {
@@ -253,6 +270,34 @@ def fake_frames(target: Identity, source: Identity, spec: VideoSpec, seed: int, 
     rng = np.random.default_rng(seed + 7)
     manipulate = MANIPULATIONS[method]
     return np.stack([manipulate(f, b, source, rng) for f, b in zip(frames, boxes, strict=True)])
+
+
+def manipulation_mask(shape: tuple[int, ...], box: np.ndarray, method: str) -> np.ndarray:
+    """Where ``method`` changes a frame of ``shape`` whose face box is ``box``: uint8 HxW, 255 inside
+    (the blend ellipse where its weight is at least one half, or NeuralTextures' mouth region), 0
+    elsewhere; all zero for ``Temporal`` (no frame is edited). The mini trees' FF++ ``masks/`` videos."""
+    h, w = shape[:2]
+    out = np.zeros((h, w), np.uint8)
+    if method == "NeuralTextures":
+        my1, my2, mx1, mx2 = _mouth(shape, box)
+        out[my1:my2, mx1:mx2] = 255
+    elif method in FEATHER:
+        x1, y1, x2, y2 = expand_box(tuple(box), 0.15)
+        cx1, cy1, cx2, cy2 = max(0, x1), max(0, y1), min(w, x2), min(h, y2)
+        if cx2 > cx1 and cy2 > cy1:
+            weight = _ellipse_mask(y2 - y1, x2 - x1, FEATHER[method])[
+                cy1 - y1 : cy2 - y1, cx1 - x1 : cx2 - x1
+            ]
+            out[cy1:cy2, cx1:cx2] = np.where(weight >= 0.5, 255, 0)
+    elif method != TEMPORAL:
+        raise ValueError(f"unknown mini manipulation {method!r}; mini.methods takes names of {list(METHODS)}")
+    return out
+
+
+def fake_masks(target: Identity, spec: VideoSpec, seed: int, method: str) -> np.ndarray:
+    """The manipulation masks of :func:`fake_frames` ``(target, ·, spec, seed, method)``: uint8[T,H,W], 0/255."""
+    frames, boxes = render(target, spec, seed)
+    return np.stack([manipulation_mask(f.shape, b, method) for f, b in zip(frames, boxes, strict=True)])
 
 
 def speech_like(identity_index: int, seconds: float, seed: int) -> np.ndarray:

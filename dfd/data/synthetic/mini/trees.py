@@ -25,6 +25,7 @@ from dfd.data.synthetic.mini.media import (
     VideoSpec,
     expand_box,
     fake_frames,
+    fake_masks,
     render,
     render_no_face,
     speech_like,
@@ -33,6 +34,7 @@ from dfd.data.synthetic.mini.media import (
 )
 from dfd.raw.audio import SAMPLE_RATE
 from dfd.raw.layouts import MINI_TREES
+from dfd.raw.layouts.ffpp import DFD_METHOD, FFPP_MASK_METHODS
 
 
 @dataclass
@@ -52,6 +54,12 @@ class Mini:
     ) -> Path:
         frames = fake_frames(Identity.make(target), Identity.make(source), self.spec, seed, method)
         return write_video(path, frames, self.spec.fps, self.crf, audio)
+
+    def mask(self, path: Path, target: int, seed: int, method: str) -> Path:
+        """The manipulation mask video of :meth:`fake` ``(·, target, ·, seed, method)``: white where the
+        face was changed, black elsewhere, frame for frame (FF++'s ``masks/videos``)."""
+        masks = fake_masks(Identity.make(target), self.spec, seed, method)
+        return write_video(path, np.repeat(masks[..., None], 3, axis=-1), self.spec.fps, self.crf)
 
     def no_face(self, path: Path, seed: int, audio: bool = False) -> Path:
         return write_video(
@@ -80,12 +88,16 @@ def make_ffpp(
     include_dfd: bool = False,
     corrupt: bool = False,
     spec: VideoSpec = VideoSpec(),
+    masks: bool = True,
 ) -> Path:
     """FF++ tree: ``2·n_pairs`` originals and, per method, fakes ``a_b`` and ``b_a`` of each pair.
 
     ``split_pairs`` = (train, val, test) pair counts; by default about 4:1:1. With ``corrupt``
     an extra train pair (990, 991) carries a zero-byte original, a no-face original, a truncated
     fake, a fake missing from disk, and a video 998 present on disk but in no split file.
+    With ``masks``, each fake of a method FF++ ships masks for (:data:`FFPP_MASK_METHODS`: not
+    FaceShifter) and each DFD fake gets its mask video, ``manipulated_sequences/<method>/masks/
+    videos/<id>.mp4`` (white where the face was changed); the corrupt pair's fakes get none.
     """
     root = Path(out)
     mini = Mini(root, spec, crf={"raw": 0, "c23": 23, "c40": 40}[compression])
@@ -110,6 +122,10 @@ def make_ffpp(
             folder = root / "manipulated_sequences" / method / compression / "videos"
             mini.fake(folder / f"{a}_{b}.mp4", 2 * i, 2 * i + 1, int(a), method)
             mini.fake(folder / f"{b}_{a}.mp4", 2 * i + 1, 2 * i, int(b), method)
+            if masks and method in FFPP_MASK_METHODS:
+                mask_dir = root / "manipulated_sequences" / method / "masks" / "videos"
+                mini.mask(mask_dir / f"{a}_{b}.mp4", 2 * i, int(a), method)
+                mini.mask(mask_dir / f"{b}_{a}.mp4", 2 * i + 1, int(b), method)
     if corrupt:
         (orig / "990.mp4").write_bytes(b"")
         mini.no_face(orig / "991.mp4", seed=991)
@@ -128,13 +144,11 @@ def make_ffpp(
         for actor in (1, 2):
             mini.real(actors / f"{actor:02d}__talking.mp4", actor + 2, seed=500 + actor)
             other = 3 - actor
-            mini.fake(
-                dfd_fakes / f"{actor:02d}_{other:02d}__talking__ABC{actor}.mp4",
-                actor + 2,
-                other + 2,
-                500 + actor,
-                "Deepfakes",
-            )
+            name = f"{actor:02d}_{other:02d}__talking__ABC{actor}.mp4"
+            mini.fake(dfd_fakes / name, actor + 2, other + 2, 500 + actor, "Deepfakes")
+            if masks:
+                mini.mask(root / "manipulated_sequences" / DFD_METHOD / "masks" / "videos" / name,
+                          actor + 2, 500 + actor, "Deepfakes")  # fmt: skip
     return root
 
 
@@ -335,15 +349,23 @@ def make_fakeavceleb(
 
 
 def face_crop_images(
-    identity: int, n: int, seed: int, spec: VideoSpec, method: str | None = None, size: int = 128
+    identity: int,
+    n: int,
+    seed: int,
+    spec: VideoSpec,
+    method: str | None = None,
+    size: int = 128,
+    masks: bool = False,
 ) -> list[np.ndarray]:
-    """``n`` face crops of ``identity`` (fakes when ``method`` is given), as plain images would ship."""
+    """``n`` face crops of ``identity`` (fakes when ``method`` is given), as plain images would ship;
+    with ``masks``, the fakes' manipulation masks cut alike (one channel, 0/255) instead."""
     ident = Identity.make(identity)
-    frames, boxes = render(ident, VideoSpec(spec.width, spec.height, n, spec.fps), seed)
-    if method is not None:
-        frames = fake_frames(
-            ident, Identity.make(identity + 1), VideoSpec(spec.width, spec.height, n, spec.fps), seed, method
-        )
+    short = VideoSpec(spec.width, spec.height, n, spec.fps)
+    frames, boxes = render(ident, short, seed)
+    if masks:
+        frames = fake_masks(ident, short, seed, method or "")
+    elif method is not None:
+        frames = fake_frames(ident, Identity.make(identity + 1), short, seed, method)
     crops = []
     for frame, box in zip(frames, boxes, strict=True):
         x1, y1, x2, y2 = expand_box(tuple(box), 0.1)
@@ -403,7 +425,8 @@ def make_deepfakebench(
 ) -> Path:
     """DeepfakeBench data: cropped frames under ``rgb/`` and ``dataset_json/`` with absolute paths
     from another machine (``/home/someone/DeepfakeBench/datasets/rgb/…``). ``FaceForensics++.json``
-    has train/val/test with c23; ``Celeb-DF-v2.json`` has val equal to test, as theirs does."""
+    has train/val/test with c23, its fakes with their ``masks`` (cut like the frames); ``Celeb-DF-v2.json``
+    has val equal to test, as theirs does."""
     root = Path(out)
     foreign = "/home/someone/DeepfakeBench/datasets/rgb"
 
@@ -415,6 +438,18 @@ def make_deepfakebench(
             cv2.imwrite(str(folder / f"{k:03d}.png"), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))
             paths.append(f"{foreign}/{dataset}/{sub}/frames/{name}/{k:03d}.png")
         return paths
+
+    def masks(sub: str, name: str, ident: int, seed: int, method: str) -> list[str]:
+        """FF++ fakes' masks as DeepfakeBench lists them: ``<sub>/masks/<video>/<frame name>``, listed
+        in another order than the frames (directory order)."""
+        folder = root / "rgb" / "FaceForensics++" / sub / "masks" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for k, mask in enumerate(face_crop_images(ident, frames_per_video, seed, spec, method, masks=True)):
+            cv2.imwrite(str(folder / f"{k:03d}.png"), mask)
+        return [
+            f"{foreign}/FaceForensics++/{sub}/masks/{name}/{k:03d}.png"
+            for k in reversed(range(frames_per_video))
+        ]
 
     ff: dict = {"FF-real": {}, "FF-DF": {}}
     for i in range(n_videos):
@@ -429,6 +464,7 @@ def make_deepfakebench(
             "frames": frames(
                 "FaceForensics++", "manipulated_sequences/Deepfakes/c23", fake, i, 60 + i, "Deepfakes"
             ),
+            "masks": masks("manipulated_sequences/Deepfakes/c23", fake, i, 60 + i, "Deepfakes"),
         }
     cdf: dict = {"CelebDFv2_real": {"train": {}, "test": {}}, "CelebDFv2_fake": {"train": {}, "test": {}}}
     for i in range(n_videos):
