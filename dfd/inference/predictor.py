@@ -50,6 +50,7 @@ from dfd.metrics.calibration import resolve_threshold
 from dfd.metrics.detection import AGGREGATIONS, ConfidentStrategy, aggregate_video
 from dfd.preprocessing.faces import JPEG_QUALITY, Face, FaceCropper, is_jpeg, jpeg_round_trip
 from dfd.preprocessing.fingerprint import cropper_settings, differences
+from dfd.preprocessing.keyframes import detect_video
 from dfd.preprocessing.tracks import Track, track_faces
 from dfd.raw.video import (
     OversizedVideo,
@@ -412,7 +413,7 @@ class Predictor:
         for indices, frames in chunks:
             scan.shape = frames.shape[1:3]
             scan.indices.extend(int(i) for i in indices)
-            detected = self.cropper.detect_all(frames)
+            detected = detect_video(self.cropper, frames)
             for frame, found in zip(frames, detected, strict=True):
                 scan.detected.append(found)
                 scan.crops.append({id(face): self.crop(frame, face) for face in found})

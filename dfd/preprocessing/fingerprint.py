@@ -24,6 +24,11 @@ SAMPLING_KEYS = ("mode", "frames_per_video", "stride", "trim_leading_silence", "
 #: Which landmarks were stored beside the crops, and with what model: provenance, not a crop setting
 #: (crops look the same with any provider), so never compared by :func:`differences`.
 LANDMARK_KEYS = ("landmarks", "landmark_model", "landmark_model_sha256", "dlib_version")
+#: How faces were followed between keyframes (``FaceCropper.keyframe_every``,
+#: :mod:`dfd.preprocessing.keyframes`): a speed setting, not a crop setting (tracked boxes sit where
+#: the detector puts faces), so recorded and reused by ``dfd.predict`` but never compared. A record
+#: without it was made with per-frame detection.
+TRACKING_KEYS = ("keyframe_every",)
 #: The FaceCropper arguments among :data:`CROP_KEYS`.
 CROPPER_KEYS = (
     "margin",
@@ -56,7 +61,7 @@ def fingerprint(meta: dict[str, Any], root: str | Path | None = None) -> dict[st
     if "crop_size" not in meta and "size" in meta:
         meta["crop_size"] = meta["size"]
     meta.setdefault("image_format", "png")
-    out = {k: meta[k] for k in (*CROP_KEYS, *SAMPLING_KEYS, *LANDMARK_KEYS) if k in meta}
+    out = {k: meta[k] for k in (*CROP_KEYS, *SAMPLING_KEYS, *LANDMARK_KEYS, *TRACKING_KEYS) if k in meta}
     out["dataset"] = meta.get("dataset")
     out["manifest_sha256"] = manifest_sha256(root) if root is not None else None
     return out
@@ -80,7 +85,8 @@ def describe(diff: dict[str, tuple[Any, Any]]) -> str:
 
 
 def cropper_settings(fp: dict[str, Any]) -> dict[str, Any]:
-    """The ``FaceCropper`` arguments that reproduce the training crops."""
+    """The ``FaceCropper`` arguments that reproduce the training crops (and the keyframe tracking
+    they were made with, where recorded)."""
     missing = [k for k in ("margin", "crop_size") if k not in fp]
     if missing or not str(fp.get("detector", "")).startswith("facenet-pytorch MTCNN"):
         raise ValueError(
@@ -88,4 +94,4 @@ def cropper_settings(fp: dict[str, Any]) -> dict[str, Any]:
             + (f", missing {missing}" if missing else "")
             + "): give cropper settings explicitly, e.g. cropper.margin=0.2 cropper.crop_size=256"
         )
-    return {k: fp[k] for k in CROPPER_KEYS if k in fp}
+    return {k: fp[k] for k in (*CROPPER_KEYS, *TRACKING_KEYS) if k in fp}

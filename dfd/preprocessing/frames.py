@@ -25,13 +25,17 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from dfd.preprocessing.faces import Face, FaceCropper, jpeg_params, resize_matrix
+from dfd.preprocessing.keyframes import detect_video
 from dfd.preprocessing.landmarks import landmark_json, landmarker, to_crop
 from dfd.preprocessing.manifest import (
     NO_AUDIO,
@@ -58,8 +62,40 @@ from dfd.raw.records import VideoRecord
 from dfd.raw.video import UnreadableVideo, read_frames
 
 
+#: threads encoding a video's PNGs while its next crops are cut (OpenCV releases the GIL meanwhile)
+WRITE_THREADS = 2
+_pending: ContextVar[list[Future] | None] = ContextVar("dfd_pending_writes", default=None)
+_writer: list[ThreadPoolExecutor] = []  # made on first use, one per process
+
+
+@contextmanager
+def overlapped_writes() -> Iterator[None]:
+    """Inside, :func:`write_image` returns at once and a small thread pool writes; leaving waits for
+    every write and raises the first error, so a video's part is written after all its files."""
+    pending: list[Future] = []
+    token = _pending.set(pending)
+    try:
+        yield
+    finally:
+        _pending.reset(token)
+        wait(pending)
+    for future in pending:
+        future.result()
+
+
 def write_image(path: Path, rgb: np.ndarray) -> None:
-    """Write an RGB crop atomically (temporary name, then rename)."""
+    """Write an RGB crop atomically (temporary name, then rename): on a writer thread inside
+    :func:`overlapped_writes`, else now."""
+    pending = _pending.get()
+    if pending is None:
+        _write_image(path, rgb)
+        return
+    if not _writer:
+        _writer.append(ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="dfd-write"))
+    pending.append(_writer[0].submit(_write_image, path, rgb))
+
+
+def _write_image(path: Path, rgb: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp" + path.suffix)
     if not cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), jpeg_params(path.suffix)):
@@ -180,12 +216,20 @@ def _crop_track(
 def process_video_frames(
     record: VideoRecord, out_dir: Path, cropper: FaceCropper, options: PreprocessOptions
 ) -> list[dict]:
-    """Crop one video (and extract its audio); write its files and part; return its rows."""
-    out_dir = Path(out_dir)
+    """Crop one video (and extract its audio); write its files and part; return its rows. Its
+    crops are written by a small thread pool while the next are cut; its part once all are done."""
+    with overlapped_writes():
+        rows = _video_rows(record, Path(out_dir), cropper, options)
+    write_part(Path(out_dir), record.video_id, rows)
+    return rows
+
+
+def _video_rows(
+    record: VideoRecord, out_dir: Path, cropper: FaceCropper, options: PreprocessOptions
+) -> list[dict]:
+    """Crop one video (and extract its audio); write its files; return its rows."""
     if record.status != STATUS_OK:
-        rows = [status_row(record, record.status, record.reason)]
-        write_part(out_dir, record.video_id, rows)
-        return rows
+        return [status_row(record, record.status, record.reason)]
     base, name = base_row(record), safe_name(record.video_id)
     rows: list[dict] = []
     try:
@@ -217,7 +261,7 @@ def process_video_frames(
                 whole = [Face(box=box, score=1.0, landmarks=p) for p in points5]
                 picks = [(0, record.label, whole, "shipped as face crops: no detection")]
             else:
-                picks = choose_tracks(record, indices, cropper.detect_all(frames))
+                picks = choose_tracks(record, indices, detect_video(cropper, frames))
         for track_id, label, faces, note in picks:
             track_rows = _crop_track(
                 record, base, name, out_dir, cropper, options, indices, frames, faces, track_id
@@ -241,5 +285,4 @@ def process_video_frames(
                 row["audio_path"] = rel
     except UnreadableVideo as err:
         rows = [status_row(record, UNREADABLE, str(err))]
-    write_part(out_dir, record.video_id, rows)
     return rows
