@@ -50,7 +50,7 @@ from dfd.metrics.calibration import resolve_threshold
 from dfd.metrics.detection import AGGREGATIONS, ConfidentStrategy, aggregate_video
 from dfd.preprocessing.faces import JPEG_QUALITY, Face, FaceCropper, is_jpeg, jpeg_round_trip
 from dfd.preprocessing.fingerprint import cropper_settings, differences
-from dfd.preprocessing.keyframes import detect_video
+from dfd.preprocessing.keyframes import KeyframeTracker
 from dfd.preprocessing.tracks import Track, track_faces
 from dfd.raw.video import (
     OversizedVideo,
@@ -410,10 +410,11 @@ class Predictor:
         """Detect and crop every face of each chunk of frames, holding one chunk at a time; frames
         too small for detection keep no faces (the caller says why)."""
         scan = _Scan()
+        detect = KeyframeTracker(self.cropper)  # follows the faces from one chunk to the next
         for indices, frames in chunks:
             scan.shape = frames.shape[1:3]
             scan.indices.extend(int(i) for i in indices)
-            detected = detect_video(self.cropper, frames)
+            detected = detect(frames)
             for frame, found in zip(frames, detected, strict=True):
                 scan.detected.append(found)
                 scan.crops.append({id(face): self.crop(frame, face) for face in found})
