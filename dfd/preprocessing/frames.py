@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -62,37 +62,48 @@ from dfd.raw.records import VideoRecord
 from dfd.raw.video import UnreadableVideo, read_frames
 
 
-#: threads encoding a video's PNGs while its next crops are cut (OpenCV releases the GIL meanwhile)
+#: threads encoding PNGs while the next crops are cut and the next video decoded (OpenCV and
+#: decord release the GIL meanwhile)
 WRITE_THREADS = 2
+#: with :func:`background_writes`, videos whose files may still be in writing before the next waits
+MAX_UNFINISHED = 2
 _pending: ContextVar[list[Future] | None] = ContextVar("dfd_pending_writes", default=None)
-_writer: list[ThreadPoolExecutor] = []  # made on first use, one per process
+_unfinished: ContextVar[list[Future] | None] = ContextVar("dfd_unfinished_videos", default=None)
+_pools: dict[str, ThreadPoolExecutor] = {}  # made on first use, per process
+
+
+def _pool(name: str, threads: int) -> ThreadPoolExecutor:
+    if name not in _pools:
+        _pools[name] = ThreadPoolExecutor(threads, thread_name_prefix=f"dfd-{name}")
+    return _pools[name]
 
 
 @contextmanager
-def overlapped_writes() -> Iterator[None]:
-    """Inside, :func:`write_image` returns at once and a small thread pool writes; leaving waits for
-    every write and raises the first error, so a video's part is written after all its files."""
-    pending: list[Future] = []
-    token = _pending.set(pending)
+def background_writes() -> Iterator[None]:
+    """Inside, :func:`process_video_frames` returns once a video's crops are cut: its files are
+    encoded by writer threads and its part written after them in the background while the next
+    video is decoded and detected (at most :data:`MAX_UNFINISHED` videos behind). Leaving waits for
+    every video and raises the first write error. Outside, each video's files and part are written
+    before it returns (its crops still on the writer threads while the next are cut)."""
+    unfinished: list[Future] = []
+    token = _unfinished.set(unfinished)
     try:
         yield
     finally:
-        _pending.reset(token)
-        wait(pending)
-    for future in pending:
+        _unfinished.reset(token)
+        wait(unfinished)
+    for future in unfinished:
         future.result()
 
 
 def write_image(path: Path, rgb: np.ndarray) -> None:
-    """Write an RGB crop atomically (temporary name, then rename): on a writer thread inside
-    :func:`overlapped_writes`, else now."""
+    """Write an RGB crop atomically (temporary name, then rename): on a writer thread while
+    :func:`process_video_frames` runs, else now."""
     pending = _pending.get()
     if pending is None:
         _write_image(path, rgb)
         return
-    if not _writer:
-        _writer.append(ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="dfd-write"))
-    pending.append(_writer[0].submit(_write_image, path, rgb))
+    pending.append(_pool("write", WRITE_THREADS).submit(_write_image, path, rgb))
 
 
 def _write_image(path: Path, rgb: np.ndarray) -> None:
@@ -217,11 +228,30 @@ def process_video_frames(
     record: VideoRecord, out_dir: Path, cropper: FaceCropper, options: PreprocessOptions
 ) -> list[dict]:
     """Crop one video (and extract its audio); write its files and part; return its rows. Its
-    crops are written by a small thread pool while the next are cut; its part once all are done."""
-    with overlapped_writes():
+    crops are written by a small thread pool while the next are cut, its part once all are done
+    (in the background inside :func:`background_writes`)."""
+    pending: list[Future] = []
+    token = _pending.set(pending)
+    try:
         rows = _video_rows(record, Path(out_dir), cropper, options)
-    write_part(Path(out_dir), record.video_id, rows)
+    finally:
+        _pending.reset(token)
+    unfinished = _unfinished.get()
+    if unfinished is None:
+        _finish(pending, Path(out_dir), record.video_id, rows)
+        return rows
+    while sum(not f.done() for f in unfinished) >= MAX_UNFINISHED:
+        wait([f for f in unfinished if not f.done()], return_when=FIRST_COMPLETED)
+    unfinished.append(_pool("finish", 1).submit(_finish, pending, Path(out_dir), record.video_id, rows))
     return rows
+
+
+def _finish(pending: list[Future], out_dir: Path, video_id: str, rows: list[dict]) -> None:
+    """Wait for a video's files (raising the first error), then write its part: "done"."""
+    wait(pending)
+    for future in pending:
+        future.result()
+    write_part(out_dir, video_id, rows)
 
 
 def _video_rows(

@@ -13,7 +13,7 @@ import pytest
 from dfd.data.synthetic import mini
 from dfd.data.synthetic.mini.media import Identity, render, render_no_face
 from dfd.preprocessing.faces import Face, FaceCropper, box_iou
-from dfd.preprocessing.frames import process_video_frames
+from dfd.preprocessing.frames import background_writes, process_video_frames
 from dfd.preprocessing.keyframes import KeyframeTracker, detect_video
 from dfd.preprocessing.options import PreprocessOptions
 from dfd.raw.records import VideoRecord
@@ -103,3 +103,9 @@ def test_crops_written_on_writer_threads_are_the_crops_pixel_for_pixel(tracker_c
         # the very bytes a write on the calling thread gives
         assert file.read_bytes() == cv2.imencode(".png", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))[1].tobytes()
     assert not list((tmp_path / "out").rglob("*.tmp*"))  # every write was renamed into place
+    # written in the background while the runner goes on: the same files, and the part once they are
+    with background_writes():
+        again = process_video_frames(record, tmp_path / "bg", tracker_cropper, PreprocessOptions(num_frames=8))
+    assert again == rows and (tmp_path / "bg" / "parts").is_dir()
+    for row in rows:
+        assert (tmp_path / "bg" / row["crop_path"]).read_bytes() == (tmp_path / "out" / row["crop_path"]).read_bytes()
