@@ -2,7 +2,8 @@
 
 :class:`Predictor` crops with the same :class:`~dfd.preprocessing.faces.FaceCropper` code and
 settings that made the model's training crops (its preprocessing fingerprint) and samples the
-same frames per video. A video's faces are linked into tracks (:mod:`dfd.preprocessing.tracks`, shared with preprocessing);
+same frames per video. Faces are detected whole on keyframes and followed in between, as
+preprocessing finds them (:mod:`dfd.preprocessing.keyframes`, ``cropper.keyframe_every``). A video's faces are linked into tracks (:mod:`dfd.preprocessing.tracks`, shared with preprocessing);
 each track's frame scores are aggregated with the rule the model was calibrated with (``mean``,
 ``max`` or ``confident``) and the video takes its most fake track (``track_rule``). The decision
 uses the threshold fitted on validation for that aggregation (video level) or for frames
