@@ -106,7 +106,9 @@ def main() -> None:
         # time each stage where the predictor calls it
         import dfd.inference.predictor as predictor_module
 
-        predictor_module.read_frame_chunks = TimedIter(read_frame_chunks, totals, "decode (decord, 32 sampled frames)")
+        predictor_module.read_frame_chunks = TimedIter(
+            read_frame_chunks, totals, "decode (decord, 32 sampled frames)"
+        )
         cropper.detect_all = Timed(cropper.detect_all, totals, "detect (MTCNN at 640 px, keyframes)")
         cropper.refine = Timed(cropper.refine, totals, "follow (O-Net between keyframes)")
         cropper.crop = Timed(cropper.crop, totals, "crop")
@@ -131,7 +133,9 @@ def main() -> None:
             ref, got = cropper.detect_all(frames), detect_video(cropper, frames)  # per frame; keyframes
             for r, g, box in zip(ref, got, truth, strict=True):
                 if r and g:
-                    tracked.append((box_iou(g[0].box, r[0].box), box_iou(g[0].box, box), box_iou(r[0].box, box)))
+                    tracked.append(
+                        (box_iou(g[0].box, r[0].box), box_iou(g[0].box, box), box_iou(r[0].box, box))
+                    )
         iou = np.asarray(tracked)
     n = len(videos)
     print(f"{n} videos, 854x480, 10 s at 25 fps, 32 frames scored each")
@@ -142,9 +146,11 @@ def main() -> None:
     for name, seconds in sorted(stages.items(), key=lambda kv: -kv[1]):
         print(f"  {name:<36} {seconds / n:6.3f} s/video  ({100 * seconds / t_dfd:4.1f}%)")
     print(f"  {'other (tracks, aggregation, I/O)':<36} {(t_dfd - sum(stages.values())) / n:6.3f} s/video")
-    print(f"box IoU, {len(iou)} frames: keyframes + tracking vs per-frame detection: mean {iou[:, 0].mean():.3f}, "
-          f"min {iou[:, 0].min():.3f}; vs the rendered face box: tracked {iou[:, 1].mean():.3f} "
-          f"(min {iou[:, 1].min():.3f}), per-frame {iou[:, 2].mean():.3f} (min {iou[:, 2].min():.3f})")
+    print(
+        f"box IoU, {len(iou)} frames: keyframes + tracking vs per-frame detection: mean {iou[:, 0].mean():.3f}, "
+        f"min {iou[:, 0].min():.3f}; vs the rendered face box: tracked {iou[:, 1].mean():.3f} "
+        f"(min {iou[:, 1].min():.3f}), per-frame {iou[:, 2].mean():.3f} (min {iou[:, 2].min():.3f})"
+    )
 
 
 if __name__ == "__main__":

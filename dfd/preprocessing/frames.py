@@ -61,7 +61,6 @@ from dfd.raw.audio import (
 from dfd.raw.records import VideoRecord
 from dfd.raw.video import UnreadableVideo, read_frames
 
-
 #: threads encoding PNGs while the next crops are cut and the next video decoded (OpenCV and
 #: decord release the GIL meanwhile)
 WRITE_THREADS = 2

@@ -71,7 +71,8 @@ def test_keyframe_tracking_is_recorded_and_reused_but_not_a_crop_setting():
     from dfd.preprocessing.faces import FaceCropper
 
     fp = fingerprint(MTCNN)
-    assert fp["keyframe_every"] == 4 and cropper_settings(fp)["keyframe_every"] == 4  # predict tracks as training did
+    # recorded, and dfd.predict tracks as the training crops were tracked
+    assert fp["keyframe_every"] == 4 and cropper_settings(fp)["keyframe_every"] == 4
     assert differences(fp, {**fp, "keyframe_every": 1}) == {}  # the boxes sit where the detector puts faces
     before = {k: v for k, v in MTCNN.items() if k != "keyframe_every"}  # a manifest of per-frame detection
     assert "keyframe_every" not in fingerprint(before) and "keyframe_every" not in cropper_settings(before)

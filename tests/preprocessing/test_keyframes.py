@@ -97,7 +97,9 @@ def test_crops_written_on_writer_threads_are_the_crops_pixel_for_pixel(tracker_c
     assert len(rows) == 8 and (tmp_path / "out" / "parts").is_dir()
     _, decoded = read_frames(path, indices=np.array([r["frame_idx"] for r in rows]))
     for row, frame in zip(rows, decoded, strict=True):
-        crop = tracker_cropper.crop(frame, Face(box=(row["x1"], row["y1"], row["x2"], row["y2"]), score=row["score"]))
+        crop = tracker_cropper.crop(
+            frame, Face(box=(row["x1"], row["y1"], row["x2"], row["y2"]), score=row["score"])
+        )
         file = tmp_path / "out" / row["crop_path"]
         assert np.array_equal(cv2.cvtColor(cv2.imread(str(file)), cv2.COLOR_BGR2RGB), crop)
         # the very bytes a write on the calling thread gives
@@ -105,7 +107,11 @@ def test_crops_written_on_writer_threads_are_the_crops_pixel_for_pixel(tracker_c
     assert not list((tmp_path / "out").rglob("*.tmp*"))  # every write was renamed into place
     # written in the background while the runner goes on: the same files, and the part once they are
     with background_writes():
-        again = process_video_frames(record, tmp_path / "bg", tracker_cropper, PreprocessOptions(num_frames=8))
+        again = process_video_frames(
+            record, tmp_path / "bg", tracker_cropper, PreprocessOptions(num_frames=8)
+        )
     assert again == rows and (tmp_path / "bg" / "parts").is_dir()
     for row in rows:
-        assert (tmp_path / "bg" / row["crop_path"]).read_bytes() == (tmp_path / "out" / row["crop_path"]).read_bytes()
+        assert (tmp_path / "bg" / row["crop_path"]).read_bytes() == (
+            tmp_path / "out" / row["crop_path"]
+        ).read_bytes()
