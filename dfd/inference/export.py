@@ -104,6 +104,7 @@ PREPROCESSING_BOUNDS = {
     "margin": (0, 10),
     "align_scale": (0, 10),
     "clip_stride": (1, 1024),  # a clip model's clips take every clip_stride-th crop of a track
+    "keyframe_every": (1, 1 << 20),  # whole-frame detection every this many sampled frames
 }
 DIGEST_PATTERN = re.compile(r"sha256:[0-9a-f]{64}")
 #: Largest JSON file read from a folder (bytes): dfd's own are kilobytes.

@@ -2,7 +2,8 @@
 
 :class:`Predictor` crops with the same :class:`~dfd.preprocessing.faces.FaceCropper` code and
 settings that made the model's training crops (its preprocessing fingerprint) and samples the
-same frames per video. A video's faces are linked into tracks (:mod:`dfd.preprocessing.tracks`, shared with preprocessing);
+same frames per video. Faces are detected whole on keyframes and followed in between, as
+preprocessing finds them (:mod:`dfd.preprocessing.keyframes`, ``cropper.keyframe_every``). A video's faces are linked into tracks (:mod:`dfd.preprocessing.tracks`, shared with preprocessing);
 each track's frame scores are aggregated with the rule the model was calibrated with (``mean``,
 ``max`` or ``confident``) and the video takes its most fake track (``track_rule``). The decision
 uses the threshold fitted on validation for that aggregation (video level) or for frames
@@ -50,6 +51,7 @@ from dfd.metrics.calibration import resolve_threshold
 from dfd.metrics.detection import AGGREGATIONS, ConfidentStrategy, aggregate_video
 from dfd.preprocessing.faces import JPEG_QUALITY, Face, FaceCropper, is_jpeg, jpeg_round_trip
 from dfd.preprocessing.fingerprint import cropper_settings, differences
+from dfd.preprocessing.keyframes import KeyframeTracker
 from dfd.preprocessing.tracks import Track, track_faces
 from dfd.raw.video import (
     OversizedVideo,
@@ -409,10 +411,11 @@ class Predictor:
         """Detect and crop every face of each chunk of frames, holding one chunk at a time; frames
         too small for detection keep no faces (the caller says why)."""
         scan = _Scan()
+        detect = KeyframeTracker(self.cropper)  # follows the faces from one chunk to the next
         for indices, frames in chunks:
             scan.shape = frames.shape[1:3]
             scan.indices.extend(int(i) for i in indices)
-            detected = self.cropper.detect_all(frames)
+            detected = detect(frames)
             for frame, found in zip(frames, detected, strict=True):
                 scan.detected.append(found)
                 scan.crops.append({id(face): self.crop(frame, face) for face in found})

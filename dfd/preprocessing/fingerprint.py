@@ -29,6 +29,11 @@ LANDMARK_KEYS = ("landmarks", "landmark_model", "landmark_model_sha256", "dlib_v
 #: How the manipulation masks beside the crops were binarised: provenance of the pixel labels, not
 #: a crop setting, so never compared either.
 MASK_KEYS = ("mask_threshold",)
+#: How faces were followed between keyframes (``FaceCropper.keyframe_every``,
+#: :mod:`dfd.preprocessing.keyframes`): a speed setting, not a crop setting (tracked boxes sit where
+#: the detector puts faces), so recorded and reused by ``dfd.predict`` but never compared. A record
+#: without it was made with per-frame detection.
+TRACKING_KEYS = ("keyframe_every",)
 #: The FaceCropper arguments among :data:`CROP_KEYS`.
 CROPPER_KEYS = (
     "margin",
@@ -61,7 +66,7 @@ def fingerprint(meta: dict[str, Any], root: str | Path | None = None) -> dict[st
     if "crop_size" not in meta and "size" in meta:
         meta["crop_size"] = meta["size"]
     meta.setdefault("image_format", "png")
-    out = {k: meta[k] for k in (*CROP_KEYS, *SAMPLING_KEYS, *LANDMARK_KEYS, *MASK_KEYS) if k in meta}
+    out = {k: meta[k] for k in (*CROP_KEYS, *SAMPLING_KEYS, *LANDMARK_KEYS, *MASK_KEYS, *TRACKING_KEYS) if k in meta}
     out["dataset"] = meta.get("dataset")
     out["manifest_sha256"] = manifest_sha256(root) if root is not None else None
     return out
@@ -110,7 +115,8 @@ def describe(diff: dict[str, tuple[Any, Any]]) -> str:
 
 
 def cropper_settings(fp: dict[str, Any]) -> dict[str, Any]:
-    """The ``FaceCropper`` arguments that reproduce the training crops."""
+    """The ``FaceCropper`` arguments that reproduce the training crops (and the keyframe tracking
+    they were made with, where recorded)."""
     missing = [k for k in ("margin", "crop_size") if k not in fp]
     if missing or not str(fp.get("detector", "")).startswith("facenet-pytorch MTCNN"):
         raise ValueError(
@@ -118,4 +124,4 @@ def cropper_settings(fp: dict[str, Any]) -> dict[str, Any]:
             + (f", missing {missing}" if missing else "")
             + "): give cropper settings explicitly, e.g. cropper.margin=0.2 cropper.crop_size=256"
         )
-    return {k: fp[k] for k in CROPPER_KEYS if k in fp}
+    return {k: fp[k] for k in (*CROPPER_KEYS, *TRACKING_KEYS) if k in fp}

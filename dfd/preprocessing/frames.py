@@ -32,13 +32,17 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from dfd.preprocessing.faces import Face, FaceCropper, jpeg_params, resize_matrix
+from dfd.preprocessing.keyframes import detect_video
 from dfd.preprocessing.landmarks import landmark_json, landmarker, to_crop
 from dfd.preprocessing.manifest import (
     NO_AUDIO,
@@ -64,9 +68,51 @@ from dfd.raw.audio import (
 from dfd.raw.records import VideoRecord
 from dfd.raw.video import UnreadableVideo, read_frames
 
+#: threads encoding PNGs while the next crops are cut and the next video decoded (OpenCV and
+#: decord release the GIL meanwhile)
+WRITE_THREADS = 2
+#: with :func:`background_writes`, videos whose files may still be in writing before the next waits
+MAX_UNFINISHED = 2
+_pending: ContextVar[list[Future] | None] = ContextVar("dfd_pending_writes", default=None)
+_unfinished: ContextVar[list[Future] | None] = ContextVar("dfd_unfinished_videos", default=None)
+_pools: dict[str, ThreadPoolExecutor] = {}  # made on first use, per process
+
+
+def _pool(name: str, threads: int) -> ThreadPoolExecutor:
+    if name not in _pools:
+        _pools[name] = ThreadPoolExecutor(threads, thread_name_prefix=f"dfd-{name}")
+    return _pools[name]
+
+
+@contextmanager
+def background_writes() -> Iterator[None]:
+    """Inside, :func:`process_video_frames` returns once a video's crops are cut: its files are
+    encoded by writer threads and its part written after them in the background while the next
+    video is decoded and detected (at most :data:`MAX_UNFINISHED` videos behind). Leaving waits for
+    every video and raises the first write error. Outside, each video's files and part are written
+    before it returns (its crops still on the writer threads while the next are cut)."""
+    unfinished: list[Future] = []
+    token = _unfinished.set(unfinished)
+    try:
+        yield
+    finally:
+        _unfinished.reset(token)
+        wait(unfinished)
+    for future in unfinished:
+        future.result()
+
 
 def write_image(path: Path, rgb: np.ndarray) -> None:
-    """Write an RGB crop atomically (temporary name, then rename)."""
+    """Write an RGB crop atomically (temporary name, then rename): on a writer thread while
+    :func:`process_video_frames` runs, else now."""
+    pending = _pending.get()
+    if pending is None:
+        _write_image(path, rgb)
+        return
+    pending.append(_pool("write", WRITE_THREADS).submit(_write_image, path, rgb))
+
+
+def _write_image(path: Path, rgb: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp" + path.suffix)
     if not cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), jpeg_params(path.suffix)):
@@ -75,7 +121,16 @@ def write_image(path: Path, rgb: np.ndarray) -> None:
 
 
 def write_mask(path: Path, mask: np.ndarray) -> None:
-    """Write a one-channel uint8 mask as PNG, atomically (temporary name, then rename)."""
+    """Write a one-channel uint8 mask as PNG, atomically (temporary name, then rename): on a writer
+    thread while :func:`process_video_frames` runs, as the crops are, else now."""
+    pending = _pending.get()
+    if pending is None:
+        _write_mask(path, mask)
+        return
+    pending.append(_pool("write", WRITE_THREADS).submit(_write_mask, path, mask))
+
+
+def _write_mask(path: Path, mask: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.png")
     if not cv2.imwrite(str(tmp), mask):
@@ -243,12 +298,39 @@ def _crop_track(
 def process_video_frames(
     record: VideoRecord, out_dir: Path, cropper: FaceCropper, options: PreprocessOptions
 ) -> list[dict]:
-    """Crop one video (and extract its audio); write its files and part; return its rows."""
-    out_dir = Path(out_dir)
-    if record.status != STATUS_OK:
-        rows = [status_row(record, record.status, record.reason)]
-        write_part(out_dir, record.video_id, rows)
+    """Crop one video (and extract its audio); write its files and part; return its rows. Its
+    crops are written by a small thread pool while the next are cut, its part once all are done
+    (in the background inside :func:`background_writes`)."""
+    pending: list[Future] = []
+    token = _pending.set(pending)
+    try:
+        rows = _video_rows(record, Path(out_dir), cropper, options)
+    finally:
+        _pending.reset(token)
+    unfinished = _unfinished.get()
+    if unfinished is None:
+        _finish(pending, Path(out_dir), record.video_id, rows)
         return rows
+    while sum(not f.done() for f in unfinished) >= MAX_UNFINISHED:
+        wait([f for f in unfinished if not f.done()], return_when=FIRST_COMPLETED)
+    unfinished.append(_pool("finish", 1).submit(_finish, pending, Path(out_dir), record.video_id, rows))
+    return rows
+
+
+def _finish(pending: list[Future], out_dir: Path, video_id: str, rows: list[dict]) -> None:
+    """Wait for a video's files (raising the first error), then write its part: "done"."""
+    wait(pending)
+    for future in pending:
+        future.result()
+    write_part(out_dir, video_id, rows)
+
+
+def _video_rows(
+    record: VideoRecord, out_dir: Path, cropper: FaceCropper, options: PreprocessOptions
+) -> list[dict]:
+    """Crop one video (and extract its audio); write its files; return its rows."""
+    if record.status != STATUS_OK:
+        return [status_row(record, record.status, record.reason)]
     base, name = base_row(record), safe_name(record.video_id)
     rows: list[dict] = []
     try:
@@ -288,7 +370,7 @@ def process_video_frames(
                 picks = [(0, record.label, whole, "shipped as face crops: no detection")]
             else:
                 picks = choose_tracks(
-                    record, indices, cropper.detect_all(frames), masks, options.mask_threshold
+                    record, indices, detect_video(cropper, frames), masks, options.mask_threshold
                 )
         for track_id, label, faces, note in picks:
             track_rows = _crop_track(
@@ -313,5 +395,4 @@ def process_video_frames(
                 row["audio_path"] = rel
     except UnreadableVideo as err:
         rows = [status_row(record, UNREADABLE, str(err))]
-    write_part(out_dir, record.video_id, rows)
     return rows

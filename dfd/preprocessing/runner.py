@@ -24,7 +24,7 @@ from tqdm import tqdm
 from dfd.preprocessing.clips import process_video_clips
 from dfd.preprocessing.faces import JPEG_QUALITY, FaceCropper, is_jpeg
 from dfd.preprocessing.fingerprint import check_same_crops
-from dfd.preprocessing.frames import process_video_frames
+from dfd.preprocessing.frames import background_writes, process_video_frames
 from dfd.preprocessing.landmarks import landmarker
 from dfd.preprocessing.manifest import COLUMNS, STATUS_OK, part_path, read_part, write_manifest
 from dfd.preprocessing.options import PreprocessOptions
@@ -185,12 +185,13 @@ def run_preprocessing(
                     summary.processed += 1
                     bar.update()
     elif todo:
-        for phase in phases:
-            for record in phase:
-                rows = process_video(record, out_dir, cropper, options)
-                summary.crops += sum(1 for row in rows if row["status"] == STATUS_OK)
-                summary.processed += 1
-                bar.update()
+        for phase in phases:  # a phase's files are all written before the next reads its sources' parts
+            with background_writes():
+                for record in phase:
+                    rows = process_video(record, out_dir, cropper, options)
+                    summary.crops += sum(1 for row in rows if row["status"] == STATUS_OK)
+                    summary.processed += 1
+                    bar.update()
     bar.close()
     summary.seconds = time.perf_counter() - start
     parts = read_parts(records, out_dir)  # every finished video, of all shards

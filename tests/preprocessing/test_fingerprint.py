@@ -9,7 +9,7 @@ from dfd.preprocessing.manifest import write_manifest
 
 MTCNN = {"dataset": "ffpp", "detector": "facenet-pytorch MTCNN", "margin": 0.2, "crop_size": 256, "detect_max_side": 640,
          "select": "confident", "min_score": 0.9, "min_face_size": 40, "frames_per_video": 32, "stride": 0,
-         "image_format": "png", "mode": "frames", "align": False, "align_scale": 1.3}  # fmt: skip
+         "image_format": "png", "mode": "frames", "align": False, "align_scale": 1.3, "keyframe_every": 4}  # fmt: skip
 
 
 def test_a_fingerprint_records_the_crop_settings_and_the_exact_manifest(tmp_path):
@@ -65,3 +65,17 @@ def test_the_landmark_provider_is_recorded_but_not_a_crop_setting():
     assert fp["landmarks"] == "dlib68" and fp["landmark_model_sha256"] == "ab" * 32
     assert "landmarks" not in fingerprint(MTCNN)  # manifests made before landmarks existed
     assert differences(fp, fingerprint({**MTCNN, "landmarks": "none"})) == {}  # the crops look the same
+
+
+def test_keyframe_tracking_is_recorded_and_reused_but_not_a_crop_setting():
+    from dfd.preprocessing.faces import FaceCropper
+
+    fp = fingerprint(MTCNN)
+    # recorded, and dfd.predict tracks as the training crops were tracked
+    assert fp["keyframe_every"] == 4 and cropper_settings(fp)["keyframe_every"] == 4
+    assert differences(fp, {**fp, "keyframe_every": 1}) == {}  # the boxes sit where the detector puts faces
+    before = {k: v for k, v in MTCNN.items() if k != "keyframe_every"}  # a manifest of per-frame detection
+    assert "keyframe_every" not in fingerprint(before) and "keyframe_every" not in cropper_settings(before)
+    assert FaceCropper(**cropper_settings(before)).keyframe_every == FaceCropper().keyframe_every
+    with pytest.raises(ValueError, match="preprocess.cropper.keyframe_every"):
+        FaceCropper(keyframe_every=0)
