@@ -315,7 +315,12 @@ def _if_set(flag: Any, then: Any, otherwise: Any) -> Any:
 
 def register_resolvers() -> None:
     """Register dfd's OmegaConf resolvers (idempotent)."""
-    resolvers = {"dfd_run_dir": _run_dir, "dfd_hydra_subdir": _hydra_subdir, "dfd_count": _count, "dfd_if_set": _if_set}
+    resolvers = {
+        "dfd_run_dir": _run_dir,
+        "dfd_hydra_subdir": _hydra_subdir,
+        "dfd_count": _count,
+        "dfd_if_set": _if_set,
+    }
     for name, fn in resolvers.items():
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_resolver(name, fn)

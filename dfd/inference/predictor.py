@@ -49,6 +49,8 @@ from dfd.inference.detector import Detector
 from dfd.inference.inputs import MAX_PIXELS, OversizedImage, UnreadableImage, kind_of, read_image
 from dfd.metrics.calibration import resolve_threshold
 from dfd.metrics.detection import AGGREGATIONS, ConfidentStrategy, aggregate_video
+from dfd.preprocessing.dlib_faces import DETECTOR_NAME as DLIB_DETECTOR
+from dfd.preprocessing.dlib_faces import DlibFaceCropper
 from dfd.preprocessing.faces import JPEG_QUALITY, Face, FaceCropper, is_jpeg, jpeg_round_trip
 from dfd.preprocessing.fingerprint import cropper_settings, differences
 from dfd.preprocessing.keyframes import KeyframeTracker
@@ -97,6 +99,8 @@ class PredictOptions:
             once (``None``: no budget); inputs above it are ``too_large``.
         clip_stride: a clip model's clips take every ``clip_stride``-th crop of a track (default:
             the training clips', from the preprocessing fingerprint, else 1).
+        index_rounding: how evenly spaced frame positions become indices (``nearest``, or ``floor``
+            as DeepfakeBench; :func:`dfd.raw.video.sample_indices`): the training crops'.
     """
 
     num_frames: int = 32
@@ -108,6 +112,7 @@ class PredictOptions:
     min_frames: int = 4
     max_pixels: int | None = MAX_PIXELS
     clip_stride: int = 1
+    index_rounding: str = "nearest"
 
     def __post_init__(self) -> None:
         if int(self.clip_stride) < 1:
@@ -198,7 +203,7 @@ class Predictor:
     def __init__(
         self,
         detector: Detector,
-        cropper: FaceCropper,
+        cropper: FaceCropper | DlibFaceCropper,
         options: PredictOptions | None = None,
         keep_media: bool = False,
     ) -> None:
@@ -330,7 +335,8 @@ class Predictor:
         lost = 0
         try:
             scan = self._scan(read_frame_chunks(path, num_frames=opts.num_frames, stride=opts.stride,
-                                                chunk_pixels=opts.max_pixels, max_chunk=self.cropper.batch_size))  # fmt: skip
+                                                chunk_pixels=opts.max_pixels, max_chunk=self.cropper.batch_size,
+                                                rounding=opts.index_rounding))  # fmt: skip
         except UnreadableVideo:
             # the container may open with some frames, or all, that do not decode: keep those that do
             n, _ = video_timing(path)  # UnreadableVideo when the file itself does not open
@@ -338,7 +344,7 @@ class Predictor:
             too_small = self._too_small(*size, "frames") if size else None
             if too_small:  # decord fails on some tiny frame sizes; no face would be found anyway
                 return self._failed(path, "video", "no_face", too_small)
-            wanted = sample_indices(n, opts.num_frames, opts.stride)
+            wanted = sample_indices(n, opts.num_frames, opts.stride, rounding=opts.index_rounding)
             scan = self._scan(self._chunked(iter_decodable_frames(path, wanted), size))
             lost = len(wanted) - len(scan.indices)
         indices = scan.indices
@@ -533,18 +539,27 @@ def make_predictor(
     """
     fp = dict(detector.info.preprocessing or {})
     overrides = {k: v for k, v in (cropper_overrides or {}).items() if v is not None}
-    try:
-        settings = cropper_settings(fp)
-    except ValueError:
-        if not {"margin", "crop_size"} <= set(overrides):
-            raise
-        settings = {}
-    settings.update(overrides)
-    cropper = FaceCropper(**settings, device=device)
+    cropper: FaceCropper | DlibFaceCropper
+    if str(fp.get("detector", "")).startswith(DLIB_DETECTOR):  # crops of preprocess=deepfakebench
+        ignored = sorted(set(overrides) - {"keyframe_every", "device"})
+        if ignored:
+            log.warning("cropper settings %s ignored: the model's crops were made by dlib's aligned cropper "
+                        "(preprocess=deepfakebench), which dfd.predict reproduces from its record", ignored)  # fmt: skip
+        cropper, overrides = DlibFaceCropper.from_record(fp), {}
+    else:
+        try:
+            settings = cropper_settings(fp)
+        except ValueError:
+            if not {"margin", "crop_size"} <= set(overrides):
+                raise
+            settings = {}
+        settings.update(overrides)
+        cropper = FaceCropper(**settings, device=device)
     diff = differences(fp, {**fp, **{k: v for k, v in overrides.items()}}) if fp else {}
     sampling = {
         "num_frames": int(num_frames if num_frames is not None else fp.get("frames_per_video", 32)),
         "stride": int(stride if stride is not None else fp.get("stride", 0) or 0),
+        "index_rounding": str(fp.get("index_rounding", "nearest")),
     }
     if options.get("clip_stride") is None:  # the training clips' (recorded with the crops), else 1
         options["clip_stride"] = int(fp.get("clip_stride") or 1)

@@ -22,6 +22,7 @@ into spawn workers; the detector and the predictor are loaded once per process.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,6 +34,8 @@ from dfd.preprocessing.landmarks import dlib68_model_path, load_predictor
 #: DeepfakeBench's five alignment points among dlib's landmarks (``get_keypts`` there): left upper
 #: eyelid, right upper eyelid, nose tip, left and right of the mouth, in the template's order.
 DEEPFAKEBENCH_POINTS = (37, 44, 30, 49, 55)
+#: How the manifest's ``detector`` names this cropper (what ``dfd.predict`` recognises it by).
+DETECTOR_NAME = "dlib HOG frontal face detector"
 #: Side of the HOG detector's window, px: the smallest face it finds before upsampling.
 HOG_WINDOW = 80
 
@@ -97,7 +100,7 @@ class DlibFaceCropper:
     def settings(self) -> dict[str, Any]:
         """What the manifest records about how crops were made."""
         return {
-            "detector": f"dlib HOG frontal face detector (upsample {self.upsample}), 68-point landmarks "
+            "detector": f"{DETECTOR_NAME} (upsample {self.upsample}), 68-point landmarks "
             f"{list(DEEPFAKEBENCH_POINTS)}",
             "crop_size": self.crop_size,
             "select": self.select,
@@ -106,9 +109,39 @@ class DlibFaceCropper:
             "align_scale": self.align_scale,
         }
 
+    #: frames handed to :meth:`detect_all` at once by ``dfd.predict`` (dlib detects one frame at a time)
+    batch_size = 32
+    #: frames are searched at full resolution (no downscaling before detection, as DeepfakeBench)
+    detect_max_side = None
+
+    @property
+    def min_face_size(self) -> int:
+        """The smallest face the detector finds, px: its 80 px window halved by each upsampling."""
+        return max(1, HOG_WINDOW // 2**self.upsample)
+
+    def detect_size(self, height: int, width: int) -> tuple[int, int]:
+        """``(height, width)`` of a frame as the detector sees it: unchanged."""
+        return height, width
+
     def can_detect(self, height: int, width: int) -> bool:
         """Whether a frame of this size can hold the smallest face the detector finds."""
         return min(height, width) * 2**self.upsample >= HOG_WINDOW
+
+    @classmethod
+    def from_record(cls, fp: dict[str, Any]) -> DlibFaceCropper:
+        """The cropper that made crops recorded as ``fp`` (a manifest's or an exported model's
+        preprocessing record, whose ``detector`` names this cropper)."""
+        detector = str(fp.get("detector", ""))
+        if not detector.startswith(DETECTOR_NAME):
+            raise ValueError(f"the crops were made by {detector!r}, not by {DETECTOR_NAME}")
+        upsample = re.search(r"upsample (\d+)", detector)
+        return cls(
+            crop_size=int(fp.get("crop_size", 256)),
+            align_scale=float(fp.get("align_scale", 1.3)),
+            upsample=int(upsample[1]) if upsample else 1,
+            select=str(fp.get("select", "largest")),
+            min_score=float(fp.get("min_score", 0.0)),
+        )
 
     def detect_all(self, frames: np.ndarray | Sequence[np.ndarray]) -> list[list[Face]]:
         """Every face the HOG detector finds in each RGB uint8 frame, highest score first: its box

@@ -66,7 +66,11 @@ def fingerprint(meta: dict[str, Any], root: str | Path | None = None) -> dict[st
     if "crop_size" not in meta and "size" in meta:
         meta["crop_size"] = meta["size"]
     meta.setdefault("image_format", "png")
-    out = {k: meta[k] for k in (*CROP_KEYS, *SAMPLING_KEYS, *LANDMARK_KEYS, *MASK_KEYS, *TRACKING_KEYS) if k in meta}
+    out = {
+        k: meta[k]
+        for k in (*CROP_KEYS, *SAMPLING_KEYS, *LANDMARK_KEYS, *MASK_KEYS, *TRACKING_KEYS)
+        if k in meta
+    }
     out["dataset"] = meta.get("dataset")
     out["manifest_sha256"] = manifest_sha256(root) if root is not None else None
     return out
