@@ -183,11 +183,15 @@ def run_module(
     )
 
 
-def run_main(module: str, args: list[str], cwd: Path = ROOT) -> subprocess.CompletedProcess:
+def run_main(
+    module: str, args: list[str], cwd: Path = ROOT, lightning_log: bool = False
+) -> subprocess.CompletedProcess:
     """``python -m <module> <args>`` inside this process: the command's own ``main`` (Hydra, its
     checks, its two-line refusals and exit status, its prints and logs) without a new interpreter's
     imports (~6 s of CPU each). For runs whose process is not itself under test (:func:`run_module`
-    is for those); returns what :func:`run_module` returns, with stdout and stderr captured."""
+    is for those); returns what :func:`run_module` returns, with stdout and stderr captured.
+    ``lightning_log=True`` adds Lightning's own log lines ("Seed set to 0", its ``rank_zero_info``) to
+    stderr, as a subprocess prints them."""
     import importlib
     import io
     import logging
@@ -203,13 +207,12 @@ def run_main(module: str, args: list[str], cwd: Path = ROOT) -> subprocess.Compl
     # what a run leaves in its process (PL_GLOBAL_SEED, trainer.deterministic's algorithms) must not
     # reach the next test
     saved_env, saved_deterministic = dict(os.environ), torch.are_deterministic_algorithms_enabled()
-    # Lightning's loggers print to the stderr of their import time, past redirect_stderr: point them at
-    # ``err`` as a subprocess's would be
+    # Lightning's loggers print to the stderr of their import time, past redirect_stderr
     lightning_streams = [
         (handler, handler.setStream(err))
         for name in ("lightning", "lightning.pytorch", "lightning.fabric")
         for handler in logging.getLogger(name).handlers
-        if type(handler) is logging.StreamHandler
+        if type(handler) is logging.StreamHandler and lightning_log
     ]
     code = 0
     GlobalHydra.instance().clear()

@@ -44,7 +44,9 @@ def _dfd_train(where: list[str], data: Path, *extra: str):
     os.environ[env_key] = "tests.*"
     killed = any(a.startswith("+callbacks.kill.") for a in args)
     try:
-        return (run_module if killed else run_main)("dfd.train", args, cwd=ROOT)
+        if killed:
+            return run_module("dfd.train", args, cwd=ROOT)
+        return run_main("dfd.train", args, cwd=ROOT, lightning_log=True)  # extend_schedule's rank_zero_info
     finally:
         if old is None:
             os.environ.pop(env_key)
