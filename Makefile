@@ -116,19 +116,16 @@ temporal-mini: $(STAMP)
 ## test: the whole suite, slow tests included (tests never reach a model hub), on PYTEST_WORKERS
 ## pytest-xdist workers of one torch thread each; budgets and tiers: docs/testing.md
 PYTEST_WORKERS ?= 2
-# worksteal: a worker that runs dry takes half of the other's queue (tests/conftest.py runs the files
-# with slow tests first), so neither waits out the other's last long test
-PYTEST_DIST ?= worksteal
 test: $(STAMP)
-	HF_HUB_OFFLINE=1 $(PY) -m pytest -n $(PYTEST_WORKERS) --dist $(PYTEST_DIST) $(PYTEST_ARGS)
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 ## test-fast: skip the tests marked slow
 test-fast: $(STAMP)
-	HF_HUB_OFFLINE=1 $(PY) -m pytest -n $(PYTEST_WORKERS) --dist $(PYTEST_DIST) -m "not slow" $(PYTEST_ARGS)
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -n $(PYTEST_WORKERS) -m "not slow" $(PYTEST_ARGS)
 
 ## coverage: the whole suite with line coverage of dfd/ (terminal summary and htmlcov/)
 coverage: $(STAMP)
-	HF_HUB_OFFLINE=1 $(PY) -m pytest -n $(PYTEST_WORKERS) --dist $(PYTEST_DIST) --cov=dfd --cov-report=term:skip-covered \
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -n $(PYTEST_WORKERS) --cov=dfd --cov-report=term:skip-covered \
 		--cov-report=html $(PYTEST_ARGS)
 
 ## bench: every benchmarks/bench_*.py at its default size (the target: about 10 minutes here); each prints a ratio

@@ -38,17 +38,6 @@ ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under xdist, the files holding slow tests run first, each file's tests together and in their
-    order. ``make test`` steals work (``--dist worksteal``): a worker that runs dry takes half of the
-    other's queue, so with the long tests early both workers end within a few seconds of each other
-    instead of one waiting out a minute-long test at the end. Serial runs keep the collection order."""
-    if not os.environ.get("PYTEST_XDIST_WORKER"):
-        return
-    slow = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.nodeid.split("::")[0] not in slow)
-
-
 #: A small synthetic dataset: 24 videos × 4 frames of 64 px (val and test have an even size).
 TINY_DATA = [
     "data.num_videos=24",
