@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 import pytest
@@ -35,6 +36,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
+
 
 #: A small synthetic dataset: 24 videos × 4 frames of 64 px (val and test have an even size).
 TINY_DATA = [
@@ -88,6 +90,44 @@ def compose_config(config_name: str, overrides: list[str]) -> DictConfig:
         GlobalHydra.instance().clear()
 
 
+T = TypeVar("T")
+
+
+def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], T]) -> T:
+    """``build(folder)`` once per ``pytest`` run, however many xdist workers ask for it.
+
+    A session fixture is otherwise set up once in every worker that runs a test using it (a trained
+    run twice, ~20 s each). Under xdist the first worker to ask builds into a folder all workers
+    share, under a file lock; the others wait for it and read its pickled result. For set-up that
+    writes files nobody changes afterwards and returns plain values (paths, metrics).
+    """
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return build(tmp_path_factory.mktemp(name))
+    import pickle
+    import shutil
+
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp().parent / f"shared_{name}"
+    result = shared / "built.pickle"
+    with FileLock(f"{shared}.lock"):
+        if result.is_file():
+            return pickle.loads(result.read_bytes())
+        shutil.rmtree(shared, ignore_errors=True)  # a build that failed in the other worker
+        shared.mkdir()
+        value = build(shared)
+        result.write_bytes(pickle.dumps(value))
+    return value
+
+
+def synthetic_data(data_dir: Path, overrides: list[str]) -> None:
+    """The synthetic crops of the train config ``overrides`` generated in ``data_dir`` (nothing when
+    they are there): what a run built by :func:`built_once` in another worker generated in its own."""
+    from dfd.config.instantiate import instantiate
+
+    instantiate(compose_config("train", base_overrides(data_dir, data_dir) + overrides).data).prepare_data()
+
+
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One data folder for the session, so the synthetic crops are generated once."""
@@ -132,11 +172,15 @@ def run_module(
     )
 
 
-def run_main(module: str, args: list[str], cwd: Path = ROOT) -> subprocess.CompletedProcess:
+def run_main(
+    module: str, args: list[str], cwd: Path = ROOT, lightning_log: bool = False
+) -> subprocess.CompletedProcess:
     """``python -m <module> <args>`` inside this process: the command's own ``main`` (Hydra, its
     checks, its two-line refusals and exit status, its prints and logs) without a new interpreter's
     imports (~6 s of CPU each). For runs whose process is not itself under test (:func:`run_module`
-    is for those); returns what :func:`run_module` returns, with stdout and stderr captured."""
+    is for those); returns what :func:`run_module` returns, with stdout and stderr captured.
+    ``lightning_log=True`` adds Lightning's own log lines ("Seed set to 0", its ``rank_zero_info``) to
+    stderr, as a subprocess prints them."""
     import importlib
     import io
     import logging
@@ -149,6 +193,16 @@ def run_main(module: str, args: list[str], cwd: Path = ROOT) -> subprocess.Compl
     root = logging.getLogger()
     saved_handlers, saved_level = root.handlers[:], root.level
     saved_argv, saved_cwd, saved_hydra = sys.argv, os.getcwd(), HydraConfig.instance().cfg
+    # what a run leaves in its process (PL_GLOBAL_SEED, trainer.deterministic's algorithms) must not
+    # reach the next test
+    saved_env, saved_deterministic = dict(os.environ), torch.are_deterministic_algorithms_enabled()
+    # Lightning's loggers print to the stderr of their import time, past redirect_stderr
+    lightning_streams = [
+        (handler, handler.setStream(err))
+        for name in ("lightning", "lightning.pytorch", "lightning.fabric")
+        for handler in logging.getLogger(name).handlers
+        if type(handler) is logging.StreamHandler and lightning_log
+    ]
     code = 0
     GlobalHydra.instance().clear()
     try:
@@ -162,6 +216,9 @@ def run_main(module: str, args: list[str], cwd: Path = ROOT) -> subprocess.Compl
     finally:
         sys.argv = saved_argv
         os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        torch.use_deterministic_algorithms(saved_deterministic)
         GlobalHydra.instance().clear()
         HydraConfig.instance().cfg = saved_hydra
         for handler in root.handlers[:]:  # the run's console and log-file handlers
@@ -170,6 +227,8 @@ def run_main(module: str, args: list[str], cwd: Path = ROOT) -> subprocess.Compl
                 handler.close()
         root.handlers[:] = saved_handlers
         root.setLevel(saved_level)
+        for handler, stream in lightning_streams:
+            handler.setStream(stream)
     return subprocess.CompletedProcess(
         [sys.executable, "-m", module, *args], code, out.getvalue(), err.getvalue()
     )
@@ -387,13 +446,18 @@ def train_tiny(run_dir: Path, data_dir: Path, epochs: int, seed: int):
 @pytest.fixture(scope="session")
 def trained_runs(tmp_path_factory, data_dir):
     """A trained run (8 epochs, test=true) and a weaker one (1 epoch) on the same data."""
-    root = tmp_path_factory.mktemp("evalrun")
+
+    def build(root: Path) -> tuple[Path, dict[str, float]]:
+        metrics = train_tiny(root / "a", data_dir, epochs=8, seed=0)
+        train_tiny(root / "b", data_dir, epochs=1, seed=1)
+        return root, {k: float(v) for k, v in metrics.items()}
+
     with pytest.MonkeyPatch.context() as mp:
         # lets configs name tests.tiny_detector.TinyNet, here and in the subprocesses
         mp.setenv("DFD_TRUSTED_TARGETS", "tests.*")
-        metrics = train_tiny(root / "a", data_dir, epochs=8, seed=0)
-        train_tiny(root / "b", data_dir, epochs=1, seed=1)
-        yield root, metrics
+        runs = built_once(tmp_path_factory, "evalrun", build)
+        synthetic_data(data_dir, TINY_RUN)  # the tests evaluate the runs on this worker's copy
+        yield runs
 
 
 @pytest.fixture(scope="session")
@@ -404,12 +468,14 @@ def ffpp_out(ffpp_tree, cropper, tmp_path_factory):
     from dfd.preprocessing.runner import run_preprocessing
     from dfd.raw.layouts.ffpp import parse_ffpp
 
-    out = tmp_path_factory.mktemp("ffpp_crops")
-    records = parse_ffpp(ffpp_tree, methods=FFPP_METHODS, include_dfd=True)
-    summary = run_preprocessing(
-        records, out, cropper, PreprocessOptions(num_frames=4, landmarks="dlib68"), progress=False
-    )
-    return records, out, summary
+    def build(out: Path):
+        records = parse_ffpp(ffpp_tree, methods=FFPP_METHODS, include_dfd=True)
+        summary = run_preprocessing(
+            records, out, cropper, PreprocessOptions(num_frames=4, landmarks="dlib68"), progress=False
+        )
+        return records, out, summary
+
+    return built_once(tmp_path_factory, "ffpp_crops", build)
 
 
 def eval_cfg(run_root: Path, data_dir: Path, out: Path, *overrides: str):
@@ -430,10 +496,13 @@ def eval_cfg(run_root: Path, data_dir: Path, out: Path, *overrides: str):
 def ffpp_run(ffpp_out, data_dir, tmp_path_factory):
     """Meso4 at 64 px trained two epochs on the preprocessed mini FF++ crops: a checkpoint whose
     preprocessing fingerprint is dfd's MTCNN cropper (margin 0.2, 96 px crops, 4 frames)."""
+    _, crops, _ = ffpp_out
+    return built_once(tmp_path_factory, "ffpp_run", lambda run: _train_ffpp(run, crops, data_dir))
+
+
+def _train_ffpp(run: Path, crops: Path, data_dir: Path) -> Path:
     from dfd.training.tasks import train
 
-    _, crops, _ = ffpp_out
-    run = tmp_path_factory.mktemp("ffpp_run")
     cfg = compose_config(
         "train",
         base_overrides(run, data_dir)
@@ -460,8 +529,13 @@ def exported_model(ffpp_run, tmp_path_factory):
     """:func:`ffpp_run` exported (model.onnx, model.safetensors, dfd_model.json, MODEL_CARD.md)."""
     from dfd.artifacts.tasks import export
 
-    out = tmp_path_factory.mktemp("exported") / "model"
-    export(
-        compose_config("export", [f"ckpt_path={ffpp_run}", f"out_dir={out}", "paths.output_dir=/tmp/unused"])
-    )
-    return out
+    def build(folder: Path) -> Path:
+        out = folder / "model"
+        export(
+            compose_config(
+                "export", [f"ckpt_path={ffpp_run}", f"out_dir={out}", "paths.output_dir=/tmp/unused"]
+            )
+        )
+        return out
+
+    return built_once(tmp_path_factory, "exported", build)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from dfd import cli
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_main
 
 
 def command_modules() -> set[str]:
@@ -46,12 +46,12 @@ def test_an_unknown_command_is_named_with_the_list(capsys) -> None:
 
 @pytest.mark.slow
 def test_dfd_verb_runs_the_same_hydra_app_as_python_m(tmp_path: Path) -> None:
+    """``dfd verify`` and ``python -m dfd.verify`` compose the same job (both dispatched in this
+    process); ``python -m dfd`` itself runs in a process of its own."""
     env = dict(os.environ, HF_HUB_OFFLINE="1", NO_ALBUMENTATIONS_UPDATE="1")
     args = ["verify", "data=ffpp", "--cfg", "job"]
-    via_cli = subprocess.run([sys.executable, "-m", "dfd", *args], capture_output=True, text=True, env=env,
-                             cwd=tmp_path, timeout=120)  # fmt: skip
-    via_module = subprocess.run([sys.executable, "-m", "dfd.verify", *args[1:]], capture_output=True, text=True,
-                                env=env, cwd=tmp_path, timeout=120)  # fmt: skip
+    via_cli = run_main("dfd.cli", args, cwd=tmp_path)
+    via_module = run_main("dfd.verify", args[1:], cwd=tmp_path)
     assert via_cli.returncode == 0, via_cli.stderr
     assert "parse_ffpp" in via_cli.stdout and via_cli.stdout == via_module.stdout
     hyphen = subprocess.run([sys.executable, "-m", "dfd", "cross-eval", "--help"], capture_output=True, text=True,

@@ -9,13 +9,13 @@ import pytest
 from omegaconf import OmegaConf
 
 import dfd.evaluation.tasks
-from tests.conftest import run_module
+from tests.conftest import run_main
 
 
 @pytest.mark.slow
 def test_cross_eval_entry_point(trained_runs, data_dir, tmp_path):
     root, _ = trained_runs
-    proc = run_module(
+    proc = run_main(  # the command in this process: its own process is not under test
         "dfd.cross_eval",
         [f"+checkpoints.long={root / 'a' / 'checkpoints' / 'best.ckpt'}",
          f"+checkpoints.short={root / 'b' / 'checkpoints' / 'best.ckpt'}", "datasets=[synthetic]",

@@ -11,7 +11,16 @@ import pandas as pd
 import pytest
 from omegaconf import open_dict
 
-from tests.conftest import CONF, base_overrides, compose_config, run_main, run_module, serving
+from tests.conftest import (
+    CONF,
+    base_overrides,
+    built_once,
+    compose_config,
+    run_main,
+    run_module,
+    serving,
+    synthetic_data,
+)
 
 #: Synthetic data whose fakes carry one cue each: a colour-shifted or a resampled inner face.
 COMPLEMENTARY_DATA = [
@@ -27,9 +36,14 @@ COMPLEMENTARY_DATA = [
 def ensemble_members(data_dir, tmp_path_factory) -> tuple[list[Path], Path]:
     """Meso4 at 64 px trained on the colour fakes only, MesoInception4 at 48 px on the texture fakes
     only (12 epochs each): each member sees one cue, so they are complementary."""
+    members = built_once(tmp_path_factory, "members", lambda root: _train_members(root, data_dir))
+    synthetic_data(data_dir, COMPLEMENTARY_DATA)  # the tests ensemble them on this worker's copy
+    return members
+
+
+def _train_members(root: Path, data_dir: Path) -> tuple[list[Path], Path]:
     from dfd.training.tasks import train
 
-    root = tmp_path_factory.mktemp("members")
     ckpts = []
     for name, model, size, method in (("colour", "mesonet", 64, "synthetic_colour"),
                                       ("texture", "meso_inception", 48, "synthetic_texture")):  # fmt: skip

@@ -1,4 +1,5 @@
-"""dfd.pack as a user runs it: pack the synthetic crops, then train from the pack."""
+"""dfd.pack as a user runs it: pack the synthetic crops, then train from the pack (both commands'
+``main`` in this process), and a stale pack refused by a ``dfd.train`` process."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 
 import pytest
 
-from tests.conftest import run_module
+from tests.conftest import run_main, run_module
 
 DATA = ["data=synthetic", "data.num_videos=24", "data.frames_per_video=4", "data.crop_size=64"]
 
@@ -14,7 +15,7 @@ DATA = ["data=synthetic", "data.num_videos=24", "data.frames_per_video=4", "data
 @pytest.mark.slow
 def test_pack_then_train_from_the_pack(tmp_path):
     common = [*DATA, f"paths.data_dir={tmp_path / 'data'}"]
-    proc = run_module("dfd.pack", [*common, f"hydra.run.dir={tmp_path / 'pack'}"])
+    proc = run_main("dfd.pack", [*common, f"hydra.run.dir={tmp_path / 'pack'}"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "train: 56 crops" in proc.stdout and "data.format=packed" in proc.stdout
     (meta,) = (tmp_path / "data" / "synthetic").glob("*/packed/pack.json")
@@ -24,7 +25,7 @@ def test_pack_then_train_from_the_pack(tmp_path):
     assert (
         list((meta.parent / "train").glob("chunk-*.bin")) and (meta.parent / "train" / "index.json").is_file()
     )
-    proc = run_module("dfd.train", [*common, "data.format=packed", "sampler=once", "+trainer.fast_dev_run=true",
+    proc = run_main("dfd.train", [*common, "data.format=packed", "sampler=once", "+trainer.fast_dev_run=true",
                                     "trainer.accelerator=cpu", f"hydra.run.dir={tmp_path / 'train'}"])  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     proc = run_module("dfd.train", [*common, "data.format=packed", "+data.max_samples_per_class=16", "+trainer.fast_dev_run=true",

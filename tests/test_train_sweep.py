@@ -15,7 +15,7 @@ import optuna
 import pytest
 
 from dfd.config.optuna_summary import trials_table
-from tests.conftest import ROOT, SMALL_NET, cli_overrides, run_module
+from tests.conftest import ROOT, SMALL_NET, cli_overrides, run_main
 
 
 def _sweep(tmp: Path, data_dir: Path, extra: list[str]) -> Path:
@@ -29,7 +29,7 @@ def _sweep(tmp: Path, data_dir: Path, extra: list[str]) -> Path:
         "logger=csv",
         *extra,
     ]
-    proc = run_module("dfd.train", args)
+    proc = run_main("dfd.train", args)  # in this process: the sweeper, not the process, is under test
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     (sweep,) = list((tmp / "train" / "multiruns").iterdir())  # earlier sweeps are moved away
     return sweep

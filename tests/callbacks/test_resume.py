@@ -1,6 +1,11 @@
 """Training that survives anything: a real training subprocess killed (SIGKILL) or preempted
 (SIGTERM) and resumed ends with the weights of an uninterrupted run, bit for bit, with every epoch
-logged once; a finished run extends to more epochs without a jump in its learning rate."""
+logged once; a finished run extends to more epochs without a jump in its learning rate.
+
+Only the runs that are killed get a process of their own (the kill is under test); the references,
+the resumed runs and the extended ones run ``dfd.train``'s ``main`` in the test process
+(:func:`tests.conftest.run_main`), which saves a fresh interpreter's imports each.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ import pandas as pd
 import pytest
 import torch
 
-from tests.conftest import ROOT, run_module
+from tests.conftest import ROOT, built_once, run_main, run_module
 
 pytestmark = pytest.mark.slow
 
@@ -37,8 +42,11 @@ def _dfd_train(where: list[str], data: Path, *extra: str):
     env_key = "DFD_TRUSTED_TARGETS"
     old = os.environ.get(env_key)
     os.environ[env_key] = "tests.*"
+    killed = any(a.startswith("+callbacks.kill.") for a in args)
     try:
-        return run_module("dfd.train", args, cwd=ROOT)
+        if killed:
+            return run_module("dfd.train", args, cwd=ROOT)
+        return run_main("dfd.train", args, cwd=ROOT, lightning_log=True)  # extend_schedule's rank_zero_info
     finally:
         if old is None:
             os.environ.pop(env_key)
@@ -74,11 +82,12 @@ def _tensorboard_steps(run: Path, tag: str) -> list[int]:
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("resume")
-    data = root / "data"
-    proc = _train(root / "reference", data)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return root / "reference", data
+    def build(root: Path) -> tuple[Path, Path]:
+        proc = _train(root / "reference", root / "data")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return root / "reference", root / "data"
+
+    return built_once(tmp_path_factory, "resume", build)
 
 
 def test_a_run_killed_after_its_second_epoch_resumes_bit_for_bit_with_every_epoch_logged_once(

@@ -161,8 +161,9 @@ def test_val_fakes_blended_selects_on_blends_and_leaves_test_its_fakes(ffpp_out)
 @pytest.mark.slow
 def test_a_self_blended_run_preempted_mid_epoch_resumes_bit_for_bit(ffpp_out, tmp_path, monkeypatch):
     """Each blend comes from (seed, epoch, index): two loader workers, SIGTERM in the middle of
-    epoch 1, resumed with ckpt_path=auto: the weights of the uninterrupted run."""
-    from tests.conftest import ROOT, run_module
+    epoch 1, resumed with ckpt_path=auto: the weights of the uninterrupted run. Only the preempted
+    run has a process of its own; the others run in this one."""
+    from tests.conftest import ROOT, run_main, run_module
 
     _, crops, _ = ffpp_out
     monkeypatch.setenv("DFD_TRUSTED_TARGETS", "tests.*")
@@ -175,8 +176,8 @@ def test_a_self_blended_run_preempted_mid_epoch_resumes_bit_for_bit(ffpp_out, tm
             "trainer.max_epochs=3", "trainer.deterministic=true", "trainer.enable_model_summary=false",
             "callbacks.rich_progress_bar=null", "callbacks.early_stopping=null", "seed=5", "test=false", *extra,
         ]  # fmt: skip
-        proc = run_module("dfd.train", args, cwd=ROOT)
-        return proc
+        preempted = any(a.startswith("+callbacks.kill.") for a in args)
+        return (run_module if preempted else run_main)("dfd.train", args, cwd=ROOT)
 
     reference = train(tmp_path / "reference")
     assert reference.returncode == 0, reference.stderr[-3000:]
