@@ -116,7 +116,8 @@ TEMPORAL_OUT := outputs/temporal_mini
 TEMPORAL_TREE := mini.n_pairs=18 'mini.split_pairs=[10,3,5]' mini.compression=raw video.n_frames=24
 # every frame (stride 1); each frame's own face box (not the original's)
 TEMPORAL_CROPS := data.layout.compression=raw preprocess.stride=1 preprocess.num_frames=24 \
-	preprocess.reuse_source_boxes=false preprocess.num_workers=0 preprocess.cropper.crop_size=96
+	preprocess.reuse_source_boxes=false preprocess.num_workers=0 preprocess.cropper.crop_size=96 \
+	preprocess.cropper.keyframe_every=1
 temporal-mini: $(STAMP)
 	rm -rf $(TEMPORAL_OUT) data/ffpp_temporal_mini data/ffpp_deepfakes_mini data/raw/ffpp_temporal_mini \
 		data/raw/ffpp_deepfakes_mini
