@@ -28,7 +28,14 @@ from typing import Any
 
 import numpy as np
 
-from dfd.preprocessing.faces import SELECTORS, Face, similarity_transform, template_points, warp_crop
+from dfd.preprocessing.faces import (
+    SELECTORS,
+    Face,
+    choose_face,
+    similarity_transform,
+    template_points,
+    warp_crop,
+)
 from dfd.preprocessing.landmarks import dlib68_model_path, load_predictor
 
 #: DeepfakeBench's five alignment points among dlib's landmarks (``get_keypts`` there): left upper
@@ -182,11 +189,7 @@ class DlibFaceCropper:
 
     def choose(self, faces: Sequence[Face]) -> Face | None:
         """The face ``select`` keeps among a frame's faces."""
-        if not faces:
-            return None
-        boxes = np.array([f.box for f in faces], dtype=np.float64)
-        scores = np.array([f.score for f in faces], dtype=np.float64)
-        return faces[SELECTORS[self.select](boxes, scores)]
+        return choose_face(faces, self.select)
 
     def crop_matrix(self, frame_shape: tuple[int, ...], face: Face) -> np.ndarray:
         """The 2×3 similarity taking frame px to crop px: the face's five alignment points

@@ -83,6 +83,15 @@ SELECTORS: dict[str, Callable[[np.ndarray, np.ndarray], int]] = {
 }
 
 
+def choose_face(faces: Sequence[Face], select: str) -> Face | None:
+    """The face the ``select`` rule (:data:`SELECTORS`) keeps among a frame's faces; None for none."""
+    if not faces:
+        return None
+    boxes = np.array([f.box for f in faces], dtype=np.float64)
+    scores = np.array([f.score for f in faces], dtype=np.float64)
+    return faces[SELECTORS[select](boxes, scores)]
+
+
 class FaceCropper:
     """Detect the main face per frame and crop it.
 
@@ -235,11 +244,7 @@ class FaceCropper:
 
     def choose(self, faces: Sequence[Face]) -> Face | None:
         """The face ``select`` keeps among a frame's faces."""
-        if not faces:
-            return None
-        boxes = np.array([f.box for f in faces], dtype=np.float64)
-        scores = np.array([f.score for f in faces], dtype=np.float64)
-        return faces[SELECTORS[self.select](boxes, scores)]
+        return choose_face(faces, self.select)
 
     def _kept(
         self,

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -105,11 +105,21 @@ def background_writes() -> Iterator[None]:
 def write_image(path: Path, rgb: np.ndarray) -> None:
     """Write an RGB crop atomically (temporary name, then rename): on a writer thread while
     :func:`process_video_frames` runs, else now."""
+    _submit(_write_image, path, rgb)
+
+
+def write_mask(path: Path, mask: np.ndarray) -> None:
+    """Write a one-channel uint8 mask as PNG, atomically (temporary name, then rename): on a writer
+    thread while :func:`process_video_frames` runs, as the crops are, else now."""
+    _submit(_write_mask, path, mask)
+
+
+def _submit(write: Callable[[Path, np.ndarray], None], path: Path, pixels: np.ndarray) -> None:
     pending = _pending.get()
     if pending is None:
-        _write_image(path, rgb)
-        return
-    pending.append(_pool("write", WRITE_THREADS).submit(_write_image, path, rgb))
+        write(path, pixels)
+    else:
+        pending.append(_pool("write", WRITE_THREADS).submit(write, path, pixels))
 
 
 def _write_image(path: Path, rgb: np.ndarray) -> None:
@@ -118,16 +128,6 @@ def _write_image(path: Path, rgb: np.ndarray) -> None:
     if not cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), jpeg_params(path.suffix)):
         raise OSError(f"could not write {tmp}")
     os.replace(tmp, path)
-
-
-def write_mask(path: Path, mask: np.ndarray) -> None:
-    """Write a one-channel uint8 mask as PNG, atomically (temporary name, then rename): on a writer
-    thread while :func:`process_video_frames` runs, as the crops are, else now."""
-    pending = _pending.get()
-    if pending is None:
-        _write_mask(path, mask)
-        return
-    pending.append(_pool("write", WRITE_THREADS).submit(_write_mask, path, mask))
 
 
 def _write_mask(path: Path, mask: np.ndarray) -> None:

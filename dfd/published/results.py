@@ -87,6 +87,17 @@ def load_results(path: str | Path | None = None) -> dict[str, Any]:
     return copy.deepcopy(_load(str(path or results_path())))
 
 
+def _entry(detector: str, path: str | Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The whole file and ``detector``'s entry in it; an unknown detector is an error naming the key."""
+    raw = _load(str(path or results_path()))
+    if detector not in raw["detectors"]:
+        raise PublishedError(
+            f"protocol.detector={detector!r} is not in {path or results_path()}: expected one of "
+            f"{', '.join(raw['detectors'])}"
+        )
+    return raw, raw["detectors"][detector]
+
+
 def detectors(path: str | Path | None = None) -> list[str]:
     """The detectors the file knows."""
     return list(_load(str(path or results_path()))["detectors"])
@@ -95,13 +106,7 @@ def detectors(path: str | Path | None = None) -> list[str]:
 def published_row(detector: str, protocol: str, path: str | Path | None = None) -> PublishedRow | None:
     """``detector``'s published numbers under ``protocol``; ``None`` when it has none there (its
     ``note``, if any, is then in :func:`detector_note`). An unknown detector is an error naming the key."""
-    raw = _load(str(path or results_path()))
-    if detector not in raw["detectors"]:
-        raise PublishedError(
-            f"protocol.detector={detector!r} is not in {path or results_path()}: expected one of "
-            f"{', '.join(raw['detectors'])}"
-        )
-    det = raw["detectors"][detector]
+    raw, det = _entry(detector, path)
     row = (det.get("results") or {}).get(protocol)
     if row is None:
         return None
@@ -128,13 +133,7 @@ def detector_note(detector: str, path: str | Path | None = None) -> str:
 
 def training_experiment(detector: str, path: str | Path | None = None) -> list[str]:
     """The ``dfd.train`` overrides that train ``detector`` as dfd does: ``experiment=<name>`` and its extras."""
-    raw = _load(str(path or results_path()))
-    if detector not in raw["detectors"]:
-        raise PublishedError(
-            f"protocol.detector={detector!r} is not in {path or results_path()}: expected one of "
-            f"{', '.join(raw['detectors'])}"
-        )
-    det = raw["detectors"][detector]
+    raw, det = _entry(detector, path)
     return [f"experiment={det['experiment']}", *(det.get("train_overrides") or [])]
 
 

@@ -166,7 +166,7 @@ def test_two_worker_processes_write_what_one_process_writes(ffpp_tree, ffpp_out,
     summary = run_preprocessing(
         records,
         tmp_path,
-        FaceCropper(crop_size=96),
+        FaceCropper(crop_size=96, keyframe_every=1),  # ffpp_out's cropper (tests/conftest.py)
         PreprocessOptions(num_frames=4),
         num_workers=2,
         progress=False,
